@@ -1,0 +1,379 @@
+/*
+ * relay: Ray's task model (remote functions, futures, get/put/wait, nested
+ * tasks) for MPI programs.
+ *
+ * Rank 0 runs the driver (the program's main thread) and, on a runtime
+ * thread, the scheduler and the object directory. The other ranks host
+ * worker threads that run tasks. Every rank, and every running task, is a
+ * client: it may submit tasks, put objects and get results.
+ *
+ * Conventions
+ * - Every call returns a status: RELAY_OK (0) or a negative RELAY_ERR_*.
+ *   relay_strerror() names it; relay_last_error() gives the detail of the
+ *   last failing call on the calling thread.
+ * - Output arguments come last, end in _p, and are written only on success.
+ * - Unless a call says otherwise it may be called from any thread of any
+ *   rank between relay_init() and relay_finalize(), including from inside a
+ *   running task. Outside that window calls return RELAY_ERR_NOT_INITIALIZED.
+ */
+#ifndef RELAY_H
+#define RELAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <mpi.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RELAY_VERSION_MAJOR 0
+#define RELAY_VERSION_MINOR 1
+#define RELAY_VERSION_PATCH 0
+
+/* ------------------------------------------------------------------------ */
+/* Status codes                                                              */
+/* ------------------------------------------------------------------------ */
+
+/* X(name, value, description): one table makes the enum and the strings. */
+#define RELAY_STATUS_MAP(X)                                                                        \
+    X(OK, 0, "success")                                                                            \
+    X(ERR_INVALID_ARG, -1, "invalid argument")                                                     \
+    X(ERR_NOT_INITIALIZED, -2, "relay is not initialized (call relay_init first)")                 \
+    X(ERR_ALREADY_INITIALIZED, -3, "relay is already initialized")                                 \
+    X(ERR_UNKNOWN_FUNCTION, -4, "no function registered under this name")                          \
+    X(ERR_EXISTS, -5, "a different function is already registered under this name")                \
+    X(ERR_INVALID_REF, -6, "ref was never created or has been released")                           \
+    X(ERR_TIMEOUT, -7, "timed out")                                                                \
+    X(ERR_TASK_FAILED, -8, "the task that produces this object failed")                            \
+    X(ERR_OUT_OF_RANGE, -9, "index out of range")                                                  \
+    X(ERR_NOT_IN_TASK, -10, "call is only valid inside a running task")                            \
+    X(ERR_NO_MEMORY, -11, "out of memory")                                                         \
+    X(ERR_MPI, -12, "MPI error")                                                                   \
+    X(ERR_CONFIG, -13, "invalid configuration value")                                              \
+    X(ERR_SHUTDOWN, -14, "relay is shutting down")                                                 \
+    X(ERR_SIZE_MISMATCH, -15, "object size differs from the buffer size given")                    \
+    X(ERR_INTERNAL, -16, "internal error")
+
+typedef enum relay_status {
+#define RELAY__STATUS_ENUM(name, value, desc) RELAY_##name = value,
+    RELAY_STATUS_MAP(RELAY__STATUS_ENUM)
+#undef RELAY__STATUS_ENUM
+} relay_status_t;
+
+/* [IN] status: any value. Returns a static description ("unknown status"
+ * for values outside the table). Never fails. Any thread, any time. */
+const char *relay_strerror(int status);
+
+/* [IN] status. Returns the code's name, e.g. "RELAY_ERR_TIMEOUT". */
+const char *relay_status_name(int status);
+
+/* Detail of the last failing relay call on the calling thread (for a failed
+ * task: function, rank and reason). Empty string when none. The pointer is
+ * valid until the next relay call on this thread. Any thread, any time. */
+const char *relay_last_error(void);
+
+/* ------------------------------------------------------------------------ */
+/* Values                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* A ref names an object (a future). It is a plain value: copy it freely,
+ * store it in objects, pass it to tasks. Ids are unique without
+ * coordination: creating rank, sequence number, return index. */
+typedef struct relay_ref {
+    uint64_t id;
+} relay_ref_t;
+
+#define RELAY_REF_NULL ((relay_ref_t){0})
+
+/* Opaque read-only view of an object obtained with relay_get(). Valid until
+ * relay_object_free(); independent of the ref's lifetime. */
+typedef struct relay_object *relay_object_t;
+
+/* Task context handed to a running remote function. */
+typedef struct relay_ctx relay_ctx_t;
+
+/* A remote function. Return 0 on success; any other value (or a call to
+ * relay_ctx_fail) fails the task and turns its returns into error objects. */
+typedef int (*relay_fn_t)(relay_ctx_t *ctx);
+
+/* Timeouts are in seconds; RELAY_FOREVER (any negative value) waits forever. */
+#define RELAY_FOREVER (-1.0)
+
+#define RELAY_MAX_RETURNS 64 /* returns per task */
+#define RELAY_MAX_ARGS 4096  /* arguments per task */
+#define RELAY_MAX_NAME 128   /* function name, including the NUL */
+
+/* ------------------------------------------------------------------------ */
+/* Initialisation                                                            */
+/* ------------------------------------------------------------------------ */
+
+/* field_mask bits of relay_config_t: a field is read only when its bit is
+ * set, so fields can be added without breaking callers. Environment
+ * variables (named beside each field) override both defaults and fields, so
+ * job scripts can tune without recompiling. */
+enum {
+    RELAY_CONFIG_COMM = 1u << 0,
+    RELAY_CONFIG_NUM_CPUS = 1u << 1,
+    RELAY_CONFIG_DRIVER_WORKERS = 1u << 2,
+    RELAY_CONFIG_INLINE_MAX = 1u << 3,
+    RELAY_CONFIG_LOG_LEVEL = 1u << 4,
+    RELAY_CONFIG_POLL_MAX_US = 1u << 5,
+    RELAY_CONFIG_CHUNK_BYTES = 1u << 6,
+};
+
+typedef struct relay_config {
+    uint64_t field_mask;
+    /* Communicator relay duplicates for its own traffic.
+     * Default MPI_COMM_WORLD. */
+    MPI_Comm comm;
+    /* RELAY_NUM_CPUS: worker threads (task slots) per worker rank.
+     * Default: CPUs in the rank's affinity mask. 1..4096. */
+    int num_cpus;
+    /* RELAY_DRIVER_WORKERS (0/1): rank 0 also hosts workers.
+     * Default 0, except when relay runs on a single rank (then always 1). */
+    int driver_workers;
+    /* RELAY_INLINE_MAX: objects up to this many bytes travel inside
+     * messages and live in the directory; larger ones stay on the rank that
+     * made them and are fetched peer-to-peer. Default 102400. */
+    size_t inline_max;
+    /* RELAY_LOG_LEVEL: 0 errors, 1 warnings (default), 2 info, 3 debug. */
+    int log_level;
+    /* RELAY_POLL_MAX_US: longest sleep of an idle runtime thread between
+     * polls of MPI, in microseconds (it spins first, then backs off up to
+     * this). Lower: less latency when idle; higher: less idle CPU.
+     * Default 1000. 1..1000000. */
+    int poll_max_us;
+    /* RELAY_CHUNK_BYTES: size of one MPI message of a large-object
+     * transfer. Default 64 MiB. 4096..1 GiB. */
+    size_t chunk_bytes;
+} relay_config_t;
+
+/* Register a remote function under a name, on every rank (the same binary
+ * runs everywhere, so the order of registrations does not matter). Register
+ * before relay_init() so that no task can reach a rank before its function
+ * is known there. Registering the same function twice is harmless.
+ * [IN] name: 1..RELAY_MAX_NAME-1 characters. [IN] fn: non-NULL.
+ * Errors: INVALID_ARG, EXISTS (another function has this name), NO_MEMORY.
+ * Any thread, before or after relay_init(). */
+int relay_register(const char *name, relay_fn_t fn);
+
+/* Collective over the communicator. Initialises MPI (MPI_THREAD_MULTIPLE)
+ * if the program has not; if it has, MPI must provide MPI_THREAD_MULTIPLE.
+ * [IN] argc, argv: may be NULL. [IN] config: NULL for defaults.
+ * Errors: ALREADY_INITIALIZED, CONFIG (a bad field or RELAY_* variable,
+ * named in relay_last_error), MPI, NO_MEMORY. Main thread only. */
+int relay_init(int *argc, char ***argv, const relay_config_t *config);
+
+/* Collective. On rank 0 (the driver) it shuts the cluster down: tasks not
+ * yet finished are abandoned and blocked gets anywhere return
+ * RELAY_ERR_SHUTDOWN. On other ranks it returns once the driver has called
+ * relay_finalize and this rank's running tasks have returned. Finalises MPI
+ * only if relay_init initialised it. Errors: NOT_INITIALIZED. Main thread. */
+int relay_finalize(void);
+
+/* [OUT] rank_p / size_p: this process's rank and the number of ranks in
+ * relay's communicator. Errors: NOT_INITIALIZED, INVALID_ARG. */
+int relay_rank(int *rank_p);
+int relay_size(int *size_p);
+
+/* ------------------------------------------------------------------------ */
+/* Tasks                                                                     */
+/* ------------------------------------------------------------------------ */
+
+typedef enum relay_arg_kind { RELAY_ARG_VALUE = 1, RELAY_ARG_REF = 2 } relay_arg_kind_t;
+
+/* One task argument: bytes copied at submission, or a ref resolved to its
+ * object's bytes before the function runs. */
+typedef struct relay_arg {
+    relay_arg_kind_t kind;
+    const void *data;
+    size_t size;
+    relay_ref_t ref;
+} relay_arg_t;
+
+static inline relay_arg_t relay_arg_value(const void *data, size_t size)
+{
+    relay_arg_t a = {RELAY_ARG_VALUE, data, size, {0}};
+    return a;
+}
+
+static inline relay_arg_t relay_arg_ref(relay_ref_t ref)
+{
+    relay_arg_t a = {RELAY_ARG_REF, NULL, 0, ref};
+    return a;
+}
+
+enum {
+    RELAY_TASK_OPT_NUM_RETURNS = 1u << 0,
+    RELAY_TASK_OPT_MAX_RETRIES = 1u << 1,
+    RELAY_TASK_OPT_NAME = 1u << 2,
+};
+
+typedef struct relay_task_opts {
+    uint64_t field_mask;
+    int num_returns;  /* 1..RELAY_MAX_RETURNS, default 1 */
+    int max_retries;  /* times a failed task is run again, 0..100, default 0 */
+    const char *name; /* name in errors and traces, default the function's */
+} relay_task_opts_t;
+
+/* Submit a task: run the function registered as fn with args on some
+ * worker, once every ref argument's object exists.
+ * [IN] fn: registered name. [IN] args: nargs arguments (NULL if 0). Value
+ * arguments are copied before the call returns. [IN] opts: NULL for
+ * defaults. [OUT] returns_p: num_returns refs, held by the caller until
+ * released.
+ * Errors: INVALID_ARG, UNKNOWN_FUNCTION, OUT_OF_RANGE (num_returns, args),
+ * INVALID_REF (a ref argument this rank made that does not exist),
+ * NOT_INITIALIZED, SHUTDOWN, NO_MEMORY. A ref argument unknown to the
+ * directory makes the task fail with RELAY_ERR_INVALID_REF as its result. */
+int relay_submit(const char *fn, const relay_arg_t *args, size_t nargs,
+                 const relay_task_opts_t *opts, relay_ref_t *returns_p);
+
+/* ------------------------------------------------------------------------ */
+/* Objects                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Store a copy of size bytes as an immutable object. [OUT] ref_p: held by
+ * the caller until released. Errors: INVALID_ARG (data NULL with size > 0),
+ * NOT_INITIALIZED, NO_MEMORY. */
+int relay_put(const void *data, size_t size, relay_ref_t *ref_p);
+
+/* Like relay_put, for an object that also contains refs (nrefs of them):
+ * they stay alive as long as the object does. */
+int relay_put_object(const void *data, size_t size, const relay_ref_t *refs, size_t nrefs,
+                     relay_ref_t *ref_p);
+
+/* Wait for an object and return a view of it.
+ * [IN] timeout_s: seconds, RELAY_FOREVER to wait without limit.
+ * [OUT] obj_p: free with relay_object_free. On ERR_TASK_FAILED (and
+ * ERR_INVALID_REF as the value of a failed task) *obj_p is still set to an
+ * error object whose relay_object_error() gives the message.
+ * Errors: INVALID_ARG, INVALID_REF, TIMEOUT, TASK_FAILED, SHUTDOWN,
+ * NOT_INITIALIZED, NO_MEMORY, MPI. Inside a task, a blocking get releases
+ * the task's CPU slot until it returns. */
+int relay_get(relay_ref_t ref, double timeout_s, relay_object_t *obj_p);
+
+/* Get n objects. [OUT] objs_p: n views (all set, error objects included)
+ * unless the status is INVALID_ARG, TIMEOUT, SHUTDOWN or NOT_INITIALIZED, in
+ * which case none is set. Returns the first error among the objects. */
+int relay_get_many(const relay_ref_t *refs, size_t n, double timeout_s, relay_object_t *objs_p);
+
+/* Get an object of exactly size bytes and copy it into buf.
+ * Errors: as relay_get, plus SIZE_MISMATCH (buf untouched). */
+int relay_get_value(relay_ref_t ref, void *buf, size_t size, double timeout_s);
+
+/* Wait until num_ready of the n refs are ready (done or failed) or the
+ * timeout expires. [OUT] ready_p: n flags (1 ready), may be NULL.
+ * [OUT] num_ready_p: may be NULL. Both are written also on ERR_TIMEOUT.
+ * Errors: INVALID_ARG (num_ready > n), INVALID_REF, TIMEOUT, SHUTDOWN,
+ * NOT_INITIALIZED. */
+int relay_wait(const relay_ref_t *refs, size_t n, size_t num_ready, double timeout_s, int *ready_p,
+               size_t *num_ready_p);
+
+/* Drop one hold on a ref this rank holds (from submit, put or retain).
+ * The object is freed everywhere once no rank holds it, no pending task
+ * needs it and no live object contains it. Errors: INVALID_REF (this rank
+ * holds no such ref), NOT_INITIALIZED. */
+int relay_release(relay_ref_t ref);
+int relay_release_many(const relay_ref_t *refs, size_t n);
+
+/* Add a hold: e.g. on a ref read from an object, to keep it past the
+ * container's release. Errors: INVALID_REF, NOT_INITIALIZED, SHUTDOWN. */
+int relay_retain(relay_ref_t ref);
+
+/* Accessors of a view. They never fail on a valid view; NULL gives
+ * NULL/0. */
+const void *relay_object_data(relay_object_t obj);
+size_t relay_object_size(relay_object_t obj);
+size_t relay_object_num_refs(relay_object_t obj);
+/* [OUT] ref_p: the i-th contained ref (borrowed: valid while the container
+ * is alive; relay_retain it to keep it longer). Errors: INVALID_ARG,
+ * OUT_OF_RANGE. */
+int relay_object_ref(relay_object_t obj, size_t i, relay_ref_t *ref_p);
+/* RELAY_OK, or the error status of an error object. */
+int relay_object_status(relay_object_t obj);
+/* The error message of an error object, NULL otherwise. */
+const char *relay_object_error(relay_object_t obj);
+/* Release a view. Errors: INVALID_ARG (NULL). */
+int relay_object_free(relay_object_t obj);
+
+/* ------------------------------------------------------------------------ */
+/* Inside a running task (the ctx passed to the function)                    */
+/* ------------------------------------------------------------------------ */
+
+/* Number of arguments; 0 for a NULL ctx. */
+size_t relay_ctx_num_args(const relay_ctx_t *ctx);
+/* Number of returns the caller asked for; 0 for a NULL ctx. */
+size_t relay_ctx_num_returns(const relay_ctx_t *ctx);
+
+/* [OUT] data_p, size_p: bytes of argument i (a ref argument resolved to its
+ * object), valid until the function returns. Errors: INVALID_ARG,
+ * OUT_OF_RANGE. */
+int relay_ctx_arg(relay_ctx_t *ctx, size_t i, const void **data_p, size_t *size_p);
+
+/* [OUT] obj_p: argument i as a view (for the refs it contains), owned by
+ * the task: do not free it. Errors: INVALID_ARG, OUT_OF_RANGE. */
+int relay_ctx_arg_object(relay_ctx_t *ctx, size_t i, relay_object_t *obj_p);
+
+/* [OUT] ref_p: the ref argument i was passed as. Errors: INVALID_ARG (it
+ * was passed by value), OUT_OF_RANGE. */
+int relay_ctx_arg_ref(relay_ctx_t *ctx, size_t i, relay_ref_t *ref_p);
+
+/* Set return i to a copy of size bytes (an unset return is an empty
+ * object). Setting it again replaces it. Errors: INVALID_ARG,
+ * OUT_OF_RANGE, NO_MEMORY. */
+int relay_ctx_return(relay_ctx_t *ctx, size_t i, const void *data, size_t size);
+
+/* Set return i to an object with bytes and contained refs. Refs the task
+ * holds may be released right after this call: releases made inside a task
+ * take effect after its returns are recorded. */
+int relay_ctx_return_object(relay_ctx_t *ctx, size_t i, const void *data, size_t size,
+                            const relay_ref_t *refs, size_t nrefs);
+
+/* Fail the task with a printf-style reason; its returns become error
+ * objects naming the function, the rank and the reason. The function
+ * should then return. Errors: INVALID_ARG. */
+int relay_ctx_fail(relay_ctx_t *ctx, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* [OUT] the rank running the task / the task's id. Errors: INVALID_ARG. */
+int relay_ctx_rank(const relay_ctx_t *ctx, int *rank_p);
+int relay_ctx_task_id(const relay_ctx_t *ctx, uint64_t *task_id_p);
+
+/* ------------------------------------------------------------------------ */
+/* Introspection                                                             */
+/* ------------------------------------------------------------------------ */
+
+/* Counters of this rank. The directory_* and tasks_pending fields are
+ * meaningful on rank 0 only (0 elsewhere). */
+typedef struct relay_stats {
+    uint64_t tasks_submitted;   /* by this rank's clients */
+    uint64_t tasks_executed;    /* on this rank's workers */
+    uint64_t tasks_pending;     /* rank 0: submitted, not finished */
+    uint64_t directory_objects; /* rank 0: live objects in the directory */
+    uint64_t directory_bytes;   /* rank 0: bytes of inline objects held */
+    uint64_t store_objects;     /* objects whose primary copy is here */
+    uint64_t store_bytes;       /* their bytes */
+    uint64_t held_refs;         /* distinct refs this rank holds */
+    uint64_t live_views;        /* relay_object_t not yet freed */
+    uint64_t bytes_fetched;     /* large-object bytes received peer-to-peer */
+} relay_stats_t;
+
+/* [OUT] stats_p. Errors: INVALID_ARG, NOT_INITIALIZED. */
+int relay_stats(relay_stats_t *stats_p);
+
+/* Wait until rank 0 has processed every message this rank sent before the
+ * call (releases included), so relay_stats on rank 0 reflects them.
+ * Errors: NOT_INITIALIZED, SHUTDOWN, TIMEOUT. */
+int relay_sync(double timeout_s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RELAY_H */

@@ -1,0 +1,681 @@
+/* Client API: submit, put, get, wait, release, retain, sync. Runs on the
+ * calling thread; talks to rank 0 through records (dispatched in place when
+ * the caller is on rank 0). */
+#include "client.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "comm.h"
+#include "log.h"
+#include "object.h"
+#include "registry.h"
+#include "runtime.h"
+#include "store.h"
+#include "worker.h"
+
+/* One outstanding request to rank 0 (or, for its bytes, to a holder). */
+typedef struct relay__req {
+    uint64_t req_id, obj_id;
+    relay__batch_t *batch;
+    int replied;
+    int status;               /* request status: OK, INVALID_REF, SHUTDOWN, ... */
+    struct relay_object *obj; /* inline/error result, or the fetch target */
+    relay__fetch_t *fetch;    /* large object in flight */
+} relay__req_t;
+
+void relay__client_batch_signal(relay__batch_t *b)
+{
+    pthread_cond_broadcast(&b->cv);
+}
+
+static void batch_init(relay__batch_t *b)
+{
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&b->cv, &attr);
+    pthread_condattr_destroy(&attr);
+}
+
+static int req_complete(const relay__req_t *q)
+{
+    return q->replied && (!q->fetch || q->fetch->done);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Holds                                                                    */
+/* ---------------------------------------------------------------------- */
+
+uint64_t relay__hold_add(uint64_t id)
+{
+    uintptr_t n = (uintptr_t)relay__map_get(&relay__g.holds, id) + 1;
+    if (relay__map_put(&relay__g.holds, id, (void *)n) != 0) {
+        relay__log(RELAY__LOG_ERROR, "out of memory recording a hold");
+        abort();
+    }
+    return n;
+}
+
+long relay__hold_drop(uint64_t id)
+{
+    uintptr_t n = (uintptr_t)relay__map_get(&relay__g.holds, id);
+    if (n == 0) return -1;
+    if (n == 1)
+        relay__map_remove(&relay__g.holds, id);
+    else
+        relay__map_put(&relay__g.holds, id, (void *)(n - 1));
+    return (long)(n - 1);
+}
+
+void relay__post_release(const uint64_t *ids, size_t n)
+{
+    if (n == 0) return;
+    size_t start;
+    relay__wbuf_t *w = relay__msg_begin(0, RELAY__R_RELEASE, &start);
+    relay__put_u32(w, (uint32_t)n);
+    relay__put_bytes(w, ids, n * sizeof *ids);
+    relay__msg_end(0, w, start);
+}
+
+/* Check what can be checked locally: not null, a rank that exists, and for
+ * this rank's own ids a sequence number already handed out. */
+static int check_ref(const char *call, uint64_t id)
+{
+    if (id == 0) return relay__error(RELAY_ERR_INVALID_REF, "%s: RELAY_REF_NULL", call);
+    int rank = relay__id_rank(id);
+    if (rank >= relay__g.size ||
+        (rank == relay__g.rank && relay__id_seq(id) >= atomic_load(&relay__g.next_seq)) ||
+        relay__id_index(id) >= RELAY_MAX_RETURNS)
+        return relay__error(RELAY_ERR_INVALID_REF, "%s: ref %#llx was never created", call,
+                            (unsigned long long)id);
+    return RELAY_OK;
+}
+
+static uint64_t new_seq(void)
+{
+    return atomic_fetch_add(&relay__g.next_seq, 1);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Waiting                                                                  */
+/* ---------------------------------------------------------------------- */
+
+static double deadline_of(double timeout_s)
+{
+    return timeout_s < 0 ? -1 : relay__now() + timeout_s;
+}
+
+/* Wait on b until done(arg) or the deadline. Inside a task the task's CPU
+ * slot is given back while it waits. Lock held. Returns 1 when done. */
+static int wait_until(relay__batch_t *b, double deadline, int (*done)(void *), void *arg)
+{
+    if (done(arg)) return 1;
+    relay_ctx_t *ctx = relay__worker_current();
+    if (ctx) relay__worker_block(ctx);
+    int ok;
+    while (!(ok = done(arg)) && !relay__g.shutting_down) {
+        if (deadline < 0) {
+            pthread_cond_wait(&b->cv, &relay__g.lock);
+            continue;
+        }
+        double left = deadline - relay__now();
+        if (left <= 0) break;
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        long ns = ts.tv_nsec + (long)((left - (long)left) * 1e9);
+        ts.tv_sec += (time_t)left + ns / 1000000000L;
+        ts.tv_nsec = ns % 1000000000L;
+        pthread_cond_timedwait(&b->cv, &relay__g.lock, &ts);
+    }
+    if (ctx) relay__worker_unblock(ctx);
+    return ok;
+}
+
+typedef struct req_set {
+    relay__req_t *q;
+    size_t n, need;
+} req_set_t;
+
+static int set_done(void *arg)
+{
+    req_set_t *s = arg;
+    size_t k = 0;
+    for (size_t i = 0; i < s->n; i++)
+        k += req_complete(&s->q[i]);
+    return k >= s->need;
+}
+
+/* Post GET records for the refs not held in this rank's store. Lock held. */
+static void post_gets(req_set_t *s, const relay_ref_t *refs, relay__batch_t *b, int want_data)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        relay__req_t *q = &s->q[i];
+        q->obj_id = refs[i].id;
+        q->batch = b;
+        struct relay_object *local = relay__store_lookup(q->obj_id);
+        if (local) {
+            q->obj = local;
+            q->replied = 1;
+            continue;
+        }
+        q->req_id = ++relay__g.next_req;
+        relay__map_put(&relay__g.reqs, q->req_id, q);
+        size_t start;
+        relay__wbuf_t *w = relay__msg_begin(0, RELAY__R_GET, &start);
+        relay__put_u64(w, q->req_id);
+        relay__put_u64(w, q->obj_id);
+        relay__put_u8(w, (uint8_t)want_data);
+        relay__msg_end(0, w, start);
+    }
+}
+
+/* Drop the requests of a set, abandoning fetches in flight. Lock held. */
+static void drop_reqs(req_set_t *s, int keep_objs)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        relay__req_t *q = &s->q[i];
+        if (q->req_id && !q->replied) relay__map_remove(&relay__g.reqs, q->req_id);
+        if (q->fetch) relay__fetch_finish(q->fetch);
+        if (!keep_objs) relay__obj_unref(q->obj);
+    }
+}
+
+void relay__client_on_get_reply(int src, relay__rbuf_t *r)
+{
+    uint64_t req_id = relay__get_u64(r);
+    int status = (int)relay__get_u32(r);
+    int has_desc = relay__get_u8(r);
+    relay__req_t *q = relay__map_remove(&relay__g.reqs, req_id);
+    if (!q || r->err) return; /* the waiter gave up (timeout) */
+    q->status = status;
+    if (status == RELAY_OK && has_desc) {
+        relay__desc_t d;
+        relay__desc_get(r, &d);
+        if (!d.is_inline && d.holder == relay__g.rank) {
+            q->obj = relay__store_lookup(q->obj_id);
+            if (!q->obj) q->status = RELAY_ERR_INVALID_REF;
+        } else {
+            q->obj = relay__obj_from_desc(q->obj_id, &d);
+            if (!q->obj) {
+                q->status = RELAY_ERR_NO_MEMORY;
+            } else if (!d.is_inline) {
+                q->fetch = relay__fetch_start(d.holder, q->obj, q->batch);
+                if (!q->fetch) q->status = RELAY_ERR_NO_MEMORY;
+            }
+        }
+    }
+    q->replied = 1;
+    relay__client_batch_signal(q->batch);
+}
+
+void relay__client_on_reply(int src, relay__rbuf_t *r)
+{
+    uint64_t req_id = relay__get_u64(r);
+    int status = (int)relay__get_u32(r);
+    relay__req_t *q = relay__map_remove(&relay__g.reqs, req_id);
+    if (!q) return;
+    q->status = status;
+    q->replied = 1;
+    relay__client_batch_signal(q->batch);
+}
+
+void relay__client_fail_all(void)
+{
+    relay__map_t *m = &relay__g.reqs;
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->slots[i].key) continue;
+        relay__req_t *q = m->slots[i].value;
+        q->status = RELAY_ERR_SHUTDOWN;
+        q->replied = 1;
+        relay__client_batch_signal(q->batch);
+    }
+    relay__map_destroy(m);
+    relay__map_init(m);
+}
+
+/* ---------------------------------------------------------------------- */
+/* get / wait                                                               */
+/* ---------------------------------------------------------------------- */
+
+static int check_refs_arg(const char *call, const relay_ref_t *refs, size_t n)
+{
+    if (!refs && n) return relay__error(RELAY_ERR_INVALID_ARG, "%s: refs is NULL", call);
+    for (size_t i = 0; i < n; i++) {
+        int rc = check_ref(call, refs[i].id);
+        if (rc) return rc;
+    }
+    return RELAY_OK;
+}
+
+/* The outcome of a completed request as a get status. */
+static int req_result(relay__req_t *q)
+{
+    if (q->status != RELAY_OK) return q->status;
+    if (q->fetch && q->fetch->status != RELAY_OK) return q->fetch->status;
+    return q->obj->status;
+}
+
+static int get_impl(const char *call, const relay_ref_t *refs, size_t n, double timeout_s,
+                    relay_object_t *objs_p)
+{
+    int rc = relay__check_on(call);
+    if (rc) return rc;
+    if (!objs_p) return relay__error(RELAY_ERR_INVALID_ARG, "%s: output is NULL", call);
+    if ((rc = check_refs_arg(call, refs, n))) return rc;
+    if (n == 0) return RELAY_OK;
+    req_set_t s = {calloc(n, sizeof(relay__req_t)), n, n};
+    if (!s.q) return relay__error(RELAY_ERR_NO_MEMORY, "%s: out of memory", call);
+    relay__batch_t b;
+    batch_init(&b);
+
+    pthread_mutex_lock(&relay__g.lock);
+    if (relay__g.shutting_down) {
+        pthread_mutex_unlock(&relay__g.lock);
+        free(s.q);
+        return relay__error(RELAY_ERR_SHUTDOWN, "%s: relay is shutting down", call);
+    }
+    post_gets(&s, refs, &b, 1);
+    int done = wait_until(&b, deadline_of(timeout_s), set_done, &s);
+    if (!done) {
+        int shut = relay__g.shutting_down;
+        drop_reqs(&s, 0);
+        pthread_mutex_unlock(&relay__g.lock);
+        pthread_cond_destroy(&b.cv);
+        free(s.q);
+        if (shut) return relay__error(RELAY_ERR_SHUTDOWN, "%s: relay is shutting down", call);
+        return relay__error(RELAY_ERR_TIMEOUT, "%s: %zu object(s) not ready after %.3f s", call, n,
+                            timeout_s);
+    }
+    /* Request-level failures (unknown ref, shutdown) give no object at all. */
+    int first = RELAY_OK;
+    size_t bad = n;
+    for (size_t i = 0; i < n && bad == n; i++) {
+        if (s.q[i].status != RELAY_OK || (s.q[i].fetch && s.q[i].fetch->status != RELAY_OK))
+            bad = i;
+    }
+    if (bad < n) {
+        first = req_result(&s.q[bad]);
+        drop_reqs(&s, 0);
+        pthread_mutex_unlock(&relay__g.lock);
+        pthread_cond_destroy(&b.cv);
+        free(s.q);
+        if (first == RELAY_ERR_SHUTDOWN)
+            return relay__error(first, "%s: relay is shutting down", call);
+        return relay__error(first, "%s: ref %#llx: %s", call, (unsigned long long)refs[bad].id,
+                            first == RELAY_ERR_INVALID_REF ? "unknown or already released"
+                                                           : relay_strerror(first));
+    }
+    for (size_t i = 0; i < n; i++) {
+        objs_p[i] = relay__view_give(s.q[i].obj);
+        if (first == RELAY_OK && s.q[i].obj->status != RELAY_OK) {
+            first = s.q[i].obj->status;
+            relay__set_last_error(s.q[i].obj->errmsg);
+        }
+    }
+    drop_reqs(&s, 1);
+    pthread_mutex_unlock(&relay__g.lock);
+    pthread_cond_destroy(&b.cv);
+    free(s.q);
+    if (first != RELAY_OK) relay__log(RELAY__LOG_INFO, "%s: %s", call, relay_last_error());
+    return first;
+}
+
+int relay_get(relay_ref_t ref, double timeout_s, relay_object_t *obj_p)
+{
+    return get_impl("relay_get", &ref, 1, timeout_s, obj_p);
+}
+
+int relay_get_many(const relay_ref_t *refs, size_t n, double timeout_s, relay_object_t *objs_p)
+{
+    return get_impl("relay_get_many", refs, n, timeout_s, objs_p);
+}
+
+int relay_get_value(relay_ref_t ref, void *buf, size_t size, double timeout_s)
+{
+    if (!buf && size) return relay__error(RELAY_ERR_INVALID_ARG, "relay_get_value: buf is NULL");
+    relay_object_t obj = NULL;
+    int rc = get_impl("relay_get_value", &ref, 1, timeout_s, &obj);
+    if (rc == RELAY_OK && obj->size != size)
+        rc = relay__error(RELAY_ERR_SIZE_MISMATCH,
+                          "relay_get_value: object has %zu bytes, buffer %zu", obj->size, size);
+    else if (rc == RELAY_OK && size)
+        memcpy(buf, obj->data, size);
+    if (obj) relay_object_free(obj);
+    return rc;
+}
+
+int relay_wait(const relay_ref_t *refs, size_t n, size_t num_ready, double timeout_s, int *ready_p,
+               size_t *num_ready_p)
+{
+    int rc = relay__check_on("relay_wait");
+    if (rc) return rc;
+    if ((rc = check_refs_arg("relay_wait", refs, n))) return rc;
+    if (num_ready > n)
+        return relay__error(RELAY_ERR_INVALID_ARG, "relay_wait: num_ready %zu > n %zu", num_ready,
+                            n);
+    req_set_t s = {calloc(n ? n : 1, sizeof(relay__req_t)), n, num_ready};
+    if (!s.q) return relay__error(RELAY_ERR_NO_MEMORY, "relay_wait: out of memory");
+    relay__batch_t b;
+    batch_init(&b);
+    pthread_mutex_lock(&relay__g.lock);
+    if (relay__g.shutting_down) {
+        rc = relay__error(RELAY_ERR_SHUTDOWN, "relay_wait: relay is shutting down");
+    } else {
+        post_gets(&s, refs, &b, 0);
+        int done = wait_until(&b, deadline_of(timeout_s), set_done, &s);
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            int ready = req_complete(&s.q[i]) && s.q[i].status == RELAY_OK;
+            if (req_complete(&s.q[i]) && s.q[i].status != RELAY_OK && rc == RELAY_OK)
+                rc = s.q[i].status;
+            if (ready_p) ready_p[i] = ready;
+            k += ready;
+        }
+        if (num_ready_p) *num_ready_p = k;
+        if (rc != RELAY_OK)
+            rc = relay__error(rc, "relay_wait: %s",
+                              rc == RELAY_ERR_INVALID_REF ? "a ref is unknown or already released"
+                                                          : relay_strerror(rc));
+        else if (!done)
+            rc = relay__error(relay__g.shutting_down ? RELAY_ERR_SHUTDOWN : RELAY_ERR_TIMEOUT,
+                              "relay_wait: %zu of %zu ready, %zu wanted", k, n, num_ready);
+        drop_reqs(&s, 0);
+    }
+    pthread_mutex_unlock(&relay__g.lock);
+    pthread_cond_destroy(&b.cv);
+    free(s.q);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Round trips to rank 0: sync, checked retain                              */
+/* ---------------------------------------------------------------------- */
+
+static int one_done(void *arg)
+{
+    return ((relay__req_t *)arg)->replied;
+}
+
+/* Send a record carrying a request id (+ optional object id) and wait for
+ * its REPLY. Lock held. */
+static int round_trip(uint8_t type, uint64_t obj_id, double timeout_s)
+{
+    relay__batch_t b;
+    batch_init(&b);
+    relay__req_t q = {.req_id = ++relay__g.next_req, .obj_id = obj_id, .batch = &b};
+    relay__map_put(&relay__g.reqs, q.req_id, &q);
+    size_t start;
+    relay__wbuf_t *w = relay__msg_begin(0, type, &start);
+    relay__put_u64(w, q.req_id);
+    relay__put_u64(w, obj_id);
+    relay__msg_end(0, w, start);
+    int done = wait_until(&b, deadline_of(timeout_s), one_done, &q);
+    pthread_cond_destroy(&b.cv);
+    if (!done) {
+        relay__map_remove(&relay__g.reqs, q.req_id);
+        return relay__g.shutting_down ? RELAY_ERR_SHUTDOWN : RELAY_ERR_TIMEOUT;
+    }
+    return q.status;
+}
+
+int relay_sync(double timeout_s)
+{
+    int rc = relay__check_on("relay_sync");
+    if (rc) return rc;
+    pthread_mutex_lock(&relay__g.lock);
+    rc = relay__g.shutting_down ? RELAY_ERR_SHUTDOWN : round_trip(RELAY__R_SYNC, 0, timeout_s);
+    pthread_mutex_unlock(&relay__g.lock);
+    if (rc) return relay__error(rc, "relay_sync: %s", relay_strerror(rc));
+    return RELAY_OK;
+}
+
+int relay_retain(relay_ref_t ref)
+{
+    int rc = relay__check_on("relay_retain");
+    if (rc || (rc = check_ref("relay_retain", ref.id))) return rc;
+    pthread_mutex_lock(&relay__g.lock);
+    if (relay__map_get(&relay__g.holds, ref.id)) {
+        relay__hold_add(ref.id); /* the directory already counts this rank */
+    } else if (relay__g.shutting_down) {
+        rc = RELAY_ERR_SHUTDOWN;
+    } else if ((rc = round_trip(RELAY__R_RETAIN_CHECK, ref.id, RELAY_FOREVER)) == RELAY_OK) {
+        /* Another thread may have taken the first hold meanwhile; the
+         * directory counts each rank once, so give back the extra. */
+        if (relay__hold_add(ref.id) > 1) relay__post_release(&ref.id, 1);
+    }
+    pthread_mutex_unlock(&relay__g.lock);
+    if (rc)
+        return relay__error(rc, "relay_retain: ref %#llx: %s", (unsigned long long)ref.id,
+                            rc == RELAY_ERR_INVALID_REF ? "unknown or already released"
+                                                        : relay_strerror(rc));
+    return RELAY_OK;
+}
+
+/* ---------------------------------------------------------------------- */
+/* release                                                                  */
+/* ---------------------------------------------------------------------- */
+
+int relay_release_many(const relay_ref_t *refs, size_t n)
+{
+    int rc = relay__check_on("relay_release");
+    if (rc) return rc;
+    if (!refs && n) return relay__error(RELAY_ERR_INVALID_ARG, "relay_release: refs is NULL");
+    uint64_t small[64], *zero = n <= 64 ? small : malloc(n * sizeof *zero);
+    if (!zero) return relay__error(RELAY_ERR_NO_MEMORY, "relay_release: out of memory");
+    pthread_mutex_lock(&relay__g.lock);
+    /* Check every ref first so a bad one changes nothing. The same ref may
+     * appear k times only if k holds exist. */
+    for (size_t i = 0; i < n && rc == RELAY_OK; i++) {
+        uintptr_t held = (uintptr_t)relay__map_get(&relay__g.holds, refs[i].id);
+        size_t k = 0;
+        for (size_t j = 0; j <= i; j++)
+            k += refs[j].id == refs[i].id;
+        if (refs[i].id == 0 || held < k)
+            rc = relay__error(RELAY_ERR_INVALID_REF,
+                              "relay_release: ref %#llx is not held by rank %d (never obtained "
+                              "or already released)",
+                              (unsigned long long)refs[i].id, relay__g.rank);
+    }
+    size_t nz = 0;
+    for (size_t i = 0; i < n && rc == RELAY_OK; i++)
+        if (relay__hold_drop(refs[i].id) == 0) zero[nz++] = refs[i].id;
+    relay_ctx_t *ctx = relay__worker_current();
+    if (ctx)
+        relay__worker_defer_releases(ctx, zero, nz);
+    else if (!relay__g.shutting_down)
+        relay__post_release(zero, nz);
+    pthread_mutex_unlock(&relay__g.lock);
+    if (zero != small) free(zero);
+    return rc;
+}
+
+int relay_release(relay_ref_t ref)
+{
+    return relay_release_many(&ref, 1);
+}
+
+/* ---------------------------------------------------------------------- */
+/* put                                                                      */
+/* ---------------------------------------------------------------------- */
+
+/* Register obj with the directory: inline bytes, or this rank as holder of
+ * a large object kept in the store. Lock held. */
+static void publish(struct relay_object *obj)
+{
+    size_t start;
+    relay__wbuf_t *w = relay__msg_begin(0, RELAY__R_PUT, &start);
+    relay__put_u64(w, obj->id);
+    if (obj->size <= relay__g.cfg.inline_max) {
+        relay__desc_put_obj(w, obj);
+    } else {
+        relay__store_insert(obj);
+        relay__desc_put_remote(w, obj->size, obj->refs, obj->nrefs, relay__g.rank);
+    }
+    relay__msg_end(0, w, start);
+}
+
+int relay_put_object(const void *data, size_t size, const relay_ref_t *refs, size_t nrefs,
+                     relay_ref_t *ref_p)
+{
+    int rc = relay__check_on("relay_put");
+    if (rc) return rc;
+    if (!ref_p) return relay__error(RELAY_ERR_INVALID_ARG, "relay_put: ref_p is NULL");
+    if (!data && size) return relay__error(RELAY_ERR_INVALID_ARG, "relay_put: data is NULL");
+    if (nrefs > UINT32_MAX)
+        return relay__error(RELAY_ERR_OUT_OF_RANGE, "relay_put: too many refs (%zu)", nrefs);
+    if ((rc = check_refs_arg("relay_put", refs, nrefs))) return rc;
+    uint64_t id = relay__id_make(relay__g.rank, new_seq(), 0);
+    struct relay_object *obj =
+        relay__obj_copy(id, data, size, (const uint64_t *)refs, (uint32_t)nrefs);
+    if (!obj)
+        return relay__error(RELAY_ERR_NO_MEMORY, "relay_put: cannot allocate %zu bytes", size);
+    pthread_mutex_lock(&relay__g.lock);
+    if (relay__g.shutting_down) {
+        rc = relay__error(RELAY_ERR_SHUTDOWN, "relay_put: relay is shutting down");
+    } else {
+        publish(obj);
+        relay__hold_add(id);
+    }
+    pthread_mutex_unlock(&relay__g.lock);
+    relay__obj_unref(obj);
+    if (rc == RELAY_OK) ref_p->id = id;
+    return rc;
+}
+
+int relay_put(const void *data, size_t size, relay_ref_t *ref_p)
+{
+    return relay_put_object(data, size, NULL, 0, ref_p);
+}
+
+/* ---------------------------------------------------------------------- */
+/* submit                                                                   */
+/* ---------------------------------------------------------------------- */
+
+static int check_submit(const char *fn, const relay_arg_t *args, size_t nargs,
+                        const relay_task_opts_t *opts, relay_ref_t *returns_p, int *nret_p,
+                        int *retries_p, const char **name_p)
+{
+    if (!fn) return relay__error(RELAY_ERR_INVALID_ARG, "relay_submit: fn is NULL");
+    if (!returns_p) return relay__error(RELAY_ERR_INVALID_ARG, "relay_submit: returns_p is NULL");
+    if (!relay__fn_lookup(relay__fn_hash(fn), NULL))
+        return relay__error(RELAY_ERR_UNKNOWN_FUNCTION,
+                            "relay_submit: no function registered as '%s' on rank %d", fn,
+                            relay__g.rank);
+    int nret = 1, retries = 0;
+    const char *name = fn;
+    if (opts && (opts->field_mask & RELAY_TASK_OPT_NUM_RETURNS)) nret = opts->num_returns;
+    if (opts && (opts->field_mask & RELAY_TASK_OPT_MAX_RETRIES)) retries = opts->max_retries;
+    if (opts && (opts->field_mask & RELAY_TASK_OPT_NAME)) name = opts->name;
+    if (nret < 1 || nret > RELAY_MAX_RETURNS)
+        return relay__error(RELAY_ERR_OUT_OF_RANGE, "relay_submit(%s): num_returns %d not in 1..%d",
+                            fn, nret, RELAY_MAX_RETURNS);
+    if (retries < 0 || retries > 100)
+        return relay__error(RELAY_ERR_OUT_OF_RANGE,
+                            "relay_submit(%s): max_retries %d not in 0..100", fn, retries);
+    if (!name || !*name || strlen(name) >= RELAY_MAX_NAME)
+        return relay__error(RELAY_ERR_INVALID_ARG,
+                            "relay_submit(%s): task name must have 1..%d "
+                            "characters",
+                            fn, RELAY_MAX_NAME - 1);
+    if (nargs > RELAY_MAX_ARGS)
+        return relay__error(RELAY_ERR_OUT_OF_RANGE, "relay_submit(%s): %zu arguments, at most %d",
+                            fn, nargs, RELAY_MAX_ARGS);
+    if (nargs && !args)
+        return relay__error(RELAY_ERR_INVALID_ARG, "relay_submit(%s): args is NULL", fn);
+    for (size_t i = 0; i < nargs; i++) {
+        if (args[i].kind == RELAY_ARG_VALUE) {
+            if (!args[i].data && args[i].size)
+                return relay__error(RELAY_ERR_INVALID_ARG,
+                                    "relay_submit(%s): argument %zu has NULL data", fn, i);
+        } else if (args[i].kind == RELAY_ARG_REF) {
+            int rc = check_ref("relay_submit", args[i].ref.id);
+            if (rc) return rc;
+        } else {
+            return relay__error(RELAY_ERR_INVALID_ARG,
+                                "relay_submit(%s): argument %zu has unknown kind %d", fn, i,
+                                (int)args[i].kind);
+        }
+    }
+    *nret_p = nret;
+    *retries_p = retries;
+    *name_p = name;
+    return RELAY_OK;
+}
+
+int relay_submit(const char *fn, const relay_arg_t *args, size_t nargs,
+                 const relay_task_opts_t *opts, relay_ref_t *returns_p)
+{
+    int rc = relay__check_on("relay_submit");
+    if (rc) return rc;
+    int nret = 1, retries = 0;
+    const char *name = fn;
+    if ((rc = check_submit(fn, args, nargs, opts, returns_p, &nret, &retries, &name))) return rc;
+
+    /* Values too large to travel inline become objects of their own, made
+     * before taking the lock; the task pins them. */
+    size_t nbig = 0;
+    for (size_t i = 0; i < nargs; i++)
+        nbig += args[i].kind == RELAY_ARG_VALUE && args[i].size > relay__g.cfg.inline_max;
+    struct relay_object **big = nbig ? calloc(nbig, sizeof *big) : NULL;
+    if (nbig && !big) return relay__error(RELAY_ERR_NO_MEMORY, "relay_submit: out of memory");
+    for (size_t i = 0, k = 0; i < nargs; i++) {
+        if (args[i].kind != RELAY_ARG_VALUE || args[i].size <= relay__g.cfg.inline_max) continue;
+        big[k] = relay__obj_copy(relay__id_make(relay__g.rank, new_seq(), 0), args[i].data,
+                                 args[i].size, NULL, 0);
+        if (!big[k]) {
+            for (size_t j = 0; j < k; j++)
+                relay__obj_unref(big[j]);
+            free(big);
+            return relay__error(RELAY_ERR_NO_MEMORY, "relay_submit: cannot copy argument %zu", i);
+        }
+        k++;
+    }
+    uint64_t task_id = relay__id_make(relay__g.rank, new_seq(), 0);
+
+    pthread_mutex_lock(&relay__g.lock);
+    if (relay__g.shutting_down) {
+        pthread_mutex_unlock(&relay__g.lock);
+        for (size_t j = 0; j < nbig; j++)
+            relay__obj_unref(big[j]);
+        free(big);
+        return relay__error(RELAY_ERR_SHUTDOWN, "relay_submit: relay is shutting down");
+    }
+    for (size_t j = 0; j < nbig; j++)
+        publish(big[j]);
+    size_t start;
+    relay__wbuf_t *w = relay__msg_begin(0, RELAY__R_SUBMIT, &start);
+    relay__put_u64(w, task_id);
+    relay__put_u64(w, relay__fn_hash(fn));
+    relay__put_str(w, fn);
+    relay__put_str(w, name);
+    relay__put_u32(w, (uint32_t)nret);
+    relay__put_u32(w, (uint32_t)retries);
+    relay__put_u32(w, (uint32_t)nargs);
+    for (size_t i = 0, k = 0; i < nargs; i++) {
+        if (args[i].kind == RELAY_ARG_REF || args[i].size > relay__g.cfg.inline_max) {
+            relay__put_u8(w, RELAY_ARG_REF);
+            relay__put_u64(w, args[i].kind == RELAY_ARG_REF ? args[i].ref.id : big[k++]->id);
+        } else {
+            relay__put_u8(w, RELAY_ARG_VALUE);
+            relay__put_blob(w, args[i].data, args[i].size);
+        }
+    }
+    relay__msg_end(0, w, start);
+    for (int i = 0; i < nret; i++)
+        relay__hold_add(task_id | (unsigned)i);
+    /* The task pins the copies now; this rank never held them. */
+    for (size_t j = 0; j < nbig; j++)
+        relay__post_release(&big[j]->id, 1);
+    pthread_mutex_unlock(&relay__g.lock);
+
+    for (size_t j = 0; j < nbig; j++)
+        relay__obj_unref(big[j]);
+    free(big);
+    for (int i = 0; i < nret; i++)
+        returns_p[i].id = task_id | (unsigned)i;
+    atomic_fetch_add_explicit(&relay__g.tasks_submitted, 1, memory_order_relaxed);
+    return RELAY_OK;
+}

@@ -1,0 +1,33 @@
+/* The client side of the API, on every rank: submissions, puts, gets,
+ * waits, holds. Requests to rank 0 wait on a batch condition that reply
+ * handlers signal. */
+#ifndef RELAY_CLIENT_H
+#define RELAY_CLIENT_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "wire.h"
+
+typedef struct relay__batch {
+    pthread_cond_t cv;
+} relay__batch_t;
+
+void relay__client_batch_signal(relay__batch_t *b);
+
+/* Handlers of GET_REPLY and REPLY records. Lock held. */
+void relay__client_on_get_reply(int src, relay__rbuf_t *r);
+void relay__client_on_reply(int src, relay__rbuf_t *r);
+
+/* Fail every pending request with RELAY_ERR_SHUTDOWN. Lock held. */
+void relay__client_fail_all(void);
+
+/* Hold bookkeeping (lock held). drop returns the new count, or -1 when
+ * this rank holds no such ref. */
+uint64_t relay__hold_add(uint64_t id);
+long relay__hold_drop(uint64_t id);
+
+/* Queue a RELEASE record for ids whose local count reached 0. Lock held. */
+void relay__post_release(const uint64_t *ids, size_t n);
+
+#endif

@@ -1,0 +1,690 @@
+/* MPI transport: the runtime thread, batched control messages, chunked
+ * transfers of large objects. See comm.h. */
+#include "comm.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "client.h"
+#include "directory.h"
+#include "log.h"
+#include "object.h"
+#include "runtime.h"
+#include "scheduler.h"
+#include "store.h"
+#include "worker.h"
+
+/* Spin this long after the last activity before sleeping: a reply usually
+ * follows a request within a few tens of microseconds. */
+#define SPIN_SECONDS 100e-6
+/* An MPI message carries at most this many bytes of records. */
+#define MAX_MSG_BYTES ((size_t)1 << 30)
+/* At finalize, give outstanding sends this long to complete. */
+#define EXIT_FLUSH_SECONDS 5.0
+#define SELF_DEPTH 16
+
+typedef struct xfer {
+    struct xfer *next;
+    int is_send;
+    int peer, tag;
+    size_t chunk;
+    struct relay_object *obj;
+    int nreq;
+    MPI_Request *reqs;
+    int cancel; /* receiver: the holder refused, cancel posted receives */
+    int status;
+    relay__fetch_t *fetch; /* receiver */
+} xfer_t;
+
+typedef struct pending_send {
+    MPI_Request req;
+    void *buf;
+} pending_send_t;
+
+typedef struct relay__comm {
+    pthread_t thread;
+    int started;
+    pthread_cond_t cv;
+    int sleeping;
+
+    relay__wbuf_t *out; /* per destination */
+    int *dirty;
+    int ndirty;
+    char *is_dirty;
+
+    relay__wbuf_t self[SELF_DEPTH];
+    int self_depth;
+
+    xfer_t *to_post; /* queued by any thread, posted by the runtime thread */
+    relay__map_t recv_by_tag;
+    int next_tag, tag_max;
+
+    /* Runtime-thread-only state. */
+    pending_send_t *sends;
+    size_t nsends, cap_sends;
+    xfer_t *active;
+} relay__comm_t;
+
+static relay__comm_t *C(void)
+{
+    return relay__g.comm_state;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Queueing records                                                         */
+/* ---------------------------------------------------------------------- */
+
+relay__wbuf_t *relay__msg_begin(int dest, uint8_t type, size_t *start_p)
+{
+    relay__comm_t *c = C();
+    relay__wbuf_t *w;
+    if (dest == relay__g.rank) {
+        if (c->self_depth < SELF_DEPTH) {
+            w = &c->self[c->self_depth];
+        } else {
+            w = malloc(sizeof *w);
+            if (!w) {
+                /* Out of memory on a record: nothing sensible to do but say so. */
+                relay__log(RELAY__LOG_ERROR, "out of memory queueing a local record");
+                abort();
+            }
+            relay__wbuf_init(w);
+        }
+        c->self_depth++;
+        w->len = 0;
+    } else {
+        w = &c->out[dest];
+    }
+    *start_p = relay__record_begin(w, type);
+    return w;
+}
+
+void relay__msg_end(int dest, relay__wbuf_t *w, size_t start)
+{
+    relay__comm_t *c = C();
+    relay__record_end(w, start);
+    if (w->oom) {
+        relay__log(RELAY__LOG_ERROR, "out of memory encoding a record for rank %d", dest);
+        abort();
+    }
+    if (dest == relay__g.rank) {
+        relay__dispatch(dest, w->data + start, w->len - start);
+        c->self_depth--;
+        if (c->self_depth >= SELF_DEPTH) {
+            relay__wbuf_free(w);
+            free(w);
+        }
+        return;
+    }
+    if (!c->is_dirty[dest]) {
+        c->is_dirty[dest] = 1;
+        c->dirty[c->ndirty++] = dest;
+    }
+    relay__comm_wake();
+}
+
+void relay__comm_wake(void)
+{
+    relay__comm_t *c = C();
+    if (c->sleeping) pthread_cond_signal(&c->cv);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Dispatch                                                                 */
+/* ---------------------------------------------------------------------- */
+
+static void dispatch_record(int src, uint8_t type, relay__rbuf_t *r)
+{
+    switch (type) {
+    case RELAY__R_SUBMIT:
+        relay__sched_on_submit(src, r);
+        break;
+    case RELAY__R_PUT:
+        relay__dir_on_put(src, r);
+        break;
+    case RELAY__R_RELEASE:
+        relay__dir_on_release(src, r);
+        break;
+    case RELAY__R_RETAIN_CHECK:
+        relay__dir_on_retain_check(src, r);
+        break;
+    case RELAY__R_GET:
+        relay__dir_on_get(src, r);
+        break;
+    case RELAY__R_DONE:
+        relay__sched_on_done(src, r);
+        break;
+    case RELAY__R_CPU:
+        relay__sched_on_cpu(src, r);
+        break;
+    case RELAY__R_SYNC:
+        relay__sched_on_sync(src, r);
+        break;
+    case RELAY__R_SHUTDOWN_ACK:
+        relay__sched_on_shutdown_ack(src, r);
+        break;
+    case RELAY__R_GET_REPLY:
+        relay__client_on_get_reply(src, r);
+        break;
+    case RELAY__R_REPLY:
+        relay__client_on_reply(src, r);
+        break;
+    case RELAY__R_TASK:
+        relay__worker_on_task(src, r);
+        break;
+    case RELAY__R_FREE:
+        relay__store_on_free(src, r);
+        break;
+    case RELAY__R_FETCH:
+        relay__comm_on_fetch(src, r);
+        break;
+    case RELAY__R_FETCH_ERR:
+        relay__comm_on_fetch_err(src, r);
+        break;
+    case RELAY__R_SHUTDOWN:
+        relay__worker_on_shutdown(src, r);
+        break;
+    case RELAY__R_EXIT:
+        relay__g.exiting = 1;
+        pthread_cond_broadcast(&relay__g.state_cv);
+        break;
+    default:
+        relay__log(RELAY__LOG_ERROR, "unknown record type %u from rank %d", type, src);
+    }
+}
+
+void relay__dispatch(int src, const void *buf, size_t len)
+{
+    relay__rbuf_t msg;
+    relay__rbuf_init(&msg, buf, len);
+    while (msg.p < msg.end) {
+        uint8_t type = relay__get_u8(&msg);
+        uint32_t n = relay__get_u32(&msg);
+        const void *payload = relay__get_bytes(&msg, n);
+        if (msg.err) {
+            relay__log(RELAY__LOG_ERROR, "truncated message from rank %d", src);
+            return;
+        }
+        relay__rbuf_t r;
+        relay__rbuf_init(&r, payload, n);
+        dispatch_record(src, type, &r);
+        if (r.err) relay__log(RELAY__LOG_ERROR, "malformed record %u from rank %d", type, src);
+    }
+}
+
+/* ---------------------------------------------------------------------- */
+/* Transfers                                                                */
+/* ---------------------------------------------------------------------- */
+
+static int nchunks(size_t size, size_t chunk)
+{
+    return (int)((size + chunk - 1) / chunk);
+}
+
+relay__fetch_t *relay__fetch_start(int holder, struct relay_object *obj, struct relay__batch *batch)
+{
+    relay__comm_t *c = C();
+    relay__fetch_t *f = calloc(1, sizeof *f);
+    xfer_t *x = calloc(1, sizeof *x);
+    if (!f || !x) {
+        free(f);
+        free(x);
+        return NULL;
+    }
+    f->obj = obj;
+    f->batch = batch;
+    x->peer = holder;
+    x->chunk = relay__g.cfg.chunk_bytes;
+    x->obj = relay__obj_ref(obj);
+    x->fetch = f;
+    /* Tags cycle; a tag is reused only after thousands of later fetches. */
+    x->tag = c->next_tag;
+    c->next_tag = c->next_tag >= c->tag_max ? RELAY__TAG_XFER_BASE : c->next_tag + 1;
+    if (relay__map_put(&c->recv_by_tag, (uint64_t)x->tag, x) != 0) {
+        relay__obj_unref(obj);
+        free(f);
+        free(x);
+        return NULL;
+    }
+    x->next = c->to_post;
+    c->to_post = x;
+    size_t start;
+    relay__wbuf_t *w = relay__msg_begin(holder, RELAY__R_FETCH, &start);
+    relay__put_u64(w, obj->id);
+    relay__put_u32(w, (uint32_t)x->tag);
+    relay__put_u64(w, x->chunk);
+    relay__put_u64(w, obj->size);
+    relay__msg_end(holder, w, start);
+    return f;
+}
+
+void relay__fetch_finish(relay__fetch_t *f)
+{
+    if (f->done)
+        free(f);
+    else
+        f->abandoned = 1;
+}
+
+void relay__send_object(int dest, int tag, size_t chunk, struct relay_object *obj)
+{
+    relay__comm_t *c = C();
+    xfer_t *x = calloc(1, sizeof *x);
+    if (!x) {
+        relay__log(RELAY__LOG_ERROR, "out of memory sending object to rank %d", dest);
+        return;
+    }
+    x->is_send = 1;
+    x->peer = dest;
+    x->tag = tag;
+    x->chunk = chunk;
+    x->obj = relay__obj_ref(obj);
+    x->next = c->to_post;
+    c->to_post = x;
+    relay__comm_wake();
+}
+
+static void post_fetch_err(int dest, int tag, int status)
+{
+    size_t start;
+    relay__wbuf_t *w = relay__msg_begin(dest, RELAY__R_FETCH_ERR, &start);
+    relay__put_u32(w, (uint32_t)tag);
+    relay__put_u32(w, (uint32_t)status);
+    relay__msg_end(dest, w, start);
+}
+
+void relay__comm_on_fetch(int src, relay__rbuf_t *r)
+{
+    uint64_t id = relay__get_u64(r);
+    int tag = (int)relay__get_u32(r);
+    size_t chunk = relay__get_u64(r);
+    uint64_t size = relay__get_u64(r);
+    if (r->err) return;
+    struct relay_object *obj = relay__store_lookup(id);
+    if (!obj || obj->size != size || chunk == 0 || chunk > INT_MAX) {
+        relay__log(RELAY__LOG_WARN, "rank %d asked for object %#llx (%llu bytes) not held here",
+                   src, (unsigned long long)id, (unsigned long long)size);
+        post_fetch_err(src, tag, RELAY_ERR_INVALID_REF);
+        return;
+    }
+    relay__send_object(src, tag, chunk, obj);
+}
+
+void relay__comm_on_fetch_err(int src, relay__rbuf_t *r)
+{
+    int tag = (int)relay__get_u32(r);
+    int status = (int)relay__get_u32(r);
+    xfer_t *x = relay__map_get(&C()->recv_by_tag, (uint64_t)tag);
+    if (!x || x->peer != src) return;
+    x->cancel = 1;
+    x->status = status;
+}
+
+/* Runtime thread: post the MPI requests of a queued transfer. */
+static void xfer_post(xfer_t *x)
+{
+    int n = nchunks(x->obj->size, x->chunk);
+    x->reqs = malloc((size_t)n * sizeof *x->reqs);
+    if (!x->reqs) {
+        relay__log(RELAY__LOG_ERROR, "out of memory posting a transfer");
+        x->cancel = 1;
+        x->status = RELAY_ERR_NO_MEMORY;
+        return;
+    }
+    char *p = x->obj->data;
+    for (int i = 0; i < n; i++) {
+        size_t off = (size_t)i * x->chunk;
+        int count = (int)(x->obj->size - off < x->chunk ? x->obj->size - off : x->chunk);
+        int rc =
+            x->is_send
+                ? MPI_Isend(p + off, count, MPI_BYTE, x->peer, x->tag, relay__g.comm, &x->reqs[i])
+                : MPI_Irecv(p + off, count, MPI_BYTE, x->peer, x->tag, relay__g.comm, &x->reqs[i]);
+        if (rc != MPI_SUCCESS) relay__log(RELAY__LOG_ERROR, "MPI transfer post failed (%d)", rc);
+    }
+    x->nreq = n;
+}
+
+/* Runtime thread, lock held: a transfer ended; hand the result over. */
+static void xfer_complete(xfer_t *x)
+{
+    if (!x->is_send) {
+        relay__map_remove(&C()->recv_by_tag, (uint64_t)x->tag);
+        relay__fetch_t *f = x->fetch;
+        if (x->status == RELAY_OK)
+            atomic_fetch_add_explicit(&relay__g.bytes_fetched, x->obj->size, memory_order_relaxed);
+        if (f->abandoned) {
+            free(f);
+        } else {
+            f->done = 1;
+            f->status = x->status;
+            relay__client_batch_signal(f->batch);
+        }
+    }
+    relay__obj_unref(x->obj);
+    free(x->reqs);
+    free(x);
+}
+
+/* Runtime thread: test active transfers; returns how many finished. */
+static int xfers_progress(void)
+{
+    relay__comm_t *c = C();
+    int finished = 0;
+    for (xfer_t **pp = &c->active; *pp;) {
+        xfer_t *x = *pp;
+        int flag = 0;
+        if (x->cancel && x->reqs) {
+            for (int i = 0; i < x->nreq; i++)
+                MPI_Cancel(&x->reqs[i]);
+            MPI_Waitall(x->nreq, x->reqs, MPI_STATUSES_IGNORE);
+            flag = 1;
+        } else if (x->cancel) {
+            flag = 1;
+        } else {
+            MPI_Testall(x->nreq, x->reqs, &flag, MPI_STATUSES_IGNORE);
+        }
+        if (!flag) {
+            pp = &x->next;
+            continue;
+        }
+        *pp = x->next;
+        pthread_mutex_lock(&relay__g.lock);
+        xfer_complete(x);
+        pthread_mutex_unlock(&relay__g.lock);
+        finished++;
+    }
+    return finished;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Control messages                                                         */
+/* ---------------------------------------------------------------------- */
+
+static void track_send(void *buf, MPI_Request req)
+{
+    relay__comm_t *c = C();
+    if (c->nsends == c->cap_sends) {
+        size_t cap = c->cap_sends ? 2 * c->cap_sends : 64;
+        pending_send_t *s = realloc(c->sends, cap * sizeof *s);
+        if (!s) {
+            /* Cannot track it: wait for it here rather than leak or corrupt. */
+            MPI_Wait(&req, MPI_STATUS_IGNORE);
+            free(buf);
+            return;
+        }
+        c->sends = s;
+        c->cap_sends = cap;
+    }
+    c->sends[c->nsends].req = req;
+    c->sends[c->nsends].buf = buf;
+    c->nsends++;
+}
+
+static void send_piece(int dest, const uint8_t *p, size_t n, void *owned)
+{
+    void *buf = owned;
+    if (!buf) {
+        buf = malloc(n);
+        if (!buf) {
+            relay__log(RELAY__LOG_ERROR, "out of memory splitting a message");
+            return;
+        }
+        memcpy(buf, p, n);
+    }
+    MPI_Request req;
+    int rc = MPI_Isend(buf, (int)n, MPI_BYTE, dest, RELAY__TAG_CTRL, relay__g.comm, &req);
+    if (rc != MPI_SUCCESS) {
+        relay__log(RELAY__LOG_ERROR, "MPI_Isend to rank %d failed (%d)", dest, rc);
+        free(buf);
+        return;
+    }
+    track_send(buf, req);
+}
+
+/* Send one batch of records; a batch over MAX_MSG_BYTES is cut at record
+ * boundaries so no MPI count overflows. */
+static void send_batch(int dest, relay__wbuf_t *w)
+{
+    if (w->len <= MAX_MSG_BYTES) {
+        send_piece(dest, w->data, w->len, w->data);
+        return;
+    }
+    size_t start = 0, pos = 0;
+    while (pos < w->len) {
+        uint32_t n;
+        memcpy(&n, w->data + pos + 1, 4);
+        size_t next = pos + RELAY__RECORD_HDR + n;
+        if (next - start > MAX_MSG_BYTES && pos > start) {
+            send_piece(dest, w->data + start, pos - start, NULL);
+            start = pos;
+        }
+        pos = next;
+    }
+    send_piece(dest, w->data + start, pos - start, NULL);
+    free(w->data);
+}
+
+static int sends_progress(void)
+{
+    relay__comm_t *c = C();
+    int finished = 0;
+    for (size_t i = 0; i < c->nsends;) {
+        int flag = 0;
+        MPI_Test(&c->sends[i].req, &flag, MPI_STATUS_IGNORE);
+        if (!flag) {
+            i++;
+            continue;
+        }
+        free(c->sends[i].buf);
+        c->sends[i] = c->sends[--c->nsends];
+        finished++;
+    }
+    return finished;
+}
+
+/* Receive and dispatch up to max control messages. */
+static int recv_some(int max)
+{
+    int got = 0;
+    while (got < max) {
+        int flag = 0;
+        MPI_Message msg;
+        MPI_Status st;
+        MPI_Improbe(MPI_ANY_SOURCE, RELAY__TAG_CTRL, relay__g.comm, &flag, &msg, &st);
+        if (!flag) break;
+        int count = 0;
+        MPI_Get_count(&st, MPI_BYTE, &count);
+        void *buf = malloc(count ? (size_t)count : 1);
+        if (!buf) {
+            relay__log(RELAY__LOG_ERROR, "out of memory receiving %d bytes", count);
+            abort();
+        }
+        MPI_Mrecv(buf, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
+        pthread_mutex_lock(&relay__g.lock);
+        relay__dispatch(st.MPI_SOURCE, buf, (size_t)count);
+        pthread_mutex_unlock(&relay__g.lock);
+        free(buf);
+        got++;
+    }
+    return got;
+}
+
+/* Lock held: move queued batches and transfers to the runtime thread. */
+typedef struct outgoing {
+    int dest;
+    relay__wbuf_t buf;
+} outgoing_t;
+
+static size_t take_outgoing(outgoing_t **v, size_t *cap, xfer_t **posts)
+{
+    relay__comm_t *c = C();
+    size_t n = 0;
+    *posts = c->to_post;
+    c->to_post = NULL;
+    if ((size_t)c->ndirty > *cap) {
+        outgoing_t *nv = realloc(*v, (size_t)c->ndirty * sizeof *nv);
+        if (!nv) return 0; /* try again next turn */
+        *v = nv;
+        *cap = (size_t)c->ndirty;
+    }
+    for (int i = 0; i < c->ndirty; i++) {
+        int d = c->dirty[i];
+        (*v)[n].dest = d;
+        (*v)[n].buf = c->out[d];
+        relay__wbuf_init(&c->out[d]);
+        c->is_dirty[d] = 0;
+        n++;
+    }
+    c->ndirty = 0;
+    return n;
+}
+
+static void sleep_for(double seconds)
+{
+    relay__comm_t *c = C();
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    long ns = ts.tv_nsec + (long)(seconds * 1e9);
+    ts.tv_sec += ns / 1000000000L;
+    ts.tv_nsec = ns % 1000000000L;
+    c->sleeping = 1;
+    pthread_cond_timedwait(&c->cv, &relay__g.lock, &ts);
+    c->sleeping = 0;
+}
+
+static void *runtime_main(void *arg)
+{
+    (void)arg;
+    relay__comm_t *c = C();
+    outgoing_t *out = NULL;
+    size_t out_cap = 0;
+    double last_activity = relay__now(), backoff = 1e-6, exit_since = 0;
+    const double backoff_max = relay__g.cfg.poll_max_us * 1e-6;
+
+    pthread_mutex_lock(&relay__g.lock);
+    for (;;) {
+        xfer_t *posts;
+        size_t nout = take_outgoing(&out, &out_cap, &posts);
+        int exiting = relay__g.exiting;
+        pthread_mutex_unlock(&relay__g.lock);
+
+        int work = (int)nout;
+        for (size_t i = 0; i < nout; i++)
+            send_batch(out[i].dest, &out[i].buf);
+        while (posts) {
+            xfer_t *x = posts;
+            posts = x->next;
+            if (!x->cancel) xfer_post(x);
+            x->next = c->active;
+            c->active = x;
+            work++;
+        }
+        work += sends_progress();
+        work += xfers_progress();
+        work += recv_some(64);
+
+        pthread_mutex_lock(&relay__g.lock);
+        if (exiting && c->ndirty == 0 && !c->to_post) {
+            if (exit_since == 0) exit_since = relay__now();
+            if ((c->nsends == 0 && !c->active) || relay__now() - exit_since > EXIT_FLUSH_SECONDS)
+                break;
+        }
+        double now = relay__now();
+        if (work || c->ndirty || c->to_post) {
+            last_activity = now;
+            backoff = 1e-6;
+        } else if (c->active || c->nsends || now - last_activity < SPIN_SECONDS) {
+            /* Transfers progress only inside MPI calls: keep polling, but
+             * let the other threads of an oversubscribed core run. */
+            pthread_mutex_unlock(&relay__g.lock);
+            sched_yield();
+            pthread_mutex_lock(&relay__g.lock);
+        } else {
+            sleep_for(backoff);
+            backoff = backoff * 2 < backoff_max ? backoff * 2 : backoff_max;
+        }
+    }
+    pthread_mutex_unlock(&relay__g.lock);
+    /* Whatever is left after the flush deadline is cancelled. */
+    for (size_t i = 0; i < c->nsends; i++) {
+        MPI_Cancel(&c->sends[i].req);
+        MPI_Wait(&c->sends[i].req, MPI_STATUS_IGNORE);
+        free(c->sends[i].buf);
+    }
+    c->nsends = 0;
+    while (c->active) {
+        xfer_t *x = c->active;
+        x->cancel = 1;
+        xfers_progress();
+    }
+    free(out);
+    return NULL;
+}
+
+int relay__comm_start(void)
+{
+    relay__comm_t *c = calloc(1, sizeof *c);
+    if (!c) return relay__error(RELAY_ERR_NO_MEMORY, "relay_init: out of memory");
+    int n = relay__g.size;
+    c->out = calloc((size_t)n, sizeof *c->out);
+    c->dirty = calloc((size_t)n, sizeof *c->dirty);
+    c->is_dirty = calloc((size_t)n, 1);
+    if (!c->out || !c->dirty || !c->is_dirty) {
+        free(c->out);
+        free(c->dirty);
+        free(c->is_dirty);
+        free(c);
+        return relay__error(RELAY_ERR_NO_MEMORY, "relay_init: out of memory");
+    }
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->cv, &attr);
+    pthread_condattr_destroy(&attr);
+    relay__map_init(&c->recv_by_tag);
+    int *tag_ub = NULL, flag = 0;
+    MPI_Comm_get_attr(relay__g.comm, MPI_TAG_UB, &tag_ub, &flag);
+    c->tag_max = flag && tag_ub ? *tag_ub : 32767;
+    if (c->tag_max > (1 << 22)) c->tag_max = 1 << 22;
+    c->next_tag = RELAY__TAG_XFER_BASE;
+    relay__g.comm_state = c;
+    if (pthread_create(&c->thread, NULL, runtime_main, NULL) != 0) {
+        relay__g.comm_state = NULL;
+        free(c->out);
+        free(c->dirty);
+        free(c->is_dirty);
+        free(c);
+        return relay__error(RELAY_ERR_INTERNAL, "relay_init: cannot start the runtime thread");
+    }
+    c->started = 1;
+    return RELAY_OK;
+}
+
+void relay__comm_join(void)
+{
+    relay__comm_t *c = C();
+    if (!c) return;
+    if (c->started) {
+        pthread_mutex_lock(&relay__g.lock);
+        relay__g.exiting = 1;
+        relay__comm_wake();
+        pthread_mutex_unlock(&relay__g.lock);
+        pthread_join(c->thread, NULL);
+    }
+    for (int d = 0; d < relay__g.size; d++)
+        relay__wbuf_free(&c->out[d]);
+    for (int i = 0; i < SELF_DEPTH; i++)
+        relay__wbuf_free(&c->self[i]);
+    relay__map_destroy(&c->recv_by_tag);
+    pthread_cond_destroy(&c->cv);
+    free(c->sends);
+    free(c->out);
+    free(c->dirty);
+    free(c->is_dirty);
+    free(c);
+    relay__g.comm_state = NULL;
+}

@@ -1,0 +1,56 @@
+/* MPI transport. One runtime thread per rank makes every MPI call after
+ * init: it sends the records other threads queue (batched per destination:
+ * everything queued for a rank between two turns of the loop leaves as one
+ * MPI message), receives and dispatches incoming records, and moves the
+ * bytes of large objects in chunks. When idle it spins briefly, then backs
+ * off to sleeps of up to poll_max_us, so an idle rank costs almost no CPU. */
+#ifndef RELAY_COMM_H
+#define RELAY_COMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wire.h"
+
+struct relay_object;
+struct relay__batch;
+
+/* Queue a record for dest. Lock held. begin returns the buffer to append
+ * the payload to and the record's start; end closes it. A record for this
+ * rank is dispatched inside end, synchronously, so local clients observe
+ * their own effects in order. */
+relay__wbuf_t *relay__msg_begin(int dest, uint8_t type, size_t *start_p);
+void relay__msg_end(int dest, relay__wbuf_t *w, size_t start);
+
+/* Dispatch every record of one message from src. Lock held. */
+void relay__dispatch(int src, const void *buf, size_t len);
+
+/* Start/stop the runtime thread. stop waits for it to leave its loop,
+ * which it does once relay__g.exiting is set and its sends are done. */
+int relay__comm_start(void);
+void relay__comm_join(void);
+void relay__comm_wake(void); /* lock held */
+
+/* Fetch a large object's bytes from holder into obj (allocated by the
+ * caller, size set). Lock held. Completion sets *done_p to 1 and *status_p,
+ * then signals batch. */
+typedef struct relay__fetch {
+    int done;
+    int status;
+    int abandoned; /* the waiter gave up: the transport frees everything */
+    struct relay_object *obj;
+    struct relay__batch *batch;
+} relay__fetch_t;
+relay__fetch_t *relay__fetch_start(int holder, struct relay_object *obj,
+                                   struct relay__batch *batch);
+/* The waiter is done with f (completed or abandoned). Lock held. */
+void relay__fetch_finish(relay__fetch_t *f);
+
+/* Holder side: send obj's bytes to dest on tag, in chunks. Lock held. */
+void relay__send_object(int dest, int tag, size_t chunk, struct relay_object *obj);
+
+/* Handlers for FETCH / FETCH_ERR records. */
+void relay__comm_on_fetch(int src, relay__rbuf_t *r);
+void relay__comm_on_fetch_err(int src, relay__rbuf_t *r);
+
+#endif

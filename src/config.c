@@ -1,0 +1,107 @@
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+#define KiB ((long long)1024)
+
+typedef struct int_option {
+    const char *env;
+    long long min, max;
+    int sizes; /* accepts K, M, G suffixes */
+} int_option_t;
+
+static const int_option_t opt_num_cpus = {"RELAY_NUM_CPUS", 1, 4096, 0};
+static const int_option_t opt_driver_workers = {"RELAY_DRIVER_WORKERS", 0, 1, 0};
+static const int_option_t opt_inline_max = {"RELAY_INLINE_MAX", 0, 64 * KiB *KiB, 1};
+static const int_option_t opt_log_level = {"RELAY_LOG_LEVEL", 0, 3, 0};
+static const int_option_t opt_poll_max_us = {"RELAY_POLL_MAX_US", 1, 1000000, 0};
+static const int_option_t opt_chunk_bytes = {"RELAY_CHUNK_BYTES", 4096, KiB *KiB *KiB, 1};
+
+static int check_range(const int_option_t *o, const char *what, long long v)
+{
+    if (v < o->min || v > o->max)
+        return relay__error(RELAY_ERR_CONFIG, "%s = %lld is outside %lld..%lld", what, v, o->min,
+                            o->max);
+    return RELAY_OK;
+}
+
+/* Parse the variable if set; *v keeps its value when it is not. */
+static int from_env(const int_option_t *o, long long *v)
+{
+    const char *s = getenv(o->env);
+    if (!s) return RELAY_OK;
+    char *end;
+    errno = 0;
+    long long x = strtoll(s, &end, 10);
+    if (end == s || errno) goto bad;
+    if (o->sizes && *end) {
+        long long mult = *end == 'K' || *end == 'k'   ? KiB
+                         : *end == 'M' || *end == 'm' ? KiB * KiB
+                         : *end == 'G' || *end == 'g' ? KiB * KiB * KiB
+                                                      : 0;
+        if (!mult || x > LLONG_MAX / mult) goto bad;
+        x *= mult;
+        end++;
+    }
+    if (*end) goto bad;
+    *v = x;
+    return check_range(o, o->env, x);
+bad:
+    return relay__error(RELAY_ERR_CONFIG, "%s = '%s' is not %s", o->env, s,
+                        o->sizes ? "a size (e.g. 4096, 64K, 1M)" : "an integer");
+}
+
+static int affinity_cpus(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
+    int n = CPU_COUNT(&set);
+    return n > 0 ? n : 1;
+}
+
+/* Apply field (when its mask bit is set) then the environment. */
+static int resolve_one(const int_option_t *o, const relay_config_t *in, uint64_t bit,
+                       long long field, const char *field_name, long long *v)
+{
+    if (in && (in->field_mask & bit)) {
+        int rc = check_range(o, field_name, field);
+        if (rc) return rc;
+        *v = field;
+    }
+    return from_env(o, v);
+}
+
+int relay__config_resolve(const relay_config_t *in, relay_config_t *out)
+{
+    long long num_cpus = affinity_cpus(), driver_workers = 0, inline_max = 100 * KiB, log_level = 1,
+              poll_max_us = 1000, chunk_bytes = 64 * KiB * KiB;
+    int rc;
+#define RESOLVE(opt, bit, fld, var)                                                                \
+    rc = resolve_one(&opt, in, bit, in ? (long long)in->fld : 0, "relay_config_t." #fld, &var);    \
+    if (rc) return rc
+    RESOLVE(opt_num_cpus, RELAY_CONFIG_NUM_CPUS, num_cpus, num_cpus);
+    RESOLVE(opt_driver_workers, RELAY_CONFIG_DRIVER_WORKERS, driver_workers, driver_workers);
+    RESOLVE(opt_inline_max, RELAY_CONFIG_INLINE_MAX, inline_max, inline_max);
+    RESOLVE(opt_log_level, RELAY_CONFIG_LOG_LEVEL, log_level, log_level);
+    RESOLVE(opt_poll_max_us, RELAY_CONFIG_POLL_MAX_US, poll_max_us, poll_max_us);
+    RESOLVE(opt_chunk_bytes, RELAY_CONFIG_CHUNK_BYTES, chunk_bytes, chunk_bytes);
+#undef RESOLVE
+    memset(out, 0, sizeof *out);
+    out->field_mask = ~(uint64_t)0;
+    out->comm = in && (in->field_mask & RELAY_CONFIG_COMM) ? in->comm : MPI_COMM_WORLD;
+    out->num_cpus = (int)num_cpus;
+    out->driver_workers = (int)driver_workers;
+    out->inline_max = (size_t)inline_max;
+    out->log_level = (int)log_level;
+    out->poll_max_us = (int)poll_max_us;
+    out->chunk_bytes = (size_t)chunk_bytes;
+    if (in && (in->field_mask & RELAY_CONFIG_COMM) && in->comm == MPI_COMM_NULL)
+        return relay__error(RELAY_ERR_CONFIG, "relay_config_t.comm is MPI_COMM_NULL");
+    return RELAY_OK;
+}

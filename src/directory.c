@@ -1,0 +1,328 @@
+#include "directory.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "comm.h"
+#include "hashmap.h"
+#include "log.h"
+#include "object.h"
+#include "runtime.h"
+#include "scheduler.h"
+
+typedef struct relay__dir {
+    relay__map_t entries;
+    uint64_t inline_bytes;
+} relay__dir_t;
+
+static relay__dir_t *D(void)
+{
+    return relay__g.dir;
+}
+
+int relay__dir_init(void)
+{
+    relay__dir_t *d = calloc(1, sizeof *d);
+    if (!d) return relay__error(RELAY_ERR_NO_MEMORY, "relay_init: out of memory");
+    relay__map_init(&d->entries);
+    relay__g.dir = d;
+    return RELAY_OK;
+}
+
+static void entry_destroy(relay__dentry_t *e)
+{
+    while (e->waiters) {
+        relay__dwaiter_t *w = e->waiters;
+        e->waiters = w->next;
+        free(w);
+    }
+    relay__obj_unref(e->obj);
+    free(e->refs);
+    free(e->deps);
+    free(e);
+}
+
+void relay__dir_destroy(void)
+{
+    relay__dir_t *d = D();
+    if (!d) return;
+    for (size_t i = 0; i < d->entries.cap; i++)
+        if (d->entries.slots[i].key) entry_destroy(d->entries.slots[i].value);
+    relay__map_destroy(&d->entries);
+    free(d);
+    relay__g.dir = NULL;
+}
+
+relay__dentry_t *relay__dir_lookup(uint64_t id)
+{
+    return relay__map_get(&D()->entries, id);
+}
+
+static relay__dentry_t *entry_new(uint64_t id)
+{
+    relay__dentry_t *e = calloc(1, sizeof *e);
+    if (!e) return NULL;
+    e->id = id;
+    e->holders = 1;
+    e->holder_rank = -1;
+    if (relay__map_put(&D()->entries, id, e) != 0) {
+        free(e);
+        return NULL;
+    }
+    return e;
+}
+
+relay__dentry_t *relay__dir_add_pending(uint64_t id)
+{
+    return entry_new(id);
+}
+
+void relay__post_reply(int dest, uint64_t req, int status)
+{
+    size_t start;
+    relay__wbuf_t *w = relay__msg_begin(dest, RELAY__R_REPLY, &start);
+    relay__put_u64(w, req);
+    relay__put_u32(w, (uint32_t)status);
+    relay__msg_end(dest, w, start);
+}
+
+void relay__dir_put_desc(relay__wbuf_t *w, const relay__dentry_t *e)
+{
+    if (e->obj)
+        relay__desc_put_obj(w, e->obj);
+    else
+        relay__desc_put_remote(w, e->size, e->refs, e->nrefs, e->holder_rank);
+}
+
+static void reply_get(int rank, uint64_t req, int status, const relay__dentry_t *e, int want_data)
+{
+    size_t start;
+    relay__wbuf_t *w = relay__msg_begin(rank, RELAY__R_GET_REPLY, &start);
+    relay__put_u64(w, req);
+    relay__put_u32(w, (uint32_t)status);
+    relay__put_u8(w, (uint8_t)(e && want_data));
+    if (e && want_data) relay__dir_put_desc(w, e);
+    relay__msg_end(rank, w, start);
+}
+
+static const uint64_t *entry_refs(const relay__dentry_t *e, uint32_t *n_p)
+{
+    if (e->obj) {
+        *n_p = e->obj->nrefs;
+        return e->obj->refs;
+    }
+    *n_p = e->nrefs;
+    return e->refs;
+}
+
+/* The objects an object contains stay alive while it does. */
+static void count_contained(const uint64_t *refs, uint32_t n, uint64_t container)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        relay__dentry_t *c = relay__dir_lookup(refs[i]);
+        if (c)
+            c->contained++;
+        else
+            relay__log(RELAY__LOG_WARN, "object %#llx contains unknown ref %#llx",
+                       (unsigned long long)container, (unsigned long long)refs[i]);
+    }
+}
+
+void relay__dir_set_ready(relay__dentry_t *e, struct relay_object *obj, int holder, uint64_t size,
+                          const uint64_t *refs, uint32_t nrefs)
+{
+    e->ready = 1;
+    if (obj) {
+        e->obj = relay__obj_ref(obj);
+        e->size = obj->size;
+        if (obj->status == RELAY_OK) D()->inline_bytes += obj->size;
+    } else {
+        e->holder_rank = holder;
+        e->size = size;
+        if (nrefs) {
+            e->refs = malloc(nrefs * sizeof *e->refs);
+            if (!e->refs) {
+                relay__log(RELAY__LOG_ERROR, "out of memory recording refs");
+                abort();
+            }
+            memcpy(e->refs, refs, nrefs * sizeof *refs);
+        }
+        e->nrefs = nrefs;
+    }
+    uint32_t n;
+    const uint64_t *contained = entry_refs(e, &n);
+    count_contained(contained, n, e->id);
+
+    /* A temporary pin keeps e alive while waiters and dependents react. */
+    e->pins++;
+    while (e->waiters) {
+        relay__dwaiter_t *w = e->waiters;
+        e->waiters = w->next;
+        reply_get(w->rank, w->req, RELAY_OK, e, w->want_data);
+        free(w);
+    }
+    struct relay__stask **deps = e->deps;
+    uint32_t ndeps = e->ndeps;
+    e->deps = NULL;
+    e->ndeps = e->capdeps = 0;
+    for (uint32_t i = 0; i < ndeps; i++)
+        relay__sched_dep_ready(deps[i], e);
+    free(deps);
+    e->pins--;
+    relay__dir_maybe_free(e);
+}
+
+int relay__dir_add_dep(relay__dentry_t *e, struct relay__stask *t)
+{
+    if (e->ndeps == e->capdeps) {
+        uint32_t cap = e->capdeps ? 2 * e->capdeps : 4;
+        struct relay__stask **d = realloc(e->deps, cap * sizeof *d);
+        if (!d) return -1;
+        e->deps = d;
+        e->capdeps = cap;
+    }
+    e->deps[e->ndeps++] = t;
+    return 0;
+}
+
+static void post_free(int holder, uint64_t id)
+{
+    size_t start;
+    relay__wbuf_t *w = relay__msg_begin(holder, RELAY__R_FREE, &start);
+    relay__put_u32(w, 1);
+    relay__put_u64(w, id);
+    relay__msg_end(holder, w, start);
+}
+
+static int unreferenced(const relay__dentry_t *e)
+{
+    return e->ready && e->holders <= 0 && e->pins <= 0 && e->contained <= 0;
+}
+
+void relay__dir_maybe_free(relay__dentry_t *e)
+{
+    if (!unreferenced(e)) return;
+    /* Freeing a container may free what it contains: walk with an explicit
+     * stack so deep chains cannot overflow the C stack. */
+    relay__dentry_t **stack = NULL;
+    size_t n = 0, cap = 0;
+    relay__map_remove(&D()->entries, e->id);
+    for (;;) {
+        uint32_t nrefs;
+        const uint64_t *refs = entry_refs(e, &nrefs);
+        for (uint32_t i = 0; i < nrefs; i++) {
+            relay__dentry_t *c = relay__dir_lookup(refs[i]);
+            if (!c || --c->contained > 0 || !unreferenced(c)) continue;
+            relay__map_remove(&D()->entries, c->id);
+            if (n == cap) {
+                cap = cap ? 2 * cap : 16;
+                relay__dentry_t **s = realloc(stack, cap * sizeof *s);
+                if (!s) {
+                    relay__log(RELAY__LOG_ERROR, "out of memory freeing objects");
+                    abort();
+                }
+                stack = s;
+            }
+            stack[n++] = c;
+        }
+        if (e->holder_rank >= 0) post_free(e->holder_rank, e->id);
+        if (e->obj && e->obj->status == RELAY_OK) D()->inline_bytes -= e->obj->size;
+        entry_destroy(e);
+        if (n == 0) break;
+        e = stack[--n];
+    }
+    free(stack);
+}
+
+void relay__dir_stats(uint64_t *objects_p, uint64_t *bytes_p)
+{
+    *objects_p = D() ? D()->entries.count : 0;
+    *bytes_p = D() ? D()->inline_bytes : 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Handlers                                                                 */
+/* ---------------------------------------------------------------------- */
+
+void relay__dir_on_put(int src, relay__rbuf_t *r)
+{
+    uint64_t id = relay__get_u64(r);
+    relay__desc_t d;
+    relay__desc_get(r, &d);
+    if (r->err) return;
+    if (relay__dir_lookup(id)) {
+        relay__log(RELAY__LOG_ERROR, "rank %d put object %#llx twice", src, (unsigned long long)id);
+        return;
+    }
+    relay__dentry_t *e = entry_new(id);
+    if (!e) {
+        relay__log(RELAY__LOG_ERROR, "out of memory recording object %#llx",
+                   (unsigned long long)id);
+        return;
+    }
+    uint64_t small[16], *refs = d.nrefs <= 16 ? small : malloc(d.nrefs * sizeof *refs);
+    if (!refs) abort();
+    for (uint32_t i = 0; i < d.nrefs; i++)
+        refs[i] = relay__desc_ref(&d, i);
+    if (d.is_inline) {
+        struct relay_object *o = relay__obj_new(id, d.size, d.nrefs);
+        if (!o) abort();
+        memcpy(o->refs, refs, d.nrefs * sizeof *refs);
+        if (d.size) memcpy(o->data, d.bytes, d.size);
+        relay__dir_set_ready(e, o, -1, 0, NULL, 0);
+        relay__obj_unref(o);
+    } else {
+        relay__dir_set_ready(e, NULL, src, d.size, refs, d.nrefs);
+    }
+    if (refs != small) free(refs);
+}
+
+void relay__dir_on_release(int src, relay__rbuf_t *r)
+{
+    uint32_t n = relay__get_u32(r);
+    for (uint32_t i = 0; i < n && !r->err; i++) {
+        uint64_t id = relay__get_u64(r);
+        relay__dentry_t *e = relay__dir_lookup(id);
+        if (!e || e->holders <= 0) {
+            relay__log(RELAY__LOG_WARN, "rank %d released %#llx, which no rank holds", src,
+                       (unsigned long long)id);
+            continue;
+        }
+        e->holders--;
+        relay__dir_maybe_free(e);
+    }
+}
+
+void relay__dir_on_retain_check(int src, relay__rbuf_t *r)
+{
+    uint64_t req = relay__get_u64(r);
+    uint64_t id = relay__get_u64(r);
+    relay__dentry_t *e = relay__dir_lookup(id);
+    if (e) e->holders++;
+    relay__post_reply(src, req, e ? RELAY_OK : RELAY_ERR_INVALID_REF);
+}
+
+void relay__dir_on_get(int src, relay__rbuf_t *r)
+{
+    uint64_t req = relay__get_u64(r);
+    uint64_t id = relay__get_u64(r);
+    int want_data = relay__get_u8(r);
+    if (r->err) return;
+    relay__dentry_t *e = relay__dir_lookup(id);
+    if (!e) {
+        reply_get(src, req, RELAY_ERR_INVALID_REF, NULL, 0);
+    } else if (e->ready) {
+        reply_get(src, req, RELAY_OK, e, want_data);
+    } else {
+        relay__dwaiter_t *w = malloc(sizeof *w);
+        if (!w) {
+            reply_get(src, req, RELAY_ERR_NO_MEMORY, NULL, 0);
+            return;
+        }
+        w->rank = src;
+        w->req = req;
+        w->want_data = want_data;
+        w->next = e->waiters;
+        e->waiters = w;
+    }
+}

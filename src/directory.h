@@ -1,0 +1,63 @@
+/* Rank 0's object directory: for every live object, whether it is ready,
+ * where its bytes are (inline here, or the rank holding them), who keeps it
+ * alive (holding ranks, pending tasks that need it, live objects that
+ * contain it), who waits for it. Lock held for every call. */
+#ifndef RELAY_DIRECTORY_H
+#define RELAY_DIRECTORY_H
+
+#include <stdint.h>
+
+#include "wire.h"
+
+struct relay_object;
+struct relay__stask;
+
+typedef struct relay__dwaiter {
+    struct relay__dwaiter *next;
+    int rank;
+    int want_data;
+    uint64_t req;
+} relay__dwaiter_t;
+
+typedef struct relay__dentry {
+    uint64_t id;
+    int ready;
+    int holders;              /* ranks holding a ref (each counted once) */
+    int pins;                 /* pending tasks with it as argument */
+    int contained;            /* live objects containing it */
+    struct relay_object *obj; /* ready, inline or error; NULL when remote */
+    int holder_rank;          /* rank with the bytes of a remote object */
+    uint64_t size;
+    uint32_t nrefs; /* refs of a remote object (inline ones are in obj) */
+    uint64_t *refs;
+    relay__dwaiter_t *waiters;
+    struct relay__stask **deps; /* tasks waiting for it */
+    uint32_t ndeps, capdeps;
+} relay__dentry_t;
+
+int relay__dir_init(void);
+void relay__dir_destroy(void);
+relay__dentry_t *relay__dir_lookup(uint64_t id);
+/* A not-yet-ready entry (a task's return) held by one rank. NULL on OOM. */
+relay__dentry_t *relay__dir_add_pending(uint64_t id);
+/* Make e ready: obj (inline or error, reference taken) or the holder of a
+ * remote object. Counts the refs it contains, answers waiters, tells
+ * dependent tasks. */
+void relay__dir_set_ready(relay__dentry_t *e, struct relay_object *obj, int holder, uint64_t size,
+                          const uint64_t *refs, uint32_t nrefs);
+int relay__dir_add_dep(relay__dentry_t *e, struct relay__stask *t);
+/* Free e if nothing keeps it alive any more. */
+void relay__dir_maybe_free(relay__dentry_t *e);
+/* Encode e's descriptor (see object.h). */
+void relay__dir_put_desc(relay__wbuf_t *w, const relay__dentry_t *e);
+void relay__dir_stats(uint64_t *objects_p, uint64_t *bytes_p);
+
+void relay__dir_on_put(int src, relay__rbuf_t *r);
+void relay__dir_on_release(int src, relay__rbuf_t *r);
+void relay__dir_on_retain_check(int src, relay__rbuf_t *r);
+void relay__dir_on_get(int src, relay__rbuf_t *r);
+
+/* Reply to a REPLY-type request (SYNC, RETAIN_CHECK). */
+void relay__post_reply(int dest, uint64_t req, int status);
+
+#endif

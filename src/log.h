@@ -1,0 +1,21 @@
+/* Logging and error reporting shared by every part of the runtime. */
+#ifndef RELAY_LOG_H
+#define RELAY_LOG_H
+
+#include <stdarg.h>
+
+enum { RELAY__LOG_ERROR = 0, RELAY__LOG_WARN = 1, RELAY__LOG_INFO = 2, RELAY__LOG_DEBUG = 3 };
+
+/* Print "[relay N] level: message" to stderr when level <= the configured
+ * log level. Safe from any thread. */
+void relay__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Record status and its detail as the calling thread's last error, log it
+ * at info level (debug for timeouts), and return status so callers can write
+ * `return relay__error(RELAY_ERR_X, "...")` where they first detect it. */
+int relay__error(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Set the calling thread's last error detail without logging. */
+void relay__set_last_error(const char *msg);
+
+#endif

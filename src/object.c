@@ -1,0 +1,179 @@
+/* Objects and views; the public relay_object_* accessors. */
+#include "object.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "runtime.h"
+
+/* Data starts on a 64-byte boundary so arrays of any type can live in it. */
+#define DATA_ALIGN 64
+
+struct relay_object *relay__obj_new(uint64_t id, size_t size, uint32_t nrefs)
+{
+    size_t head = sizeof(struct relay_object) + (size_t)nrefs * sizeof(uint64_t);
+    head = (head + DATA_ALIGN - 1) & ~(size_t)(DATA_ALIGN - 1);
+    if (size > SIZE_MAX - head) return NULL;
+    struct relay_object *o =
+        aligned_alloc(DATA_ALIGN, (head + size + DATA_ALIGN - 1) & ~(size_t)(DATA_ALIGN - 1));
+    if (!o) return NULL;
+    atomic_init(&o->refcnt, 1);
+    o->status = RELAY_OK;
+    o->errmsg = NULL;
+    o->id = id;
+    o->size = size;
+    o->nrefs = nrefs;
+    o->refs = (uint64_t *)(o + 1);
+    o->data = (char *)o + head;
+    return o;
+}
+
+struct relay_object *relay__obj_copy(uint64_t id, const void *data, size_t size,
+                                     const uint64_t *refs, uint32_t nrefs)
+{
+    struct relay_object *o = relay__obj_new(id, size, nrefs);
+    if (!o) return NULL;
+    if (size) memcpy(o->data, data, size);
+    if (nrefs) memcpy(o->refs, refs, nrefs * sizeof(uint64_t));
+    return o;
+}
+
+struct relay_object *relay__obj_new_error(uint64_t id, int status, const char *msg)
+{
+    struct relay_object *o = relay__obj_new(id, 0, 0);
+    if (!o) return NULL;
+    o->status = status;
+    o->errmsg = strdup(msg ? msg : relay_strerror(status));
+    if (!o->errmsg) {
+        free(o);
+        return NULL;
+    }
+    return o;
+}
+
+struct relay_object *relay__obj_ref(struct relay_object *o)
+{
+    atomic_fetch_add_explicit(&o->refcnt, 1, memory_order_relaxed);
+    return o;
+}
+
+void relay__obj_unref(struct relay_object *o)
+{
+    if (!o) return;
+    if (atomic_fetch_sub_explicit(&o->refcnt, 1, memory_order_acq_rel) != 1) return;
+    free(o->errmsg);
+    free(o);
+}
+
+relay_object_t relay__view_give(struct relay_object *o)
+{
+    atomic_fetch_add_explicit(&relay__g.live_views, 1, memory_order_relaxed);
+    return o;
+}
+
+void relay__desc_put_obj(relay__wbuf_t *w, const struct relay_object *o)
+{
+    relay__put_u32(w, (uint32_t)o->status);
+    if (o->status != RELAY_OK) {
+        relay__put_str(w, o->errmsg);
+        return;
+    }
+    relay__put_u32(w, o->nrefs);
+    relay__put_bytes(w, o->refs, (size_t)o->nrefs * 8);
+    relay__put_u8(w, 1);
+    relay__put_blob(w, o->data, o->size);
+}
+
+void relay__desc_put_remote(relay__wbuf_t *w, uint64_t size, const uint64_t *refs, uint32_t nrefs,
+                            int holder)
+{
+    relay__put_u32(w, RELAY_OK);
+    relay__put_u32(w, nrefs);
+    relay__put_bytes(w, refs, (size_t)nrefs * 8);
+    relay__put_u8(w, 0);
+    relay__put_u64(w, size);
+    relay__put_u32(w, (uint32_t)holder);
+}
+
+void relay__desc_get(relay__rbuf_t *r, relay__desc_t *d)
+{
+    memset(d, 0, sizeof *d);
+    d->status = (int)relay__get_u32(r);
+    if (d->status != RELAY_OK) {
+        d->errmsg = relay__get_str(r);
+        d->is_inline = 1;
+        return;
+    }
+    d->nrefs = relay__get_u32(r);
+    d->refs = relay__get_bytes(r, (size_t)d->nrefs * 8);
+    d->is_inline = relay__get_u8(r);
+    if (d->is_inline) {
+        size_t n;
+        d->bytes = relay__get_blob(r, &n);
+        d->size = n;
+    } else {
+        d->size = relay__get_u64(r);
+        d->holder = (int)relay__get_u32(r);
+    }
+}
+
+uint64_t relay__desc_ref(const relay__desc_t *d, uint32_t i)
+{
+    uint64_t v;
+    memcpy(&v, d->refs + (size_t)i * 8, 8);
+    return v;
+}
+
+struct relay_object *relay__obj_from_desc(uint64_t id, const relay__desc_t *d)
+{
+    if (d->status != RELAY_OK) return relay__obj_new_error(id, d->status, d->errmsg);
+    struct relay_object *o = relay__obj_new(id, d->size, d->nrefs);
+    if (!o) return NULL;
+    if (d->nrefs) memcpy(o->refs, d->refs, (size_t)d->nrefs * 8);
+    if (d->is_inline && d->size) memcpy(o->data, d->bytes, d->size);
+    return o;
+}
+
+/* ---- public accessors ---- */
+
+const void *relay_object_data(relay_object_t obj)
+{
+    return obj ? obj->data : NULL;
+}
+size_t relay_object_size(relay_object_t obj)
+{
+    return obj ? obj->size : 0;
+}
+size_t relay_object_num_refs(relay_object_t obj)
+{
+    return obj ? obj->nrefs : 0;
+}
+int relay_object_status(relay_object_t obj)
+{
+    return obj ? obj->status : RELAY_ERR_INVALID_ARG;
+}
+const char *relay_object_error(relay_object_t obj)
+{
+    return obj ? obj->errmsg : NULL;
+}
+
+int relay_object_ref(relay_object_t obj, size_t i, relay_ref_t *ref_p)
+{
+    if (!obj || !ref_p)
+        return relay__error(RELAY_ERR_INVALID_ARG, "relay_object_ref: NULL %s",
+                            obj ? "ref_p" : "object");
+    if (i >= obj->nrefs)
+        return relay__error(RELAY_ERR_OUT_OF_RANGE,
+                            "relay_object_ref: index %zu, object contains %u refs", i, obj->nrefs);
+    ref_p->id = obj->refs[i];
+    return RELAY_OK;
+}
+
+int relay_object_free(relay_object_t obj)
+{
+    if (!obj) return relay__error(RELAY_ERR_INVALID_ARG, "relay_object_free: NULL object");
+    atomic_fetch_sub_explicit(&relay__g.live_views, 1, memory_order_relaxed);
+    relay__obj_unref(obj);
+    return RELAY_OK;
+}

@@ -1,0 +1,59 @@
+/* Objects: immutable, reference-counted byte buffers with the refs they
+ * contain. The same struct serves as the store's copy and as the views
+ * (relay_object_t) handed to the program; a view is one reference. */
+#ifndef RELAY_OBJECT_H
+#define RELAY_OBJECT_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "relay.h"
+#include "wire.h"
+
+struct relay_object {
+    atomic_int refcnt;
+    int status;   /* RELAY_OK, or the error an error object stands for */
+    char *errmsg; /* error objects only */
+    uint64_t id;
+    size_t size;
+    void *data;
+    uint32_t nrefs;
+    uint64_t *refs;
+};
+
+/* A new object with room for size bytes and nrefs refs (uninitialised),
+ * refcnt 1. NULL when out of memory. */
+struct relay_object *relay__obj_new(uint64_t id, size_t size, uint32_t nrefs);
+/* A copy of data and refs. */
+struct relay_object *relay__obj_copy(uint64_t id, const void *data, size_t size,
+                                     const uint64_t *refs, uint32_t nrefs);
+struct relay_object *relay__obj_new_error(uint64_t id, int status, const char *msg);
+struct relay_object *relay__obj_ref(struct relay_object *o);
+void relay__obj_unref(struct relay_object *o);
+
+/* Hand a reference to the program as a view (counted in live_views). */
+relay_object_t relay__view_give(struct relay_object *o);
+
+/* Wire form of an object as the directory knows it: an error, inline bytes,
+ * or the rank holding a large object. */
+typedef struct relay__desc {
+    int status;
+    const char *errmsg;
+    uint32_t nrefs;
+    const uint8_t *refs; /* nrefs u64s, unaligned, inside the message */
+    int is_inline;
+    uint64_t size;
+    const void *bytes; /* inline */
+    int holder;        /* not inline */
+} relay__desc_t;
+
+void relay__desc_put_obj(relay__wbuf_t *w, const struct relay_object *o); /* inline or error */
+void relay__desc_put_remote(relay__wbuf_t *w, uint64_t size, const uint64_t *refs, uint32_t nrefs,
+                            int holder);
+void relay__desc_get(relay__rbuf_t *r, relay__desc_t *d);
+/* Build an object from an inline or error descriptor. NULL when out of memory. */
+struct relay_object *relay__obj_from_desc(uint64_t id, const relay__desc_t *d);
+uint64_t relay__desc_ref(const relay__desc_t *d, uint32_t i);
+
+#endif

@@ -1,0 +1,176 @@
+/* relay_init / relay_finalize and the process-wide state. */
+#include "runtime.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "client.h"
+#include "comm.h"
+#include "config.h"
+#include "directory.h"
+#include "gpu.h"
+#include "log.h"
+#include "scheduler.h"
+#include "store.h"
+#include "worker.h"
+
+relay__runtime_t relay__g = {
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .state_cv = PTHREAD_COND_INITIALIZER,
+    .cfg = {.log_level = 1},
+};
+
+double relay__now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int relay__check_on(const char *call)
+{
+    if (!relay__is_on())
+        return relay__error(RELAY_ERR_NOT_INITIALIZED, "%s: relay is not initialized", call);
+    return RELAY_OK;
+}
+
+/* MPI for relay: initialise it if nobody has, and insist on full thread
+ * support because the runtime thread talks MPI while the program's threads
+ * may too. */
+static int mpi_setup(int *argc, char ***argv)
+{
+    int flag = 0, provided = 0;
+    MPI_Finalized(&flag);
+    if (flag) return relay__error(RELAY_ERR_MPI, "relay_init: MPI has already been finalized");
+    MPI_Initialized(&flag);
+    if (!flag) {
+        if (MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided) != MPI_SUCCESS)
+            return relay__error(RELAY_ERR_MPI, "relay_init: MPI_Init_thread failed");
+        relay__g.mpi_owned = 1;
+    } else {
+        MPI_Query_thread(&provided);
+    }
+    if (provided < MPI_THREAD_MULTIPLE)
+        return relay__error(RELAY_ERR_MPI,
+                            "relay_init: MPI provides thread level %d; relay needs "
+                            "MPI_THREAD_MULTIPLE (%d)",
+                            provided, MPI_THREAD_MULTIPLE);
+    if (MPI_Comm_dup(relay__g.cfg.comm, &relay__g.comm) != MPI_SUCCESS)
+        return relay__error(RELAY_ERR_MPI, "relay_init: MPI_Comm_dup failed");
+    MPI_Comm_set_errhandler(relay__g.comm, MPI_ERRORS_RETURN);
+    MPI_Comm_rank(relay__g.comm, &relay__g.rank);
+    MPI_Comm_size(relay__g.comm, &relay__g.size);
+    if (relay__g.size > (1 << 20))
+        return relay__error(RELAY_ERR_MPI, "relay_init: %d ranks, at most %d supported",
+                            relay__g.size, 1 << 20);
+    return RELAY_OK;
+}
+
+static void teardown(void)
+{
+    relay__pool_join();
+    relay__comm_join();
+    relay__sched_destroy();
+    relay__dir_destroy();
+    relay__store_destroy();
+    relay__map_destroy(&relay__g.reqs);
+    relay__map_destroy(&relay__g.holds);
+    if (relay__g.comm != MPI_COMM_NULL) MPI_Comm_free(&relay__g.comm);
+    relay__g.comm = MPI_COMM_NULL;
+}
+
+int relay_init(int *argc, char ***argv, const relay_config_t *config)
+{
+    if (relay__is_on())
+        return relay__error(RELAY_ERR_ALREADY_INITIALIZED, "relay_init: already initialized");
+    relay_config_t cfg;
+    int rc = relay__config_resolve(config, &cfg);
+    if (rc) return rc;
+    relay__g.cfg = cfg;
+    relay__g.comm = MPI_COMM_NULL;
+    relay__g.shutting_down = relay__g.exiting = 0;
+    atomic_store(&relay__g.next_seq, 1);
+    relay__g.next_req = 0;
+    relay__map_init(&relay__g.reqs);
+    relay__map_init(&relay__g.holds);
+    if ((rc = mpi_setup(argc, argv))) {
+        if (relay__g.comm != MPI_COMM_NULL) MPI_Comm_free(&relay__g.comm);
+        return rc;
+    }
+    int hosts_workers = relay__g.rank != 0 || relay__g.size == 1 || cfg.driver_workers;
+    int mine = hosts_workers ? cfg.num_cpus : 0;
+    int *capacity = malloc((size_t)relay__g.size * sizeof(int));
+    if (!capacity) return relay__error(RELAY_ERR_NO_MEMORY, "relay_init: out of memory");
+    MPI_Allgather(&mine, 1, MPI_INT, capacity, 1, MPI_INT, relay__g.comm);
+    rc = relay__store_init();
+    if (!rc && relay__g.rank == 0) rc = relay__dir_init();
+    if (!rc && relay__g.rank == 0) rc = relay__sched_init(capacity);
+    free(capacity);
+    if (!rc) rc = relay__comm_start();
+    if (!rc && hosts_workers) rc = relay__pool_start(cfg.num_cpus);
+    if (rc) {
+        teardown();
+        return rc;
+    }
+    relay__log(RELAY__LOG_INFO, "rank %d of %d: %d worker CPU slots, %d GPUs visible",
+               relay__g.rank, relay__g.size, mine, relay__gpu_count());
+    atomic_store_explicit(&relay__g.state, RELAY__STATE_ON, memory_order_release);
+    return RELAY_OK;
+}
+
+int relay_finalize(void)
+{
+    int rc = relay__check_on("relay_finalize");
+    if (rc) return rc;
+    pthread_mutex_lock(&relay__g.lock);
+    if (relay__g.rank == 0) relay__sched_shutdown();
+    while (!relay__g.exiting)
+        pthread_cond_wait(&relay__g.state_cv, &relay__g.lock);
+    pthread_mutex_unlock(&relay__g.lock);
+    atomic_store_explicit(&relay__g.state, RELAY__STATE_OFF, memory_order_release);
+    teardown();
+    /* Nothing of relay's may still be in flight when MPI goes away. */
+    if (relay__g.mpi_owned) {
+        MPI_Finalize();
+        relay__g.mpi_owned = 0;
+    }
+    return RELAY_OK;
+}
+
+int relay_rank(int *rank_p)
+{
+    int rc = relay__check_on("relay_rank");
+    if (rc) return rc;
+    if (!rank_p) return relay__error(RELAY_ERR_INVALID_ARG, "relay_rank: rank_p is NULL");
+    *rank_p = relay__g.rank;
+    return RELAY_OK;
+}
+
+int relay_size(int *size_p)
+{
+    int rc = relay__check_on("relay_size");
+    if (rc) return rc;
+    if (!size_p) return relay__error(RELAY_ERR_INVALID_ARG, "relay_size: size_p is NULL");
+    *size_p = relay__g.size;
+    return RELAY_OK;
+}
+
+int relay_stats(relay_stats_t *s)
+{
+    int rc = relay__check_on("relay_stats");
+    if (rc) return rc;
+    if (!s) return relay__error(RELAY_ERR_INVALID_ARG, "relay_stats: stats_p is NULL");
+    memset(s, 0, sizeof *s);
+    pthread_mutex_lock(&relay__g.lock);
+    s->tasks_submitted = atomic_load(&relay__g.tasks_submitted);
+    s->tasks_executed = atomic_load(&relay__g.tasks_executed);
+    s->tasks_pending = relay__sched_pending();
+    relay__dir_stats(&s->directory_objects, &s->directory_bytes);
+    relay__store_stats(&s->store_objects, &s->store_bytes);
+    s->held_refs = relay__g.holds.count;
+    s->live_views = atomic_load(&relay__g.live_views);
+    s->bytes_fetched = atomic_load(&relay__g.bytes_fetched);
+    pthread_mutex_unlock(&relay__g.lock);
+    return RELAY_OK;
+}
