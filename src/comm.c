@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "client.h"
+#include "defer.h"
 #include "directory.h"
 #include "log.h"
 #include "object.h"
@@ -137,7 +138,13 @@ void relay__comm_wake(void)
 /* Dispatch                                                                 */
 /* ---------------------------------------------------------------------- */
 
-static void dispatch_record(int src, uint8_t type, relay__rbuf_t *r)
+/* Records handled by rank 0's directory and scheduler. */
+static int for_rank0(uint8_t type)
+{
+    return type <= RELAY__R_SHUTDOWN_ACK;
+}
+
+void relay__dispatch_record(int src, uint8_t type, relay__rbuf_t *r)
 {
     switch (type) {
     case RELAY__R_SUBMIT:
@@ -188,6 +195,12 @@ static void dispatch_record(int src, uint8_t type, relay__rbuf_t *r)
     case RELAY__R_SHUTDOWN:
         relay__worker_on_shutdown(src, r);
         break;
+    case RELAY__R_PING:
+        relay__defer_on_ping(src, r);
+        break;
+    case RELAY__R_PONG:
+        relay__defer_on_pong(src, r);
+        break;
     case RELAY__R_EXIT:
         relay__g.exiting = 1;
         pthread_cond_broadcast(&relay__g.state_cv);
@@ -201,6 +214,7 @@ void relay__dispatch(int src, const void *buf, size_t len)
 {
     relay__rbuf_t msg;
     relay__rbuf_init(&msg, buf, len);
+    relay__defer_next_epoch();
     while (msg.p < msg.end) {
         uint8_t type = relay__get_u8(&msg);
         uint32_t n = relay__get_u32(&msg);
@@ -211,7 +225,8 @@ void relay__dispatch(int src, const void *buf, size_t len)
         }
         relay__rbuf_t r;
         relay__rbuf_init(&r, payload, n);
-        dispatch_record(src, type, &r);
+        if (for_rank0(type) && relay__defer_intercept(src, type, &r)) continue;
+        relay__dispatch_record(src, type, &r);
         if (r.err) relay__log(RELAY__LOG_ERROR, "malformed record %u from rank %d", type, src);
     }
 }

@@ -24,6 +24,8 @@ void relay__msg_end(int dest, relay__wbuf_t *w, size_t start);
 
 /* Dispatch every record of one message from src. Lock held. */
 void relay__dispatch(int src, const void *buf, size_t len);
+/* Dispatch one record to its handler, unconditionally. Lock held. */
+void relay__dispatch_record(int src, uint8_t type, relay__rbuf_t *r);
 
 /* Start/stop the runtime thread. stop waits for it to leave its loop,
  * which it does once relay__g.exiting is set and its sends are done. */

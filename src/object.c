@@ -3,21 +3,34 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "log.h"
 #include "runtime.h"
 
 /* Data starts on a 64-byte boundary so arrays of any type can live in it. */
 #define DATA_ALIGN 64
+/* Objects this large get their own mapping: freeing one gives its memory
+ * back to the system at once instead of leaving it in a malloc arena. */
+#define MAP_MIN ((size_t)1 << 20)
 
 struct relay_object *relay__obj_new(uint64_t id, size_t size, uint32_t nrefs)
 {
     size_t head = sizeof(struct relay_object) + (size_t)nrefs * sizeof(uint64_t);
     head = (head + DATA_ALIGN - 1) & ~(size_t)(DATA_ALIGN - 1);
-    if (size > SIZE_MAX - head) return NULL;
-    struct relay_object *o =
-        aligned_alloc(DATA_ALIGN, (head + size + DATA_ALIGN - 1) & ~(size_t)(DATA_ALIGN - 1));
-    if (!o) return NULL;
+    if (size > SIZE_MAX - head - DATA_ALIGN) return NULL;
+    size_t total = (head + size + DATA_ALIGN - 1) & ~(size_t)(DATA_ALIGN - 1);
+    struct relay_object *o;
+    size_t mapped = 0;
+    if (total >= MAP_MIN) {
+        o = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (o == MAP_FAILED) return NULL;
+        mapped = total;
+    } else {
+        o = aligned_alloc(DATA_ALIGN, total);
+        if (!o) return NULL;
+    }
+    o->mapped = mapped;
     atomic_init(&o->refcnt, 1);
     o->status = RELAY_OK;
     o->errmsg = NULL;
@@ -63,7 +76,10 @@ void relay__obj_unref(struct relay_object *o)
     if (!o) return;
     if (atomic_fetch_sub_explicit(&o->refcnt, 1, memory_order_acq_rel) != 1) return;
     free(o->errmsg);
-    free(o);
+    if (o->mapped)
+        munmap(o, o->mapped);
+    else
+        free(o);
 }
 
 relay_object_t relay__view_give(struct relay_object *o)

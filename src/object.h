@@ -20,6 +20,7 @@ struct relay_object {
     void *data;
     uint32_t nrefs;
     uint64_t *refs;
+    size_t mapped; /* bytes mmap'ed for the object, 0 when malloc'ed */
 };
 
 /* A new object with room for size bytes and nrefs refs (uninitialised),

@@ -8,6 +8,7 @@
 #include "client.h"
 #include "comm.h"
 #include "config.h"
+#include "defer.h"
 #include "directory.h"
 #include "gpu.h"
 #include "log.h"
@@ -71,6 +72,7 @@ static void teardown(void)
 {
     relay__pool_join();
     relay__comm_join();
+    relay__defer_destroy();
     relay__sched_destroy();
     relay__dir_destroy();
     relay__store_destroy();
@@ -106,6 +108,7 @@ int relay_init(int *argc, char ***argv, const relay_config_t *config)
     rc = relay__store_init();
     if (!rc && relay__g.rank == 0) rc = relay__dir_init();
     if (!rc && relay__g.rank == 0) rc = relay__sched_init(capacity);
+    if (!rc && relay__g.rank == 0) rc = relay__defer_init();
     free(capacity);
     if (!rc) rc = relay__comm_start();
     if (!rc && hosts_workers) rc = relay__pool_start(cfg.num_cpus);

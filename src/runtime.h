@@ -30,6 +30,8 @@ enum relay__record_type {
     RELAY__R_FETCH_ERR,    /* holder → client: cannot */
     RELAY__R_SHUTDOWN,     /* rank 0 → rank: stop taking work */
     RELAY__R_EXIT,         /* rank 0 → rank: leave the runtime loop */
+    RELAY__R_PING,         /* rank 0 → rank: answer once your earlier records are out */
+    RELAY__R_PONG,         /* rank → rank 0: answer to PING */
 };
 
 #define RELAY__TAG_CTRL 1

@@ -1,0 +1,196 @@
+#include "defer.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "comm.h"
+#include "directory.h"
+#include "log.h"
+#include "runtime.h"
+
+typedef struct held {
+    struct held *next;
+    uint8_t type;
+    uint64_t epoch;
+    size_t len;
+    uint8_t bytes[];
+} held_t;
+
+typedef struct relay__defer {
+    uint64_t epoch;        /* messages received so far */
+    uint64_t *pinged;      /* per rank: epoch of the PING in flight, 0 if none */
+    uint64_t *ponged;      /* per rank: epoch of the last PING answered */
+    held_t **head, **tail; /* per source rank: records held back */
+    int nheld_sources;
+} relay__defer_t;
+
+static relay__defer_t *F;
+
+int relay__defer_init(void)
+{
+    size_t n = (size_t)relay__g.size;
+    F = calloc(1, sizeof *F);
+    if (F) {
+        F->pinged = calloc(n, sizeof *F->pinged);
+        F->ponged = calloc(n, sizeof *F->ponged);
+        F->head = calloc(n, sizeof *F->head);
+        F->tail = calloc(n, sizeof *F->tail);
+    }
+    if (!F || !F->pinged || !F->ponged || !F->head || !F->tail) {
+        relay__defer_destroy();
+        return relay__error(RELAY_ERR_NO_MEMORY, "relay_init: out of memory");
+    }
+    F->epoch = 1;
+    return RELAY_OK;
+}
+
+void relay__defer_destroy(void)
+{
+    if (!F) return;
+    for (int s = 0; F->head && s < relay__g.size; s++) {
+        while (F->head[s]) {
+            held_t *h = F->head[s];
+            F->head[s] = h->next;
+            free(h);
+        }
+    }
+    free(F->pinged);
+    free(F->ponged);
+    free(F->head);
+    free(F->tail);
+    free(F);
+    F = NULL;
+}
+
+void relay__defer_next_epoch(void)
+{
+    if (F) F->epoch++;
+}
+
+/* The maker of the first id in the record that rank 0 does not know and
+ * cannot yet call unknown for sure; -1 when there is none. */
+static int first_unsettled(int src, uint64_t epoch, uint8_t type, relay__rbuf_t r)
+{
+    uint64_t ids[RELAY_MAX_ARGS];
+    size_t n = 0;
+    switch (type) {
+    case RELAY__R_GET:
+    case RELAY__R_RETAIN_CHECK:
+        relay__get_u64(&r); /* request id */
+        ids[n++] = relay__get_u64(&r);
+        break;
+    case RELAY__R_PUT: {
+        relay__get_u64(&r);
+        relay__get_u32(&r); /* status */
+        uint32_t k = relay__get_u32(&r);
+        for (uint32_t i = 0; i < k && n < RELAY_MAX_ARGS && !r.err; i++)
+            ids[n++] = relay__get_u64(&r);
+        break;
+    }
+    case RELAY__R_SUBMIT: {
+        relay__get_u64(&r);
+        relay__get_u64(&r);
+        relay__get_str(&r);
+        relay__get_str(&r);
+        relay__get_u32(&r);
+        relay__get_u32(&r);
+        uint32_t k = relay__get_u32(&r);
+        for (uint32_t i = 0; i < k && !r.err; i++) {
+            if (relay__get_u8(&r) == RELAY_ARG_REF && n < RELAY_MAX_ARGS) {
+                ids[n++] = relay__get_u64(&r);
+            } else {
+                size_t len;
+                relay__get_blob(&r, &len);
+            }
+        }
+        break;
+    }
+    default:
+        return -1;
+    }
+    for (size_t i = 0; i < n && !r.err; i++) {
+        int maker = relay__id_rank(ids[i]);
+        if (maker == src || maker == 0 || maker >= relay__g.size) continue;
+        if (relay__dir_lookup(ids[i]) || F->ponged[maker] >= epoch) continue;
+        return maker;
+    }
+    return -1;
+}
+
+static void ping(int rank, uint64_t epoch)
+{
+    if (F->pinged[rank] >= epoch) return;
+    F->pinged[rank] = F->epoch;
+    size_t start;
+    relay__wbuf_t *w = relay__msg_begin(rank, RELAY__R_PING, &start);
+    relay__put_u64(w, F->epoch);
+    relay__msg_end(rank, w, start);
+}
+
+static int hold(int src, uint8_t type, uint64_t epoch, const relay__rbuf_t *r)
+{
+    size_t len = (size_t)(r->end - r->p);
+    held_t *h = malloc(sizeof *h + len);
+    if (!h) {
+        relay__log(RELAY__LOG_ERROR, "out of memory holding a record back");
+        abort();
+    }
+    h->next = NULL;
+    h->type = type;
+    h->epoch = epoch;
+    h->len = len;
+    memcpy(h->bytes, r->p, len);
+    if (F->tail[src])
+        F->tail[src]->next = h;
+    else
+        F->head[src] = h;
+    F->tail[src] = h;
+    return 1;
+}
+
+int relay__defer_intercept(int src, uint8_t type, const relay__rbuf_t *r)
+{
+    if (!F) return 0;
+    if (F->head[src]) return hold(src, type, F->epoch, r);
+    int maker = first_unsettled(src, F->epoch, type, *r);
+    if (maker < 0) return 0;
+    ping(maker, F->epoch);
+    return hold(src, type, F->epoch, r);
+}
+
+void relay__defer_on_ping(int src, relay__rbuf_t *r)
+{
+    uint64_t epoch = relay__get_u64(r);
+    size_t start;
+    relay__wbuf_t *w = relay__msg_begin(src, RELAY__R_PONG, &start);
+    relay__put_u64(w, epoch);
+    relay__msg_end(src, w, start);
+}
+
+/* Handle the held records of src that no longer need to wait. */
+static void replay(int src)
+{
+    while (F->head[src]) {
+        held_t *h = F->head[src];
+        relay__rbuf_t r;
+        relay__rbuf_init(&r, h->bytes, h->len);
+        int maker = first_unsettled(src, h->epoch, h->type, r);
+        if (maker >= 0) {
+            ping(maker, h->epoch);
+            return;
+        }
+        F->head[src] = h->next;
+        if (!F->head[src]) F->tail[src] = NULL;
+        relay__dispatch_record(src, h->type, &r);
+        free(h);
+    }
+}
+
+void relay__defer_on_pong(int src, relay__rbuf_t *r)
+{
+    uint64_t epoch = relay__get_u64(r);
+    if (epoch > F->ponged[src]) F->ponged[src] = epoch;
+    if (F->pinged[src] <= epoch) F->pinged[src] = 0;
+    for (int s = 0; s < relay__g.size; s++)
+        replay(s);
+}
