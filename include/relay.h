@@ -362,6 +362,7 @@ typedef struct relay_stats {
     uint64_t held_refs;         /* distinct refs this rank holds */
     uint64_t live_views;        /* relay_object_t not yet freed */
     uint64_t bytes_fetched;     /* large-object bytes received peer-to-peer */
+    uint64_t live_objects;      /* object buffers allocated in this process */
 } relay_stats_t;
 
 /* [OUT] stats_p. Errors: INVALID_ARG, NOT_INITIALIZED. */

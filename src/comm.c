@@ -324,9 +324,11 @@ void relay__comm_on_fetch(int src, relay__rbuf_t *r)
         relay__log(RELAY__LOG_WARN, "rank %d asked for object %#llx (%llu bytes) not held here",
                    src, (unsigned long long)id, (unsigned long long)size);
         post_fetch_err(src, tag, RELAY_ERR_INVALID_REF);
+        relay__obj_unref(obj);
         return;
     }
     relay__send_object(src, tag, chunk, obj);
+    relay__obj_unref(obj);
 }
 
 void relay__comm_on_fetch_err(int src, relay__rbuf_t *r)

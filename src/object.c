@@ -31,6 +31,7 @@ struct relay_object *relay__obj_new(uint64_t id, size_t size, uint32_t nrefs)
         if (!o) return NULL;
     }
     o->mapped = mapped;
+    atomic_fetch_add_explicit(&relay__g.live_objects, 1, memory_order_relaxed);
     atomic_init(&o->refcnt, 1);
     o->status = RELAY_OK;
     o->errmsg = NULL;
@@ -59,7 +60,7 @@ struct relay_object *relay__obj_new_error(uint64_t id, int status, const char *m
     o->status = status;
     o->errmsg = strdup(msg ? msg : relay_strerror(status));
     if (!o->errmsg) {
-        free(o);
+        relay__obj_unref(o);
         return NULL;
     }
     return o;
@@ -75,6 +76,7 @@ void relay__obj_unref(struct relay_object *o)
 {
     if (!o) return;
     if (atomic_fetch_sub_explicit(&o->refcnt, 1, memory_order_acq_rel) != 1) return;
+    atomic_fetch_sub_explicit(&relay__g.live_objects, 1, memory_order_relaxed);
     free(o->errmsg);
     if (o->mapped)
         munmap(o, o->mapped);

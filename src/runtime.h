@@ -88,7 +88,7 @@ typedef struct relay__runtime {
     struct relay__dir *dir;     /* rank 0 */
     struct relay__sched *sched; /* rank 0 */
 
-    atomic_uint_fast64_t tasks_submitted, tasks_executed, bytes_fetched, live_views;
+    atomic_uint_fast64_t tasks_submitted, tasks_executed, bytes_fetched, live_views, live_objects;
 } relay__runtime_t;
 
 extern relay__runtime_t relay__g;
