@@ -79,7 +79,9 @@ const char *relay_last_error(void);
 /* ------------------------------------------------------------------------ */
 
 /* A ref names an object (a future). It is a plain value: copy it freely,
- * store it in objects, pass it to tasks. Ids are unique without
+ * store it in objects, pass it to tasks, or send it to another rank with
+ * the program's own MPI messages (rank 0 waits for the maker's records
+ * before it judges a ref it has not heard of). Ids are unique without
  * coordination: creating rank, sequence number, return index. */
 typedef struct relay_ref {
     uint64_t id;
@@ -215,6 +217,8 @@ typedef struct relay_task_opts {
     uint64_t field_mask;
     int num_returns;  /* 1..RELAY_MAX_RETURNS, default 1 */
     int max_retries;  /* times a failed task is run again, 0..100, default 0 */
+    /* num_returns or max_retries outside their range: RELAY_ERR_OUT_OF_RANGE;
+     * an empty or too long name: RELAY_ERR_INVALID_ARG. */
     const char *name; /* name in errors and traces, default the function's */
 } relay_task_opts_t;
 
@@ -256,8 +260,9 @@ int relay_put_object(const void *data, size_t size, const relay_ref_t *refs, siz
 int relay_get(relay_ref_t ref, double timeout_s, relay_object_t *obj_p);
 
 /* Get n objects. [OUT] objs_p: n views (all set, error objects included)
- * unless the status is INVALID_ARG, TIMEOUT, SHUTDOWN or NOT_INITIALIZED, in
- * which case none is set. Returns the first error among the objects. */
+ * unless the status is INVALID_ARG, INVALID_REF (a ref that names no
+ * object), TIMEOUT, SHUTDOWN, NOT_INITIALIZED or NO_MEMORY, in which case
+ * none is set. Otherwise returns the first error among the objects. */
 int relay_get_many(const relay_ref_t *refs, size_t n, double timeout_s, relay_object_t *objs_p);
 
 /* Get an object of exactly size bytes and copy it into buf.
@@ -265,7 +270,8 @@ int relay_get_many(const relay_ref_t *refs, size_t n, double timeout_s, relay_ob
 int relay_get_value(relay_ref_t ref, void *buf, size_t size, double timeout_s);
 
 /* Wait until num_ready of the n refs are ready (done or failed) or the
- * timeout expires. [OUT] ready_p: n flags (1 ready), may be NULL.
+ * timeout expires; num_ready 0 returns at once with the flags of the refs
+ * already known to be ready. [OUT] ready_p: n flags (1 ready), may be NULL.
  * [OUT] num_ready_p: may be NULL. Both are written also on ERR_TIMEOUT.
  * Errors: INVALID_ARG (num_ready > n), INVALID_REF, TIMEOUT, SHUTDOWN,
  * NOT_INITIALIZED. */
@@ -292,7 +298,7 @@ size_t relay_object_num_refs(relay_object_t obj);
  * is alive; relay_retain it to keep it longer). Errors: INVALID_ARG,
  * OUT_OF_RANGE. */
 int relay_object_ref(relay_object_t obj, size_t i, relay_ref_t *ref_p);
-/* RELAY_OK, or the error status of an error object. */
+/* RELAY_OK, or the error status of an error object; INVALID_ARG for NULL. */
 int relay_object_status(relay_object_t obj);
 /* The error message of an error object, NULL otherwise. */
 const char *relay_object_error(relay_object_t obj);
@@ -309,8 +315,9 @@ size_t relay_ctx_num_args(const relay_ctx_t *ctx);
 size_t relay_ctx_num_returns(const relay_ctx_t *ctx);
 
 /* [OUT] data_p, size_p: bytes of argument i (a ref argument resolved to its
- * object), valid until the function returns. Errors: INVALID_ARG,
- * OUT_OF_RANGE. */
+ * object), valid until the function returns. Errors: INVALID_ARG (ctx or an
+ * output NULL), OUT_OF_RANGE. A ctx is valid only on its task's thread
+ * while the function runs. */
 int relay_ctx_arg(relay_ctx_t *ctx, size_t i, const void **data_p, size_t *size_p);
 
 /* [OUT] obj_p: argument i as a view (for the refs it contains), owned by

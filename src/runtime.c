@@ -110,15 +110,20 @@ int relay_init(int *argc, char ***argv, const relay_config_t *config)
     if (!rc && relay__g.rank == 0) rc = relay__sched_init(capacity);
     if (!rc && relay__g.rank == 0) rc = relay__defer_init();
     free(capacity);
-    if (!rc) rc = relay__comm_start();
+    /* Workers wait before any task can arrive, and relay is on before the
+     * first does: a task may call relay from its first instruction. */
     if (!rc && hosts_workers) rc = relay__pool_start(cfg.num_cpus);
+    if (!rc) {
+        atomic_store_explicit(&relay__g.state, RELAY__STATE_ON, memory_order_release);
+        rc = relay__comm_start();
+    }
     if (rc) {
+        atomic_store_explicit(&relay__g.state, RELAY__STATE_OFF, memory_order_release);
         teardown();
         return rc;
     }
     relay__log(RELAY__LOG_INFO, "rank %d of %d: %d worker CPU slots, %d GPUs visible",
                relay__g.rank, relay__g.size, mine, relay__gpu_count());
-    atomic_store_explicit(&relay__g.state, RELAY__STATE_ON, memory_order_release);
     return RELAY_OK;
 }
 

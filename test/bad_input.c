@@ -1,0 +1,343 @@
+/* Bad input to every call returns the documented status and changes nothing
+ * (held refs, submitted tasks, live views, rank 0's directory). Runs as one
+ * process and at 3 ranks (worker ranks' main threads check too). */
+#include "testutil.h"
+
+static int fn_ok(relay_ctx_t *ctx)
+{
+    int64_t one = 1;
+    return relay_ctx_return(ctx, 0, &one, sizeof one);
+}
+
+static int fn_count_args(relay_ctx_t *ctx)
+{
+    int64_t n = (int64_t)relay_ctx_num_args(ctx);
+    return relay_ctx_return(ctx, 0, &n, sizeof n);
+}
+
+/* Called with one value argument and num_returns 2: makes bad ctx calls
+ * and returns their statuses (in this order) as return 0. None of them may
+ * fail the task. */
+enum { BAD_CTX_CALLS = 15 };
+static const int bad_ctx_want[BAD_CTX_CALLS] = {
+    RELAY_ERR_OUT_OF_RANGE, RELAY_ERR_OUT_OF_RANGE, RELAY_ERR_OUT_OF_RANGE, RELAY_ERR_OUT_OF_RANGE,
+    RELAY_ERR_INVALID_ARG,  RELAY_ERR_OUT_OF_RANGE, RELAY_ERR_OUT_OF_RANGE, RELAY_ERR_OUT_OF_RANGE,
+    RELAY_ERR_INVALID_ARG,  RELAY_ERR_INVALID_ARG,  RELAY_ERR_INVALID_ARG,  RELAY_ERR_INVALID_ARG,
+    RELAY_ERR_INVALID_ARG,  RELAY_ERR_INVALID_ARG,  RELAY_ERR_INVALID_ARG,
+};
+
+static int fn_bad_ctx(relay_ctx_t *ctx)
+{
+    int64_t st[BAD_CTX_CALLS];
+    int i = 0;
+    const void *d;
+    size_t sz;
+    relay_object_t o;
+    relay_ref_t r;
+    const char *null_fmt = NULL;
+    st[i++] = relay_ctx_arg(ctx, 1, &d, &sz);                   /* index == num_args */
+    st[i++] = relay_ctx_arg(ctx, 100000, &d, &sz);              /* far out */
+    st[i++] = relay_ctx_arg_object(ctx, 1, &o);                 /* out of range */
+    st[i++] = relay_ctx_arg_ref(ctx, 1, &r);                    /* out of range */
+    st[i++] = relay_ctx_arg_ref(ctx, 0, &r);                    /* a value argument */
+    st[i++] = relay_ctx_return(ctx, 2, "x", 1);                 /* index == num_returns */
+    st[i++] = relay_ctx_return(ctx, RELAY_MAX_RETURNS, "x", 1); /* far out */
+    st[i++] = relay_ctx_return_object(ctx, 2, "x", 1, NULL, 0); /* out of range */
+    st[i++] = relay_ctx_return(ctx, 1, NULL, 5);                /* NULL data, size 5 */
+    st[i++] = relay_ctx_return_object(ctx, 1, "x", 1, NULL, 3); /* NULL refs, nrefs 3 */
+    st[i++] = relay_ctx_rank(ctx, NULL);                        /* NULL output */
+    st[i++] = relay_ctx_task_id(ctx, NULL);                     /* NULL output */
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-security"
+#endif
+    st[i++] = relay_ctx_fail(ctx, null_fmt); /* NULL format */
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+    st[i++] = relay_ctx_arg_object(ctx, 0, NULL); /* NULL output */
+    st[i++] = relay_ctx_arg_ref(ctx, 0, NULL);    /* NULL output */
+    /* The ctx still works. */
+    if (relay_ctx_return(ctx, 1, "ok", 2)) return 1;
+    return relay_ctx_return(ctx, 0, st, sizeof st);
+}
+
+/* A bad call: the exact status, and this rank's counters unchanged. */
+#define BAD(call, want)                                                                            \
+    do {                                                                                           \
+        relay_stats_t bad__b = test_stats();                                                       \
+        CHECK_STATUS(call, want);                                                                  \
+        relay_stats_t bad__a = test_stats();                                                       \
+        CHECK_EQ(bad__a.held_refs, bad__b.held_refs);                                              \
+        CHECK_EQ(bad__a.tasks_submitted, bad__b.tasks_submitted);                                  \
+        CHECK_EQ(bad__a.live_views, bad__b.live_views);                                            \
+    } while (0)
+
+/* Bad pointers and sizes, the same on every rank's main thread. */
+static void check_bad_pointers(relay_ref_t valid)
+{
+    relay_ref_t r = {4242};
+    relay_object_t o = NULL;
+    int i = -7;
+    int64_t v = 3;
+    size_t nready = 99;
+    int ready[2] = {-1, -1};
+    relay_ref_t two[2] = {valid, valid};
+
+    BAD(relay_rank(NULL), RELAY_ERR_INVALID_ARG);
+    BAD(relay_size(NULL), RELAY_ERR_INVALID_ARG);
+    BAD(relay_stats(NULL), RELAY_ERR_INVALID_ARG);
+    BAD(relay_register(NULL, fn_ok), RELAY_ERR_INVALID_ARG);
+    BAD(relay_register("bad_input_x", NULL), RELAY_ERR_INVALID_ARG);
+    BAD(relay_register("", fn_ok), RELAY_ERR_INVALID_ARG);
+
+    BAD(relay_submit(NULL, NULL, 0, NULL, &r), RELAY_ERR_INVALID_ARG);
+    BAD(relay_submit("ok", NULL, 0, NULL, NULL), RELAY_ERR_INVALID_ARG);
+    BAD(relay_submit("ok", NULL, 2, NULL, &r), RELAY_ERR_INVALID_ARG);
+    relay_arg_t bad_kind = relay_arg_value(&v, 8);
+    bad_kind.kind = (relay_arg_kind_t)0;
+    BAD(relay_submit("ok", &bad_kind, 1, NULL, &r), RELAY_ERR_INVALID_ARG);
+    bad_kind.kind = (relay_arg_kind_t)99;
+    BAD(relay_submit("ok", &bad_kind, 1, NULL, &r), RELAY_ERR_INVALID_ARG);
+    relay_arg_t null_value = relay_arg_value(NULL, 4);
+    BAD(relay_submit("ok", &null_value, 1, NULL, &r), RELAY_ERR_INVALID_ARG);
+    BAD(relay_submit("no_such_function", NULL, 0, NULL, &r), RELAY_ERR_UNKNOWN_FUNCTION);
+    CHECK_STATUS(relay_submit("no_such_function", NULL, 0, NULL, &r), RELAY_ERR_UNKNOWN_FUNCTION);
+    CHECK(relay_last_error()[0] != '\0');
+
+    relay_task_opts_t opts;
+    memset(&opts, 0, sizeof opts);
+    opts.field_mask = RELAY_TASK_OPT_NUM_RETURNS;
+    opts.num_returns = 0;
+    BAD(relay_submit("ok", NULL, 0, &opts, &r), RELAY_ERR_OUT_OF_RANGE);
+    opts.num_returns = RELAY_MAX_RETURNS + 1;
+    BAD(relay_submit("ok", NULL, 0, &opts, &r), RELAY_ERR_OUT_OF_RANGE);
+    opts.num_returns = -1;
+    BAD(relay_submit("ok", NULL, 0, &opts, &r), RELAY_ERR_OUT_OF_RANGE);
+    /* max_retries is 0..100; the header does not say which status a bad one
+     * gets, so either of the two argument errors is accepted. */
+    opts.field_mask = RELAY_TASK_OPT_MAX_RETRIES;
+    opts.max_retries = 101;
+    {
+        relay_stats_t b = test_stats();
+        int st = relay_submit("ok", NULL, 0, &opts, &r);
+        CHECK(st == RELAY_ERR_OUT_OF_RANGE || st == RELAY_ERR_INVALID_ARG);
+        CHECK_EQ(test_stats().tasks_submitted, b.tasks_submitted);
+        opts.max_retries = -1;
+        st = relay_submit("ok", NULL, 0, &opts, &r);
+        CHECK(st == RELAY_ERR_OUT_OF_RANGE || st == RELAY_ERR_INVALID_ARG);
+        CHECK_EQ(test_stats().tasks_submitted, b.tasks_submitted);
+    }
+    {
+        static relay_arg_t many[RELAY_MAX_ARGS + 1];
+        static const char byte = 'b';
+        for (size_t k = 0; k < RELAY_MAX_ARGS + 1; k++)
+            many[k] = relay_arg_value(&byte, 1);
+        BAD(relay_submit("count_args", many, RELAY_MAX_ARGS + 1, NULL, &r), RELAY_ERR_OUT_OF_RANGE);
+    }
+    CHECK_EQ(r.id, 4242); /* never written by a failing call */
+
+    BAD(relay_put(NULL, 4, &r), RELAY_ERR_INVALID_ARG);
+    BAD(relay_put(&v, sizeof v, NULL), RELAY_ERR_INVALID_ARG);
+    BAD(relay_put_object(&v, sizeof v, NULL, 2, &r), RELAY_ERR_INVALID_ARG);
+    BAD(relay_put_object(NULL, 8, &valid, 1, &r), RELAY_ERR_INVALID_ARG);
+    BAD(relay_put_object(&v, sizeof v, &valid, 1, NULL), RELAY_ERR_INVALID_ARG);
+    CHECK_EQ(r.id, 4242);
+
+    BAD(relay_get(valid, 1.0, NULL), RELAY_ERR_INVALID_ARG);
+    BAD(relay_get_many(NULL, 2, 1.0, &o), RELAY_ERR_INVALID_ARG);
+    BAD(relay_get_many(two, 2, 1.0, NULL), RELAY_ERR_INVALID_ARG);
+    BAD(relay_get_value(valid, NULL, 8, 1.0), RELAY_ERR_INVALID_ARG);
+    CHECK(o == NULL);
+
+    BAD(relay_wait(NULL, 2, 1, 1.0, ready, &nready), RELAY_ERR_INVALID_ARG);
+    BAD(relay_wait(two, 2, 3, 1.0, ready, &nready), RELAY_ERR_INVALID_ARG); /* num_ready > n */
+    CHECK_EQ(nready, 99);
+    CHECK_EQ(ready[0], -1);
+
+    BAD(relay_release_many(NULL, 2), RELAY_ERR_INVALID_ARG);
+    BAD(relay_object_ref(NULL, 0, &r), RELAY_ERR_INVALID_ARG);
+    BAD(relay_object_free(NULL), RELAY_ERR_INVALID_ARG);
+    CHECK_OK(relay_get(valid, TEST_LONG_S, &o));
+    BAD(relay_object_ref(o, 0, NULL), RELAY_ERR_INVALID_ARG);
+    BAD(relay_object_ref(o, 0, &r), RELAY_ERR_OUT_OF_RANGE);
+    CHECK_OK(relay_object_free(o));
+
+    /* ctx calls outside a task, with a NULL ctx. */
+    const void *d = NULL;
+    size_t sz = 0;
+    uint64_t id = 0;
+    CHECK_EQ(relay_ctx_num_args(NULL), 0);
+    CHECK_EQ(relay_ctx_num_returns(NULL), 0);
+    BAD(relay_ctx_arg(NULL, 0, &d, &sz), RELAY_ERR_INVALID_ARG);
+    BAD(relay_ctx_arg_object(NULL, 0, &o), RELAY_ERR_INVALID_ARG);
+    BAD(relay_ctx_arg_ref(NULL, 0, &r), RELAY_ERR_INVALID_ARG);
+    BAD(relay_ctx_return(NULL, 0, "x", 1), RELAY_ERR_INVALID_ARG);
+    BAD(relay_ctx_return_object(NULL, 0, "x", 1, NULL, 0), RELAY_ERR_INVALID_ARG);
+    BAD(relay_ctx_fail(NULL, "boom %d", 1), RELAY_ERR_INVALID_ARG);
+    BAD(relay_ctx_rank(NULL, &i), RELAY_ERR_INVALID_ARG);
+    BAD(relay_ctx_task_id(NULL, &id), RELAY_ERR_INVALID_ARG);
+    CHECK_EQ(i, -7);
+    CHECK_EQ(id, 0);
+    CHECK(d == NULL);
+    CHECK_EQ(r.id, 4242);
+}
+
+/* Refs that name no live object: every call taking a ref says INVALID_REF. */
+static void check_dead_ref(relay_ref_t dead)
+{
+    relay_object_t o = NULL;
+    int64_t v = 17;
+    int ready = -1;
+    size_t nready = 99;
+    BAD(relay_get(dead, 5.0, &o), RELAY_ERR_INVALID_REF);
+    CHECK(o == NULL);
+    BAD(relay_get_value(dead, &v, sizeof v, 5.0), RELAY_ERR_INVALID_REF);
+    CHECK_EQ(v, 17);
+    BAD(relay_wait(&dead, 1, 1, 5.0, &ready, &nready), RELAY_ERR_INVALID_REF);
+    BAD(relay_release(dead), RELAY_ERR_INVALID_REF);
+    BAD(relay_retain(dead), RELAY_ERR_INVALID_REF);
+}
+
+/* A dead ref as a task argument: refused at submission (INVALID_REF), or
+ * the task's result is INVALID_REF. */
+static void check_dead_ref_arg(relay_ref_t dead)
+{
+    relay_arg_t arg = relay_arg_ref(dead);
+    relay_ref_t r = {4242};
+    relay_stats_t b = test_stats();
+    int st = relay_submit("ok", &arg, 1, NULL, &r);
+    if (st != RELAY_OK) {
+        CHECK_STATUS(st, RELAY_ERR_INVALID_REF);
+        CHECK_EQ(r.id, 4242);
+        CHECK_EQ(test_stats().held_refs, b.held_refs);
+        return;
+    }
+    relay_object_t o = NULL;
+    st = relay_get(r, TEST_LONG_S, &o);
+    CHECK(st == RELAY_ERR_INVALID_REF || st == RELAY_ERR_TASK_FAILED);
+    CHECK(o != NULL);
+    CHECK_EQ(relay_object_status(o), RELAY_ERR_INVALID_REF);
+    CHECK(relay_object_error(o) != NULL);
+    CHECK_OK(relay_object_free(o));
+    CHECK_OK(relay_release(r));
+}
+
+static void driver(int size)
+{
+    relay_ref_t valid = test_put_i64(5);
+    /* A ref put and released: dead once rank 0 has seen the release. */
+    relay_ref_t released = test_put_i64(6);
+    CHECK_OK(relay_release(released));
+    CHECK_OK(relay_sync(TEST_LONG_S));
+    test_barrier(); /* A: the workers' own puts are in the directory */
+    relay_stats_t base = test_stats();
+
+    /* Never created: ids no rank made (one from this rank's id space, one
+     * from another rank's when there is one, and all bits set). */
+    relay_ref_t never[3];
+    size_t nnever = 0;
+    never[nnever++] = (relay_ref_t){valid.id + UINT64_C(0x10000000)};
+    never[nnever++] = (relay_ref_t){UINT64_MAX};
+    if (size > 1) {
+        uint64_t worker_id = test_recv_u64(1, 1);
+        never[nnever++] = (relay_ref_t){worker_id + UINT64_C(0x10000000)};
+    }
+
+    check_bad_pointers(valid);
+
+    check_dead_ref(RELAY_REF_NULL);
+    check_dead_ref(released);
+    for (size_t k = 0; k < nnever; k++)
+        check_dead_ref(never[k]);
+    check_dead_ref_arg(released);
+    check_dead_ref_arg(never[0]);
+
+    /* The boundaries are accepted: RELAY_MAX_ARGS arguments, RELAY_MAX_RETURNS
+     * returns. */
+    {
+        static relay_arg_t many[RELAY_MAX_ARGS];
+        static const char byte = 'b';
+        for (size_t k = 0; k < RELAY_MAX_ARGS; k++)
+            many[k] = relay_arg_value(&byte, 1);
+        relay_ref_t r = test_submit("count_args", many, RELAY_MAX_ARGS);
+        CHECK_EQ(test_get_i64(r), RELAY_MAX_ARGS);
+        CHECK_OK(relay_release(r));
+
+        relay_task_opts_t opts;
+        memset(&opts, 0, sizeof opts);
+        opts.field_mask = RELAY_TASK_OPT_NUM_RETURNS;
+        opts.num_returns = RELAY_MAX_RETURNS;
+        relay_ref_t rets[RELAY_MAX_RETURNS];
+        CHECK_OK(relay_submit("ok", NULL, 0, &opts, rets));
+        CHECK_EQ(test_get_i64(rets[0]), 1);
+        relay_object_t o;
+        CHECK_OK(relay_get(rets[RELAY_MAX_RETURNS - 1], TEST_LONG_S, &o));
+        CHECK_EQ(relay_object_size(o), 0);
+        CHECK_OK(relay_object_free(o));
+        CHECK_OK(relay_release_many(rets, RELAY_MAX_RETURNS));
+    }
+
+    /* Bad ctx calls inside a task. */
+    {
+        int64_t x = 1;
+        relay_arg_t arg = relay_arg_value(&x, 8);
+        relay_task_opts_t opts;
+        memset(&opts, 0, sizeof opts);
+        opts.field_mask = RELAY_TASK_OPT_NUM_RETURNS;
+        opts.num_returns = 2;
+        relay_ref_t rets[2];
+        CHECK_OK(relay_submit("bad_ctx", &arg, 1, &opts, rets));
+        int64_t st[BAD_CTX_CALLS];
+        CHECK_OK(relay_get_value(rets[0], st, sizeof st, TEST_LONG_S));
+        for (int k = 0; k < BAD_CTX_CALLS; k++) {
+            if (st[k] != bad_ctx_want[k]) fprintf(stderr, "bad ctx call #%d (0-based)\n", k);
+            CHECK_STATUS((int)st[k], bad_ctx_want[k]);
+        }
+        char ok[2];
+        CHECK_OK(relay_get_value(rets[1], ok, 2, TEST_LONG_S));
+        CHECK(memcmp(ok, "ok", 2) == 0);
+        CHECK_OK(relay_release_many(rets, 2));
+    }
+
+    /* Nothing leaked or changed: the directory has exactly what it had. */
+    relay_stats_t s = test_wait_directory(base.directory_objects, base.directory_bytes, 10.0);
+    CHECK_EQ(s.held_refs, base.held_refs);
+    CHECK_EQ(s.live_views, 0);
+    CHECK_EQ(s.tasks_pending, 0);
+    CHECK_EQ(test_get_i64(valid), 5);
+    CHECK_OK(relay_release(valid));
+}
+
+static void worker(int rank)
+{
+    relay_ref_t mine = test_put_i64(rank);
+    CHECK_OK(relay_sync(TEST_LONG_S));
+    test_barrier(); /* A */
+    if (rank == 1) test_send_u64(mine.id, 0, 1);
+    check_bad_pointers(mine);
+    check_dead_ref(RELAY_REF_NULL);
+    relay_stats_t s = test_stats();
+    CHECK_EQ(s.held_refs, 1);
+    CHECK_EQ(s.live_views, 0);
+    test_barrier(); /* B: the driver is done with ids from this rank */
+    CHECK_OK(relay_release(mine));
+}
+
+int main(int argc, char **argv)
+{
+    CHECK_OK(relay_register("ok", fn_ok));
+    CHECK_OK(relay_register("count_args", fn_count_args));
+    CHECK_OK(relay_register("bad_ctx", fn_bad_ctx));
+    CHECK_OK(relay_init(&argc, &argv, NULL));
+    int rank = test_rank(), size = test_size();
+    if (rank == 0) {
+        driver(size);
+        test_barrier(); /* B */
+    } else {
+        worker(rank);
+    }
+    CHECK_OK(relay_finalize());
+    if (rank == 0) printf("bad_input: PASS (%d ranks)\n", size);
+    return 0;
+}
