@@ -85,14 +85,15 @@ static void use(relay_ref_t r, uint64_t want, int i)
 
 static void driver(int size)
 {
-    relay_stats_t base = test_stats();
     for (int i = 0; i < ROUNDS; i++)
         for (int k = 1; k < size; k++)
             use((relay_ref_t){test_recv_u64(k, TAG_REF)}, value_of(k, i), i);
     test_barrier(); /* every worker is done with the others' refs */
     for (int k = 1; k < size; k++)
         test_send_u64(1, k, TAG_DONE);
-    test_wait_directory(base.directory_objects, base.directory_bytes, 10.0);
+    /* Workers may have put objects before the driver started: only the end
+     * state, nothing left once they released theirs, is known. */
+    test_wait_directory(0, 0, 10.0);
     CHECK_EQ(test_stats().live_views, 0);
 }
 
