@@ -28,6 +28,7 @@ typedef struct relay__req {
 
 void relay__client_batch_signal(relay__batch_t *b)
 {
+    b->completed++;
     pthread_cond_broadcast(&b->cv);
 }
 
@@ -38,6 +39,7 @@ static void batch_init(relay__batch_t *b)
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&b->cv, &attr);
     pthread_condattr_destroy(&attr);
+    b->completed = 0;
 }
 
 static int req_complete(const relay__req_t *q)
@@ -137,15 +139,13 @@ static int wait_until(relay__batch_t *b, double deadline, int (*done)(void *), v
 typedef struct req_set {
     relay__req_t *q;
     size_t n, need;
+    relay__batch_t *batch;
 } req_set_t;
 
 static int set_done(void *arg)
 {
     req_set_t *s = arg;
-    size_t k = 0;
-    for (size_t i = 0; i < s->n; i++)
-        k += req_complete(&s->q[i]);
-    return k >= s->need;
+    return s->batch->completed >= s->need;
 }
 
 /* Post GET records for the refs not held in this rank's store. Lock held. */
@@ -159,6 +159,7 @@ static void post_gets(req_set_t *s, const relay_ref_t *refs, relay__batch_t *b, 
         if (local) {
             q->obj = local;
             q->replied = 1;
+            b->completed++;
             continue;
         }
         q->req_id = ++relay__g.next_req;
@@ -208,7 +209,7 @@ void relay__client_on_get_reply(int src, relay__rbuf_t *r)
         }
     }
     q->replied = 1;
-    relay__client_batch_signal(q->batch);
+    if (!q->fetch) relay__client_batch_signal(q->batch); /* else the fetch signals */
 }
 
 void relay__client_on_reply(int src, relay__rbuf_t *r)
@@ -266,9 +267,9 @@ static int get_impl(const char *call, const relay_ref_t *refs, size_t n, double 
     if (!objs_p) return relay__error(RELAY_ERR_INVALID_ARG, "%s: output is NULL", call);
     if ((rc = check_refs_arg(call, refs, n))) return rc;
     if (n == 0) return RELAY_OK;
-    req_set_t s = {calloc(n, sizeof(relay__req_t)), n, n};
-    if (!s.q) return relay__error(RELAY_ERR_NO_MEMORY, "%s: out of memory", call);
     relay__batch_t b;
+    req_set_t s = {calloc(n, sizeof(relay__req_t)), n, n, &b};
+    if (!s.q) return relay__error(RELAY_ERR_NO_MEMORY, "%s: out of memory", call);
     batch_init(&b);
 
     pthread_mutex_lock(&relay__g.lock);
@@ -356,9 +357,9 @@ int relay_wait(const relay_ref_t *refs, size_t n, size_t num_ready, double timeo
     if (num_ready > n)
         return relay__error(RELAY_ERR_INVALID_ARG, "relay_wait: num_ready %zu > n %zu", num_ready,
                             n);
-    req_set_t s = {calloc(n ? n : 1, sizeof(relay__req_t)), n, num_ready};
-    if (!s.q) return relay__error(RELAY_ERR_NO_MEMORY, "relay_wait: out of memory");
     relay__batch_t b;
+    req_set_t s = {calloc(n ? n : 1, sizeof(relay__req_t)), n, num_ready, &b};
+    if (!s.q) return relay__error(RELAY_ERR_NO_MEMORY, "relay_wait: out of memory");
     batch_init(&b);
     pthread_mutex_lock(&relay__g.lock);
     if (relay__g.shutting_down) {
@@ -466,22 +467,23 @@ int relay_release_many(const relay_ref_t *refs, size_t n)
     uint64_t small[64], *zero = n <= 64 ? small : malloc(n * sizeof *zero);
     if (!zero) return relay__error(RELAY_ERR_NO_MEMORY, "relay_release: out of memory");
     pthread_mutex_lock(&relay__g.lock);
-    /* Check every ref first so a bad one changes nothing. The same ref may
-     * appear k times only if k holds exist. */
-    for (size_t i = 0; i < n && rc == RELAY_OK; i++) {
-        uintptr_t held = (uintptr_t)relay__map_get(&relay__g.holds, refs[i].id);
-        size_t k = 0;
-        for (size_t j = 0; j <= i; j++)
-            k += refs[j].id == refs[i].id;
-        if (refs[i].id == 0 || held < k)
-            rc = relay__error(RELAY_ERR_INVALID_REF,
-                              "relay_release: ref %#llx is not held by rank %d (never obtained "
-                              "or already released)",
-                              (unsigned long long)refs[i].id, relay__g.rank);
+    /* Drop the holds one by one; on a ref not held, put back those already
+     * dropped, so a bad ref changes nothing. */
+    size_t nz = 0, dropped = 0;
+    for (; dropped < n; dropped++) {
+        long left = refs[dropped].id ? relay__hold_drop(refs[dropped].id) : -1;
+        if (left < 0) break;
+        if (left == 0) zero[nz++] = refs[dropped].id;
     }
-    size_t nz = 0;
-    for (size_t i = 0; i < n && rc == RELAY_OK; i++)
-        if (relay__hold_drop(refs[i].id) == 0) zero[nz++] = refs[i].id;
+    if (dropped < n) {
+        for (size_t i = 0; i < dropped; i++)
+            relay__hold_add(refs[i].id);
+        nz = 0;
+        rc = relay__error(RELAY_ERR_INVALID_REF,
+                          "relay_release: ref %#llx is not held by rank %d (never obtained or "
+                          "already released)",
+                          (unsigned long long)refs[dropped].id, relay__g.rank);
+    }
     relay_ctx_t *ctx = relay__worker_current();
     if (ctx)
         relay__worker_defer_releases(ctx, zero, nz);

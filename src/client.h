@@ -9,10 +9,14 @@
 
 #include "wire.h"
 
+/* Requests that complete together: waiters count completions instead of
+ * rescanning every request at each wake-up. */
 typedef struct relay__batch {
     pthread_cond_t cv;
+    size_t completed;
 } relay__batch_t;
 
+/* One request of b completed. Lock held. */
 void relay__client_batch_signal(relay__batch_t *b);
 
 /* Handlers of GET_REPLY and REPLY records. Lock held. */

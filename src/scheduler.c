@@ -37,13 +37,20 @@ typedef struct relay__sched {
     relay__map_t tasks;
     relay__stask_t *ready_head, *ready_tail;
     int *capacity, *busy;
-    int cursor;
     int shutting_down, acks;
 } relay__sched_t;
 
 static relay__sched_t *S(void)
 {
     return relay__g.sched;
+}
+
+/* Tasks a rank may have beyond its CPU slots, queued at the rank: the next
+ * task is there when a slot frees, instead of a round trip later. The
+ * worker still runs at most one task per slot. */
+static int window(int capacity)
+{
+    return capacity ? capacity + (capacity < 8 ? 8 : capacity) : 0;
 }
 
 int relay__sched_init(const int *capacity)
@@ -101,8 +108,8 @@ uint64_t relay__sched_pending(void)
 /* ---------------------------------------------------------------------- */
 
 /* The rank for t: the holder of its largest remote argument if that rank
- * has a free slot, else the least busy rank with one (round robin among
- * equals). -1 when every slot is taken. */
+ * has a free slot, else the least busy rank with one. -1 when every slot is
+ * taken. */
 static int pick_rank(const relay__stask_t *t)
 {
     relay__sched_t *s = S();
@@ -112,24 +119,23 @@ static int pick_rank(const relay__stask_t *t)
         if (t->args[i].kind != RELAY_ARG_REF) continue;
         relay__dentry_t *e = relay__dir_lookup(t->args[i].ref);
         if (e && !e->obj && e->size > best_size &&
-            s->busy[e->holder_rank] < s->capacity[e->holder_rank]) {
+            s->busy[e->holder_rank] < window(s->capacity[e->holder_rank])) {
             best = e->holder_rank;
             best_size = e->size;
         }
     }
     if (best >= 0) return best;
-    int n = relay__g.size;
+    /* Least busy first; among equals the lowest rank, so a trickle of tasks
+     * keeps going to the same warm rank and idle ranks stay asleep. */
     double best_load = 2.0;
-    for (int k = 0; k < n; k++) {
-        int r = (s->cursor + k) % n;
-        if (s->busy[r] >= s->capacity[r]) continue;
+    for (int r = 0; r < relay__g.size; r++) {
+        if (s->busy[r] >= window(s->capacity[r])) continue;
         double load = (double)s->busy[r] / s->capacity[r];
         if (load < best_load) {
             best_load = load;
             best = r;
         }
     }
-    if (best >= 0) s->cursor = (best + 1) % n;
     return best;
 }
 

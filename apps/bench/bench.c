@@ -1,0 +1,447 @@
+/*
+ * relay-bench: relay's microbenchmarks, named like Ray's
+ * (release/microbenchmark) so they compare line by line, each printed next
+ * to the physical baseline measured in the same run where one exists (MPI
+ * ping-pong, MPI_Send bandwidth, memcpy bandwidth).
+ *
+ * Usage: mpirun -np 3 relay-bench [--json] [--quick] [--only NAME]
+ *   --json   one JSON object per line instead of the table
+ *   --quick  tiny sizes (for the smoke test; figures meaningless)
+ *   --only   run the relay metrics whose name contains NAME
+ *
+ * Rank 0 is relay's driver; rank 1 is the peer of the MPI baselines. The
+ * program initialises MPI itself, measures the baselines, then runs relay.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "relay.h"
+
+#define BIG (64u << 20) /* bytes of the large-object metrics */
+
+static int json, quick;
+static const char *only;
+static MPI_Comm bench_comm;
+
+/* ---------------------------------------------------------------------- */
+/* Helpers                                                                  */
+/* ---------------------------------------------------------------------- */
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void die(const char *what, int rc)
+{
+    fprintf(stderr, "relay-bench: %s: %s (%s)\n", what, relay_strerror(rc), relay_last_error());
+    MPI_Abort(MPI_COMM_WORLD, 1);
+}
+
+#define OK(call)                                                                                   \
+    do {                                                                                           \
+        int rc_ = (call);                                                                          \
+        if (rc_ != RELAY_OK) die(#call, rc_);                                                      \
+    } while (0)
+
+static size_t scaled(size_t n)
+{
+    return quick ? (n / 100 ? n / 100 : 1) : n;
+}
+
+static int wanted(const char *metric)
+{
+    return !only || strstr(metric, only);
+}
+
+/* Wait for an MPI request without spinning: the relay ranks need the
+ * cores while a main thread waits here. */
+static void polite_wait(MPI_Request *req)
+{
+    int done = 0;
+    struct timespec ts = {0, 200000};
+    for (;;) {
+        MPI_Test(req, &done, MPI_STATUS_IGNORE);
+        if (done) return;
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void polite_barrier(void)
+{
+    MPI_Request req;
+    MPI_Ibarrier(bench_comm, &req);
+    polite_wait(&req);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* One line of output. baseline_name NULL: no baseline. higher_is_better
+ * decides the ratio's direction so that ratio < 1 always means "slower
+ * than the baseline". */
+static void report(const char *metric, double value, const char *unit, const char *baseline_name,
+                   double baseline, int higher_is_better, const char *note)
+{
+    double ratio = 0;
+    if (baseline_name && baseline > 0 && value > 0)
+        ratio = higher_is_better ? value / baseline : baseline / value;
+    if (json) {
+        printf("{\"metric\":\"%s\",\"value\":%.6g,\"unit\":\"%s\"", metric, value, unit);
+        if (baseline_name)
+            printf(",\"baseline\":\"%s\",\"baseline_value\":%.6g,\"ratio\":%.4g", baseline_name,
+                   baseline, ratio);
+        if (note) printf(",\"note\":\"%s\"", note);
+        printf("}\n");
+    } else {
+        printf("%-34s %14.2f %-8s", metric, value, unit);
+        if (baseline_name) printf("  %-22s %12.2f  ratio %.3f", baseline_name, baseline, ratio);
+        if (note) printf("  (%s)", note);
+        printf("\n");
+    }
+    fflush(stdout);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Remote functions                                                         */
+/* ---------------------------------------------------------------------- */
+
+static int fn_noop(relay_ctx_t *ctx)
+{
+    (void)ctx;
+    return 0;
+}
+
+static int fn_make_big(relay_ctx_t *ctx)
+{
+    char *buf = malloc(BIG);
+    if (!buf) return relay_ctx_fail(ctx, "out of memory"), 1;
+    memset(buf, 0x42, BIG);
+    int rc = relay_ctx_return(ctx, 0, buf, BIG);
+    free(buf);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------- */
+/* MPI and memory baselines                                                 */
+/* ---------------------------------------------------------------------- */
+
+typedef struct baselines {
+    double pingpong_us; /* MPI round trip 0 <-> 1, 8 bytes */
+    double send_gbs;    /* MPI_Send 64 MiB from rank 1 to rank 0 */
+    double memcpy_gbs;  /* memcpy of 64 MiB on rank 0 */
+} baselines_t;
+
+static double mpi_pingpong(int rank)
+{
+    int iters = (int)scaled(20000), warm = 1000;
+    char b[8] = {0};
+    double t0 = 0;
+    for (int i = 0; i < warm + iters; i++) {
+        if (i == warm) t0 = now();
+        if (rank == 0) {
+            MPI_Send(b, 8, MPI_BYTE, 1, 0, bench_comm);
+            MPI_Recv(b, 8, MPI_BYTE, 1, 0, bench_comm, MPI_STATUS_IGNORE);
+        } else if (rank == 1) {
+            MPI_Recv(b, 8, MPI_BYTE, 0, 0, bench_comm, MPI_STATUS_IGNORE);
+            MPI_Send(b, 8, MPI_BYTE, 0, 0, bench_comm);
+        }
+    }
+    return (now() - t0) / iters * 1e6;
+}
+
+static double mpi_send_bw(int rank, char *buf)
+{
+    enum { REPS = 5 };
+    double t[REPS];
+    for (int r = 0; r < REPS; r++) {
+        MPI_Barrier(bench_comm);
+        double t0 = now();
+        if (rank == 1) MPI_Send(buf, (int)BIG, MPI_BYTE, 0, 1, bench_comm);
+        if (rank == 0) MPI_Recv(buf, (int)BIG, MPI_BYTE, 1, 1, bench_comm, MPI_STATUS_IGNORE);
+        t[r] = now() - t0;
+    }
+    return BIG / median(t, REPS) / 1e9;
+}
+
+static double memcpy_bw(char *src)
+{
+    enum { REPS = 5 };
+    char *dst = malloc(BIG);
+    if (!dst) return 0;
+    memset(dst, 0, BIG); /* touched: this is the copy alone */
+    double t[REPS];
+    for (int r = 0; r < REPS; r++) {
+        double t0 = now();
+        memcpy(dst, src, BIG);
+        t[r] = now() - t0;
+    }
+    volatile char sink = dst[BIG - 1];
+    (void)sink;
+    free(dst);
+    return BIG / median(t, REPS) / 1e9;
+}
+
+static baselines_t measure_baselines(int rank, int size)
+{
+    baselines_t b = {0, 0, 0};
+    char *buf = malloc(BIG);
+    if (!buf) MPI_Abort(MPI_COMM_WORLD, 1);
+    memset(buf, 1, BIG);
+    if (size >= 2) {
+        b.pingpong_us = mpi_pingpong(rank);
+        b.send_gbs = mpi_send_bw(rank, buf);
+    }
+    if (rank == 0) b.memcpy_gbs = memcpy_bw(buf);
+    free(buf);
+    return b;
+}
+
+/* ---------------------------------------------------------------------- */
+/* relay metrics (driver)                                                   */
+/* ---------------------------------------------------------------------- */
+
+static void get_all_and_release(relay_ref_t *refs, size_t n)
+{
+    enum { CHUNK = 4096 };
+    static relay_object_t objs[CHUNK];
+    for (size_t i = 0; i < n; i += CHUNK) {
+        size_t k = n - i < CHUNK ? n - i : CHUNK;
+        OK(relay_get_many(refs + i, k, RELAY_FOREVER, objs));
+        for (size_t j = 0; j < k; j++)
+            OK(relay_object_free(objs[j]));
+        OK(relay_release_many(refs + i, k));
+    }
+}
+
+static void tasks_sync(const baselines_t *b)
+{
+    size_t n = scaled(5000);
+    double *t = malloc(n * sizeof *t);
+    if (!t) MPI_Abort(MPI_COMM_WORLD, 1);
+    for (size_t i = 0; i < n + 100; i++) {
+        double t0 = now();
+        relay_ref_t r;
+        relay_object_t o;
+        OK(relay_submit("noop", NULL, 0, NULL, &r));
+        OK(relay_get(r, RELAY_FOREVER, &o));
+        OK(relay_object_free(o));
+        OK(relay_release(r));
+        if (i >= 100) t[i - 100] = now() - t0;
+    }
+    double sum = 0;
+    for (size_t i = 0; i < n; i++)
+        sum += t[i];
+    double med = median(t, (int)n);
+    report("single_client_tasks_sync", n / sum, "tasks/s", NULL, 0, 1, NULL);
+    report("single_client_task_round_trip", med * 1e6, "us",
+           b->pingpong_us > 0 ? "mpi_pingpong_rtt" : NULL, b->pingpong_us, 0, "median");
+    free(t);
+}
+
+static void tasks_async(void)
+{
+    size_t n = scaled(200000);
+    relay_ref_t *refs = malloc(n * sizeof *refs);
+    if (!refs) MPI_Abort(MPI_COMM_WORLD, 1);
+    double t0 = now();
+    for (size_t i = 0; i < n; i++)
+        OK(relay_submit("noop", NULL, 0, NULL, &refs[i]));
+    get_all_and_release(refs, n);
+    report("single_client_tasks_async", n / (now() - t0), "tasks/s", NULL, 0, 1, NULL);
+    free(refs);
+}
+
+static void get_calls(void)
+{
+    size_t n = scaled(100000);
+    int64_t v = 7;
+    relay_ref_t r;
+    OK(relay_put(&v, sizeof v, &r));
+    double t0 = now();
+    for (size_t i = 0; i < n; i++) {
+        relay_object_t o;
+        OK(relay_get(r, RELAY_FOREVER, &o));
+        OK(relay_object_free(o));
+    }
+    report("single_client_get_calls", n / (now() - t0), "gets/s", NULL, 0, 1, NULL);
+    OK(relay_release(r));
+}
+
+static void put_calls(void)
+{
+    size_t n = scaled(100000);
+    int64_t v = 7;
+    double t0 = now();
+    for (size_t i = 0; i < n; i++) {
+        relay_ref_t r;
+        OK(relay_put(&v, sizeof v, &r));
+        OK(relay_release(r));
+    }
+    report("single_client_put_calls", n / (now() - t0), "puts/s", NULL, 0, 1, NULL);
+}
+
+static void put_gigabytes(const baselines_t *b)
+{
+    int reps = quick ? 2 : 16;
+    char *buf = malloc(BIG);
+    if (!buf) MPI_Abort(MPI_COMM_WORLD, 1);
+    memset(buf, 3, BIG);
+    double *t = malloc((size_t)reps * sizeof *t);
+    for (int i = 0; i < reps; i++) {
+        relay_ref_t r;
+        double t0 = now();
+        OK(relay_put(buf, BIG, &r));
+        t[i] = now() - t0;
+        OK(relay_release(r));
+    }
+    report("single_client_put_gigabytes", BIG / median(t, reps) / 1e9, "GB/s", "memcpy",
+           b->memcpy_gbs, 1, "64 MiB objects, median");
+    free(t);
+    free(buf);
+}
+
+static void remote_get(const baselines_t *b, int size)
+{
+    if (size < 2) return;
+    int reps = quick ? 2 : 7;
+    double *t = malloc((size_t)reps * sizeof *t);
+    for (int i = 0; i < reps; i++) {
+        relay_ref_t r;
+        OK(relay_submit("make_big", NULL, 0, NULL, &r));
+        OK(relay_wait(&r, 1, 1, RELAY_FOREVER, NULL, NULL));
+        relay_object_t o;
+        double t0 = now();
+        OK(relay_get(r, RELAY_FOREVER, &o));
+        t[i] = now() - t0;
+        if (relay_object_size(o) != BIG || ((const char *)relay_object_data(o))[BIG - 1] != 0x42) {
+            fprintf(stderr, "relay-bench: remote object corrupted\n");
+            MPI_Abort(MPI_COMM_WORLD, 1);
+        }
+        OK(relay_object_free(o));
+        OK(relay_release(r));
+    }
+    report("remote_get_64mib", BIG / median(t, reps) / 1e9, "GB/s", "mpi_send_64mib", b->send_gbs,
+           1, "median");
+    free(t);
+}
+
+static void wait_1k_refs(void)
+{
+    int rounds = quick ? 2 : 50;
+    relay_ref_t refs[1000];
+    double t0 = now();
+    for (int k = 0; k < rounds; k++) {
+        for (int i = 0; i < 1000; i++)
+            OK(relay_submit("noop", NULL, 0, NULL, &refs[i]));
+        OK(relay_wait(refs, 1000, 1000, RELAY_FOREVER, NULL, NULL));
+        OK(relay_release_many(refs, 1000));
+    }
+    report("single_client_wait_1k_refs", rounds / (now() - t0), "waits/s", NULL, 0, 1, NULL);
+}
+
+static void tasks_queued_1m(void)
+{
+    size_t n = quick ? 10000 : 1000000;
+    relay_ref_t *refs = malloc(n * sizeof *refs);
+    if (!refs) MPI_Abort(MPI_COMM_WORLD, 1);
+    double t0 = now();
+    for (size_t i = 0; i < n; i++)
+        OK(relay_submit("noop", NULL, 0, NULL, &refs[i]));
+    double submitted = now() - t0;
+    get_all_and_release(refs, n);
+    double total = now() - t0;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    char note[96];
+    snprintf(note, sizeof note, "%zu tasks, submitted in %.2f s", n, submitted);
+    report("tasks_queued_1m", total, "s", NULL, 0, 0, note);
+    report("tasks_queued_1m_rank0_peak_rss", ru.ru_maxrss / 1024.0, "MiB", NULL, 0, 0, NULL);
+    free(refs);
+}
+
+/* Every rank's main thread submits and gets its share at once. */
+static void multi_client(int rank, int size)
+{
+    size_t n = scaled(100000);
+    relay_ref_t *refs = malloc(n * sizeof *refs);
+    if (!refs) MPI_Abort(MPI_COMM_WORLD, 1);
+    polite_barrier();
+    double t0 = now();
+    for (size_t i = 0; i < n; i++)
+        OK(relay_submit("noop", NULL, 0, NULL, &refs[i]));
+    get_all_and_release(refs, n);
+    polite_barrier();
+    if (rank == 0)
+        report("multi_client_tasks_async", (double)n * size / (now() - t0), "tasks/s", NULL, 0, 1,
+               NULL);
+    free(refs);
+}
+
+int main(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json"))
+            json = 1;
+        else if (!strcmp(argv[i], "--quick"))
+            quick = 1;
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc)
+            only = argv[++i];
+        else {
+            fprintf(stderr, "usage: relay-bench [--json] [--quick] [--only NAME]\n");
+            return 2;
+        }
+    }
+    int provided, rank, size;
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
+    MPI_Comm_dup(MPI_COMM_WORLD, &bench_comm);
+    MPI_Comm_rank(bench_comm, &rank);
+    MPI_Comm_size(bench_comm, &size);
+    baselines_t b = measure_baselines(rank, size);
+    if (rank == 0 && !json) {
+        printf("relay-bench: %d ranks%s\n", size,
+               quick ? " (quick: sizes too small to mean much)" : "");
+        printf("%-34s %14s %-8s  %-22s %12s\n", "metric", "value", "unit", "baseline", "value");
+    }
+    if (rank == 0 && size >= 2)
+        report("mpi_pingpong_rtt", b.pingpong_us, "us", NULL, 0, 0, "8 bytes, ranks 0-1");
+
+    OK(relay_register("noop", fn_noop));
+    OK(relay_register("make_big", fn_make_big));
+    OK(relay_init(&argc, &argv, NULL));
+    polite_barrier();
+    if (rank == 0) {
+        if (wanted("single_client_tasks_sync")) tasks_sync(&b);
+        if (wanted("single_client_tasks_async")) tasks_async();
+        if (wanted("single_client_get_calls")) get_calls();
+        if (wanted("single_client_put_calls")) put_calls();
+        if (wanted("single_client_put_gigabytes")) put_gigabytes(&b);
+        if (wanted("remote_get_64mib")) remote_get(&b, size);
+        if (wanted("single_client_wait_1k_refs")) wait_1k_refs();
+    }
+    polite_barrier();
+    if (wanted("multi_client_tasks_async")) multi_client(rank, size);
+    if (rank == 0 && wanted("tasks_queued_1m")) tasks_queued_1m();
+    polite_barrier();
+    OK(relay_finalize());
+    MPI_Comm_free(&bench_comm);
+    MPI_Finalize();
+    return 0;
+}
