@@ -4,6 +4,7 @@
 #include "client.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -15,6 +16,10 @@
 #include "runtime.h"
 #include "store.h"
 #include "worker.h"
+
+/* How long a waiting thread polls for its reply before it sleeps; polling
+ * goes on as long as messages keep arriving. */
+#define SPIN_WAIT_SECONDS 50e-6
 
 /* One outstanding request to rank 0 (or, for its bytes, to a holder). */
 typedef struct relay__req {
@@ -28,8 +33,8 @@ typedef struct relay__req {
 
 void relay__client_batch_signal(relay__batch_t *b)
 {
-    b->completed++;
-    pthread_cond_broadcast(&b->cv);
+    /* One wake-up when the waiter can proceed, not one per reply. */
+    if (++b->completed == b->need) pthread_cond_broadcast(&b->cv);
 }
 
 static void batch_init(relay__batch_t *b)
@@ -40,6 +45,7 @@ static void batch_init(relay__batch_t *b)
     pthread_cond_init(&b->cv, &attr);
     pthread_condattr_destroy(&attr);
     b->completed = 0;
+    b->need = 1;
 }
 
 static int req_complete(const relay__req_t *q)
@@ -118,7 +124,20 @@ static int wait_until(relay__batch_t *b, double deadline, int (*done)(void *), v
     relay_ctx_t *ctx = relay__worker_current();
     if (ctx) relay__worker_block(ctx);
     int ok;
+    double spin_end = relay__now() + SPIN_WAIT_SECONDS;
     while (!(ok = done(arg)) && !relay__g.shutting_down) {
+        double now = relay__now();
+        if (deadline >= 0 && now >= deadline) break;
+        if (now < spin_end) {
+            /* Replies usually come within microseconds: fetch them here
+             * rather than sleep and be woken by the runtime thread. */
+            pthread_mutex_unlock(&relay__g.lock);
+            int work = relay__comm_poll();
+            if (work <= 0) sched_yield();
+            pthread_mutex_lock(&relay__g.lock);
+            if (work > 0) spin_end = now + SPIN_WAIT_SECONDS;
+            continue;
+        }
         if (deadline < 0) {
             pthread_cond_wait(&b->cv, &relay__g.lock);
             continue;
@@ -231,7 +250,8 @@ void relay__client_fail_all(void)
         relay__req_t *q = m->slots[i].value;
         q->status = RELAY_ERR_SHUTDOWN;
         q->replied = 1;
-        relay__client_batch_signal(q->batch);
+        q->batch->completed++;
+        pthread_cond_broadcast(&q->batch->cv);
     }
     relay__map_destroy(m);
     relay__map_init(m);
@@ -271,6 +291,7 @@ static int get_impl(const char *call, const relay_ref_t *refs, size_t n, double 
     req_set_t s = {calloc(n, sizeof(relay__req_t)), n, n, &b};
     if (!s.q) return relay__error(RELAY_ERR_NO_MEMORY, "%s: out of memory", call);
     batch_init(&b);
+    b.need = n;
 
     pthread_mutex_lock(&relay__g.lock);
     if (relay__g.shutting_down) {
@@ -361,6 +382,7 @@ int relay_wait(const relay_ref_t *refs, size_t n, size_t num_ready, double timeo
     req_set_t s = {calloc(n ? n : 1, sizeof(relay__req_t)), n, num_ready, &b};
     if (!s.q) return relay__error(RELAY_ERR_NO_MEMORY, "relay_wait: out of memory");
     batch_init(&b);
+    b.need = num_ready;
     pthread_mutex_lock(&relay__g.lock);
     if (relay__g.shutting_down) {
         rc = relay__error(RELAY_ERR_SHUTDOWN, "relay_wait: relay is shutting down");

@@ -14,6 +14,7 @@
 typedef struct relay__batch {
     pthread_cond_t cv;
     size_t completed;
+    size_t need; /* wake the waiter when completed reaches this */
 } relay__batch_t;
 
 /* One request of b completed. Lock held. */

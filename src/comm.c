@@ -64,7 +64,10 @@ typedef struct relay__comm {
     relay__map_t recv_by_tag;
     int next_tag, tag_max;
 
-    /* Runtime-thread-only state. */
+    /* State of the thread doing progress (under progress_lock). */
+    pthread_mutex_t progress_lock;
+    struct outgoing *outv;
+    size_t outv_cap;
     pending_send_t *sends;
     size_t nsends, cap_sends;
     xfer_t *active;
@@ -573,60 +576,90 @@ static void sleep_for(double seconds)
     c->sleeping = 0;
 }
 
+/* One turn of progress: send what is queued, post transfers, test what is
+ * in flight, receive and dispatch. Progress lock held, relay lock not. */
+static int progress_turn(void)
+{
+    relay__comm_t *c = C();
+    xfer_t *posts;
+    pthread_mutex_lock(&relay__g.lock);
+    size_t nout = take_outgoing(&c->outv, &c->outv_cap, &posts);
+    pthread_mutex_unlock(&relay__g.lock);
+
+    int work = (int)nout;
+    for (size_t i = 0; i < nout; i++)
+        send_batch(c->outv[i].dest, &c->outv[i].buf);
+    while (posts) {
+        xfer_t *x = posts;
+        posts = x->next;
+        if (!x->cancel) xfer_post(x);
+        x->next = c->active;
+        c->active = x;
+        work++;
+    }
+    work += sends_progress();
+    work += xfers_progress();
+    work += recv_some(64);
+    return work;
+}
+
+int relay__comm_poll(void)
+{
+    relay__comm_t *c = C();
+    if (!c || pthread_mutex_trylock(&c->progress_lock) != 0) return -1;
+    int work = progress_turn();
+    pthread_mutex_unlock(&c->progress_lock);
+    return work;
+}
+
 static void *runtime_main(void *arg)
 {
     (void)arg;
     relay__comm_t *c = C();
-    outgoing_t *out = NULL;
-    size_t out_cap = 0;
     double last_activity = relay__now(), backoff = 1e-6, exit_since = 0;
     const double backoff_max = relay__g.cfg.poll_max_us * 1e-6;
 
-    pthread_mutex_lock(&relay__g.lock);
     for (;;) {
-        xfer_t *posts;
-        size_t nout = take_outgoing(&out, &out_cap, &posts);
-        int exiting = relay__g.exiting;
-        pthread_mutex_unlock(&relay__g.lock);
-
-        int work = (int)nout;
-        for (size_t i = 0; i < nout; i++)
-            send_batch(out[i].dest, &out[i].buf);
-        while (posts) {
-            xfer_t *x = posts;
-            posts = x->next;
-            if (!x->cancel) xfer_post(x);
-            x->next = c->active;
-            c->active = x;
-            work++;
+        /* A thread waiting for a reply may be polling already: then this
+         * thread has nothing to add and backs off instead of contending. */
+        int work = 0, in_flight = 1, others = 0;
+        if (pthread_mutex_trylock(&c->progress_lock) == 0) {
+            work = progress_turn();
+            in_flight = c->nsends || c->active;
+            pthread_mutex_unlock(&c->progress_lock);
+        } else {
+            others = 1;
         }
-        work += sends_progress();
-        work += xfers_progress();
-        work += recv_some(64);
 
         pthread_mutex_lock(&relay__g.lock);
-        if (exiting && c->ndirty == 0 && !c->to_post) {
+        if (others) {
+            sleep_for(SPIN_SECONDS);
+            pthread_mutex_unlock(&relay__g.lock);
+            continue;
+        }
+        if (relay__g.exiting && c->ndirty == 0 && !c->to_post) {
             if (exit_since == 0) exit_since = relay__now();
-            if ((c->nsends == 0 && !c->active) || relay__now() - exit_since > EXIT_FLUSH_SECONDS)
-                break;
+            if (!in_flight || relay__now() - exit_since > EXIT_FLUSH_SECONDS) break;
         }
         double now = relay__now();
         if (work || c->ndirty || c->to_post) {
             last_activity = now;
             backoff = 1e-6;
-        } else if (c->active || c->nsends || now - last_activity < SPIN_SECONDS) {
+        } else if (in_flight || now - last_activity < SPIN_SECONDS) {
             /* Transfers progress only inside MPI calls: keep polling, but
              * let the other threads of an oversubscribed core run. */
             pthread_mutex_unlock(&relay__g.lock);
             sched_yield();
-            pthread_mutex_lock(&relay__g.lock);
+            continue;
         } else {
             sleep_for(backoff);
             backoff = backoff * 2 < backoff_max ? backoff * 2 : backoff_max;
         }
+        pthread_mutex_unlock(&relay__g.lock);
     }
     pthread_mutex_unlock(&relay__g.lock);
     /* Whatever is left after the flush deadline is cancelled. */
+    pthread_mutex_lock(&c->progress_lock);
     for (size_t i = 0; i < c->nsends; i++) {
         MPI_Cancel(&c->sends[i].req);
         MPI_Wait(&c->sends[i].req, MPI_STATUS_IGNORE);
@@ -638,7 +671,7 @@ static void *runtime_main(void *arg)
         x->cancel = 1;
         xfers_progress();
     }
-    free(out);
+    pthread_mutex_unlock(&c->progress_lock);
     return NULL;
 }
 
@@ -662,6 +695,7 @@ int relay__comm_start(void)
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&c->cv, &attr);
     pthread_condattr_destroy(&attr);
+    pthread_mutex_init(&c->progress_lock, NULL);
     relay__map_init(&c->recv_by_tag);
     int *tag_ub = NULL, flag = 0;
     MPI_Comm_get_attr(relay__g.comm, MPI_TAG_UB, &tag_ub, &flag);
@@ -698,6 +732,8 @@ void relay__comm_join(void)
         relay__wbuf_free(&c->self[i]);
     relay__map_destroy(&c->recv_by_tag);
     pthread_cond_destroy(&c->cv);
+    pthread_mutex_destroy(&c->progress_lock);
+    free(c->outv);
     free(c->sends);
     free(c->out);
     free(c->dirty);

@@ -33,6 +33,12 @@ int relay__comm_start(void);
 void relay__comm_join(void);
 void relay__comm_wake(void); /* lock held */
 
+/* A thread about to wait does a turn of progress itself when no other
+ * thread is at it, instead of handing the work to the runtime thread and
+ * sleeping: one thread switch less per message. Relay lock NOT held.
+ * Returns the work done, or -1 when another thread is progressing. */
+int relay__comm_poll(void);
+
 /* Fetch a large object's bytes from holder into obj (allocated by the
  * caller, size set). Lock held. Completion sets *done_p to 1 and *status_p,
  * then signals batch. */

@@ -37,6 +37,7 @@ typedef struct relay__sched {
     relay__map_t tasks;
     relay__stask_t *ready_head, *ready_tail;
     int *capacity, *busy;
+    double avg_run_seconds; /* moving average of tasks' run times */
     int shutting_down, acks;
 } relay__sched_t;
 
@@ -45,12 +46,19 @@ static relay__sched_t *S(void)
     return relay__g.sched;
 }
 
-/* Tasks a rank may have beyond its CPU slots, queued at the rank: the next
- * task is there when a slot frees, instead of a round trip later. The
+/* Tasks a rank may hold beyond its CPU slots, queued there so the next one
+ * is at hand when a slot frees instead of a round trip later: enough for
+ * about QUEUE_SECONDS of work at the recent average run time. Short tasks
+ * get a deep queue (throughput), long ones almost none (balance). The
  * worker still runs at most one task per slot. */
+#define QUEUE_SECONDS 200e-6
+#define QUEUE_MAX 512
+
 static int window(int capacity)
 {
-    return capacity ? capacity + (capacity < 8 ? 8 : capacity) : 0;
+    if (!capacity) return 0;
+    double extra = capacity * QUEUE_SECONDS / S()->avg_run_seconds;
+    return capacity + (extra < 1 ? 1 : extra > QUEUE_MAX ? QUEUE_MAX : (int)extra);
 }
 
 int relay__sched_init(const int *capacity)
@@ -70,6 +78,7 @@ int relay__sched_init(const int *capacity)
         return relay__error(RELAY_ERR_NO_MEMORY, "relay_init: out of memory");
     }
     memcpy(s->capacity, capacity, (size_t)n * sizeof(int));
+    s->avg_run_seconds = 1e-3; /* until tasks tell: assume they are not tiny */
     relay__map_init(&s->tasks);
     relay__g.sched = s;
     return RELAY_OK;
@@ -351,6 +360,8 @@ void relay__sched_on_done(int src, relay__rbuf_t *r)
     relay__sched_t *s = S();
     uint64_t id = relay__get_u64(r);
     int status = (int)relay__get_u32(r);
+    double run = relay__get_u64(r) * 1e-9;
+    s->avg_run_seconds += (run + 1e-7 - s->avg_run_seconds) / 16;
     const char *msg = relay__get_str(r);
     uint32_t nret = relay__get_u32(r);
     relay__stask_t *t = relay__map_get(&s->tasks, id);

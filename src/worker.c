@@ -1,5 +1,6 @@
 #include "worker.h"
 
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,8 @@
 #include "runtime.h"
 #include "store.h"
 
+/* How long an idle worker polls for tasks before it sleeps. */
+#define IDLE_SPIN_SECONDS 50e-6
 /* Threads beyond the CPU slots, started for tasks blocked in get. */
 #define EXTRA_THREADS 512
 
@@ -27,6 +30,7 @@ struct relay_ctx {
     uint64_t task_id, fn_hash;
     char *fn, *name;
     uint32_t nret, attempt, nargs;
+    double seconds; /* the function's run time */
     warg_t *args;
     struct relay_object **rets;
     int failed;
@@ -40,6 +44,7 @@ typedef struct relay__pool {
     relay_ctx_t *head, *tail;
     int ncpus, nthreads, idle, active, max_threads;
     int stop, acked;
+    int spinning; /* a worker thread is polling for tasks */
     pthread_cond_t cv;
     pthread_t *threads;
 } relay__pool_t;
@@ -96,6 +101,7 @@ static void post_done(relay_ctx_t *c, int rc)
     relay__wbuf_t *w = relay__msg_begin(0, RELAY__R_DONE, &start);
     relay__put_u64(w, c->task_id);
     relay__put_u32(w, (uint32_t)status);
+    relay__put_u64(w, (uint64_t)(c->seconds * 1e9));
     relay__put_str(w, msg);
     relay__put_u32(w, status == RELAY_OK ? c->nret : 0);
     for (uint32_t i = 0; status == RELAY_OK && i < c->nret; i++) {
@@ -147,19 +153,22 @@ static void fail_ctx(relay_ctx_t *c, const char *fmt, ...)
 /* Fetch the bytes of large arguments held elsewhere. Lock held. */
 static int fetch_args(relay_ctx_t *c)
 {
-    relay__batch_t b;
+    relay__batch_t b = {.completed = 0, .need = 0};
     pthread_cond_init(&b.cv, NULL);
     relay__fetch_t **fs = calloc(c->nargs ? c->nargs : 1, sizeof *fs);
     int rc = fs ? RELAY_OK : RELAY_ERR_NO_MEMORY;
     for (uint32_t i = 0; rc == RELAY_OK && i < c->nargs; i++) {
         if (c->args[i].holder < 0) continue;
         fs[i] = relay__fetch_start(c->args[i].holder, c->args[i].obj, &b);
-        if (!fs[i]) rc = RELAY_ERR_NO_MEMORY;
+        if (!fs[i])
+            rc = RELAY_ERR_NO_MEMORY;
+        else
+            b.need++; /* nothing completes before the lock is released */
     }
+    while (b.completed < b.need)
+        pthread_cond_wait(&b.cv, &relay__g.lock);
     for (uint32_t i = 0; fs && i < c->nargs; i++) {
         if (!fs[i]) continue;
-        while (!fs[i]->done)
-            pthread_cond_wait(&b.cv, &relay__g.lock);
         if (fs[i]->status != RELAY_OK && rc == RELAY_OK) {
             rc = fs[i]->status;
             fail_ctx(c, "argument %u (ref %#llx) could not be fetched from rank %d: %s", i,
@@ -189,11 +198,32 @@ static void run_task(relay_ctx_t *c)
     }
     pthread_mutex_unlock(&relay__g.lock);
     tls_ctx = c;
+    double t0 = relay__now();
     int rc = fn(c);
+    c->seconds = relay__now() - t0;
     tls_ctx = NULL;
     pthread_mutex_lock(&relay__g.lock);
     atomic_fetch_add_explicit(&relay__g.tasks_executed, 1, memory_order_relaxed);
     post_done(c, rc);
+}
+
+/* An idle worker first polls for tasks itself (one thread at a time): the
+ * thread that receives a task then runs it, with no hand-off, and its
+ * completion leaves at once. Lock held. */
+static void poll_for_work(relay__pool_t *p)
+{
+    p->spinning = 1;
+    p->idle++;
+    double end = relay__now() + IDLE_SPIN_SECONDS;
+    while (!p->head && !p->stop && relay__now() < end) {
+        pthread_mutex_unlock(&relay__g.lock);
+        int work = relay__comm_poll();
+        if (work <= 0) sched_yield();
+        pthread_mutex_lock(&relay__g.lock);
+        if (work > 0) end = relay__now() + IDLE_SPIN_SECONDS;
+    }
+    p->idle--;
+    p->spinning = 0;
 }
 
 static void *worker_main(void *arg)
@@ -201,6 +231,7 @@ static void *worker_main(void *arg)
     relay__pool_t *p = arg;
     pthread_mutex_lock(&relay__g.lock);
     for (;;) {
+        if (!p->head && !p->stop && !p->spinning) poll_for_work(p);
         while (!p->head && !p->stop) {
             p->idle++;
             pthread_cond_wait(&p->cv, &relay__g.lock);

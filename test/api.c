@@ -103,17 +103,6 @@ static int fn_introspect(relay_ctx_t *ctx)
     return relay_ctx_return(ctx, 0, &in, sizeof in);
 }
 
-static int fn_sleep_ms(relay_ctx_t *ctx)
-{
-    const void *data;
-    size_t size;
-    if (relay_ctx_arg(ctx, 0, &data, &size) || size != 8) return 1;
-    int64_t ms;
-    memcpy(&ms, data, 8);
-    test_sleep((double)ms / 1000.0);
-    return relay_ctx_return(ctx, 0, &ms, sizeof ms);
-}
-
 /* ---- driver --------------------------------------------------------------- */
 
 static void check_put_get(void)
@@ -432,11 +421,8 @@ static void driver(int size)
 
     CHECK_OK(relay_sync(TEST_LONG_S));
     relay_stats_t s = test_wait_directory(base.directory_objects, base.directory_bytes, 10.0);
-    test_print_stats("api driver", &s);
+    test_check_at_rest("api driver", &s, 0);
     CHECK_EQ(s.tasks_submitted, base.tasks_submitted + submitted);
-    CHECK_EQ(s.tasks_pending, 0);
-    CHECK_EQ(s.held_refs, 0);
-    CHECK_EQ(s.live_views, 0);
     if (size == 1)
         CHECK_EQ(s.tasks_executed, submitted);
     else if (!test_driver_hosts_workers(size))
@@ -449,7 +435,7 @@ int main(int argc, char **argv)
     CHECK_OK(relay_register("echo", fn_echo));
     CHECK_OK(relay_register("three", fn_three));
     CHECK_OK(relay_register("introspect", fn_introspect));
-    CHECK_OK(relay_register("sleep_ms", fn_sleep_ms));
+    CHECK_OK(relay_register("sleep_ms", test_fn_sleep_ms));
     CHECK_OK(relay_init(&argc, &argv, NULL));
 
     int rank = test_rank(), size = test_size();

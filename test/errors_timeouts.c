@@ -25,30 +25,6 @@ static int fn_fail_msg(relay_ctx_t *ctx)
     return 0;
 }
 
-static int fn_add1(relay_ctx_t *ctx)
-{
-    const void *d;
-    size_t sz;
-    int rc = relay_ctx_arg(ctx, 0, &d, &sz);
-    if (rc) return rc;
-    int64_t v;
-    if (sz != 8) return 1;
-    memcpy(&v, d, 8);
-    v++;
-    return relay_ctx_return(ctx, 0, &v, sizeof v);
-}
-
-static int fn_sleep_ms(relay_ctx_t *ctx)
-{
-    const void *d;
-    size_t sz;
-    if (relay_ctx_arg(ctx, 0, &d, &sz) || sz != 8) return 1;
-    int64_t ms;
-    memcpy(&ms, d, 8);
-    test_sleep((double)ms / 1000.0);
-    return relay_ctx_return(ctx, 0, &ms, sizeof ms);
-}
-
 /* Gets a failing task inside a task, then fails quoting the inner error. */
 static int fn_nested_fail(relay_ctx_t *ctx)
 {
@@ -286,8 +262,8 @@ int main(int argc, char **argv)
     CHECK_OK(relay_register("ok", fn_ok));
     CHECK_OK(relay_register("fail_nonzero", fn_fail_nonzero));
     CHECK_OK(relay_register("fail_msg", fn_fail_msg));
-    CHECK_OK(relay_register("add1", fn_add1));
-    CHECK_OK(relay_register("sleep_ms", fn_sleep_ms));
+    CHECK_OK(relay_register("add1", test_fn_add1));
+    CHECK_OK(relay_register("sleep_ms", test_fn_sleep_ms));
     CHECK_OK(relay_register("nested_fail", fn_nested_fail));
     CHECK_OK(relay_register("first_fails", fn_first_fails));
     CHECK_OK(relay_register("fail_count", fn_fail_count));
@@ -300,10 +276,7 @@ int main(int argc, char **argv)
         check_timeouts();
         check_retries();
         relay_stats_t s = test_wait_directory(base.directory_objects, base.directory_bytes, 10.0);
-        test_print_stats("errors_timeouts driver", &s);
-        CHECK_EQ(s.held_refs, 0);
-        CHECK_EQ(s.live_views, 0);
-        CHECK_EQ(s.tasks_pending, 0);
+        test_check_at_rest("errors_timeouts driver", &s, 0);
     }
     CHECK_OK(relay_finalize());
     if (rank == 0) printf("errors_timeouts: PASS (%d ranks)\n", size);

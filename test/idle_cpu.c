@@ -13,17 +13,6 @@
 #define WINDOW_S 2.0
 #define MAX_CORES 0.5
 
-static int fn_sleep_ms(relay_ctx_t *ctx)
-{
-    const void *d;
-    size_t sz;
-    if (relay_ctx_arg(ctx, 0, &d, &sz) || sz != 8) return 1;
-    int64_t ms;
-    memcpy(&ms, d, 8);
-    test_sleep((double)ms / 1000.0);
-    return relay_ctx_return(ctx, 0, &ms, sizeof ms);
-}
-
 static double cpu_seconds(void)
 {
     struct rusage ru;
@@ -41,7 +30,7 @@ int main(int argc, char **argv)
         MPI_Finalize();
         return TEST_SKIP;
     }
-    CHECK_OK(relay_register("sleep_ms", fn_sleep_ms));
+    CHECK_OK(relay_register("sleep_ms", test_fn_sleep_ms));
     CHECK_OK(relay_init(&argc, &argv, NULL));
     int rank = test_rank(), size = test_size();
     if (size < 2) {

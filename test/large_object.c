@@ -14,40 +14,14 @@ typedef struct check_result {
     int64_t rank;
 } check_result_t;
 
-static int arg_u64(relay_ctx_t *ctx, size_t i, uint64_t *v)
-{
-    const void *d;
-    size_t sz;
-    int rc = relay_ctx_arg(ctx, i, &d, &sz);
-    if (rc) return rc;
-    if (sz != sizeof *v) return RELAY_ERR_SIZE_MISMATCH;
-    memcpy(v, d, sizeof *v);
-    return 0;
-}
-
-/* (size, seed) → the pattern. */
-static int fn_make(relay_ctx_t *ctx)
-{
-    uint64_t size, seed;
-    if (arg_u64(ctx, 0, &size) || arg_u64(ctx, 1, &seed)) return 1;
-    void *buf = malloc(size ? size : 1);
-    if (!buf) {
-        relay_ctx_fail(ctx, "no memory for %llu bytes", (unsigned long long)size);
-        return 1;
-    }
-    test_fill(buf, size, seed);
-    int rc = relay_ctx_return(ctx, 0, buf, size);
-    free(buf);
-    return rc;
-}
-
 /* (data, size, seed) → check_result_t. */
 static int fn_check(relay_ctx_t *ctx)
 {
     const void *d;
     size_t sz;
     uint64_t size, seed;
-    if (relay_ctx_arg(ctx, 0, &d, &sz) || arg_u64(ctx, 1, &size) || arg_u64(ctx, 2, &seed))
+    if (relay_ctx_arg(ctx, 0, &d, &sz) || test_ctx_arg_fixed(ctx, 1, &size, sizeof size) ||
+        test_ctx_arg_fixed(ctx, 2, &seed, sizeof seed))
         return 1;
     if (sz != size) {
         relay_ctx_fail(ctx, "argument has %zu bytes, want %llu", sz, (unsigned long long)size);
@@ -63,13 +37,6 @@ static int fn_check(relay_ctx_t *ctx)
     return relay_ctx_return(ctx, 0, &r, sizeof r);
 }
 
-static relay_ref_t submit_make(size_t size, uint64_t seed)
-{
-    uint64_t meta[2] = {size, seed};
-    relay_arg_t args[2] = {relay_arg_value(&meta[0], 8), relay_arg_value(&meta[1], 8)};
-    return test_submit("make", args, 2);
-}
-
 static check_result_t check_by_task(relay_ref_t data, size_t size, uint64_t seed)
 {
     uint64_t meta[2] = {size, seed};
@@ -80,15 +47,6 @@ static check_result_t check_by_task(relay_ref_t data, size_t size, uint64_t seed
     CHECK_OK(relay_get_value(r, &res, sizeof res, TEST_LONG_S));
     CHECK_OK(relay_release(r));
     return res;
-}
-
-static void get_and_verify(relay_ref_t ref, size_t size, uint64_t seed)
-{
-    relay_object_t obj;
-    CHECK_OK(relay_get(ref, TEST_LONG_S, &obj));
-    CHECK_EQ(relay_object_size(obj), size);
-    CHECK_EQ(test_verify(relay_object_data(obj), size, seed), SIZE_MAX);
-    CHECK_OK(relay_object_free(obj));
 }
 
 /* RELAY_INLINE_MAX as relay reads it (plain number or K/M/G suffix). */
@@ -112,7 +70,7 @@ static void driver(int size)
 
     /* 1. 64 MiB made on a worker, got here. */
     double t0 = test_now();
-    relay_ref_t made = submit_make(BIG, 1);
+    relay_ref_t made = test_submit_size_seed("make", BIG, 1);
     relay_object_t obj;
     CHECK_OK(relay_get(made, TEST_LONG_S, &obj));
     double t1 = test_now();
@@ -172,11 +130,11 @@ static void driver(int size)
         }
         res = check_by_task(r, sz, seed);
         CHECK_EQ(res.bad_offset, UINT64_MAX);
-        get_and_verify(r, sz, seed);
+        test_check_pattern(r, sz, seed);
         CHECK_OK(relay_release(r));
 
-        relay_ref_t m = submit_make(sz, seed + 100);
-        get_and_verify(m, sz, seed + 100);
+        relay_ref_t m = test_submit_size_seed("make", sz, seed + 100);
+        test_check_pattern(m, sz, seed + 100);
         res = check_by_task(m, sz, seed + 100);
         CHECK_EQ(res.bad_offset, UINT64_MAX);
         CHECK_OK(relay_release(m));
@@ -185,15 +143,12 @@ static void driver(int size)
     /* Everything is gone from the directory and from this rank's store. */
     s = test_wait_directory(base.directory_objects, base.directory_bytes, 10.0);
     s = test_wait_store(base.store_objects, 10.0);
-    test_print_stats("large_object driver", &s);
-    CHECK_EQ(s.held_refs, 0);
-    CHECK_EQ(s.live_views, 0);
-    CHECK_EQ(s.tasks_pending, 0);
+    test_check_at_rest("large_object driver", &s, 0);
 }
 
 int main(int argc, char **argv)
 {
-    CHECK_OK(relay_register("make", fn_make));
+    CHECK_OK(relay_register("make", test_fn_make_pattern));
     CHECK_OK(relay_register("check", fn_check));
     CHECK_OK(relay_init(&argc, &argv, NULL));
     int rank = test_rank(), size = test_size();

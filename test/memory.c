@@ -13,24 +13,10 @@
 #define RSS_SLACK_SMALL ((long long)8 << 20)
 #define RSS_SLACK_LARGE ((long long)16 << 20)
 
-static int fn_inc(relay_ctx_t *ctx)
-{
-    const void *d;
-    size_t sz;
-    if (relay_ctx_arg(ctx, 0, &d, &sz) || sz != 8) return 1;
-    int64_t v;
-    memcpy(&v, d, 8);
-    v++;
-    return relay_ctx_return(ctx, 0, &v, sizeof v);
-}
-
 static int fn_make(relay_ctx_t *ctx)
 {
-    const void *d;
-    size_t sz;
-    if (relay_ctx_arg(ctx, 0, &d, &sz) || sz != 8) return 1;
     uint64_t seed;
-    memcpy(&seed, d, 8);
+    if (test_ctx_arg_fixed(ctx, 0, &seed, sizeof seed)) return 1;
     void *buf = malloc(LARGE_SIZE);
     if (!buf) return 1;
     test_fill(buf, LARGE_SIZE, seed);
@@ -112,13 +98,8 @@ static void large_objects(void)
         relay_arg_t a = relay_arg_value(&seed, 8);
         made[i] = test_submit("make", &a, 1);
     }
-    for (int i = 0; i < LARGE_MADE; i++) {
-        relay_object_t obj;
-        CHECK_OK(relay_get(made[i], TEST_LONG_S, &obj));
-        CHECK_EQ(relay_object_size(obj), LARGE_SIZE);
-        CHECK_EQ(test_verify(relay_object_data(obj), LARGE_SIZE, (uint64_t)i), SIZE_MAX);
-        CHECK_OK(relay_object_free(obj));
-    }
+    for (int i = 0; i < LARGE_MADE; i++)
+        test_check_pattern(made[i], LARGE_SIZE, (uint64_t)i);
     CHECK_OK(relay_release_many(made, LARGE_MADE));
 }
 
@@ -126,10 +107,7 @@ static void check_clean(const relay_stats_t *base, const char *phase)
 {
     test_wait_directory(base->directory_objects, base->directory_bytes, 20.0);
     relay_stats_t s = test_wait_live_objects(base->live_objects, 20.0);
-    test_print_stats(phase, &s);
-    CHECK_EQ(s.held_refs, base->held_refs);
-    CHECK_EQ(s.live_views, 0);
-    CHECK_EQ(s.tasks_pending, 0);
+    test_check_at_rest(phase, &s, base->held_refs);
 }
 
 static void driver(void)
@@ -187,7 +165,7 @@ static void worker(void)
 
 int main(int argc, char **argv)
 {
-    CHECK_OK(relay_register("inc", fn_inc));
+    CHECK_OK(relay_register("inc", test_fn_add1));
     CHECK_OK(relay_register("make", fn_make));
     CHECK_OK(relay_init(&argc, &argv, NULL));
     int rank = test_rank(), size = test_size();

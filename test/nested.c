@@ -195,10 +195,7 @@ static void driver(void)
     /* Every nested object is gone once the driver let go: the tasks' own
      * holds were dropped after their returns were recorded. */
     relay_stats_t s = test_wait_directory(base.directory_objects, base.directory_bytes, 10.0);
-    test_print_stats("nested driver", &s);
-    CHECK_EQ(s.held_refs, 0);
-    CHECK_EQ(s.live_views, 0);
-    CHECK_EQ(s.tasks_pending, 0);
+    test_check_at_rest("nested driver", &s, 0);
 }
 
 int main(int argc, char **argv)

@@ -134,10 +134,7 @@ static void driver(void)
     CHECK_OK(relay_release_many(last, 2));
 
     s = test_wait_directory(base.directory_objects, base.directory_bytes, 10.0);
-    test_print_stats("refs_in_objects driver", &s);
-    CHECK_EQ(s.held_refs, base.held_refs);
-    CHECK_EQ(s.live_views, 0);
-    CHECK_EQ(s.tasks_pending, 0);
+    test_check_at_rest("refs_in_objects driver", &s, base.held_refs);
 }
 
 int main(int argc, char **argv)

@@ -15,26 +15,13 @@ static uint64_t seed_of(int rank, int large)
     return 1000u + (uint64_t)rank * 2u + (uint64_t)large;
 }
 
-static int arg_u64(relay_ctx_t *ctx, size_t i, uint64_t *v)
-{
-    const void *d;
-    size_t sz;
-    int rc = relay_ctx_arg(ctx, i, &d, &sz);
-    if (rc) return rc;
-    if (sz != sizeof *v) return RELAY_ERR_SIZE_MISMATCH;
-    memcpy(v, d, sizeof *v);
-    return 0;
-}
-
 /* (size, seed): puts a pattern object from inside the task and returns an
  * object containing its ref (payload: the rank that made it). */
 static int fn_make_put(relay_ctx_t *ctx)
 {
-    uint64_t size, seed;
-    if (arg_u64(ctx, 0, &size) || arg_u64(ctx, 1, &seed)) return 1;
-    void *buf = malloc(size);
+    size_t size;
+    void *buf = test_ctx_pattern(ctx, &size);
     if (!buf) return 1;
-    test_fill(buf, size, seed);
     relay_ref_t ref;
     int rc = relay_put(buf, size, &ref);
     free(buf);
@@ -44,19 +31,6 @@ static int fn_make_put(relay_ctx_t *ctx)
     TASK_OK(ctx, relay_ctx_return_object(ctx, 0, &rank, sizeof rank, &ref, 1));
     TASK_OK(ctx, relay_release(ref));
     return 0;
-}
-
-/* (size, seed): returns the pattern itself. */
-static int fn_make(relay_ctx_t *ctx)
-{
-    uint64_t size, seed;
-    if (arg_u64(ctx, 0, &size) || arg_u64(ctx, 1, &seed)) return 1;
-    void *buf = malloc(size);
-    if (!buf) return 1;
-    test_fill(buf, size, seed);
-    int rc = relay_ctx_return(ctx, 0, buf, size);
-    free(buf);
-    return rc;
 }
 
 /* Arguments come in triples (data, size, seed): checks every data argument
@@ -70,8 +44,8 @@ static int fn_verify(relay_ctx_t *ctx)
         const void *d;
         size_t sz;
         uint64_t size, seed;
-        if (relay_ctx_arg(ctx, i, &d, &sz) || arg_u64(ctx, i + 1, &size) ||
-            arg_u64(ctx, i + 2, &seed))
+        if (relay_ctx_arg(ctx, i, &d, &sz) || test_ctx_arg_fixed(ctx, i + 1, &size, sizeof size) ||
+            test_ctx_arg_fixed(ctx, i + 2, &seed, sizeof seed))
             return 1;
         if (sz != size) {
             relay_ctx_fail(ctx, "arg %zu: %zu bytes, want %llu", i, sz, (unsigned long long)size);
@@ -91,7 +65,7 @@ static int fn_verify(relay_ctx_t *ctx)
 static int fn_square(relay_ctx_t *ctx)
 {
     uint64_t v;
-    if (arg_u64(ctx, 0, &v)) return 1;
+    if (test_ctx_arg_fixed(ctx, 0, &v, sizeof v)) return 1;
     v *= v;
     return relay_ctx_return(ctx, 0, &v, sizeof v);
 }
@@ -108,15 +82,6 @@ static int fn_squares_refs(relay_ctx_t *ctx)
     TASK_OK(ctx, relay_ctx_return_object(ctx, 0, NULL, 0, refs, 4));
     TASK_OK(ctx, relay_release_many(refs, 4));
     return 0;
-}
-
-static void check_pattern_ref(relay_ref_t ref, size_t size, uint64_t seed)
-{
-    relay_object_t obj;
-    CHECK_OK(relay_get(ref, TEST_LONG_S, &obj));
-    CHECK_EQ(relay_object_size(obj), size);
-    CHECK_EQ(test_verify(relay_object_data(obj), size, seed), SIZE_MAX);
-    CHECK_OK(relay_object_free(obj));
 }
 
 /* A task checks data args given as (ref, size, seed) triples. */
@@ -190,9 +155,8 @@ static void driver(int size)
     /* 1. A put made inside a task on a worker, reached through the task's
      * result, got here and used as an argument elsewhere. */
     for (int large = 0; large < 2; large++) {
-        uint64_t meta[2] = {sizes[large], 77 + (uint64_t)large};
-        relay_arg_t args[2] = {relay_arg_value(&meta[0], 8), relay_arg_value(&meta[1], 8)};
-        relay_ref_t box_ref = test_submit("make_put", args, 2);
+        uint64_t seed = 77 + (uint64_t)large;
+        relay_ref_t box_ref = test_submit_size_seed("make_put", sizes[large], seed);
         relay_object_t box;
         CHECK_OK(relay_get(box_ref, TEST_LONG_S, &box));
         CHECK_EQ(relay_object_num_refs(box), 1);
@@ -201,30 +165,28 @@ static void driver(int size)
         CHECK_GT(maker, 0); /* made on a worker rank */
         relay_ref_t inner;
         CHECK_OK(relay_object_ref(box, 0, &inner));
-        check_pattern_ref(inner, meta[0], meta[1]);
+        test_check_pattern(inner, sizes[large], seed);
         CHECK_OK(relay_retain(inner));
         CHECK_OK(relay_object_free(box));
         CHECK_OK(relay_release(box_ref));
-        verify_by_task(&inner, &sizes[large], &meta[1], 1);
-        check_pattern_ref(inner, meta[0], meta[1]);
+        verify_by_task(&inner, &sizes[large], &seed, 1);
+        test_check_pattern(inner, sizes[large], seed);
         CHECK_OK(relay_release(inner));
     }
 
     /* 2. A large task output as the argument of later tasks, and a large put
      * made here used by a task (that one must fetch it from rank 0). */
     {
-        uint64_t meta[2] = {LARGE_SIZE, 4242};
-        relay_arg_t args[2] = {relay_arg_value(&meta[0], 8), relay_arg_value(&meta[1], 8)};
         relay_ref_t made[3];
         uint64_t seeds[3];
         size_t msz[3] = {LARGE_SIZE, LARGE_SIZE, LARGE_SIZE};
         for (int i = 0; i < 3; i++) {
-            meta[1] = seeds[i] = 4242 + (uint64_t)i;
-            made[i] = test_submit("make", args, 2);
+            seeds[i] = 4242 + (uint64_t)i;
+            made[i] = test_submit_size_seed("make", LARGE_SIZE, seeds[i]);
         }
         verify_by_task(made, msz, seeds, 3);
         for (int i = 0; i < 3; i++)
-            check_pattern_ref(made[i], LARGE_SIZE, seeds[i]);
+            test_check_pattern(made[i], LARGE_SIZE, seeds[i]);
         CHECK_OK(relay_release_many(made, 3));
 
         void *buf = malloc(LARGE_SIZE);
@@ -256,7 +218,7 @@ static void driver(int size)
         test_send_u64(1, w, TAG_ACK_DRIVER);
     }
     for (int k = 0; k < 2 * nworkers; k++)
-        check_pattern_ref(theirs[k], tsz[k], tseed[k]);
+        test_check_pattern(theirs[k], tsz[k], tseed[k]);
     verify_by_task(theirs, tsz, tseed, (size_t)(2 * nworkers));
     CHECK_OK(relay_release_many(theirs, (size_t)(2 * nworkers)));
 
@@ -267,10 +229,7 @@ static void driver(int size)
      * they made or adopted: no object is left. */
     test_barrier();
     relay_stats_t s = test_wait_directory(0, 0, 10.0);
-    test_print_stats("remote_refs driver", &s);
-    CHECK_EQ(s.held_refs, 0);
-    CHECK_EQ(s.live_views, 0);
-    CHECK_EQ(s.tasks_pending, 0);
+    test_check_at_rest("remote_refs driver", &s, 0);
 }
 
 static void worker(int rank, int size)
@@ -315,7 +274,7 @@ static void worker(int rank, int size)
     if (nworkers > 1) {
         uint64_t seeds[2] = {seed_of(prev, 0), seed_of(prev, 1)};
         for (int large = 0; large < 2; large++)
-            check_pattern_ref(from_prev[large], sizes[large], seeds[large]);
+            test_check_pattern(from_prev[large], sizes[large], seeds[large]);
         verify_by_task(from_prev, sizes, seeds, 2);
         CHECK_OK(relay_release_many(from_prev, 2));
     }
@@ -340,7 +299,7 @@ static void check_stores_empty(void)
 int main(int argc, char **argv)
 {
     CHECK_OK(relay_register("make_put", fn_make_put));
-    CHECK_OK(relay_register("make", fn_make));
+    CHECK_OK(relay_register("make", test_fn_make_pattern));
     CHECK_OK(relay_register("verify", fn_verify));
     CHECK_OK(relay_register("square", fn_square));
     CHECK_OK(relay_register("squares_refs", fn_squares_refs));

@@ -5,6 +5,7 @@
 #ifndef RELAY_TEST_UTIL_H
 #define RELAY_TEST_UTIL_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -209,6 +210,34 @@ static inline relay_ref_t test__submit(const char *fn, const relay_arg_t *args, 
 }
 #define test_submit(fn, args, nargs) test__submit((fn), (args), (nargs), __FILE__, __LINE__)
 
+/* Polls relay_sync and relay_stats until the n uint64_t fields of
+ * relay_stats_t at byte offsets off[] equal want[], or timeout_s has
+ * passed, and returns the last stats; prints them under `label` when the
+ * fields never got there. The caller CHECKs the fields, so a failure names
+ * them at its caller's line. */
+static inline relay_stats_t test__poll_stats(const size_t *off, const uint64_t *want, size_t n,
+                                             double timeout_s, const char *label, const char *file,
+                                             int line)
+{
+    double end = test_now() + timeout_s;
+    relay_stats_t s;
+    for (;;) {
+        CHECK_OK_AT(file, line, relay_sync(TEST_LONG_S));
+        s = test__stats(file, line);
+        size_t same = 0;
+        for (size_t i = 0; i < n; i++) {
+            uint64_t v;
+            memcpy(&v, (const char *)&s + off[i], sizeof v);
+            same += v == want[i];
+        }
+        if (same == n) return s;
+        if (test_now() > end) break;
+        test_sleep(0.01);
+    }
+    test_print_stats(label, &s);
+    return s;
+}
+
 /* Frees reach rank 0's directory (and holders) asynchronously, e.g. releases
  * a task made, which take effect once its returns are recorded. Poll with
  * relay_sync until rank 0's live object count is back to `objects` (and
@@ -216,17 +245,11 @@ static inline relay_ref_t test__submit(const char *fn, const relay_arg_t *args, 
 static inline relay_stats_t test__wait_directory(uint64_t objects, uint64_t bytes, double timeout_s,
                                                  const char *file, int line)
 {
-    double end = test_now() + timeout_s;
-    relay_stats_t s;
-    for (;;) {
-        CHECK_OK_AT(file, line, relay_sync(TEST_LONG_S));
-        s = test__stats(file, line);
-        if ((s.directory_objects == objects && s.directory_bytes == bytes) || test_now() > end)
-            break;
-        test_sleep(0.01);
-    }
-    if (s.directory_objects != objects || s.directory_bytes != bytes)
-        test_print_stats("directory not back to baseline", &s);
+    const size_t off[2] = {offsetof(relay_stats_t, directory_objects),
+                           offsetof(relay_stats_t, directory_bytes)};
+    const uint64_t want[2] = {objects, bytes};
+    relay_stats_t s =
+        test__poll_stats(off, want, 2, timeout_s, "directory not back to baseline", file, line);
     CHECK_CMP_AT(file, line, s.directory_objects, ==, objects);
     CHECK_CMP_AT(file, line, s.directory_bytes, ==, bytes);
     return s;
@@ -239,15 +262,9 @@ static inline relay_stats_t test__wait_directory(uint64_t objects, uint64_t byte
 static inline relay_stats_t test__wait_store(uint64_t objects, double timeout_s, const char *file,
                                              int line)
 {
-    double end = test_now() + timeout_s;
-    relay_stats_t s;
-    for (;;) {
-        CHECK_OK_AT(file, line, relay_sync(TEST_LONG_S));
-        s = test__stats(file, line);
-        if (s.store_objects == objects || test_now() > end) break;
-        test_sleep(0.01);
-    }
-    if (s.store_objects != objects) test_print_stats("store not back to baseline", &s);
+    const size_t off = offsetof(relay_stats_t, store_objects);
+    relay_stats_t s =
+        test__poll_stats(&off, &objects, 1, timeout_s, "store not back to baseline", file, line);
     CHECK_CMP_AT(file, line, s.store_objects, ==, objects);
     return s;
 }
@@ -259,20 +276,117 @@ static inline relay_stats_t test__wait_store(uint64_t objects, double timeout_s,
 static inline relay_stats_t test__wait_live_objects(uint64_t objects, double timeout_s,
                                                     const char *file, int line)
 {
-    double end = test_now() + timeout_s;
-    relay_stats_t s;
-    for (;;) {
-        CHECK_OK_AT(file, line, relay_sync(TEST_LONG_S));
-        s = test__stats(file, line);
-        if (s.live_objects == objects || test_now() > end) break;
-        test_sleep(0.01);
-    }
-    if (s.live_objects != objects) test_print_stats("live objects not back to baseline", &s);
+    const size_t off = offsetof(relay_stats_t, live_objects);
+    relay_stats_t s = test__poll_stats(&off, &objects, 1, timeout_s,
+                                       "live objects not back to baseline", file, line);
     CHECK_CMP_AT(file, line, s.live_objects, ==, objects);
     return s;
 }
 #define test_wait_live_objects(objects, timeout_s)                                                 \
     test__wait_live_objects((objects), (timeout_s), __FILE__, __LINE__)
+
+/* Prints s under `label` and checks that this rank is at rest: it holds
+ * `held_refs` refs, no view is alive and no task is pending. */
+static inline void test__check_at_rest(const char *label, const relay_stats_t *s,
+                                       uint64_t held_refs, const char *file, int line)
+{
+    test_print_stats(label, s);
+    CHECK_CMP_AT(file, line, s->held_refs, ==, held_refs);
+    CHECK_CMP_AT(file, line, s->live_views, ==, 0);
+    CHECK_CMP_AT(file, line, s->tasks_pending, ==, 0);
+}
+#define test_check_at_rest(label, s, held_refs)                                                    \
+    test__check_at_rest((label), (s), (held_refs), __FILE__, __LINE__)
+
+/* Gets ref and checks that it holds exactly `size` bytes of pattern `seed`. */
+static inline void test__check_pattern(relay_ref_t ref, size_t size, uint64_t seed,
+                                       const char *file, int line)
+{
+    relay_object_t obj;
+    CHECK_OK_AT(file, line, relay_get(ref, TEST_LONG_S, &obj));
+    CHECK_CMP_AT(file, line, relay_object_size(obj), ==, size);
+    CHECK_CMP_AT(file, line, test_verify(relay_object_data(obj), size, seed), ==, SIZE_MAX);
+    CHECK_OK_AT(file, line, relay_object_free(obj));
+}
+#define test_check_pattern(ref, size, seed)                                                        \
+    test__check_pattern((ref), (size), (seed), __FILE__, __LINE__)
+
+/* ---- remote functions shared by the tests -------------------------------- */
+
+/* Inside a remote function: copies argument i, which must have exactly
+ * `size` bytes, to out. Returns its status (SIZE_MISMATCH for another
+ * size); out is written only on success. */
+static inline int test_ctx_arg_fixed(relay_ctx_t *ctx, size_t i, void *out, size_t size)
+{
+    const void *d;
+    size_t sz;
+    int rc = relay_ctx_arg(ctx, i, &d, &sz);
+    if (rc) return rc;
+    if (sz != size) return RELAY_ERR_SIZE_MISMATCH;
+    memcpy(out, d, size);
+    return RELAY_OK;
+}
+
+/* (ms: int64) -> ms, after sleeping that many milliseconds. */
+static inline int test_fn_sleep_ms(relay_ctx_t *ctx)
+{
+    int64_t ms;
+    if (test_ctx_arg_fixed(ctx, 0, &ms, sizeof ms)) return 1;
+    test_sleep((double)ms / 1000.0);
+    return relay_ctx_return(ctx, 0, &ms, sizeof ms);
+}
+
+/* (v: int64) -> v + 1. */
+static inline int test_fn_add1(relay_ctx_t *ctx)
+{
+    int64_t v;
+    if (test_ctx_arg_fixed(ctx, 0, &v, sizeof v)) return 1;
+    v++;
+    return relay_ctx_return(ctx, 0, &v, sizeof v);
+}
+
+/* Inside a remote function whose arguments 0 and 1 are (size, seed), both
+ * uint64: a malloc'ed buffer of `size` bytes of pattern `seed` (size in
+ * *size_p), or NULL, the task failed, on bad arguments or short memory. */
+static inline void *test_ctx_pattern(relay_ctx_t *ctx, size_t *size_p)
+{
+    uint64_t size, seed;
+    if (test_ctx_arg_fixed(ctx, 0, &size, sizeof size) ||
+        test_ctx_arg_fixed(ctx, 1, &seed, sizeof seed)) {
+        relay_ctx_fail(ctx, "want (size, seed) as two uint64 arguments");
+        return NULL;
+    }
+    void *buf = malloc(size ? size : 1);
+    if (!buf) {
+        relay_ctx_fail(ctx, "no memory for %llu bytes", (unsigned long long)size);
+        return NULL;
+    }
+    test_fill(buf, size, seed);
+    *size_p = size;
+    return buf;
+}
+
+/* (size, seed: uint64) -> `size` bytes of pattern `seed`. */
+static inline int test_fn_make_pattern(relay_ctx_t *ctx)
+{
+    size_t size;
+    void *buf = test_ctx_pattern(ctx, &size);
+    if (!buf) return 1;
+    int rc = relay_ctx_return(ctx, 0, buf, size);
+    free(buf);
+    return rc;
+}
+
+/* Submits fn with the arguments (size, seed), both uint64 by value. */
+static inline relay_ref_t test__submit_size_seed(const char *fn, uint64_t size, uint64_t seed,
+                                                 const char *file, int line)
+{
+    relay_arg_t args[2] = {relay_arg_value(&size, sizeof size),
+                           relay_arg_value(&seed, sizeof seed)};
+    return test__submit(fn, args, 2, file, line);
+}
+#define test_submit_size_seed(fn, size, seed)                                                      \
+    test__submit_size_seed((fn), (size), (seed), __FILE__, __LINE__)
 
 /* ---- MPI between the ranks' main threads --------------------------------- */
 

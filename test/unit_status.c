@@ -168,27 +168,28 @@ static void check_bad_config(int *argc, char ***argv)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         check_bad_env(argc, argv, bad[i][0], bad[i][1]);
 
-    /* Bad fields of relay_config_t (their mask bit set). */
-    relay_config_t cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.field_mask = RELAY_CONFIG_NUM_CPUS;
-    cfg.num_cpus = 0;
-    CHECK_STATUS(relay_init(argc, argv, &cfg), RELAY_ERR_CONFIG);
-    CHECK(contains_ci(relay_last_error(), "num_cpus"));
-
-    memset(&cfg, 0, sizeof cfg);
-    cfg.field_mask = RELAY_CONFIG_CHUNK_BYTES;
-    cfg.chunk_bytes = 100;
-    CHECK_STATUS(relay_init(argc, argv, &cfg), RELAY_ERR_CONFIG);
-    CHECK(contains_ci(relay_last_error(), "chunk_bytes"));
-
-    memset(&cfg, 0, sizeof cfg);
-    cfg.field_mask = RELAY_CONFIG_POLL_MAX_US;
-    cfg.poll_max_us = 0;
-    CHECK_STATUS(relay_init(argc, argv, &cfg), RELAY_ERR_CONFIG);
-    CHECK(contains_ci(relay_last_error(), "poll_max_us"));
+    /* Bad fields of relay_config_t (their mask bit set): CONFIG, naming the
+     * field. */
+    static const struct {
+        relay_config_t cfg;
+        const char *field;
+    } bad_fields[] = {
+        {{.field_mask = RELAY_CONFIG_NUM_CPUS, .num_cpus = 0}, "num_cpus"},
+        {{.field_mask = RELAY_CONFIG_CHUNK_BYTES, .chunk_bytes = 100}, "chunk_bytes"},
+        {{.field_mask = RELAY_CONFIG_POLL_MAX_US, .poll_max_us = 0}, "poll_max_us"},
+    };
+    for (size_t i = 0; i < sizeof bad_fields / sizeof bad_fields[0]; i++) {
+        int rc = relay_init(argc, argv, &bad_fields[i].cfg);
+        int named = rc == RELAY_ERR_CONFIG && contains_ci(relay_last_error(), bad_fields[i].field);
+        if (!named)
+            fprintf(stderr, "relay_init with a bad %s returned %s\n", bad_fields[i].field,
+                    relay_status_name(rc));
+        CHECK_STATUS(rc, RELAY_ERR_CONFIG);
+        CHECK(contains_ci(relay_last_error(), bad_fields[i].field));
+    }
 
     /* The environment overrides a good field. */
+    relay_config_t cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.field_mask = RELAY_CONFIG_NUM_CPUS;
     cfg.num_cpus = 2;
