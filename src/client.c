@@ -111,9 +111,18 @@ static uint64_t new_seq(void)
 /* Waiting                                                                  */
 /* ---------------------------------------------------------------------- */
 
+/* Absolute deadline, or -1 for none (negative, infinite or absurdly long
+ * timeouts all mean forever). */
 static double deadline_of(double timeout_s)
 {
-    return timeout_s < 0 ? -1 : relay__now() + timeout_s;
+    return timeout_s < 0 || timeout_s > 1e9 ? -1 : relay__now() + timeout_s;
+}
+
+static int check_timeout(const char *call, double timeout_s)
+{
+    if (timeout_s != timeout_s)
+        return relay__error(RELAY_ERR_INVALID_ARG, "%s: timeout is NaN", call);
+    return RELAY_OK;
 }
 
 /* Wait on b until done(arg) or the deadline. Inside a task the task's CPU
@@ -209,11 +218,15 @@ void relay__client_on_get_reply(int src, relay__rbuf_t *r)
     int status = (int)relay__get_u32(r);
     int has_desc = relay__get_u8(r);
     relay__req_t *q = relay__map_remove(&relay__g.reqs, req_id);
-    if (!q || r->err) return; /* the waiter gave up (timeout) */
-    q->status = status;
-    if (status == RELAY_OK && has_desc) {
-        relay__desc_t d;
-        relay__desc_get(r, &d);
+    if (!q) return; /* the waiter gave up (timeout) */
+    q->status = r->err ? RELAY_ERR_INTERNAL : status;
+    relay__desc_t d;
+    if (q->status == RELAY_OK && has_desc) relay__desc_get(r, &d);
+    if (r->err) {
+        relay__log(RELAY__LOG_ERROR, "malformed reply from rank %d", src);
+        q->status = RELAY_ERR_INTERNAL;
+    }
+    if (q->status == RELAY_OK && has_desc) {
         if (!d.is_inline && d.holder == relay__g.rank) {
             q->obj = relay__store_lookup(q->obj_id);
             if (!q->obj) q->status = RELAY_ERR_INVALID_REF;
@@ -285,7 +298,7 @@ static int get_impl(const char *call, const relay_ref_t *refs, size_t n, double 
     int rc = relay__check_on(call);
     if (rc) return rc;
     if (!objs_p) return relay__error(RELAY_ERR_INVALID_ARG, "%s: output is NULL", call);
-    if ((rc = check_refs_arg(call, refs, n))) return rc;
+    if ((rc = check_refs_arg(call, refs, n)) || (rc = check_timeout(call, timeout_s))) return rc;
     if (n == 0) return RELAY_OK;
     relay__batch_t b;
     req_set_t s = {calloc(n, sizeof(relay__req_t)), n, n, &b};
@@ -374,7 +387,9 @@ int relay_wait(const relay_ref_t *refs, size_t n, size_t num_ready, double timeo
 {
     int rc = relay__check_on("relay_wait");
     if (rc) return rc;
-    if ((rc = check_refs_arg("relay_wait", refs, n))) return rc;
+    if ((rc = check_refs_arg("relay_wait", refs, n)) ||
+        (rc = check_timeout("relay_wait", timeout_s)))
+        return rc;
     if (num_ready > n)
         return relay__error(RELAY_ERR_INVALID_ARG, "relay_wait: num_ready %zu > n %zu", num_ready,
                             n);
@@ -447,7 +462,7 @@ static int round_trip(uint8_t type, uint64_t obj_id, double timeout_s)
 int relay_sync(double timeout_s)
 {
     int rc = relay__check_on("relay_sync");
-    if (rc) return rc;
+    if (rc || (rc = check_timeout("relay_sync", timeout_s))) return rc;
     pthread_mutex_lock(&relay__g.lock);
     rc = relay__g.shutting_down ? RELAY_ERR_SHUTDOWN : round_trip(RELAY__R_SYNC, 0, timeout_s);
     pthread_mutex_unlock(&relay__g.lock);
@@ -629,6 +644,22 @@ static int check_submit(const char *fn, const relay_arg_t *args, size_t nargs,
     return RELAY_OK;
 }
 
+/* Bytes of values one task record may carry: far below MPI's count limit
+ * however many arguments a task has. */
+#define INLINE_TASK_MAX ((size_t)16 << 20)
+
+/* Whether a travels inside the task record: a value of at most inline_max
+ * bytes that keeps the record's values within INLINE_TASK_MAX. *total: the
+ * inline bytes so far. The same sequence of calls gives the same answers. */
+static int travels_inline(const relay_arg_t *a, size_t *total)
+{
+    if (a->kind != RELAY_ARG_VALUE || a->size > relay__g.cfg.inline_max ||
+        *total + a->size > INLINE_TASK_MAX)
+        return 0;
+    *total += a->size;
+    return 1;
+}
+
 int relay_submit(const char *fn, const relay_arg_t *args, size_t nargs,
                  const relay_task_opts_t *opts, relay_ref_t *returns_p)
 {
@@ -638,15 +669,16 @@ int relay_submit(const char *fn, const relay_arg_t *args, size_t nargs,
     const char *name = fn;
     if ((rc = check_submit(fn, args, nargs, opts, returns_p, &nret, &retries, &name))) return rc;
 
-    /* Values too large to travel inline become objects of their own, made
+    /* Values that do not travel inline become objects of their own, made
      * before taking the lock; the task pins them. */
-    size_t nbig = 0;
+    size_t nbig = 0, total = 0;
     for (size_t i = 0; i < nargs; i++)
-        nbig += args[i].kind == RELAY_ARG_VALUE && args[i].size > relay__g.cfg.inline_max;
+        nbig += args[i].kind == RELAY_ARG_VALUE && !travels_inline(&args[i], &total);
     struct relay_object **big = nbig ? calloc(nbig, sizeof *big) : NULL;
     if (nbig && !big) return relay__error(RELAY_ERR_NO_MEMORY, "relay_submit: out of memory");
+    total = 0;
     for (size_t i = 0, k = 0; i < nargs; i++) {
-        if (args[i].kind != RELAY_ARG_VALUE || args[i].size <= relay__g.cfg.inline_max) continue;
+        if (args[i].kind != RELAY_ARG_VALUE || travels_inline(&args[i], &total)) continue;
         big[k] = relay__obj_copy(relay__id_make(relay__g.rank, new_seq(), 0), args[i].data,
                                  args[i].size, NULL, 0);
         if (!big[k]) {
@@ -678,8 +710,9 @@ int relay_submit(const char *fn, const relay_arg_t *args, size_t nargs,
     relay__put_u32(w, (uint32_t)nret);
     relay__put_u32(w, (uint32_t)retries);
     relay__put_u32(w, (uint32_t)nargs);
+    total = 0;
     for (size_t i = 0, k = 0; i < nargs; i++) {
-        if (args[i].kind == RELAY_ARG_REF || args[i].size > relay__g.cfg.inline_max) {
+        if (!travels_inline(&args[i], &total)) {
             relay__put_u8(w, RELAY_ARG_REF);
             relay__put_u64(w, args[i].kind == RELAY_ARG_REF ? args[i].ref.id : big[k++]->id);
         } else {

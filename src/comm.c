@@ -259,9 +259,11 @@ relay__fetch_t *relay__fetch_start(int holder, struct relay_object *obj, struct 
     x->chunk = relay__g.cfg.chunk_bytes;
     x->obj = relay__obj_ref(obj);
     x->fetch = f;
-    /* Tags cycle; a tag is reused only after thousands of later fetches. */
-    x->tag = c->next_tag;
-    c->next_tag = c->next_tag >= c->tag_max ? RELAY__TAG_XFER_BASE : c->next_tag + 1;
+    /* Tags cycle, skipping any still in use by a fetch in flight. */
+    do {
+        x->tag = c->next_tag;
+        c->next_tag = c->next_tag >= c->tag_max ? RELAY__TAG_XFER_BASE : c->next_tag + 1;
+    } while (relay__map_get(&c->recv_by_tag, (uint64_t)x->tag));
     if (relay__map_put(&c->recv_by_tag, (uint64_t)x->tag, x) != 0) {
         relay__obj_unref(obj);
         free(f);
@@ -363,7 +365,12 @@ static void xfer_post(xfer_t *x)
             x->is_send
                 ? MPI_Isend(p + off, count, MPI_BYTE, x->peer, x->tag, relay__g.comm, &x->reqs[i])
                 : MPI_Irecv(p + off, count, MPI_BYTE, x->peer, x->tag, relay__g.comm, &x->reqs[i]);
-        if (rc != MPI_SUCCESS) relay__log(RELAY__LOG_ERROR, "MPI transfer post failed (%d)", rc);
+        if (rc != MPI_SUCCESS) {
+            relay__log(RELAY__LOG_ERROR, "MPI transfer post failed (%d)", rc);
+            x->reqs[i] = MPI_REQUEST_NULL;
+            x->cancel = 1;
+            x->status = RELAY_ERR_MPI;
+        }
     }
     x->nreq = n;
 }
@@ -399,7 +406,7 @@ static int xfers_progress(void)
         int flag = 0;
         if (x->cancel && x->reqs) {
             for (int i = 0; i < x->nreq; i++)
-                MPI_Cancel(&x->reqs[i]);
+                if (x->reqs[i] != MPI_REQUEST_NULL) MPI_Cancel(&x->reqs[i]);
             MPI_Waitall(x->nreq, x->reqs, MPI_STATUSES_IGNORE);
             flag = 1;
         } else if (x->cancel) {

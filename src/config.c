@@ -45,7 +45,7 @@ static int from_env(const int_option_t *o, long long *v)
                          : *end == 'M' || *end == 'm' ? KiB * KiB
                          : *end == 'G' || *end == 'g' ? KiB * KiB * KiB
                                                       : 0;
-        if (!mult || x > LLONG_MAX / mult) goto bad;
+        if (!mult || x > LLONG_MAX / mult || x < LLONG_MIN / mult) goto bad;
         x *= mult;
         end++;
     }

@@ -6,6 +6,7 @@
 #include "comm.h"
 #include "directory.h"
 #include "log.h"
+#include "object.h"
 #include "runtime.h"
 
 typedef struct held {
@@ -67,26 +68,41 @@ void relay__defer_next_epoch(void)
     if (F) F->epoch++;
 }
 
-/* The maker of the first id in the record that rank 0 does not know and
- * cannot yet call unknown for sure; -1 when there is none. */
+/* An id rank 0 does not know yet and cannot yet call unknown for sure:
+ * its maker is neither the sender (whose records come in order) nor rank
+ * 0, and no PONG from the maker arrived after the record did. */
+static int unsettled(int src, uint64_t epoch, uint64_t id)
+{
+    int maker = relay__id_rank(id);
+    if (maker == src || maker == 0 || maker >= relay__g.size) return 0;
+    return !relay__dir_lookup(id) && F->ponged[maker] < epoch;
+}
+
+/* Skip a descriptor, checking the refs it contains. */
+static int desc_unsettled(int src, uint64_t epoch, relay__rbuf_t *r)
+{
+    relay__desc_t d;
+    relay__desc_get(r, &d);
+    for (uint32_t i = 0; i < d.nrefs && !r->err; i++) {
+        uint64_t id = relay__desc_ref(&d, i);
+        if (unsettled(src, epoch, id)) return relay__id_rank(id);
+    }
+    return -1;
+}
+
+/* The maker of the first unsettled id the record names, or -1. */
 static int first_unsettled(int src, uint64_t epoch, uint8_t type, relay__rbuf_t r)
 {
-    uint64_t ids[RELAY_MAX_ARGS];
-    size_t n = 0;
     switch (type) {
     case RELAY__R_GET:
-    case RELAY__R_RETAIN_CHECK:
+    case RELAY__R_RETAIN_CHECK: {
         relay__get_u64(&r); /* request id */
-        ids[n++] = relay__get_u64(&r);
-        break;
-    case RELAY__R_PUT: {
-        relay__get_u64(&r);
-        relay__get_u32(&r); /* status */
-        uint32_t k = relay__get_u32(&r);
-        for (uint32_t i = 0; i < k && n < RELAY_MAX_ARGS && !r.err; i++)
-            ids[n++] = relay__get_u64(&r);
-        break;
+        uint64_t id = relay__get_u64(&r);
+        return !r.err && unsettled(src, epoch, id) ? relay__id_rank(id) : -1;
     }
+    case RELAY__R_PUT:
+        relay__get_u64(&r);
+        return desc_unsettled(src, epoch, &r);
     case RELAY__R_SUBMIT: {
         relay__get_u64(&r);
         relay__get_u64(&r);
@@ -96,25 +112,31 @@ static int first_unsettled(int src, uint64_t epoch, uint8_t type, relay__rbuf_t 
         relay__get_u32(&r);
         uint32_t k = relay__get_u32(&r);
         for (uint32_t i = 0; i < k && !r.err; i++) {
-            if (relay__get_u8(&r) == RELAY_ARG_REF && n < RELAY_MAX_ARGS) {
-                ids[n++] = relay__get_u64(&r);
+            if (relay__get_u8(&r) == RELAY_ARG_REF) {
+                uint64_t id = relay__get_u64(&r);
+                if (!r.err && unsettled(src, epoch, id)) return relay__id_rank(id);
             } else {
                 size_t len;
                 relay__get_blob(&r, &len);
             }
         }
-        break;
+        return -1;
+    }
+    case RELAY__R_DONE: {
+        relay__get_u64(&r);
+        int status = (int)relay__get_u32(&r);
+        relay__get_u64(&r);
+        relay__get_str(&r);
+        uint32_t nret = relay__get_u32(&r);
+        for (uint32_t i = 0; status == RELAY_OK && i < nret && !r.err; i++) {
+            int maker = desc_unsettled(src, epoch, &r);
+            if (maker >= 0) return maker;
+        }
+        return -1;
     }
     default:
         return -1;
     }
-    for (size_t i = 0; i < n && !r.err; i++) {
-        int maker = relay__id_rank(ids[i]);
-        if (maker == src || maker == 0 || maker >= relay__g.size) continue;
-        if (relay__dir_lookup(ids[i]) || F->ponged[maker] >= epoch) continue;
-        return maker;
-    }
-    return -1;
 }
 
 static void ping(int rank, uint64_t epoch)

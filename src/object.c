@@ -1,6 +1,7 @@
 /* Objects and views; the public relay_object_* accessors. */
 #include "object.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -13,6 +14,74 @@
 /* Objects this large get their own mapping: freeing one gives its memory
  * back to the system at once instead of leaving it in a malloc arena. */
 #define MAP_MIN ((size_t)1 << 20)
+/* A fresh mapping costs a page fault and a zeroed page per 4 KiB on first
+ * touch, which halves the bandwidth of a put or a fetch into it. So a few
+ * freed mappings of very large objects are kept for reuse: at most
+ * CACHE_SLOTS, CACHE_BYTES in all, each CACHE_MIN or more. */
+#define CACHE_MIN ((size_t)8 << 20)
+#define CACHE_SLOTS 4
+#define CACHE_BYTES ((size_t)512 << 20)
+
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    void *p;
+    size_t len;
+} cache[CACHE_SLOTS];
+static int ncache;
+static size_t cache_bytes;
+
+/* A mapping of at least len bytes (a cached one up to twice as long). */
+static void *map_take(size_t len, size_t *len_p)
+{
+    if (len >= CACHE_MIN) {
+        pthread_mutex_lock(&cache_lock);
+        int best = -1;
+        for (int i = 0; i < ncache; i++)
+            if (cache[i].len >= len && cache[i].len / 2 <= len &&
+                (best < 0 || cache[i].len < cache[best].len))
+                best = i;
+        if (best >= 0) {
+            void *p = cache[best].p;
+            *len_p = cache[best].len;
+            cache_bytes -= cache[best].len;
+            cache[best] = cache[--ncache];
+            pthread_mutex_unlock(&cache_lock);
+            return p;
+        }
+        pthread_mutex_unlock(&cache_lock);
+    }
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+    *len_p = len;
+    return p;
+}
+
+static void map_give(void *p, size_t len)
+{
+    if (len >= CACHE_MIN) {
+        pthread_mutex_lock(&cache_lock);
+        if (ncache < CACHE_SLOTS && cache_bytes + len <= CACHE_BYTES) {
+            cache[ncache].p = p;
+            cache[ncache].len = len;
+            ncache++;
+            cache_bytes += len;
+            p = NULL;
+        }
+        pthread_mutex_unlock(&cache_lock);
+    }
+    if (p) munmap(p, len);
+}
+
+void relay__obj_cache_drain(void)
+{
+    pthread_mutex_lock(&cache_lock);
+    while (ncache > 0) {
+        ncache--;
+        munmap(cache[ncache].p, cache[ncache].len);
+    }
+    cache_bytes = 0;
+    pthread_mutex_unlock(&cache_lock);
+}
 
 struct relay_object *relay__obj_new(uint64_t id, size_t size, uint32_t nrefs)
 {
@@ -23,9 +92,8 @@ struct relay_object *relay__obj_new(uint64_t id, size_t size, uint32_t nrefs)
     struct relay_object *o;
     size_t mapped = 0;
     if (total >= MAP_MIN) {
-        o = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (o == MAP_FAILED) return NULL;
-        mapped = total;
+        o = map_take(total, &mapped);
+        if (!o) return NULL;
     } else {
         o = aligned_alloc(DATA_ALIGN, total);
         if (!o) return NULL;
@@ -79,7 +147,7 @@ void relay__obj_unref(struct relay_object *o)
     atomic_fetch_sub_explicit(&relay__g.live_objects, 1, memory_order_relaxed);
     free(o->errmsg);
     if (o->mapped)
-        munmap(o, o->mapped);
+        map_give(o, o->mapped);
     else
         free(o);
 }

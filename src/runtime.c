@@ -12,6 +12,7 @@
 #include "directory.h"
 #include "gpu.h"
 #include "log.h"
+#include "object.h"
 #include "scheduler.h"
 #include "store.h"
 #include "worker.h"
@@ -76,6 +77,7 @@ static void teardown(void)
     relay__sched_destroy();
     relay__dir_destroy();
     relay__store_destroy();
+    relay__obj_cache_drain();
     relay__map_destroy(&relay__g.reqs);
     relay__map_destroy(&relay__g.holds);
     if (relay__g.comm != MPI_COMM_NULL) MPI_Comm_free(&relay__g.comm);
@@ -103,7 +105,10 @@ int relay_init(int *argc, char ***argv, const relay_config_t *config)
     int hosts_workers = relay__g.rank != 0 || relay__g.size == 1 || cfg.driver_workers;
     int mine = hosts_workers ? cfg.num_cpus : 0;
     int *capacity = malloc((size_t)relay__g.size * sizeof(int));
-    if (!capacity) return relay__error(RELAY_ERR_NO_MEMORY, "relay_init: out of memory");
+    if (!capacity) {
+        teardown();
+        return relay__error(RELAY_ERR_NO_MEMORY, "relay_init: out of memory");
+    }
     MPI_Allgather(&mine, 1, MPI_INT, capacity, 1, MPI_INT, relay__g.comm);
     rc = relay__store_init();
     if (!rc && relay__g.rank == 0) rc = relay__dir_init();

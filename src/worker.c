@@ -300,10 +300,12 @@ void relay__pool_join(void)
         p->head = c->next;
         ctx_free(c);
     }
+    pthread_mutex_lock(&relay__g.lock);
+    relay__g.pool = NULL;
+    pthread_mutex_unlock(&relay__g.lock);
     pthread_cond_destroy(&p->cv);
     free(p->threads);
     free(p);
-    relay__g.pool = NULL;
 }
 
 void relay__worker_block(relay_ctx_t *ctx)

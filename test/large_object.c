@@ -62,6 +62,19 @@ static size_t inline_max(void)
     return (size_t)v;
 }
 
+/* Hash of every argument's bytes, in order. */
+static int fn_hash_args(relay_ctx_t *ctx)
+{
+    uint64_t h = 0;
+    for (size_t i = 0; i < relay_ctx_num_args(ctx); i++) {
+        const void *d;
+        size_t n;
+        if (relay_ctx_arg(ctx, i, &d, &n) != RELAY_OK) return 1;
+        h = h * 31 + test_hash(d, n);
+    }
+    return relay_ctx_return(ctx, 0, &h, sizeof h);
+}
+
 static void driver(int size)
 {
     int remote = !test_driver_hosts_workers(size);
@@ -140,6 +153,25 @@ static void driver(int size)
         CHECK_OK(relay_release(m));
     }
 
+    /* Many values, each small enough to travel inline but together far more
+     * than one task record carries: every byte still arrives. */
+    {
+        enum { NARGS = 200, EACH = 100000 };
+        static unsigned char vals[NARGS][EACH];
+        relay_arg_t args[NARGS];
+        for (int i = 0; i < NARGS; i++) {
+            test_fill(vals[i], EACH, 500 + (uint64_t)i);
+            args[i] = relay_arg_value(vals[i], EACH);
+        }
+        relay_ref_t r = test_submit("hash_args", args, NARGS);
+        uint64_t want = 0, got = 0;
+        for (int i = 0; i < NARGS; i++)
+            want = want * 31 + test_hash(vals[i], EACH);
+        CHECK_OK(relay_get_value(r, &got, sizeof got, TEST_LONG_S));
+        CHECK_EQ(got, want);
+        CHECK_OK(relay_release(r));
+    }
+
     /* Everything is gone from the directory and from this rank's store. */
     s = test_wait_directory(base.directory_objects, base.directory_bytes, 10.0);
     s = test_wait_store(base.store_objects, 10.0);
@@ -150,6 +182,7 @@ int main(int argc, char **argv)
 {
     CHECK_OK(relay_register("make", test_fn_make_pattern));
     CHECK_OK(relay_register("check", fn_check));
+    CHECK_OK(relay_register("hash_args", fn_hash_args));
     CHECK_OK(relay_init(&argc, &argv, NULL));
     int rank = test_rank(), size = test_size();
     if (size < 2) {
