@@ -212,6 +212,31 @@ static void drop_reqs(req_set_t *s, int keep_objs)
     }
 }
 
+/* The object of a ready reply: held here (store), or remote (obj is the
+ * allocated target of a fetch from holder). Lock held. */
+static void req_resolve(relay__req_t *q, struct relay_object *obj, int remote, int holder)
+{
+    if (remote && holder == relay__g.rank) {
+        relay__obj_unref(obj);
+        q->obj = relay__store_lookup(q->obj_id);
+        if (!q->obj) q->status = RELAY_ERR_INVALID_REF;
+        return;
+    }
+    q->obj = obj;
+    if (!obj) {
+        q->status = RELAY_ERR_NO_MEMORY;
+    } else if (remote) {
+        q->fetch = relay__fetch_start(holder, obj, q->batch);
+        if (!q->fetch) q->status = RELAY_ERR_NO_MEMORY;
+    }
+}
+
+static void req_replied(relay__req_t *q)
+{
+    q->replied = 1;
+    if (!q->fetch) relay__client_batch_signal(q->batch); /* else the fetch signals */
+}
+
 void relay__client_on_get_reply(int src, relay__rbuf_t *r)
 {
     uint64_t req_id = relay__get_u64(r);
@@ -219,29 +244,32 @@ void relay__client_on_get_reply(int src, relay__rbuf_t *r)
     int has_desc = relay__get_u8(r);
     relay__req_t *q = relay__map_remove(&relay__g.reqs, req_id);
     if (!q) return; /* the waiter gave up (timeout) */
-    q->status = r->err ? RELAY_ERR_INTERNAL : status;
+    q->status = status;
     relay__desc_t d;
-    if (q->status == RELAY_OK && has_desc) relay__desc_get(r, &d);
+    if (status == RELAY_OK && has_desc) relay__desc_get(r, &d);
     if (r->err) {
         relay__log(RELAY__LOG_ERROR, "malformed reply from rank %d", src);
         q->status = RELAY_ERR_INTERNAL;
+    } else if (status == RELAY_OK && has_desc) {
+        req_resolve(q, relay__obj_from_desc(q->obj_id, &d), !d.is_inline, d.holder);
     }
-    if (q->status == RELAY_OK && has_desc) {
-        if (!d.is_inline && d.holder == relay__g.rank) {
-            q->obj = relay__store_lookup(q->obj_id);
-            if (!q->obj) q->status = RELAY_ERR_INVALID_REF;
-        } else {
-            q->obj = relay__obj_from_desc(q->obj_id, &d);
-            if (!q->obj) {
-                q->status = RELAY_ERR_NO_MEMORY;
-            } else if (!d.is_inline) {
-                q->fetch = relay__fetch_start(d.holder, q->obj, q->batch);
-                if (!q->fetch) q->status = RELAY_ERR_NO_MEMORY;
-            }
-        }
+    req_replied(q);
+}
+
+void relay__client_on_local_reply(uint64_t req_id, int status, struct relay_object *obj, int holder,
+                                  uint64_t size, const uint64_t *refs, uint32_t nrefs)
+{
+    relay__req_t *q = relay__map_remove(&relay__g.reqs, req_id);
+    if (!q) return;
+    q->status = status;
+    if (status == RELAY_OK && obj) {
+        q->obj = relay__obj_ref(obj); /* the directory's copy: immutable, shared */
+    } else if (status == RELAY_OK && holder >= 0) {
+        struct relay_object *target = relay__obj_new(q->obj_id, size, nrefs);
+        if (target && nrefs) memcpy(target->refs, refs, nrefs * sizeof *refs);
+        req_resolve(q, target, 1, holder);
     }
-    q->replied = 1;
-    if (!q->fetch) relay__client_batch_signal(q->batch); /* else the fetch signals */
+    req_replied(q);
 }
 
 void relay__client_on_reply(int src, relay__rbuf_t *r)

@@ -23,6 +23,12 @@ void relay__client_batch_signal(relay__batch_t *b);
 /* Handlers of GET_REPLY and REPLY records. Lock held. */
 void relay__client_on_get_reply(int src, relay__rbuf_t *r);
 void relay__client_on_reply(int src, relay__rbuf_t *r);
+/* Rank 0: the directory answers its own rank's GET without a message.
+ * obj: an inline or error object, or NULL with the holder (-1 for none:
+ * want_data was 0 or the status is an error) of a remote object. */
+struct relay_object;
+void relay__client_on_local_reply(uint64_t req_id, int status, struct relay_object *obj, int holder,
+                                  uint64_t size, const uint64_t *refs, uint32_t nrefs);
 
 /* Fail every pending request with RELAY_ERR_SHUTDOWN. Lock held. */
 void relay__client_fail_all(void);
