@@ -15,19 +15,22 @@
  *
  * Efficiency at a given K is (useful FLOPs / wall time) / (peak FLOP/s),
  * where the peak is the same kernel run alone on one core of the driver
- * times the cores that compute. The sweep divides K by 2 from a start where
- * a task takes about 10 ms until the efficiency drops below 50%; a task's
+ * (the best of short runs before and after the sweeps) times the cores that
+ * compute. Each point is the median wall time of -r runs. The sweep divides
+ * K by 2 from a start where a task takes about 10 ms until two points in a
+ * row fall below 50% efficiency (or K reaches --min-k); a task's
  * granularity is wall time x cores / tasks. METG(50%) is the granularity
- * where the efficiency crosses 50%, interpolated linearly in
+ * where the efficiency crosses 50%: interpolated linearly in
  * log(granularity) between the last sweep point at or above 50% and the
- * first below (the last point at or above 50% is printed too).
+ * point after it (that last point itself is printed too).
  *
  * Both systems run in the same process, one after the other:
  *  1. the MPI baseline, on a duplicate of MPI_COMM_WORLD: the W columns are
  *     block-distributed over P ranks, and each step exchanges the edge
  *     columns with the neighbours (MPI_Irecv/MPI_Isend, MPI_Waitall) and
  *     then computes its columns. For a fair comparison P is the number of
- *     cores relay computes on (see below), so both use the same cores;
+ *     cores relay computes on (see below; at most the number of ranks), so
+ *     both use the same cores;
  *  2. relay: the driver (rank 0) submits the whole graph at once, each task
  *     taking its inputs as ref arguments, releases each step's refs once the
  *     next step is submitted (pending tasks pin their arguments), and gets
@@ -63,7 +66,7 @@
 
 #define FLOPS_PER_ITER 8.0        /* 4 chains x (1 multiply + 1 add) */
 #define START_TASK_SECONDS 0.010  /* the sweep starts at ~10 ms tasks */
-#define PEAK_SECONDS 0.25         /* one peak measurement */
+#define PEAK_SECONDS 0.05         /* one run of a peak measurement */
 #define VERIFY_BUDGET (1LL << 25) /* kernel iterations of a serial check */
 #define MAX_POINTS 64
 #define TAG_HALO 17
@@ -482,7 +485,9 @@ typedef struct sweep {
     options_t o;
     int size;
     int64_t relay_slots, relay_cores, mpi_ranks, mpi_cores;
-    double peak; /* FLOP/s of one core */
+    double peak;       /* FLOP/s of one core: the best of the two below */
+    double peak_start; /* measured before the sweeps */
+    double peak_end;   /* measured after them */
     int npoints;
     point_row_t rows[MAX_POINTS];
 } sweep_t;
@@ -543,8 +548,10 @@ static int serial_check(const sweep_t *s, const char *who, int64_t k, const poin
 
 static volatile double peak_sink; /* keeps the peak runs' results alive */
 
-/* Peak FLOP/s of the kernel alone on this core: best of 3. */
-static double measure_peak(double seconds)
+/* Peak FLOP/s of the kernel alone on this core: the best of `runs` runs of
+ * about `seconds` each (short runs, so that one of them likely misses any
+ * other load on the machine). */
+static double measure_peak(double seconds, int runs)
 {
     double seed[4] = {0.1, 0.2, 0.3, 0.4};
     int64_t iters = 1 << 16;
@@ -559,7 +566,7 @@ static double measure_peak(double seconds)
     }
     iters = (int64_t)((double)iters * seconds / t) + 1;
     double best = 0.0;
-    for (int r = 0; r < 3; r++) {
+    for (int r = 0; r < runs; r++) {
         double t0 = now();
         peak_sink += kernel(iters, seed);
         t = now() - t0;
@@ -569,11 +576,13 @@ static double measure_peak(double seconds)
     return best;
 }
 
-/* Does the sweep go on after this point? */
-static int keep_going(const sweep_t *s, const sys_point_t *sp, int64_t next_k)
+/* Does the sweep go on after this point? It stops after two points in a
+ * row below 50% (one noisy point does not end it), or at --min-k. */
+static int keep_going(const sweep_t *s, const sys_point_t *sp, int *below_p, int64_t next_k)
 {
+    *below_p = sp->eff < 0.5 ? *below_p + 1 : 0;
     if (next_k < s->o.min_k || next_k < 1) return 0;
-    return s->o.quick || sp->eff >= 0.5;
+    return s->o.quick || *below_p < 2;
 }
 
 /* The MPI part, on every rank. Fills s->rows[].mpi on rank 0. */
@@ -598,7 +607,7 @@ static int mpi_sweep(sweep_t *s, MPI_Comm world, int rank)
         if (rank == 0 && serial_check(s, "MPI baseline", 1, out, 1) != 0) failed = 1;
 
         int64_t k = o->k0;
-        int idx = 0;
+        int idx = 0, below = 0;
         while (k > 0) {
             for (int r = 0; r < o->reps; r++)
                 mpi_graph(comm, o->w, o->steps, k, out, &walls[r]);
@@ -615,7 +624,7 @@ static int mpi_sweep(sweep_t *s, MPI_Comm world, int rank)
                 memcpy(row->mpi_out, out, (size_t)o->w * sizeof *out);
                 if (serial_check(s, "MPI baseline", k, out, 0) != 0) failed = 1;
                 if (idx + 1 > s->npoints) s->npoints = idx + 1;
-                if (!failed && idx + 1 < MAX_POINTS && keep_going(s, &row->mpi, k / 2))
+                if (!failed && idx + 1 < MAX_POINTS && keep_going(s, &row->mpi, &below, k / 2))
                     next = k / 2;
             }
             quiet_bcast_i64(&next, comm);
@@ -648,6 +657,7 @@ static int relay_sweep(sweep_t *s)
     if (serial_check(s, "relay", 1, out, 1) != 0) goto out;
 
     int64_t k = o->k0;
+    int below = 0;
     for (int idx = 0; k > 0 && idx < MAX_POINTS; idx++) {
         point_row_t *row = &s->rows[idx];
         for (int r = 0; r < o->reps; r++) {
@@ -662,7 +672,7 @@ static int relay_sweep(sweep_t *s)
         row->k = k;
         fill_point(s, k, s->relay_cores, median(walls, o->reps), &row->relay);
         if (idx + 1 > s->npoints) s->npoints = idx + 1;
-        k = keep_going(s, &row->relay, k / 2) ? k / 2 : 0;
+        k = keep_going(s, &row->relay, &below, k / 2) ? k / 2 : 0;
     }
     rc = 0;
 out:
@@ -671,32 +681,35 @@ out:
     return rc;
 }
 
-/* METG(50%) of one system: interpolated, and the last point >= 50%.
- * Returns 0 when found, 1 when the first point is already below 50% (then
- * *interp_p is the first point's granularity, a lower bound), 2 when no
- * point fell below 50% (*interp_p is the last point's, an upper bound), -1
- * when nothing was measured. */
+/* METG(50%) of one system, from the last sweep point at or above 50% (the
+ * smallest granularity still efficient) and the point after it.
+ * Returns 0 when found (*interp_p interpolated, *last_ok_p that point), 1
+ * when no point reached 50% (*interp_p is the first point's granularity, a
+ * lower bound), 2 when the last point measured is still at or above 50%
+ * (*interp_p is its granularity, an upper bound), -1 when nothing was
+ * measured. */
 static int metg_of(const sweep_t *s, int relay, double *interp_p, double *last_ok_p)
 {
-    const sys_point_t *prev = NULL;
+    int n = 0, last_ok = -1;
+    const sys_point_t *pts[MAX_POINTS];
     for (int i = 0; i < s->npoints; i++) {
         const sys_point_t *sp = relay ? &s->rows[i].relay : &s->rows[i].mpi;
         if (!sp->done) break;
-        if (sp->eff < 0.5) {
-            if (prev == NULL) {
-                *interp_p = *last_ok_p = sp->gran_us;
-                return 1;
-            }
-            double f = (0.5 - prev->eff) / (sp->eff - prev->eff);
-            *interp_p = exp(log(prev->gran_us) + f * (log(sp->gran_us) - log(prev->gran_us)));
-            *last_ok_p = prev->gran_us;
-            return 0;
-        }
-        prev = sp;
+        if (sp->eff >= 0.5) last_ok = n;
+        pts[n++] = sp;
     }
-    if (prev == NULL) return -1;
-    *interp_p = *last_ok_p = prev->gran_us;
-    return 2;
+    if (n == 0) return -1;
+    if (last_ok < 0) {
+        *interp_p = *last_ok_p = pts[0]->gran_us;
+        return 1;
+    }
+    const sys_point_t *a = pts[last_ok];
+    *last_ok_p = *interp_p = a->gran_us;
+    if (last_ok == n - 1) return 2;
+    const sys_point_t *b = pts[last_ok + 1];
+    double f = (0.5 - a->eff) / (b->eff - a->eff);
+    *interp_p = exp(log(a->gran_us) + f * (log(b->gran_us) - log(a->gran_us)));
+    return 0;
 }
 
 static const char *metg_kind(int found)
@@ -705,12 +718,25 @@ static const char *metg_kind(int found)
     case 0:
         return "interpolated";
     case 1:
-        return "below 50% at the largest K (METG is larger)";
+        return "below 50% at every K (METG is larger)";
     case 2:
         return "still >= 50% at the smallest K (METG is smaller)";
     default:
         return "not measured";
     }
+}
+
+/* A METG for the text output: "12.34 us", "> 12.34 us", "< 12.34 us" or "none". */
+static void format_metg(char *buf, size_t n, int found, double v)
+{
+    if (found == 0)
+        snprintf(buf, n, "%.2f us", v);
+    else if (found == 1)
+        snprintf(buf, n, "> %.2f us", v);
+    else if (found == 2)
+        snprintf(buf, n, "< %.2f us", v);
+    else
+        snprintf(buf, n, "none");
 }
 
 /* ,"key":value or ,"key":null */
@@ -722,9 +748,15 @@ static void json_num(const char *key, int valid, double v)
         printf(",\"%s\":null", key);
 }
 
-static void print_results(const sweep_t *s)
+static void print_results(sweep_t *s)
 {
     const options_t *o = &s->o;
+    /* Efficiencies against the final peak (the sweeps used the first). */
+    for (int i = 0; i < s->npoints; i++) {
+        point_row_t *row = &s->rows[i];
+        if (row->relay.done) fill_point(s, row->k, s->relay_cores, row->relay.wall, &row->relay);
+        if (row->mpi.done) fill_point(s, row->k, s->mpi_cores, row->mpi.wall, &row->mpi);
+    }
     double mr, ml, pr, pl;
     int fr = metg_of(s, 1, &mr, &ml), fp = metg_of(s, 0, &pr, &pl);
     double ratio = fr >= 0 && fp >= 0 ? mr / pr : NAN;
@@ -745,9 +777,10 @@ static void print_results(const sweep_t *s)
         }
         printf("{\"type\":\"summary\",\"ranks\":%d,\"width\":%" PRId64 ",\"steps\":%" PRId64
                ",\"reps\":%d,\"relay_slots\":%" PRId64 ",\"relay_cores\":%" PRId64
-               ",\"mpi_ranks\":%" PRId64 ",\"mpi_cores\":%" PRId64 ",\"peak_flops_per_core\":%.6g",
+               ",\"mpi_ranks\":%" PRId64 ",\"mpi_cores\":%" PRId64
+               ",\"peak_flops_per_core\":%.6g,\"peak_start\":%.6g,\"peak_end\":%.6g",
                s->size, o->w, o->steps, o->reps, s->relay_slots, s->relay_cores, s->mpi_ranks,
-               s->mpi_cores, s->peak);
+               s->mpi_cores, s->peak, s->peak_start, s->peak_end);
         json_num("metg_relay_us", fr >= 0, mr);
         json_num("metg_mpi_us", fp >= 0, pr);
         json_num("ratio", fr >= 0 && fp >= 0, ratio);
@@ -758,6 +791,12 @@ static void print_results(const sweep_t *s)
                metg_kind(fr), metg_kind(fp));
         return;
     }
+    printf("peak: %.3f GFLOP/s per core (best of the start, %.3f, and the end, %.3f)\n",
+           s->peak / 1e9, s->peak_start / 1e9, s->peak_end / 1e9);
+    if (fabs(s->peak_start - s->peak_end) > 0.1 * s->peak)
+        printf("warning: the peak moved by %.0f%% during the run: the machine was busy, the "
+               "figures are noisy\n",
+               100 * fabs(s->peak_start - s->peak_end) / s->peak);
     printf("%10s  %14s %9s  %14s %9s\n", "K", "relay gran us", "relay eff", "MPI gran us",
            "MPI eff");
     for (int i = 0; i < s->npoints; i++) {
@@ -773,10 +812,16 @@ static void print_results(const sweep_t *s)
         }
         printf("%10" PRId64 "  %14s %9s  %14s %9s\n", row->k, a, b, c, d);
     }
-    printf("METG(50%%) relay: %.2f us, MPI: %.2f us, ratio: %.1f\n", mr, pr, ratio);
-    printf("(log-interpolated between the sweep points around 50%%; last points >= 50%%: "
-           "relay %.2f us, MPI %.2f us)\n",
-           ml, pl);
+    char rs[48], ps[48], rl[48], pl_s[48];
+    format_metg(rs, sizeof rs, fr, mr);
+    format_metg(ps, sizeof ps, fp, pr);
+    /* The last point >= 50% is a measured point (none if the first fell short). */
+    format_metg(rl, sizeof rl, fr == 0 || fr == 2 ? 0 : -1, ml);
+    format_metg(pl_s, sizeof pl_s, fp == 0 || fp == 2 ? 0 : -1, pl);
+    printf("METG(50%%) relay: %s, MPI: %s, ratio: %.1f\n", rs, ps, ratio);
+    printf("(interpolated linearly in log(granularity) between the sweep points around 50%%; "
+           "last points >= 50%%: relay %s, MPI %s)\n",
+           rl, pl_s);
     if (fr != 0) printf("note: relay %s\n", metg_kind(fr));
     if (fp != 0) printf("note: MPI %s\n", metg_kind(fp));
 }
@@ -905,7 +950,7 @@ int main(int argc, char **argv)
 
     /* Peak of one core, measured on the driver while the others sleep. */
     if (rank == 0) {
-        s->peak = measure_peak(o->quick ? 0.02 : PEAK_SECONDS);
+        s->peak = s->peak_start = measure_peak(o->quick ? 0.005 : PEAK_SECONDS, 10);
         if (o->k0 == 0) {
             o->k0 = (int64_t)(START_TASK_SECONDS * s->peak / FLOPS_PER_ITER);
             if (o->k0 < 1) o->k0 = 1;
@@ -918,7 +963,8 @@ int main(int argc, char **argv)
                    "0's node, capped by W); MPI baseline %" PRId64 " ranks on %" PRId64 " cores\n",
                    s->relay_cores, s->relay_slots, sysconf(_SC_NPROCESSORS_ONLN), s->mpi_ranks,
                    s->mpi_cores);
-            printf("peak: %.3f GFLOP/s per core (kernel alone on rank 0, %g FLOPs/iteration); "
+            printf("peak at start: %.3f GFLOP/s per core (kernel alone on rank 0, %g "
+                   "FLOPs/iteration); "
                    "K=%" PRId64 " is a %.2f ms task\n",
                    s->peak / 1e9, FLOPS_PER_ITER, o->k0,
                    1e3 * (double)o->k0 * FLOPS_PER_ITER / s->peak);
@@ -943,6 +989,9 @@ int main(int argc, char **argv)
     }
     if (rank == 0 && !any_failed) {
         if (relay_sweep(s) != 0) failed = 1;
+        /* The peak again, while the workers idle. */
+        s->peak_end = measure_peak(o->quick ? 0.005 : PEAK_SECONDS, 10);
+        if (s->peak_end > s->peak) s->peak = s->peak_end;
         /* Everything was released: the directory should be empty again. */
         relay_stats_t st;
         if ((rc = relay_sync(10.0)) != RELAY_OK || (rc = relay_stats(&st)) != RELAY_OK) {
