@@ -24,6 +24,11 @@
 #define SPIN_SECONDS 100e-6
 /* An MPI message carries at most this many bytes of records. */
 #define MAX_MSG_BYTES ((size_t)1 << 30)
+/* While it expects messages, an idle runtime thread sleeps at most
+ * EXPECT_FRACTION of the time it has waited, and never less than
+ * EXPECT_SECONDS. */
+#define EXPECT_SECONDS 50e-6
+#define EXPECT_FRACTION 0.05
 /* At finalize, give outstanding sends this long to complete. */
 #define EXIT_FLUSH_SECONDS 5.0
 #define SELF_DEPTH 16
@@ -619,6 +624,13 @@ int relay__comm_poll(void)
     return work;
 }
 
+/* Whether this rank waits for messages: replies to its requests, or (rank
+ * 0) completions of tasks it dispatched. Lock held. */
+static int expecting(void)
+{
+    return relay__g.reqs.count > 0 || relay__sched_running() > 0;
+}
+
 static void *runtime_main(void *arg)
 {
     (void)arg;
@@ -659,8 +671,18 @@ static void *runtime_main(void *arg)
             sched_yield();
             continue;
         } else {
+            /* Sleeping long is for ranks with nothing coming: while replies
+             * or completions are due, the delay stays a small fraction of
+             * the time waited so far (a long task's result may wait a
+             * little longer; a short one's must not). */
+            double cap = backoff_max;
+            if (expecting()) {
+                cap = EXPECT_FRACTION * (now - last_activity);
+                cap = cap < EXPECT_SECONDS ? EXPECT_SECONDS : cap > backoff_max ? backoff_max : cap;
+            }
+            if (backoff > cap) backoff = cap;
             sleep_for(backoff);
-            backoff = backoff * 2 < backoff_max ? backoff * 2 : backoff_max;
+            backoff = backoff * 2 < cap ? backoff * 2 : cap;
         }
         pthread_mutex_unlock(&relay__g.lock);
     }

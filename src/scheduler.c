@@ -38,6 +38,7 @@ typedef struct relay__sched {
     relay__stask_t *ready_head, *ready_tail;
     int *capacity, *busy;
     double avg_run_seconds; /* moving average of tasks' run times */
+    uint64_t running;       /* dispatched, not finished */
     int shutting_down, acks;
 } relay__sched_t;
 
@@ -86,12 +87,8 @@ int relay__sched_init(const int *capacity)
 
 static void task_free(relay__stask_t *t)
 {
-    free(t->fn);
-    free(t->name);
     free(t->fail_msg);
-    free(t->args);
-    free(t->values);
-    free(t);
+    free(t); /* names, arguments and values share its allocation */
 }
 
 void relay__sched_destroy(void)
@@ -105,6 +102,11 @@ void relay__sched_destroy(void)
     free(s->busy);
     free(s);
     relay__g.sched = NULL;
+}
+
+uint64_t relay__sched_running(void)
+{
+    return S() ? S()->running : 0;
 }
 
 uint64_t relay__sched_pending(void)
@@ -183,6 +185,7 @@ static void dispatch(void)
         t->next = NULL;
         t->rank = rank;
         s->busy[rank]++;
+        s->running++;
         send_task(t, rank);
     }
 }
@@ -252,28 +255,32 @@ void relay__sched_dep_ready(relay__stask_t *t, relay__dentry_t *e)
 /* ---------------------------------------------------------------------- */
 
 /* Parse a SUBMIT record into a task; NULL if malformed or out of memory. */
+/* Parse a SUBMIT record into a task; NULL if malformed or out of memory.
+ * One allocation holds the task, its argument table, its names and the
+ * argument values (the rest of the record, copied once). */
 static relay__stask_t *parse_submit(int src, relay__rbuf_t *r)
 {
-    relay__stask_t *t = calloc(1, sizeof *t);
+    uint64_t id = relay__get_u64(r), fn_hash = relay__get_u64(r);
+    const char *fn = relay__get_str(r), *name = relay__get_str(r);
+    uint32_t nret = relay__get_u32(r), retries = relay__get_u32(r), nargs = relay__get_u32(r);
+    size_t rest = (size_t)(r->end - r->p), fn_len = strlen(fn) + 1, name_len = strlen(name) + 1;
+    if (r->err || nargs > RELAY_MAX_ARGS) return NULL;
+    relay__stask_t *t = calloc(1, sizeof *t + nargs * sizeof(sarg_t) + fn_len + name_len + rest);
     if (!t) return NULL;
-    t->id = relay__get_u64(r);
-    t->fn_hash = relay__get_u64(r);
-    t->fn = strdup(relay__get_str(r));
-    t->name = strdup(relay__get_str(r));
-    t->nret = relay__get_u32(r);
-    t->retries_left = relay__get_u32(r);
-    t->nargs = relay__get_u32(r);
+    t->args = (sarg_t *)(t + 1);
+    t->fn = (char *)(t->args + nargs);
+    t->name = t->fn + fn_len;
+    t->values = t->name + name_len;
+    memcpy(t->fn, fn, fn_len);
+    memcpy(t->name, name, name_len);
+    memcpy(t->values, r->p, rest);
+    t->id = id;
+    t->fn_hash = fn_hash;
+    t->nret = nret;
+    t->retries_left = retries;
+    t->nargs = nargs;
     t->submitter = src;
     t->rank = -1;
-    /* Values stay in one block: copy the rest of the record once. */
-    size_t rest = (size_t)(r->end - r->p);
-    t->args = calloc(t->nargs ? t->nargs : 1, sizeof *t->args);
-    t->values = malloc(rest ? rest : 1);
-    if (!t->fn || !t->name || !t->args || !t->values || r->err) {
-        task_free(t);
-        return NULL;
-    }
-    memcpy(t->values, r->p, rest);
     relay__rbuf_t v;
     relay__rbuf_init(&v, t->values, rest);
     for (uint32_t i = 0; i < t->nargs; i++) {
@@ -368,6 +375,7 @@ void relay__sched_on_done(int src, relay__rbuf_t *r)
     int known = t && t->rank == src;
     if (known) {
         s->busy[src]--;
+        s->running--;
         t->rank = -1;
     } else if (!s->shutting_down) {
         relay__log(RELAY__LOG_WARN, "rank %d finished unknown task %#llx", src,

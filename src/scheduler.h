@@ -21,6 +21,8 @@ void relay__sched_dep_ready(struct relay__stask *t, struct relay__dentry *e);
 /* Rank 0's finalize: tell every rank to stop; EXIT follows their acks. */
 void relay__sched_shutdown(void);
 uint64_t relay__sched_pending(void);
+/* Tasks dispatched to ranks and not finished (0 off rank 0). */
+uint64_t relay__sched_running(void);
 
 void relay__sched_on_submit(int src, relay__rbuf_t *r);
 void relay__sched_on_done(int src, relay__rbuf_t *r);

@@ -14,43 +14,22 @@ void relay__wbuf_free(relay__wbuf_t *w)
     relay__wbuf_init(w);
 }
 
-void *relay__wbuf_reserve(relay__wbuf_t *w, size_t n)
+void *relay__wbuf_grow(relay__wbuf_t *w, size_t n)
 {
     if (w->oom) return NULL;
-    if (w->len + n > w->cap) {
-        size_t cap = w->cap ? w->cap : 256;
-        while (cap < w->len + n)
-            cap *= 2;
-        uint8_t *data = realloc(w->data, cap);
-        if (!data) {
-            w->oom = 1;
-            return NULL;
-        }
-        w->data = data;
-        w->cap = cap;
+    size_t cap = w->cap ? w->cap : 256;
+    while (cap < w->len + n)
+        cap *= 2;
+    uint8_t *data = realloc(w->data, cap);
+    if (!data) {
+        w->oom = 1;
+        return NULL;
     }
+    w->data = data;
+    w->cap = cap;
     void *p = w->data + w->len;
     w->len += n;
     return p;
-}
-
-void relay__put_bytes(relay__wbuf_t *w, const void *p, size_t n)
-{
-    void *dst = relay__wbuf_reserve(w, n);
-    if (dst && n) memcpy(dst, p, n);
-}
-
-void relay__put_u8(relay__wbuf_t *w, uint8_t v)
-{
-    relay__put_bytes(w, &v, 1);
-}
-void relay__put_u32(relay__wbuf_t *w, uint32_t v)
-{
-    relay__put_bytes(w, &v, 4);
-}
-void relay__put_u64(relay__wbuf_t *w, uint64_t v)
-{
-    relay__put_bytes(w, &v, 8);
 }
 
 void relay__put_blob(relay__wbuf_t *w, const void *p, size_t n)
@@ -87,39 +66,6 @@ void relay__rbuf_init(relay__rbuf_t *r, const void *p, size_t n)
     r->p = p;
     r->end = r->p + n;
     r->err = 0;
-}
-
-const void *relay__get_bytes(relay__rbuf_t *r, size_t n)
-{
-    if (r->err || (size_t)(r->end - r->p) < n) {
-        r->err = 1;
-        return NULL;
-    }
-    const void *p = r->p;
-    r->p += n;
-    return p;
-}
-
-uint8_t relay__get_u8(relay__rbuf_t *r)
-{
-    const uint8_t *p = relay__get_bytes(r, 1);
-    return p ? *p : 0;
-}
-
-uint32_t relay__get_u32(relay__rbuf_t *r)
-{
-    uint32_t v = 0;
-    const void *p = relay__get_bytes(r, 4);
-    if (p) memcpy(&v, p, 4);
-    return v;
-}
-
-uint64_t relay__get_u64(relay__rbuf_t *r)
-{
-    uint64_t v = 0;
-    const void *p = relay__get_bytes(r, 8);
-    if (p) memcpy(&v, p, 8);
-    return v;
 }
 
 const void *relay__get_blob(relay__rbuf_t *r, size_t *n_p)

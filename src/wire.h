@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef struct relay__wbuf {
     uint8_t *data;
@@ -16,13 +17,38 @@ typedef struct relay__wbuf {
 
 void relay__wbuf_init(relay__wbuf_t *w);
 void relay__wbuf_free(relay__wbuf_t *w);
-void *relay__wbuf_reserve(relay__wbuf_t *w, size_t n); /* NULL on OOM (oom set) */
-void relay__put_u8(relay__wbuf_t *w, uint8_t v);
-void relay__put_u32(relay__wbuf_t *w, uint32_t v);
-void relay__put_u64(relay__wbuf_t *w, uint64_t v);
-void relay__put_bytes(relay__wbuf_t *w, const void *p, size_t n); /* raw, no length */
-void relay__put_blob(relay__wbuf_t *w, const void *p, size_t n);  /* u64 length + bytes */
-void relay__put_str(relay__wbuf_t *w, const char *s);             /* NULL → "" */
+void *relay__wbuf_grow(relay__wbuf_t *w, size_t n);              /* slow path of reserve */
+void relay__put_blob(relay__wbuf_t *w, const void *p, size_t n); /* u64 length + bytes */
+void relay__put_str(relay__wbuf_t *w, const char *s);            /* NULL → "" */
+
+/* Room for n more bytes; NULL on OOM (oom set). Inline: records are
+ * encoded field by field on the hot path. */
+static inline void *relay__wbuf_reserve(relay__wbuf_t *w, size_t n)
+{
+    if (w->len + n > w->cap || w->oom) return relay__wbuf_grow(w, n);
+    void *p = w->data + w->len;
+    w->len += n;
+    return p;
+}
+
+static inline void relay__put_bytes(relay__wbuf_t *w, const void *p, size_t n)
+{
+    void *dst = relay__wbuf_reserve(w, n);
+    if (dst && n) memcpy(dst, p, n);
+}
+
+static inline void relay__put_u8(relay__wbuf_t *w, uint8_t v)
+{
+    relay__put_bytes(w, &v, 1);
+}
+static inline void relay__put_u32(relay__wbuf_t *w, uint32_t v)
+{
+    relay__put_bytes(w, &v, 4);
+}
+static inline void relay__put_u64(relay__wbuf_t *w, uint64_t v)
+{
+    relay__put_bytes(w, &v, 8);
+}
 
 /* Record framing: begin writes the header and returns its offset; end
  * patches the length. */
@@ -36,11 +62,41 @@ typedef struct relay__rbuf {
 } relay__rbuf_t;
 
 void relay__rbuf_init(relay__rbuf_t *r, const void *p, size_t n);
-uint8_t relay__get_u8(relay__rbuf_t *r);
-uint32_t relay__get_u32(relay__rbuf_t *r);
-uint64_t relay__get_u64(relay__rbuf_t *r);
-const void *relay__get_bytes(relay__rbuf_t *r, size_t n);   /* pointer into the buffer */
 const void *relay__get_blob(relay__rbuf_t *r, size_t *n_p); /* u64 length + bytes */
 const char *relay__get_str(relay__rbuf_t *r);               /* NUL-terminated in place */
+
+/* Pointer to the next n bytes of the buffer, or NULL (err set). */
+static inline const void *relay__get_bytes(relay__rbuf_t *r, size_t n)
+{
+    if (r->err || (size_t)(r->end - r->p) < n) {
+        r->err = 1;
+        return NULL;
+    }
+    const void *p = r->p;
+    r->p += n;
+    return p;
+}
+
+static inline uint8_t relay__get_u8(relay__rbuf_t *r)
+{
+    const uint8_t *p = relay__get_bytes(r, 1);
+    return p ? *p : 0;
+}
+
+static inline uint32_t relay__get_u32(relay__rbuf_t *r)
+{
+    uint32_t v = 0;
+    const void *p = relay__get_bytes(r, 4);
+    if (p) memcpy(&v, p, 4);
+    return v;
+}
+
+static inline uint64_t relay__get_u64(relay__rbuf_t *r)
+{
+    uint64_t v = 0;
+    const void *p = relay__get_bytes(r, 8);
+    if (p) memcpy(&v, p, 8);
+    return v;
+}
 
 #endif

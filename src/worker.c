@@ -58,17 +58,13 @@ relay_ctx_t *relay__worker_current(void)
 
 static void ctx_free(relay_ctx_t *c)
 {
-    for (uint32_t i = 0; i < c->nargs && c->args; i++)
+    for (uint32_t i = 0; i < c->nargs; i++)
         relay__obj_unref(c->args[i].obj);
-    for (uint32_t i = 0; i < c->nret && c->rets; i++)
+    for (uint32_t i = 0; i < c->nret; i++)
         relay__obj_unref(c->rets[i]);
-    free(c->args);
-    free(c->rets);
-    free(c->fn);
-    free(c->name);
     free(c->fail_msg);
     free(c->deferred);
-    free(c);
+    free(c); /* tables and names share its allocation */
 }
 
 /* ---------------------------------------------------------------------- */
@@ -343,18 +339,26 @@ void relay__worker_defer_releases(relay_ctx_t *c, const uint64_t *ids, size_t n)
 
 static relay_ctx_t *parse_task(relay__rbuf_t *r)
 {
-    relay_ctx_t *c = calloc(1, sizeof *c);
+    uint64_t task_id = relay__get_u64(r), fn_hash = relay__get_u64(r);
+    const char *fn = relay__get_str(r), *name = relay__get_str(r);
+    uint32_t nret = relay__get_u32(r), attempt = relay__get_u32(r), nargs = relay__get_u32(r);
+    if (r->err || nargs > RELAY_MAX_ARGS || nret > RELAY_MAX_RETURNS) return NULL;
+    size_t fn_len = strlen(fn) + 1, name_len = strlen(name) + 1;
+    /* One allocation: context, argument and return tables, names. */
+    relay_ctx_t *c = calloc(1, sizeof *c + nargs * sizeof(warg_t) +
+                                   nret * sizeof(struct relay_object *) + fn_len + name_len);
     if (!c) return NULL;
-    c->task_id = relay__get_u64(r);
-    c->fn_hash = relay__get_u64(r);
-    c->fn = strdup(relay__get_str(r));
-    c->name = strdup(relay__get_str(r));
-    c->nret = relay__get_u32(r);
-    c->attempt = relay__get_u32(r);
-    c->nargs = relay__get_u32(r);
-    c->args = calloc(c->nargs ? c->nargs : 1, sizeof *c->args);
-    c->rets = calloc(c->nret ? c->nret : 1, sizeof *c->rets);
-    if (!c->fn || !c->name || !c->args || !c->rets || r->err) goto fail;
+    c->args = (warg_t *)(c + 1);
+    c->rets = (struct relay_object **)(c->args + nargs);
+    c->fn = (char *)(c->rets + nret);
+    c->name = c->fn + fn_len;
+    memcpy(c->fn, fn, fn_len);
+    memcpy(c->name, name, name_len);
+    c->task_id = task_id;
+    c->fn_hash = fn_hash;
+    c->nret = nret;
+    c->attempt = attempt;
+    c->nargs = nargs;
     for (uint32_t i = 0; i < c->nargs; i++) {
         warg_t *a = &c->args[i];
         a->kind = relay__get_u8(r);
