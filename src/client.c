@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "comm.h"
+#include "doorbell.h"
 #include "log.h"
 #include "object.h"
 #include "registry.h"
@@ -133,7 +134,8 @@ static int wait_until(relay__batch_t *b, double deadline, int (*done)(void *), v
     relay_ctx_t *ctx = relay__worker_current();
     if (ctx) relay__worker_block(ctx);
     int ok;
-    double spin_end = relay__now() + SPIN_WAIT_SECONDS;
+    /* Where ranks outnumber cores, spinning steals the core the reply needs. */
+    double spin_end = relay__bell_oversubscribed() ? 0 : relay__now() + SPIN_WAIT_SECONDS;
     while (!(ok = done(arg)) && !relay__g.shutting_down) {
         double now = relay__now();
         if (deadline >= 0 && now >= deadline) break;

@@ -11,6 +11,7 @@
 
 #include "client.h"
 #include "defer.h"
+#include "doorbell.h"
 #include "directory.h"
 #include "log.h"
 #include "object.h"
@@ -54,8 +55,6 @@ typedef struct pending_send {
 typedef struct relay__comm {
     pthread_t thread;
     int started;
-    pthread_cond_t cv;
-    int sleeping;
 
     relay__wbuf_t *out; /* per destination */
     int *dirty;
@@ -138,8 +137,7 @@ void relay__msg_end(int dest, relay__wbuf_t *w, size_t start)
 
 void relay__comm_wake(void)
 {
-    relay__comm_t *c = C();
-    if (c->sleeping) pthread_cond_signal(&c->cv);
+    relay__bell_ring(relay__g.rank);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -575,17 +573,30 @@ static size_t take_outgoing(outgoing_t **v, size_t *cap, xfer_t **posts)
     return n;
 }
 
+/* MPI has a control message for this rank. Only when no other thread is
+ * progressing (it would find the message itself). */
+static int mpi_pending(void)
+{
+    relay__comm_t *c = C();
+    if (pthread_mutex_trylock(&c->progress_lock) != 0) return 1;
+    int flag = 0;
+    MPI_Iprobe(MPI_ANY_SOURCE, RELAY__TAG_CTRL, relay__g.comm, &flag, MPI_STATUS_IGNORE);
+    pthread_mutex_unlock(&c->progress_lock);
+    return flag;
+}
+
+/* Sleep up to seconds, or until this rank's bell rings (a local thread
+ * queued a record, or a rank of this node sent a message). Relay lock held
+ * on entry and on return. */
 static void sleep_for(double seconds)
 {
     relay__comm_t *c = C();
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    long ns = ts.tv_nsec + (long)(seconds * 1e9);
-    ts.tv_sec += ns / 1000000000L;
-    ts.tv_nsec = ns % 1000000000L;
-    c->sleeping = 1;
-    pthread_cond_timedwait(&c->cv, &relay__g.lock, &ts);
-    c->sleeping = 0;
+    unsigned armed = relay__bell_arm();
+    int pending = c->ndirty || c->to_post;
+    pthread_mutex_unlock(&relay__g.lock);
+    if (pending || mpi_pending()) seconds = 0;
+    relay__bell_wait(armed, seconds);
+    pthread_mutex_lock(&relay__g.lock);
 }
 
 /* One turn of progress: send what is queued, post transfers, test what is
@@ -599,12 +610,15 @@ static int progress_turn(void)
     pthread_mutex_unlock(&relay__g.lock);
 
     int work = (int)nout;
-    for (size_t i = 0; i < nout; i++)
+    for (size_t i = 0; i < nout; i++) {
         send_batch(c->outv[i].dest, &c->outv[i].buf);
+        relay__bell_ring(c->outv[i].dest);
+    }
     while (posts) {
         xfer_t *x = posts;
         posts = x->next;
         if (!x->cancel) xfer_post(x);
+        if (x->is_send) relay__bell_ring(x->peer);
         x->next = c->active;
         c->active = x;
         work++;
@@ -664,7 +678,8 @@ static void *runtime_main(void *arg)
         if (work || c->ndirty || c->to_post) {
             last_activity = now;
             backoff = 1e-6;
-        } else if (in_flight || now - last_activity < SPIN_SECONDS) {
+        } else if (in_flight ||
+                   (now - last_activity < SPIN_SECONDS && !relay__bell_oversubscribed())) {
             /* Transfers progress only inside MPI calls: keep polling, but
              * let the other threads of an oversubscribed core run. */
             pthread_mutex_unlock(&relay__g.lock);
@@ -676,7 +691,7 @@ static void *runtime_main(void *arg)
              * the time waited so far (a long task's result may wait a
              * little longer; a short one's must not). */
             double cap = backoff_max;
-            if (expecting()) {
+            if (expecting() && !relay__bell_all_local()) {
                 cap = EXPECT_FRACTION * (now - last_activity);
                 cap = cap < EXPECT_SECONDS ? EXPECT_SECONDS : cap > backoff_max ? backoff_max : cap;
             }
@@ -719,11 +734,6 @@ int relay__comm_start(void)
         free(c);
         return relay__error(RELAY_ERR_NO_MEMORY, "relay_init: out of memory");
     }
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&c->cv, &attr);
-    pthread_condattr_destroy(&attr);
     pthread_mutex_init(&c->progress_lock, NULL);
     relay__map_init(&c->recv_by_tag);
     int *tag_ub = NULL, flag = 0;
@@ -760,7 +770,6 @@ void relay__comm_join(void)
     for (int i = 0; i < SELF_DEPTH; i++)
         relay__wbuf_free(&c->self[i]);
     relay__map_destroy(&c->recv_by_tag);
-    pthread_cond_destroy(&c->cv);
     pthread_mutex_destroy(&c->progress_lock);
     free(c->outv);
     free(c->sends);

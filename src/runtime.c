@@ -9,6 +9,7 @@
 #include "comm.h"
 #include "config.h"
 #include "defer.h"
+#include "doorbell.h"
 #include "directory.h"
 #include "gpu.h"
 #include "log.h"
@@ -80,6 +81,7 @@ static void teardown(void)
     relay__obj_cache_drain();
     relay__map_destroy(&relay__g.reqs);
     relay__map_destroy(&relay__g.holds);
+    relay__bell_fini();
     if (relay__g.comm != MPI_COMM_NULL) MPI_Comm_free(&relay__g.comm);
     relay__g.comm = MPI_COMM_NULL;
 }
@@ -100,6 +102,10 @@ int relay_init(int *argc, char ***argv, const relay_config_t *config)
     relay__map_init(&relay__g.holds);
     if ((rc = mpi_setup(argc, argv))) {
         if (relay__g.comm != MPI_COMM_NULL) MPI_Comm_free(&relay__g.comm);
+        return rc;
+    }
+    if ((rc = relay__bell_init(relay__g.comm))) {
+        teardown();
         return rc;
     }
     int hosts_workers = relay__g.rank != 0 || relay__g.size == 1 || cfg.driver_workers;

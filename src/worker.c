@@ -8,6 +8,7 @@
 
 #include "client.h"
 #include "comm.h"
+#include "doorbell.h"
 #include "log.h"
 #include "object.h"
 #include "registry.h"
@@ -227,7 +228,7 @@ static void *worker_main(void *arg)
     relay__pool_t *p = arg;
     pthread_mutex_lock(&relay__g.lock);
     for (;;) {
-        if (!p->head && !p->stop && !p->spinning) poll_for_work(p);
+        if (!p->head && !p->stop && !p->spinning && !relay__bell_oversubscribed()) poll_for_work(p);
         while (!p->head && !p->stop) {
             p->idle++;
             pthread_cond_wait(&p->cv, &relay__g.lock);

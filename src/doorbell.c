@@ -1,0 +1,126 @@
+#include "doorbell.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "runtime.h"
+
+/* One cache line per rank so ranks do not share lines. */
+typedef struct bell {
+    atomic_uint seq;      /* bumped by every ring */
+    atomic_uint sleeping; /* the owner waits on seq */
+    char pad[56];
+} bell_t;
+
+static struct {
+    MPI_Comm node;
+    MPI_Win win;
+    bell_t *own;    /* this rank's bell */
+    bell_t **ranks; /* per rank of relay's communicator: its bell, NULL off node */
+    bell_t private_bell;
+    int oversubscribed;
+} B = {MPI_COMM_NULL, MPI_WIN_NULL, NULL, NULL, {0}, 0};
+
+static long futex(atomic_uint *addr, int op, unsigned val, const struct timespec *ts)
+{
+    return syscall(SYS_futex, (unsigned *)addr, op, val, ts, NULL, 0);
+}
+
+/* Map every rank of this node to its bell in the shared window. */
+static int map_node(MPI_Comm comm)
+{
+    int node_size, node_rank;
+    bell_t *mine;
+    if (MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &B.node) != MPI_SUCCESS)
+        return -1;
+    MPI_Comm_size(B.node, &node_size);
+    MPI_Comm_rank(B.node, &node_rank);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    B.oversubscribed = cpus > 0 && node_size > cpus;
+    if (MPI_Win_allocate_shared(sizeof(bell_t), 1, MPI_INFO_NULL, B.node, &mine, &B.win) !=
+        MPI_SUCCESS)
+        return -1;
+    int *global = malloc((size_t)node_size * sizeof *global);
+    if (!global) return -1;
+    MPI_Allgather(&relay__g.rank, 1, MPI_INT, global, 1, MPI_INT, B.node);
+    for (int i = 0; i < node_size; i++) {
+        MPI_Aint size;
+        int disp;
+        bell_t *b;
+        MPI_Win_shared_query(B.win, i, &size, &disp, &b);
+        B.ranks[global[i]] = b;
+    }
+    free(global);
+    B.own = mine;
+    atomic_init(&B.own->seq, 0);
+    atomic_init(&B.own->sleeping, 0);
+    MPI_Barrier(B.node); /* every bell is initialised before anyone rings */
+    return 0;
+}
+
+int relay__bell_init(MPI_Comm comm)
+{
+    B.ranks = calloc((size_t)relay__g.size, sizeof *B.ranks);
+    if (!B.ranks) return relay__error(RELAY_ERR_NO_MEMORY, "relay_init: out of memory");
+    if (map_node(comm) != 0) {
+        relay__log(RELAY__LOG_INFO, "no shared memory for doorbells: idle ranks poll");
+        for (int r = 0; r < relay__g.size; r++)
+            B.ranks[r] = NULL;
+        B.own = &B.private_bell;
+        B.ranks[relay__g.rank] = B.own;
+    }
+    return RELAY_OK;
+}
+
+void relay__bell_fini(void)
+{
+    if (B.win != MPI_WIN_NULL) MPI_Win_free(&B.win);
+    if (B.node != MPI_COMM_NULL) MPI_Comm_free(&B.node);
+    free(B.ranks);
+    B.ranks = NULL;
+    B.own = NULL;
+}
+
+void relay__bell_ring(int rank)
+{
+    bell_t *b = B.ranks ? B.ranks[rank] : NULL;
+    if (!b) return;
+    atomic_fetch_add(&b->seq, 1);
+    if (atomic_load(&b->sleeping)) futex(&b->seq, FUTEX_WAKE, 1, NULL);
+}
+
+unsigned relay__bell_arm(void)
+{
+    atomic_store(&B.own->sleeping, 1);
+    return atomic_load(&B.own->seq);
+}
+
+void relay__bell_wait(unsigned armed, double seconds)
+{
+    if (seconds <= 0) {
+        atomic_store(&B.own->sleeping, 0);
+        return;
+    }
+    struct timespec ts = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
+    if (atomic_load(&B.own->seq) == armed) futex(&B.own->seq, FUTEX_WAIT, armed, &ts);
+    atomic_store(&B.own->sleeping, 0);
+}
+
+int relay__bell_oversubscribed(void)
+{
+    return B.oversubscribed;
+}
+
+int relay__bell_all_local(void)
+{
+    int n = 0;
+    for (int r = 0; B.ranks && r < relay__g.size; r++)
+        n += B.ranks[r] != NULL;
+    return n == relay__g.size;
+}
