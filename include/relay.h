@@ -215,8 +215,8 @@ enum {
 
 typedef struct relay_task_opts {
     uint64_t field_mask;
-    int num_returns;  /* 1..RELAY_MAX_RETURNS, default 1 */
-    int max_retries;  /* times a failed task is run again, 0..100, default 0 */
+    int num_returns; /* 1..RELAY_MAX_RETURNS, default 1 */
+    int max_retries; /* times a failed task is run again, 0..100, default 0 */
     /* num_returns or max_retries outside their range: RELAY_ERR_OUT_OF_RANGE;
      * an empty or too long name: RELAY_ERR_INVALID_ARG. */
     const char *name; /* name in errors and traces, default the function's */
@@ -245,12 +245,17 @@ int relay_submit(const char *fn, const relay_arg_t *args, size_t nargs,
 int relay_put(const void *data, size_t size, relay_ref_t *ref_p);
 
 /* Like relay_put, for an object that also contains refs (nrefs of them):
- * they stay alive as long as the object does. */
+ * they stay alive as long as the object does. Errors: as relay_put, plus
+ * INVALID_ARG (refs NULL with nrefs > 0), INVALID_REF (a null ref, or one
+ * this rank made that never existed), OUT_OF_RANGE (nrefs > UINT32_MAX). */
 int relay_put_object(const void *data, size_t size, const relay_ref_t *refs, size_t nrefs,
                      relay_ref_t *ref_p);
 
 /* Wait for an object and return a view of it.
- * [IN] timeout_s: seconds, RELAY_FOREVER to wait without limit.
+ * [IN] timeout_s: seconds; RELAY_FOREVER (or any negative or infinite
+ * value) waits without limit; 0 takes the object only if it is ready now
+ * (asking rank 0 and fetching its bytes still take their round trips);
+ * NaN is INVALID_ARG.
  * [OUT] obj_p: free with relay_object_free. On ERR_TASK_FAILED (and
  * ERR_INVALID_REF as the value of a failed task) *obj_p is still set to an
  * error object whose relay_object_error() gives the message.
@@ -272,9 +277,10 @@ int relay_get_value(relay_ref_t ref, void *buf, size_t size, double timeout_s);
 /* Wait until num_ready of the n refs are ready (done or failed) or the
  * timeout expires; num_ready 0 returns at once with the flags of the refs
  * already known to be ready. [OUT] ready_p: n flags (1 ready), may be NULL.
- * [OUT] num_ready_p: may be NULL. Both are written also on ERR_TIMEOUT.
- * Errors: INVALID_ARG (num_ready > n), INVALID_REF, TIMEOUT, SHUTDOWN,
- * NOT_INITIALIZED. */
+ * [OUT] num_ready_p: may be NULL. Both are written also on ERR_TIMEOUT and
+ * on ERR_INVALID_REF (the unknown ref counts as not ready). timeout_s as in
+ * relay_get. Errors: INVALID_ARG (num_ready > n, NaN timeout), INVALID_REF,
+ * TIMEOUT, SHUTDOWN, NOT_INITIALIZED. */
 int relay_wait(const relay_ref_t *refs, size_t n, size_t num_ready, double timeout_s, int *ready_p,
                size_t *num_ready_p);
 
@@ -377,7 +383,7 @@ int relay_stats(relay_stats_t *stats_p);
 
 /* Wait until rank 0 has processed every message this rank sent before the
  * call (releases included), so relay_stats on rank 0 reflects them.
- * Errors: NOT_INITIALIZED, SHUTDOWN, TIMEOUT. */
+ * Errors: NOT_INITIALIZED, SHUTDOWN, TIMEOUT, INVALID_ARG (NaN timeout). */
 int relay_sync(double timeout_s);
 
 #ifdef __cplusplus

@@ -179,7 +179,7 @@ static int set_done(void *arg)
 }
 
 /* Post GET records for the refs not held in this rank's store. Lock held. */
-static void post_gets(req_set_t *s, const relay_ref_t *refs, relay__batch_t *b, int want_data)
+static void post_gets(req_set_t *s, const relay_ref_t *refs, relay__batch_t *b, int flags)
 {
     for (size_t i = 0; i < s->n; i++) {
         relay__req_t *q = &s->q[i];
@@ -198,7 +198,7 @@ static void post_gets(req_set_t *s, const relay_ref_t *refs, relay__batch_t *b, 
         relay__wbuf_t *w = relay__msg_begin(0, RELAY__R_GET, &start);
         relay__put_u64(w, q->req_id);
         relay__put_u64(w, q->obj_id);
-        relay__put_u8(w, (uint8_t)want_data);
+        relay__put_u8(w, (uint8_t)flags);
         relay__msg_end(0, w, start);
     }
 }
@@ -208,7 +208,15 @@ static void drop_reqs(req_set_t *s, int keep_objs)
 {
     for (size_t i = 0; i < s->n; i++) {
         relay__req_t *q = &s->q[i];
-        if (q->req_id && !q->replied) relay__map_remove(&relay__g.reqs, q->req_id);
+        if (q->req_id && !q->replied && relay__map_remove(&relay__g.reqs, q->req_id) &&
+            !relay__g.shutting_down) {
+            /* Rank 0 would keep a waiter for it until the object is ready. */
+            size_t start;
+            relay__wbuf_t *w = relay__msg_begin(0, RELAY__R_GET_CANCEL, &start);
+            relay__put_u64(w, q->req_id);
+            relay__put_u64(w, q->obj_id);
+            relay__msg_end(0, w, start);
+        }
         if (q->fetch) relay__fetch_finish(q->fetch);
         if (!keep_objs) relay__obj_unref(q->obj);
     }
@@ -342,7 +350,11 @@ static int get_impl(const char *call, const relay_ref_t *refs, size_t n, double 
         free(s.q);
         return relay__error(RELAY_ERR_SHUTDOWN, "%s: relay is shutting down", call);
     }
-    post_gets(&s, refs, &b, 1);
+    /* A zero timeout asks rank 0 for what is ready now, and waits for its
+     * answer (and for the bytes of what is), not for the objects. */
+    int now = timeout_s == 0;
+    post_gets(&s, refs, &b, RELAY__GET_DATA | (now ? RELAY__GET_NOW : 0));
+    if (now) timeout_s = RELAY_FOREVER;
     int done = wait_until(&b, deadline_of(timeout_s), set_done, &s);
     if (!done) {
         int shut = relay__g.shutting_down;
@@ -432,12 +444,19 @@ int relay_wait(const relay_ref_t *refs, size_t n, size_t num_ready, double timeo
     if (relay__g.shutting_down) {
         rc = relay__error(RELAY_ERR_SHUTDOWN, "relay_wait: relay is shutting down");
     } else {
-        post_gets(&s, refs, &b, 0);
+        int now = timeout_s == 0;
+        post_gets(&s, refs, &b, now ? RELAY__GET_NOW : 0);
+        if (now) {
+            b.need = n; /* every answer, ready or not */
+            timeout_s = RELAY_FOREVER;
+        }
         int done = wait_until(&b, deadline_of(timeout_s), set_done, &s);
         size_t k = 0;
         for (size_t i = 0; i < n; i++) {
             int ready = req_complete(&s.q[i]) && s.q[i].status == RELAY_OK;
-            if (req_complete(&s.q[i]) && s.q[i].status != RELAY_OK && rc == RELAY_OK)
+            /* TIMEOUT answers a zero-timeout wait: not ready, not an error. */
+            if (req_complete(&s.q[i]) && s.q[i].status != RELAY_OK &&
+                s.q[i].status != RELAY_ERR_TIMEOUT && rc == RELAY_OK)
                 rc = s.q[i].status;
             if (ready_p) ready_p[i] = ready;
             k += ready;
@@ -447,7 +466,7 @@ int relay_wait(const relay_ref_t *refs, size_t n, size_t num_ready, double timeo
             rc = relay__error(rc, "relay_wait: %s",
                               rc == RELAY_ERR_INVALID_REF ? "a ref is unknown or already released"
                                                           : relay_strerror(rc));
-        else if (!done)
+        else if (!done || k < num_ready)
             rc = relay__error(relay__g.shutting_down ? RELAY_ERR_SHUTDOWN : RELAY_ERR_TIMEOUT,
                               "relay_wait: %zu of %zu ready, %zu wanted", k, n, num_ready);
         drop_reqs(&s, 0);

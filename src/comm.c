@@ -168,6 +168,9 @@ void relay__dispatch_record(int src, uint8_t type, relay__rbuf_t *r)
     case RELAY__R_GET:
         relay__dir_on_get(src, r);
         break;
+    case RELAY__R_GET_CANCEL:
+        relay__dir_on_get_cancel(src, r);
+        break;
     case RELAY__R_DONE:
         relay__sched_on_done(src, r);
         break;

@@ -68,41 +68,58 @@ void relay__defer_next_epoch(void)
     if (F) F->epoch++;
 }
 
-/* An id rank 0 does not know yet and cannot yet call unknown for sure:
- * its maker is neither the sender (whose records come in order) nor rank
- * 0, and no PONG from the maker arrived after the record did. */
+/* Whether a record that arrived at epoch may name id yet: 0 when it may
+ * (known, or surely unknown); WAIT_HELD while records of the maker that
+ * arrived earlier are still held back here (one of them may create id);
+ * WAIT_PING while the maker may still have the creating record on its way
+ * (no PONG from it since). The sender's own ids are settled: its records
+ * come in order. Held records wait only for records that arrived before
+ * them, so no two sources can wait for each other. */
+enum { SETTLED = 0, WAIT_HELD = 1, WAIT_PING = 2 };
+
 static int unsettled(int src, uint64_t epoch, uint64_t id)
 {
     int maker = relay__id_rank(id);
-    if (maker == src || maker == 0 || maker >= relay__g.size) return 0;
-    return !relay__dir_lookup(id) && F->ponged[maker] < epoch;
+    if (maker == src || maker >= relay__g.size) return SETTLED;
+    if (F->head[maker] && F->head[maker]->epoch < epoch) return WAIT_HELD;
+    if (maker == 0 || relay__dir_lookup(id) || F->ponged[maker] >= epoch) return SETTLED;
+    return WAIT_PING;
+}
+
+/* The first id of a list that must wait: its maker, and *why_p. */
+static int check_id(int src, uint64_t epoch, uint64_t id, int *why_p)
+{
+    *why_p = unsettled(src, epoch, id);
+    return *why_p ? relay__id_rank(id) : -1;
 }
 
 /* Skip a descriptor, checking the refs it contains. */
-static int desc_unsettled(int src, uint64_t epoch, relay__rbuf_t *r)
+static int desc_unsettled(int src, uint64_t epoch, relay__rbuf_t *r, int *why_p)
 {
     relay__desc_t d;
     relay__desc_get(r, &d);
     for (uint32_t i = 0; i < d.nrefs && !r->err; i++) {
-        uint64_t id = relay__desc_ref(&d, i);
-        if (unsettled(src, epoch, id)) return relay__id_rank(id);
+        int maker = check_id(src, epoch, relay__desc_ref(&d, i), why_p);
+        if (maker >= 0) return maker;
     }
     return -1;
 }
 
-/* The maker of the first unsettled id the record names, or -1. */
-static int first_unsettled(int src, uint64_t epoch, uint8_t type, relay__rbuf_t r)
+/* The maker of the first id the record names that must wait (and why),
+ * or -1. */
+static int first_unsettled(int src, uint64_t epoch, uint8_t type, relay__rbuf_t r, int *why_p)
 {
+    *why_p = SETTLED;
     switch (type) {
     case RELAY__R_GET:
     case RELAY__R_RETAIN_CHECK: {
         relay__get_u64(&r); /* request id */
         uint64_t id = relay__get_u64(&r);
-        return !r.err && unsettled(src, epoch, id) ? relay__id_rank(id) : -1;
+        return r.err ? -1 : check_id(src, epoch, id, why_p);
     }
     case RELAY__R_PUT:
         relay__get_u64(&r);
-        return desc_unsettled(src, epoch, &r);
+        return desc_unsettled(src, epoch, &r, why_p);
     case RELAY__R_SUBMIT: {
         relay__get_u64(&r);
         relay__get_u64(&r);
@@ -114,7 +131,8 @@ static int first_unsettled(int src, uint64_t epoch, uint8_t type, relay__rbuf_t 
         for (uint32_t i = 0; i < k && !r.err; i++) {
             if (relay__get_u8(&r) == RELAY_ARG_REF) {
                 uint64_t id = relay__get_u64(&r);
-                if (!r.err && unsettled(src, epoch, id)) return relay__id_rank(id);
+                int maker = r.err ? -1 : check_id(src, epoch, id, why_p);
+                if (maker >= 0) return maker;
             } else {
                 size_t len;
                 relay__get_blob(&r, &len);
@@ -129,7 +147,7 @@ static int first_unsettled(int src, uint64_t epoch, uint8_t type, relay__rbuf_t 
         relay__get_str(&r);
         uint32_t nret = relay__get_u32(&r);
         for (uint32_t i = 0; status == RELAY_OK && i < nret && !r.err; i++) {
-            int maker = desc_unsettled(src, epoch, &r);
+            int maker = desc_unsettled(src, epoch, &r, why_p);
             if (maker >= 0) return maker;
         }
         return -1;
@@ -174,9 +192,9 @@ int relay__defer_intercept(int src, uint8_t type, const relay__rbuf_t *r)
 {
     if (!F) return 0;
     if (F->head[src]) return hold(src, type, F->epoch, r);
-    int maker = first_unsettled(src, F->epoch, type, *r);
+    int why, maker = first_unsettled(src, F->epoch, type, *r, &why);
     if (maker < 0) return 0;
-    ping(maker, F->epoch);
+    if (why == WAIT_PING) ping(maker, F->epoch);
     return hold(src, type, F->epoch, r);
 }
 
@@ -189,23 +207,27 @@ void relay__defer_on_ping(int src, relay__rbuf_t *r)
     relay__msg_end(src, w, start);
 }
 
-/* Handle the held records of src that no longer need to wait. */
-static void replay(int src)
+/* Handle the held records of src that no longer need to wait; returns how
+ * many were handled. */
+static int replay(int src)
 {
+    int handled = 0;
     while (F->head[src]) {
         held_t *h = F->head[src];
         relay__rbuf_t r;
         relay__rbuf_init(&r, h->bytes, h->len);
-        int maker = first_unsettled(src, h->epoch, h->type, r);
+        int why, maker = first_unsettled(src, h->epoch, h->type, r, &why);
         if (maker >= 0) {
-            ping(maker, h->epoch);
-            return;
+            if (why == WAIT_PING) ping(maker, h->epoch);
+            return handled;
         }
         F->head[src] = h->next;
         if (!F->head[src]) F->tail[src] = NULL;
         relay__dispatch_record(src, h->type, &r);
         free(h);
+        handled++;
     }
+    return handled;
 }
 
 void relay__defer_on_pong(int src, relay__rbuf_t *r)
@@ -213,6 +235,12 @@ void relay__defer_on_pong(int src, relay__rbuf_t *r)
     uint64_t epoch = relay__get_u64(r);
     if (epoch > F->ponged[src]) F->ponged[src] = epoch;
     if (F->pinged[src] <= epoch) F->pinged[src] = 0;
-    for (int s = 0; s < relay__g.size; s++)
-        replay(s);
+    /* A source's records may have waited for another's: go round until
+     * nothing more can be handled. */
+    int handled;
+    do {
+        handled = 0;
+        for (int s = 0; s < relay__g.size; s++)
+            handled += replay(s);
+    } while (handled);
 }

@@ -314,13 +314,15 @@ void relay__dir_on_get(int src, relay__rbuf_t *r)
 {
     uint64_t req = relay__get_u64(r);
     uint64_t id = relay__get_u64(r);
-    int want_data = relay__get_u8(r);
+    int flags = relay__get_u8(r), want_data = flags & RELAY__GET_DATA;
     if (r->err) return;
     relay__dentry_t *e = relay__dir_lookup(id);
     if (!e) {
         reply_get(src, req, RELAY_ERR_INVALID_REF, NULL, 0);
     } else if (e->ready) {
         reply_get(src, req, RELAY_OK, e, want_data);
+    } else if (flags & RELAY__GET_NOW) {
+        reply_get(src, req, RELAY_ERR_TIMEOUT, NULL, 0);
     } else {
         relay__dwaiter_t *w = malloc(sizeof *w);
         if (!w) {
@@ -332,5 +334,19 @@ void relay__dir_on_get(int src, relay__rbuf_t *r)
         w->want_data = want_data;
         w->next = e->waiters;
         e->waiters = w;
+    }
+}
+
+void relay__dir_on_get_cancel(int src, relay__rbuf_t *r)
+{
+    uint64_t req = relay__get_u64(r);
+    relay__dentry_t *e = relay__dir_lookup(relay__get_u64(r));
+    if (r->err || !e) return;
+    for (relay__dwaiter_t **pp = &e->waiters; *pp; pp = &(*pp)->next) {
+        if ((*pp)->rank != src || (*pp)->req != req) continue;
+        relay__dwaiter_t *w = *pp;
+        *pp = w->next;
+        free(w);
+        return;
     }
 }

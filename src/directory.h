@@ -56,6 +56,7 @@ void relay__dir_on_put(int src, relay__rbuf_t *r);
 void relay__dir_on_release(int src, relay__rbuf_t *r);
 void relay__dir_on_retain_check(int src, relay__rbuf_t *r);
 void relay__dir_on_get(int src, relay__rbuf_t *r);
+void relay__dir_on_get_cancel(int src, relay__rbuf_t *r);
 
 /* Reply to a REPLY-type request (SYNC, RETAIN_CHECK). */
 void relay__post_reply(int dest, uint64_t req, int status);

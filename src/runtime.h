@@ -18,6 +18,7 @@ enum relay__record_type {
     RELAY__R_RELEASE,      /* client → directory: a rank dropped its hold */
     RELAY__R_RETAIN_CHECK, /* client → directory: take a hold if the object exists */
     RELAY__R_GET,          /* client → directory: want an object (or to know it is ready) */
+    RELAY__R_GET_CANCEL,   /* client → directory: forget a GET the client gave up on */
     RELAY__R_DONE,         /* worker → scheduler: a task finished */
     RELAY__R_CPU,          /* worker → scheduler: a task blocked (-1) or resumed (+1) */
     RELAY__R_SYNC,         /* client → rank 0: reply once all earlier records are handled */
@@ -33,6 +34,9 @@ enum relay__record_type {
     RELAY__R_PING,         /* rank 0 → rank: answer once your earlier records are out */
     RELAY__R_PONG,         /* rank → rank 0: answer to PING */
 };
+
+/* Flags of a GET record. */
+enum { RELAY__GET_DATA = 1, RELAY__GET_NOW = 2 /* answer at once, TIMEOUT if not ready */ };
 
 #define RELAY__TAG_CTRL 1
 #define RELAY__TAG_XFER_BASE 16

@@ -275,6 +275,17 @@ static void worker(int rank, int size)
         uint64_t seeds[2] = {seed_of(prev, 0), seed_of(prev, 1)};
         for (int large = 0; large < 2; large++)
             test_check_pattern(from_prev[large], sizes[large], seeds[large]);
+        /* A zero timeout on a ready object still gets it, here as on rank 0:
+         * it waits for rank 0's answer (and the bytes), not for the object. */
+        for (int large = 0; large < 2; large++) {
+            relay_object_t o;
+            CHECK_OK(relay_get(from_prev[large], 0, &o));
+            CHECK_EQ(relay_object_size(o), sizes[large]);
+            CHECK_OK(relay_object_free(o));
+            size_t nready = 0;
+            CHECK_OK(relay_wait(&from_prev[large], 1, 1, 0, NULL, &nready));
+            CHECK_EQ(nready, 1);
+        }
         verify_by_task(from_prev, sizes, seeds, 2);
         CHECK_OK(relay_release_many(from_prev, 2));
     }
