@@ -716,6 +716,7 @@ static void *runtime_main(void *arg)
     while (c->active) {
         xfer_t *x = c->active;
         x->cancel = 1;
+        x->status = RELAY_ERR_SHUTDOWN; /* an interrupted fetch has no bytes */
         xfers_progress();
     }
     pthread_mutex_unlock(&c->progress_lock);

@@ -1,5 +1,6 @@
 #include "directory.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -242,6 +243,17 @@ void relay__dir_maybe_free(relay__dentry_t *e)
     free(stack);
 }
 
+struct relay_object *relay__dir_oom_object(uint64_t id, uint64_t size)
+{
+    char msg[160];
+    snprintf(msg, sizeof msg, "rank 0 ran out of memory storing object %#llx (%llu bytes)",
+             (unsigned long long)id, (unsigned long long)size);
+    relay__log(RELAY__LOG_ERROR, "%s", msg);
+    struct relay_object *o = relay__obj_new_error(id, RELAY_ERR_NO_MEMORY, msg);
+    if (!o) abort(); /* not even a few bytes left */
+    return o;
+}
+
 void relay__dir_stats(uint64_t *objects_p, uint64_t *bytes_p)
 {
     *objects_p = D() ? D()->entries.count : 0;
@@ -274,9 +286,12 @@ void relay__dir_on_put(int src, relay__rbuf_t *r)
         refs[i] = relay__desc_ref(&d, i);
     if (d.is_inline) {
         struct relay_object *o = relay__obj_new(id, d.size, d.nrefs);
-        if (!o) abort();
-        memcpy(o->refs, refs, d.nrefs * sizeof *refs);
-        if (d.size) memcpy(o->data, d.bytes, d.size);
+        if (o) {
+            memcpy(o->refs, refs, d.nrefs * sizeof *refs);
+            if (d.size) memcpy(o->data, d.bytes, d.size);
+        } else {
+            o = relay__dir_oom_object(id, d.size);
+        }
         relay__dir_set_ready(e, o, -1, 0, NULL, 0);
         relay__obj_unref(o);
     } else {

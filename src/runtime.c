@@ -97,6 +97,10 @@ int relay_init(int *argc, char ***argv, const relay_config_t *config)
     relay__g.comm = MPI_COMM_NULL;
     relay__g.shutting_down = relay__g.exiting = 0;
     atomic_store(&relay__g.next_seq, 1);
+    /* Counters describe this init .. finalize period. */
+    atomic_store(&relay__g.tasks_submitted, 0);
+    atomic_store(&relay__g.tasks_executed, 0);
+    atomic_store(&relay__g.bytes_fetched, 0);
     relay__g.next_req = 0;
     relay__map_init(&relay__g.reqs);
     relay__map_init(&relay__g.holds);

@@ -1,5 +1,6 @@
 #include "scheduler.h"
 
+#include <float.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,7 +139,7 @@ static int pick_rank(const relay__stask_t *t)
     if (best >= 0) return best;
     /* Least busy first; among equals the lowest rank, so a trickle of tasks
      * keeps going to the same warm rank and idle ranks stay asleep. */
-    double best_load = 2.0;
+    double best_load = DBL_MAX;
     for (int r = 0; r < relay__g.size; r++) {
         if (s->busy[r] >= window(s->capacity[r])) continue;
         double load = (double)s->busy[r] / s->capacity[r];
@@ -357,7 +358,7 @@ static void record_return(int src, relay__rbuf_t *r, uint64_t id)
         return;
     }
     struct relay_object *o = relay__obj_from_desc(id, &d);
-    if (!o) abort();
+    if (!o) o = relay__dir_oom_object(id, d.size);
     relay__dir_set_ready(e, o, -1, 0, NULL, 0);
     relay__obj_unref(o);
 }
