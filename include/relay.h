@@ -376,6 +376,7 @@ typedef struct relay_stats {
     uint64_t live_views;        /* relay_object_t not yet freed */
     uint64_t bytes_fetched;     /* large-object bytes received peer-to-peer */
     uint64_t live_objects;      /* object buffers allocated in this process */
+    uint64_t directory_waiters; /* rank 0: gets waiting for objects not ready */
 } relay_stats_t;
 
 /* [OUT] stats_p. Errors: INVALID_ARG, NOT_INITIALIZED. */

@@ -15,6 +15,7 @@
 typedef struct relay__dir {
     relay__map_t entries;
     uint64_t inline_bytes;
+    uint64_t waiters;
 } relay__dir_t;
 
 static relay__dir_t *D(void)
@@ -169,6 +170,7 @@ void relay__dir_set_ready(relay__dentry_t *e, struct relay_object *obj, int hold
         e->waiters = w->next;
         reply_get(w->rank, w->req, RELAY_OK, e, w->want_data);
         free(w);
+        D()->waiters--;
     }
     struct relay__stask **deps = e->deps;
     uint32_t ndeps = e->ndeps;
@@ -252,6 +254,11 @@ struct relay_object *relay__dir_oom_object(uint64_t id, uint64_t size)
     struct relay_object *o = relay__obj_new_error(id, RELAY_ERR_NO_MEMORY, msg);
     if (!o) abort(); /* not even a few bytes left */
     return o;
+}
+
+uint64_t relay__dir_waiters(void)
+{
+    return D() ? D()->waiters : 0;
 }
 
 void relay__dir_stats(uint64_t *objects_p, uint64_t *bytes_p)
@@ -349,6 +356,7 @@ void relay__dir_on_get(int src, relay__rbuf_t *r)
         w->want_data = want_data;
         w->next = e->waiters;
         e->waiters = w;
+        D()->waiters++;
     }
 }
 
@@ -362,6 +370,7 @@ void relay__dir_on_get_cancel(int src, relay__rbuf_t *r)
         relay__dwaiter_t *w = *pp;
         *pp = w->next;
         free(w);
+        D()->waiters--;
         return;
     }
 }

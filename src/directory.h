@@ -51,6 +51,7 @@ void relay__dir_maybe_free(relay__dentry_t *e);
 /* Encode e's descriptor (see object.h). */
 void relay__dir_put_desc(relay__wbuf_t *w, const relay__dentry_t *e);
 void relay__dir_stats(uint64_t *objects_p, uint64_t *bytes_p);
+uint64_t relay__dir_waiters(void);
 /* An error object (RELAY_ERR_NO_MEMORY) standing for an object rank 0 had
  * no memory to store: getters are told instead of the job aborting. */
 struct relay_object *relay__dir_oom_object(uint64_t id, uint64_t size);

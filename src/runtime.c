@@ -195,6 +195,7 @@ int relay_stats(relay_stats_t *s)
     s->live_views = atomic_load(&relay__g.live_views);
     s->bytes_fetched = atomic_load(&relay__g.bytes_fetched);
     s->live_objects = atomic_load(&relay__g.live_objects);
+    s->directory_waiters = relay__dir_waiters();
     pthread_mutex_unlock(&relay__g.lock);
     return RELAY_OK;
 }

@@ -206,6 +206,14 @@ static void check_timeouts(void)
         CHECK_EQ(ready[1], 0);
         CHECK_EQ(nready, 1);
     }
+    /* Gets and waits that gave up leave no waiter behind at rank 0. */
+    for (int k = 0; k < 50; k++) {
+        int st = relay_wait(&slow, 1, 1, 0.001, NULL, NULL);
+        CHECK(st == RELAY_ERR_TIMEOUT || st == RELAY_OK);
+    }
+    CHECK_OK(relay_sync(TEST_LONG_S));
+    CHECK_EQ(test_stats().directory_waiters, 0); /* the driver is rank 0 */
+
     CHECK_OK(relay_wait(both, 2, 1, TEST_LONG_S, ready, &nready));
     CHECK_GE(nready, 1);
     CHECK_EQ(ready[0], 1);
