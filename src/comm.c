@@ -384,6 +384,9 @@ static void xfer_post(xfer_t *x)
 /* Runtime thread, lock held: a transfer ended; hand the result over. */
 static void xfer_complete(xfer_t *x)
 {
+    /* A send that could not go tells the receiver, which would wait. */
+    if (x->is_send && x->status != RELAY_OK && x->status != RELAY_ERR_SHUTDOWN)
+        post_fetch_err(x->peer, x->tag, x->status);
     if (!x->is_send) {
         relay__map_remove(&C()->recv_by_tag, (uint64_t)x->tag);
         relay__fetch_t *f = x->fetch;

@@ -80,6 +80,20 @@ static void post_cpu(int delta)
     relay__msg_end(0, w, start);
 }
 
+/* A DONE that fails a task this rank could not even parse. Lock held. */
+static void post_failure(uint64_t task_id, int status, const char *msg)
+{
+    size_t start;
+    relay__wbuf_t *w = relay__msg_begin(0, RELAY__R_DONE, &start);
+    relay__put_u64(w, task_id);
+    relay__put_u32(w, (uint32_t)status);
+    relay__put_u64(w, 0);
+    relay__put_str(w, msg);
+    relay__put_u32(w, 0); /* no returns */
+    relay__put_u32(w, 0); /* no releases */
+    relay__msg_end(0, w, start);
+}
+
 static void post_done(relay_ctx_t *c, int rc)
 {
     char msg[1024] = "";
@@ -390,10 +404,16 @@ fail:
 void relay__worker_on_task(int src, relay__rbuf_t *r)
 {
     relay__pool_t *p = relay__g.pool;
+    relay__rbuf_t head = *r;
+    uint64_t task_id = relay__get_u64(&head);
     relay_ctx_t *c = parse_task(r);
     if (!c) {
-        relay__log(RELAY__LOG_ERROR, "cannot take a task from rank %d (malformed or out of memory)",
-                   src);
+        /* Fail it rather than drop it: its returns and dependents would wait forever. */
+        char msg[160];
+        snprintf(msg, sizeof msg, "rank %d could not take task %#llx (malformed or out of memory)",
+                 relay__g.rank, (unsigned long long)task_id);
+        relay__log(RELAY__LOG_ERROR, "%s", msg);
+        if (!head.err) post_failure(task_id, RELAY_ERR_NO_MEMORY, msg);
         return;
     }
     if (!p || relay__g.shutting_down) {
