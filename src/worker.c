@@ -242,7 +242,17 @@ static void *worker_main(void *arg)
     relay__pool_t *p = arg;
     pthread_mutex_lock(&relay__g.lock);
     for (;;) {
-        if (!p->head && !p->stop && !p->spinning && !relay__bell_oversubscribed()) poll_for_work(p);
+        if (!p->head && !p->stop && !p->spinning) {
+            if (!relay__bell_oversubscribed()) {
+                poll_for_work(p);
+            } else {
+                /* No spinning here, but send the completion just queued
+                 * rather than wake the runtime thread for it. */
+                pthread_mutex_unlock(&relay__g.lock);
+                relay__comm_poll();
+                pthread_mutex_lock(&relay__g.lock);
+            }
+        }
         while (!p->head && !p->stop) {
             p->idle++;
             pthread_cond_wait(&p->cv, &relay__g.lock);
