@@ -21,6 +21,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "app.h"
 #include "relay.h"
 
 #define BIG (64u << 20) /* bytes of the large-object metrics */
@@ -62,24 +63,11 @@ static int wanted(const char *metric)
     return !only || strstr(metric, only);
 }
 
-/* Wait for an MPI request without spinning: the relay ranks need the
- * cores while a main thread waits here. */
-static void polite_wait(MPI_Request *req)
-{
-    int done = 0;
-    struct timespec ts = {0, 200000};
-    for (;;) {
-        MPI_Test(req, &done, MPI_STATUS_IGNORE);
-        if (done) return;
-        nanosleep(&ts, NULL);
-    }
-}
-
 static void polite_barrier(void)
 {
     MPI_Request req;
     MPI_Ibarrier(bench_comm, &req);
-    polite_wait(&req);
+    app_quiet_wait(&req);
 }
 
 static int cmp_double(const void *a, const void *b)

@@ -62,6 +62,7 @@
 
 #include <mpi.h>
 
+#include "app.h"
 #include "relay.h"
 
 #define FLOPS_PER_ITER 8.0        /* 4 chains x (1 multiply + 1 add) */
@@ -81,15 +82,6 @@ static void report(const char *what, int rc)
 {
     fprintf(stderr, "relay-metg: %s: %s (%s)\n", what, relay_strerror(rc), relay_last_error());
 }
-
-#define TASK_CHECK(ctx, call)                                                                      \
-    do {                                                                                           \
-        int rc_ = (call);                                                                          \
-        if (rc_ != RELAY_OK) {                                                                     \
-            relay_ctx_fail((ctx), "%s: %s (%s)", #call, relay_strerror(rc_), relay_last_error());  \
-            return -1;                                                                             \
-        }                                                                                          \
-    } while (0)
 
 /* ------------------------------------------------------------------------ */
 /* The graph                                                                 */
@@ -325,29 +317,18 @@ out:
 
 /* Barrier / broadcast that sleep instead of spinning, so idle ranks leave
  * the cores to the ones measuring. */
-static void quiet_wait(MPI_Request *req)
-{
-    int done = 0;
-    struct timespec ts = {0, 200000};
-    for (;;) {
-        MPI_Test(req, &done, MPI_STATUS_IGNORE);
-        if (done) return;
-        nanosleep(&ts, NULL);
-    }
-}
-
 static void quiet_barrier(MPI_Comm comm)
 {
     MPI_Request req;
     MPI_Ibarrier(comm, &req);
-    quiet_wait(&req);
+    app_quiet_wait(&req);
 }
 
 static void quiet_bcast_i64(int64_t *v, MPI_Comm comm)
 {
     MPI_Request req;
     MPI_Ibcast(v, 1, MPI_INT64_T, 0, comm, &req);
-    quiet_wait(&req);
+    app_quiet_wait(&req);
 }
 
 /* One run of the graph on the P ranks of comm; rank 0 of comm gets the last

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "app.h"
 #include "relay.h"
 
 #define NUM_F 4
@@ -23,16 +24,6 @@ static void report(const char *what, int rc)
 {
     fprintf(stderr, "relay-nested: %s: %s (%s)\n", what, relay_strerror(rc), relay_last_error());
 }
-
-/* In a task: fail it with the relay error and return from the function. */
-#define TASK_CHECK(ctx, call)                                                                      \
-    do {                                                                                           \
-        int rc_ = (call);                                                                          \
-        if (rc_ != RELAY_OK) {                                                                     \
-            relay_ctx_fail((ctx), "%s: %s (%s)", #call, relay_strerror(rc_), relay_last_error());  \
-            return -1;                                                                             \
-        }                                                                                          \
-    } while (0)
 
 static int f(relay_ctx_t *ctx)
 {

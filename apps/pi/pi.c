@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "app.h"
 #include "relay.h"
 
 #ifndef M_PI
@@ -34,15 +35,6 @@ static void report(const char *what, int rc)
 {
     fprintf(stderr, "relay-pi: %s: %s (%s)\n", what, relay_strerror(rc), relay_last_error());
 }
-
-#define TASK_CHECK(ctx, call)                                                                      \
-    do {                                                                                           \
-        int rc_ = (call);                                                                          \
-        if (rc_ != RELAY_OK) {                                                                     \
-            relay_ctx_fail((ctx), "%s: %s (%s)", #call, relay_strerror(rc_), relay_last_error());  \
-            return -1;                                                                             \
-        }                                                                                          \
-    } while (0)
 
 static uint64_t splitmix64_mix(uint64_t z)
 {
