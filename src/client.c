@@ -284,6 +284,7 @@ void relay__client_on_local_reply(uint64_t req_id, int status, struct relay_obje
 
 void relay__client_on_reply(int src, relay__rbuf_t *r)
 {
+    (void)src;
     uint64_t req_id = relay__get_u64(r);
     int status = (int)relay__get_u32(r);
     relay__req_t *q = relay__map_remove(&relay__g.reqs, req_id);

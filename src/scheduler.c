@@ -432,6 +432,8 @@ void relay__sched_shutdown(void)
 
 void relay__sched_on_shutdown_ack(int src, relay__rbuf_t *r)
 {
+    (void)src;
+    (void)r;
     relay__sched_t *s = S();
     if (++s->acks < relay__g.size) return;
     for (int k = 0; k < relay__g.size; k++) {

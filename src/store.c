@@ -64,6 +64,7 @@ void relay__store_stats(uint64_t *objects_p, uint64_t *bytes_p)
 
 void relay__store_on_free(int src, relay__rbuf_t *r)
 {
+    (void)src;
     relay__store_t *s = relay__g.store;
     uint32_t n = relay__get_u32(r);
     for (uint32_t i = 0; i < n && !r->err; i++) {

@@ -331,6 +331,7 @@ void relay__pool_join(void)
 
 void relay__worker_block(relay_ctx_t *ctx)
 {
+    (void)ctx;
     relay__pool_t *p = relay__g.pool;
     post_cpu(-1);
     /* The freed slot needs a thread to run the next task on it. */
@@ -340,6 +341,7 @@ void relay__worker_block(relay_ctx_t *ctx)
 
 void relay__worker_unblock(relay_ctx_t *ctx)
 {
+    (void)ctx;
     post_cpu(+1);
 }
 
@@ -413,6 +415,7 @@ fail:
 
 void relay__worker_on_task(int src, relay__rbuf_t *r)
 {
+    (void)src;
     relay__pool_t *p = relay__g.pool;
     relay__rbuf_t head = *r;
     uint64_t task_id = relay__get_u64(&head);
@@ -446,6 +449,8 @@ void relay__worker_on_task(int src, relay__rbuf_t *r)
 
 void relay__worker_on_shutdown(int src, relay__rbuf_t *r)
 {
+    (void)src;
+    (void)r;
     relay__g.shutting_down = 1;
     relay__client_fail_all();
     pthread_cond_broadcast(&relay__g.state_cv);
