@@ -255,7 +255,7 @@ void relay__client_on_get_reply(int src, relay__rbuf_t *r)
     relay__req_t *q = relay__map_remove(&relay__g.reqs, req_id);
     if (!q) return; /* the waiter gave up (timeout) */
     q->status = status;
-    relay__desc_t d;
+    relay__desc_t d = {0};
     if (status == RELAY_OK && has_desc) relay__desc_get(r, &d);
     if (r->err) {
         relay__log(RELAY__LOG_ERROR, "malformed reply from rank %d", src);
