@@ -68,21 +68,42 @@ void relay__defer_next_epoch(void)
     if (F) F->epoch++;
 }
 
-/* Whether a record that arrived at epoch may name id yet: 0 when it may
- * (known, or surely unknown); WAIT_HELD while records of the maker that
- * arrived earlier are still held back here (one of them may create id);
+/* Whether a record that arrived at epoch may name id yet: SETTLED when it
+ * may (known, or surely unknown); WAIT_HELD while records of the maker are
+ * held back here (one of them may create id, whenever it arrived);
  * WAIT_PING while the maker may still have the creating record on its way
  * (no PONG from it since). The sender's own ids are settled: its records
- * come in order. Held records wait only for records that arrived before
- * them, so no two sources can wait for each other. */
+ * come in order. */
 enum { SETTLED = 0, WAIT_HELD = 1, WAIT_PING = 2 };
+
+static int first_unsettled(int src, uint64_t epoch, uint8_t type, relay__rbuf_t r, int *why_p);
+
+/* Whether the held records of rank x wait, directly or through other
+ * ranks' held records, for those of src. A record that creates an id
+ * happens before any record naming it, so real refs never form such a
+ * cycle; refs that were never created can, and then nobody must wait. */
+static int waits_for(int x, int src)
+{
+    /* The walk recurses through unsettled(): one depth for all of it. */
+    static int depth;
+    held_t *h = F->head[x];
+    if (!h) return 0;
+    if (depth > relay__g.size) return 1;
+    depth++;
+    relay__rbuf_t r;
+    relay__rbuf_init(&r, h->bytes, h->len);
+    int why, y = first_unsettled(x, h->epoch, h->type, r, &why);
+    int cycle = y >= 0 && why == WAIT_HELD && (y == src || waits_for(y, src));
+    depth--;
+    return cycle;
+}
 
 static int unsettled(int src, uint64_t epoch, uint64_t id)
 {
     int maker = relay__id_rank(id);
-    if (maker == src || maker >= relay__g.size) return SETTLED;
-    if (F->head[maker] && F->head[maker]->epoch < epoch) return WAIT_HELD;
-    if (maker == 0 || relay__dir_lookup(id) || F->ponged[maker] >= epoch) return SETTLED;
+    if (maker == src || maker >= relay__g.size || relay__dir_lookup(id)) return SETTLED;
+    if (F->head[maker] && !waits_for(maker, src)) return WAIT_HELD;
+    if (maker == 0 || F->ponged[maker] >= epoch) return SETTLED;
     return WAIT_PING;
 }
 
