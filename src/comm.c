@@ -579,12 +579,12 @@ static size_t take_outgoing(outgoing_t **v, size_t *cap, xfer_t **posts)
     return n;
 }
 
-/* MPI has a control message for this rank. Only when no other thread is
- * progressing (it would find the message itself). */
+/* MPI has a control message for this rank that no other thread is about
+ * to find: a thread that holds the progress lock is polling and will. */
 static int mpi_pending(void)
 {
     relay__comm_t *c = C();
-    if (pthread_mutex_trylock(&c->progress_lock) != 0) return 1;
+    if (pthread_mutex_trylock(&c->progress_lock) != 0) return 0;
     int flag = 0;
     MPI_Iprobe(MPI_ANY_SOURCE, RELAY__TAG_CTRL, relay__g.comm, &flag, MPI_STATUS_IGNORE);
     pthread_mutex_unlock(&c->progress_lock);

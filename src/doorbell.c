@@ -33,21 +33,29 @@ static long futex(atomic_uint *addr, int op, unsigned val, const struct timespec
 }
 
 /* Map every rank of this node to its bell in the shared window. */
+/* Map every rank of this node to its bell in the shared window. The ranks
+ * of a node agree on success first, so all of them use the window or none
+ * does (a failure on one rank must not leave the others in a collective). */
 static int map_node(MPI_Comm comm)
 {
     int node_size, node_rank;
-    bell_t *mine;
+    bell_t *mine = NULL;
     if (MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &B.node) != MPI_SUCCESS)
         return -1;
     MPI_Comm_size(B.node, &node_size);
     MPI_Comm_rank(B.node, &node_rank);
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     B.oversubscribed = cpus > 0 && node_size > cpus;
-    if (MPI_Win_allocate_shared(sizeof(bell_t), 1, MPI_INFO_NULL, B.node, &mine, &B.win) !=
-        MPI_SUCCESS)
-        return -1;
     int *global = malloc((size_t)node_size * sizeof *global);
-    if (!global) return -1;
+    int ok = global && MPI_Win_allocate_shared(sizeof(bell_t), 1, MPI_INFO_NULL, B.node, &mine,
+                                               &B.win) == MPI_SUCCESS;
+    int all = 0;
+    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, B.node);
+    if (!all) {
+        if (B.win != MPI_WIN_NULL) MPI_Win_free(&B.win);
+        free(global);
+        return -1;
+    }
     MPI_Allgather(&relay__g.rank, 1, MPI_INT, global, 1, MPI_INT, B.node);
     for (int i = 0; i < node_size; i++) {
         MPI_Aint size;
