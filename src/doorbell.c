@@ -1,6 +1,7 @@
 #include "doorbell.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <linux/futex.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -32,6 +33,22 @@ static long futex(atomic_uint *addr, int op, unsigned val, const struct timespec
     return syscall(SYS_futex, (unsigned *)addr, op, val, ts, NULL, 0);
 }
 
+/* CPUs the ranks of this node may run on: the union of their affinity
+ * masks (a Slurm allocation or cgroup may give them fewer than the node
+ * has). Collective over B.node. */
+static int node_cpus(void)
+{
+    cpu_set_t mine, all;
+    CPU_ZERO(&mine);
+    if (sched_getaffinity(0, sizeof mine, &mine) != 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        for (long i = 0; i < n && i < CPU_SETSIZE; i++)
+            CPU_SET((int)i, &mine);
+    }
+    MPI_Allreduce(&mine, &all, (int)sizeof mine, MPI_BYTE, MPI_BOR, B.node);
+    return CPU_COUNT(&all);
+}
+
 /* Map every rank of this node to its bell in the shared window. */
 /* Map every rank of this node to its bell in the shared window. The ranks
  * of a node agree on success first, so all of them use the window or none
@@ -44,8 +61,7 @@ static int map_node(MPI_Comm comm)
         return -1;
     MPI_Comm_size(B.node, &node_size);
     MPI_Comm_rank(B.node, &node_rank);
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    B.oversubscribed = cpus > 0 && node_size > cpus;
+    B.oversubscribed = node_size > node_cpus();
     int *global = malloc((size_t)node_size * sizeof *global);
     int ok = global && MPI_Win_allocate_shared(sizeof(bell_t), 1, MPI_INFO_NULL, B.node, &mine,
                                                &B.win) == MPI_SUCCESS;
