@@ -1,9 +1,11 @@
-/* MPI transport. One runtime thread per rank makes every MPI call after
- * init: it sends the records other threads queue (batched per destination:
- * everything queued for a rank between two turns of the loop leaves as one
- * MPI message), receives and dispatches incoming records, and moves the
- * bytes of large objects in chunks. When idle it spins briefly, then backs
- * off to sleeps of up to poll_max_us, so an idle rank costs almost no CPU. */
+/* MPI transport. A turn of progress sends the records other threads queued
+ * (batched per destination: everything queued for a rank between two turns
+ * leaves as one MPI message), receives and dispatches incoming records, and
+ * moves the bytes of large objects in chunks. One thread at a time takes
+ * turns (the progress lock): a thread waiting for a reply or an idle worker
+ * when it can, the rank's runtime thread otherwise. An idle runtime thread
+ * sleeps on its doorbell (doorbell.h), waking every poll_max_us at most to
+ * look for messages from other nodes. */
 #ifndef RELAY_COMM_H
 #define RELAY_COMM_H
 
