@@ -34,13 +34,6 @@ static MPI_Comm bench_comm;
 /* Helpers                                                                  */
 /* ---------------------------------------------------------------------- */
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static void die(const char *what, int rc)
 {
     fprintf(stderr, "relay-bench: %s: %s (%s)\n", what, relay_strerror(rc), relay_last_error());
@@ -143,7 +136,7 @@ static double mpi_pingpong(int rank)
     char b[8] = {0};
     double t0 = 0;
     for (int i = 0; i < warm + iters; i++) {
-        if (i == warm) t0 = now();
+        if (i == warm) t0 = app_now();
         if (rank == 0) {
             MPI_Send(b, 8, MPI_BYTE, 1, 0, bench_comm);
             MPI_Recv(b, 8, MPI_BYTE, 1, 0, bench_comm, MPI_STATUS_IGNORE);
@@ -152,7 +145,7 @@ static double mpi_pingpong(int rank)
             MPI_Send(b, 8, MPI_BYTE, 0, 0, bench_comm);
         }
     }
-    return (now() - t0) / iters * 1e6;
+    return (app_now() - t0) / iters * 1e6;
 }
 
 static double mpi_send_bw(int rank, char *buf)
@@ -161,10 +154,10 @@ static double mpi_send_bw(int rank, char *buf)
     double t[REPS];
     for (int r = 0; r < REPS; r++) {
         MPI_Barrier(bench_comm);
-        double t0 = now();
+        double t0 = app_now();
         if (rank == 1) MPI_Send(buf, (int)BIG, MPI_BYTE, 0, 1, bench_comm);
         if (rank == 0) MPI_Recv(buf, (int)BIG, MPI_BYTE, 1, 1, bench_comm, MPI_STATUS_IGNORE);
-        t[r] = now() - t0;
+        t[r] = app_now() - t0;
     }
     return BIG / median(t, REPS) / 1e9;
 }
@@ -177,9 +170,9 @@ static double memcpy_bw(char *src)
     memset(dst, 0, BIG); /* touched: this is the copy alone */
     double t[REPS];
     for (int r = 0; r < REPS; r++) {
-        double t0 = now();
+        double t0 = app_now();
         memcpy(dst, src, BIG);
-        t[r] = now() - t0;
+        t[r] = app_now() - t0;
     }
     volatile char sink = dst[BIG - 1];
     (void)sink;
@@ -225,14 +218,14 @@ static void tasks_sync(const baselines_t *b)
     double *t = malloc(n * sizeof *t);
     if (!t) MPI_Abort(MPI_COMM_WORLD, 1);
     for (size_t i = 0; i < n + 100; i++) {
-        double t0 = now();
+        double t0 = app_now();
         relay_ref_t r;
         relay_object_t o;
         OK(relay_submit("noop", NULL, 0, NULL, &r));
         OK(relay_get(r, RELAY_FOREVER, &o));
         OK(relay_object_free(o));
         OK(relay_release(r));
-        if (i >= 100) t[i - 100] = now() - t0;
+        if (i >= 100) t[i - 100] = app_now() - t0;
     }
     double sum = 0;
     for (size_t i = 0; i < n; i++)
@@ -249,11 +242,11 @@ static void tasks_async(void)
     size_t n = scaled(200000);
     relay_ref_t *refs = malloc(n * sizeof *refs);
     if (!refs) MPI_Abort(MPI_COMM_WORLD, 1);
-    double t0 = now();
+    double t0 = app_now();
     for (size_t i = 0; i < n; i++)
         OK(relay_submit("noop", NULL, 0, NULL, &refs[i]));
     get_all_and_release(refs, n);
-    report("single_client_tasks_async", n / (now() - t0), "tasks/s", NULL, 0, 1, NULL);
+    report("single_client_tasks_async", n / (app_now() - t0), "tasks/s", NULL, 0, 1, NULL);
     free(refs);
 }
 
@@ -263,13 +256,13 @@ static void get_calls(void)
     int64_t v = 7;
     relay_ref_t r;
     OK(relay_put(&v, sizeof v, &r));
-    double t0 = now();
+    double t0 = app_now();
     for (size_t i = 0; i < n; i++) {
         relay_object_t o;
         OK(relay_get(r, RELAY_FOREVER, &o));
         OK(relay_object_free(o));
     }
-    report("single_client_get_calls", n / (now() - t0), "gets/s", NULL, 0, 1, NULL);
+    report("single_client_get_calls", n / (app_now() - t0), "gets/s", NULL, 0, 1, NULL);
     OK(relay_release(r));
 }
 
@@ -277,13 +270,13 @@ static void put_calls(void)
 {
     size_t n = scaled(100000);
     int64_t v = 7;
-    double t0 = now();
+    double t0 = app_now();
     for (size_t i = 0; i < n; i++) {
         relay_ref_t r;
         OK(relay_put(&v, sizeof v, &r));
         OK(relay_release(r));
     }
-    report("single_client_put_calls", n / (now() - t0), "puts/s", NULL, 0, 1, NULL);
+    report("single_client_put_calls", n / (app_now() - t0), "puts/s", NULL, 0, 1, NULL);
 }
 
 static void put_gigabytes(const baselines_t *b)
@@ -295,9 +288,9 @@ static void put_gigabytes(const baselines_t *b)
     double *t = malloc((size_t)reps * sizeof *t);
     for (int i = 0; i < reps; i++) {
         relay_ref_t r;
-        double t0 = now();
+        double t0 = app_now();
         OK(relay_put(buf, BIG, &r));
-        t[i] = now() - t0;
+        t[i] = app_now() - t0;
         OK(relay_release(r));
     }
     report("single_client_put_gigabytes", BIG / median(t, reps) / 1e9, "GB/s", "memcpy",
@@ -316,9 +309,9 @@ static void remote_get(const baselines_t *b, int size)
         OK(relay_submit("make_big", NULL, 0, NULL, &r));
         OK(relay_wait(&r, 1, 1, RELAY_FOREVER, NULL, NULL));
         relay_object_t o;
-        double t0 = now();
+        double t0 = app_now();
         OK(relay_get(r, RELAY_FOREVER, &o));
-        t[i] = now() - t0;
+        t[i] = app_now() - t0;
         if (relay_object_size(o) != BIG || ((const char *)relay_object_data(o))[BIG - 1] != 0x42) {
             fprintf(stderr, "relay-bench: remote object corrupted\n");
             MPI_Abort(MPI_COMM_WORLD, 1);
@@ -335,14 +328,14 @@ static void wait_1k_refs(void)
 {
     int rounds = quick ? 2 : 50;
     relay_ref_t refs[1000];
-    double t0 = now();
+    double t0 = app_now();
     for (int k = 0; k < rounds; k++) {
         for (int i = 0; i < 1000; i++)
             OK(relay_submit("noop", NULL, 0, NULL, &refs[i]));
         OK(relay_wait(refs, 1000, 1000, RELAY_FOREVER, NULL, NULL));
         OK(relay_release_many(refs, 1000));
     }
-    report("single_client_wait_1k_refs", rounds / (now() - t0), "waits/s", NULL, 0, 1, NULL);
+    report("single_client_wait_1k_refs", rounds / (app_now() - t0), "waits/s", NULL, 0, 1, NULL);
 }
 
 static void tasks_queued_1m(void)
@@ -350,12 +343,12 @@ static void tasks_queued_1m(void)
     size_t n = quick ? 10000 : 1000000;
     relay_ref_t *refs = malloc(n * sizeof *refs);
     if (!refs) MPI_Abort(MPI_COMM_WORLD, 1);
-    double t0 = now();
+    double t0 = app_now();
     for (size_t i = 0; i < n; i++)
         OK(relay_submit("noop", NULL, 0, NULL, &refs[i]));
-    double submitted = now() - t0;
+    double submitted = app_now() - t0;
     get_all_and_release(refs, n);
-    double total = now() - t0;
+    double total = app_now() - t0;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     char note[96];
@@ -372,14 +365,14 @@ static void multi_client(int rank, int size)
     relay_ref_t *refs = malloc(n * sizeof *refs);
     if (!refs) MPI_Abort(MPI_COMM_WORLD, 1);
     polite_barrier();
-    double t0 = now();
+    double t0 = app_now();
     for (size_t i = 0; i < n; i++)
         OK(relay_submit("noop", NULL, 0, NULL, &refs[i]));
     get_all_and_release(refs, n);
     polite_barrier();
     if (rank == 0)
-        report("multi_client_tasks_async", (double)n * size / (now() - t0), "tasks/s", NULL, 0, 1,
-               NULL);
+        report("multi_client_tasks_async", (double)n * size / (app_now() - t0), "tasks/s", NULL, 0,
+               1, NULL);
     free(refs);
 }
 

@@ -1,5 +1,6 @@
 /* What the example apps share: a status check for remote functions that
- * fails the task with relay's own description of the error, and an MPI wait
+ * fails the task with relay's own description of the error, a clock, and an
+ * MPI wait
  * that sleeps instead of spinning (a main thread waiting in MPI must leave
  * the cores to the ranks that run tasks). */
 #ifndef RELAY_APP_H
@@ -19,6 +20,14 @@
             return -1;                                                                             \
         }                                                                                          \
     } while (0)
+
+/* Monotonic clock in seconds. */
+static inline double app_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 /* Complete req, testing every 200 us. */
 static inline void app_quiet_wait(MPI_Request *req)

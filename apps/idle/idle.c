@@ -28,6 +28,7 @@
 
 #include <mpi.h>
 
+#include "app.h"
 #include "relay.h"
 
 /* The sleeper outlives the driver's timeout by this much. */
@@ -36,13 +37,6 @@
 static void report(const char *what, int rc)
 {
     fprintf(stderr, "relay-idle: %s: %s (%s)\n", what, relay_strerror(rc), relay_last_error());
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static double cpu_seconds(void)
@@ -130,7 +124,7 @@ int main(int argc, char **argv)
 
     /* Start every rank's window together. */
     MPI_Barrier(MPI_COMM_WORLD);
-    double t0 = now(), c0 = cpu_seconds(), t1 = 0, c1 = 0;
+    double t0 = app_now(), c0 = cpu_seconds(), t1 = 0, c1 = 0;
 
     if (rank == 0) {
         double sleep_s = window + EXTRA_SLEEP_S;
@@ -142,7 +136,7 @@ int main(int argc, char **argv)
             failed = 1;
         } else {
             rc = relay_get(ref, window, &obj);
-            t1 = now();
+            t1 = app_now();
             c1 = cpu_seconds();
             if (rc == RELAY_OK) {
                 fprintf(stderr, "relay-idle: the sleeper returned before the timeout\n");
@@ -164,7 +158,7 @@ int main(int argc, char **argv)
         failed = 1;
     }
     if (rank != 0) {
-        t1 = now();
+        t1 = app_now();
         c1 = cpu_seconds();
     }
 

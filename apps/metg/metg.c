@@ -218,13 +218,6 @@ static int metg_point(relay_ctx_t *ctx)
     return 0;
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void release_all(relay_ref_t *refs, size_t n)
 {
     if (n == 0) return;
@@ -245,7 +238,7 @@ static int relay_graph(int64_t w, int64_t steps, int64_t k, point_t *final, doub
         fprintf(stderr, "relay-metg: out of memory\n");
         goto out;
     }
-    double t0 = now();
+    double t0 = app_now();
     for (int64_t t = 0; t < steps; t++) {
         for (int64_t i = 0; i < w; i++) {
             point_args_t a = {t, i, k, w};
@@ -278,7 +271,7 @@ static int relay_graph(int64_t w, int64_t steps, int64_t k, point_t *final, doub
     for (int64_t i = 0; i < w; i++)
         objs[i] = NULL;
     rc = relay_get_many(prev, (size_t)w, RELAY_FOREVER, objs);
-    double t1 = now();
+    double t1 = app_now();
     if (rc != RELAY_OK) report("relay_get_many of the last step", rc);
     for (int64_t i = 0; i < w; i++) {
         if (objs[i] == NULL) continue;
@@ -539,18 +532,18 @@ static double measure_peak(double seconds, int runs)
     double t;
     /* Calibrate. */
     for (;;) {
-        double t0 = now();
+        double t0 = app_now();
         peak_sink += kernel(iters, seed);
-        t = now() - t0;
+        t = app_now() - t0;
         if (t > seconds / 8 || iters > ((int64_t)1 << 40)) break;
         iters *= 2;
     }
     iters = (int64_t)((double)iters * seconds / t) + 1;
     double best = 0.0;
     for (int r = 0; r < runs; r++) {
-        double t0 = now();
+        double t0 = app_now();
         peak_sink += kernel(iters, seed);
-        t = now() - t0;
+        t = app_now() - t0;
         double f = (double)iters * FLOPS_PER_ITER / t;
         if (f > best) best = f;
     }

@@ -93,13 +93,6 @@ static int sum2(relay_ctx_t *ctx)
     return 0;
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int parse_u64(const char *s, uint64_t *v_p)
 {
     char *end;
@@ -220,9 +213,9 @@ int main(int argc, char **argv)
 
     if (rank == 0) {
         uint64_t hits = 0, run = 0;
-        double t0 = now();
+        double t0 = app_now();
         rc = estimate(ntasks, samples, &hits, &run);
-        double wall = now() - t0;
+        double wall = app_now() - t0;
         if (rc != RELAY_OK) {
             failed = 1;
         } else {
