@@ -56,10 +56,6 @@ static inline uint64_t relay__id_seq(uint64_t id)
 {
     return (id >> 8) & RELAY__ID_SEQ_MASK;
 }
-static inline uint64_t relay__id_task(uint64_t id)
-{
-    return id & ~(uint64_t)0xff;
-}
 static inline unsigned relay__id_index(uint64_t id)
 {
     return (unsigned)(id & 0xff);
