@@ -54,7 +54,11 @@ extern "C" {
     X(ERR_CONFIG, -13, "invalid configuration value")                                              \
     X(ERR_SHUTDOWN, -14, "relay is shutting down")                                                 \
     X(ERR_SIZE_MISMATCH, -15, "object size differs from the buffer size given")                    \
-    X(ERR_INTERNAL, -16, "internal error")
+    X(ERR_INTERNAL, -16, "internal error")                                                         \
+    X(ERR_INFEASIBLE, -17, "no rank offers the resources the task asks for")                       \
+    X(ERR_DEADLOCK, -18,                                                                           \
+      "the task can never run: the resources it needs are held by tasks "                          \
+      "waiting for it")
 
 typedef enum relay_status {
 #define RELAY__STATUS_ENUM(name, value, desc) RELAY_##name = value,
@@ -103,9 +107,19 @@ typedef int (*relay_fn_t)(relay_ctx_t *ctx);
 /* Timeouts are in seconds; RELAY_FOREVER (any negative value) waits forever. */
 #define RELAY_FOREVER (-1.0)
 
-#define RELAY_MAX_RETURNS 64 /* returns per task */
-#define RELAY_MAX_ARGS 4096  /* arguments per task */
-#define RELAY_MAX_NAME 128   /* function name, including the NUL */
+#define RELAY_MAX_RETURNS 64   /* returns per task */
+#define RELAY_MAX_ARGS 4096    /* arguments per task */
+#define RELAY_MAX_NAME 128     /* function name, including the NUL */
+#define RELAY_MAX_RESOURCES 16 /* custom resources per rank and per task */
+
+/* A named quantity of a custom resource (a license, a local disk, a
+ * memory pool...), offered by ranks and asked for by tasks. Quantities are
+ * multiples of 1/10000, at most 1e9. Names: 1..RELAY_MAX_NAME-1 printable
+ * characters without white space, '=' or ','; "CPU" and "GPU" are taken. */
+typedef struct relay_resource {
+    const char *name;
+    double quantity;
+} relay_resource_t;
 
 /* ------------------------------------------------------------------------ */
 /* Initialisation                                                            */
@@ -123,6 +137,9 @@ enum {
     RELAY_CONFIG_LOG_LEVEL = 1u << 4,
     RELAY_CONFIG_POLL_MAX_US = 1u << 5,
     RELAY_CONFIG_CHUNK_BYTES = 1u << 6,
+    RELAY_CONFIG_NUM_GPUS = 1u << 7,
+    RELAY_CONFIG_RESOURCES = 1u << 8,
+    RELAY_CONFIG_MAX_THREADS = 1u << 9,
 };
 
 typedef struct relay_config {
@@ -130,8 +147,10 @@ typedef struct relay_config {
     /* Communicator relay duplicates for its own traffic.
      * Default MPI_COMM_WORLD. */
     MPI_Comm comm;
-    /* RELAY_NUM_CPUS: worker threads (task slots) per worker rank.
-     * Default: CPUs in the rank's affinity mask. 1..4096. */
+    /* RELAY_NUM_CPUS: CPUs a worker rank offers to tasks (a task holds
+     * the CPUs it asked for while it runs). Default: SLURM_CPUS_PER_TASK
+     * when Slurm sets it, else the CPUs in the rank's affinity mask.
+     * 1..4096. */
     int num_cpus;
     /* RELAY_DRIVER_WORKERS (0/1): rank 0 also hosts workers.
      * Default 0, except when relay runs on a single rank (then always 1). */
@@ -150,6 +169,23 @@ typedef struct relay_config {
     /* RELAY_CHUNK_BYTES: size of one MPI message of a large-object
      * transfer. Default 64 MiB. 4096..1 GiB. */
     size_t chunk_bytes;
+    /* RELAY_NUM_GPUS: GPUs a worker rank offers. Default: the CUDA devices
+     * this process sees (CUDA_VISIBLE_DEVICES is honoured), shared
+     * round-robin among the worker ranks of the node that see them; 0
+     * without CUDA or without a device. An override beyond the rank's real
+     * devices adds virtual GPUs (scheduled, never made current), so
+     * machines without GPUs can run GPU workloads' scheduling. 0..64. */
+    int num_gpus;
+    /* RELAY_RESOURCES ("name=qty[,name=qty...]"): custom resources this
+     * rank offers, num_resources (0..RELAY_MAX_RESOURCES) of them. The
+     * variable replaces the field's list. Default: none. */
+    const relay_resource_t *resources;
+    size_t num_resources;
+    /* RELAY_MAX_THREADS: most worker threads a rank starts. A task blocked
+     * in get/wait gives its CPUs to a new thread while the pool is below
+     * this; at the limit it keeps them. Default num_cpus + 512;
+     * num_cpus..65536. */
+    int max_threads;
 } relay_config_t;
 
 /* Register a remote function under a name, on every rank (the same binary
@@ -211,8 +247,17 @@ enum {
     RELAY_TASK_OPT_NUM_RETURNS = 1u << 0,
     RELAY_TASK_OPT_MAX_RETRIES = 1u << 1,
     RELAY_TASK_OPT_NAME = 1u << 2,
+    RELAY_TASK_OPT_NUM_CPUS = 1u << 3,
+    RELAY_TASK_OPT_NUM_GPUS = 1u << 4,
+    RELAY_TASK_OPT_RESOURCES = 1u << 5,
 };
 
+/* Options of a task. Resources: the task runs on a rank that offers all it
+ * asks for, and holds them while it runs. While it is blocked in
+ * relay_get / relay_wait its CPUs go back to the rank (another task may
+ * start on them) and are taken back before the call returns; its GPUs and
+ * custom resources stay with it, and its GPU stays the current device of
+ * its thread. */
 typedef struct relay_task_opts {
     uint64_t field_mask;
     int num_returns; /* 1..RELAY_MAX_RETURNS, default 1 */
@@ -220,6 +265,18 @@ typedef struct relay_task_opts {
     /* num_returns or max_retries outside their range: RELAY_ERR_OUT_OF_RANGE;
      * an empty or too long name: RELAY_ERR_INVALID_ARG. */
     const char *name; /* name in errors and traces, default the function's */
+    double num_cpus;  /* CPUs, default 1; 0 or more, a multiple of 1/10000 */
+    /* GPUs, default 0: a fraction of one GPU (0 < x < 1, shared with other
+     * fractional tasks on the same device) or a whole number of GPUs. */
+    double num_gpus;
+    /* Custom resources the task asks for (distinct names, quantities > 0),
+     * num_resources of them, 0..RELAY_MAX_RESOURCES. */
+    const relay_resource_t *resources;
+    size_t num_resources;
+    /* A bad quantity or name is RELAY_ERR_INVALID_ARG; a request that no
+     * rank of the job offers (counting every rank's full capacity) is
+     * RELAY_ERR_INFEASIBLE at submission, naming what was asked for and
+     * what the ranks offer. */
 } relay_task_opts_t;
 
 /* Submit a task: run the function registered as fn with args on some
@@ -230,8 +287,12 @@ typedef struct relay_task_opts {
  * released.
  * Errors: INVALID_ARG, UNKNOWN_FUNCTION, OUT_OF_RANGE (num_returns, args),
  * INVALID_REF (a ref argument this rank made that does not exist),
- * NOT_INITIALIZED, SHUTDOWN, NO_MEMORY. A ref argument unknown to the
- * directory makes the task fail with RELAY_ERR_INVALID_REF as its result. */
+ * INFEASIBLE (no rank offers the resources asked for), NOT_INITIALIZED,
+ * SHUTDOWN, NO_MEMORY. A ref argument unknown to the directory makes the
+ * task fail with RELAY_ERR_INVALID_REF as its result. A task that can never
+ * get its resources because tasks holding them are blocked waiting for it
+ * (directly or through other tasks) fails with RELAY_ERR_DEADLOCK as its
+ * result instead of waiting forever, so the blocked get returns that. */
 int relay_submit(const char *fn, const relay_arg_t *args, size_t nargs,
                  const relay_task_opts_t *opts, relay_ref_t *returns_p);
 
@@ -256,12 +317,14 @@ int relay_put_object(const void *data, size_t size, const relay_ref_t *refs, siz
  * value) waits without limit; 0 takes the object only if it is ready now
  * (asking rank 0 and fetching its bytes still take their round trips);
  * NaN is INVALID_ARG.
- * [OUT] obj_p: free with relay_object_free. On ERR_TASK_FAILED (and
- * ERR_INVALID_REF as the value of a failed task) *obj_p is still set to an
- * error object whose relay_object_error() gives the message.
- * Errors: INVALID_ARG, INVALID_REF, TIMEOUT, TASK_FAILED, SHUTDOWN,
- * NOT_INITIALIZED, NO_MEMORY, MPI. Inside a task, a blocking get releases
- * the task's CPU slot until it returns. */
+ * [OUT] obj_p: free with relay_object_free. On ERR_TASK_FAILED and
+ * ERR_DEADLOCK (and ERR_INVALID_REF as the value of a failed task) *obj_p
+ * is still set to an error object whose relay_object_error() gives the
+ * message.
+ * Errors: INVALID_ARG, INVALID_REF, TIMEOUT, TASK_FAILED, DEADLOCK,
+ * SHUTDOWN, NOT_INITIALIZED, NO_MEMORY, MPI. Inside a task, a get that
+ * blocks gives the task's CPUs back to its rank until it returns (its GPUs
+ * and custom resources stay with it). */
 int relay_get(relay_ref_t ref, double timeout_s, relay_object_t *obj_p);
 
 /* Get n objects. [OUT] objs_p: n views (all set, error objects included)
@@ -358,6 +421,13 @@ int relay_ctx_fail(relay_ctx_t *ctx, const char *fmt, ...)
 int relay_ctx_rank(const relay_ctx_t *ctx, int *rank_p);
 int relay_ctx_task_id(const relay_ctx_t *ctx, uint64_t *task_id_p);
 
+/* The GPUs assigned to the task, as CUDA device ordinals of this process
+ * (the first is the current device of the task's thread). Ids at or above
+ * the number of devices CUDA shows are virtual GPUs (RELAY_NUM_GPUS).
+ * [OUT] ids: up to max_ids of them (may be NULL when max_ids is 0).
+ * [OUT] num_ids_p: how many the task has. Errors: INVALID_ARG. */
+int relay_ctx_gpu_ids(const relay_ctx_t *ctx, int *ids, size_t max_ids, size_t *num_ids_p);
+
 /* ------------------------------------------------------------------------ */
 /* Introspection                                                             */
 /* ------------------------------------------------------------------------ */
@@ -377,10 +447,32 @@ typedef struct relay_stats {
     uint64_t bytes_fetched;     /* large-object bytes received peer-to-peer */
     uint64_t live_objects;      /* object buffers allocated in this process */
     uint64_t directory_waiters; /* rank 0: gets waiting for objects not ready */
+    uint64_t tasks_running;     /* on this rank's workers, blocked ones included */
+    uint64_t tasks_blocked;     /* of those, blocked in get / wait */
+    uint64_t worker_threads;    /* threads of this rank's worker pool */
 } relay_stats_t;
 
 /* [OUT] stats_p. Errors: INVALID_ARG, NOT_INITIALIZED. */
 int relay_stats(relay_stats_t *stats_p);
+
+/* This rank's resources as its workers see them now. */
+typedef struct relay_resources {
+    double cpus;      /* offered to tasks */
+    double cpus_free; /* not held by a running task (blocked ones give theirs back) */
+    int gpus;         /* offered to tasks */
+    double gpus_free; /* not held by a running task (blocked ones keep theirs) */
+} relay_resources_t;
+
+/* [OUT] res_p: zeros on a rank that hosts no workers.
+ * Errors: INVALID_ARG, NOT_INITIALIZED. */
+int relay_local_resources(relay_resources_t *res_p);
+
+/* What a rank offers of a resource ("CPU", "GPU" or a custom name), as
+ * advertised at relay_init; rank -1 sums over every rank. Ranks that host
+ * no workers offer nothing. [OUT] quantity_p: 0 for a resource the rank
+ * does not have. Errors: INVALID_ARG (NULL, or a rank out of range),
+ * NOT_INITIALIZED. */
+int relay_resource_capacity(int rank, const char *name, double *quantity_p);
 
 /* Wait until rank 0 has processed every message this rank sent before the
  * call (releases included), so relay_stats on rank 0 reflects them.

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "object.h"
 #include "registry.h"
+#include "resources.h"
 #include "runtime.h"
 #include "store.h"
 #include "worker.h"
@@ -126,14 +127,17 @@ static int check_timeout(const char *call, double timeout_s)
     return RELAY_OK;
 }
 
-/* Wait on b until done(arg) or the deadline. Inside a task the task's CPU
- * slot is given back while it waits. Lock held. Returns 1 when done. */
-static int wait_until(relay__batch_t *b, double deadline, int (*done)(void *), void *arg)
+/* Wait on b until done(arg) or the deadline. Inside a task, once the
+ * short spin is over, the task is blocked: its CPUs go back to its rank
+ * until it resumes, and rank 0 learns what it waits for (wait; NULL for
+ * nothing it could be waiting on forever). Lock held. Returns 1 when done. */
+static int wait_until(relay__batch_t *b, double deadline, int (*done)(void *), void *arg,
+                      const relay__wait_t *wait)
 {
     if (done(arg)) return 1;
     relay_ctx_t *ctx = relay__worker_current();
-    if (ctx) relay__worker_block(ctx);
-    int ok;
+    relay__wait_t none = {NULL, 0, 0, 1};
+    int blocked = 0, ok;
     /* Where ranks outnumber cores, spinning steals the core the reply needs. */
     double spin_end = relay__bell_oversubscribed() ? 0 : relay__now() + SPIN_WAIT_SECONDS;
     while (!(ok = done(arg)) && !relay__g.shutting_down) {
@@ -141,12 +145,19 @@ static int wait_until(relay__batch_t *b, double deadline, int (*done)(void *), v
         if (deadline >= 0 && now >= deadline) break;
         if (now < spin_end) {
             /* Replies usually come within microseconds: fetch them here
-             * rather than sleep and be woken by the runtime thread. */
+             * rather than sleep and be woken by the runtime thread. A
+             * task keeps its CPUs meanwhile: a get that is answered at
+             * once should not let a long task take them. */
             pthread_mutex_unlock(&relay__g.lock);
             int work = relay__comm_poll();
             if (work <= 0) sched_yield();
             pthread_mutex_lock(&relay__g.lock);
             if (work > 0) spin_end = now + SPIN_WAIT_SECONDS;
+            continue;
+        }
+        if (ctx && !blocked) {
+            relay__worker_block(ctx, wait ? wait : &none);
+            blocked = 1;
             continue;
         }
         if (deadline < 0) {
@@ -162,7 +173,7 @@ static int wait_until(relay__batch_t *b, double deadline, int (*done)(void *), v
         ts.tv_nsec = ns % 1000000000L;
         pthread_cond_timedwait(&b->cv, &relay__g.lock, &ts);
     }
-    if (ctx) relay__worker_unblock(ctx);
+    if (blocked) relay__worker_unblock(ctx);
     return ok;
 }
 
@@ -356,7 +367,9 @@ static int get_impl(const char *call, const relay_ref_t *refs, size_t n, double 
     int now = timeout_s == 0;
     post_gets(&s, refs, &b, RELAY__GET_DATA | (now ? RELAY__GET_NOW : 0));
     if (now) timeout_s = RELAY_FOREVER;
-    int done = wait_until(&b, deadline_of(timeout_s), set_done, &s);
+    /* A zero timeout waits only for answers, which always come. */
+    relay__wait_t wait = {refs, n, n, now};
+    int done = wait_until(&b, deadline_of(timeout_s), set_done, &s, &wait);
     if (!done) {
         int shut = relay__g.shutting_down;
         drop_reqs(&s, 0);
@@ -451,7 +464,8 @@ int relay_wait(const relay_ref_t *refs, size_t n, size_t num_ready, double timeo
             b.need = n; /* every answer, ready or not */
             timeout_s = RELAY_FOREVER;
         }
-        int done = wait_until(&b, deadline_of(timeout_s), set_done, &s);
+        relay__wait_t wait = {refs, n, num_ready, now};
+        int done = wait_until(&b, deadline_of(timeout_s), set_done, &s, &wait);
         size_t k = 0;
         for (size_t i = 0; i < n; i++) {
             int ready = req_complete(&s.q[i]) && s.q[i].status == RELAY_OK;
@@ -500,7 +514,7 @@ static int round_trip(uint8_t type, uint64_t obj_id, double timeout_s)
     relay__put_u64(w, q.req_id);
     relay__put_u64(w, obj_id);
     relay__msg_end(0, w, start);
-    int done = wait_until(&b, deadline_of(timeout_s), one_done, &q);
+    int done = wait_until(&b, deadline_of(timeout_s), one_done, &q, NULL);
     pthread_cond_destroy(&b.cv);
     if (!done) {
         relay__map_remove(&relay__g.reqs, q.req_id);
@@ -645,7 +659,7 @@ int relay_put(const void *data, size_t size, relay_ref_t *ref_p)
 
 static int check_submit(const char *fn, const relay_arg_t *args, size_t nargs,
                         const relay_task_opts_t *opts, relay_ref_t *returns_p, int *nret_p,
-                        int *retries_p, const char **name_p)
+                        int *retries_p, const char **name_p, relay__demand_t *demand)
 {
     if (!fn) return relay__error(RELAY_ERR_INVALID_ARG, "relay_submit: fn is NULL");
     if (!returns_p) return relay__error(RELAY_ERR_INVALID_ARG, "relay_submit: returns_p is NULL");
@@ -688,6 +702,8 @@ static int check_submit(const char *fn, const relay_arg_t *args, size_t nargs,
                                 (int)args[i].kind);
         }
     }
+    int rc = relay__demand_make(fn, opts, demand);
+    if (rc) return rc;
     *nret_p = nret;
     *retries_p = retries;
     *name_p = name;
@@ -717,7 +733,9 @@ int relay_submit(const char *fn, const relay_arg_t *args, size_t nargs,
     if (rc) return rc;
     int nret = 1, retries = 0;
     const char *name = fn;
-    if ((rc = check_submit(fn, args, nargs, opts, returns_p, &nret, &retries, &name))) return rc;
+    relay__demand_t demand;
+    if ((rc = check_submit(fn, args, nargs, opts, returns_p, &nret, &retries, &name, &demand)))
+        return rc;
 
     /* Values that do not travel inline become objects of their own, made
      * before taking the lock; the task pins them. */
@@ -770,6 +788,9 @@ int relay_submit(const char *fn, const relay_arg_t *args, size_t nargs,
             relay__put_blob(w, args[i].data, args[i].size);
         }
     }
+    int plain = relay__demand_is_default(&demand);
+    relay__put_u8(w, (uint8_t)!plain);
+    if (!plain) relay__demand_put(w, &demand);
     relay__msg_end(0, w, start);
     for (int i = 0; i < nret; i++)
         relay__hold_add(task_id | (unsigned)i);

@@ -174,8 +174,11 @@ void relay__dispatch_record(int src, uint8_t type, relay__rbuf_t *r)
     case RELAY__R_DONE:
         relay__sched_on_done(src, r);
         break;
-    case RELAY__R_CPU:
-        relay__sched_on_cpu(src, r);
+    case RELAY__R_BLOCK:
+        relay__sched_on_block(src, r);
+        break;
+    case RELAY__R_UNBLOCK:
+        relay__sched_on_unblock(src, r);
         break;
     case RELAY__R_SYNC:
         relay__sched_on_sync(src, r);
@@ -191,6 +194,9 @@ void relay__dispatch_record(int src, uint8_t type, relay__rbuf_t *r)
         break;
     case RELAY__R_TASK:
         relay__worker_on_task(src, r);
+        break;
+    case RELAY__R_CANCEL:
+        relay__worker_on_cancel(src, r);
         break;
     case RELAY__R_FREE:
         relay__store_on_free(src, r);
@@ -671,6 +677,7 @@ static void *runtime_main(void *arg)
         }
 
         pthread_mutex_lock(&relay__g.lock);
+        if (relay__g.rank == 0) relay__sched_tick();
         if (others) {
             sleep_for(SPIN_SECONDS);
             pthread_mutex_unlock(&relay__g.lock);

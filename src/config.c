@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "resources.h"
 
 #define KiB ((long long)1024)
 
@@ -22,6 +23,9 @@ static const int_option_t opt_inline_max = {"RELAY_INLINE_MAX", 0, 64 * KiB *KiB
 static const int_option_t opt_log_level = {"RELAY_LOG_LEVEL", 0, 3, 0};
 static const int_option_t opt_poll_max_us = {"RELAY_POLL_MAX_US", 1, 1000000, 0};
 static const int_option_t opt_chunk_bytes = {"RELAY_CHUNK_BYTES", 4096, KiB *KiB *KiB, 1};
+static const int_option_t opt_num_gpus = {"RELAY_NUM_GPUS", 0, RELAY__MAX_GPUS, 0};
+static const int_option_t opt_max_threads = {"RELAY_MAX_THREADS", 1, 65536, 0};
+static const int_option_t opt_slurm_cpus = {"SLURM_CPUS_PER_TASK", 1, 4096, 0};
 
 static int check_range(const int_option_t *o, const char *what, long long v)
 {
@@ -57,12 +61,34 @@ bad:
                         o->sizes ? "a size (e.g. 4096, 64K, 1M)" : "an integer");
 }
 
-static int affinity_cpus(void)
+/* CPUs a worker rank offers by default: what Slurm gave the task, else
+ * what the affinity mask allows. A malformed Slurm value is ignored (it is
+ * Slurm's variable, not relay's), with a warning. */
+static long long default_cpus(void)
 {
+    long long n = 0;
+    if (getenv(opt_slurm_cpus.env) && from_env(&opt_slurm_cpus, &n) != RELAY_OK) {
+        relay__log(RELAY__LOG_WARN, "ignoring %s: %s", opt_slurm_cpus.env, relay_last_error());
+        n = 0;
+    }
+    if (n > 0) return n;
     cpu_set_t set;
     if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
-    int n = CPU_COUNT(&set);
+    n = CPU_COUNT(&set);
     return n > 0 ? n : 1;
+}
+
+/* Custom resources: the field's list, replaced by RELAY_RESOURCES. */
+static int resolve_resources(const relay_config_t *in, relay__offer_t *offer)
+{
+    offer->ncustom = 0;
+    if (in && (in->field_mask & RELAY_CONFIG_RESOURCES)) {
+        int rc = relay__offer_set(offer, in->resources, in->num_resources,
+                                  "relay_config_t.resources", RELAY_ERR_CONFIG);
+        if (rc) return rc;
+    }
+    const char *env = getenv("RELAY_RESOURCES");
+    return env ? relay__offer_parse(offer, env, "RELAY_RESOURCES") : RELAY_OK;
 }
 
 /* Apply field (when its mask bit is set) then the environment. */
@@ -77,10 +103,10 @@ static int resolve_one(const int_option_t *o, const relay_config_t *in, uint64_t
     return from_env(o, v);
 }
 
-int relay__config_resolve(const relay_config_t *in, relay_config_t *out)
+int relay__config_resolve(const relay_config_t *in, relay_config_t *out, relay__offer_t *offer)
 {
-    long long num_cpus = affinity_cpus(), driver_workers = 0, inline_max = 100 * KiB, log_level = 1,
-              poll_max_us = 1000, chunk_bytes = 64 * KiB * KiB;
+    long long num_cpus = default_cpus(), driver_workers = 0, inline_max = 100 * KiB, log_level = 1,
+              poll_max_us = 1000, chunk_bytes = 64 * KiB * KiB, num_gpus = -1, max_threads = 0;
     int rc;
 #define RESOLVE(opt, bit, fld, var)                                                                \
     rc = resolve_one(&opt, in, bit, in ? (long long)in->fld : 0, "relay_config_t." #fld, &var);    \
@@ -91,7 +117,21 @@ int relay__config_resolve(const relay_config_t *in, relay_config_t *out)
     RESOLVE(opt_log_level, RELAY_CONFIG_LOG_LEVEL, log_level, log_level);
     RESOLVE(opt_poll_max_us, RELAY_CONFIG_POLL_MAX_US, poll_max_us, poll_max_us);
     RESOLVE(opt_chunk_bytes, RELAY_CONFIG_CHUNK_BYTES, chunk_bytes, chunk_bytes);
+    RESOLVE(opt_num_gpus, RELAY_CONFIG_NUM_GPUS, num_gpus, num_gpus);
+    RESOLVE(opt_max_threads, RELAY_CONFIG_MAX_THREADS, max_threads, max_threads);
 #undef RESOLVE
+    if (max_threads == 0) {
+        max_threads = num_cpus + 512;
+    } else if (max_threads < num_cpus) {
+        return relay__error(RELAY_ERR_CONFIG,
+                            "max_threads (%s) = %lld is below the rank's %lld CPUs: they could "
+                            "not all be used",
+                            getenv(opt_max_threads.env) ? opt_max_threads.env
+                                                        : "relay_config_t.max_threads",
+                            max_threads, num_cpus);
+    }
+    if ((rc = resolve_resources(in, offer))) return rc;
+    offer->num_gpus = (int)num_gpus;
     memset(out, 0, sizeof *out);
     out->field_mask = ~(uint64_t)0;
     out->comm = in && (in->field_mask & RELAY_CONFIG_COMM) ? in->comm : MPI_COMM_WORLD;
@@ -101,6 +141,10 @@ int relay__config_resolve(const relay_config_t *in, relay_config_t *out)
     out->log_level = (int)log_level;
     out->poll_max_us = (int)poll_max_us;
     out->chunk_bytes = (size_t)chunk_bytes;
+    out->num_gpus = (int)num_gpus;
+    out->max_threads = (int)max_threads;
+    out->resources = NULL; /* copied into the offer */
+    out->num_resources = 0;
     if (in && (in->field_mask & RELAY_CONFIG_COMM) && in->comm == MPI_COMM_NULL)
         return relay__error(RELAY_ERR_CONFIG, "relay_config_t.comm is MPI_COMM_NULL");
     return RELAY_OK;

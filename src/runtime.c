@@ -14,6 +14,7 @@
 #include "gpu.h"
 #include "log.h"
 #include "object.h"
+#include "resources.h"
 #include "scheduler.h"
 #include "store.h"
 #include "worker.h"
@@ -78,6 +79,8 @@ static void teardown(void)
     relay__sched_destroy();
     relay__dir_destroy();
     relay__store_destroy();
+    relay__cluster_destroy();
+    relay__gpu_teardown();
     relay__obj_cache_drain();
     relay__map_destroy(&relay__g.reqs);
     relay__map_destroy(&relay__g.holds);
@@ -86,12 +89,25 @@ static void teardown(void)
     relay__g.comm = MPI_COMM_NULL;
 }
 
+/* Collective: what this rank offers (GPUs first: the node's ranks share
+ * them out), then the cluster table every rank keeps. */
+static int resources_setup(int hosts_workers, const relay__offer_t *offer)
+{
+    int rc = relay__gpu_setup(relay__g.comm, hosts_workers, offer->num_gpus);
+    if (rc) return rc;
+    relay__offer_t none = {.num_gpus = 0, .ncustom = 0};
+    int64_t cpu = hosts_workers ? (int64_t)relay__g.cfg.num_cpus * RELAY__UNIT : 0;
+    return relay__cluster_init(relay__g.comm, cpu, relay__gpu_count(),
+                               hosts_workers ? offer : &none);
+}
+
 int relay_init(int *argc, char ***argv, const relay_config_t *config)
 {
     if (relay__is_on())
         return relay__error(RELAY_ERR_ALREADY_INITIALIZED, "relay_init: already initialized");
     relay_config_t cfg;
-    int rc = relay__config_resolve(config, &cfg);
+    relay__offer_t offer;
+    int rc = relay__config_resolve(config, &cfg, &offer);
     if (rc) return rc;
     relay__g.cfg = cfg;
     relay__g.comm = MPI_COMM_NULL;
@@ -113,21 +129,14 @@ int relay_init(int *argc, char ***argv, const relay_config_t *config)
         return rc;
     }
     int hosts_workers = relay__g.rank != 0 || relay__g.size == 1 || cfg.driver_workers;
-    int mine = hosts_workers ? cfg.num_cpus : 0;
-    int *capacity = malloc((size_t)relay__g.size * sizeof(int));
-    if (!capacity) {
-        teardown();
-        return relay__error(RELAY_ERR_NO_MEMORY, "relay_init: out of memory");
-    }
-    MPI_Allgather(&mine, 1, MPI_INT, capacity, 1, MPI_INT, relay__g.comm);
-    rc = relay__store_init();
+    rc = resources_setup(hosts_workers, &offer);
+    if (!rc) rc = relay__store_init();
     if (!rc && relay__g.rank == 0) rc = relay__dir_init();
-    if (!rc && relay__g.rank == 0) rc = relay__sched_init(capacity);
+    if (!rc && relay__g.rank == 0) rc = relay__sched_init();
     if (!rc && relay__g.rank == 0) rc = relay__defer_init();
-    free(capacity);
     /* Workers wait before any task can arrive, and relay is on before the
      * first does: a task may call relay from its first instruction. */
-    if (!rc && hosts_workers) rc = relay__pool_start(cfg.num_cpus);
+    if (!rc && hosts_workers) rc = relay__pool_start(cfg.num_cpus, cfg.max_threads);
     if (!rc) {
         atomic_store_explicit(&relay__g.state, RELAY__STATE_ON, memory_order_release);
         rc = relay__comm_start();
@@ -137,8 +146,9 @@ int relay_init(int *argc, char ***argv, const relay_config_t *config)
         teardown();
         return rc;
     }
-    relay__log(RELAY__LOG_INFO, "rank %d of %d: %d worker CPU slots, %d GPUs visible",
-               relay__g.rank, relay__g.size, mine, relay__gpu_count());
+    relay__log(RELAY__LOG_INFO, "rank %d of %d: %d worker CPUs, %d GPUs, %u custom resources",
+               relay__g.rank, relay__g.size, hosts_workers ? cfg.num_cpus : 0, relay__gpu_count(),
+               hosts_workers ? offer.ncustom : 0);
     return RELAY_OK;
 }
 
@@ -196,6 +206,33 @@ int relay_stats(relay_stats_t *s)
     s->bytes_fetched = atomic_load(&relay__g.bytes_fetched);
     s->live_objects = atomic_load(&relay__g.live_objects);
     s->directory_waiters = relay__dir_waiters();
+    relay__pool_stats(&s->tasks_running, &s->tasks_blocked, &s->worker_threads);
     pthread_mutex_unlock(&relay__g.lock);
+    return RELAY_OK;
+}
+
+int relay_resource_capacity(int rank, const char *name, double *quantity_p)
+{
+    int rc = relay__check_on("relay_resource_capacity");
+    if (rc) return rc;
+    if (!name || !quantity_p)
+        return relay__error(RELAY_ERR_INVALID_ARG, "relay_resource_capacity: NULL %s",
+                            name ? "quantity_p" : "name");
+    if (rank < -1 || rank >= relay__g.size)
+        return relay__error(RELAY_ERR_INVALID_ARG,
+                            "relay_resource_capacity: rank %d is not -1 or in 0..%d", rank,
+                            relay__g.size - 1);
+    const relay__cluster_t *c = relay__cluster();
+    int idx = relay__cluster_index(name);
+    int64_t units = 0;
+    for (int r = rank < 0 ? 0 : rank; r < (rank < 0 ? relay__g.size : rank + 1); r++) {
+        if (!strcmp(name, "CPU"))
+            units += c->cpu[r];
+        else if (!strcmp(name, "GPU"))
+            units += (int64_t)c->ngpu[r] * RELAY__UNIT;
+        else if (idx >= 0)
+            units += c->custom[(size_t)r * c->ncustom + (size_t)idx];
+    }
+    *quantity_p = (double)units / RELAY__UNIT;
     return RELAY_OK;
 }

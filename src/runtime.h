@@ -20,12 +20,14 @@ enum relay__record_type {
     RELAY__R_GET,          /* client → directory: want an object (or to know it is ready) */
     RELAY__R_GET_CANCEL,   /* client → directory: forget a GET the client gave up on */
     RELAY__R_DONE,         /* worker → scheduler: a task finished */
-    RELAY__R_CPU,          /* worker → scheduler: a task blocked (-1) or resumed (+1) */
+    RELAY__R_BLOCK, /* worker → scheduler: a task blocked (CPUs given back, what it waits for) */
+    RELAY__R_UNBLOCK,      /* worker → scheduler: it resumed (CPUs taken back) */
     RELAY__R_SYNC,         /* client → rank 0: reply once all earlier records are handled */
     RELAY__R_SHUTDOWN_ACK, /* rank → rank 0: shut down, nothing running */
     RELAY__R_GET_REPLY,    /* directory → client */
     RELAY__R_REPLY,        /* rank 0 → client: status of RETAIN_CHECK or SYNC */
     RELAY__R_TASK,         /* scheduler → worker: run this task */
+    RELAY__R_CANCEL,       /* scheduler → worker: fail this task if it has not started */
     RELAY__R_FREE,         /* directory → holder: drop these objects */
     RELAY__R_FETCH,        /* client → holder: send me this object's bytes */
     RELAY__R_FETCH_ERR,    /* holder → client: cannot */
@@ -82,6 +84,7 @@ typedef struct relay__runtime {
     int shutting_down; /* client calls fail with RELAY_ERR_SHUTDOWN */
     int exiting;       /* the runtime thread leaves its loop */
 
+    struct relay__cluster *cluster; /* what every rank offers */
     struct relay__comm *comm_state;
     struct relay__store *store;
     struct relay__pool *pool;   /* NULL when this rank hosts no workers */

@@ -6,88 +6,119 @@
 #include <string.h>
 
 #include "comm.h"
+#include "deadlock.h"
 #include "directory.h"
 #include "hashmap.h"
 #include "log.h"
 #include "object.h"
+#include "resources.h"
 #include "runtime.h"
+#include "sched_state.h"
 
-typedef struct sarg {
-    uint8_t kind;
-    uint64_t ref;
-    const void *val; /* inside the task's value block */
-    size_t size;
-} sarg_t;
+typedef relay__stask_t stask_t;
+typedef relay__shape_t shape_t;
+typedef relay__acct_t acct_t;
 
-typedef struct relay__stask {
-    uint64_t id, fn_hash;
-    char *fn, *name;
-    uint32_t nret, retries_left, attempt, nargs;
-    int submitter;
-    int rank; /* running there, or -1 */
-    int missing;
-    int pinned;      /* its ref arguments are pinned in the directory */
-    int fail_status; /* a dependency failed: the task will not run */
-    char *fail_msg;
-    sarg_t *args;
-    void *values;
-    struct relay__stask *next;
-} relay__stask_t;
-
-typedef struct relay__sched {
-    relay__map_t tasks;
-    relay__stask_t *ready_head, *ready_tail;
-    int *capacity, *busy;
-    double avg_run_seconds; /* moving average of tasks' run times */
-    uint64_t running;       /* dispatched, not finished */
-    int shutting_down, acks;
-} relay__sched_t;
+relay__sched_t *relay__sched_state(void)
+{
+    return relay__g.sched;
+}
 
 static relay__sched_t *S(void)
 {
     return relay__g.sched;
 }
 
-/* Tasks a rank may hold beyond its CPU slots, queued there so the next one
- * is at hand when a slot frees instead of a round trip later: enough for
- * about QUEUE_SECONDS of work at the recent average run time. Short tasks
- * get a deep queue (throughput), long ones almost none (balance). The
- * worker still runs at most one task per slot. */
+/* CPUs a rank may be promised beyond its capacity, so the next task is at
+ * hand when a CPU frees instead of a round trip later: enough for about
+ * QUEUE_SECONDS of work at the recent average run time. Short tasks get a
+ * deep queue (throughput), long ones almost none (balance). The worker
+ * still never runs more than its CPUs allow. */
 #define QUEUE_SECONDS 200e-6
 #define QUEUE_MAX 512
+/* The deadlock check runs at most every CHECK_MIN_SECONDS, and never takes
+ * more than 1/CHECK_SPACING of rank 0's time. */
+#define CHECK_MIN_SECONDS 1e-3
+#define CHECK_SPACING 20
 
-static int window(int capacity)
+static int64_t queue_allowance(const acct_t *a)
 {
-    if (!capacity) return 0;
-    double extra = capacity * QUEUE_SECONDS / S()->avg_run_seconds;
-    return capacity + (extra < 1 ? 1 : extra > QUEUE_MAX ? QUEUE_MAX : (int)extra);
+    double extra = (double)a->cpu_cap / RELAY__UNIT * QUEUE_SECONDS / S()->avg_run_seconds;
+    int tasks = extra < 1 ? 1 : extra > QUEUE_MAX ? QUEUE_MAX : (int)extra;
+    return (int64_t)tasks * RELAY__UNIT;
 }
 
-int relay__sched_init(const int *capacity)
+/* ---------------------------------------------------------------------- */
+/* Setup                                                                    */
+/* ---------------------------------------------------------------------- */
+
+static void accts_free(acct_t *acct, int n)
+{
+    for (int r = 0; acct && r < n; r++) {
+        free(acct[r].gpu_free);
+        free(acct[r].custom_free);
+    }
+    free(acct);
+}
+
+static acct_t *accts_new(void)
+{
+    const relay__cluster_t *c = relay__cluster();
+    acct_t *acct = calloc((size_t)c->nranks, sizeof *acct);
+    for (int r = 0; acct && r < c->nranks; r++) {
+        acct_t *a = &acct[r];
+        a->cpu_cap = c->cpu[r];
+        a->ngpu = c->ngpu[r];
+        a->gpu_free = calloc((size_t)(a->ngpu ? a->ngpu : 1), sizeof *a->gpu_free);
+        a->custom_free = calloc(c->ncustom ? c->ncustom : 1, sizeof *a->custom_free);
+        if (!a->gpu_free || !a->custom_free) {
+            accts_free(acct, c->nranks);
+            return NULL;
+        }
+        for (int g = 0; g < a->ngpu; g++)
+            a->gpu_free[g] = RELAY__UNIT;
+        for (uint32_t i = 0; i < c->ncustom; i++)
+            a->custom_free[i] = c->custom[(size_t)r * c->ncustom + i];
+    }
+    return acct;
+}
+
+int relay__sched_init(void)
 {
     relay__sched_t *s = calloc(1, sizeof *s);
-    int n = relay__g.size;
-    if (s) {
-        s->capacity = malloc((size_t)n * sizeof(int));
-        s->busy = calloc((size_t)n, sizeof(int));
-    }
-    if (!s || !s->capacity || !s->busy) {
-        if (s) {
-            free(s->capacity);
-            free(s->busy);
-        }
+    if (s) s->dflt = calloc(1, sizeof *s->dflt);
+    if (s && s->dflt) s->acct = accts_new();
+    if (!s || !s->dflt || !s->acct) {
+        if (s) free(s->dflt);
         free(s);
         return relay__error(RELAY_ERR_NO_MEMORY, "relay_init: out of memory");
     }
-    memcpy(s->capacity, capacity, (size_t)n * sizeof(int));
+    relay__demand_default(&s->dflt->d);
+    s->shapes = s->dflt;
     s->avg_run_seconds = 1e-3; /* until tasks tell: assume they are not tiny */
     relay__map_init(&s->tasks);
     relay__g.sched = s;
     return RELAY_OK;
 }
 
-static void task_free(relay__stask_t *t)
+/* A shape no task uses any more goes, but for the default one. */
+static void shape_unref(shape_t *sh)
 {
+    relay__sched_t *s = S();
+    if (--sh->ntasks > 0 || sh == s->dflt) return;
+    for (shape_t **pp = &s->shapes; *pp; pp = &(*pp)->next) {
+        if (*pp != sh) continue;
+        *pp = sh->next;
+        free(sh);
+        return;
+    }
+}
+
+static void task_free(stask_t *t)
+{
+    if (t->shape) shape_unref(t->shape);
+    free(t->gpus);
+    free(t->blocked);
     free(t->fail_msg);
     free(t); /* names, arguments and values share its allocation */
 }
@@ -99,8 +130,12 @@ void relay__sched_destroy(void)
     for (size_t i = 0; i < s->tasks.cap; i++)
         if (s->tasks.slots[i].key) task_free(s->tasks.slots[i].value);
     relay__map_destroy(&s->tasks);
-    free(s->capacity);
-    free(s->busy);
+    while (s->shapes) {
+        shape_t *sh = s->shapes;
+        s->shapes = sh->next;
+        free(sh);
+    }
+    accts_free(s->acct, relay__g.size);
     free(s);
     relay__g.sched = NULL;
 }
@@ -116,33 +151,69 @@ uint64_t relay__sched_pending(void)
 }
 
 /* ---------------------------------------------------------------------- */
-/* Placement and dispatch                                                   */
+/* Placement                                                                */
 /* ---------------------------------------------------------------------- */
 
+/* GPUs for units on a: a fraction goes to the fullest device it fits on
+ * (keeping whole devices whole), whole GPUs to free devices. Writes up to
+ * the rank's GPU count of uses when out is not NULL; returns how many, or
+ * -1 when they are not free. */
+static int gpu_pick(const acct_t *a, int64_t units, relay__gpu_use_t *out)
+{
+    if (units <= RELAY__UNIT) {
+        int best = -1;
+        for (int g = 0; g < a->ngpu; g++)
+            if (a->gpu_free[g] >= units && (best < 0 || a->gpu_free[g] < a->gpu_free[best]))
+                best = g;
+        if (best < 0) return -1;
+        if (out) out[0] = (relay__gpu_use_t){(uint32_t)best, units};
+        return 1;
+    }
+    int want = (int)(units / RELAY__UNIT), n = 0;
+    for (int g = 0; g < a->ngpu && n < want; g++) {
+        if (a->gpu_free[g] != RELAY__UNIT) continue;
+        if (out) out[n] = (relay__gpu_use_t){(uint32_t)g, RELAY__UNIT};
+        n++;
+    }
+    return n == want ? n : -1;
+}
+
+/* Whether rank r can take a task asking for d now. */
+static int fits(const relay__demand_t *d, int r)
+{
+    const acct_t *a = &S()->acct[r];
+    if (a->cpu_cap <= 0 || d->cpu > a->cpu_cap) return 0;
+    if (d->cpu ? a->cpu_used + d->cpu > a->cpu_cap + queue_allowance(a) : a->zero_cpu >= QUEUE_MAX)
+        return 0;
+    if (d->gpu && gpu_pick(a, d->gpu, NULL) < 0) return 0;
+    for (uint32_t i = 0; i < d->ncustom; i++)
+        if (a->custom_free[d->custom[i].idx] < d->custom[i].units) return 0;
+    return 1;
+}
+
 /* The rank for t: the holder of its largest remote argument if that rank
- * has a free slot, else the least busy rank with one. -1 when every slot is
- * taken. */
-static int pick_rank(const relay__stask_t *t)
+ * can take it, else the least loaded rank that can. -1 when none can. */
+static int pick_rank(const stask_t *t)
 {
     relay__sched_t *s = S();
+    const relay__demand_t *d = &t->shape->d;
     int best = -1;
     uint64_t best_size = 0;
     for (uint32_t i = 0; i < t->nargs; i++) {
         if (t->args[i].kind != RELAY_ARG_REF) continue;
         relay__dentry_t *e = relay__dir_lookup(t->args[i].ref);
-        if (e && !e->obj && e->size > best_size &&
-            s->busy[e->holder_rank] < window(s->capacity[e->holder_rank])) {
+        if (e && !e->obj && e->size > best_size && fits(d, e->holder_rank)) {
             best = e->holder_rank;
             best_size = e->size;
         }
     }
     if (best >= 0) return best;
-    /* Least busy first; among equals the lowest rank, so a trickle of tasks
-     * keeps going to the same warm rank and idle ranks stay asleep. */
+    /* Least loaded first; among equals the lowest rank, so a trickle of
+     * tasks keeps going to the same warm rank and idle ranks stay asleep. */
     double best_load = DBL_MAX;
     for (int r = 0; r < relay__g.size; r++) {
-        if (s->busy[r] >= window(s->capacity[r])) continue;
-        double load = (double)s->busy[r] / s->capacity[r];
+        if (!fits(d, r)) continue;
+        double load = (double)s->acct[r].cpu_used / (double)s->acct[r].cpu_cap;
         if (load < best_load) {
             best_load = load;
             best = r;
@@ -151,7 +222,62 @@ static int pick_rank(const relay__stask_t *t)
     return best;
 }
 
-static void send_task(relay__stask_t *t, int rank)
+/* Give t what it asks for on rank r. */
+static void reserve(stask_t *t, int r)
+{
+    relay__sched_t *s = S();
+    acct_t *a = &s->acct[r];
+    const relay__demand_t *d = &t->shape->d;
+    a->cpu_used += d->cpu;
+    t->cpu_held = d->cpu;
+    if (!d->cpu) a->zero_cpu++;
+    if (d->gpu) {
+        t->gpus = malloc((size_t)a->ngpu * sizeof *t->gpus);
+        if (!t->gpus) {
+            relay__log(RELAY__LOG_ERROR, "out of memory placing a GPU task");
+            abort();
+        }
+        t->ngpu = (uint32_t)gpu_pick(a, d->gpu, t->gpus);
+        for (uint32_t g = 0; g < t->ngpu; g++)
+            a->gpu_free[t->gpus[g].dev] -= t->gpus[g].units;
+    }
+    for (uint32_t i = 0; i < d->ncustom; i++)
+        a->custom_free[d->custom[i].idx] -= d->custom[i].units;
+    t->rank = r;
+    s->running++;
+}
+
+static void blocked_clear(stask_t *t)
+{
+    if (!t->blocked) return;
+    if (t->blocked->holding) S()->blocked_holders--;
+    free(t->blocked);
+    t->blocked = NULL;
+}
+
+/* t left its rank: give back what it held. */
+static void unreserve(stask_t *t)
+{
+    relay__sched_t *s = S();
+    acct_t *a = &s->acct[t->rank];
+    const relay__demand_t *d = &t->shape->d;
+    a->cpu_used -= t->cpu_held;
+    t->cpu_held = 0;
+    if (!d->cpu) a->zero_cpu--;
+    for (uint32_t g = 0; g < t->ngpu; g++)
+        a->gpu_free[t->gpus[g].dev] += t->gpus[g].units;
+    free(t->gpus);
+    t->gpus = NULL;
+    t->ngpu = 0;
+    for (uint32_t i = 0; i < d->ncustom; i++)
+        a->custom_free[d->custom[i].idx] += d->custom[i].units;
+    blocked_clear(t);
+    t->rank = -1;
+    t->cancelling = 0;
+    s->running--;
+}
+
+static void send_task(stask_t *t, int rank)
 {
     size_t start;
     relay__wbuf_t *w = relay__msg_begin(rank, RELAY__R_TASK, &start);
@@ -161,6 +287,16 @@ static void send_task(relay__stask_t *t, int rank)
     relay__put_str(w, t->name);
     relay__put_u32(w, t->nret);
     relay__put_u32(w, t->attempt);
+    int plain = t->shape == S()->dflt;
+    relay__put_u8(w, (uint8_t)!plain);
+    if (!plain) {
+        relay__put_u64(w, (uint64_t)t->shape->d.cpu);
+        relay__put_u32(w, t->ngpu);
+        for (uint32_t g = 0; g < t->ngpu; g++) {
+            relay__put_u32(w, t->gpus[g].dev);
+            relay__put_u64(w, (uint64_t)t->gpus[g].units);
+        }
+    }
     relay__put_u32(w, t->nargs);
     for (uint32_t i = 0; i < t->nargs; i++) {
         relay__put_u8(w, t->args[i].kind);
@@ -174,32 +310,73 @@ static void send_task(relay__stask_t *t, int rank)
     relay__msg_end(rank, w, start);
 }
 
+/* ---------------------------------------------------------------------- */
+/* Dispatch                                                                 */
+/* ---------------------------------------------------------------------- */
+
+static void maybe_check_deadlock(void)
+{
+    relay__sched_t *s = S();
+    if (!s->check_due || s->checking || s->shutting_down) return;
+    if (!s->blocked_holders) {
+        s->check_due = 0; /* nothing blocked holds anything: no deadlock */
+        return;
+    }
+    double t0 = relay__now();
+    if (t0 < s->next_check) return; /* the runtime thread's tick comes back */
+    s->check_due = 0;
+    s->checking = 1;
+    relay__deadlock_check();
+    s->checking = 0;
+    double spent = relay__now() - t0;
+    s->next_check = t0 + (spent * CHECK_SPACING > CHECK_MIN_SECONDS ? spent * CHECK_SPACING
+                                                                    : CHECK_MIN_SECONDS);
+}
+
+void relay__sched_tick(void)
+{
+    if (S() && S()->check_due) maybe_check_deadlock();
+}
+
+/* Send ready tasks to ranks that can take them, oldest first among the
+ * shapes whose head fits somewhere. */
 static void dispatch(void)
 {
     relay__sched_t *s = S();
-    while (s->ready_head && !s->shutting_down) {
-        relay__stask_t *t = s->ready_head;
-        int rank = pick_rank(t);
-        if (rank < 0) return;
-        s->ready_head = t->next;
-        if (!s->ready_head) s->ready_tail = NULL;
+    while (!s->shutting_down) {
+        shape_t *best = NULL;
+        int best_rank = -1;
+        for (shape_t *sh = s->shapes; sh; sh = sh->next) {
+            if (!sh->head || (best && sh->head->seq > best->head->seq)) continue;
+            int r = pick_rank(sh->head);
+            if (r < 0) {
+                /* Waiting is normal; waiting on a blocked holder may not be. */
+                if (s->blocked_holders) s->check_due = 1;
+                continue;
+            }
+            best = sh;
+            best_rank = r;
+        }
+        if (!best) break;
+        stask_t *t = best->head;
+        best->head = t->next;
+        if (!best->head) best->tail = NULL;
         t->next = NULL;
-        t->rank = rank;
-        s->busy[rank]++;
-        s->running++;
-        send_task(t, rank);
+        reserve(t, best_rank);
+        send_task(t, best_rank);
     }
+    maybe_check_deadlock();
 }
 
-static void make_ready(relay__stask_t *t)
+static void make_ready(stask_t *t)
 {
-    relay__sched_t *s = S();
+    shape_t *sh = t->shape;
     t->next = NULL;
-    if (s->ready_tail)
-        s->ready_tail->next = t;
+    if (sh->tail)
+        sh->tail->next = t;
     else
-        s->ready_head = t;
-    s->ready_tail = t;
+        sh->head = t;
+    sh->tail = t;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -207,7 +384,7 @@ static void make_ready(relay__stask_t *t)
 /* ---------------------------------------------------------------------- */
 
 /* Drop t: its arguments are no longer pinned. */
-static void task_retire(relay__stask_t *t)
+static void task_retire(stask_t *t)
 {
     relay__map_remove(&S()->tasks, t->id);
     for (uint32_t i = 0; t->pinned && i < t->nargs; i++) {
@@ -221,7 +398,7 @@ static void task_retire(relay__stask_t *t)
 }
 
 /* Every return of t becomes an error object. */
-static void task_fail(relay__stask_t *t, int status, const char *msg)
+static void task_fail(stask_t *t, int status, const char *msg)
 {
     struct relay_object *err = relay__obj_new_error(0, status, msg);
     if (!err) abort();
@@ -233,13 +410,43 @@ static void task_fail(relay__stask_t *t, int status, const char *msg)
     task_retire(t);
 }
 
-void relay__sched_dep_ready(relay__stask_t *t, relay__dentry_t *e)
+void relay__sched_fail_ready(stask_t *t, int status, const char *msg)
+{
+    shape_t *sh = t->shape;
+    stask_t *prev = NULL;
+    for (stask_t *q = sh->head; q && q != t; q = q->next)
+        prev = q;
+    if (prev)
+        prev->next = t->next;
+    else if (sh->head == t)
+        sh->head = t->next;
+    if (sh->tail == t) sh->tail = prev;
+    t->next = NULL;
+    relay__log(RELAY__LOG_WARN, "%s", msg);
+    task_fail(t, status, msg);
+}
+
+void relay__sched_cancel(stask_t *t, int status, const char *msg)
+{
+    if (t->cancelling || t->rank < 0) return;
+    t->cancelling = 1;
+    relay__log(RELAY__LOG_WARN, "%s", msg);
+    size_t start;
+    relay__wbuf_t *w = relay__msg_begin(t->rank, RELAY__R_CANCEL, &start);
+    relay__put_u64(w, t->id);
+    relay__put_u32(w, (uint32_t)status);
+    relay__put_str(w, msg);
+    relay__msg_end(t->rank, w, start);
+}
+
+void relay__sched_dep_ready(stask_t *t, relay__dentry_t *e)
 {
     if (e->obj && e->obj->status != RELAY_OK && !t->fail_status) {
         char msg[1024];
         snprintf(msg, sizeof msg, "task '%s' was not run: its argument %#llx failed: %s", t->name,
                  (unsigned long long)e->id, e->obj->errmsg);
-        t->fail_status = RELAY_ERR_TASK_FAILED;
+        t->fail_status =
+            e->obj->status == RELAY_ERR_DEADLOCK ? RELAY_ERR_DEADLOCK : RELAY_ERR_TASK_FAILED;
         t->fail_msg = strdup(msg);
     }
     if (--t->missing > 0) return;
@@ -255,20 +462,38 @@ void relay__sched_dep_ready(relay__stask_t *t, relay__dentry_t *e)
 /* Handlers                                                                 */
 /* ---------------------------------------------------------------------- */
 
-/* Parse a SUBMIT record into a task; NULL if malformed or out of memory. */
+/* The shape for d: an existing one, or a new one. NULL when out of memory. */
+static shape_t *shape_of(const relay__demand_t *d)
+{
+    relay__sched_t *s = S();
+    if (relay__demand_is_default(d)) return s->dflt;
+    for (shape_t *sh = s->shapes; sh; sh = sh->next) {
+        const relay__demand_t *x = &sh->d;
+        if (x->cpu == d->cpu && x->gpu == d->gpu && x->ncustom == d->ncustom &&
+            !memcmp(x->custom, d->custom, d->ncustom * sizeof d->custom[0]))
+            return sh;
+    }
+    shape_t *sh = calloc(1, sizeof *sh);
+    if (!sh) return NULL;
+    sh->d = *d;
+    sh->next = s->shapes;
+    s->shapes = sh;
+    return sh;
+}
+
 /* Parse a SUBMIT record into a task; NULL if malformed or out of memory.
  * One allocation holds the task, its argument table, its names and the
- * argument values (the rest of the record, copied once). */
-static relay__stask_t *parse_submit(int src, relay__rbuf_t *r)
+ * rest of the record (argument values, then the demand), copied once. */
+static stask_t *parse_submit(int src, relay__rbuf_t *r)
 {
     uint64_t id = relay__get_u64(r), fn_hash = relay__get_u64(r);
     const char *fn = relay__get_str(r), *name = relay__get_str(r);
     uint32_t nret = relay__get_u32(r), retries = relay__get_u32(r), nargs = relay__get_u32(r);
     size_t rest = (size_t)(r->end - r->p), fn_len = strlen(fn) + 1, name_len = strlen(name) + 1;
     if (r->err || nargs > RELAY_MAX_ARGS) return NULL;
-    relay__stask_t *t = calloc(1, sizeof *t + nargs * sizeof(sarg_t) + fn_len + name_len + rest);
+    stask_t *t = calloc(1, sizeof *t + nargs * sizeof(relay__sarg_t) + fn_len + name_len + rest);
     if (!t) return NULL;
-    t->args = (sarg_t *)(t + 1);
+    t->args = (relay__sarg_t *)(t + 1);
     t->fn = (char *)(t->args + nargs);
     t->name = t->fn + fn_len;
     t->values = t->name + name_len;
@@ -291,7 +516,13 @@ static relay__stask_t *parse_submit(int src, relay__rbuf_t *r)
         else
             t->args[i].ref = relay__get_u64(&v);
     }
-    if (v.err) {
+    relay__demand_t d;
+    if (relay__get_u8(&v))
+        t->shape = relay__demand_get(&v, &d) == 0 ? shape_of(&d) : NULL;
+    else
+        t->shape = S()->dflt;
+    if (t->shape) t->shape->ntasks++;
+    if (v.err || !t->shape) {
         task_free(t);
         return NULL;
     }
@@ -301,11 +532,12 @@ static relay__stask_t *parse_submit(int src, relay__rbuf_t *r)
 void relay__sched_on_submit(int src, relay__rbuf_t *r)
 {
     relay__sched_t *s = S();
-    relay__stask_t *t = parse_submit(src, r);
+    stask_t *t = parse_submit(src, r);
     if (!t) {
         relay__log(RELAY__LOG_ERROR, "malformed or unallocatable task from rank %d", src);
         return;
     }
+    t->seq = ++s->next_seq;
     if (relay__map_put(&s->tasks, t->id, t) != 0) abort();
     for (uint32_t i = 0; i < t->nret; i++)
         if (!relay__dir_add_pending(t->id | i)) abort();
@@ -363,6 +595,12 @@ static void record_return(int src, relay__rbuf_t *r, uint64_t id)
     relay__obj_unref(o);
 }
 
+/* Failures that another attempt cannot mend. */
+static int retryable(int status)
+{
+    return status != RELAY_ERR_DEADLOCK && status != RELAY_ERR_SHUTDOWN;
+}
+
 void relay__sched_on_done(int src, relay__rbuf_t *r)
 {
     relay__sched_t *s = S();
@@ -372,12 +610,10 @@ void relay__sched_on_done(int src, relay__rbuf_t *r)
     s->avg_run_seconds += (run + 1e-7 - s->avg_run_seconds) / 16;
     const char *msg = relay__get_str(r);
     uint32_t nret = relay__get_u32(r);
-    relay__stask_t *t = relay__map_get(&s->tasks, id);
+    stask_t *t = relay__map_get(&s->tasks, id);
     int known = t && t->rank == src;
     if (known) {
-        s->busy[src]--;
-        s->running--;
-        t->rank = -1;
+        unreserve(t);
     } else if (!s->shutting_down) {
         relay__log(RELAY__LOG_WARN, "rank %d finished unknown task %#llx", src,
                    (unsigned long long)id);
@@ -386,7 +622,7 @@ void relay__sched_on_done(int src, relay__rbuf_t *r)
      * the refs it released. A failed task encodes no returns. */
     for (uint32_t i = 0; i < nret; i++)
         record_return(src, r, known ? id | i : 0);
-    if (known && status != RELAY_OK && t->retries_left > 0) {
+    if (known && status != RELAY_OK && t->retries_left > 0 && retryable(status)) {
         t->retries_left--;
         t->attempt++;
         relay__log(RELAY__LOG_INFO, "retrying: %s", msg);
@@ -403,14 +639,62 @@ void relay__sched_on_done(int src, relay__rbuf_t *r)
         e->holders--;
         relay__dir_maybe_free(e);
     }
+    if (s->blocked_holders) s->check_due = 1; /* a cancelled task may be back */
     dispatch();
 }
 
-void relay__sched_on_cpu(int src, relay__rbuf_t *r)
+/* The running task of a BLOCK/UNBLOCK record, or NULL (logged). */
+static stask_t *running_task(int src, uint64_t id, const char *what)
 {
-    int delta = (int)relay__get_u32(r);
-    S()->busy[src] += delta;
+    stask_t *t = relay__map_get(&S()->tasks, id);
+    if (t && t->rank == src) return t;
+    if (!S()->shutting_down)
+        relay__log(RELAY__LOG_WARN, "rank %d: %s of task %#llx, which does not run there", src,
+                   what, (unsigned long long)id);
+    return NULL;
+}
+
+void relay__sched_on_block(int src, relay__rbuf_t *r)
+{
+    relay__sched_t *s = S();
+    uint64_t id = relay__get_u64(r);
+    int64_t released = (int64_t)relay__get_u64(r);
+    int answered = relay__get_u8(r);
+    uint64_t k = relay__get_u64(r);
+    uint32_t n = relay__get_u32(r);
+    const void *ids = relay__get_bytes(r, (size_t)n * 8);
+    stask_t *t = r->err ? NULL : running_task(src, id, "block");
+    if (!t || released < 0 || released > t->cpu_held) return;
+    blocked_clear(t);
+    relay__blocked_t *b = malloc(sizeof *b + (size_t)n * 8);
+    if (!b) {
+        relay__log(RELAY__LOG_ERROR, "out of memory recording a blocked task");
+        abort();
+    }
+    b->answered = answered;
+    b->k = k;
+    b->n = n;
+    memcpy(b->ids, ids, (size_t)n * 8);
+    s->acct[src].cpu_used -= released;
+    t->cpu_held -= released;
+    /* Only a blocked task keeping something another task may need can be
+     * part of a deadlock. */
+    b->holding = !answered && (t->ngpu || t->shape->d.ncustom || t->cpu_held);
+    s->blocked_holders += (uint64_t)b->holding;
+    t->blocked = b;
+    if (s->blocked_holders) s->check_due = 1;
     dispatch();
+}
+
+void relay__sched_on_unblock(int src, relay__rbuf_t *r)
+{
+    uint64_t id = relay__get_u64(r);
+    int64_t taken = (int64_t)relay__get_u64(r);
+    stask_t *t = r->err ? NULL : running_task(src, id, "unblock");
+    if (!t || taken < 0 || t->cpu_held + taken > t->shape->d.cpu) return;
+    S()->acct[src].cpu_used += taken;
+    t->cpu_held += taken;
+    blocked_clear(t);
 }
 
 void relay__sched_on_sync(int src, relay__rbuf_t *r)

@@ -9,16 +9,16 @@
 #include "client.h"
 #include "comm.h"
 #include "doorbell.h"
+#include "gpu.h"
 #include "log.h"
 #include "object.h"
 #include "registry.h"
+#include "resources.h"
 #include "runtime.h"
 #include "store.h"
 
 /* How long an idle worker polls for tasks before it sleeps. */
 #define IDLE_SPIN_SECONDS 50e-6
-/* Threads beyond the CPU slots, started for tasks blocked in get. */
-#define EXTRA_THREADS 512
 
 typedef struct warg {
     uint8_t kind;
@@ -31,6 +31,11 @@ struct relay_ctx {
     uint64_t task_id, fn_hash;
     char *fn, *name;
     uint32_t nret, attempt, nargs;
+    int64_t cpu;  /* CPU units it holds while it runs */
+    int released; /* blocked, its CPUs given back */
+    uint32_t ngpu;
+    uint32_t *gpu_index; /* among the rank's GPUs */
+    int64_t *gpu_units;
     double seconds; /* the function's run time */
     warg_t *args;
     struct relay_object **rets;
@@ -42,11 +47,16 @@ struct relay_ctx {
 };
 
 typedef struct relay__pool {
-    relay_ctx_t *head, *tail;
-    int ncpus, nthreads, idle, active, max_threads;
+    relay_ctx_t *head, *tail; /* queued, started in order */
+    int64_t cpu_cap, cpu_free;
+    int nthreads, idle, active, blocked, max_threads;
+    int starting; /* threads started that have not looked for work yet */
+    int resumers; /* blocked tasks waiting for their CPUs back: they go first */
     int stop, acked;
     int spinning; /* a worker thread is polling for tasks */
-    pthread_cond_t cv;
+    int warned_limit;
+    int64_t gpu_used[RELAY__MAX_GPUS];
+    pthread_cond_t cv, resume_cv;
     pthread_t *threads;
 } relay__pool_t;
 
@@ -72,15 +82,7 @@ static void ctx_free(relay_ctx_t *c)
 /* Completion                                                               */
 /* ---------------------------------------------------------------------- */
 
-static void post_cpu(int delta)
-{
-    size_t start;
-    relay__wbuf_t *w = relay__msg_begin(0, RELAY__R_CPU, &start);
-    relay__put_u32(w, (uint32_t)delta);
-    relay__msg_end(0, w, start);
-}
-
-/* A DONE that fails a task this rank could not even parse. Lock held. */
+/* A DONE that fails a task this rank did not run. Lock held. */
 static void post_failure(uint64_t task_id, int status, const char *msg)
 {
     size_t start;
@@ -146,6 +148,44 @@ static void maybe_ack(void)
 }
 
 /* ---------------------------------------------------------------------- */
+/* CPUs and threads                                                         */
+/* ---------------------------------------------------------------------- */
+
+static int spawn(relay__pool_t *p);
+
+/* The queue's head may start now: it asks for no CPU, or nobody resuming
+ * waits and its CPUs are free. Strict order: a task asking for many CPUs
+ * is not overtaken forever by small ones. */
+static int startable(const relay__pool_t *p)
+{
+    const relay_ctx_t *c = p->head;
+    return c && (c->cpu == 0 || (p->resumers == 0 && c->cpu <= p->cpu_free));
+}
+
+/* Make sure a thread takes the head if it can start. Lock held. */
+static void kick(relay__pool_t *p)
+{
+    if (!startable(p)) return;
+    if (p->starting > 0) return; /* a new thread is about to look */
+    if (p->idle > 0)
+        pthread_cond_signal(&p->cv);
+    else if (!p->stop && spawn(p) != 0 && !p->warned_limit) {
+        p->warned_limit = 1;
+        relay__log(RELAY__LOG_WARN, "worker pool at its limit of %d threads (RELAY_MAX_THREADS)",
+                   p->max_threads);
+    }
+}
+
+/* CPUs came free: resuming tasks take them first. */
+static void cpus_freed(relay__pool_t *p)
+{
+    if (p->resumers)
+        pthread_cond_broadcast(&p->resume_cv);
+    else
+        kick(p);
+}
+
+/* ---------------------------------------------------------------------- */
 /* Running a task                                                           */
 /* ---------------------------------------------------------------------- */
 
@@ -193,8 +233,14 @@ static int fetch_args(relay_ctx_t *c)
     return rc;
 }
 
+static void gpus_use(relay__pool_t *p, const relay_ctx_t *c, int sign)
+{
+    for (uint32_t g = 0; g < c->ngpu; g++)
+        p->gpu_used[c->gpu_index[g]] += sign * c->gpu_units[g];
+}
+
 /* Lock held on entry and exit; released while the function runs. */
-static void run_task(relay_ctx_t *c)
+static void run_task(relay__pool_t *p, relay_ctx_t *c)
 {
     if (fetch_args(c) != RELAY_OK) {
         post_done(c, -1);
@@ -207,6 +253,16 @@ static void run_task(relay_ctx_t *c)
         post_done(c, -1);
         return;
     }
+    /* The first GPU is current on this thread for the whole task, blocked
+     * gets included: the thread does not change, and nothing resets it. */
+    int gpu_rc = c->ngpu ? relay__gpu_bind((int)c->gpu_index[0]) : 0;
+    if (gpu_rc) {
+        fail_ctx(c, "cannot make GPU %d current (CUDA error %d)",
+                 relay__gpu_id((int)c->gpu_index[0]), gpu_rc);
+        post_done(c, -1);
+        return;
+    }
+    gpus_use(p, c, +1);
     pthread_mutex_unlock(&relay__g.lock);
     tls_ctx = c;
     double t0 = relay__now();
@@ -214,6 +270,7 @@ static void run_task(relay_ctx_t *c)
     c->seconds = relay__now() - t0;
     tls_ctx = NULL;
     pthread_mutex_lock(&relay__g.lock);
+    gpus_use(p, c, -1);
     atomic_fetch_add_explicit(&relay__g.tasks_executed, 1, memory_order_relaxed);
     post_done(c, rc);
 }
@@ -226,7 +283,7 @@ static void poll_for_work(relay__pool_t *p)
     p->spinning = 1;
     p->idle++;
     double end = relay__now() + IDLE_SPIN_SECONDS;
-    while (!p->head && !p->stop && relay__now() < end) {
+    while (!startable(p) && !p->stop && relay__now() < end) {
         pthread_mutex_unlock(&relay__g.lock);
         int work = relay__comm_poll();
         if (work <= 0) sched_yield();
@@ -241,8 +298,9 @@ static void *worker_main(void *arg)
 {
     relay__pool_t *p = arg;
     pthread_mutex_lock(&relay__g.lock);
+    p->starting--;
     for (;;) {
-        if (!p->head && !p->stop && !p->spinning) {
+        if (!startable(p) && !p->stop && !p->spinning) {
             if (!relay__bell_oversubscribed()) {
                 poll_for_work(p);
             } else {
@@ -253,20 +311,26 @@ static void *worker_main(void *arg)
                 pthread_mutex_lock(&relay__g.lock);
             }
         }
-        while (!p->head && !p->stop) {
+        while (!startable(p) && !p->stop) {
             p->idle++;
             pthread_cond_wait(&p->cv, &relay__g.lock);
             p->idle--;
         }
-        if (!p->head) break;
+        if (!startable(p)) break;
         relay_ctx_t *c = p->head;
         p->head = c->next;
         if (!p->head) p->tail = NULL;
+        p->cpu_free -= c->cpu;
         if (!relay__g.shutting_down) {
             p->active++;
-            run_task(c);
+            kick(p); /* the next one may fit too */
+            run_task(p, c);
             p->active--;
         }
+        p->cpu_free += c->cpu;
+        /* This thread takes the next queued task itself; only a resuming
+         * task, which goes first, needs waking. */
+        if (p->resumers) pthread_cond_broadcast(&p->resume_cv);
         ctx_free(c);
         maybe_ack();
     }
@@ -279,21 +343,23 @@ static int spawn(relay__pool_t *p)
     if (p->nthreads >= p->max_threads) return -1;
     if (pthread_create(&p->threads[p->nthreads], NULL, worker_main, p) != 0) return -1;
     p->nthreads++;
+    p->starting++;
     return 0;
 }
 
-int relay__pool_start(int ncpus)
+int relay__pool_start(int ncpus, int max_threads)
 {
     relay__pool_t *p = calloc(1, sizeof *p);
     if (!p) return relay__error(RELAY_ERR_NO_MEMORY, "relay_init: out of memory");
-    p->ncpus = ncpus;
-    p->max_threads = ncpus + EXTRA_THREADS;
+    p->cpu_cap = p->cpu_free = (int64_t)ncpus * RELAY__UNIT;
+    p->max_threads = max_threads;
     p->threads = calloc((size_t)p->max_threads, sizeof *p->threads);
     if (!p->threads) {
         free(p);
         return relay__error(RELAY_ERR_NO_MEMORY, "relay_init: out of memory");
     }
     pthread_cond_init(&p->cv, NULL);
+    pthread_cond_init(&p->resume_cv, NULL);
     pthread_mutex_lock(&relay__g.lock);
     relay__g.pool = p;
     int rc = RELAY_OK;
@@ -311,6 +377,7 @@ void relay__pool_join(void)
     pthread_mutex_lock(&relay__g.lock);
     p->stop = 1;
     pthread_cond_broadcast(&p->cv);
+    pthread_cond_broadcast(&p->resume_cv);
     int n = p->nthreads;
     pthread_mutex_unlock(&relay__g.lock);
     /* Threads started after this point (none: stop is set) would be missed. */
@@ -325,24 +392,71 @@ void relay__pool_join(void)
     relay__g.pool = NULL;
     pthread_mutex_unlock(&relay__g.lock);
     pthread_cond_destroy(&p->cv);
+    pthread_cond_destroy(&p->resume_cv);
     free(p->threads);
     free(p);
 }
 
-void relay__worker_block(relay_ctx_t *ctx)
+void relay__pool_stats(uint64_t *running_p, uint64_t *blocked_p, uint64_t *threads_p)
 {
-    (void)ctx;
     relay__pool_t *p = relay__g.pool;
-    post_cpu(-1);
-    /* The freed slot needs a thread to run the next task on it. */
-    if (p && p->idle == 0 && !p->stop && spawn(p) != 0)
-        relay__log(RELAY__LOG_WARN, "worker pool at its limit of %d threads", p->max_threads);
+    *running_p = p ? (uint64_t)p->active : 0;
+    *blocked_p = p ? (uint64_t)p->blocked : 0;
+    *threads_p = p ? (uint64_t)p->nthreads : 0;
 }
 
-void relay__worker_unblock(relay_ctx_t *ctx)
+void relay__worker_block(relay_ctx_t *c, const relay__wait_t *wait)
 {
-    (void)ctx;
-    post_cpu(+1);
+    relay__pool_t *p = relay__g.pool;
+    /* Give the CPUs back only if a thread can use them: at the thread
+     * limit they stay with the task (and rank 0 knows, for its deadlock
+     * check). */
+    int64_t released = 0;
+    if (c->cpu && (p->idle + p->starting > 0 || p->nthreads < p->max_threads)) {
+        released = c->cpu;
+        c->released = 1;
+        p->cpu_free += released;
+        cpus_freed(p);
+    } else if (c->cpu && !p->warned_limit) {
+        p->warned_limit = 1;
+        relay__log(RELAY__LOG_WARN,
+                   "worker pool at its limit of %d threads (RELAY_MAX_THREADS): task '%s' "
+                   "keeps its CPUs while blocked",
+                   p->max_threads, c->name);
+    }
+    p->blocked++;
+    size_t start;
+    relay__wbuf_t *w = relay__msg_begin(0, RELAY__R_BLOCK, &start);
+    relay__put_u64(w, c->task_id);
+    relay__put_u64(w, (uint64_t)released);
+    relay__put_u8(w, (uint8_t)wait->answered);
+    relay__put_u64(w, wait->k);
+    relay__put_u32(w, (uint32_t)wait->n);
+    for (size_t i = 0; i < wait->n; i++)
+        relay__put_u64(w, wait->refs[i].id);
+    relay__msg_end(0, w, start);
+}
+
+void relay__worker_unblock(relay_ctx_t *c)
+{
+    relay__pool_t *p = relay__g.pool;
+    int64_t taken = 0;
+    p->blocked--;
+    if (c->released) {
+        p->resumers++;
+        while (p->cpu_free < c->cpu && !relay__g.shutting_down && !p->stop)
+            pthread_cond_wait(&p->resume_cv, &relay__g.lock);
+        p->resumers--;
+        p->cpu_free -= c->cpu;
+        c->released = 0;
+        taken = c->cpu;
+        if (!p->resumers) kick(p);
+    }
+    size_t start;
+    relay__wbuf_t *w = relay__msg_begin(0, RELAY__R_UNBLOCK, &start);
+    relay__put_u64(w, c->task_id);
+    relay__put_u64(w, (uint64_t)taken);
+    relay__msg_end(0, w, start);
 }
 
 void relay__worker_defer_releases(relay_ctx_t *c, const uint64_t *ids, size_t n)
@@ -364,20 +478,50 @@ void relay__worker_defer_releases(relay_ctx_t *c, const uint64_t *ids, size_t n)
 /* Handlers                                                                 */
 /* ---------------------------------------------------------------------- */
 
+/* Resources of a TASK record: absent (1 CPU), or CPUs and GPU shares. */
+typedef struct task_res {
+    int64_t cpu;
+    uint32_t ngpu;
+    uint32_t dev[RELAY__MAX_GPUS];
+    int64_t units[RELAY__MAX_GPUS];
+} task_res_t;
+
+static int parse_res(relay__rbuf_t *r, task_res_t *res)
+{
+    res->cpu = RELAY__UNIT;
+    res->ngpu = 0;
+    if (!relay__get_u8(r)) return 0;
+    res->cpu = (int64_t)relay__get_u64(r);
+    res->ngpu = relay__get_u32(r);
+    if (res->ngpu > (uint32_t)relay__gpu_count() || res->cpu < 0) return -1;
+    for (uint32_t g = 0; g < res->ngpu; g++) {
+        res->dev[g] = relay__get_u32(r);
+        res->units[g] = (int64_t)relay__get_u64(r);
+        if (res->dev[g] >= (uint32_t)relay__gpu_count()) return -1;
+    }
+    return r->err ? -1 : 0;
+}
+
 static relay_ctx_t *parse_task(relay__rbuf_t *r)
 {
     uint64_t task_id = relay__get_u64(r), fn_hash = relay__get_u64(r);
     const char *fn = relay__get_str(r), *name = relay__get_str(r);
-    uint32_t nret = relay__get_u32(r), attempt = relay__get_u32(r), nargs = relay__get_u32(r);
+    uint32_t nret = relay__get_u32(r), attempt = relay__get_u32(r);
+    task_res_t res;
+    if (parse_res(r, &res) != 0) return NULL;
+    uint32_t nargs = relay__get_u32(r);
     if (r->err || nargs > RELAY_MAX_ARGS || nret > RELAY_MAX_RETURNS) return NULL;
     size_t fn_len = strlen(fn) + 1, name_len = strlen(name) + 1;
-    /* One allocation: context, argument and return tables, names. */
-    relay_ctx_t *c = calloc(1, sizeof *c + nargs * sizeof(warg_t) +
-                                   nret * sizeof(struct relay_object *) + fn_len + name_len);
+    /* One allocation: context, argument, return and GPU tables, names. */
+    relay_ctx_t *c =
+        calloc(1, sizeof *c + nargs * sizeof(warg_t) + nret * sizeof(struct relay_object *) +
+                      res.ngpu * (sizeof(int64_t) + sizeof(uint32_t)) + fn_len + name_len);
     if (!c) return NULL;
     c->args = (warg_t *)(c + 1);
     c->rets = (struct relay_object **)(c->args + nargs);
-    c->fn = (char *)(c->rets + nret);
+    c->gpu_units = (int64_t *)(c->rets + nret);
+    c->gpu_index = (uint32_t *)(c->gpu_units + res.ngpu);
+    c->fn = (char *)(c->gpu_index + res.ngpu);
     c->name = c->fn + fn_len;
     memcpy(c->fn, fn, fn_len);
     memcpy(c->name, name, name_len);
@@ -386,6 +530,12 @@ static relay_ctx_t *parse_task(relay__rbuf_t *r)
     c->nret = nret;
     c->attempt = attempt;
     c->nargs = nargs;
+    c->cpu = res.cpu;
+    c->ngpu = res.ngpu;
+    for (uint32_t g = 0; g < res.ngpu; g++) {
+        c->gpu_index[g] = res.dev[g];
+        c->gpu_units[g] = res.units[g];
+    }
     for (uint32_t i = 0; i < c->nargs; i++) {
         warg_t *a = &c->args[i];
         a->kind = relay__get_u8(r);
@@ -444,7 +594,31 @@ void relay__worker_on_task(int src, relay__rbuf_t *r)
     else
         p->head = c;
     p->tail = c;
-    pthread_cond_signal(&p->cv);
+    kick(p);
+}
+
+void relay__worker_on_cancel(int src, relay__rbuf_t *r)
+{
+    (void)src;
+    uint64_t task_id = relay__get_u64(r);
+    int status = (int)relay__get_u32(r);
+    const char *msg = relay__get_str(r);
+    relay__pool_t *p = relay__g.pool;
+    if (r->err || !p) return;
+    /* Only a task still queued can be dropped; one that started runs on. */
+    relay_ctx_t *prev = NULL;
+    for (relay_ctx_t *c = p->head; c; prev = c, c = c->next) {
+        if (c->task_id != task_id) continue;
+        if (prev)
+            prev->next = c->next;
+        else
+            p->head = c->next;
+        if (p->tail == c) p->tail = prev;
+        post_failure(task_id, status, msg);
+        ctx_free(c);
+        kick(p);
+        return;
+    }
 }
 
 void relay__worker_on_shutdown(int src, relay__rbuf_t *r)
@@ -465,6 +639,7 @@ void relay__worker_on_shutdown(int src, relay__rbuf_t *r)
         }
         p->tail = NULL;
         pthread_cond_broadcast(&p->cv);
+        pthread_cond_broadcast(&p->resume_cv);
     }
     maybe_ack();
 }
@@ -578,5 +753,40 @@ int relay_ctx_task_id(const relay_ctx_t *ctx, uint64_t *task_id_p)
     if (!ctx || !task_id_p)
         return relay__error(RELAY_ERR_INVALID_ARG, "relay_ctx_task_id: NULL argument");
     *task_id_p = ctx->task_id;
+    return RELAY_OK;
+}
+
+int relay_ctx_gpu_ids(const relay_ctx_t *ctx, int *ids, size_t max_ids, size_t *num_ids_p)
+{
+    if (!ctx || !num_ids_p || (!ids && max_ids))
+        return relay__error(RELAY_ERR_INVALID_ARG, "relay_ctx_gpu_ids: NULL %s",
+                            !ctx         ? "ctx"
+                            : !num_ids_p ? "num_ids_p"
+                                         : "ids");
+    for (uint32_t g = 0; g < ctx->ngpu && g < max_ids; g++)
+        ids[g] = relay__gpu_id((int)ctx->gpu_index[g]);
+    *num_ids_p = ctx->ngpu;
+    return RELAY_OK;
+}
+
+int relay_local_resources(relay_resources_t *res_p)
+{
+    int rc = relay__check_on("relay_local_resources");
+    if (rc) return rc;
+    if (!res_p) return relay__error(RELAY_ERR_INVALID_ARG, "relay_local_resources: res_p is NULL");
+    relay_resources_t res = {0};
+    pthread_mutex_lock(&relay__g.lock);
+    relay__pool_t *p = relay__g.pool;
+    if (p) {
+        res.cpus = (double)p->cpu_cap / RELAY__UNIT;
+        res.cpus_free = (double)(p->cpu_free > 0 ? p->cpu_free : 0) / RELAY__UNIT;
+        res.gpus = relay__gpu_count();
+        int64_t used = 0;
+        for (int g = 0; g < res.gpus; g++)
+            used += p->gpu_used[g];
+        res.gpus_free = res.gpus - (double)used / RELAY__UNIT;
+    }
+    pthread_mutex_unlock(&relay__g.lock);
+    *res_p = res;
     return RELAY_OK;
 }

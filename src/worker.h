@@ -1,6 +1,9 @@
-/* Worker threads: a pool per worker rank runs the tasks the scheduler sends,
- * hands back their CPU slot while they block in get/wait (and starts
- * another thread so the slot can be used), and reports completions. */
+/* Worker threads: a pool per worker rank runs the tasks the scheduler
+ * sends, never letting the tasks that run (not blocked) hold more CPUs than
+ * the rank offers. A task blocked in get/wait gives its CPUs back (another
+ * thread is started, up to max_threads, so they can be used) and takes
+ * them back, before any queued task, when it resumes; its GPUs stay its
+ * own and current on its thread. Completions go to rank 0. */
 #ifndef RELAY_WORKER_H
 #define RELAY_WORKER_H
 
@@ -10,18 +13,30 @@
 #include "relay.h"
 #include "wire.h"
 
-int relay__pool_start(int ncpus); /* lock not held */
-void relay__pool_join(void);      /* after EXIT: waits for the threads */
+/* What a blocked task waits for: k of the n refs (answered: the wait
+ * ends whatever happens to them, as with a zero timeout). */
+typedef struct relay__wait {
+    const relay_ref_t *refs;
+    size_t n, k;
+    int answered;
+} relay__wait_t;
+
+int relay__pool_start(int ncpus, int max_threads); /* lock not held */
+void relay__pool_join(void);                       /* after EXIT: waits for the threads */
+/* Running, blocked and thread counts, and resources (lock held). */
+void relay__pool_stats(uint64_t *running_p, uint64_t *blocked_p, uint64_t *threads_p);
 
 /* The task running on the calling thread, or NULL. */
 relay_ctx_t *relay__worker_current(void);
-/* The running task blocks / resumes (lock held). */
-void relay__worker_block(relay_ctx_t *ctx);
+/* The running task blocks / resumes (lock held; unblock may wait for the
+ * task's CPUs to come free). */
+void relay__worker_block(relay_ctx_t *ctx, const relay__wait_t *wait);
 void relay__worker_unblock(relay_ctx_t *ctx);
 /* Releases made inside a task go out with its completion. Lock held. */
 void relay__worker_defer_releases(relay_ctx_t *ctx, const uint64_t *ids, size_t n);
 
 void relay__worker_on_task(int src, relay__rbuf_t *r);
+void relay__worker_on_cancel(int src, relay__rbuf_t *r);
 void relay__worker_on_shutdown(int src, relay__rbuf_t *r);
 
 #endif

@@ -1,0 +1,102 @@
+/* Rank 0's scheduler state, shared by scheduler.c (placement, dispatch,
+ * completion) and deadlock.c (which reads it to find tasks that can never
+ * run). Lock held for everything here. */
+#ifndef RELAY_SCHED_STATE_H
+#define RELAY_SCHED_STATE_H
+
+#include <stdint.h>
+
+#include "hashmap.h"
+#include "resources.h"
+
+typedef struct relay__sarg {
+    uint8_t kind;
+    uint64_t ref;
+    const void *val; /* inside the task's value block */
+    size_t size;
+} relay__sarg_t;
+
+/* Part of one GPU given to a task. */
+typedef struct relay__gpu_use {
+    uint32_t dev; /* index among the rank's GPUs */
+    int64_t units;
+} relay__gpu_use_t;
+
+/* What a task blocked in get/wait waits for: k of the n ids. A timeout
+ * does not matter: until it expires the task is as stuck as without. */
+typedef struct relay__blocked {
+    int answered; /* a zero timeout or a sync: it resumes whatever happens */
+    int holding;  /* counted in relay__sched_t.blocked_holders */
+    uint64_t k;
+    uint32_t n;
+    uint64_t ids[];
+} relay__blocked_t;
+
+struct relay__stask;
+
+/* Tasks asking for the same resources share a shape, which queues those
+ * that are ready in arrival order: when its head cannot be placed, none of
+ * them can, so dispatch never scans a long queue. */
+typedef struct relay__shape {
+    relay__demand_t d;
+    uint64_t ntasks; /* tasks of this shape, in any state */
+    struct relay__stask *head, *tail;
+    struct relay__shape *next;
+} relay__shape_t;
+
+typedef struct relay__stask {
+    uint64_t id, fn_hash, seq; /* seq: arrival order at rank 0 */
+    char *fn, *name;
+    uint32_t nret, retries_left, attempt, nargs;
+    int submitter;
+    int rank; /* dispatched there, or -1 */
+    int missing;
+    int pinned;      /* its ref arguments are pinned in the directory */
+    int fail_status; /* a dependency failed: the task will not run */
+    int cancelling;  /* rank 0 asked its rank to drop it */
+    int progress;    /* scratch of the deadlock check */
+    char *fail_msg;
+    relay__shape_t *shape;
+    int64_t cpu_held; /* CPU units counted at its rank (0 once blocked and given back) */
+    uint32_t ngpu;
+    relay__gpu_use_t *gpus;    /* while dispatched with GPUs */
+    relay__blocked_t *blocked; /* while blocked in get/wait */
+    relay__sarg_t *args;
+    void *values;
+    struct relay__stask *next;
+} relay__stask_t;
+
+/* What rank 0 has given out of one rank's resources. CPUs may be promised
+ * beyond the rank's capacity (tasks then queue there, ready to start the
+ * moment a CPU frees); GPUs and custom resources never are. */
+typedef struct relay__acct {
+    int64_t cpu_cap, cpu_used;
+    uint32_t zero_cpu; /* dispatched tasks asking for no CPU */
+    int ngpu;
+    int64_t *gpu_free;    /* [ngpu] units */
+    int64_t *custom_free; /* [cluster ncustom] units */
+} relay__acct_t;
+
+typedef struct relay__sched {
+    relay__map_t tasks;
+    relay__shape_t *shapes, *dflt; /* dflt: 1 CPU, the common shape */
+    relay__acct_t *acct;           /* [rank] */
+    double avg_run_seconds;        /* moving average of tasks' run times */
+    uint64_t running;              /* dispatched, not finished */
+    uint64_t next_seq;
+    int shutting_down, acks;
+    uint64_t blocked_holders; /* blocked without timeout, holding resources */
+    int check_due, checking;
+    double next_check;
+} relay__sched_t;
+
+relay__sched_t *relay__sched_state(void);
+
+/* Remove t from its shape's ready queue and fail it (its returns become
+ * error objects with status and msg). */
+void relay__sched_fail_ready(relay__stask_t *t, int status, const char *msg);
+/* Ask t's rank to drop t if it has not started it (the rank then fails it
+ * with status and msg). */
+void relay__sched_cancel(relay__stask_t *t, int status, const char *msg);
+
+#endif
