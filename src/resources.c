@@ -124,6 +124,8 @@ int relay__offer_parse(relay__offer_t *o, const char *spec, const char *what)
                                 num);
         int rc = add_custom(o, p, (size_t)(eq - p), q, what, RELAY_ERR_CONFIG);
         if (rc) return rc;
+        if (*end && !end[1])
+            return relay__error(RELAY_ERR_CONFIG, "%s = '%s': empty entry after ','", what, spec);
         p = *end ? end + 1 : end;
     }
     return RELAY_OK;

@@ -14,6 +14,17 @@ static int fn_b(relay_ctx_t *ctx)
     return 1;
 }
 
+/* -> {number of GPU ids, the ids, GPUs free on the rank x 10}. */
+static int fn_gpus(relay_ctx_t *ctx)
+{
+    int ids[4] = {-1, -1, -1, -1};
+    size_t n = 0;
+    relay_resources_t res;
+    if (relay_ctx_gpu_ids(ctx, ids, 4, &n) || relay_local_resources(&res)) return 1;
+    int64_t out[6] = {(int64_t)n, ids[0], ids[1], ids[2], ids[3], (int64_t)(res.gpus_free * 10)};
+    return relay_ctx_return(ctx, 0, out, sizeof out);
+}
+
 static void check_status_table(void)
 {
     static const struct {
@@ -86,6 +97,14 @@ static void check_not_initialized(void)
     CHECK_STATUS(relay_stats(&st), RELAY_ERR_NOT_INITIALIZED);
     CHECK(memcmp(&st, &st_copy, sizeof st) == 0);
     CHECK_STATUS(relay_sync(1.0), RELAY_ERR_NOT_INITIALIZED);
+    relay_resources_t res = {1, 2, 3, 4};
+    double q = -7;
+    CHECK_STATUS(relay_local_resources(&res), RELAY_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(relay_resource_capacity(0, "CPU", &q), RELAY_ERR_NOT_INITIALIZED);
+    CHECK(res.cpus == 1 && res.gpus == 3 && q == -7);
+    size_t nids = 9;
+    CHECK_STATUS(relay_ctx_gpu_ids(NULL, NULL, 0, &nids), RELAY_ERR_INVALID_ARG);
+    CHECK_EQ(nids, 9);
     CHECK_STATUS(relay_finalize(), RELAY_ERR_NOT_INITIALIZED);
     /* A failing call leaves a detail. */
     CHECK(relay_last_error() != NULL);
@@ -164,19 +183,54 @@ static void check_bad_config(int *argc, char ***argv)
         {"RELAY_CHUNK_BYTES", "4095"},
         {"RELAY_CHUNK_BYTES", "abc"},
         {"RELAY_CHUNK_BYTES", "2147483648"},
+        {"RELAY_NUM_GPUS", "abc"},
+        {"RELAY_NUM_GPUS", "-1"},
+        {"RELAY_NUM_GPUS", "65"},
+        {"RELAY_MAX_THREADS", "0"},
+        {"RELAY_MAX_THREADS", "65537"},
+        {"RELAY_MAX_THREADS", "x"},
+        {"RELAY_RESOURCES", "license"},
+        {"RELAY_RESOURCES", "license="},
+        {"RELAY_RESOURCES", "license=-1"},
+        {"RELAY_RESOURCES", "license=abc"},
+        {"RELAY_RESOURCES", "license=0.00001"},
+        {"RELAY_RESOURCES", "=1"},
+        {"RELAY_RESOURCES", "CPU=1"},
+        {"RELAY_RESOURCES", "gpu=1"},
+        {"RELAY_RESOURCES", "a=1,a=2"},
+        {"RELAY_RESOURCES", "a=1,"},
+        {"RELAY_RESOURCES", ",a=1"},
+        {"RELAY_RESOURCES", "a b=1"},
+        {"RELAY_RESOURCES", "a=1e10"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         check_bad_env(argc, argv, bad[i][0], bad[i][1]);
 
     /* Bad fields of relay_config_t (their mask bit set): CONFIG, naming the
      * field. */
-    static const struct {
+    const struct {
         relay_config_t cfg;
         const char *field;
     } bad_fields[] = {
         {{.field_mask = RELAY_CONFIG_NUM_CPUS, .num_cpus = 0}, "num_cpus"},
         {{.field_mask = RELAY_CONFIG_CHUNK_BYTES, .chunk_bytes = 100}, "chunk_bytes"},
         {{.field_mask = RELAY_CONFIG_POLL_MAX_US, .poll_max_us = 0}, "poll_max_us"},
+        {{.field_mask = RELAY_CONFIG_NUM_GPUS, .num_gpus = -1}, "num_gpus"},
+        {{.field_mask = RELAY_CONFIG_NUM_GPUS, .num_gpus = 65}, "num_gpus"},
+        {{.field_mask = RELAY_CONFIG_MAX_THREADS | RELAY_CONFIG_NUM_CPUS,
+          .num_cpus = 4,
+          .max_threads = 3},
+         "max_threads"},
+        {{.field_mask = RELAY_CONFIG_RESOURCES, .resources = NULL, .num_resources = 1},
+         "resources"},
+        {{.field_mask = RELAY_CONFIG_RESOURCES,
+          .resources = (const relay_resource_t[]){{"ok", 1}, {"bad name", 1}},
+          .num_resources = 2},
+         "bad name"},
+        {{.field_mask = RELAY_CONFIG_RESOURCES,
+          .resources = (const relay_resource_t[]){{"neg", -2}},
+          .num_resources = 1},
+         "neg"},
     };
     for (size_t i = 0; i < sizeof bad_fields / sizeof bad_fields[0]; i++) {
         int rc = relay_init(argc, argv, &bad_fields[i].cfg);
@@ -218,9 +272,17 @@ int main(int argc, char **argv)
      * are accepted. */
     relay_config_t cfg;
     memset(&cfg, 0, sizeof cfg);
-    cfg.field_mask = RELAY_CONFIG_LOG_LEVEL | RELAY_CONFIG_NUM_CPUS;
+    cfg.field_mask = RELAY_CONFIG_LOG_LEVEL | RELAY_CONFIG_NUM_GPUS | RELAY_CONFIG_RESOURCES;
     cfg.log_level = 1;
-    cfg.num_cpus = 2;
+    cfg.num_cpus = 2; /* mask bit clear: Slurm's CPUs per task count */
+    /* The variables replace the fields: 2 GPUs, and license/disk. */
+    cfg.num_gpus = 1;
+    const relay_resource_t field_res[1] = {{"field_only", 1}};
+    cfg.resources = field_res;
+    cfg.num_resources = 1;
+    CHECK_EQ(setenv("SLURM_CPUS_PER_TASK", "3", 1), 0);
+    CHECK_EQ(setenv("RELAY_NUM_GPUS", "2", 1), 0);
+    CHECK_EQ(setenv("RELAY_RESOURCES", "license=2.5,disk=1", 1), 0);
     cfg.driver_workers = 77;
     cfg.poll_max_us = -5;
     cfg.chunk_bytes = 1;
@@ -238,6 +300,22 @@ int main(int argc, char **argv)
 
     /* Registration also works after init; the EXISTS check still holds. */
     CHECK_OK(relay_register("late_fn", fn_b));
+    CHECK_OK(relay_register("fn_gpus", fn_gpus));
+
+    /* What this single rank offers, as configured above. */
+    static const struct {
+        const char *name;
+        double qty;
+    } offers[] = {{"CPU", 3}, {"GPU", 2}, {"license", 2.5}, {"disk", 1}, {"field_only", 0}};
+    for (size_t i = 0; i < sizeof offers / sizeof offers[0]; i++) {
+        double q = -1;
+        CHECK_OK(relay_resource_capacity(-1, offers[i].name, &q));
+        if (q != offers[i].qty) fprintf(stderr, "%s: %g\n", offers[i].name, q);
+        CHECK(q == offers[i].qty);
+    }
+    relay_resources_t res;
+    CHECK_OK(relay_local_resources(&res));
+    CHECK(res.cpus == 3 && res.gpus == 2 && res.gpus_free == 2);
     CHECK_STATUS(relay_register("fn_b", fn_a), RELAY_ERR_EXISTS);
 
     if (rank == 0) {
@@ -254,6 +332,17 @@ int main(int argc, char **argv)
         CHECK_OK(relay_object_free(obj));
         relay_ref_t refs[3] = {p, t, u};
         CHECK_OK(relay_release_many(refs, 3));
+
+        /* Both (virtual) GPUs for one task: ids 0 and 1, none left free. */
+        relay_task_opts_t o = {.field_mask = RELAY_TASK_OPT_NUM_GPUS, .num_gpus = 2};
+        relay_ref_t g;
+        CHECK_OK(relay_submit("fn_gpus", NULL, 0, &o, &g));
+        int64_t out[6];
+        CHECK_OK(relay_get_value(g, out, sizeof out, TEST_LONG_S));
+        CHECK_EQ(out[0], 2);
+        CHECK(out[1] + out[2] == 1 && out[1] * out[2] == 0); /* {0, 1} */
+        CHECK_EQ(out[5], 0);
+        CHECK_OK(relay_release(g));
     }
 
     CHECK_OK(relay_finalize());
