@@ -261,7 +261,9 @@ enum {
 typedef struct relay_task_opts {
     uint64_t field_mask;
     int num_returns; /* 1..RELAY_MAX_RETURNS, default 1 */
-    int max_retries; /* times a failed task is run again, 0..100, default 0 */
+    /* Times a failed task is run again, 0..100, default 0 (a task failed
+     * by RELAY_ERR_DEADLOCK or RELAY_ERR_SHUTDOWN is not run again). */
+    int max_retries;
     /* num_returns or max_retries outside their range: RELAY_ERR_OUT_OF_RANGE;
      * an empty or too long name: RELAY_ERR_INVALID_ARG. */
     const char *name; /* name in errors and traces, default the function's */
@@ -290,9 +292,10 @@ typedef struct relay_task_opts {
  * INFEASIBLE (no rank offers the resources asked for), NOT_INITIALIZED,
  * SHUTDOWN, NO_MEMORY. A ref argument unknown to the directory makes the
  * task fail with RELAY_ERR_INVALID_REF as its result. A task that can never
- * get its resources because tasks holding them are blocked waiting for it
- * (directly or through other tasks) fails with RELAY_ERR_DEADLOCK as its
- * result instead of waiting forever, so the blocked get returns that. */
+ * get its resources (or a worker thread) because the tasks holding them
+ * are blocked waiting for it, directly or through other tasks, fails with
+ * RELAY_ERR_DEADLOCK as its result instead of waiting forever, so the
+ * blocked get returns that (a get with a timeout counts as blocked). */
 int relay_submit(const char *fn, const relay_arg_t *args, size_t nargs,
                  const relay_task_opts_t *opts, relay_ref_t *returns_p);
 
@@ -323,8 +326,9 @@ int relay_put_object(const void *data, size_t size, const relay_ref_t *refs, siz
  * message.
  * Errors: INVALID_ARG, INVALID_REF, TIMEOUT, TASK_FAILED, DEADLOCK,
  * SHUTDOWN, NOT_INITIALIZED, NO_MEMORY, MPI. Inside a task, a get that
- * blocks gives the task's CPUs back to its rank until it returns (its GPUs
- * and custom resources stay with it). */
+ * still waits after a short spin (about 50 us) gives the task's CPUs back
+ * to its rank until it returns, unless the rank is at max_threads; its
+ * GPUs and custom resources stay with it. */
 int relay_get(relay_ref_t ref, double timeout_s, relay_object_t *obj_p);
 
 /* Get n objects. [OUT] objs_p: n views (all set, error objects included)
@@ -467,7 +471,8 @@ typedef struct relay_resources {
  * Errors: INVALID_ARG, NOT_INITIALIZED. */
 int relay_local_resources(relay_resources_t *res_p);
 
-/* What a rank offers of a resource ("CPU", "GPU" or a custom name), as
+/* What a rank offers of a resource ("CPU", "GPU" in any case, or a custom
+ * name), as
  * advertised at relay_init; rank -1 sums over every rank. Ranks that host
  * no workers offer nothing. [OUT] quantity_p: 0 for a resource the rank
  * does not have. Errors: INVALID_ARG (NULL, or a rank out of range),

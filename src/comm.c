@@ -548,6 +548,7 @@ static int recv_some(int max)
         MPI_Mrecv(buf, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
         pthread_mutex_lock(&relay__g.lock);
         relay__dispatch(st.MPI_SOURCE, buf, (size_t)count);
+        if (relay__g.rank == 0) relay__sched_tick();
         pthread_mutex_unlock(&relay__g.lock);
         free(buf);
         got++;

@@ -4,16 +4,20 @@
  * Starting from none known, a task is added when:
  * - it is blocked in a wait that is answered whatever happens (a zero
  *   timeout, a sync), or at least k of the objects it waits for are ready
- *   or made by tasks known to progress (a wait with a timeout counts as
- *   blocked: the deadlock is reported rather than left to the timeout);
- * - it was dispatched and is not blocked, and its rank's CPUs are not all
- *   kept by blocked tasks not known to progress (it runs, or will once a
- *   CPU frees: CPUs are only held by tasks that run or keep them blocked);
+ *   or made by tasks known to progress, and the CPUs it gave back can come
+ *   back to it (a wait with a timeout counts as blocked: the deadlock is
+ *   reported rather than left to the timeout);
+ * - its rank was asked to cancel it (its resources come back either way);
+ * - it was dispatched and is not blocked, its CPUs are not kept by blocked
+ *   tasks not known to progress, and a thread will take it: not every
+ *   worker thread of the rank is blocked, or one of the blocked ones
+ *   progresses (it runs, or will once a CPU and a thread free);
  * - it waits to be dispatched, every argument it misses is made by a task
  *   known to progress, and some rank could give it what it asks for once
  *   every task known to progress has given back what it holds.
- * Repeat until nothing is added. What is left can never run: its
- * resources are held, forever, by tasks that wait for it. */
+ * Repeat until nothing is added. What is left can never run. Among it,
+ * only tasks that a stuck blocked task waits for (directly, or through
+ * makers of what they miss) are failed: others are merely queued behind. */
 #include "deadlock.h"
 
 #include <stdio.h>
@@ -29,9 +33,11 @@ typedef relay__stask_t stask_t;
 
 /* What tasks not known to progress hold on one rank. */
 typedef struct held {
-    int64_t cpu_kept; /* by blocked tasks (given back ones hold none) */
-    int64_t *gpu;     /* [ngpu] */
-    int64_t *custom;  /* [ncustom] */
+    int64_t cpu_kept;  /* by blocked tasks (given back ones hold none) */
+    int64_t *gpu;      /* [ngpu] */
+    int64_t *custom;   /* [ncustom] */
+    int blocked;       /* blocked tasks (each holds a worker thread) */
+    int blocked_stuck; /* of those, not known to progress */
 } held_t;
 
 typedef struct check {
@@ -44,7 +50,10 @@ typedef struct check {
 static void hold(check_t *c, const stask_t *t, int sign)
 {
     held_t *h = &c->held[t->rank];
-    if (t->blocked) h->cpu_kept += sign * t->cpu_held;
+    if (t->blocked) {
+        h->cpu_kept += sign * t->cpu_held;
+        h->blocked_stuck += sign;
+    }
     for (uint32_t g = 0; g < t->ngpu; g++)
         h->gpu[t->gpus[g].dev] += sign * t->gpus[g].units;
     const relay__demand_t *d = &t->shape->d;
@@ -74,9 +83,10 @@ static int check_init(check_t *c)
     for (size_t i = 0; i < s->tasks.cap; i++) {
         if (!s->tasks.slots[i].key) continue;
         stask_t *t = s->tasks.slots[i].value;
-        t->progress = 0;
+        t->progress = t->wanted = 0;
         c->tasks[c->n++] = t;
         if (t->rank >= 0) hold(c, t, +1);
+        if (t->rank >= 0 && t->blocked) c->held[t->rank].blocked++;
     }
     return 0;
 }
@@ -97,12 +107,17 @@ static int answerable(uint64_t id)
     return !maker || maker->progress;
 }
 
-/* Whether rank r could give d once what progressing tasks hold is back. */
+static int thread_comes(const check_t *c, int r);
+
+/* Whether rank r could give d, and a thread, once what progressing tasks
+ * hold is back. */
 static int fits_eventually(const check_t *c, const relay__demand_t *d, int r)
 {
     const relay__cluster_t *cl = relay__cluster();
     const held_t *h = &c->held[r];
-    if (!relay__demand_fits_capacity(d, r) || d->cpu > cl->cpu[r] - h->cpu_kept) return 0;
+    if (!relay__demand_fits_capacity(d, r) || d->cpu > cl->cpu[r] - h->cpu_kept ||
+        !thread_comes(c, r))
+        return 0;
     if (d->gpu) {
         int need = d->gpu > RELAY__UNIT ? (int)(d->gpu / RELAY__UNIT) : 1, have = 0;
         for (int g = 0; g < cl->ngpu[r]; g++) {
@@ -119,18 +134,36 @@ static int fits_eventually(const check_t *c, const relay__demand_t *d, int r)
     return 1;
 }
 
+/* t, dispatched, can have its CPUs when it needs them: they are not all
+ * kept by stuck blocked tasks. (A blocked task that kept its own has them;
+ * one not blocked may only be queued, rank 0 cannot tell.) */
+static int cpus_come(const check_t *c, const stask_t *t)
+{
+    if (t->blocked && t->cpu_held == t->shape->d.cpu) return 1;
+    return t->shape->d.cpu <= relay__cluster()->cpu[t->rank] - c->held[t->rank].cpu_kept;
+}
+
+/* Some worker thread of rank r is, or will be, free to take a task. */
+static int thread_comes(const check_t *c, int r)
+{
+    const held_t *h = &c->held[r];
+    return h->blocked < relay__cluster()->threads[r] || h->blocked_stuck < h->blocked;
+}
+
+static int wait_answered(const relay__blocked_t *b)
+{
+    if (b->answered) return 1;
+    uint64_t ok = 0;
+    for (uint32_t i = 0; i < b->n && ok < b->k; i++)
+        ok += (uint64_t)answerable(b->ids[i]);
+    return ok >= b->k;
+}
+
 static int progresses(const check_t *c, const stask_t *t)
 {
-    if (t->rank >= 0 && t->blocked) {
-        const relay__blocked_t *b = t->blocked;
-        if (b->answered) return 1;
-        uint64_t ok = 0;
-        for (uint32_t i = 0; i < b->n && ok < b->k; i++)
-            ok += (uint64_t)answerable(b->ids[i]);
-        return ok >= b->k;
-    }
-    if (t->rank >= 0)
-        return t->shape->d.cpu <= relay__cluster()->cpu[t->rank] - c->held[t->rank].cpu_kept;
+    if (t->cancelling) return 1;
+    if (t->rank >= 0 && t->blocked) return wait_answered(t->blocked) && cpus_come(c, t);
+    if (t->rank >= 0) return cpus_come(c, t) && thread_comes(c, t->rank);
     for (uint32_t i = 0; i < t->nargs; i++)
         if (t->args[i].kind == RELAY_ARG_REF && !answerable(t->args[i].ref)) return 0;
     if (t->fail_status) return 1; /* it fails once its arguments are in */
@@ -154,17 +187,51 @@ static void solve(check_t *c)
     }
 }
 
-/* The newest stuck task to fail: one waiting for dispatch first (failing
- * it needs no message), else a dispatched one its rank has not started. */
+/* Mark the maker of id as wanted (if it is stuck); push it once. */
+static void want(stask_t **stack, size_t *n, uint64_t id)
+{
+    if (answerable(id)) return;
+    stask_t *m = relay__map_get(&relay__sched_state()->tasks, id & ~(uint64_t)0xff);
+    if (!m || m->wanted) return;
+    m->wanted = 1;
+    stack[(*n)++] = m;
+}
+
+/* Mark every stuck task that stuck blocked tasks wait for, through the
+ * makers of what those miss in turn. */
+static void mark_wanted(check_t *c)
+{
+    stask_t **todo = malloc((c->n ? c->n : 1) * sizeof *todo); /* each task once */
+    size_t n = 0;
+    if (!todo) return;
+    for (size_t i = 0; i < c->n; i++) {
+        stask_t *t = c->tasks[i];
+        if (t->progress || !t->blocked) continue;
+        for (uint32_t k = 0; k < t->blocked->n; k++)
+            want(todo, &n, t->blocked->ids[k]);
+    }
+    while (n) {
+        stask_t *t = todo[--n];
+        if (t->blocked)
+            for (uint32_t k = 0; k < t->blocked->n; k++)
+                want(todo, &n, t->blocked->ids[k]);
+        for (uint32_t i = 0; t->rank < 0 && i < t->nargs; i++)
+            if (t->args[i].kind == RELAY_ARG_REF) want(todo, &n, t->args[i].ref);
+    }
+    free(todo);
+}
+
+/* The newest stuck task that is waited for: one waiting for dispatch first
+ * (failing it needs no message), else a dispatched one its rank has not
+ * started. */
 static stask_t *pick_victim(const check_t *c)
 {
     stask_t *ready = NULL, *queued = NULL;
     for (size_t i = 0; i < c->n; i++) {
         stask_t *t = c->tasks[i];
-        if (t->progress || t->fail_status) continue;
+        if (t->progress || !t->wanted || t->fail_status) continue;
         if (t->rank < 0 && t->missing == 0 && (!ready || t->seq > ready->seq)) ready = t;
-        if (t->rank >= 0 && !t->blocked && !t->cancelling && (!queued || t->seq > queued->seq))
-            queued = t;
+        if (t->rank >= 0 && !t->blocked && (!queued || t->seq > queued->seq)) queued = t;
     }
     return ready ? ready : queued;
 }
@@ -204,6 +271,7 @@ void relay__deadlock_check(void)
             return;
         }
         solve(&c);
+        mark_wanted(&c);
         stask_t *victim = pick_victim(&c);
         if (!victim) {
             check_free(&c);

@@ -1,8 +1,9 @@
 /* Rank 0: finds tasks that can never run because every rank that could run
- * them has the resources they need held by tasks that are blocked, without
- * a timeout, waiting for them (directly or through other tasks), and fails
+ * them has the resources (or worker threads) they need held by tasks that
+ * are blocked waiting for them, directly or through other tasks, and fails
  * them with RELAY_ERR_DEADLOCK so the blocked gets return instead of
- * hanging. Lock held. */
+ * hanging. A wait with a timeout counts as blocked until it expires. Lock
+ * held. */
 #ifndef RELAY_DEADLOCK_H
 #define RELAY_DEADLOCK_H
 

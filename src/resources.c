@@ -149,6 +149,7 @@ void relay__cluster_destroy(void)
     free(c->names);
     free(c->cpu);
     free(c->ngpu);
+    free(c->threads);
     free(c->custom);
     free(c);
     relay__g.cluster = NULL;
@@ -175,14 +176,16 @@ static int cmp_names(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Every rank's offer, as [i64 cpu][u32 ngpu][u32 n][(str name, i64 units) x n]. */
-static int gather_offers(MPI_Comm comm, int64_t cpu, int ngpu, const relay__offer_t *o,
+/* Every rank's offer, as [i64 cpu][u32 ngpu][u32 threads][u32 n]
+ * [(str name, i64 units) x n]. */
+static int gather_offers(MPI_Comm comm, int64_t cpu, int ngpu, int threads, const relay__offer_t *o,
                          uint8_t **all_p, int **offs_p)
 {
     relay__wbuf_t w;
     relay__wbuf_init(&w);
     relay__put_u64(&w, (uint64_t)cpu);
     relay__put_u32(&w, (uint32_t)ngpu);
+    relay__put_u32(&w, (uint32_t)threads);
     relay__put_u32(&w, o->ncustom);
     for (uint32_t i = 0; i < o->ncustom; i++) {
         relay__put_str(&w, o->names[i]);
@@ -190,18 +193,20 @@ static int gather_offers(MPI_Comm comm, int64_t cpu, int ngpu, const relay__offe
     }
     int n = relay__g.size, len = (int)w.len;
     int *lens = malloc((size_t)n * sizeof *lens), *offs = malloc(((size_t)n + 1) * sizeof *offs);
-    int ok = !w.oom && lens && offs;
-    /* Everyone takes part in the collectives even when short of memory. */
-    MPI_Allgather(&len, 1, MPI_INT, ok ? lens : &len, 1, MPI_INT, comm);
+    /* Everyone takes part in the same collectives, short of memory or not:
+     * agree first, then exchange. */
+    int mine = !w.oom && lens && offs, every = 0;
+    MPI_Allreduce(&mine, &every, 1, MPI_INT, MPI_MIN, comm);
     uint8_t *all = NULL;
-    if (ok) {
+    if (every) {
+        MPI_Allgather(&len, 1, MPI_INT, lens, 1, MPI_INT, comm);
         offs[0] = 0;
         for (int r = 0; r < n; r++)
             offs[r + 1] = offs[r] + lens[r];
         all = malloc((size_t)offs[n] + 1);
+        mine = all != NULL;
+        MPI_Allreduce(&mine, &every, 1, MPI_INT, MPI_MIN, comm);
     }
-    int mine = all != NULL, every = 0;
-    MPI_Allreduce(&mine, &every, 1, MPI_INT, MPI_MIN, comm);
     if (every) MPI_Allgatherv(w.data, len, MPI_BYTE, all, lens, offs, MPI_BYTE, comm);
     relay__wbuf_free(&w);
     free(lens);
@@ -223,6 +228,7 @@ static int collect_names(relay__cluster_t *c, const uint8_t *all, const int *off
         relay__rbuf_t rb;
         relay__rbuf_init(&rb, all + offs[r], (size_t)(offs[r + 1] - offs[r]));
         relay__get_u64(&rb);
+        relay__get_u32(&rb);
         relay__get_u32(&rb);
         uint32_t k = relay__get_u32(&rb);
         for (uint32_t i = 0; i < k && !rb.err; i++) {
@@ -253,6 +259,7 @@ static void fill_table(relay__cluster_t *c, const uint8_t *all, const int *offs)
         relay__rbuf_init(&rb, all + offs[r], (size_t)(offs[r + 1] - offs[r]));
         c->cpu[r] = (int64_t)relay__get_u64(&rb);
         c->ngpu[r] = (int)relay__get_u32(&rb);
+        c->threads[r] = (int)relay__get_u32(&rb);
         uint32_t k = relay__get_u32(&rb);
         for (uint32_t i = 0; i < k && !rb.err; i++) {
             const char *nm = relay__get_str(&rb);
@@ -263,11 +270,12 @@ static void fill_table(relay__cluster_t *c, const uint8_t *all, const int *offs)
     }
 }
 
-int relay__cluster_init(MPI_Comm comm, int64_t cpu_units, int ngpu, const relay__offer_t *o)
+int relay__cluster_init(MPI_Comm comm, int64_t cpu_units, int ngpu, int threads,
+                        const relay__offer_t *o)
 {
     uint8_t *all = NULL;
     int *offs = NULL;
-    int rc = gather_offers(comm, cpu_units, ngpu, o, &all, &offs);
+    int rc = gather_offers(comm, cpu_units, ngpu, threads, o, &all, &offs);
     if (rc) return rc;
     relay__cluster_t *c = calloc(1, sizeof *c);
     if (c) {
@@ -277,6 +285,7 @@ int relay__cluster_init(MPI_Comm comm, int64_t cpu_units, int ngpu, const relay_
     int n = relay__g.size;
     if (!c || collect_names(c, all, offs) != 0 || !(c->cpu = calloc((size_t)n, sizeof *c->cpu)) ||
         !(c->ngpu = calloc((size_t)n, sizeof *c->ngpu)) ||
+        !(c->threads = calloc((size_t)n, sizeof *c->threads)) ||
         !(c->custom = calloc((size_t)n * (c->ncustom ? c->ncustom : 1), sizeof *c->custom))) {
         free(all);
         free(offs);

@@ -45,6 +45,7 @@ typedef struct relay__cluster {
     char **names;    /* sorted, so every rank numbers them alike */
     int64_t *cpu;    /* [rank] */
     int *ngpu;       /* [rank] */
+    int *threads;    /* [rank]: most worker threads (0: hosts no workers) */
     int64_t *custom; /* [rank * ncustom + idx] */
 } relay__cluster_t;
 
@@ -61,7 +62,8 @@ int relay__offer_set(relay__offer_t *o, const relay_resource_t *res, size_t n, c
 int relay__offer_parse(relay__offer_t *o, const char *spec, const char *what);
 
 /* Collective over comm: exchange offers and build the table (relay__g). */
-int relay__cluster_init(MPI_Comm comm, int64_t cpu_units, int ngpu, const relay__offer_t *o);
+int relay__cluster_init(MPI_Comm comm, int64_t cpu_units, int ngpu, int threads,
+                        const relay__offer_t *o);
 void relay__cluster_destroy(void);
 const relay__cluster_t *relay__cluster(void);
 /* Index of a custom resource, or -1 when no rank offers it. */

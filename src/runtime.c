@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "client.h"
@@ -98,6 +99,7 @@ static int resources_setup(int hosts_workers, const relay__offer_t *offer)
     relay__offer_t none = {.num_gpus = 0, .ncustom = 0};
     int64_t cpu = hosts_workers ? (int64_t)relay__g.cfg.num_cpus * RELAY__UNIT : 0;
     return relay__cluster_init(relay__g.comm, cpu, relay__gpu_count(),
+                               hosts_workers ? relay__g.cfg.max_threads : 0,
                                hosts_workers ? offer : &none);
 }
 
@@ -226,9 +228,9 @@ int relay_resource_capacity(int rank, const char *name, double *quantity_p)
     int idx = relay__cluster_index(name);
     int64_t units = 0;
     for (int r = rank < 0 ? 0 : rank; r < (rank < 0 ? relay__g.size : rank + 1); r++) {
-        if (!strcmp(name, "CPU"))
+        if (!strcasecmp(name, "CPU"))
             units += c->cpu[r];
-        else if (!strcmp(name, "GPU"))
+        else if (!strcasecmp(name, "GPU"))
             units += (int64_t)c->ngpu[r] * RELAY__UNIT;
         else if (idx >= 0)
             units += c->custom[(size_t)r * c->ncustom + (size_t)idx];

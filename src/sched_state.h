@@ -54,7 +54,8 @@ typedef struct relay__stask {
     int pinned;      /* its ref arguments are pinned in the directory */
     int fail_status; /* a dependency failed: the task will not run */
     int cancelling;  /* rank 0 asked its rank to drop it */
-    int progress;    /* scratch of the deadlock check */
+    int progress;    /* scratch of the deadlock check: known to progress */
+    int wanted;      /* scratch: a stuck blocked task waits for it */
     char *fail_msg;
     relay__shape_t *shape;
     int64_t cpu_held; /* CPU units counted at its rank (0 once blocked and given back) */

@@ -333,6 +333,8 @@ static void maybe_check_deadlock(void)
                                                                     : CHECK_MIN_SECONDS);
 }
 
+/* Only from the top of the runtime (no handler under way): the check may
+ * fail tasks, which frees them and runs their dependents' handlers. */
 void relay__sched_tick(void)
 {
     if (S() && S()->check_due) maybe_check_deadlock();
@@ -365,7 +367,6 @@ static void dispatch(void)
         reserve(t, best_rank);
         send_task(t, best_rank);
     }
-    maybe_check_deadlock();
 }
 
 static void make_ready(stask_t *t)
@@ -413,13 +414,13 @@ static void task_fail(stask_t *t, int status, const char *msg)
 void relay__sched_fail_ready(stask_t *t, int status, const char *msg)
 {
     shape_t *sh = t->shape;
-    stask_t *prev = NULL;
-    for (stask_t *q = sh->head; q && q != t; q = q->next)
-        prev = q;
-    if (prev)
-        prev->next = t->next;
-    else if (sh->head == t)
-        sh->head = t->next;
+    stask_t **pp = &sh->head, *prev = NULL;
+    while (*pp && *pp != t) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    if (!*pp) return; /* not queued: nothing to fail here */
+    *pp = t->next;
     if (sh->tail == t) sh->tail = prev;
     t->next = NULL;
     relay__log(RELAY__LOG_WARN, "%s", msg);

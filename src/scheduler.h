@@ -24,8 +24,9 @@ void relay__sched_shutdown(void);
 uint64_t relay__sched_pending(void);
 /* Tasks dispatched to ranks and not finished (0 off rank 0). */
 uint64_t relay__sched_running(void);
-/* Called by the runtime thread at every turn: work put off until later
- * (a deadlock check kept from running too often). */
+/* Work put off to the top of the runtime, where no handler is under way
+ * (a deadlock check, at most so often): called after each message and at
+ * every turn of the runtime thread. Lock held. */
 void relay__sched_tick(void);
 
 void relay__sched_on_submit(int src, relay__rbuf_t *r);

@@ -6,7 +6,8 @@
  *   test_resources cpu      every worker rank offers 1 CPU
  *   test_resources gpu      worker ranks 1 and 2 offer 1 CPU and 1 (virtual) GPU
  *   test_resources custom   rank 1 offers 4 CPUs and license=2, rank 2 ssd=1
- *   test_resources threads  1 CPU and at most 2 worker threads per rank
+ *   test_resources threads  2 CPUs and at most 2 worker threads per rank (rank 1
+ *                           offers here=100, rank 2 there=1)
  *
  * Each rank's resources come from its own relay_config_t, so the layout
  * does not depend on the machine. Tasks count, per process, how many of
@@ -295,6 +296,76 @@ static int fn_gpu_via_cpu(relay_ctx_t *ctx)
     return relay_ctx_return(ctx, 0, out, sizeof out);
 }
 
+/* A GPU task that waits on a CPU task first (no deadlock yet), then on a
+ * GPU task it submitted before: -> {status of that get}. */
+static int fn_gpu_then_gpu(relay_ctx_t *ctx)
+{
+    int ids[8];
+    size_t n;
+    if (gpu_enter(ctx, UNIT, ids, &n)) return 1;
+    int64_t args[3] = {UNIT, 10, 0}, ms = 200, v;
+    relay_arg_t a[3] = {relay_arg_value(&args[0], 8), relay_arg_value(&args[1], 8),
+                        relay_arg_value(&args[2], 8)};
+    relay_task_opts_t o = gpu_opts(1, 1);
+    relay_ref_t child, cpu;
+    TASK_OK(ctx, relay_submit("gpu_hold", a, 3, &o, &child));
+    relay_arg_t w = relay_arg_value(&ms, sizeof ms);
+    TASK_OK(ctx, relay_submit("leaf", &w, 1, NULL, &cpu));
+    TASK_OK(ctx, relay_get_value(cpu, &v, sizeof v, TEST_LONG_S));
+    relay_object_t obj = NULL;
+    int64_t st = relay_get(child, TEST_LONG_S, &obj);
+    if (obj) relay_object_free(obj);
+    TASK_OK(ctx, relay_release(child));
+    TASK_OK(ctx, relay_release(cpu));
+    gpu_leave(ids, n, UNIT);
+    return relay_ctx_return(ctx, 0, &st, sizeof st);
+}
+
+/* (depth) -> status seen down a chain of tasks each getting the next. */
+static int fn_chain(relay_ctx_t *ctx)
+{
+    int64_t depth = arg_i64(ctx, 0), st = RELAY_OK;
+    if (depth > 0) {
+        int64_t below = depth - 1, v = 0;
+        relay_arg_t a = relay_arg_value(&below, sizeof below);
+        relay_ref_t r;
+        TASK_OK(ctx, relay_submit("chain", &a, 1, NULL, &r));
+        st = relay_get_value(r, &v, sizeof v, TEST_LONG_S);
+        if (st == RELAY_OK) st = v;
+        TASK_OK(ctx, relay_release(r));
+    }
+    return relay_ctx_return(ctx, 0, &st, sizeof st);
+}
+
+/* (depth) -> status seen down a chain like fn_chain, where each link
+ * asks for "here" (rank 1) and waits, as an argument, for a 200 ms task
+ * on the rank offering "there": a link arrives only after its parent has
+ * blocked. */
+static int fn_late_chain(relay_ctx_t *ctx)
+{
+    int64_t depth = arg_i64(ctx, 0), st = RELAY_OK;
+    if (depth > 0) {
+        relay_resource_t there = {"there", 1}, here = {"here", 1};
+        relay_task_opts_t o;
+        memset(&o, 0, sizeof o);
+        o.field_mask = RELAY_TASK_OPT_RESOURCES;
+        o.resources = &there;
+        o.num_resources = 1;
+        int64_t ms = 200, below = depth - 1, v = 0;
+        relay_arg_t a = relay_arg_value(&ms, sizeof ms);
+        relay_ref_t slow, next;
+        TASK_OK(ctx, relay_submit("leaf", &a, 1, &o, &slow));
+        o.resources = &here;
+        relay_arg_t b[2] = {relay_arg_value(&below, sizeof below), relay_arg_ref(slow)};
+        TASK_OK(ctx, relay_submit("late_chain", b, 2, &o, &next));
+        st = relay_get_value(next, &v, sizeof v, TEST_LONG_S);
+        if (st == RELAY_OK) st = v;
+        relay_ref_t both[2] = {slow, next};
+        TASK_OK(ctx, relay_release_many(both, 2));
+    }
+    return relay_ctx_return(ctx, 0, &st, sizeof st);
+}
+
 /* Holds a license: meets another holder (up to 3 s), then -> its rank. */
 static int fn_licensed(relay_ctx_t *ctx)
 {
@@ -420,6 +491,22 @@ static void drive_gpu(void)
     CHECK_OK((int)vo[0]);
     CHECK_STATUS((int)vo[1], total == 1 ? RELAY_ERR_DEADLOCK : RELAY_OK);
     CHECK_OK(relay_release(via));
+
+    /* Only the task the stuck holder waits for fails: an unrelated GPU
+     * task queued behind it runs once the holder is done. */
+    relay_ref_t x, z;
+    submit_gpu("gpu_then_gpu", NULL, 0, 1, 1, 1, &x);
+    /* Z comes after X's child (the newest stuck task is then Z), while X
+     * still waits on its 200 ms CPU task. */
+    double until = test_now() + TEST_LONG_S;
+    while (test_stats().tasks_pending < 3 && test_now() < until)
+        test_sleep(0.0005);
+    int64_t zargs[3] = {UNIT, 10, 0};
+    submit_gpu("gpu_hold", zargs, 3, 1, 1, 1, &z);
+    CHECK_STATUS((int)test_get_i64(x), total == 1 ? RELAY_ERR_DEADLOCK : RELAY_OK);
+    CHECK_GE(test_get_i64(z), 0);
+    CHECK_OK(relay_release(x));
+    CHECK_OK(relay_release(z));
 
     /* A wait with a timeout is as stuck until it expires: the deadlock is
      * reported, not left to the timeout. */
@@ -561,9 +648,30 @@ static void drive_custom(void)
 
 static void drive_threads(void)
 {
-    /* Two threads for one CPU: the second nested level blocks at the
-     * limit, keeping its CPU, and its children can never start. That is
-     * reported (the tasks fail) instead of hanging. */
+    /* Two CPUs, two threads: A gives its CPU back and blocks on B, B
+     * blocks at the thread limit keeping its CPU, and C has a CPU but no
+     * thread. That is reported instead of hanging. */
+    int64_t depth = 2;
+    relay_arg_t d = relay_arg_value(&depth, sizeof depth);
+    if (world_size == 2) { /* with more ranks the chain spreads out and runs */
+        relay_ref_t chain = test_submit("chain", &d, 1);
+        CHECK_STATUS((int)test_get_i64(chain), RELAY_ERR_DEADLOCK);
+        CHECK_OK(relay_release(chain));
+    }
+
+    /* Now the parent gives its CPU back (a thread is idle) and the child
+     * takes that thread, then blocks at the limit: the grandchild finds a
+     * free CPU but no thread. Also reported, not hung. */
+    if (world_size >= 3) {
+        relay_resource_t here = {"here", 1};
+        relay_task_opts_t o = res_opts(&here, 1);
+        relay_ref_t late;
+        CHECK_OK(relay_submit("late_chain", &d, 1, &o, &late));
+        CHECK_STATUS((int)test_get_i64(late), RELAY_ERR_DEADLOCK);
+        CHECK_OK(relay_release(late));
+    }
+
+    /* Nested levels do the same at every level; tasks fail, none hangs. */
     int64_t level = 2;
     relay_arg_t l = relay_arg_value(&level, sizeof level);
     relay_ref_t top = test_submit("nest", &l, 1);
@@ -602,8 +710,12 @@ static relay_config_t layout(void)
             c.num_resources = 1;
         }
     } else if (!strcmp(scenario, "threads")) {
-        c.field_mask |= RELAY_CONFIG_MAX_THREADS;
+        static relay_resource_t here[1] = {{"here", 100}}, there[1] = {{"there", 1}};
+        c.field_mask |= RELAY_CONFIG_MAX_THREADS | RELAY_CONFIG_RESOURCES;
+        c.num_cpus = 2;
         c.max_threads = 2;
+        c.resources = world_rank == 1 ? here : world_rank == 2 ? there : NULL;
+        c.num_resources = world_rank == 1 || world_rank == 2;
     }
     return c;
 }
@@ -630,6 +742,9 @@ int main(int argc, char **argv)
     CHECK_OK(relay_register("cpu_wait_gpu", fn_cpu_wait_gpu));
     CHECK_OK(relay_register("gpu_via_cpu", fn_gpu_via_cpu));
     CHECK_OK(relay_register("licensed", fn_licensed));
+    CHECK_OK(relay_register("gpu_then_gpu", fn_gpu_then_gpu));
+    CHECK_OK(relay_register("chain", fn_chain));
+    CHECK_OK(relay_register("late_chain", fn_late_chain));
     CHECK_OK(relay_register("rank", fn_rank));
     relay_config_t cfg = layout();
     CHECK_OK(relay_init(&argc, &argv, &cfg));
