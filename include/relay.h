@@ -58,7 +58,9 @@ extern "C" {
     X(ERR_INFEASIBLE, -17, "no rank offers the resources the task asks for")                       \
     X(ERR_DEADLOCK, -18,                                                                           \
       "the task can never run: the resources it needs are held by tasks "                          \
-      "waiting for it")
+      "waiting for it")                                                                            \
+    X(ERR_ACTOR_DEAD, -19, "the actor is dead (killed, or its constructor failed)")                \
+    X(ERR_NOT_FOUND, -20, "no actor has this name")
 
 typedef enum relay_status {
 #define RELAY__STATUS_ENUM(name, value, desc) RELAY_##name = value,
@@ -300,6 +302,125 @@ int relay_submit(const char *fn, const relay_arg_t *args, size_t nargs,
                  const relay_task_opts_t *opts, relay_ref_t *returns_p);
 
 /* ------------------------------------------------------------------------ */
+/* Actors                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* An actor is an instance of a registered class that lives on one rank and
+ * keeps its state between method calls. Its handle is a plain value: pass
+ * it to tasks and to other actors' methods as a value argument
+ * (relay_arg_value(&actor, sizeof actor)), or in the program's own MPI
+ * messages, and call it from any rank. */
+typedef struct relay_actor {
+    uint64_t id;
+    uint64_t class_hash; /* lets callers check method names locally */
+} relay_actor_t;
+
+#define RELAY_ACTOR_NULL ((relay_actor_t){0, 0})
+
+/* Constructor: reads its arguments from ctx like a task (relay_ctx_arg...)
+ * and sets *state_p (NULL is fine). Non-zero (or relay_ctx_fail) fails the
+ * creation: the actor is dead and its calls fail with RELAY_ERR_ACTOR_DEAD
+ * naming the reason. */
+typedef int (*relay_actor_init_fn)(relay_ctx_t *ctx, void **state_p);
+/* Method: arguments and returns through ctx like a task; state is the
+ * constructor's. Non-zero (or relay_ctx_fail) fails this call only: its
+ * returns become error objects and the actor lives on. */
+typedef int (*relay_method_fn)(relay_ctx_t *ctx, void *state);
+/* Destructor: runs once, on the actor's rank, when the actor is killed or
+ * at relay_finalize. */
+typedef void (*relay_actor_fini_fn)(void *state);
+
+#define RELAY_ANY_ARGS (-1)
+#define RELAY_MAX_METHODS 256
+#define RELAY_MAX_CONCURRENCY 1024
+
+typedef struct relay_method {
+    const char *name; /* 1..RELAY_MAX_NAME-1 characters, distinct in the class */
+    relay_method_fn fn;
+    int num_args; /* arguments it takes, or RELAY_ANY_ARGS */
+} relay_method_t;
+
+typedef struct relay_actor_class {
+    relay_actor_init_fn init; /* NULL: state is NULL */
+    int init_num_args;        /* or RELAY_ANY_ARGS */
+    relay_actor_fini_fn fini; /* may be NULL */
+    const relay_method_t *methods;
+    size_t num_methods; /* 1..RELAY_MAX_METHODS */
+} relay_actor_class_t;
+
+/* Register an actor class on every rank, like relay_register (the order
+ * does not matter). The class and its method table are copied; names are
+ * shared with remote functions' (a class and a function cannot have the
+ * same name). Registering the same class again is harmless.
+ * Errors: INVALID_ARG (NULL, bad names, duplicate methods, counts out of
+ * range), EXISTS (another function or class has this name), NO_MEMORY. */
+int relay_register_actor(const char *class_name, const relay_actor_class_t *cls);
+
+enum {
+    RELAY_ACTOR_OPT_NUM_CPUS = 1u << 0,
+    RELAY_ACTOR_OPT_NUM_GPUS = 1u << 1,
+    RELAY_ACTOR_OPT_RESOURCES = 1u << 2,
+    RELAY_ACTOR_OPT_MAX_CONCURRENCY = 1u << 3,
+    RELAY_ACTOR_OPT_NAME = 1u << 4,
+};
+
+/* Options of an actor. Its resources are placed like a task's and held
+ * for its whole life (a GPU actor keeps its device, current on the threads
+ * that run its methods); a method blocked in get/wait gives the actor's
+ * CPUs back to the rank while every running method of the actor is
+ * blocked, and keeps its GPUs. */
+typedef struct relay_actor_opts {
+    uint64_t field_mask;
+    double num_cpus; /* default 1 */
+    double num_gpus; /* default 0; as for tasks */
+    const relay_resource_t *resources;
+    size_t num_resources;
+    /* Methods running at once: 1 (default) runs them strictly one after
+     * another; up to RELAY_MAX_CONCURRENCY threads otherwise (calls still
+     * start in the order each caller made them). */
+    int max_concurrency;
+    /* A name unique in the job, for relay_actor_lookup from any rank; freed
+     * when the actor dies. 1..RELAY_MAX_NAME-1 characters. */
+    const char *name;
+} relay_actor_opts_t;
+
+/* Create an actor of class cls_name with constructor arguments, placed on
+ * a rank that offers its resources. Returns at once (a named actor first
+ * waits for rank 0 to take the name); calls made meanwhile run once the
+ * constructor has. [OUT] actor_p. Errors: INVALID_ARG, UNKNOWN_FUNCTION
+ * (no such class), OUT_OF_RANGE (argument count, max_concurrency),
+ * INFEASIBLE, EXISTS (the name is taken), NOT_INITIALIZED, SHUTDOWN,
+ * NO_MEMORY. */
+int relay_actor_create(const char *cls_name, const relay_arg_t *args, size_t nargs,
+                       const relay_actor_opts_t *opts, relay_actor_t *actor_p);
+
+/* Call a method. Calls made by one rank start in the order it made them
+ * (with max_concurrency 1 each runs after the previous has returned);
+ * results are objects like a task's. opts: NULL, or relay_task_opts_t
+ * with only RELAY_TASK_OPT_NUM_RETURNS and RELAY_TASK_OPT_NAME (resources
+ * belong to the actor). [OUT] returns_p: num_returns refs, held by the
+ * caller. Errors: INVALID_ARG (a null handle, other option bits...),
+ * INVALID_REF (a handle this rank never made), UNKNOWN_FUNCTION (the class
+ * has no such method), OUT_OF_RANGE (argument count, num_returns),
+ * NOT_INITIALIZED, SHUTDOWN, NO_MEMORY. A call to a dead actor fails as its
+ * result, with RELAY_ERR_ACTOR_DEAD; to an actor rank 0 does not know,
+ * with RELAY_ERR_INVALID_REF. */
+int relay_actor_call(relay_actor_t actor, const char *method, const relay_arg_t *args, size_t nargs,
+                     const relay_task_opts_t *opts, relay_ref_t *returns_p);
+
+/* [OUT] actor_p: the live actor named name. Errors: INVALID_ARG,
+ * NOT_FOUND, NOT_INITIALIZED, SHUTDOWN. */
+int relay_actor_lookup(const char *name, relay_actor_t *actor_p);
+
+/* Kill an actor: its calls not yet started, and calls made later, fail
+ * with RELAY_ERR_ACTOR_DEAD; a running method finishes, then the
+ * destructor runs and the actor's resources are freed. Killing a dead
+ * actor does nothing. Returns once rank 0 has taken the request. Errors:
+ * INVALID_ARG (a null handle), INVALID_REF (a handle no rank made),
+ * NOT_INITIALIZED, SHUTDOWN. */
+int relay_actor_kill(relay_actor_t actor);
+
+/* ------------------------------------------------------------------------ */
 /* Objects                                                                   */
 /* ------------------------------------------------------------------------ */
 
@@ -425,6 +546,10 @@ int relay_ctx_fail(relay_ctx_t *ctx, const char *fmt, ...)
 int relay_ctx_rank(const relay_ctx_t *ctx, int *rank_p);
 int relay_ctx_task_id(const relay_ctx_t *ctx, uint64_t *task_id_p);
 
+/* Inside an actor's constructor or method: [OUT] actor_p, the actor's own
+ * handle. Errors: INVALID_ARG, NOT_IN_TASK (a plain task). */
+int relay_ctx_actor(const relay_ctx_t *ctx, relay_actor_t *actor_p);
+
 /* The GPUs assigned to the task, as CUDA device ordinals of this process
  * (the first is the current device of the task's thread). Ids at or above
  * the number of devices CUDA shows are virtual GPUs (RELAY_NUM_GPUS).
@@ -454,6 +579,8 @@ typedef struct relay_stats {
     uint64_t tasks_running;     /* on this rank's workers, blocked ones included */
     uint64_t tasks_blocked;     /* of those, blocked in get / wait */
     uint64_t worker_threads;    /* threads of this rank's worker pool */
+    uint64_t actors_hosted;     /* live actors on this rank */
+    uint64_t actor_calls_run;   /* methods run on this rank */
 } relay_stats_t;
 
 /* [OUT] stats_p. Errors: INVALID_ARG, NOT_INITIALIZED. */

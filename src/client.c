@@ -23,16 +23,6 @@
  * goes on as long as messages keep arriving. */
 #define SPIN_WAIT_SECONDS 50e-6
 
-/* One outstanding request to rank 0 (or, for its bytes, to a holder). */
-typedef struct relay__req {
-    uint64_t req_id, obj_id;
-    relay__batch_t *batch;
-    int replied;
-    int status;               /* request status: OK, INVALID_REF, SHUTDOWN, ... */
-    struct relay_object *obj; /* inline/error result, or the fetch target */
-    relay__fetch_t *fetch;    /* large object in flight */
-} relay__req_t;
-
 void relay__client_batch_signal(relay__batch_t *b)
 {
     /* One wake-up when the waiter can proceed, not one per reply. */
@@ -102,6 +92,11 @@ static int check_ref(const char *call, uint64_t id)
         return relay__error(RELAY_ERR_INVALID_REF, "%s: ref %#llx was never created", call,
                             (unsigned long long)id);
     return RELAY_OK;
+}
+
+int relay__check_id(const char *call, uint64_t id)
+{
+    return check_ref(call, id);
 }
 
 static uint64_t new_seq(void)
@@ -305,6 +300,21 @@ void relay__client_on_reply(int src, relay__rbuf_t *r)
     relay__client_batch_signal(q->batch);
 }
 
+void relay__client_on_actor_reply(int src, relay__rbuf_t *r)
+{
+    (void)src;
+    uint64_t req_id = relay__get_u64(r);
+    int status = (int)relay__get_u32(r);
+    uint64_t a = relay__get_u64(r), b = relay__get_u64(r);
+    relay__req_t *q = relay__map_remove(&relay__g.reqs, req_id);
+    if (!q) return;
+    q->status = r->err ? RELAY_ERR_INTERNAL : status;
+    q->obj_id = a;
+    q->extra = b;
+    q->replied = 1;
+    relay__client_batch_signal(q->batch);
+}
+
 void relay__client_fail_all(void)
 {
     relay__map_t *m = &relay__g.reqs;
@@ -501,26 +511,39 @@ static int one_done(void *arg)
     return ((relay__req_t *)arg)->replied;
 }
 
-/* Send a record carrying a request id (+ optional object id) and wait for
- * its REPLY. Lock held. */
+uint64_t relay__req_begin(relay__req_t *q, relay__batch_t *b)
+{
+    batch_init(b);
+    memset(q, 0, sizeof *q);
+    q->req_id = ++relay__g.next_req;
+    q->batch = b;
+    relay__map_put(&relay__g.reqs, q->req_id, q);
+    return q->req_id;
+}
+
+int relay__req_wait(relay__req_t *q, relay__batch_t *b, double timeout_s)
+{
+    int done = wait_until(b, deadline_of(timeout_s), one_done, q, NULL);
+    pthread_cond_destroy(&b->cv);
+    if (!done) {
+        relay__map_remove(&relay__g.reqs, q->req_id);
+        return relay__g.shutting_down ? RELAY_ERR_SHUTDOWN : RELAY_ERR_TIMEOUT;
+    }
+    return q->status;
+}
+
+/* Send a record carrying a request id and an id, and wait for its REPLY.
+ * Lock held. */
 static int round_trip(uint8_t type, uint64_t obj_id, double timeout_s)
 {
     relay__batch_t b;
-    batch_init(&b);
-    relay__req_t q = {.req_id = ++relay__g.next_req, .obj_id = obj_id, .batch = &b};
-    relay__map_put(&relay__g.reqs, q.req_id, &q);
+    relay__req_t q;
     size_t start;
     relay__wbuf_t *w = relay__msg_begin(0, type, &start);
-    relay__put_u64(w, q.req_id);
+    relay__put_u64(w, relay__req_begin(&q, &b));
     relay__put_u64(w, obj_id);
     relay__msg_end(0, w, start);
-    int done = wait_until(&b, deadline_of(timeout_s), one_done, &q, NULL);
-    pthread_cond_destroy(&b.cv);
-    if (!done) {
-        relay__map_remove(&relay__g.reqs, q.req_id);
-        return relay__g.shutting_down ? RELAY_ERR_SHUTDOWN : RELAY_ERR_TIMEOUT;
-    }
-    return q.status;
+    return relay__req_wait(&q, &b, timeout_s);
 }
 
 int relay_sync(double timeout_s)
@@ -657,9 +680,47 @@ int relay_put(const void *data, size_t size, relay_ref_t *ref_p)
 /* submit                                                                   */
 /* ---------------------------------------------------------------------- */
 
+int relay__check_args(const char *call, const char *fn, const relay_arg_t *args, size_t nargs)
+{
+    if (nargs > RELAY_MAX_ARGS)
+        return relay__error(RELAY_ERR_OUT_OF_RANGE, "%s(%s): %zu arguments, at most %d", call, fn,
+                            nargs, RELAY_MAX_ARGS);
+    if (nargs && !args)
+        return relay__error(RELAY_ERR_INVALID_ARG, "%s(%s): args is NULL", call, fn);
+    for (size_t i = 0; i < nargs; i++) {
+        if (args[i].kind == RELAY_ARG_VALUE) {
+            if (!args[i].data && args[i].size)
+                return relay__error(RELAY_ERR_INVALID_ARG, "%s(%s): argument %zu has NULL data",
+                                    call, fn, i);
+        } else if (args[i].kind == RELAY_ARG_REF) {
+            int rc = check_ref(call, args[i].ref.id);
+            if (rc) return rc;
+        } else {
+            return relay__error(RELAY_ERR_INVALID_ARG, "%s(%s): argument %zu has unknown kind %d",
+                                call, fn, i, (int)args[i].kind);
+        }
+    }
+    return RELAY_OK;
+}
+
+int relay__check_task_name(const char *call, const char *fn, const char *name)
+{
+    if (!name || !*name || strlen(name) >= RELAY_MAX_NAME)
+        return relay__error(RELAY_ERR_INVALID_ARG, "%s(%s): task name must have 1..%d characters",
+                            call, fn, RELAY_MAX_NAME - 1);
+    return RELAY_OK;
+}
+
+int relay__check_num_returns(const char *call, const char *fn, int nret)
+{
+    if (nret < 1 || nret > RELAY_MAX_RETURNS)
+        return relay__error(RELAY_ERR_OUT_OF_RANGE, "%s(%s): num_returns %d not in 1..%d", call, fn,
+                            nret, RELAY_MAX_RETURNS);
+    return RELAY_OK;
+}
+
 static int check_submit(const char *fn, const relay_arg_t *args, size_t nargs,
-                        const relay_task_opts_t *opts, relay_ref_t *returns_p, int *nret_p,
-                        int *retries_p, const char **name_p, relay__demand_t *demand)
+                        const relay_task_opts_t *opts, relay_ref_t *returns_p, relay__submit_t *sb)
 {
     if (!fn) return relay__error(RELAY_ERR_INVALID_ARG, "relay_submit: fn is NULL");
     if (!returns_p) return relay__error(RELAY_ERR_INVALID_ARG, "relay_submit: returns_p is NULL");
@@ -667,47 +728,24 @@ static int check_submit(const char *fn, const relay_arg_t *args, size_t nargs,
         return relay__error(RELAY_ERR_UNKNOWN_FUNCTION,
                             "relay_submit: no function registered as '%s' on rank %d", fn,
                             relay__g.rank);
-    int nret = 1, retries = 0;
-    const char *name = fn;
-    if (opts && (opts->field_mask & RELAY_TASK_OPT_NUM_RETURNS)) nret = opts->num_returns;
-    if (opts && (opts->field_mask & RELAY_TASK_OPT_MAX_RETRIES)) retries = opts->max_retries;
-    if (opts && (opts->field_mask & RELAY_TASK_OPT_NAME)) name = opts->name;
-    if (nret < 1 || nret > RELAY_MAX_RETURNS)
-        return relay__error(RELAY_ERR_OUT_OF_RANGE, "relay_submit(%s): num_returns %d not in 1..%d",
-                            fn, nret, RELAY_MAX_RETURNS);
-    if (retries < 0 || retries > 100)
+    memset(sb, 0, sizeof *sb);
+    sb->call = "relay_submit";
+    sb->fn = sb->name = fn;
+    sb->fn_hash = relay__fn_hash(fn);
+    sb->nret = 1;
+    sb->kind = RELAY__KIND_TASK;
+    if (opts && (opts->field_mask & RELAY_TASK_OPT_NUM_RETURNS)) sb->nret = opts->num_returns;
+    if (opts && (opts->field_mask & RELAY_TASK_OPT_MAX_RETRIES)) sb->retries = opts->max_retries;
+    if (opts && (opts->field_mask & RELAY_TASK_OPT_NAME)) sb->name = opts->name;
+    int rc;
+    if ((rc = relay__check_num_returns("relay_submit", fn, sb->nret))) return rc;
+    if (sb->retries < 0 || sb->retries > 100)
         return relay__error(RELAY_ERR_OUT_OF_RANGE,
-                            "relay_submit(%s): max_retries %d not in 0..100", fn, retries);
-    if (!name || !*name || strlen(name) >= RELAY_MAX_NAME)
-        return relay__error(RELAY_ERR_INVALID_ARG,
-                            "relay_submit(%s): task name must have 1..%d "
-                            "characters",
-                            fn, RELAY_MAX_NAME - 1);
-    if (nargs > RELAY_MAX_ARGS)
-        return relay__error(RELAY_ERR_OUT_OF_RANGE, "relay_submit(%s): %zu arguments, at most %d",
-                            fn, nargs, RELAY_MAX_ARGS);
-    if (nargs && !args)
-        return relay__error(RELAY_ERR_INVALID_ARG, "relay_submit(%s): args is NULL", fn);
-    for (size_t i = 0; i < nargs; i++) {
-        if (args[i].kind == RELAY_ARG_VALUE) {
-            if (!args[i].data && args[i].size)
-                return relay__error(RELAY_ERR_INVALID_ARG,
-                                    "relay_submit(%s): argument %zu has NULL data", fn, i);
-        } else if (args[i].kind == RELAY_ARG_REF) {
-            int rc = check_ref("relay_submit", args[i].ref.id);
-            if (rc) return rc;
-        } else {
-            return relay__error(RELAY_ERR_INVALID_ARG,
-                                "relay_submit(%s): argument %zu has unknown kind %d", fn, i,
-                                (int)args[i].kind);
-        }
-    }
-    int rc = relay__demand_make(fn, opts, demand);
-    if (rc) return rc;
-    *nret_p = nret;
-    *retries_p = retries;
-    *name_p = name;
-    return RELAY_OK;
+                            "relay_submit(%s): max_retries %d not in 0..100", fn, sb->retries);
+    if ((rc = relay__check_task_name("relay_submit", fn, sb->name)) ||
+        (rc = relay__check_args("relay_submit", fn, args, nargs)))
+        return rc;
+    return relay__demand_make(fn, opts, &sb->demand);
 }
 
 /* Bytes of values one task record may carry: far below MPI's count limit
@@ -726,24 +764,19 @@ static int travels_inline(const relay_arg_t *a, size_t *total)
     return 1;
 }
 
-int relay_submit(const char *fn, const relay_arg_t *args, size_t nargs,
-                 const relay_task_opts_t *opts, relay_ref_t *returns_p)
+/* Values that do not travel inline become objects of their own, made
+ * before taking the lock (the task pins them). NULL *big_p when none.
+ * Returns their count, or -1 when out of memory (logged). */
+static long copy_big_args(const char *call, const relay_arg_t *args, size_t nargs,
+                          struct relay_object ***big_p)
 {
-    int rc = relay__check_on("relay_submit");
-    if (rc) return rc;
-    int nret = 1, retries = 0;
-    const char *name = fn;
-    relay__demand_t demand;
-    if ((rc = check_submit(fn, args, nargs, opts, returns_p, &nret, &retries, &name, &demand)))
-        return rc;
-
-    /* Values that do not travel inline become objects of their own, made
-     * before taking the lock; the task pins them. */
     size_t nbig = 0, total = 0;
+    *big_p = NULL;
     for (size_t i = 0; i < nargs; i++)
         nbig += args[i].kind == RELAY_ARG_VALUE && !travels_inline(&args[i], &total);
-    struct relay_object **big = nbig ? calloc(nbig, sizeof *big) : NULL;
-    if (nbig && !big) return relay__error(RELAY_ERR_NO_MEMORY, "relay_submit: out of memory");
+    if (!nbig) return 0;
+    struct relay_object **big = calloc(nbig, sizeof *big);
+    if (!big) return relay__error(RELAY_ERR_NO_MEMORY, "%s: out of memory", call), -1;
     total = 0;
     for (size_t i = 0, k = 0; i < nargs; i++) {
         if (args[i].kind != RELAY_ARG_VALUE || travels_inline(&args[i], &total)) continue;
@@ -753,32 +786,26 @@ int relay_submit(const char *fn, const relay_arg_t *args, size_t nargs,
             for (size_t j = 0; j < k; j++)
                 relay__obj_unref(big[j]);
             free(big);
-            return relay__error(RELAY_ERR_NO_MEMORY, "relay_submit: cannot copy argument %zu", i);
+            relay__error(RELAY_ERR_NO_MEMORY, "%s: cannot copy argument %zu", call, i);
+            return -1;
         }
         k++;
     }
-    uint64_t task_id = relay__id_make(relay__g.rank, new_seq(), 0);
+    *big_p = big;
+    return (long)nbig;
+}
 
-    pthread_mutex_lock(&relay__g.lock);
-    if (relay__g.shutting_down) {
-        pthread_mutex_unlock(&relay__g.lock);
-        for (size_t j = 0; j < nbig; j++)
-            relay__obj_unref(big[j]);
-        free(big);
-        return relay__error(RELAY_ERR_SHUTDOWN, "relay_submit: relay is shutting down");
-    }
-    for (size_t j = 0; j < nbig; j++)
-        publish(big[j]);
-    size_t start;
-    relay__wbuf_t *w = relay__msg_begin(0, RELAY__R_SUBMIT, &start);
+static void put_submit(relay__wbuf_t *w, const relay__submit_t *sb, uint64_t task_id,
+                       const relay_arg_t *args, size_t nargs, struct relay_object **big)
+{
     relay__put_u64(w, task_id);
-    relay__put_u64(w, relay__fn_hash(fn));
-    relay__put_str(w, fn);
-    relay__put_str(w, name);
-    relay__put_u32(w, (uint32_t)nret);
-    relay__put_u32(w, (uint32_t)retries);
+    relay__put_u64(w, sb->fn_hash);
+    relay__put_str(w, sb->fn);
+    relay__put_str(w, sb->name);
+    relay__put_u32(w, (uint32_t)sb->nret);
+    relay__put_u32(w, (uint32_t)sb->retries);
     relay__put_u32(w, (uint32_t)nargs);
-    total = 0;
+    size_t total = 0;
     for (size_t i = 0, k = 0; i < nargs; i++) {
         if (!travels_inline(&args[i], &total)) {
             relay__put_u8(w, RELAY_ARG_REF);
@@ -788,22 +815,67 @@ int relay_submit(const char *fn, const relay_arg_t *args, size_t nargs,
             relay__put_blob(w, args[i].data, args[i].size);
         }
     }
-    int plain = relay__demand_is_default(&demand);
+    int plain = relay__demand_is_default(&sb->demand);
     relay__put_u8(w, (uint8_t)!plain);
-    if (!plain) relay__demand_put(w, &demand);
-    relay__msg_end(0, w, start);
-    for (int i = 0; i < nret; i++)
-        relay__hold_add(task_id | (unsigned)i);
-    /* The task pins the copies now; this rank never held them. */
-    for (size_t j = 0; j < nbig; j++)
-        relay__post_release(&big[j]->id, 1);
-    pthread_mutex_unlock(&relay__g.lock);
+    if (!plain) relay__demand_put(w, &sb->demand);
+    relay__put_u8(w, sb->kind);
+    if (sb->kind == RELAY__KIND_ACTOR) {
+        relay__put_u64(w, sb->req);
+        relay__put_u32(w, sb->max_conc);
+        relay__put_str(w, sb->actor_name);
+    } else if (sb->kind == RELAY__KIND_METHOD) {
+        relay__put_u64(w, sb->actor_id);
+        relay__put_u64(w, sb->class_hash);
+    }
+}
 
-    for (size_t j = 0; j < nbig; j++)
+int relay__client_submit(relay__submit_t *sb, const relay_arg_t *args, size_t nargs,
+                         uint64_t *task_id_p, relay_ref_t *returns_p)
+{
+    struct relay_object **big;
+    long nbig = copy_big_args(sb->call, args, nargs, &big);
+    if (nbig < 0) return RELAY_ERR_NO_MEMORY;
+    uint64_t task_id = relay__id_make(relay__g.rank, new_seq(), 0);
+    int rc = RELAY_OK;
+    pthread_mutex_lock(&relay__g.lock);
+    if (relay__g.shutting_down) {
+        rc = relay__error(RELAY_ERR_SHUTDOWN, "%s: relay is shutting down", sb->call);
+    } else {
+        for (long j = 0; j < nbig; j++)
+            publish(big[j]);
+        /* A named actor waits for rank 0 to take its name. */
+        relay__batch_t b;
+        relay__req_t q;
+        if (sb->want_reply) sb->req = relay__req_begin(&q, &b);
+        size_t start;
+        relay__wbuf_t *w = relay__msg_begin(0, RELAY__R_SUBMIT, &start);
+        put_submit(w, sb, task_id, args, nargs, big);
+        relay__msg_end(0, w, start);
+        for (int i = 0; i < sb->nret; i++)
+            relay__hold_add(task_id | (unsigned)i);
+        /* The task pins the copies now; this rank never held them. */
+        for (long j = 0; j < nbig; j++)
+            relay__post_release(&big[j]->id, 1);
+        if (sb->want_reply) rc = relay__req_wait(&q, &b, RELAY_FOREVER);
+    }
+    pthread_mutex_unlock(&relay__g.lock);
+    for (long j = 0; j < nbig; j++)
         relay__obj_unref(big[j]);
     free(big);
-    for (int i = 0; i < nret; i++)
+    if (rc != RELAY_OK) return rc;
+    for (int i = 0; i < sb->nret; i++)
         returns_p[i].id = task_id | (unsigned)i;
+    if (task_id_p) *task_id_p = task_id;
     atomic_fetch_add_explicit(&relay__g.tasks_submitted, 1, memory_order_relaxed);
     return RELAY_OK;
+}
+
+int relay_submit(const char *fn, const relay_arg_t *args, size_t nargs,
+                 const relay_task_opts_t *opts, relay_ref_t *returns_p)
+{
+    int rc = relay__check_on("relay_submit");
+    if (rc) return rc;
+    relay__submit_t sb;
+    if ((rc = check_submit(fn, args, nargs, opts, returns_p, &sb))) return rc;
+    return relay__client_submit(&sb, args, nargs, NULL, returns_p);
 }

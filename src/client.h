@@ -7,6 +7,8 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "relay.h"
+#include "resources.h"
 #include "wire.h"
 
 /* Requests that complete together: waiters count completions instead of
@@ -17,12 +19,61 @@ typedef struct relay__batch {
     size_t need; /* wake the waiter when completed reaches this */
 } relay__batch_t;
 
+struct relay__fetch;
+
+/* One outstanding request to rank 0 (or, for its bytes, to a holder). */
+typedef struct relay__req {
+    uint64_t req_id, obj_id;
+    uint64_t extra; /* ACTOR_REPLY: the class hash */
+    relay__batch_t *batch;
+    int replied;
+    int status;                 /* request status: OK, INVALID_REF, SHUTDOWN, ... */
+    struct relay_object *obj;   /* inline/error result, or the fetch target */
+    struct relay__fetch *fetch; /* large object in flight */
+} relay__req_t;
+
+/* A request answered by a REPLY or ACTOR_REPLY: begin registers q (lock
+ * held) and returns the id to put in the record; wait waits for the
+ * answer (lock held) and returns its status, TIMEOUT or SHUTDOWN. */
+uint64_t relay__req_begin(relay__req_t *q, relay__batch_t *b);
+int relay__req_wait(relay__req_t *q, relay__batch_t *b, double timeout_s);
+
+/* A submission: a task, an actor's constructor or a method call. */
+typedef struct relay__submit {
+    const char *call; /* the public call, for messages */
+    const char *fn;   /* function, class or method name */
+    uint64_t fn_hash;
+    const char *name; /* the task's name */
+    int nret, retries;
+    relay__demand_t demand;
+    uint8_t kind;           /* RELAY__KIND_* */
+    uint64_t actor_id;      /* methods */
+    uint64_t class_hash;    /* methods */
+    uint32_t max_conc;      /* constructors */
+    const char *actor_name; /* constructors: "" or the name */
+    int want_reply;         /* constructors: wait for rank 0 to take the name */
+    uint64_t req;           /* set by relay__client_submit */
+} relay__submit_t;
+
+/* Copy, encode and send a checked submission (lock not held). [OUT]
+ * task_id_p (may be NULL), returns_p: sb->nret refs, held. */
+int relay__client_submit(relay__submit_t *sb, const relay_arg_t *args, size_t nargs,
+                         uint64_t *task_id_p, relay_ref_t *returns_p);
+/* Checks shared by the calls that submit (they log and return a status). */
+int relay__check_args(const char *call, const char *fn, const relay_arg_t *args, size_t nargs);
+int relay__check_task_name(const char *call, const char *fn, const char *name);
+int relay__check_num_returns(const char *call, const char *fn, int nret);
+/* An id this rank can tell is invalid: null, a rank that does not exist,
+ * or one of its own never handed out (INVALID_REF, logged). */
+int relay__check_id(const char *call, uint64_t id);
+
 /* One request of b completed. Lock held. */
 void relay__client_batch_signal(relay__batch_t *b);
 
 /* Handlers of GET_REPLY and REPLY records. Lock held. */
 void relay__client_on_get_reply(int src, relay__rbuf_t *r);
 void relay__client_on_reply(int src, relay__rbuf_t *r);
+void relay__client_on_actor_reply(int src, relay__rbuf_t *r);
 /* Rank 0: the directory answers its own rank's GET without a message.
  * obj: an inline or error object, or NULL with the holder (-1 for none:
  * want_data was 0 or the status is an error) of a remote object. */

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "actor.h"
+#include "actor_host.h"
 #include "client.h"
 #include "defer.h"
 #include "doorbell.h"
@@ -179,6 +181,21 @@ void relay__dispatch_record(int src, uint8_t type, relay__rbuf_t *r)
         break;
     case RELAY__R_UNBLOCK:
         relay__sched_on_unblock(src, r);
+        break;
+    case RELAY__R_KILL:
+        relay__actor_on_kill(src, r);
+        break;
+    case RELAY__R_LOOKUP:
+        relay__actor_on_lookup(src, r);
+        break;
+    case RELAY__R_ACTOR_GONE:
+        relay__actor_on_gone(src, r);
+        break;
+    case RELAY__R_ACTOR_REPLY:
+        relay__client_on_actor_reply(src, r);
+        break;
+    case RELAY__R_ACTOR_KILL:
+        relay__host_on_kill(src, r);
         break;
     case RELAY__R_SYNC:
         relay__sched_on_sync(src, r);

@@ -15,6 +15,10 @@
  * - it waits to be dispatched, every argument it misses is made by a task
  *   known to progress, and some rank could give it what it asks for once
  *   every task known to progress has given back what it holds.
+ * An actor's constructor task (its body) holds the actor's resources for
+ * its life; it counts as progressing unless one of its methods is blocked
+ * and stuck, and so do its methods that are not blocked. Methods run on
+ * their actor's threads, not the pool's.
  * Repeat until nothing is added. What is left can never run. Among it,
  * only tasks that a stuck blocked task waits for (directly, or through
  * makers of what they miss) are failed: others are merely queued behind. */
@@ -47,13 +51,17 @@ typedef struct check {
     int64_t *pool;
 } check_t;
 
+static int is_body(const stask_t *t)
+{
+    return t->kind == RELAY__KIND_ACTOR && t->actor && t->actor->built;
+}
+
 static void hold(check_t *c, const stask_t *t, int sign)
 {
     held_t *h = &c->held[t->rank];
-    if (t->blocked) {
-        h->cpu_kept += sign * t->cpu_held;
-        h->blocked_stuck += sign;
-    }
+    if (t->kind == RELAY__KIND_METHOD) return; /* its actor's body holds */
+    if (t->blocked || is_body(t)) h->cpu_kept += sign * t->cpu_held;
+    if (t->blocked) h->blocked_stuck += sign;
     for (uint32_t g = 0; g < t->ngpu; g++)
         h->gpu[t->gpus[g].dev] += sign * t->gpus[g].units;
     const relay__demand_t *d = &t->shape->d;
@@ -69,7 +77,11 @@ static int check_init(check_t *c)
     for (int r = 0; r < cl->nranks; r++)
         total += per + (size_t)cl->ngpu[r];
     memset(c, 0, sizeof *c);
-    c->tasks = malloc((s->tasks.count ? s->tasks.count : 1) * sizeof *c->tasks);
+    relay__map_t *actors = relay__actor_table();
+    size_t nact = actors ? actors->count : 0;
+    for (size_t i = 0; actors && i < actors->cap; i++)
+        if (actors->slots[i].key) ((relay__sactor_t *)actors->slots[i].value)->stuck_blocked = 0;
+    c->tasks = malloc((s->tasks.count + nact + 1) * sizeof *c->tasks);
     c->held = calloc((size_t)cl->nranks, sizeof *c->held);
     c->pool = calloc(total ? total : 1, sizeof *c->pool);
     if (!c->tasks || !c->held || !c->pool) return -1;
@@ -86,7 +98,17 @@ static int check_init(check_t *c)
         t->progress = t->wanted = 0;
         c->tasks[c->n++] = t;
         if (t->rank >= 0) hold(c, t, +1);
-        if (t->rank >= 0 && t->blocked) c->held[t->rank].blocked++;
+        if (t->rank >= 0 && t->blocked && t->kind != RELAY__KIND_METHOD) c->held[t->rank].blocked++;
+        if (t->kind == RELAY__KIND_METHOD && t->blocked && t->actor) t->actor->stuck_blocked++;
+    }
+    /* Built actors' bodies are out of the task table but hold resources. */
+    for (size_t i = 0; actors && i < actors->cap; i++) {
+        if (!actors->slots[i].key) continue;
+        relay__sactor_t *a = actors->slots[i].value;
+        if (!a->body || !a->built) continue;
+        a->body->progress = a->body->wanted = 0;
+        c->tasks[c->n++] = a->body;
+        hold(c, a->body, +1);
     }
     return 0;
 }
@@ -159,9 +181,24 @@ static int wait_answered(const relay__blocked_t *b)
     return ok >= b->k;
 }
 
+/* A method, or an actor's body: the actor progresses while none of its
+ * blocked methods is stuck. */
+static int actor_progresses(const check_t *c, const stask_t *t)
+{
+    (void)c;
+    if (t->kind == RELAY__KIND_METHOD && t->rank >= 0 && t->blocked)
+        return wait_answered(t->blocked);
+    if (t->kind == RELAY__KIND_METHOD && t->rank < 0) {
+        for (uint32_t i = 0; i < t->nargs; i++)
+            if (t->args[i].kind == RELAY_ARG_REF && !answerable(t->args[i].ref)) return 0;
+    }
+    return !t->actor || t->actor->stuck_blocked == 0;
+}
+
 static int progresses(const check_t *c, const stask_t *t)
 {
     if (t->cancelling) return 1;
+    if (t->kind == RELAY__KIND_METHOD || is_body(t)) return actor_progresses(c, t);
     if (t->rank >= 0 && t->blocked) return wait_answered(t->blocked) && cpus_come(c, t);
     if (t->rank >= 0) return cpus_come(c, t) && thread_comes(c, t->rank);
     for (uint32_t i = 0; i < t->nargs; i++)
@@ -182,6 +219,7 @@ static void solve(check_t *c)
             if (t->progress || !progresses(c, t)) continue;
             t->progress = 1;
             if (t->rank >= 0) hold(c, t, -1);
+            if (t->kind == RELAY__KIND_METHOD && t->blocked && t->actor) t->actor->stuck_blocked--;
             changed = 1;
         }
     }
@@ -229,7 +267,9 @@ static stask_t *pick_victim(const check_t *c)
     stask_t *ready = NULL, *queued = NULL;
     for (size_t i = 0; i < c->n; i++) {
         stask_t *t = c->tasks[i];
-        if (t->progress || !t->wanted || t->fail_status) continue;
+        if (t->progress || !t->wanted || t->fail_status || t->kind == RELAY__KIND_METHOD ||
+            is_body(t))
+            continue;
         if (t->rank < 0 && t->missing == 0 && (!ready || t->seq > ready->seq)) ready = t;
         if (t->rank >= 0 && !t->blocked && (!queued || t->seq > queued->seq)) queued = t;
     }

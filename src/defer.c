@@ -4,7 +4,9 @@
 #include <string.h>
 
 #include "comm.h"
+#include "actor.h"
 #include "directory.h"
+#include "resources.h"
 #include "log.h"
 #include "object.h"
 #include "runtime.h"
@@ -101,7 +103,8 @@ static int waits_for(int x, int src)
 static int unsettled(int src, uint64_t epoch, uint64_t id)
 {
     int maker = relay__id_rank(id);
-    if (maker == src || maker >= relay__g.size || relay__dir_lookup(id)) return SETTLED;
+    if (maker == src || maker >= relay__g.size || relay__dir_lookup(id) || relay__actor_find(id))
+        return SETTLED;
     if (F->head[maker] && !waits_for(maker, src)) return WAIT_HELD;
     if (maker == 0 || F->ponged[maker] >= epoch) return SETTLED;
     return WAIT_PING;
@@ -133,6 +136,7 @@ static int first_unsettled(int src, uint64_t epoch, uint8_t type, relay__rbuf_t 
     *why_p = SETTLED;
     switch (type) {
     case RELAY__R_GET:
+    case RELAY__R_KILL:
     case RELAY__R_RETAIN_CHECK: {
         relay__get_u64(&r); /* request id */
         uint64_t id = relay__get_u64(&r);
@@ -159,7 +163,12 @@ static int first_unsettled(int src, uint64_t epoch, uint8_t type, relay__rbuf_t 
                 relay__get_blob(&r, &len);
             }
         }
-        return -1;
+        /* A call names its actor, which may come from another rank. */
+        relay__demand_t d;
+        if (relay__get_u8(&r) && relay__demand_get(&r, &d) != 0) return -1;
+        if (relay__get_u8(&r) != RELAY__KIND_METHOD) return -1;
+        uint64_t actor = relay__get_u64(&r);
+        return r.err ? -1 : check_id(src, epoch, actor, why_p);
     }
     case RELAY__R_DONE: {
         relay__get_u64(&r);

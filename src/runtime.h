@@ -22,12 +22,17 @@ enum relay__record_type {
     RELAY__R_DONE,         /* worker → scheduler: a task finished */
     RELAY__R_BLOCK, /* worker → scheduler: a task blocked (CPUs given back, what it waits for) */
     RELAY__R_UNBLOCK,      /* worker → scheduler: it resumed (CPUs taken back) */
+    RELAY__R_KILL,         /* client → rank 0: kill this actor (REPLY) */
+    RELAY__R_LOOKUP,       /* client → rank 0: the actor of this name (ACTOR_REPLY) */
+    RELAY__R_ACTOR_GONE,   /* actor's rank → rank 0: destructor ran, resources back */
     RELAY__R_SYNC,         /* client → rank 0: reply once all earlier records are handled */
     RELAY__R_SHUTDOWN_ACK, /* rank → rank 0: shut down, nothing running */
     RELAY__R_GET_REPLY,    /* directory → client */
-    RELAY__R_REPLY,        /* rank 0 → client: status of RETAIN_CHECK or SYNC */
+    RELAY__R_REPLY,        /* rank 0 → client: status of RETAIN_CHECK, SYNC, KILL, named create */
+    RELAY__R_ACTOR_REPLY,  /* rank 0 → client: answer to LOOKUP */
     RELAY__R_TASK,         /* scheduler → worker: run this task */
     RELAY__R_CANCEL,       /* scheduler → worker: fail this task if it has not started */
+    RELAY__R_ACTOR_KILL,   /* rank 0 → actor's rank: the actor dies */
     RELAY__R_FREE,         /* directory → holder: drop these objects */
     RELAY__R_FETCH,        /* client → holder: send me this object's bytes */
     RELAY__R_FETCH_ERR,    /* holder → client: cannot */
@@ -36,6 +41,10 @@ enum relay__record_type {
     RELAY__R_PING,         /* rank 0 → rank: answer once your earlier records are out */
     RELAY__R_PONG,         /* rank → rank 0: answer to PING */
 };
+
+/* What a SUBMIT / TASK record asks for: a task, an actor (its constructor),
+ * or a method call on an actor. */
+enum { RELAY__KIND_TASK = 0, RELAY__KIND_ACTOR = 1, RELAY__KIND_METHOD = 2 };
 
 /* Flags of a GET record. */
 enum { RELAY__GET_DATA = 1, RELAY__GET_NOW = 2 /* answer at once, TIMEOUT if not ready */ };
@@ -87,9 +96,10 @@ typedef struct relay__runtime {
     struct relay__cluster *cluster; /* what every rank offers */
     struct relay__comm *comm_state;
     struct relay__store *store;
-    struct relay__pool *pool;   /* NULL when this rank hosts no workers */
-    struct relay__dir *dir;     /* rank 0 */
-    struct relay__sched *sched; /* rank 0 */
+    struct relay__pool *pool;     /* NULL when this rank hosts no workers */
+    struct relay__dir *dir;       /* rank 0 */
+    struct relay__sched *sched;   /* rank 0 */
+    struct relay__actors *actors; /* rank 0 */
 
     atomic_uint_fast64_t tasks_submitted, tasks_executed, bytes_fetched, live_views, live_objects;
 } relay__runtime_t;

@@ -34,6 +34,28 @@ typedef struct relay__blocked {
 
 struct relay__stask;
 
+/* Calls one rank made to one actor, not sent yet, in the order made. */
+typedef struct relay__stream {
+    struct relay__stask *head, *tail;
+} relay__stream_t;
+
+enum { RELAY__ACTOR_PENDING, RELAY__ACTOR_ALIVE, RELAY__ACTOR_DEAD };
+
+/* An actor as rank 0 knows it. Its constructor's task (the body) holds the
+ * actor's resources until its rank reports the destructor ran. */
+typedef struct relay__sactor {
+    uint64_t id, class_hash;
+    int state;
+    int rank;                  /* where it lives, -1 until placed */
+    struct relay__stask *body; /* NULL once gone */
+    int built;                 /* the constructor ran: the body left the task table */
+    char *name;                /* NULL: unnamed, or the name freed */
+    int dead_status;
+    char *dead_msg;
+    relay__map_t streams; /* submitter + 1 -> relay__stream_t */
+    int stuck_blocked;    /* scratch of the deadlock check */
+} relay__sactor_t;
+
 /* Tasks asking for the same resources share a shape, which queues those
  * that are ready in arrival order: when its head cannot be placed, none of
  * them can, so dispatch never scans a long queue. */
@@ -46,6 +68,12 @@ typedef struct relay__shape {
 
 typedef struct relay__stask {
     uint64_t id, fn_hash, seq; /* seq: arrival order at rank 0 */
+    uint8_t kind;              /* RELAY__KIND_TASK, _ACTOR (constructor) or _METHOD */
+    uint32_t max_conc;         /* constructors */
+    uint64_t actor_id, req;    /* methods: their actor; constructors: the reply wanted */
+    uint64_t class_hash;       /* methods: the class their handle names */
+    const char *actor_name;    /* constructors: "" or the name (in values) */
+    relay__sactor_t *actor;    /* constructors and methods */
     char *fn, *name;
     uint32_t nret, retries_left, attempt, nargs;
     int submitter;
@@ -92,6 +120,19 @@ typedef struct relay__sched {
 } relay__sched_t;
 
 relay__sched_t *relay__sched_state(void);
+/* The actor table (id -> relay__sactor_t), for the deadlock check. */
+relay__map_t *relay__actor_table(void);
+
+/* For actor.c: the scheduler's own steps on a task. */
+void relay__sched_send(relay__stask_t *t, int rank);
+void relay__sched_task_fail(relay__stask_t *t, int status, const char *msg);
+/* t left its rank: its resources come back (finished: it was counted as
+ * running until now). */
+void relay__sched_unreserve(relay__stask_t *t, int finished);
+void relay__sched_retire(relay__stask_t *t);
+void relay__sched_dispatch(void);
+/* Free a task without touching anything else (finalize). */
+void relay__sched_free_task(relay__stask_t *t);
 
 /* Remove t from its shape's ready queue and fail it (its returns become
  * error objects with status and msg). */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actor.h"
 #include "comm.h"
 #include "deadlock.h"
 #include "directory.h"
@@ -98,7 +99,7 @@ int relay__sched_init(void)
     s->avg_run_seconds = 1e-3; /* until tasks tell: assume they are not tiny */
     relay__map_init(&s->tasks);
     relay__g.sched = s;
-    return RELAY_OK;
+    return relay__actors_init();
 }
 
 /* A shape no task uses any more goes, but for the default one. */
@@ -116,6 +117,7 @@ static void shape_unref(shape_t *sh)
 
 static void task_free(stask_t *t)
 {
+    if (t->kind == RELAY__KIND_ACTOR && t->actor) relay__actor_body_freed(t);
     if (t->shape) shape_unref(t->shape);
     free(t->gpus);
     free(t->blocked);
@@ -123,13 +125,20 @@ static void task_free(stask_t *t)
     free(t); /* names, arguments and values share its allocation */
 }
 
+void relay__sched_free_task(stask_t *t)
+{
+    task_free(t);
+}
+
 void relay__sched_destroy(void)
 {
     relay__sched_t *s = S();
     if (!s) return;
+    relay__actors_detach();
     for (size_t i = 0; i < s->tasks.cap; i++)
         if (s->tasks.slots[i].key) task_free(s->tasks.slots[i].value);
     relay__map_destroy(&s->tasks);
+    relay__actors_destroy();
     while (s->shapes) {
         shape_t *sh = s->shapes;
         s->shapes = sh->next;
@@ -255,10 +264,17 @@ static void blocked_clear(stask_t *t)
     t->blocked = NULL;
 }
 
-/* t left its rank: give back what it held. */
-static void unreserve(stask_t *t)
+/* t left its rank: give back what it held (a method holds nothing: its
+ * actor does). finished: it counted as running until now. */
+static void unreserve(stask_t *t, int finished)
 {
     relay__sched_t *s = S();
+    s->running -= (uint64_t)finished;
+    if (t->kind == RELAY__KIND_METHOD) {
+        blocked_clear(t);
+        t->rank = -1;
+        return;
+    }
     acct_t *a = &s->acct[t->rank];
     const relay__demand_t *d = &t->shape->d;
     a->cpu_used -= t->cpu_held;
@@ -274,7 +290,11 @@ static void unreserve(stask_t *t)
     blocked_clear(t);
     t->rank = -1;
     t->cancelling = 0;
-    s->running--;
+}
+
+void relay__sched_unreserve(stask_t *t, int finished)
+{
+    unreserve(t, finished);
 }
 
 static void send_task(stask_t *t, int rank)
@@ -287,15 +307,23 @@ static void send_task(stask_t *t, int rank)
     relay__put_str(w, t->name);
     relay__put_u32(w, t->nret);
     relay__put_u32(w, t->attempt);
-    int plain = t->shape == S()->dflt;
+    int plain = t->shape == S()->dflt && t->kind == RELAY__KIND_TASK;
     relay__put_u8(w, (uint8_t)!plain);
     if (!plain) {
-        relay__put_u64(w, (uint64_t)t->shape->d.cpu);
+        /* A method runs on its actor's resources, none of its own. */
+        relay__put_u64(w, t->kind == RELAY__KIND_METHOD ? 0 : (uint64_t)t->shape->d.cpu);
         relay__put_u32(w, t->ngpu);
         for (uint32_t g = 0; g < t->ngpu; g++) {
             relay__put_u32(w, t->gpus[g].dev);
             relay__put_u64(w, (uint64_t)t->gpus[g].units);
         }
+    }
+    relay__put_u8(w, t->kind);
+    if (t->kind != RELAY__KIND_TASK) {
+        int ctor = t->kind == RELAY__KIND_ACTOR;
+        relay__put_u64(w, ctor ? t->id : t->actor_id);
+        relay__put_u64(w, ctor ? t->fn_hash : t->class_hash);
+        relay__put_u32(w, t->max_conc);
     }
     relay__put_u32(w, t->nargs);
     for (uint32_t i = 0; i < t->nargs; i++) {
@@ -366,7 +394,18 @@ static void dispatch(void)
         t->next = NULL;
         reserve(t, best_rank);
         send_task(t, best_rank);
+        if (t->kind == RELAY__KIND_ACTOR) relay__actor_placed(t);
     }
+}
+
+void relay__sched_dispatch(void)
+{
+    dispatch();
+}
+
+void relay__sched_send(stask_t *t, int rank)
+{
+    send_task(t, rank);
 }
 
 static void make_ready(stask_t *t)
@@ -411,6 +450,16 @@ static void task_fail(stask_t *t, int status, const char *msg)
     task_retire(t);
 }
 
+void relay__sched_task_fail(stask_t *t, int status, const char *msg)
+{
+    task_fail(t, status, msg);
+}
+
+void relay__sched_retire(stask_t *t)
+{
+    task_retire(t);
+}
+
 void relay__sched_fail_ready(stask_t *t, int status, const char *msg)
 {
     shape_t *sh = t->shape;
@@ -451,6 +500,10 @@ void relay__sched_dep_ready(stask_t *t, relay__dentry_t *e)
         t->fail_msg = strdup(msg);
     }
     if (--t->missing > 0) return;
+    if (t->kind == RELAY__KIND_METHOD) {
+        relay__actor_call_ready(t); /* in order behind its rank's earlier calls */
+        return;
+    }
     if (t->fail_status) {
         task_fail(t, t->fail_status, t->fail_msg ? t->fail_msg : "a dependency failed");
         return;
@@ -523,7 +576,16 @@ static stask_t *parse_submit(int src, relay__rbuf_t *r)
     else
         t->shape = S()->dflt;
     if (t->shape) t->shape->ntasks++;
-    if (v.err || !t->shape) {
+    t->kind = relay__get_u8(&v);
+    if (t->kind == RELAY__KIND_ACTOR) {
+        t->req = relay__get_u64(&v);
+        t->max_conc = relay__get_u32(&v);
+        t->actor_name = relay__get_str(&v);
+    } else if (t->kind == RELAY__KIND_METHOD) {
+        t->actor_id = relay__get_u64(&v);
+        t->class_hash = relay__get_u64(&v);
+    }
+    if (v.err || !t->shape || t->kind > RELAY__KIND_METHOD) {
         task_free(t);
         return NULL;
     }
@@ -542,17 +604,24 @@ void relay__sched_on_submit(int src, relay__rbuf_t *r)
     if (relay__map_put(&s->tasks, t->id, t) != 0) abort();
     for (uint32_t i = 0; i < t->nret; i++)
         if (!relay__dir_add_pending(t->id | i)) abort();
+    /* The actor exists (and its name is answered) whatever happens next. */
+    char msg[1100];
+    int rc = t->kind == RELAY__KIND_ACTOR ? relay__actor_on_create(t, src, msg, sizeof msg) : 0;
     /* An unknown ref argument fails the task before anything is pinned. */
-    for (uint32_t i = 0; i < t->nargs; i++) {
+    for (uint32_t i = 0; i < t->nargs && !rc; i++) {
         if (t->args[i].kind == RELAY_ARG_REF && !relay__dir_lookup(t->args[i].ref)) {
-            char msg[512];
             snprintf(msg, sizeof msg,
                      "task '%s' was not run: argument %u is ref %#llx, unknown or already "
                      "released",
                      t->name, i, (unsigned long long)t->args[i].ref);
-            task_fail(t, RELAY_ERR_INVALID_REF, msg);
-            return;
+            rc = RELAY_ERR_INVALID_REF;
         }
+    }
+    /* A call queues behind its rank's earlier calls to the actor. */
+    if (!rc && t->kind == RELAY__KIND_METHOD) rc = relay__actor_on_call(t, src, msg, sizeof msg);
+    if (rc) {
+        task_fail(t, rc, msg);
+        return;
     }
     t->missing = 1; /* held until every argument is looked at */
     t->pinned = 1;
@@ -599,7 +668,8 @@ static void record_return(int src, relay__rbuf_t *r, uint64_t id)
 /* Failures that another attempt cannot mend. */
 static int retryable(int status)
 {
-    return status != RELAY_ERR_DEADLOCK && status != RELAY_ERR_SHUTDOWN;
+    return status != RELAY_ERR_DEADLOCK && status != RELAY_ERR_SHUTDOWN &&
+           status != RELAY_ERR_ACTOR_DEAD;
 }
 
 void relay__sched_on_done(int src, relay__rbuf_t *r)
@@ -613,8 +683,11 @@ void relay__sched_on_done(int src, relay__rbuf_t *r)
     uint32_t nret = relay__get_u32(r);
     stask_t *t = relay__map_get(&s->tasks, id);
     int known = t && t->rank == src;
-    if (known) {
-        unreserve(t);
+    if (known && t->kind == RELAY__KIND_ACTOR && relay__actor_built(t, status, msg)) {
+        s->running--; /* the actor keeps the resources of its constructor's task */
+        known = 0;
+    } else if (known) {
+        unreserve(t, 1);
     } else if (!s->shutting_down) {
         relay__log(RELAY__LOG_WARN, "rank %d finished unknown task %#llx", src,
                    (unsigned long long)id);
@@ -629,6 +702,10 @@ void relay__sched_on_done(int src, relay__rbuf_t *r)
         relay__log(RELAY__LOG_INFO, "retrying: %s", msg);
         make_ready(t);
     } else if (known && status != RELAY_OK) {
+        /* A call its actor's rank refused: rank 0 knows why it died. */
+        if (t->kind == RELAY__KIND_METHOD && status == RELAY_ERR_ACTOR_DEAD && t->actor &&
+            t->actor->dead_msg)
+            msg = t->actor->dead_msg;
         task_fail(t, status, msg);
     } else if (known) {
         task_retire(t);
@@ -665,7 +742,9 @@ void relay__sched_on_block(int src, relay__rbuf_t *r)
     uint32_t n = relay__get_u32(r);
     const void *ids = relay__get_bytes(r, (size_t)n * 8);
     stask_t *t = r->err ? NULL : running_task(src, id, "block");
-    if (!t || released < 0 || released > t->cpu_held) return;
+    /* A method gives back its actor's CPUs: its body holds them. */
+    stask_t *acc = t && t->kind == RELAY__KIND_METHOD ? (t->actor ? t->actor->body : NULL) : t;
+    if (!t || released < 0 || (released && (!acc || released > acc->cpu_held))) return;
     blocked_clear(t);
     relay__blocked_t *b = malloc(sizeof *b + (size_t)n * 8);
     if (!b) {
@@ -677,10 +756,10 @@ void relay__sched_on_block(int src, relay__rbuf_t *r)
     b->n = n;
     memcpy(b->ids, ids, (size_t)n * 8);
     s->acct[src].cpu_used -= released;
-    t->cpu_held -= released;
+    if (acc) acc->cpu_held -= released;
     /* Only a blocked task keeping something another task may need can be
-     * part of a deadlock. */
-    b->holding = !answered && (t->ngpu || t->shape->d.ncustom || t->cpu_held);
+     * part of a deadlock (a method: its actor's resources). */
+    b->holding = !answered && acc && (acc->ngpu || acc->shape->d.ncustom || acc->cpu_held);
     s->blocked_holders += (uint64_t)b->holding;
     t->blocked = b;
     if (s->blocked_holders) s->check_due = 1;
@@ -692,10 +771,12 @@ void relay__sched_on_unblock(int src, relay__rbuf_t *r)
     uint64_t id = relay__get_u64(r);
     int64_t taken = (int64_t)relay__get_u64(r);
     stask_t *t = r->err ? NULL : running_task(src, id, "unblock");
-    if (!t || taken < 0 || t->cpu_held + taken > t->shape->d.cpu) return;
-    S()->acct[src].cpu_used += taken;
-    t->cpu_held += taken;
+    stask_t *acc = t && t->kind == RELAY__KIND_METHOD ? (t->actor ? t->actor->body : NULL) : t;
+    if (!t) return;
     blocked_clear(t);
+    if (!acc || taken < 0 || acc->cpu_held + taken > acc->shape->d.cpu) return;
+    S()->acct[src].cpu_used += taken;
+    acc->cpu_held += taken;
 }
 
 void relay__sched_on_sync(int src, relay__rbuf_t *r)

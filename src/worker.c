@@ -16,49 +16,11 @@
 #include "resources.h"
 #include "runtime.h"
 #include "store.h"
+#include "actor_host.h"
+#include "worker_state.h"
 
 /* How long an idle worker polls for tasks before it sleeps. */
 #define IDLE_SPIN_SECONDS 50e-6
-
-typedef struct warg {
-    uint8_t kind;
-    uint64_t ref;
-    struct relay_object *obj; /* complete, or the target of a fetch */
-    int holder;               /* >= 0: bytes still to fetch from there */
-} warg_t;
-
-struct relay_ctx {
-    uint64_t task_id, fn_hash;
-    char *fn, *name;
-    uint32_t nret, attempt, nargs;
-    int64_t cpu;  /* CPU units it holds while it runs */
-    int released; /* blocked, its CPUs given back */
-    uint32_t ngpu;
-    uint32_t *gpu_index; /* among the rank's GPUs */
-    int64_t *gpu_units;
-    double seconds; /* the function's run time */
-    warg_t *args;
-    struct relay_object **rets;
-    int failed;
-    char *fail_msg;
-    uint64_t *deferred;
-    size_t ndeferred, capdeferred;
-    relay_ctx_t *next;
-};
-
-typedef struct relay__pool {
-    relay_ctx_t *head, *tail; /* queued, started in order */
-    int64_t cpu_cap, cpu_free;
-    int nthreads, idle, active, blocked, max_threads;
-    int starting; /* threads started that have not looked for work yet */
-    int resumers; /* blocked tasks waiting for their CPUs back: they go first */
-    int stop, acked;
-    int spinning; /* a worker thread is polling for tasks */
-    int warned_limit;
-    int64_t gpu_used[RELAY__MAX_GPUS];
-    pthread_cond_t cv, resume_cv;
-    pthread_t *threads;
-} relay__pool_t;
 
 static _Thread_local relay_ctx_t *tls_ctx;
 
@@ -67,7 +29,12 @@ relay_ctx_t *relay__worker_current(void)
     return tls_ctx;
 }
 
-static void ctx_free(relay_ctx_t *c)
+void relay__worker_set_current(relay_ctx_t *c)
+{
+    tls_ctx = c;
+}
+
+void relay__ctx_free(relay_ctx_t *c)
 {
     for (uint32_t i = 0; i < c->nargs; i++)
         relay__obj_unref(c->args[i].obj);
@@ -83,7 +50,7 @@ static void ctx_free(relay_ctx_t *c)
 /* ---------------------------------------------------------------------- */
 
 /* A DONE that fails a task this rank did not run. Lock held. */
-static void post_failure(uint64_t task_id, int status, const char *msg)
+void relay__post_failure(uint64_t task_id, int status, const char *msg)
 {
     size_t start;
     relay__wbuf_t *w = relay__msg_begin(0, RELAY__R_DONE, &start);
@@ -96,7 +63,7 @@ static void post_failure(uint64_t task_id, int status, const char *msg)
     relay__msg_end(0, w, start);
 }
 
-static void post_done(relay_ctx_t *c, int rc)
+void relay__post_done(relay_ctx_t *c, int rc)
 {
     char msg[1024] = "";
     int status = RELAY_OK;
@@ -136,11 +103,11 @@ static void post_done(relay_ctx_t *c, int rc)
 }
 
 /* The rank tells rank 0 it is idle once shutting down. Lock held. */
-static void maybe_ack(void)
+void relay__worker_maybe_ack(void)
 {
     relay__pool_t *p = relay__g.pool;
     if (!relay__g.shutting_down) return;
-    if (p && (p->acked || p->active > 0)) return;
+    if (p && (p->acked || p->active > 0 || relay__host_busy())) return;
     if (p) p->acked = 1;
     size_t start;
     relay__wbuf_t *w = relay__msg_begin(0, RELAY__R_SHUTDOWN_ACK, &start);
@@ -177,7 +144,7 @@ static void kick(relay__pool_t *p)
 }
 
 /* CPUs came free: resuming tasks take them first. */
-static void cpus_freed(relay__pool_t *p)
+void relay__pool_cpus_freed(relay__pool_t *p)
 {
     if (p->resumers)
         pthread_cond_broadcast(&p->resume_cv);
@@ -189,7 +156,7 @@ static void cpus_freed(relay__pool_t *p)
 /* Running a task                                                           */
 /* ---------------------------------------------------------------------- */
 
-static void fail_ctx(relay_ctx_t *c, const char *fmt, ...)
+void relay__ctx_failf(relay_ctx_t *c, const char *fmt, ...)
 {
     char buf[900];
     va_list ap;
@@ -202,7 +169,7 @@ static void fail_ctx(relay_ctx_t *c, const char *fmt, ...)
 }
 
 /* Fetch the bytes of large arguments held elsewhere. Lock held. */
-static int fetch_args(relay_ctx_t *c)
+int relay__ctx_fetch_args(relay_ctx_t *c)
 {
     relay__batch_t b = {.completed = 0, .need = 0};
     pthread_cond_init(&b.cv, NULL);
@@ -222,8 +189,9 @@ static int fetch_args(relay_ctx_t *c)
         if (!fs[i]) continue;
         if (fs[i]->status != RELAY_OK && rc == RELAY_OK) {
             rc = fs[i]->status;
-            fail_ctx(c, "argument %u (ref %#llx) could not be fetched from rank %d: %s", i,
-                     (unsigned long long)c->args[i].ref, c->args[i].holder, relay_strerror(rc));
+            relay__ctx_failf(c, "argument %u (ref %#llx) could not be fetched from rank %d: %s", i,
+                             (unsigned long long)c->args[i].ref, c->args[i].holder,
+                             relay_strerror(rc));
         }
         relay__fetch_finish(fs[i]);
         c->args[i].holder = -1;
@@ -233,36 +201,43 @@ static int fetch_args(relay_ctx_t *c)
     return rc;
 }
 
-static void gpus_use(relay__pool_t *p, const relay_ctx_t *c, int sign)
+void relay__pool_gpus_use(relay__pool_t *p, const relay_ctx_t *c, int sign)
 {
     for (uint32_t g = 0; g < c->ngpu; g++)
         p->gpu_used[c->gpu_index[g]] += sign * c->gpu_units[g];
 }
 
-/* Lock held on entry and exit; released while the function runs. */
-static void run_task(relay__pool_t *p, relay_ctx_t *c)
+/* Lock held on entry and exit; released while the function runs. Returns
+ * 1 when c's CPUs and GPUs now belong to an actor it constructed. */
+static int run_task(relay__pool_t *p, relay_ctx_t *c)
 {
-    if (fetch_args(c) != RELAY_OK) {
-        post_done(c, -1);
-        return;
+    if (relay__ctx_fetch_args(c) != RELAY_OK) {
+        relay__post_done(c, -1);
+        return 0;
     }
     const char *name = NULL;
-    relay_fn_t fn = relay__fn_lookup(c->fn_hash, &name);
-    if (!fn || strcmp(name, c->fn) != 0) {
-        fail_ctx(c, "function '%s' is not registered on rank %d", c->fn, relay__g.rank);
-        post_done(c, -1);
-        return;
+    relay_fn_t fn = c->kind == RELAY__KIND_TASK ? relay__fn_lookup(c->fn_hash, &name) : NULL;
+    if (c->kind == RELAY__KIND_TASK && (!fn || strcmp(name, c->fn) != 0)) {
+        relay__ctx_failf(c, "function '%s' is not registered on rank %d", c->fn, relay__g.rank);
+        relay__post_done(c, -1);
+        return 0;
     }
     /* The first GPU is current on this thread for the whole task, blocked
      * gets included: the thread does not change, and nothing resets it. */
     int gpu_rc = c->ngpu ? relay__gpu_bind((int)c->gpu_index[0]) : 0;
     if (gpu_rc) {
-        fail_ctx(c, "cannot make GPU %d current (CUDA error %d)",
-                 relay__gpu_id((int)c->gpu_index[0]), gpu_rc);
-        post_done(c, -1);
-        return;
+        relay__ctx_failf(c, "cannot make GPU %d current (CUDA error %d)",
+                         relay__gpu_id((int)c->gpu_index[0]), gpu_rc);
+        relay__post_done(c, -1);
+        return 0;
     }
-    gpus_use(p, c, +1);
+    relay__pool_gpus_use(p, c, +1);
+    if (c->kind == RELAY__KIND_ACTOR) {
+        /* The constructor; if the actor lives, it keeps the resources. */
+        if (relay__host_construct(c)) return 1;
+        relay__pool_gpus_use(p, c, -1);
+        return 0;
+    }
     pthread_mutex_unlock(&relay__g.lock);
     tls_ctx = c;
     double t0 = relay__now();
@@ -270,9 +245,10 @@ static void run_task(relay__pool_t *p, relay_ctx_t *c)
     c->seconds = relay__now() - t0;
     tls_ctx = NULL;
     pthread_mutex_lock(&relay__g.lock);
-    gpus_use(p, c, -1);
+    relay__pool_gpus_use(p, c, -1);
     atomic_fetch_add_explicit(&relay__g.tasks_executed, 1, memory_order_relaxed);
-    post_done(c, rc);
+    relay__post_done(c, rc);
+    return 0;
 }
 
 /* An idle worker first polls for tasks itself (one thread at a time): the
@@ -321,18 +297,19 @@ static void *worker_main(void *arg)
         p->head = c->next;
         if (!p->head) p->tail = NULL;
         p->cpu_free -= c->cpu;
+        int kept = 0; /* by an actor c constructed */
         if (!relay__g.shutting_down) {
             p->active++;
             kick(p); /* the next one may fit too */
-            run_task(p, c);
+            kept = run_task(p, c);
             p->active--;
         }
-        p->cpu_free += c->cpu;
+        if (!kept) p->cpu_free += c->cpu;
         /* This thread takes the next queued task itself; only a resuming
          * task, which goes first, needs waking. */
         if (p->resumers) pthread_cond_broadcast(&p->resume_cv);
-        ctx_free(c);
-        maybe_ack();
+        relay__ctx_free(c);
+        relay__worker_maybe_ack();
     }
     pthread_mutex_unlock(&relay__g.lock);
     return NULL;
@@ -383,10 +360,11 @@ void relay__pool_join(void)
     /* Threads started after this point (none: stop is set) would be missed. */
     for (int i = 0; i < n; i++)
         pthread_join(p->threads[i], NULL);
+    relay__host_join();
     while (p->head) {
         relay_ctx_t *c = p->head;
         p->head = c->next;
-        ctx_free(c);
+        relay__ctx_free(c);
     }
     pthread_mutex_lock(&relay__g.lock);
     relay__g.pool = NULL;
@@ -405,18 +383,35 @@ void relay__pool_stats(uint64_t *running_p, uint64_t *blocked_p, uint64_t *threa
     *threads_p = p ? (uint64_t)p->nthreads : 0;
 }
 
+int relay__pool_thread_for_cpus(const relay__pool_t *p)
+{
+    return p->idle + p->starting > 0 || p->nthreads < p->max_threads;
+}
+
+void relay__pool_take_back(relay__pool_t *p, int64_t cpu)
+{
+    p->resumers++;
+    while (p->cpu_free < cpu && !relay__g.shutting_down && !p->stop)
+        pthread_cond_wait(&p->resume_cv, &relay__g.lock);
+    p->resumers--;
+    p->cpu_free -= cpu;
+    if (!p->resumers) kick(p);
+}
+
 void relay__worker_block(relay_ctx_t *c, const relay__wait_t *wait)
 {
     relay__pool_t *p = relay__g.pool;
     /* Give the CPUs back only if a thread can use them: at the thread
      * limit they stay with the task (and rank 0 knows, for its deadlock
-     * check). */
+     * check). A method gives back its actor's, once all its methods wait. */
     int64_t released = 0;
-    if (c->cpu && (p->idle + p->starting > 0 || p->nthreads < p->max_threads)) {
+    if (c->kind == RELAY__KIND_METHOD) {
+        released = relay__host_block(c);
+    } else if (c->cpu && relay__pool_thread_for_cpus(p)) {
         released = c->cpu;
         c->released = 1;
         p->cpu_free += released;
-        cpus_freed(p);
+        relay__pool_cpus_freed(p);
     } else if (c->cpu && !p->warned_limit) {
         p->warned_limit = 1;
         relay__log(RELAY__LOG_WARN,
@@ -442,15 +437,12 @@ void relay__worker_unblock(relay_ctx_t *c)
     relay__pool_t *p = relay__g.pool;
     int64_t taken = 0;
     p->blocked--;
-    if (c->released) {
-        p->resumers++;
-        while (p->cpu_free < c->cpu && !relay__g.shutting_down && !p->stop)
-            pthread_cond_wait(&p->resume_cv, &relay__g.lock);
-        p->resumers--;
-        p->cpu_free -= c->cpu;
+    if (c->kind == RELAY__KIND_METHOD) {
+        taken = relay__host_unblock(c);
+    } else if (c->released) {
+        relay__pool_take_back(p, c->cpu);
         c->released = 0;
         taken = c->cpu;
-        if (!p->resumers) kick(p);
     }
     size_t start;
     relay__wbuf_t *w = relay__msg_begin(0, RELAY__R_UNBLOCK, &start);
@@ -509,15 +501,24 @@ static relay_ctx_t *parse_task(relay__rbuf_t *r)
     uint32_t nret = relay__get_u32(r), attempt = relay__get_u32(r);
     task_res_t res;
     if (parse_res(r, &res) != 0) return NULL;
+    uint8_t kind = relay__get_u8(r);
+    uint64_t actor_id = 0, class_hash = 0;
+    uint32_t max_conc = 0;
+    if (kind != RELAY__KIND_TASK) {
+        actor_id = relay__get_u64(r);
+        class_hash = relay__get_u64(r);
+        max_conc = relay__get_u32(r);
+    }
     uint32_t nargs = relay__get_u32(r);
-    if (r->err || nargs > RELAY_MAX_ARGS || nret > RELAY_MAX_RETURNS) return NULL;
+    if (r->err || nargs > RELAY_MAX_ARGS || nret > RELAY_MAX_RETURNS || kind > RELAY__KIND_METHOD)
+        return NULL;
     size_t fn_len = strlen(fn) + 1, name_len = strlen(name) + 1;
     /* One allocation: context, argument, return and GPU tables, names. */
     relay_ctx_t *c =
-        calloc(1, sizeof *c + nargs * sizeof(warg_t) + nret * sizeof(struct relay_object *) +
+        calloc(1, sizeof *c + nargs * sizeof(relay__warg_t) + nret * sizeof(struct relay_object *) +
                       res.ngpu * (sizeof(int64_t) + sizeof(uint32_t)) + fn_len + name_len);
     if (!c) return NULL;
-    c->args = (warg_t *)(c + 1);
+    c->args = (relay__warg_t *)(c + 1);
     c->rets = (struct relay_object **)(c->args + nargs);
     c->gpu_units = (int64_t *)(c->rets + nret);
     c->gpu_index = (uint32_t *)(c->gpu_units + res.ngpu);
@@ -532,12 +533,16 @@ static relay_ctx_t *parse_task(relay__rbuf_t *r)
     c->nargs = nargs;
     c->cpu = res.cpu;
     c->ngpu = res.ngpu;
+    c->kind = kind;
+    c->actor_id = actor_id;
+    c->class_hash = class_hash;
+    c->max_conc = max_conc;
     for (uint32_t g = 0; g < res.ngpu; g++) {
         c->gpu_index[g] = res.dev[g];
         c->gpu_units[g] = res.units[g];
     }
     for (uint32_t i = 0; i < c->nargs; i++) {
-        warg_t *a = &c->args[i];
+        relay__warg_t *a = &c->args[i];
         a->kind = relay__get_u8(r);
         a->holder = -1;
         if (a->kind == RELAY_ARG_VALUE) {
@@ -559,7 +564,7 @@ static relay_ctx_t *parse_task(relay__rbuf_t *r)
     return c;
 fail:
     c->nret = 0;
-    ctx_free(c);
+    relay__ctx_free(c);
     return NULL;
 }
 
@@ -576,18 +581,25 @@ void relay__worker_on_task(int src, relay__rbuf_t *r)
         snprintf(msg, sizeof msg, "rank %d could not take task %#llx (malformed or out of memory)",
                  relay__g.rank, (unsigned long long)task_id);
         relay__log(RELAY__LOG_ERROR, "%s", msg);
-        if (!head.err) post_failure(task_id, RELAY_ERR_NO_MEMORY, msg);
+        if (!head.err) relay__post_failure(task_id, RELAY_ERR_NO_MEMORY, msg);
         return;
     }
     if (!p || relay__g.shutting_down) {
         if (!p)
             relay__log(RELAY__LOG_ERROR, "task sent to rank %d, which hosts no workers",
                        relay__g.rank);
-        fail_ctx(c, "rank %d hosts no workers", relay__g.rank);
-        post_done(c, -1);
-        ctx_free(c);
+        relay__ctx_failf(c, "rank %d hosts no workers", relay__g.rank);
+        relay__post_done(c, -1);
+        relay__ctx_free(c);
         return;
     }
+    /* Methods go to their actor's mailbox; a constructor queues as a task
+     * once its actor is known here, so calls can wait for it. */
+    if (c->kind == RELAY__KIND_METHOD) {
+        relay__host_on_call(c);
+        return;
+    }
+    if (c->kind == RELAY__KIND_ACTOR && relay__host_on_create(c) != 0) return;
     c->next = NULL;
     if (p->tail)
         p->tail->next = c;
@@ -614,8 +626,9 @@ void relay__worker_on_cancel(int src, relay__rbuf_t *r)
         else
             p->head = c->next;
         if (p->tail == c) p->tail = prev;
-        post_failure(task_id, status, msg);
-        ctx_free(c);
+        relay__post_failure(task_id, status, msg);
+        if (c->kind == RELAY__KIND_ACTOR) relay__host_abort(c, msg);
+        relay__ctx_free(c);
         kick(p);
         return;
     }
@@ -628,6 +641,7 @@ void relay__worker_on_shutdown(int src, relay__rbuf_t *r)
     relay__g.shutting_down = 1;
     relay__client_fail_all();
     pthread_cond_broadcast(&relay__g.state_cv);
+    relay__host_shutdown();
     relay__pool_t *p = relay__g.pool;
     if (p) {
         /* Queued tasks are abandoned; running ones finish (blocked gets in
@@ -635,13 +649,13 @@ void relay__worker_on_shutdown(int src, relay__rbuf_t *r)
         while (p->head) {
             relay_ctx_t *c = p->head;
             p->head = c->next;
-            ctx_free(c);
+            relay__ctx_free(c);
         }
         p->tail = NULL;
         pthread_cond_broadcast(&p->cv);
         pthread_cond_broadcast(&p->resume_cv);
     }
-    maybe_ack();
+    relay__worker_maybe_ack();
 }
 
 /* ---------------------------------------------------------------------- */
@@ -736,7 +750,7 @@ int relay_ctx_fail(relay_ctx_t *ctx, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    fail_ctx(ctx, "%s", buf);
+    relay__ctx_failf(ctx, "%s", buf);
     return RELAY_OK;
 }
 
@@ -753,6 +767,19 @@ int relay_ctx_task_id(const relay_ctx_t *ctx, uint64_t *task_id_p)
     if (!ctx || !task_id_p)
         return relay__error(RELAY_ERR_INVALID_ARG, "relay_ctx_task_id: NULL argument");
     *task_id_p = ctx->task_id;
+    return RELAY_OK;
+}
+
+int relay_ctx_actor(const relay_ctx_t *ctx, relay_actor_t *actor_p)
+{
+    if (!ctx || !actor_p)
+        return relay__error(RELAY_ERR_INVALID_ARG, "relay_ctx_actor: NULL %s",
+                            ctx ? "actor_p" : "ctx");
+    if (ctx->kind == RELAY__KIND_TASK)
+        return relay__error(RELAY_ERR_NOT_IN_TASK, "relay_ctx_actor: task '%s' is no actor's",
+                            ctx->name);
+    actor_p->id = ctx->actor_id;
+    actor_p->class_hash = ctx->class_hash;
     return RELAY_OK;
 }
 

@@ -1,0 +1,526 @@
+#include "actor.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+#include "comm.h"
+#include "directory.h"
+#include "hashmap.h"
+#include "log.h"
+#include "registry.h"
+#include "resources.h"
+#include "runtime.h"
+#include "sched_state.h"
+
+typedef relay__stask_t stask_t;
+typedef relay__sactor_t sactor_t;
+
+/* ====================================================================== */
+/* Client calls (every rank)                                               */
+/* ====================================================================== */
+
+static int check_handle(const char *call, relay_actor_t a, const relay__class_t **cls_p)
+{
+    if (a.id == 0) return relay__error(RELAY_ERR_INVALID_ARG, "%s: null actor handle", call);
+    int rc = relay__check_id(call, a.id);
+    if (rc) return rc;
+    const relay__class_t *cls = relay__class_lookup(a.class_hash);
+    if (!cls)
+        return relay__error(RELAY_ERR_INVALID_ARG,
+                            "%s: actor %#llx has a class rank %d does not know (a corrupt "
+                            "handle, or a class not registered here)",
+                            call, (unsigned long long)a.id, relay__g.rank);
+    if (cls_p) *cls_p = cls;
+    return RELAY_OK;
+}
+
+static int check_count(const char *call, const char *what, int want, size_t nargs)
+{
+    if (want != RELAY_ANY_ARGS && (size_t)want != nargs)
+        return relay__error(RELAY_ERR_OUT_OF_RANGE, "%s(%s): %zu arguments, it takes %d", call,
+                            what, nargs, want);
+    return RELAY_OK;
+}
+
+/* The actor's demand: its options as a task's. */
+static int actor_demand(const char *cls_name, const relay_actor_opts_t *o, relay__demand_t *d)
+{
+    relay_task_opts_t t;
+    memset(&t, 0, sizeof t);
+    if (o) {
+        if (o->field_mask & RELAY_ACTOR_OPT_NUM_CPUS) t.field_mask |= RELAY_TASK_OPT_NUM_CPUS;
+        if (o->field_mask & RELAY_ACTOR_OPT_NUM_GPUS) t.field_mask |= RELAY_TASK_OPT_NUM_GPUS;
+        if (o->field_mask & RELAY_ACTOR_OPT_RESOURCES) t.field_mask |= RELAY_TASK_OPT_RESOURCES;
+        t.num_cpus = o->num_cpus;
+        t.num_gpus = o->num_gpus;
+        t.resources = o->resources;
+        t.num_resources = o->num_resources;
+    }
+    return relay__demand_make(cls_name, &t, d);
+}
+
+int relay_actor_create(const char *cls_name, const relay_arg_t *args, size_t nargs,
+                       const relay_actor_opts_t *opts, relay_actor_t *actor_p)
+{
+    const char *call = "relay_actor_create";
+    int rc = relay__check_on(call);
+    if (rc) return rc;
+    if (!cls_name || !actor_p)
+        return relay__error(RELAY_ERR_INVALID_ARG, "%s: NULL %s", call,
+                            cls_name ? "actor_p" : "cls_name");
+    const relay__class_t *cls = relay__class_lookup(relay__fn_hash(cls_name));
+    if (!cls || strcmp(cls->name, cls_name) != 0)
+        return relay__error(RELAY_ERR_UNKNOWN_FUNCTION,
+                            "%s: no actor class registered as '%s' on rank %d", call, cls_name,
+                            relay__g.rank);
+    relay__submit_t sb;
+    memset(&sb, 0, sizeof sb);
+    sb.call = call;
+    sb.fn = sb.name = cls->name;
+    sb.fn_hash = cls->hash;
+    sb.kind = RELAY__KIND_ACTOR;
+    sb.max_conc = 1;
+    sb.actor_name = "";
+    if (opts && (opts->field_mask & RELAY_ACTOR_OPT_MAX_CONCURRENCY)) {
+        if (opts->max_concurrency < 1 || opts->max_concurrency > RELAY_MAX_CONCURRENCY)
+            return relay__error(RELAY_ERR_OUT_OF_RANGE, "%s(%s): max_concurrency %d not in 1..%d",
+                                call, cls_name, opts->max_concurrency, RELAY_MAX_CONCURRENCY);
+        sb.max_conc = (uint32_t)opts->max_concurrency;
+    }
+    if (opts && (opts->field_mask & RELAY_ACTOR_OPT_NAME)) {
+        if ((rc = relay__check_task_name(call, cls_name, opts->name))) return rc;
+        sb.actor_name = opts->name;
+        sb.want_reply = 1;
+    }
+    if ((rc = check_count(call, cls_name, cls->init_num_args, nargs)) ||
+        (rc = relay__check_args(call, cls_name, args, nargs)) ||
+        (rc = actor_demand(cls_name, opts, &sb.demand)))
+        return rc;
+    uint64_t id;
+    rc = relay__client_submit(&sb, args, nargs, &id, NULL);
+    if (rc == RELAY_ERR_EXISTS)
+        return relay__error(rc, "%s(%s): an actor named '%s' exists already", call, cls_name,
+                            sb.actor_name);
+    if (rc) return rc;
+    actor_p->id = id;
+    actor_p->class_hash = cls->hash;
+    return RELAY_OK;
+}
+
+int relay_actor_call(relay_actor_t actor, const char *method, const relay_arg_t *args, size_t nargs,
+                     const relay_task_opts_t *opts, relay_ref_t *returns_p)
+{
+    const char *call = "relay_actor_call";
+    int rc = relay__check_on(call);
+    if (rc) return rc;
+    const relay__class_t *cls;
+    if (!method || !returns_p)
+        return relay__error(RELAY_ERR_INVALID_ARG, "%s: NULL %s", call,
+                            method ? "returns_p" : "method");
+    if ((rc = check_handle(call, actor, &cls))) return rc;
+    const relay__method_t *m = relay__class_method(cls, relay__fn_hash(method));
+    if (!m || strcmp(m->name, method) != 0)
+        return relay__error(RELAY_ERR_UNKNOWN_FUNCTION, "%s: actor class '%s' has no method '%s'",
+                            call, cls->name, method);
+    uint64_t allowed = RELAY_TASK_OPT_NUM_RETURNS | RELAY_TASK_OPT_NAME;
+    if (opts && (opts->field_mask & ~allowed))
+        return relay__error(RELAY_ERR_INVALID_ARG,
+                            "%s(%s): only num_returns and name apply to a method call (its "
+                            "resources are the actor's)",
+                            call, method);
+    relay__submit_t sb;
+    memset(&sb, 0, sizeof sb);
+    sb.call = call;
+    sb.fn = sb.name = m->name;
+    sb.fn_hash = m->hash;
+    sb.nret = 1;
+    sb.kind = RELAY__KIND_METHOD;
+    sb.actor_id = actor.id;
+    sb.class_hash = actor.class_hash;
+    relay__demand_default(&sb.demand);
+    if (opts && (opts->field_mask & RELAY_TASK_OPT_NUM_RETURNS)) sb.nret = opts->num_returns;
+    if (opts && (opts->field_mask & RELAY_TASK_OPT_NAME)) sb.name = opts->name;
+    if ((rc = relay__check_num_returns(call, method, sb.nret)) ||
+        (rc = relay__check_task_name(call, method, sb.name)) ||
+        (rc = check_count(call, method, m->num_args, nargs)) ||
+        (rc = relay__check_args(call, method, args, nargs)))
+        return rc;
+    return relay__client_submit(&sb, args, nargs, NULL, returns_p);
+}
+
+int relay_actor_lookup(const char *name, relay_actor_t *actor_p)
+{
+    const char *call = "relay_actor_lookup";
+    int rc = relay__check_on(call);
+    if (rc) return rc;
+    if (!actor_p) return relay__error(RELAY_ERR_INVALID_ARG, "%s: actor_p is NULL", call);
+    if ((rc = relay__check_task_name(call, "name", name))) return rc;
+    relay__batch_t b;
+    relay__req_t q;
+    pthread_mutex_lock(&relay__g.lock);
+    if (relay__g.shutting_down) {
+        rc = RELAY_ERR_SHUTDOWN;
+    } else {
+        size_t start;
+        relay__wbuf_t *w = relay__msg_begin(0, RELAY__R_LOOKUP, &start);
+        relay__put_u64(w, relay__req_begin(&q, &b));
+        relay__put_str(w, name);
+        relay__msg_end(0, w, start);
+        rc = relay__req_wait(&q, &b, RELAY_FOREVER);
+    }
+    pthread_mutex_unlock(&relay__g.lock);
+    if (rc == RELAY_ERR_NOT_FOUND)
+        return relay__error(rc, "%s: no live actor is named '%s'", call, name);
+    if (rc) return relay__error(rc, "%s(%s): %s", call, name, relay_strerror(rc));
+    actor_p->id = q.obj_id;
+    actor_p->class_hash = q.extra;
+    return RELAY_OK;
+}
+
+int relay_actor_kill(relay_actor_t actor)
+{
+    const char *call = "relay_actor_kill";
+    int rc = relay__check_on(call);
+    if (rc || (rc = check_handle(call, actor, NULL))) return rc;
+    relay__batch_t b;
+    relay__req_t q;
+    pthread_mutex_lock(&relay__g.lock);
+    if (relay__g.shutting_down) {
+        rc = RELAY_ERR_SHUTDOWN;
+    } else {
+        size_t start;
+        relay__wbuf_t *w = relay__msg_begin(0, RELAY__R_KILL, &start);
+        relay__put_u64(w, relay__req_begin(&q, &b));
+        relay__put_u64(w, actor.id);
+        relay__msg_end(0, w, start);
+        rc = relay__req_wait(&q, &b, RELAY_FOREVER);
+    }
+    pthread_mutex_unlock(&relay__g.lock);
+    if (rc == RELAY_ERR_INVALID_REF)
+        return relay__error(rc, "%s: actor %#llx is unknown", call, (unsigned long long)actor.id);
+    if (rc) return relay__error(rc, "%s: %s", call, relay_strerror(rc));
+    return RELAY_OK;
+}
+
+/* ====================================================================== */
+/* Rank 0: the actor table                                                 */
+/* ====================================================================== */
+
+typedef struct relay__actors {
+    relay__map_t by_id;   /* id -> actor, dead ones too (their calls fail) */
+    relay__map_t by_name; /* name hash -> live actor */
+} relay__actors_t;
+
+static relay__actors_t *A(void)
+{
+    return relay__g.actors;
+}
+
+relay__map_t *relay__actor_table(void)
+{
+    return A() ? &A()->by_id : NULL;
+}
+
+int relay__actors_init(void)
+{
+    relay__actors_t *a = calloc(1, sizeof *a);
+    if (!a) return relay__error(RELAY_ERR_NO_MEMORY, "relay_init: out of memory");
+    relay__map_init(&a->by_id);
+    relay__map_init(&a->by_name);
+    relay__g.actors = a;
+    return RELAY_OK;
+}
+
+static void streams_free(sactor_t *a)
+{
+    for (size_t i = 0; i < a->streams.cap; i++)
+        if (a->streams.slots[i].key) free(a->streams.slots[i].value);
+    relay__map_destroy(&a->streams);
+}
+
+void relay__actors_detach(void)
+{
+    relay__actors_t *t = A();
+    for (size_t i = 0; t && i < t->by_id.cap; i++) {
+        if (!t->by_id.slots[i].key) continue;
+        sactor_t *a = t->by_id.slots[i].value;
+        streams_free(a); /* the calls themselves are the scheduler's tasks */
+        relay__map_init(&a->streams);
+        if (a->body) {
+            a->body->actor = NULL;
+            /* A built actor's body left the task table: it goes here. */
+            if (a->built) relay__sched_free_task(a->body);
+            a->body = NULL;
+        }
+        a->state = RELAY__ACTOR_DEAD;
+    }
+}
+
+void relay__actors_destroy(void)
+{
+    relay__actors_t *t = A();
+    if (!t) return;
+    for (size_t i = 0; i < t->by_id.cap; i++) {
+        if (!t->by_id.slots[i].key) continue;
+        sactor_t *a = t->by_id.slots[i].value;
+        streams_free(a);
+        free(a->name);
+        free(a->dead_msg);
+        free(a);
+    }
+    relay__map_destroy(&t->by_id);
+    relay__map_destroy(&t->by_name);
+    free(t);
+    relay__g.actors = NULL;
+}
+
+sactor_t *relay__actor_find(uint64_t id)
+{
+    return A() ? relay__map_get(&A()->by_id, id) : NULL;
+}
+
+static const char *class_name(const sactor_t *a)
+{
+    const relay__class_t *c = relay__class_lookup(a->class_hash);
+    return c ? c->name : "?";
+}
+
+static sactor_t *by_name(const char *name)
+{
+    sactor_t *a = relay__map_get(&A()->by_name, relay__fn_hash(name));
+    return a && a->name && !strcmp(a->name, name) ? a : NULL;
+}
+
+int relay__actor_on_create(stask_t *t, int src, char *msg, size_t n)
+{
+    const char *name = t->actor_name;
+    int status = RELAY_OK;
+    sactor_t *a = NULL;
+    if (name[0] && relay__map_get(&A()->by_name, relay__fn_hash(name))) {
+        status = RELAY_ERR_EXISTS;
+        snprintf(msg, n, "an actor named '%s' exists already", name);
+    } else if (!(a = calloc(1, sizeof *a)) || (name[0] && !(a->name = strdup(name))) ||
+               relay__map_put(&A()->by_id, t->id, a) != 0 ||
+               (name[0] && relay__map_put(&A()->by_name, relay__fn_hash(name), a) != 0)) {
+        relay__map_remove(&A()->by_id, t->id);
+        if (a) free(a->name);
+        free(a);
+        status = RELAY_ERR_NO_MEMORY;
+        snprintf(msg, n, "rank 0 is out of memory for actor %#llx", (unsigned long long)t->id);
+    }
+    if (t->req) relay__post_reply(src, t->req, status);
+    if (status) return status;
+    a->id = t->id;
+    a->class_hash = t->fn_hash;
+    a->state = RELAY__ACTOR_PENDING;
+    a->rank = -1;
+    a->body = t;
+    relay__map_init(&a->streams);
+    t->actor = a;
+    return RELAY_OK;
+}
+
+static void forget_name(sactor_t *a)
+{
+    if (!a->name) return;
+    uint64_t h = relay__fn_hash(a->name);
+    if (relay__map_get(&A()->by_name, h) == a) relay__map_remove(&A()->by_name, h);
+    free(a->name);
+    a->name = NULL;
+}
+
+/* Send the calls of s that can go, in order; on a dead actor fail every
+ * call whose arguments are in. */
+static void pump(sactor_t *a, relay__stream_t *s)
+{
+    relay__sched_t *S = relay__sched_state();
+    stask_t **pp = &s->head, *prev = NULL;
+    while (*pp) {
+        stask_t *t = *pp;
+        int dead = a->state == RELAY__ACTOR_DEAD;
+        if (t->missing > 0 || (!dead && !t->fail_status && a->rank < 0)) {
+            if (!dead) break; /* later calls wait behind it */
+            prev = t;
+            pp = &t->next;
+            continue;
+        }
+        *pp = t->next;
+        if (s->tail == t) s->tail = prev;
+        t->next = NULL;
+        if (dead || t->fail_status) {
+            relay__sched_task_fail(t, t->fail_status ? t->fail_status : a->dead_status,
+                                   t->fail_msg ? t->fail_msg : a->dead_msg);
+            continue;
+        }
+        t->rank = a->rank;
+        S->running++;
+        relay__sched_send(t, a->rank);
+    }
+}
+
+static void pump_all(sactor_t *a)
+{
+    for (size_t i = 0; i < a->streams.cap; i++)
+        if (a->streams.slots[i].key) pump(a, a->streams.slots[i].value);
+}
+
+/* The actor is dead: its name goes, its waiting calls fail. */
+static void set_dead(sactor_t *a, int status, const char *msg)
+{
+    a->state = RELAY__ACTOR_DEAD;
+    a->dead_status = status;
+    free(a->dead_msg);
+    a->dead_msg = strdup(msg);
+    forget_name(a);
+    pump_all(a);
+}
+
+void relay__actor_placed(stask_t *body)
+{
+    sactor_t *a = body->actor;
+    a->rank = body->rank;
+    pump_all(a);
+}
+
+int relay__actor_built(stask_t *body, int status, const char *msg)
+{
+    sactor_t *a = body->actor;
+    if (status == RELAY_OK) {
+        if (a->state == RELAY__ACTOR_PENDING) a->state = RELAY__ACTOR_ALIVE;
+        /* Its task is done; the actor keeps the resources until it is gone. */
+        relay__map_remove(&relay__sched_state()->tasks, body->id);
+        a->built = 1;
+        return 1;
+    }
+    if (a->state != RELAY__ACTOR_DEAD) {
+        char why[1100];
+        snprintf(why, sizeof why, "actor '%s' (%#llx) is dead: its constructor failed: %s",
+                 class_name(a), (unsigned long long)a->id, msg);
+        set_dead(a, RELAY_ERR_ACTOR_DEAD, why);
+    }
+    return 0;
+}
+
+void relay__actor_body_freed(stask_t *body)
+{
+    sactor_t *a = body->actor;
+    if (!a || a->body != body) return;
+    a->body = NULL;
+    if (a->state != RELAY__ACTOR_DEAD) {
+        char why[512];
+        snprintf(why, sizeof why, "actor '%s' (%#llx) is dead: it was never built", class_name(a),
+                 (unsigned long long)a->id);
+        set_dead(a, RELAY_ERR_ACTOR_DEAD, why);
+    }
+}
+
+int relay__actor_on_call(stask_t *t, int src, char *msg, size_t n)
+{
+    sactor_t *a = relay__actor_find(t->actor_id);
+    if (!a) {
+        snprintf(msg, n, "method '%s' was not run: actor %#llx is unknown (never created)", t->fn,
+                 (unsigned long long)t->actor_id);
+        return RELAY_ERR_INVALID_REF;
+    }
+    if (a->class_hash != t->class_hash) {
+        snprintf(msg, n, "method '%s' was not run: the handle of actor %#llx names another class",
+                 t->fn, (unsigned long long)t->actor_id);
+        return RELAY_ERR_INVALID_ARG;
+    }
+    if (a->state == RELAY__ACTOR_DEAD) {
+        snprintf(msg, n, "%s", a->dead_msg);
+        return a->dead_status;
+    }
+    uint64_t key = (uint64_t)src + 1;
+    relay__stream_t *s = relay__map_get(&a->streams, key);
+    if (!s && (!(s = calloc(1, sizeof *s)) || relay__map_put(&a->streams, key, s) != 0)) {
+        free(s);
+        snprintf(msg, n, "rank 0 is out of memory for a call to actor %#llx",
+                 (unsigned long long)a->id);
+        return RELAY_ERR_NO_MEMORY;
+    }
+    t->actor = a;
+    t->next = NULL;
+    if (s->tail)
+        s->tail->next = t;
+    else
+        s->head = t;
+    s->tail = t;
+    return RELAY_OK;
+}
+
+void relay__actor_call_ready(stask_t *t)
+{
+    relay__stream_t *s = relay__map_get(&t->actor->streams, (uint64_t)t->submitter + 1);
+    if (s) pump(t->actor, s);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Handlers                                                                 */
+/* ---------------------------------------------------------------------- */
+
+void relay__actor_on_kill(int src, relay__rbuf_t *r)
+{
+    uint64_t req = relay__get_u64(r), id = relay__get_u64(r);
+    sactor_t *a = r->err ? NULL : relay__actor_find(id);
+    if (r->err) return;
+    relay__post_reply(src, req, a ? RELAY_OK : RELAY_ERR_INVALID_REF);
+    if (!a || a->state == RELAY__ACTOR_DEAD) return;
+    char why[512];
+    snprintf(why, sizeof why, "actor '%s' (%#llx) is dead: it was killed by rank %d", class_name(a),
+             (unsigned long long)a->id, src);
+    int placed = a->rank >= 0;
+    set_dead(a, RELAY_ERR_ACTOR_DEAD, why);
+    if (placed) {
+        /* Its rank fails what it has queued, then runs the destructor. */
+        size_t start;
+        relay__wbuf_t *w = relay__msg_begin(a->rank, RELAY__R_ACTOR_KILL, &start);
+        relay__put_u64(w, a->id);
+        relay__put_u32(w, RELAY_ERR_ACTOR_DEAD);
+        relay__put_str(w, why);
+        relay__msg_end(a->rank, w, start);
+    } else if (a->body) {
+        /* Not placed yet: its constructor never runs. */
+        stask_t *body = a->body;
+        if (body->missing == 0) {
+            relay__sched_fail_ready(body, RELAY_ERR_ACTOR_DEAD, why);
+        } else if (!body->fail_status) {
+            body->fail_status = RELAY_ERR_ACTOR_DEAD;
+            body->fail_msg = strdup(why);
+        }
+    }
+}
+
+void relay__actor_on_lookup(int src, relay__rbuf_t *r)
+{
+    uint64_t req = relay__get_u64(r);
+    const char *name = relay__get_str(r);
+    if (r->err) return;
+    sactor_t *a = by_name(name);
+    size_t start;
+    relay__wbuf_t *w = relay__msg_begin(src, RELAY__R_ACTOR_REPLY, &start);
+    relay__put_u64(w, req);
+    relay__put_u32(w, (uint32_t)(a ? RELAY_OK : RELAY_ERR_NOT_FOUND));
+    relay__put_u64(w, a ? a->id : 0);
+    relay__put_u64(w, a ? a->class_hash : 0);
+    relay__msg_end(src, w, start);
+}
+
+void relay__actor_on_gone(int src, relay__rbuf_t *r)
+{
+    uint64_t id = relay__get_u64(r);
+    sactor_t *a = r->err ? NULL : relay__actor_find(id);
+    if (!a || !a->body || a->rank != src) return;
+    stask_t *body = a->body;
+    relay__sched_unreserve(body, 0);
+    relay__sched_retire(body);
+    if (a->state != RELAY__ACTOR_DEAD) {
+        char why[512];
+        snprintf(why, sizeof why, "actor '%s' (%#llx) is dead: rank %d shut it down", class_name(a),
+                 (unsigned long long)a->id, src);
+        set_dead(a, RELAY_ERR_ACTOR_DEAD, why);
+    }
+    relay__sched_dispatch(); /* its resources are free again */
+}

@@ -1,0 +1,381 @@
+#include "actor_host.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "comm.h"
+#include "gpu.h"
+#include "hashmap.h"
+#include "log.h"
+#include "registry.h"
+#include "runtime.h"
+#include "worker.h"
+#include "worker_state.h"
+
+enum { CONSTRUCTING, ALIVE, DEAD };
+
+typedef struct relay__host {
+    uint64_t id, class_hash;
+    const relay__class_t *cls;
+    void *state;
+    int phase;
+    int kill_pending; /* killed (or shutting down) while constructing */
+    int cleaned;      /* the destructor ran and the resources went back */
+    int dead_status;
+    char dead_msg[600];
+    relay_ctx_t *head, *tail; /* calls not started, in arrival order */
+    uint32_t max_conc;
+    int nthreads; /* its threads still alive */
+    int running, blocked;
+    int released; /* its CPUs given back: every running method waits */
+    int64_t cpu;
+    uint32_t ngpu;
+    uint32_t gpu_index[RELAY__MAX_GPUS];
+    int64_t gpu_units[RELAY__MAX_GPUS];
+    pthread_cond_t cv;
+} relay__host_t;
+
+static struct {
+    relay__map_t hosts; /* id -> host, until its threads are gone */
+    int threads;        /* actor threads alive */
+    uint64_t alive, calls_run;
+    pthread_cond_t gone_cv;
+} H = {.gone_cv = PTHREAD_COND_INITIALIZER};
+
+static relay__host_t *host_of(uint64_t id)
+{
+    return relay__map_get(&H.hosts, id);
+}
+
+static void host_free(relay__host_t *h)
+{
+    relay__map_remove(&H.hosts, h->id);
+    while (h->head) {
+        relay_ctx_t *c = h->head;
+        h->head = c->next;
+        relay__ctx_free(c);
+    }
+    pthread_cond_destroy(&h->cv);
+    free(h);
+}
+
+/* Every call not started fails with the actor's death (none at shutdown:
+ * rank 0 no longer listens). */
+static void fail_mailbox(relay__host_t *h)
+{
+    while (h->head) {
+        relay_ctx_t *c = h->head;
+        h->head = c->next;
+        if (!relay__g.shutting_down) relay__post_failure(c->task_id, h->dead_status, h->dead_msg);
+        relay__ctx_free(c);
+    }
+    h->tail = NULL;
+}
+
+static void set_dead(relay__host_t *h, int status, const char *msg)
+{
+    h->phase = DEAD;
+    h->dead_status = status;
+    snprintf(h->dead_msg, sizeof h->dead_msg, "%s", msg);
+    fail_mailbox(h);
+    pthread_cond_broadcast(&h->cv);
+}
+
+int relay__host_on_create(relay_ctx_t *c)
+{
+    char msg[256];
+    const relay__class_t *cls = relay__class_lookup(c->class_hash);
+    relay__host_t *h = NULL;
+    if (!cls || host_of(c->actor_id)) {
+        snprintf(msg, sizeof msg, "actor %#llx: %s on rank %d", (unsigned long long)c->actor_id,
+                 cls ? "created twice" : "its class is not registered", relay__g.rank);
+    } else if (!(h = calloc(1, sizeof *h)) || relay__map_put(&H.hosts, c->actor_id, h) != 0) {
+        free(h);
+        h = NULL;
+        snprintf(msg, sizeof msg, "actor %#llx: out of memory on rank %d",
+                 (unsigned long long)c->actor_id, relay__g.rank);
+    }
+    if (!h) {
+        relay__log(RELAY__LOG_ERROR, "%s", msg);
+        relay__post_failure(c->task_id, cls ? RELAY_ERR_NO_MEMORY : RELAY_ERR_UNKNOWN_FUNCTION,
+                            msg);
+        relay__ctx_free(c);
+        return -1;
+    }
+    h->id = c->actor_id;
+    h->class_hash = c->class_hash;
+    h->cls = cls;
+    h->phase = CONSTRUCTING;
+    h->max_conc = c->max_conc ? c->max_conc : 1;
+    h->cpu = c->cpu;
+    h->ngpu = c->ngpu;
+    memcpy(h->gpu_index, c->gpu_index, c->ngpu * sizeof *h->gpu_index);
+    memcpy(h->gpu_units, c->gpu_units, c->ngpu * sizeof *h->gpu_units);
+    pthread_cond_init(&h->cv, NULL);
+    c->host = h;
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Death                                                                    */
+/* ---------------------------------------------------------------------- */
+
+/* The destructor, then the resources back to the rank (unless the
+ * constructor's task still has them: give_back 0), then rank 0 told. Runs
+ * once, when nothing of the actor runs any more; the lock is released
+ * around the destructor. */
+static void cleanup(relay__host_t *h, int give_back)
+{
+    h->cleaned = 1;
+    if (h->cls->fini) {
+        pthread_mutex_unlock(&relay__g.lock);
+        h->cls->fini(h->state);
+        pthread_mutex_lock(&relay__g.lock);
+    }
+    H.alive--; /* counted as hosted until its destructor has run */
+    relay__pool_t *p = relay__g.pool;
+    if (p && give_back) {
+        if (!h->released) p->cpu_free += h->cpu;
+        for (uint32_t g = 0; g < h->ngpu; g++)
+            p->gpu_used[h->gpu_index[g]] -= h->gpu_units[g];
+        relay__pool_cpus_freed(p);
+    }
+    size_t start;
+    relay__wbuf_t *w = relay__msg_begin(0, RELAY__R_ACTOR_GONE, &start);
+    relay__put_u64(w, h->id);
+    relay__msg_end(0, w, start);
+}
+
+void relay__host_on_kill(int src, relay__rbuf_t *r)
+{
+    (void)src;
+    uint64_t id = relay__get_u64(r);
+    int status = (int)relay__get_u32(r);
+    const char *msg = relay__get_str(r);
+    relay__host_t *h = r->err ? NULL : host_of(id);
+    if (!h || h->phase == DEAD) return;
+    if (h->phase == CONSTRUCTING) {
+        h->kill_pending = 1;
+        h->dead_status = status;
+        snprintf(h->dead_msg, sizeof h->dead_msg, "%s", msg);
+        fail_mailbox(h);
+        return;
+    }
+    set_dead(h, status, msg); /* its threads clean up once idle */
+}
+
+void relay__host_shutdown(void)
+{
+    for (size_t i = 0; i < H.hosts.cap; i++) {
+        if (!H.hosts.slots[i].key) continue;
+        relay__host_t *h = H.hosts.slots[i].value;
+        if (h->phase == ALIVE) set_dead(h, RELAY_ERR_SHUTDOWN, "relay is shutting down");
+        if (h->phase == CONSTRUCTING) h->kill_pending = 1;
+    }
+}
+
+int relay__host_busy(void)
+{
+    return H.threads > 0;
+}
+
+void relay__host_join(void)
+{
+    pthread_mutex_lock(&relay__g.lock);
+    while (H.threads > 0)
+        pthread_cond_wait(&H.gone_cv, &relay__g.lock);
+    for (size_t i = 0; i < H.hosts.cap; i++)
+        if (H.hosts.slots[i].key) host_free(H.hosts.slots[i].value);
+    relay__map_destroy(&H.hosts);
+    relay__map_init(&H.hosts);
+    H.alive = H.calls_run = 0;
+    pthread_mutex_unlock(&relay__g.lock);
+}
+
+void relay__host_stats(uint64_t *hosted_p, uint64_t *calls_run_p)
+{
+    *hosted_p = H.alive;
+    *calls_run_p = H.calls_run;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Methods                                                                  */
+/* ---------------------------------------------------------------------- */
+
+/* Run one call on the calling actor thread. Lock held, released while the
+ * method runs. */
+static void run_method(relay__host_t *h, relay_ctx_t *c)
+{
+    if (relay__ctx_fetch_args(c) != RELAY_OK) {
+        relay__post_done(c, -1);
+        return;
+    }
+    const relay__method_t *m = relay__class_method(h->cls, c->fn_hash);
+    if (!m) {
+        relay__ctx_failf(c, "actor class '%s' has no method '%s'", h->cls->name, c->fn);
+        relay__post_done(c, -1);
+        return;
+    }
+    pthread_mutex_unlock(&relay__g.lock);
+    relay__worker_set_current(c);
+    double t0 = relay__now();
+    int rc = m->fn(c, h->state);
+    c->seconds = relay__now() - t0;
+    relay__worker_set_current(NULL);
+    pthread_mutex_lock(&relay__g.lock);
+    H.calls_run++;
+    relay__post_done(c, rc);
+}
+
+static void *actor_main(void *arg)
+{
+    relay__host_t *h = arg;
+    /* Its first GPU is current on this thread for the actor's life. */
+    int gpu_rc = h->ngpu ? relay__gpu_bind((int)h->gpu_index[0]) : 0;
+    if (gpu_rc)
+        relay__log(RELAY__LOG_ERROR, "actor %#llx: cannot make GPU %d current (CUDA error %d)",
+                   (unsigned long long)h->id, relay__gpu_id((int)h->gpu_index[0]), gpu_rc);
+    pthread_mutex_lock(&relay__g.lock);
+    for (;;) {
+        while (!h->head && h->phase == ALIVE)
+            pthread_cond_wait(&h->cv, &relay__g.lock);
+        if (h->phase != ALIVE) break;
+        relay_ctx_t *c = h->head;
+        h->head = c->next;
+        if (!h->head) h->tail = NULL;
+        h->running++;
+        run_method(h, c);
+        h->running--;
+        relay__ctx_free(c);
+    }
+    /* The thread that sees it idle last cleans up; the others just go. */
+    if (h->running == 0 && !h->cleaned) cleanup(h, 1);
+    h->nthreads--;
+    H.threads--;
+    if (h->nthreads == 0)
+        host_free(h); /* the last one: nothing runs, the destructor ran */
+    else
+        pthread_cond_broadcast(&h->cv);
+    pthread_cond_broadcast(&H.gone_cv);
+    relay__worker_maybe_ack();
+    pthread_mutex_unlock(&relay__g.lock);
+    return NULL;
+}
+
+/* Start the actor's threads. 0, or -1 when none could start. */
+static int start_threads(relay__host_t *h)
+{
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    for (uint32_t i = 0; i < h->max_conc; i++) {
+        pthread_t t;
+        if (pthread_create(&t, &attr, actor_main, h) != 0) break;
+        h->nthreads++;
+        H.threads++;
+    }
+    pthread_attr_destroy(&attr);
+    if (h->nthreads < (int)h->max_conc && h->nthreads > 0)
+        relay__log(RELAY__LOG_WARN, "actor %#llx: %d of %u threads started",
+                   (unsigned long long)h->id, h->nthreads, h->max_conc);
+    return h->nthreads > 0 ? 0 : -1;
+}
+
+int relay__host_construct(relay_ctx_t *c)
+{
+    relay__host_t *h = c->host;
+    int rc = 0;
+    if (h->kill_pending) {
+        relay__ctx_failf(c, "%s", h->dead_msg[0] ? h->dead_msg : "killed before it was built");
+        rc = -1;
+    } else {
+        pthread_mutex_unlock(&relay__g.lock);
+        relay__worker_set_current(c);
+        double t0 = relay__now();
+        rc = h->cls->init ? h->cls->init(c, &h->state) : 0;
+        c->seconds = relay__now() - t0;
+        relay__worker_set_current(NULL);
+        pthread_mutex_lock(&relay__g.lock);
+    }
+    if (rc == 0 && !c->failed && !h->kill_pending && start_threads(h) != 0)
+        relay__ctx_failf(c, "no thread could be started for it on rank %d", relay__g.rank);
+    if (rc != 0 || c->failed) {
+        /* Calls that came meanwhile fail with the constructor's reason. */
+        char why[700];
+        snprintf(why, sizeof why,
+                 "actor '%s' (%#llx) is dead: its constructor failed on rank %d: %s", h->cls->name,
+                 (unsigned long long)h->id, relay__g.rank,
+                 c->fail_msg ? c->fail_msg : "it returned non-zero");
+        if (!h->kill_pending) set_dead(h, RELAY_ERR_ACTOR_DEAD, why);
+        relay__post_done(c, rc ? rc : -1);
+        host_free(h);
+        return 0;
+    }
+    H.alive++;
+    relay__post_done(c, 0);
+    if (!h->kill_pending) {
+        h->phase = ALIVE;
+        pthread_cond_broadcast(&h->cv); /* calls may be waiting */
+        return 1;
+    }
+    /* Killed while it was being built: it dies at once, and its resources
+     * go back with the constructor's task. */
+    h->phase = DEAD;
+    cleanup(h, 0);
+    host_free(h);
+    return 0;
+}
+
+void relay__host_abort(relay_ctx_t *c, const char *msg)
+{
+    relay__host_t *h = c->host;
+    if (!h) return;
+    set_dead(h, RELAY_ERR_ACTOR_DEAD, msg);
+    host_free(h);
+    c->host = NULL;
+}
+
+void relay__host_on_call(relay_ctx_t *c)
+{
+    relay__host_t *h = host_of(c->actor_id);
+    if (!h || h->phase == DEAD || h->kill_pending) {
+        char msg[700];
+        snprintf(msg, sizeof msg, "%s",
+                 h ? h->dead_msg : "the actor does not live on this rank any more");
+        relay__post_failure(c->task_id, RELAY_ERR_ACTOR_DEAD, msg);
+        relay__ctx_free(c);
+        return;
+    }
+    c->host = h;
+    c->next = NULL;
+    if (h->tail)
+        h->tail->next = c;
+    else
+        h->head = c;
+    h->tail = c;
+    if (h->phase == ALIVE) pthread_cond_signal(&h->cv);
+}
+
+int64_t relay__host_block(relay_ctx_t *c)
+{
+    relay__host_t *h = c->host;
+    relay__pool_t *p = relay__g.pool;
+    h->blocked++;
+    if (h->blocked < h->running || !h->cpu || h->released || !relay__pool_thread_for_cpus(p))
+        return 0;
+    h->released = 1;
+    p->cpu_free += h->cpu;
+    relay__pool_cpus_freed(p);
+    return h->cpu;
+}
+
+int64_t relay__host_unblock(relay_ctx_t *c)
+{
+    relay__host_t *h = c->host;
+    h->blocked--;
+    if (!h->released) return 0;
+    h->released = 0;
+    relay__pool_take_back(relay__g.pool, h->cpu);
+    return h->cpu;
+}

@@ -1,0 +1,82 @@
+/* A worker rank's pool and task contexts, shared by worker.c (tasks) and
+ * actor_host.c (actors, whose constructors run as tasks and whose methods
+ * run on the actor's own threads with the same contexts). Lock held for
+ * everything here unless said otherwise. */
+#ifndef RELAY_WORKER_STATE_H
+#define RELAY_WORKER_STATE_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "relay.h"
+#include "resources.h"
+
+typedef struct relay__warg {
+    uint8_t kind;
+    uint64_t ref;
+    struct relay_object *obj; /* complete, or the target of a fetch */
+    int holder;               /* >= 0: bytes still to fetch from there */
+} relay__warg_t;
+
+struct relay__host;
+
+struct relay_ctx {
+    uint64_t task_id, fn_hash;
+    char *fn, *name;
+    uint32_t nret, attempt, nargs;
+    uint8_t kind; /* RELAY__KIND_TASK, _ACTOR (its constructor) or _METHOD */
+    int64_t cpu;  /* CPU units it holds while it runs */
+    int released; /* blocked, its CPUs given back */
+    uint32_t ngpu;
+    uint32_t *gpu_index; /* among the rank's GPUs */
+    int64_t *gpu_units;
+    uint64_t actor_id, class_hash; /* actors and methods */
+    uint32_t max_conc;             /* constructors */
+    struct relay__host *host;      /* actors and methods: the actor here */
+    double seconds;                /* the function's run time */
+    relay__warg_t *args;
+    struct relay_object **rets;
+    int failed;
+    char *fail_msg;
+    uint64_t *deferred;
+    size_t ndeferred, capdeferred;
+    relay_ctx_t *next;
+};
+
+typedef struct relay__pool {
+    relay_ctx_t *head, *tail; /* queued, started in order */
+    int64_t cpu_cap, cpu_free;
+    int nthreads, idle, active, blocked, max_threads;
+    int starting; /* threads started that have not looked for work yet */
+    int resumers; /* blocked tasks waiting for their CPUs back: they go first */
+    int stop, acked;
+    int spinning; /* a worker thread is polling for tasks */
+    int warned_limit;
+    int64_t gpu_used[RELAY__MAX_GPUS];
+    pthread_cond_t cv, resume_cv;
+    pthread_t *threads;
+} relay__pool_t;
+
+void relay__ctx_free(relay_ctx_t *c);
+void relay__ctx_failf(relay_ctx_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Fetch a context's large arguments from their holders (waits). */
+int relay__ctx_fetch_args(relay_ctx_t *c);
+/* Completion of a context that ran (rc: the function's return). */
+void relay__post_done(relay_ctx_t *c, int rc);
+/* A DONE failing a task this rank did not run. */
+void relay__post_failure(uint64_t task_id, int status, const char *msg);
+/* Count c's GPU shares as used (sign +1) or free again (-1). */
+void relay__pool_gpus_use(relay__pool_t *p, const relay_ctx_t *c, int sign);
+/* CPUs came free on the pool: resumers first, then the queue. */
+void relay__pool_cpus_freed(relay__pool_t *p);
+/* A thread could use CPUs given back now (an idle one, or room for one). */
+int relay__pool_thread_for_cpus(const relay__pool_t *p);
+/* Take cpu units back for a resuming context, before any queued task
+ * (waits while they are in use). */
+void relay__pool_take_back(relay__pool_t *p, int64_t cpu);
+/* Tell rank 0 this rank is idle once shutting down, if it is. */
+void relay__worker_maybe_ack(void);
+/* The context running on the calling thread (set while a function runs). */
+void relay__worker_set_current(relay_ctx_t *c);
+
+#endif
