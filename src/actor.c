@@ -115,7 +115,7 @@ int relay_actor_call(relay_actor_t actor, const char *method, const relay_arg_t 
     const char *call = "relay_actor_call";
     int rc = relay__check_on(call);
     if (rc) return rc;
-    const relay__class_t *cls;
+    const relay__class_t *cls = NULL;
     if (!method || !returns_p)
         return relay__error(RELAY_ERR_INVALID_ARG, "%s: NULL %s", call,
                             method ? "returns_p" : "method");

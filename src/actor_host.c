@@ -23,7 +23,7 @@ typedef struct relay__host {
     int kill_pending; /* killed (or shutting down) while constructing */
     int cleaned;      /* the destructor ran and the resources went back */
     int dead_status;
-    char dead_msg[600];
+    char dead_msg[1100];
     relay_ctx_t *head, *tail; /* calls not started, in arrival order */
     uint32_t max_conc;
     int nthreads; /* its threads still alive */
@@ -228,6 +228,12 @@ static void run_method(relay__host_t *h, relay_ctx_t *c)
     relay__post_done(c, rc);
 }
 
+static int has_work(const void *arg)
+{
+    const relay__host_t *h = arg;
+    return h->head || h->phase != ALIVE;
+}
+
 static void *actor_main(void *arg)
 {
     relay__host_t *h = arg;
@@ -238,6 +244,10 @@ static void *actor_main(void *arg)
                    (unsigned long long)h->id, relay__gpu_id((int)h->gpu_index[0]), gpu_rc);
     pthread_mutex_lock(&relay__g.lock);
     for (;;) {
+        /* Look for the next call itself before sleeping: it then runs on
+         * the thread that received it. */
+        if (!h->head && h->phase == ALIVE && relay__g.pool)
+            relay__pool_spin(relay__g.pool, has_work, h);
         while (!h->head && h->phase == ALIVE)
             pthread_cond_wait(&h->cv, &relay__g.lock);
         if (h->phase != ALIVE) break;
@@ -302,7 +312,7 @@ int relay__host_construct(relay_ctx_t *c)
         relay__ctx_failf(c, "no thread could be started for it on rank %d", relay__g.rank);
     if (rc != 0 || c->failed) {
         /* Calls that came meanwhile fail with the constructor's reason. */
-        char why[700];
+        char why[sizeof h->dead_msg];
         snprintf(why, sizeof why,
                  "actor '%s' (%#llx) is dead: its constructor failed on rank %d: %s", h->cls->name,
                  (unsigned long long)h->id, relay__g.rank,
@@ -340,7 +350,7 @@ void relay__host_on_call(relay_ctx_t *c)
 {
     relay__host_t *h = host_of(c->actor_id);
     if (!h || h->phase == DEAD || h->kill_pending) {
-        char msg[700];
+        char msg[sizeof h->dead_msg];
         snprintf(msg, sizeof msg, "%s",
                  h ? h->dead_msg : "the actor does not live on this rank any more");
         relay__post_failure(c->task_id, RELAY_ERR_ACTOR_DEAD, msg);

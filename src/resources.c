@@ -75,7 +75,7 @@ static int add_custom(relay__offer_t *o, const char *name, size_t len, double q,
     for (uint32_t i = 0; i < o->ncustom; i++)
         if (strcmp(o->names[i], nm) == 0)
             return relay__error(bad, "%s: resource '%s' is named twice", what, nm);
-    int64_t u;
+    int64_t u = 0;
     char qwhat[RELAY_MAX_NAME + 64];
     snprintf(qwhat, sizeof qwhat, "%s: quantity of '%s'", what, nm);
     int rc = relay__units_from(q, qwhat, &u);

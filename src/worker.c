@@ -251,23 +251,35 @@ static int run_task(relay__pool_t *p, relay_ctx_t *c)
     return 0;
 }
 
-/* An idle worker first polls for tasks itself (one thread at a time): the
- * thread that receives a task then runs it, with no hand-off, and its
- * completion leaves at once. Lock held. */
-static void poll_for_work(relay__pool_t *p)
+int relay__pool_spin(relay__pool_t *p, int (*ready)(const void *), const void *arg)
 {
+    if (p->spinning || relay__bell_oversubscribed()) return 0;
     p->spinning = 1;
-    p->idle++;
     double end = relay__now() + IDLE_SPIN_SECONDS;
-    while (!startable(p) && !p->stop && relay__now() < end) {
+    while (!ready(arg) && !p->stop && relay__now() < end) {
         pthread_mutex_unlock(&relay__g.lock);
         int work = relay__comm_poll();
         if (work <= 0) sched_yield();
         pthread_mutex_lock(&relay__g.lock);
         if (work > 0) end = relay__now() + IDLE_SPIN_SECONDS;
     }
-    p->idle--;
     p->spinning = 0;
+    return 1;
+}
+
+static int pool_startable(const void *p)
+{
+    return startable(p);
+}
+
+/* An idle worker first polls for tasks itself (one thread at a time): the
+ * thread that receives a task then runs it, with no hand-off, and its
+ * completion leaves at once. Lock held. */
+static void poll_for_work(relay__pool_t *p)
+{
+    p->idle++; /* spinning, it can take a task */
+    relay__pool_spin(p, pool_startable, p);
+    p->idle--;
 }
 
 static void *worker_main(void *arg)

@@ -74,6 +74,11 @@ int relay__pool_thread_for_cpus(const relay__pool_t *p);
 /* Take cpu units back for a resuming context, before any queued task
  * (waits while they are in use). */
 void relay__pool_take_back(relay__pool_t *p, int64_t cpu);
+/* Poll MPI on the calling thread for a short while, until ready(arg): the
+ * thread that receives work then does it, with no hand-off. One thread of
+ * the rank at a time, and never where ranks outnumber cores. Returns 0
+ * when it did not spin. */
+int relay__pool_spin(relay__pool_t *p, int (*ready)(const void *), const void *arg);
 /* Tell rank 0 this rank is idle once shutting down, if it is. */
 void relay__worker_maybe_ack(void);
 /* The context running on the calling thread (set while a function runs). */

@@ -2,7 +2,8 @@
  * relay-bench: relay's microbenchmarks, named like Ray's
  * (release/microbenchmark) so they compare line by line, each printed next
  * to the physical baseline measured in the same run where one exists (MPI
- * ping-pong, MPI_Send bandwidth, memcpy bandwidth).
+ * ping-pong, MPI_Send bandwidth, memcpy bandwidth). Actor metrics use
+ * actors that hold no CPU, so one per rank fits on any layout.
  *
  * Usage: mpirun -np 3 relay-bench [--json] [--quick] [--only NAME]
  *   --json   one JSON object per line instead of the table
@@ -109,6 +110,16 @@ static int fn_noop(relay_ctx_t *ctx)
     (void)ctx;
     return 0;
 }
+
+static int m_noop(relay_ctx_t *ctx, void *state)
+{
+    (void)ctx;
+    (void)state;
+    return 0;
+}
+
+static const relay_method_t bench_methods[] = {{"noop", m_noop, 0}};
+static const relay_actor_class_t bench_class = {NULL, 0, NULL, bench_methods, 1};
 
 static int fn_make_big(relay_ctx_t *ctx)
 {
@@ -358,6 +369,81 @@ static void tasks_queued_1m(void)
     free(refs);
 }
 
+/* An actor that holds no CPU (so one per rank fits anywhere) and does
+ * nothing: the calls' own cost. */
+static relay_actor_t bench_actor(void)
+{
+    relay_actor_opts_t o = {.field_mask = RELAY_ACTOR_OPT_NUM_CPUS, .num_cpus = 0};
+    relay_actor_t a;
+    OK(relay_actor_create("bench_actor", NULL, 0, &o, &a));
+    return a;
+}
+
+static void actor_calls_sync(const baselines_t *b)
+{
+    relay_actor_t a = bench_actor();
+    size_t n = scaled(5000);
+    double *t = malloc(n * sizeof *t);
+    if (!t) MPI_Abort(MPI_COMM_WORLD, 1);
+    for (size_t i = 0; i < n + 100; i++) {
+        double t0 = app_now();
+        relay_ref_t r;
+        relay_object_t o;
+        OK(relay_actor_call(a, "noop", NULL, 0, NULL, &r));
+        OK(relay_get(r, RELAY_FOREVER, &o));
+        OK(relay_object_free(o));
+        OK(relay_release(r));
+        if (i >= 100) t[i - 100] = app_now() - t0;
+    }
+    double sum = 0;
+    for (size_t i = 0; i < n; i++)
+        sum += t[i];
+    double med = median(t, (int)n);
+    report("1_1_actor_calls_sync", n / sum, "calls/s", NULL, 0, 1, NULL);
+    report("1_1_actor_call_round_trip", med * 1e6, "us",
+           b->pingpong_us > 0 ? "mpi_pingpong_rtt" : NULL, b->pingpong_us, 0, "median");
+    free(t);
+    OK(relay_actor_kill(a));
+}
+
+/* n calls to a, then all their results. */
+static void call_n(relay_actor_t a, size_t n)
+{
+    relay_ref_t *refs = malloc(n * sizeof *refs);
+    if (!refs) MPI_Abort(MPI_COMM_WORLD, 1);
+    for (size_t i = 0; i < n; i++)
+        OK(relay_actor_call(a, "noop", NULL, 0, NULL, &refs[i]));
+    get_all_and_release(refs, n);
+    free(refs);
+}
+
+static void actor_calls_async(void)
+{
+    relay_actor_t a = bench_actor();
+    size_t n = scaled(200000);
+    call_n(a, scaled(1000)); /* warm: the actor exists */
+    double t0 = app_now();
+    call_n(a, n);
+    report("1_1_actor_calls_async", n / (app_now() - t0), "calls/s", NULL, 0, 1, NULL);
+    OK(relay_actor_kill(a));
+}
+
+/* Every rank's main thread calls an actor of its own. */
+static void n_n_actor_calls(int rank, int size)
+{
+    relay_actor_t a = bench_actor();
+    size_t n = scaled(100000);
+    call_n(a, scaled(1000));
+    polite_barrier();
+    double t0 = app_now();
+    call_n(a, n);
+    polite_barrier();
+    if (rank == 0)
+        report("n_n_actor_calls_async", (double)n * size / (app_now() - t0), "calls/s", NULL, 0, 1,
+               NULL);
+    OK(relay_actor_kill(a));
+}
+
 /* Every rank's main thread submits and gets its share at once. */
 static void multi_client(int rank, int size)
 {
@@ -406,6 +492,7 @@ int main(int argc, char **argv)
 
     OK(relay_register("noop", fn_noop));
     OK(relay_register("make_big", fn_make_big));
+    OK(relay_register_actor("bench_actor", &bench_class));
     OK(relay_init(&argc, &argv, NULL));
     polite_barrier();
     if (rank == 0) {
@@ -416,9 +503,13 @@ int main(int argc, char **argv)
         if (wanted("single_client_put_gigabytes")) put_gigabytes(&b);
         if (wanted("remote_get_64mib")) remote_get(&b, size);
         if (wanted("single_client_wait_1k_refs")) wait_1k_refs();
+        if (wanted("1_1_actor_calls_sync")) actor_calls_sync(&b);
+        if (wanted("1_1_actor_calls_async")) actor_calls_async();
     }
     polite_barrier();
     if (wanted("multi_client_tasks_async")) multi_client(rank, size);
+    polite_barrier();
+    if (wanted("n_n_actor_calls_async")) n_n_actor_calls(rank, size);
     if (rank == 0 && wanted("tasks_queued_1m")) tasks_queued_1m();
     polite_barrier();
     OK(relay_finalize());
