@@ -320,7 +320,8 @@ typedef struct relay_actor {
 /* Constructor: reads its arguments from ctx like a task (relay_ctx_arg...)
  * and sets *state_p (NULL is fine). Non-zero (or relay_ctx_fail) fails the
  * creation: the actor is dead and its calls fail with RELAY_ERR_ACTOR_DEAD
- * naming the reason. */
+ * naming the reason; the destructor does not run, so a failing constructor
+ * frees what it allocated. */
 typedef int (*relay_actor_init_fn)(relay_ctx_t *ctx, void **state_p);
 /* Method: arguments and returns through ctx like a task; state is the
  * constructor's. Non-zero (or relay_ctx_fail) fails this call only: its
@@ -377,7 +378,8 @@ typedef struct relay_actor_opts {
     size_t num_resources;
     /* Methods running at once: 1 (default) runs them strictly one after
      * another; up to RELAY_MAX_CONCURRENCY threads otherwise (calls still
-     * start in the order each caller made them). */
+     * start in the order each caller made them). The actor's threads come
+     * in addition to the rank's RELAY_MAX_THREADS worker threads. */
     int max_concurrency;
     /* A name unique in the job, for relay_actor_lookup from any rank; freed
      * when the actor dies. 1..RELAY_MAX_NAME-1 characters. */
@@ -415,7 +417,8 @@ int relay_actor_lookup(const char *name, relay_actor_t *actor_p);
 /* Kill an actor: its calls not yet started, and calls made later, fail
  * with RELAY_ERR_ACTOR_DEAD; a running method finishes, then the
  * destructor runs and the actor's resources are freed. Killing a dead
- * actor does nothing. Returns once rank 0 has taken the request. Errors:
+ * actor does nothing. Returns once rank 0 has taken the request (rank 0
+ * remembers dead actors, so their calls keep failing that way). Errors:
  * INVALID_ARG (a null handle), INVALID_REF (a handle no rank made),
  * NOT_INITIALIZED, SHUTDOWN. */
 int relay_actor_kill(relay_actor_t actor);

@@ -290,7 +290,19 @@ static const char *class_name(const sactor_t *a)
 static sactor_t *by_name(const char *name)
 {
     sactor_t *a = relay__map_get(&A()->by_name, relay__fn_hash(name));
-    return a && a->name && !strcmp(a->name, name) ? a : NULL;
+    while (a && strcmp(a->name, name) != 0)
+        a = a->next_same_name;
+    return a;
+}
+
+/* Names sharing a hash chain off the map's entry. */
+static int add_name(sactor_t *a)
+{
+    uint64_t h = relay__fn_hash(a->name);
+    sactor_t *first = relay__map_get(&A()->by_name, h);
+    if (relay__map_put(&A()->by_name, h, a) != 0) return -1;
+    a->next_same_name = first;
+    return 0;
 }
 
 int relay__actor_on_create(stask_t *t, int src, char *msg, size_t n)
@@ -298,12 +310,11 @@ int relay__actor_on_create(stask_t *t, int src, char *msg, size_t n)
     const char *name = t->actor_name;
     int status = RELAY_OK;
     sactor_t *a = NULL;
-    if (name[0] && relay__map_get(&A()->by_name, relay__fn_hash(name))) {
+    if (name[0] && by_name(name)) {
         status = RELAY_ERR_EXISTS;
         snprintf(msg, n, "an actor named '%s' exists already", name);
     } else if (!(a = calloc(1, sizeof *a)) || (name[0] && !(a->name = strdup(name))) ||
-               relay__map_put(&A()->by_id, t->id, a) != 0 ||
-               (name[0] && relay__map_put(&A()->by_name, relay__fn_hash(name), a) != 0)) {
+               relay__map_put(&A()->by_id, t->id, a) != 0 || (name[0] && add_name(a) != 0)) {
         relay__map_remove(&A()->by_id, t->id);
         if (a) free(a->name);
         free(a);
@@ -314,6 +325,7 @@ int relay__actor_on_create(stask_t *t, int src, char *msg, size_t n)
     if (status) return status;
     a->id = t->id;
     a->class_hash = t->fn_hash;
+    a->max_conc = t->max_conc ? t->max_conc : 1;
     a->state = RELAY__ACTOR_PENDING;
     a->rank = -1;
     a->body = t;
@@ -326,7 +338,17 @@ static void forget_name(sactor_t *a)
 {
     if (!a->name) return;
     uint64_t h = relay__fn_hash(a->name);
-    if (relay__map_get(&A()->by_name, h) == a) relay__map_remove(&A()->by_name, h);
+    sactor_t *first = relay__map_get(&A()->by_name, h);
+    if (first == a) {
+        if (a->next_same_name)
+            relay__map_put(&A()->by_name, h, a->next_same_name); /* replaces: no memory */
+        else
+            relay__map_remove(&A()->by_name, h);
+    } else {
+        for (sactor_t *p = first; p; p = p->next_same_name)
+            if (p->next_same_name == a) p->next_same_name = a->next_same_name;
+    }
+    a->next_same_name = NULL;
     free(a->name);
     a->name = NULL;
 }
@@ -354,10 +376,37 @@ static void pump(sactor_t *a, relay__stream_t *s)
                                    t->fail_msg ? t->fail_msg : a->dead_msg);
             continue;
         }
+        if (S->shutting_down) {
+            /* Nobody runs it any more; the task stays for finalize to free. */
+            t->next = NULL;
+            continue;
+        }
         t->rank = a->rank;
         S->running++;
+        t->sent_prev = a->sent_tail;
+        t->sent_next = NULL;
+        if (a->sent_tail)
+            a->sent_tail->sent_next = t;
+        else
+            a->sent_head = t;
+        a->sent_tail = t;
         relay__sched_send(t, a->rank);
     }
+}
+
+void relay__actor_call_left(stask_t *t)
+{
+    sactor_t *a = t->actor;
+    if (!a || (!t->sent_prev && a->sent_head != t)) return;
+    if (t->sent_prev)
+        t->sent_prev->sent_next = t->sent_next;
+    else
+        a->sent_head = t->sent_next;
+    if (t->sent_next)
+        t->sent_next->sent_prev = t->sent_prev;
+    else
+        a->sent_tail = t->sent_prev;
+    t->sent_prev = t->sent_next = NULL;
 }
 
 static void pump_all(sactor_t *a)
@@ -389,8 +438,10 @@ int relay__actor_built(stask_t *body, int status, const char *msg)
     sactor_t *a = body->actor;
     if (status == RELAY_OK) {
         if (a->state == RELAY__ACTOR_PENDING) a->state = RELAY__ACTOR_ALIVE;
-        /* Its task is done; the actor keeps the resources until it is gone. */
+        /* Its task is done; the actor keeps the resources until it is gone,
+         * but not its constructor's arguments. */
         relay__map_remove(&relay__sched_state()->tasks, body->id);
+        relay__sched_unpin(body);
         a->built = 1;
         return 1;
     }
@@ -506,6 +557,24 @@ void relay__actor_on_lookup(int src, relay__rbuf_t *r)
     relay__put_u64(w, a ? a->id : 0);
     relay__put_u64(w, a ? a->class_hash : 0);
     relay__msg_end(src, w, start);
+}
+
+void relay__actor_on_cpu(int src, relay__rbuf_t *r)
+{
+    uint64_t id = relay__get_u64(r);
+    int64_t delta = (int64_t)relay__get_u64(r);
+    sactor_t *a = r->err ? NULL : relay__actor_find(id);
+    stask_t *body = a ? a->body : NULL;
+    if (!body || a->rank != src || body->cpu_held + delta < 0 ||
+        body->cpu_held + delta > body->shape->d.cpu) {
+        if (!relay__sched_state()->shutting_down)
+            relay__log(RELAY__LOG_WARN, "rank %d moved CPUs of actor %#llx it does not hold", src,
+                       (unsigned long long)id);
+        return;
+    }
+    body->cpu_held += delta;
+    relay__sched_state()->acct[src].cpu_used += delta;
+    if (delta < 0) relay__sched_dispatch(); /* CPUs to run tasks on */
 }
 
 void relay__actor_on_gone(int src, relay__rbuf_t *r)

@@ -41,7 +41,11 @@ int relay__actor_on_call(struct relay__stask *t, int src, char *msg, size_t n);
 /* A queued call's arguments are all in (or one failed). */
 void relay__actor_call_ready(struct relay__stask *t);
 
+/* A call sent to its actor's rank finished (or was dropped). */
+void relay__actor_call_left(struct relay__stask *t);
+
 void relay__actor_on_kill(int src, relay__rbuf_t *r);
+void relay__actor_on_cpu(int src, relay__rbuf_t *r);
 void relay__actor_on_lookup(int src, relay__rbuf_t *r);
 void relay__actor_on_gone(int src, relay__rbuf_t *r);
 

@@ -24,11 +24,16 @@ typedef struct relay__host {
     int cleaned;      /* the destructor ran and the resources went back */
     int dead_status;
     char dead_msg[1100];
-    relay_ctx_t *head, *tail; /* calls not started, in arrival order */
+    relay_ctx_t *head, *tail; /* calls not taken by a thread, in arrival order */
+    uint64_t ctor_id;         /* its constructor's task, queued or running */
+    int constructing;         /* the constructor runs (no longer cancellable) */
     uint32_t max_conc;
     int nthreads; /* its threads still alive */
-    int running, blocked;
-    int released; /* its CPUs given back: every running method waits */
+    int inflight; /* calls taken by its threads, not finished */
+    int running;  /* of those, in the method (blocked or not) */
+    int blocked;
+    int released;                   /* its CPUs given back: every running method waits */
+    uint64_t next_take, next_start; /* start tickets: methods enter in order */
     int64_t cpu;
     uint32_t ngpu;
     uint32_t gpu_index[RELAY__MAX_GPUS];
@@ -39,9 +44,12 @@ typedef struct relay__host {
 static struct {
     relay__map_t hosts; /* id -> host, until its threads are gone */
     int threads;        /* actor threads alive */
-    uint64_t alive, calls_run;
+    uint64_t alive, calls_run, running;
     pthread_cond_t gone_cv;
 } H = {.gone_cv = PTHREAD_COND_INITIALIZER};
+
+/* The actor's CPUs moved between it and the pool: rank 0 keeps count. */
+static void post_cpu(const struct relay__host *h, int64_t delta);
 
 static relay__host_t *host_of(uint64_t id)
 {
@@ -109,6 +117,7 @@ int relay__host_on_create(relay_ctx_t *c)
     h->phase = CONSTRUCTING;
     h->max_conc = c->max_conc ? c->max_conc : 1;
     h->cpu = c->cpu;
+    h->ctor_id = c->task_id;
     h->ngpu = c->ngpu;
     memcpy(h->gpu_index, c->gpu_index, c->ngpu * sizeof *h->gpu_index);
     memcpy(h->gpu_units, c->gpu_units, c->ngpu * sizeof *h->gpu_units);
@@ -155,6 +164,17 @@ void relay__host_on_kill(int src, relay__rbuf_t *r)
     const char *msg = relay__get_str(r);
     relay__host_t *h = r->err ? NULL : host_of(id);
     if (!h || h->phase == DEAD) return;
+    relay_ctx_t *ctor = h->phase == CONSTRUCTING && !h->constructing && relay__g.pool
+                            ? relay__pool_take_queued(relay__g.pool, h->ctor_id)
+                            : NULL;
+    if (ctor) {
+        /* Still waiting for its CPUs: it never runs. */
+        relay__post_failure(ctor->task_id, status, msg);
+        set_dead(h, status, msg);
+        host_free(h);
+        relay__ctx_free(ctor);
+        return;
+    }
     if (h->phase == CONSTRUCTING) {
         h->kill_pending = 1;
         h->dead_status = status;
@@ -185,38 +205,113 @@ void relay__host_join(void)
     pthread_mutex_lock(&relay__g.lock);
     while (H.threads > 0)
         pthread_cond_wait(&H.gone_cv, &relay__g.lock);
-    for (size_t i = 0; i < H.hosts.cap; i++)
-        if (H.hosts.slots[i].key) host_free(H.hosts.slots[i].value);
+    /* Freeing removes from the map: take them all out first. */
+    size_t n = 0;
+    relay__host_t **left = malloc((H.hosts.count ? H.hosts.count : 1) * sizeof *left);
+    for (size_t i = 0; left && i < H.hosts.cap; i++)
+        if (H.hosts.slots[i].key) left[n++] = H.hosts.slots[i].value;
+    for (size_t i = 0; i < n; i++)
+        host_free(left[i]);
+    free(left);
     relay__map_destroy(&H.hosts);
     relay__map_init(&H.hosts);
     H.alive = H.calls_run = 0;
     pthread_mutex_unlock(&relay__g.lock);
 }
 
-void relay__host_stats(uint64_t *hosted_p, uint64_t *calls_run_p)
+void relay__host_stats(uint64_t *hosted_p, uint64_t *calls_run_p, uint64_t *running_p)
 {
     *hosted_p = H.alive;
     *calls_run_p = H.calls_run;
+    *running_p = H.running;
+}
+
+void relay__host_gpus(const relay_ctx_t *c, uint32_t *n_p, const uint32_t **index_p)
+{
+    const relay__host_t *h = c->host;
+    *n_p = h ? h->ngpu : 0;
+    *index_p = h ? h->gpu_index : NULL;
+}
+
+int relay__host_cancel(uint64_t task_id, int status, const char *msg)
+{
+    for (size_t i = 0; i < H.hosts.cap; i++) {
+        if (!H.hosts.slots[i].key) continue;
+        relay__host_t *h = H.hosts.slots[i].value;
+        for (relay_ctx_t **pp = &h->head, *prev = NULL; *pp; prev = *pp, pp = &(*pp)->next) {
+            relay_ctx_t *c = *pp;
+            if (c->task_id != task_id) continue;
+            *pp = c->next;
+            if (h->tail == c) h->tail = prev;
+            relay__post_failure(task_id, status, msg);
+            relay__ctx_free(c);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The actor's CPUs                                                          */
+/* ---------------------------------------------------------------------- */
+
+static void post_cpu(const relay__host_t *h, int64_t delta)
+{
+    size_t start;
+    relay__wbuf_t *w = relay__msg_begin(0, RELAY__R_ACTOR_CPU, &start);
+    relay__put_u64(w, h->id);
+    relay__put_u64(w, (uint64_t)delta);
+    relay__msg_end(0, w, start);
+}
+
+/* The actor's CPUs go back to the rank while every method in it waits in
+ * get/wait (and a thread of the pool can use them). */
+static void maybe_release(relay__host_t *h)
+{
+    relay__pool_t *p = relay__g.pool;
+    if (h->released || !h->cpu || h->running == 0 || h->blocked < h->running ||
+        !relay__pool_thread_for_cpus(p))
+        return;
+    h->released = 1;
+    p->cpu_free += h->cpu;
+    relay__pool_cpus_freed(p);
+    post_cpu(h, -h->cpu);
+}
+
+/* A method runs again: the actor takes its CPUs back first (may wait). */
+static void take_back(relay__host_t *h)
+{
+    if (!h->released) return;
+    h->released = 0;
+    relay__pool_take_back(relay__g.pool, h->cpu);
+    post_cpu(h, h->cpu);
 }
 
 /* ---------------------------------------------------------------------- */
 /* Methods                                                                  */
 /* ---------------------------------------------------------------------- */
 
-/* Run one call on the calling actor thread. Lock held, released while the
- * method runs. */
-static void run_method(relay__host_t *h, relay_ctx_t *c)
+/* Run one call on the calling actor thread (ticket: its place in the
+ * order calls were taken). Its arguments are fetched first, then it waits
+ * for the calls taken before it to have entered their methods: calls
+ * start in order however long their arguments take. Lock held, released
+ * while the method runs. */
+static void run_method(relay__host_t *h, relay_ctx_t *c, uint64_t ticket)
 {
-    if (relay__ctx_fetch_args(c) != RELAY_OK) {
-        relay__post_done(c, -1);
-        return;
-    }
+    int ok = relay__ctx_fetch_args(c) == RELAY_OK;
+    while (ticket != h->next_start)
+        pthread_cond_wait(&h->cv, &relay__g.lock);
+    h->next_start++;
+    pthread_cond_broadcast(&h->cv);
     const relay__method_t *m = relay__class_method(h->cls, c->fn_hash);
-    if (!m) {
-        relay__ctx_failf(c, "actor class '%s' has no method '%s'", h->cls->name, c->fn);
+    if (ok && !m) relay__ctx_failf(c, "actor class '%s' has no method '%s'", h->cls->name, c->fn);
+    if (!ok || !m) {
         relay__post_done(c, -1);
         return;
     }
+    h->running++;
+    H.running++;
+    take_back(h);
     pthread_mutex_unlock(&relay__g.lock);
     relay__worker_set_current(c);
     double t0 = relay__now();
@@ -224,6 +319,9 @@ static void run_method(relay__host_t *h, relay_ctx_t *c)
     c->seconds = relay__now() - t0;
     relay__worker_set_current(NULL);
     pthread_mutex_lock(&relay__g.lock);
+    h->running--;
+    H.running--;
+    maybe_release(h); /* the ones left may all be waiting */
     H.calls_run++;
     relay__post_done(c, rc);
 }
@@ -254,13 +352,13 @@ static void *actor_main(void *arg)
         relay_ctx_t *c = h->head;
         h->head = c->next;
         if (!h->head) h->tail = NULL;
-        h->running++;
-        run_method(h, c);
-        h->running--;
+        h->inflight++;
+        run_method(h, c, h->next_take++);
+        h->inflight--;
         relay__ctx_free(c);
     }
     /* The thread that sees it idle last cleans up; the others just go. */
-    if (h->running == 0 && !h->cleaned) cleanup(h, 1);
+    if (h->inflight == 0 && !h->cleaned) cleanup(h, 1);
     h->nthreads--;
     H.threads--;
     if (h->nthreads == 0)
@@ -296,6 +394,7 @@ int relay__host_construct(relay_ctx_t *c)
 {
     relay__host_t *h = c->host;
     int rc = 0;
+    h->constructing = 1;
     if (h->kill_pending) {
         relay__ctx_failf(c, "%s", h->dead_msg[0] ? h->dead_msg : "killed before it was built");
         rc = -1;
@@ -308,8 +407,10 @@ int relay__host_construct(relay_ctx_t *c)
         relay__worker_set_current(NULL);
         pthread_mutex_lock(&relay__g.lock);
     }
-    if (rc == 0 && !c->failed && !h->kill_pending && start_threads(h) != 0)
+    if (rc == 0 && !c->failed && !h->kill_pending && start_threads(h) != 0) {
         relay__ctx_failf(c, "no thread could be started for it on rank %d", relay__g.rank);
+        if (h->cls->fini) h->cls->fini(h->state); /* it was built: undo that */
+    }
     if (rc != 0 || c->failed) {
         /* Calls that came meanwhile fail with the constructor's reason. */
         char why[sizeof h->dead_msg];
@@ -367,25 +468,16 @@ void relay__host_on_call(relay_ctx_t *c)
     if (h->phase == ALIVE) pthread_cond_signal(&h->cv);
 }
 
-int64_t relay__host_block(relay_ctx_t *c)
+void relay__host_block(relay_ctx_t *c)
 {
     relay__host_t *h = c->host;
-    relay__pool_t *p = relay__g.pool;
     h->blocked++;
-    if (h->blocked < h->running || !h->cpu || h->released || !relay__pool_thread_for_cpus(p))
-        return 0;
-    h->released = 1;
-    p->cpu_free += h->cpu;
-    relay__pool_cpus_freed(p);
-    return h->cpu;
+    maybe_release(h);
 }
 
-int64_t relay__host_unblock(relay_ctx_t *c)
+void relay__host_unblock(relay_ctx_t *c)
 {
     relay__host_t *h = c->host;
     h->blocked--;
-    if (!h->released) return 0;
-    h->released = 0;
-    relay__pool_take_back(relay__g.pool, h->cpu);
-    return h->cpu;
+    take_back(h);
 }

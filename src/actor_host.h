@@ -23,10 +23,16 @@ int relay__host_construct(relay_ctx_t *c);
 void relay__host_abort(relay_ctx_t *c, const char *msg);
 /* A method's TASK arrived (c is taken: queued, or failed and freed). */
 void relay__host_on_call(relay_ctx_t *c);
-/* A method blocks / resumes: the actor's CPUs given back / taken again
- * (the units, 0 when none moved). */
-int64_t relay__host_block(relay_ctx_t *c);
-int64_t relay__host_unblock(relay_ctx_t *c);
+/* A method blocks / resumes. The actor's CPUs go back to the rank while
+ * every method in it is blocked, and come back before one runs again;
+ * rank 0 hears of each move (ACTOR_CPU). */
+void relay__host_block(relay_ctx_t *c);
+void relay__host_unblock(relay_ctx_t *c);
+/* Drop a call still in a mailbox (rank 0 cancels it; failed with status
+ * and msg). Returns 1 when found. */
+int relay__host_cancel(uint64_t task_id, int status, const char *msg);
+/* The GPUs of a method's actor. */
+void relay__host_gpus(const relay_ctx_t *c, uint32_t *n_p, const uint32_t **index_p);
 /* Shutting down: actors stop taking calls and run their destructors. */
 void relay__host_shutdown(void);
 /* Actor threads are still at work (shutdown waits for them). */
@@ -34,7 +40,8 @@ int relay__host_busy(void);
 /* Finalize: wait for every actor thread to end, free what is left. Lock
  * not held. */
 void relay__host_join(void);
-void relay__host_stats(uint64_t *hosted_p, uint64_t *calls_run_p);
+/* Live actors, methods run, methods running now. */
+void relay__host_stats(uint64_t *hosted_p, uint64_t *calls_run_p, uint64_t *running_p);
 
 void relay__host_on_kill(int src, relay__rbuf_t *r);
 

@@ -191,6 +191,9 @@ void relay__dispatch_record(int src, uint8_t type, relay__rbuf_t *r)
     case RELAY__R_ACTOR_GONE:
         relay__actor_on_gone(src, r);
         break;
+    case RELAY__R_ACTOR_CPU:
+        relay__actor_on_cpu(src, r);
+        break;
     case RELAY__R_ACTOR_REPLY:
         relay__client_on_actor_reply(src, r);
         break;

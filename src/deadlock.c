@@ -15,9 +15,11 @@
  * - it waits to be dispatched, every argument it misses is made by a task
  *   known to progress, and some rank could give it what it asks for once
  *   every task known to progress has given back what it holds.
- * An actor's constructor task (its body) holds the actor's resources for
- * its life; it counts as progressing unless one of its methods is blocked
- * and stuck, and so do its methods that are not blocked. Methods run on
+ * An actor's constructor task (its body) holds the actor's GPUs and custom
+ * resources for its life (its CPUs go back while all its methods wait);
+ * it counts as progressing unless a method it runs is blocked and stuck.
+ * Of the calls sent to an actor, the first max_concurrency run; the others
+ * wait in its mailbox and progress once one that runs does. Methods run on
  * their actor's threads, not the pool's.
  * Repeat until nothing is added. What is left can never run. Among it,
  * only tasks that a stuck blocked task waits for (directly, or through
@@ -60,7 +62,7 @@ static void hold(check_t *c, const stask_t *t, int sign)
 {
     held_t *h = &c->held[t->rank];
     if (t->kind == RELAY__KIND_METHOD) return; /* its actor's body holds */
-    if (t->blocked || is_body(t)) h->cpu_kept += sign * t->cpu_held;
+    if (t->blocked) h->cpu_kept += sign * t->cpu_held;
     if (t->blocked) h->blocked_stuck += sign;
     for (uint32_t g = 0; g < t->ngpu; g++)
         h->gpu[t->gpus[g].dev] += sign * t->gpus[g].units;
@@ -79,8 +81,15 @@ static int check_init(check_t *c)
     memset(c, 0, sizeof *c);
     relay__map_t *actors = relay__actor_table();
     size_t nact = actors ? actors->count : 0;
-    for (size_t i = 0; actors && i < actors->cap; i++)
-        if (actors->slots[i].key) ((relay__sactor_t *)actors->slots[i].value)->stuck_blocked = 0;
+    for (size_t i = 0; actors && i < actors->cap; i++) {
+        if (!actors->slots[i].key) continue;
+        relay__sactor_t *a = actors->slots[i].value;
+        a->stuck_blocked = a->running_moving = 0;
+        /* Its rank starts calls in the order sent: the first ones run. */
+        uint32_t k = 0;
+        for (stask_t *t = a->sent_head; t; t = t->sent_next)
+            t->runs = k++ < a->max_conc;
+    }
     c->tasks = malloc((s->tasks.count + nact + 1) * sizeof *c->tasks);
     c->held = calloc((size_t)cl->nranks, sizeof *c->held);
     c->pool = calloc(total ? total : 1, sizeof *c->pool);
@@ -96,10 +105,12 @@ static int check_init(check_t *c)
         if (!s->tasks.slots[i].key) continue;
         stask_t *t = s->tasks.slots[i].value;
         t->progress = t->wanted = 0;
+        if (t->kind == RELAY__KIND_METHOD && t->rank < 0) t->runs = 0; /* not sent yet */
         c->tasks[c->n++] = t;
         if (t->rank >= 0) hold(c, t, +1);
         if (t->rank >= 0 && t->blocked && t->kind != RELAY__KIND_METHOD) c->held[t->rank].blocked++;
-        if (t->kind == RELAY__KIND_METHOD && t->blocked && t->actor) t->actor->stuck_blocked++;
+        if (t->kind == RELAY__KIND_METHOD && t->blocked && t->runs && t->actor)
+            t->actor->stuck_blocked++;
     }
     /* Built actors' bodies are out of the task table but hold resources. */
     for (size_t i = 0; actors && i < actors->cap; i++) {
@@ -181,18 +192,27 @@ static int wait_answered(const relay__blocked_t *b)
     return ok >= b->k;
 }
 
-/* A method, or an actor's body: the actor progresses while none of its
- * blocked methods is stuck. */
+/* A queued call runs once a running one ends: one of them progresses, or
+ * a slot is free. */
+static int actor_moves(const relay__sactor_t *a)
+{
+    uint32_t sent = 0;
+    for (const stask_t *t = a->sent_head; t && sent < a->max_conc; t = t->sent_next)
+        sent++;
+    return sent < a->max_conc || a->running_moving > 0;
+}
+
+/* A method, or an actor's body. */
 static int actor_progresses(const check_t *c, const stask_t *t)
 {
     (void)c;
-    if (t->kind == RELAY__KIND_METHOD && t->rank >= 0 && t->blocked)
-        return wait_answered(t->blocked);
-    if (t->kind == RELAY__KIND_METHOD && t->rank < 0) {
-        for (uint32_t i = 0; i < t->nargs; i++)
-            if (t->args[i].kind == RELAY_ARG_REF && !answerable(t->args[i].ref)) return 0;
-    }
-    return !t->actor || t->actor->stuck_blocked == 0;
+    const relay__sactor_t *a = t->actor;
+    if (!a) return 1;
+    if (is_body(t)) return a->stuck_blocked == 0;
+    if (t->rank >= 0 && t->runs) return !t->blocked || wait_answered(t->blocked);
+    for (uint32_t i = 0; t->rank < 0 && i < t->nargs; i++)
+        if (t->args[i].kind == RELAY_ARG_REF && !answerable(t->args[i].ref)) return 0;
+    return actor_moves(a);
 }
 
 static int progresses(const check_t *c, const stask_t *t)
@@ -219,7 +239,10 @@ static void solve(check_t *c)
             if (t->progress || !progresses(c, t)) continue;
             t->progress = 1;
             if (t->rank >= 0) hold(c, t, -1);
-            if (t->kind == RELAY__KIND_METHOD && t->blocked && t->actor) t->actor->stuck_blocked--;
+            if (t->kind == RELAY__KIND_METHOD && t->rank >= 0 && t->runs && t->actor) {
+                if (t->blocked) t->actor->stuck_blocked--;
+                t->actor->running_moving++;
+            }
             changed = 1;
         }
     }
@@ -267,8 +290,10 @@ static stask_t *pick_victim(const check_t *c)
     stask_t *ready = NULL, *queued = NULL;
     for (size_t i = 0; i < c->n; i++) {
         stask_t *t = c->tasks[i];
-        if (t->progress || !t->wanted || t->fail_status || t->kind == RELAY__KIND_METHOD ||
-            is_body(t))
+        /* Never a call that runs (it cannot be taken back), nor an actor. */
+        int method = t->kind == RELAY__KIND_METHOD;
+        if (t->progress || !t->wanted || t->fail_status || is_body(t) ||
+            (method && (t->rank < 0 || t->runs)))
             continue;
         if (t->rank < 0 && t->missing == 0 && (!ready || t->seq > ready->seq)) ready = t;
         if (t->rank >= 0 && !t->blocked && (!queued || t->seq > queued->seq)) queued = t;

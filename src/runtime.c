@@ -210,7 +210,8 @@ int relay_stats(relay_stats_t *s)
     s->live_objects = atomic_load(&relay__g.live_objects);
     s->directory_waiters = relay__dir_waiters();
     relay__pool_stats(&s->tasks_running, &s->tasks_blocked, &s->worker_threads);
-    relay__host_stats(&s->actors_hosted, &s->actor_calls_run);
+    uint64_t methods;
+    relay__host_stats(&s->actors_hosted, &s->actor_calls_run, &methods);
     pthread_mutex_unlock(&relay__g.lock);
     return RELAY_OK;
 }

@@ -25,6 +25,7 @@ enum relay__record_type {
     RELAY__R_KILL,         /* client → rank 0: kill this actor (REPLY) */
     RELAY__R_LOOKUP,       /* client → rank 0: the actor of this name (ACTOR_REPLY) */
     RELAY__R_ACTOR_GONE,   /* actor's rank → rank 0: destructor ran, resources back */
+    RELAY__R_ACTOR_CPU,    /* actor's rank → rank 0: its CPUs given back (-) or taken (+) */
     RELAY__R_SYNC,         /* client → rank 0: reply once all earlier records are handled */
     RELAY__R_SHUTDOWN_ACK, /* rank → rank 0: shut down, nothing running */
     RELAY__R_GET_REPLY,    /* directory → client */

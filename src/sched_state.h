@@ -53,7 +53,13 @@ typedef struct relay__sactor {
     int dead_status;
     char *dead_msg;
     relay__map_t streams; /* submitter + 1 -> relay__stream_t */
-    int stuck_blocked;    /* scratch of the deadlock check */
+    uint32_t max_conc;
+    /* Calls sent to its rank and not finished, in the order sent: the
+     * first max_conc run (it starts them in order), the others wait. */
+    struct relay__stask *sent_head, *sent_tail;
+    struct relay__sactor *next_same_name; /* names that share a hash */
+    int stuck_blocked;  /* scratch of the deadlock check: running, blocked, stuck */
+    int running_moving; /* scratch: running calls known to progress */
 } relay__sactor_t;
 
 /* Tasks asking for the same resources share a shape, which queues those
@@ -74,6 +80,8 @@ typedef struct relay__stask {
     uint64_t class_hash;       /* methods: the class their handle names */
     const char *actor_name;    /* constructors: "" or the name (in values) */
     relay__sactor_t *actor;    /* constructors and methods */
+    struct relay__stask *sent_prev, *sent_next; /* methods sent: the actor's list */
+    int runs; /* scratch: a method its actor runs now (not queued there) */
     char *fn, *name;
     uint32_t nret, retries_left, attempt, nargs;
     int submitter;
@@ -131,6 +139,8 @@ void relay__sched_task_fail(relay__stask_t *t, int status, const char *msg);
 void relay__sched_unreserve(relay__stask_t *t, int finished);
 void relay__sched_retire(relay__stask_t *t);
 void relay__sched_dispatch(void);
+/* Unpin t's ref arguments (once). */
+void relay__sched_unpin(relay__stask_t *t);
 /* Free a task without touching anything else (finalize). */
 void relay__sched_free_task(relay__stask_t *t);
 

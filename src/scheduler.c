@@ -187,13 +187,15 @@ static int gpu_pick(const acct_t *a, int64_t units, relay__gpu_use_t *out)
     return n == want ? n : -1;
 }
 
-/* Whether rank r can take a task asking for d now. */
-static int fits(const relay__demand_t *d, int r)
+/* Whether rank r can take a task asking for d now. An actor keeps its
+ * CPUs for its life: it gets them only where they are free, never in the
+ * queue a rank keeps for short tasks. */
+static int fits(const relay__demand_t *d, int r, int actor)
 {
     const acct_t *a = &S()->acct[r];
     if (a->cpu_cap <= 0 || d->cpu > a->cpu_cap) return 0;
-    if (d->cpu ? a->cpu_used + d->cpu > a->cpu_cap + queue_allowance(a) : a->zero_cpu >= QUEUE_MAX)
-        return 0;
+    int64_t room = a->cpu_cap + (actor ? 0 : queue_allowance(a));
+    if (d->cpu ? a->cpu_used + d->cpu > room : !actor && a->zero_cpu >= QUEUE_MAX) return 0;
     if (d->gpu && gpu_pick(a, d->gpu, NULL) < 0) return 0;
     for (uint32_t i = 0; i < d->ncustom; i++)
         if (a->custom_free[d->custom[i].idx] < d->custom[i].units) return 0;
@@ -206,12 +208,12 @@ static int pick_rank(const stask_t *t)
 {
     relay__sched_t *s = S();
     const relay__demand_t *d = &t->shape->d;
-    int best = -1;
+    int actor = t->kind == RELAY__KIND_ACTOR, best = -1;
     uint64_t best_size = 0;
     for (uint32_t i = 0; i < t->nargs; i++) {
         if (t->args[i].kind != RELAY_ARG_REF) continue;
         relay__dentry_t *e = relay__dir_lookup(t->args[i].ref);
-        if (e && !e->obj && e->size > best_size && fits(d, e->holder_rank)) {
+        if (e && !e->obj && e->size > best_size && fits(d, e->holder_rank, actor)) {
             best = e->holder_rank;
             best_size = e->size;
         }
@@ -221,7 +223,7 @@ static int pick_rank(const stask_t *t)
      * tasks keeps going to the same warm rank and idle ranks stay asleep. */
     double best_load = DBL_MAX;
     for (int r = 0; r < relay__g.size; r++) {
-        if (!fits(d, r)) continue;
+        if (!fits(d, r, actor)) continue;
         double load = (double)s->acct[r].cpu_used / (double)s->acct[r].cpu_cap;
         if (load < best_load) {
             best_load = load;
@@ -239,7 +241,7 @@ static void reserve(stask_t *t, int r)
     const relay__demand_t *d = &t->shape->d;
     a->cpu_used += d->cpu;
     t->cpu_held = d->cpu;
-    if (!d->cpu) a->zero_cpu++;
+    if (!d->cpu && t->kind != RELAY__KIND_ACTOR) a->zero_cpu++;
     if (d->gpu) {
         t->gpus = malloc((size_t)a->ngpu * sizeof *t->gpus);
         if (!t->gpus) {
@@ -271,6 +273,7 @@ static void unreserve(stask_t *t, int finished)
     relay__sched_t *s = S();
     s->running -= (uint64_t)finished;
     if (t->kind == RELAY__KIND_METHOD) {
+        relay__actor_call_left(t);
         blocked_clear(t);
         t->rank = -1;
         return;
@@ -279,7 +282,7 @@ static void unreserve(stask_t *t, int finished)
     const relay__demand_t *d = &t->shape->d;
     a->cpu_used -= t->cpu_held;
     t->cpu_held = 0;
-    if (!d->cpu) a->zero_cpu--;
+    if (!d->cpu && t->kind != RELAY__KIND_ACTOR) a->zero_cpu--;
     for (uint32_t g = 0; g < t->ngpu; g++)
         a->gpu_free[t->gpus[g].dev] += t->gpus[g].units;
     free(t->gpus);
@@ -423,10 +426,8 @@ static void make_ready(stask_t *t)
 /* Finishing tasks                                                          */
 /* ---------------------------------------------------------------------- */
 
-/* Drop t: its arguments are no longer pinned. */
-static void task_retire(stask_t *t)
+void relay__sched_unpin(stask_t *t)
 {
-    relay__map_remove(&S()->tasks, t->id);
     for (uint32_t i = 0; t->pinned && i < t->nargs; i++) {
         if (t->args[i].kind != RELAY_ARG_REF) continue;
         relay__dentry_t *e = relay__dir_lookup(t->args[i].ref);
@@ -434,6 +435,14 @@ static void task_retire(stask_t *t)
         e->pins--;
         relay__dir_maybe_free(e);
     }
+    t->pinned = 0;
+}
+
+/* Drop t: its arguments are no longer pinned. */
+static void task_retire(stask_t *t)
+{
+    relay__map_remove(&S()->tasks, t->id);
+    relay__sched_unpin(t);
     task_free(t);
 }
 
@@ -758,8 +767,9 @@ void relay__sched_on_block(int src, relay__rbuf_t *r)
     s->acct[src].cpu_used -= released;
     if (acc) acc->cpu_held -= released;
     /* Only a blocked task keeping something another task may need can be
-     * part of a deadlock (a method: its actor's resources). */
-    b->holding = !answered && acc && (acc->ngpu || acc->shape->d.ncustom || acc->cpu_held);
+     * part of a deadlock; a method keeps its actor's thread, too. */
+    b->holding = !answered && (t->kind == RELAY__KIND_METHOD ||
+                               (acc && (acc->ngpu || acc->shape->d.ncustom || acc->cpu_held)));
     s->blocked_holders += (uint64_t)b->holding;
     t->blocked = b;
     if (s->blocked_holders) s->check_due = 1;

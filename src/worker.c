@@ -209,18 +209,23 @@ void relay__pool_gpus_use(relay__pool_t *p, const relay_ctx_t *c, int sign)
 
 /* Lock held on entry and exit; released while the function runs. Returns
  * 1 when c's CPUs and GPUs now belong to an actor it constructed. */
+/* A constructor that fails before it runs: its actor dies with it. */
+static int fail_early(relay_ctx_t *c)
+{
+    relay__post_done(c, -1);
+    if (c->kind == RELAY__KIND_ACTOR)
+        relay__host_abort(c, c->fail_msg ? c->fail_msg : "its constructor could not start");
+    return 0;
+}
+
 static int run_task(relay__pool_t *p, relay_ctx_t *c)
 {
-    if (relay__ctx_fetch_args(c) != RELAY_OK) {
-        relay__post_done(c, -1);
-        return 0;
-    }
+    if (relay__ctx_fetch_args(c) != RELAY_OK) return fail_early(c);
     const char *name = NULL;
     relay_fn_t fn = c->kind == RELAY__KIND_TASK ? relay__fn_lookup(c->fn_hash, &name) : NULL;
     if (c->kind == RELAY__KIND_TASK && (!fn || strcmp(name, c->fn) != 0)) {
         relay__ctx_failf(c, "function '%s' is not registered on rank %d", c->fn, relay__g.rank);
-        relay__post_done(c, -1);
-        return 0;
+        return fail_early(c);
     }
     /* The first GPU is current on this thread for the whole task, blocked
      * gets included: the thread does not change, and nothing resets it. */
@@ -228,8 +233,7 @@ static int run_task(relay__pool_t *p, relay_ctx_t *c)
     if (gpu_rc) {
         relay__ctx_failf(c, "cannot make GPU %d current (CUDA error %d)",
                          relay__gpu_id((int)c->gpu_index[0]), gpu_rc);
-        relay__post_done(c, -1);
-        return 0;
+        return fail_early(c);
     }
     relay__pool_gpus_use(p, c, +1);
     if (c->kind == RELAY__KIND_ACTOR) {
@@ -387,10 +391,26 @@ void relay__pool_join(void)
     free(p);
 }
 
+relay_ctx_t *relay__pool_take_queued(relay__pool_t *p, uint64_t task_id)
+{
+    for (relay_ctx_t **pp = &p->head, *prev = NULL; *pp; prev = *pp, pp = &(*pp)->next) {
+        relay_ctx_t *c = *pp;
+        if (c->task_id != task_id) continue;
+        *pp = c->next;
+        if (p->tail == c) p->tail = prev;
+        c->next = NULL;
+        kick(p);
+        return c;
+    }
+    return NULL;
+}
+
 void relay__pool_stats(uint64_t *running_p, uint64_t *blocked_p, uint64_t *threads_p)
 {
     relay__pool_t *p = relay__g.pool;
-    *running_p = p ? (uint64_t)p->active : 0;
+    uint64_t hosted, calls, methods;
+    relay__host_stats(&hosted, &calls, &methods);
+    *running_p = (p ? (uint64_t)p->active : 0) + methods;
     *blocked_p = p ? (uint64_t)p->blocked : 0;
     *threads_p = p ? (uint64_t)p->nthreads : 0;
 }
@@ -418,7 +438,7 @@ void relay__worker_block(relay_ctx_t *c, const relay__wait_t *wait)
      * check). A method gives back its actor's, once all its methods wait. */
     int64_t released = 0;
     if (c->kind == RELAY__KIND_METHOD) {
-        released = relay__host_block(c);
+        relay__host_block(c); /* its actor's CPUs: counted apart */
     } else if (c->cpu && relay__pool_thread_for_cpus(p)) {
         released = c->cpu;
         c->released = 1;
@@ -450,7 +470,7 @@ void relay__worker_unblock(relay_ctx_t *c)
     int64_t taken = 0;
     p->blocked--;
     if (c->kind == RELAY__KIND_METHOD) {
-        taken = relay__host_unblock(c);
+        relay__host_unblock(c);
     } else if (c->released) {
         relay__pool_take_back(p, c->cpu);
         c->released = 0;
@@ -629,21 +649,14 @@ void relay__worker_on_cancel(int src, relay__rbuf_t *r)
     const char *msg = relay__get_str(r);
     relay__pool_t *p = relay__g.pool;
     if (r->err || !p) return;
+    /* A call still in its actor's mailbox is dropped there. */
+    if (relay__host_cancel(task_id, status, msg)) return;
     /* Only a task still queued can be dropped; one that started runs on. */
-    relay_ctx_t *prev = NULL;
-    for (relay_ctx_t *c = p->head; c; prev = c, c = c->next) {
-        if (c->task_id != task_id) continue;
-        if (prev)
-            prev->next = c->next;
-        else
-            p->head = c->next;
-        if (p->tail == c) p->tail = prev;
-        relay__post_failure(task_id, status, msg);
-        if (c->kind == RELAY__KIND_ACTOR) relay__host_abort(c, msg);
-        relay__ctx_free(c);
-        kick(p);
-        return;
-    }
+    relay_ctx_t *c = relay__pool_take_queued(p, task_id);
+    if (!c) return;
+    relay__post_failure(task_id, status, msg);
+    if (c->kind == RELAY__KIND_ACTOR) relay__host_abort(c, msg);
+    relay__ctx_free(c);
 }
 
 void relay__worker_on_shutdown(int src, relay__rbuf_t *r)
@@ -802,9 +815,12 @@ int relay_ctx_gpu_ids(const relay_ctx_t *ctx, int *ids, size_t max_ids, size_t *
                             !ctx         ? "ctx"
                             : !num_ids_p ? "num_ids_p"
                                          : "ids");
-    for (uint32_t g = 0; g < ctx->ngpu && g < max_ids; g++)
-        ids[g] = relay__gpu_id((int)ctx->gpu_index[g]);
-    *num_ids_p = ctx->ngpu;
+    uint32_t n = ctx->ngpu;
+    const uint32_t *index = ctx->gpu_index;
+    if (ctx->kind == RELAY__KIND_METHOD) relay__host_gpus(ctx, &n, &index); /* its actor's */
+    for (uint32_t g = 0; g < n && g < max_ids; g++)
+        ids[g] = relay__gpu_id((int)index[g]);
+    *num_ids_p = n;
     return RELAY_OK;
 }
 

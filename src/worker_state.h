@@ -79,6 +79,8 @@ void relay__pool_take_back(relay__pool_t *p, int64_t cpu);
  * the rank at a time, and never where ranks outnumber cores. Returns 0
  * when it did not spin. */
 int relay__pool_spin(relay__pool_t *p, int (*ready)(const void *), const void *arg);
+/* Take the queued (not started) task task_id out of the pool, or NULL. */
+relay_ctx_t *relay__pool_take_queued(relay__pool_t *p, uint64_t task_id);
 /* Tell rank 0 this rank is idle once shutting down, if it is. */
 void relay__worker_maybe_ack(void);
 /* The context running on the calling thread (set while a function runs). */

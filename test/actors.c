@@ -20,6 +20,7 @@ static atomic_int conc_now, conc_max;
 
 typedef struct counter {
     int64_t value;
+    int64_t finished;    /* start_order calls that returned */
     int64_t next;        /* order check of append */
     int64_t next_of[16]; /* order check of append_from, per caller */
     int64_t out_of_order;
@@ -181,6 +182,58 @@ static int m_self(relay_ctx_t *ctx, void *state)
     return ret_i64(ctx, (int64_t)me.id);
 }
 
+/* (anything): -> how many calls of it had returned when it started; each
+ * takes 5 ms. */
+static int m_start_order(relay_ctx_t *ctx, void *state)
+{
+    counter_t *c = state;
+    int64_t before = __atomic_load_n(&c->finished, __ATOMIC_SEQ_CST);
+    test_sleep(0.005);
+    __atomic_fetch_add(&c->finished, 1, __ATOMIC_SEQ_CST);
+    return ret_i64(ctx, before);
+}
+
+/* Calls a method of its own actor and gets it: with one thread, the
+ * inner call waits behind the outer forever. -> the get's status. */
+static int m_call_self(relay_ctx_t *ctx, void *state)
+{
+    (void)state;
+    relay_actor_t me;
+    TASK_OK(ctx, relay_ctx_actor(ctx, &me));
+    relay_ref_t r;
+    TASK_OK(ctx, relay_actor_call(me, "get", NULL, 0, NULL, &r));
+    int64_t v;
+    int64_t st = relay_get_value(r, &v, sizeof v, TEST_LONG_S);
+    TASK_OK(ctx, relay_release(r));
+    return ret_i64(ctx, st);
+}
+
+/* (other): other.call_back(me): A -> B -> A. -> the status A's get saw. */
+static int m_ping(relay_ctx_t *ctx, void *state)
+{
+    (void)state;
+    relay_actor_t me, other;
+    TASK_OK(ctx, relay_ctx_actor(ctx, &me));
+    TASK_OK(ctx, test_ctx_arg_fixed(ctx, 0, &other, sizeof other));
+    relay_arg_t a = relay_arg_value(&me, sizeof me);
+    relay_ref_t r;
+    TASK_OK(ctx, relay_actor_call(other, "poke", &a, 1, NULL, &r));
+    int64_t v;
+    int64_t st = relay_get_value(r, &v, sizeof v, TEST_LONG_S);
+    TASK_OK(ctx, relay_release(r));
+    return ret_i64(ctx, st);
+}
+
+/* -> how many GPUs its context lists. */
+static int m_gpu_count(relay_ctx_t *ctx, void *state)
+{
+    (void)state;
+    int ids[4];
+    size_t n = 0;
+    TASK_OK(ctx, relay_ctx_gpu_ids(ctx, ids, 4, &n));
+    return ret_i64(ctx, (int64_t)n);
+}
+
 static const relay_method_t counter_methods[] = {
     {"add", m_add, 1},
     {"get", m_get, 0},
@@ -195,6 +248,10 @@ static const relay_method_t counter_methods[] = {
     {"wait_gpu_task", m_wait_gpu_task, 0},
     {"self", m_self, 0},
     {"kill_self", m_kill_self, 1},
+    {"start_order", m_start_order, 1},
+    {"call_self", m_call_self, 0},
+    {"ping", m_ping, 1},
+    {"gpu_count", m_gpu_count, 0},
 };
 
 static int broken_init(relay_ctx_t *ctx, void **state_p)
@@ -444,6 +501,85 @@ static void concurrency_and_failures(void)
     CHECK_STATUS(status_of(call0(c, "get"), "constructor"), RELAY_ERR_ACTOR_DEAD);
 }
 
+static void concurrent_order(void)
+{
+    /* Two threads: a call whose argument takes long to fetch is not
+     * overtaken by the call made after it (which, started first, would
+     * have returned before the first one started). */
+    relay_actor_opts_t o = cpus(0.25);
+    o.field_mask |= RELAY_ACTOR_OPT_MAX_CONCURRENCY;
+    o.max_concurrency = 2;
+    relay_actor_t a = make(&o, 0);
+    size_t big = 64u << 20;
+    char *buf = calloc(1, big);
+    CHECK(buf != NULL);
+    relay_ref_t data;
+    CHECK_OK(relay_put(buf, big, &data));
+    free(buf);
+    relay_ref_t r[2];
+    relay_arg_t first = relay_arg_ref(data);
+    CHECK_OK(relay_actor_call(a, "start_order", &first, 1, NULL, &r[0]));
+    r[1] = call1(a, "start_order", 1);
+    CHECK_EQ(take(r[0]), 0);
+    CHECK_LE(take(r[1]), 1);
+    CHECK_OK(relay_release(data));
+    CHECK_OK(relay_actor_kill(a));
+
+    /* All 4 CPUs of rank 1 and two threads: while one call runs, the
+     * other waits for a task needing a CPU. That is no deadlock: once the
+     * running call ends the actor gives its CPUs back and the task runs. */
+    relay_actor_opts_t all = cpus(4);
+    all.field_mask |= RELAY_ACTOR_OPT_MAX_CONCURRENCY;
+    all.max_concurrency = 2;
+    relay_actor_t b = make(&all, 0);
+    CHECK_EQ(take(call0(b, "rank")), 1);
+    relay_ref_t slow = call1(b, "slow", 300), waits = call0(b, "wait_task");
+    CHECK_EQ(take(slow), 1);
+    CHECK_GE(take(waits), 1);
+    CHECK_OK(relay_actor_kill(b));
+}
+
+static void strict_placement(void)
+{
+    /* An actor gets its CPUs only where they are free: B does not queue
+     * behind A on rank 1, where a task still finds its CPU. */
+    relay_actor_opts_t three = cpus(3), two = cpus(2);
+    relay_actor_t a = make(&three, 0);
+    CHECK_EQ(take(call0(a, "rank")), 1);
+    relay_actor_t b = make(&two, 0);
+    relay_ref_t b_rank = call0(b, "rank");
+    relay_ref_t t;
+    CHECK_OK(relay_submit("ranks", NULL, 0, NULL, &t));
+    CHECK_GE(take(t), 1);
+    if (world_size == 2) {
+        /* Nowhere else to go: B is built once A is gone. */
+        relay_object_t o;
+        CHECK_STATUS(relay_get(b_rank, 0.2, &o), RELAY_ERR_TIMEOUT);
+        CHECK_OK(relay_actor_kill(a));
+        CHECK_EQ(take(b_rank), 1);
+    } else {
+        CHECK_GE(take(b_rank), 2);
+        CHECK_OK(relay_actor_kill(a));
+    }
+    CHECK_OK(relay_actor_kill(b));
+}
+
+static void actor_deadlocks(void)
+{
+    /* A method calling its own single-threaded actor, and A -> B -> A:
+     * reported, not hung. */
+    relay_actor_opts_t o = cpus(0.25);
+    relay_actor_t a = make(&o, 0), b = make(&o, 0);
+    CHECK_STATUS((int)take(call0(a, "call_self")), RELAY_ERR_DEADLOCK);
+    relay_arg_t hb = relay_arg_value(&b, sizeof b);
+    relay_ref_t r;
+    CHECK_OK(relay_actor_call(a, "ping", &hb, 1, NULL, &r));
+    CHECK_STATUS((int)take(r), RELAY_ERR_TASK_FAILED); /* B's poke failed on a's deadlock */
+    CHECK_EQ(take(call0(a, "get")), 0);                /* both live on */
+    CHECK_OK(relay_actor_kill(a));
+    CHECK_OK(relay_actor_kill(b));
+}
+
 static void placement(void)
 {
     /* On the rank with the custom resource. */
@@ -472,6 +608,7 @@ static void placement(void)
     g.field_mask |= RELAY_ACTOR_OPT_NUM_GPUS;
     g.num_gpus = 1;
     relay_actor_t ga = make(&g, 0);
+    CHECK_EQ(take(call0(ga, "gpu_count")), 1); /* its methods see its GPU */
     CHECK_STATUS((int)take(call0(ga, "wait_gpu_task")), RELAY_ERR_DEADLOCK);
     CHECK_OK(relay_actor_kill(ga));
 }
@@ -579,6 +716,9 @@ int main(int argc, char **argv)
         handles_and_names();
         kill_semantics();
         concurrency_and_failures();
+        concurrent_order();
+        strict_placement();
+        actor_deadlocks();
         placement();
         bad_input();
     }
@@ -589,7 +729,7 @@ int main(int argc, char **argv)
     for (double end = test_now() + TEST_LONG_S; hosted && test_now() < end; test_sleep(0.01))
         hosted = test_allreduce_sum_u64(test_stats().actors_hosted);
     CHECK_EQ(hosted, 0);
-    CHECK_EQ(test_allreduce_sum_u64((uint64_t)atomic_load(&destroyed)), world_size >= 3 ? 11 : 10);
+    CHECK_EQ(test_allreduce_sum_u64((uint64_t)atomic_load(&destroyed)), world_size >= 3 ? 17 : 16);
     CHECK_OK(relay_finalize());
     MPI_Finalize();
     if (world_rank == 0) printf("actors: PASS\n");
