@@ -60,7 +60,9 @@ extern "C" {
       "the task can never run: the resources it needs are held by tasks "                          \
       "waiting for it")                                                                            \
     X(ERR_ACTOR_DEAD, -19, "the actor is dead (killed, or its constructor failed)")                \
-    X(ERR_NOT_FOUND, -20, "no actor has this name")
+    X(ERR_NOT_FOUND, -20, "no actor has this name")                                                \
+    X(ERR_CORRUPT, -21, "an object read back from its spill file failed its checksum")             \
+    X(ERR_IO, -22, "a file could not be read or written")
 
 typedef enum relay_status {
 #define RELAY__STATUS_ENUM(name, value, desc) RELAY_##name = value,
@@ -142,6 +144,10 @@ enum {
     RELAY_CONFIG_NUM_GPUS = 1u << 7,
     RELAY_CONFIG_RESOURCES = 1u << 8,
     RELAY_CONFIG_MAX_THREADS = 1u << 9,
+    RELAY_CONFIG_STORE_BUDGET = 1u << 10,
+    RELAY_CONFIG_SPILL_DIR = 1u << 11,
+    RELAY_CONFIG_SPILL_KEEP = 1u << 12,
+    RELAY_CONFIG_SPILL_MAX = 1u << 13,
 };
 
 typedef struct relay_config {
@@ -188,6 +194,23 @@ typedef struct relay_config {
      * this; at the limit it keeps them. Default num_cpus + 512;
      * num_cpus..65536. */
     int max_threads;
+    /* RELAY_STORE_BUDGET: bytes of large objects (above inline_max) this
+     * rank keeps in memory; beyond, the least recently used ones that no
+     * task, view or transfer is using are written to the spill file and
+     * read back when needed. Default: half the node's memory divided among
+     * its ranks. 0 writes every large object out. */
+    size_t store_budget;
+    /* RELAY_SPILL_DIR: directory of the spill files (one HDF5 file per
+     * rank, relay-<job>-<rank>.h5). Default $TMPDIR, else /tmp. It must
+     * exist and be writable: relay_init checks. */
+    const char *spill_dir;
+    /* RELAY_SPILL_KEEP (0/1): leave the spill files at relay_finalize
+     * (default 0: removed). */
+    int spill_keep;
+    /* RELAY_SPILL_MAX: most bytes a rank's spill file may hold; a spill
+     * that would go beyond fails like a full disk (the object stays in
+     * memory). Default 0: no limit but the disk's. */
+    size_t spill_max;
 } relay_config_t;
 
 /* Register a remote function under a name, on every rank (the same binary
@@ -429,8 +452,38 @@ int relay_actor_kill(relay_actor_t actor);
 
 /* Store a copy of size bytes as an immutable object. [OUT] ref_p: held by
  * the caller until released. Errors: INVALID_ARG (data NULL with size > 0),
- * NOT_INITIALIZED, NO_MEMORY. */
+ * NOT_INITIALIZED, NO_MEMORY. An object larger than the store budget goes
+ * to the spill file directly from data, without a copy in memory. */
 int relay_put(const void *data, size_t size, relay_ref_t *ref_p);
+
+/* Element types of typed arrays. */
+typedef enum relay_dtype {
+    RELAY_DTYPE_BYTES = 0, /* not an array: plain bytes */
+    RELAY_INT8,
+    RELAY_UINT8,
+    RELAY_INT16,
+    RELAY_UINT16,
+    RELAY_INT32,
+    RELAY_UINT32,
+    RELAY_INT64,
+    RELAY_UINT64,
+    RELAY_FLOAT32,
+    RELAY_FLOAT64,
+} relay_dtype_t;
+
+#define RELAY_MAX_DIMS 8
+
+/* Bytes of one element of dtype (0 for RELAY_DTYPE_BYTES or a bad value). */
+size_t relay_dtype_size(relay_dtype_t dtype);
+
+/* Put a C-ordered (row-major) array of ndims dimensions dims of dtype
+ * elements. It is an object like any other (its bytes are the elements);
+ * views of it know its type and shape, and it spills as a typed HDF5
+ * dataset of that shape. Errors: as relay_put, plus INVALID_ARG (a bad
+ * dtype, ndims outside 1..RELAY_MAX_DIMS, NULL dims), OUT_OF_RANGE (the
+ * size overflows). */
+int relay_put_array(const void *data, relay_dtype_t dtype, int ndims, const uint64_t *dims,
+                    relay_ref_t *ref_p);
 
 /* Like relay_put, for an object that also contains refs (nrefs of them):
  * they stay alive as long as the object does. Errors: as relay_put, plus
@@ -495,6 +548,19 @@ size_t relay_object_num_refs(relay_object_t obj);
  * is alive; relay_retain it to keep it longer). Errors: INVALID_ARG,
  * OUT_OF_RANGE. */
 int relay_object_ref(relay_object_t obj, size_t i, relay_ref_t *ref_p);
+/* The type and shape of a view: RELAY_DTYPE_BYTES, 1, {size} for plain
+ * bytes. [OUT] dims: RELAY_MAX_DIMS entries (may be NULL), dtype_p and
+ * ndims_p (may be NULL). Errors: INVALID_ARG (NULL obj). */
+int relay_object_array(relay_object_t obj, relay_dtype_t *dtype_p, int *ndims_p, uint64_t *dims);
+
+/* Write a view into the HDF5 file path (created if it does not exist) as
+ * the dataset named dataset: an array as a dataset of its type and shape,
+ * plain bytes as a 1-D uint8 dataset. Any thread. Errors: INVALID_ARG
+ * (NULL, an error object, a bad dataset name), EXISTS (the dataset is
+ * there), IO (the file cannot be created, opened or written),
+ * NOT_INITIALIZED. */
+int relay_object_save(relay_object_t obj, const char *path, const char *dataset);
+
 /* RELAY_OK, or the error status of an error object; INVALID_ARG for NULL. */
 int relay_object_status(relay_object_t obj);
 /* The error message of an error object, NULL otherwise. */
@@ -536,6 +602,10 @@ int relay_ctx_return(relay_ctx_t *ctx, size_t i, const void *data, size_t size);
 int relay_ctx_return_object(relay_ctx_t *ctx, size_t i, const void *data, size_t size,
                             const relay_ref_t *refs, size_t nrefs);
 
+/* Set return i to a copy of a typed array (as relay_put_array). */
+int relay_ctx_return_array(relay_ctx_t *ctx, size_t i, const void *data, relay_dtype_t dtype,
+                           int ndims, const uint64_t *dims);
+
 /* Fail the task with a printf-style reason; its returns become error
  * objects naming the function, the rank and the reason. The function
  * should then return. Errors: INVALID_ARG. */
@@ -573,7 +643,7 @@ typedef struct relay_stats {
     uint64_t directory_objects; /* rank 0: live objects in the directory */
     uint64_t directory_bytes;   /* rank 0: bytes of inline objects held */
     uint64_t store_objects;     /* objects whose primary copy is here */
-    uint64_t store_bytes;       /* their bytes */
+    uint64_t store_bytes;       /* of their bytes, those in memory */
     uint64_t held_refs;         /* distinct refs this rank holds */
     uint64_t live_views;        /* relay_object_t not yet freed */
     uint64_t bytes_fetched;     /* large-object bytes received peer-to-peer */
@@ -584,6 +654,11 @@ typedef struct relay_stats {
     uint64_t worker_threads;    /* threads of this rank's worker pool */
     uint64_t actors_hosted;     /* live actors on this rank */
     uint64_t actor_calls_run;   /* methods run on this rank */
+    uint64_t spilled_objects;   /* store objects whose bytes are only in the spill file */
+    uint64_t spilled_bytes;     /* bytes of the objects the spill file holds */
+    uint64_t spill_writes;      /* objects written to the spill file */
+    uint64_t spill_reads;       /* objects read back */
+    uint64_t spill_failures;    /* writes that failed (the object stayed in memory) */
 } relay_stats_t;
 
 /* [OUT] stats_p. Errors: INVALID_ARG, NOT_INITIALIZED. */

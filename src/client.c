@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -16,6 +17,7 @@
 #include "registry.h"
 #include "resources.h"
 #include "runtime.h"
+#include "spill.h"
 #include "store.h"
 #include "worker.h"
 
@@ -233,9 +235,17 @@ static void drop_reqs(req_set_t *s, int keep_objs)
 static void req_resolve(relay__req_t *q, struct relay_object *obj, int remote, int holder)
 {
     if (remote && holder == relay__g.rank) {
-        relay__obj_unref(obj);
-        q->obj = relay__store_lookup(q->obj_id);
-        if (!q->obj) q->status = RELAY_ERR_INVALID_REF;
+        struct relay_object *mine = relay__store_lookup(q->obj_id);
+        if (mine || !obj || !relay__store_spilled(q->obj_id)) {
+            relay__obj_unref(obj);
+            q->obj = mine;
+            if (!q->obj) q->status = obj ? RELAY_ERR_INVALID_REF : RELAY_ERR_NO_MEMORY;
+            return;
+        }
+        /* Only in this rank's spill file: read back into obj. */
+        q->obj = obj;
+        q->fetch = relay__store_restore(q->obj_id, obj, q->batch);
+        if (!q->fetch) q->status = RELAY_ERR_NO_MEMORY;
         return;
     }
     q->obj = obj;
@@ -273,7 +283,8 @@ void relay__client_on_get_reply(int src, relay__rbuf_t *r)
 }
 
 void relay__client_on_local_reply(uint64_t req_id, int status, struct relay_object *obj, int holder,
-                                  uint64_t size, const uint64_t *refs, uint32_t nrefs)
+                                  uint64_t size, const uint64_t *refs, uint32_t nrefs,
+                                  const struct relay__array *array)
 {
     relay__req_t *q = relay__map_remove(&relay__g.reqs, req_id);
     if (!q) return;
@@ -283,6 +294,10 @@ void relay__client_on_local_reply(uint64_t req_id, int status, struct relay_obje
     } else if (status == RELAY_OK && holder >= 0) {
         struct relay_object *target = relay__obj_new(q->obj_id, size, nrefs);
         if (target && nrefs) memcpy(target->refs, refs, nrefs * sizeof *refs);
+        if (target && relay__obj_set_array(target, array) != 0) {
+            relay__obj_unref(target);
+            target = NULL;
+        }
         req_resolve(q, target, 1, holder);
     }
     req_replied(q);
@@ -399,6 +414,12 @@ static int get_impl(const char *call, const relay_ref_t *refs, size_t n, double 
     }
     if (bad < n) {
         first = req_result(&s.q[bad]);
+        char why[600];
+        const relay__fetch_t *f = s.q[bad].fetch;
+        snprintf(why, sizeof why, "%s",
+                 f && f->errmsg                   ? f->errmsg
+                 : first == RELAY_ERR_INVALID_REF ? "unknown or already released"
+                                                  : relay_strerror(first));
         drop_reqs(&s, 0);
         pthread_mutex_unlock(&relay__g.lock);
         pthread_cond_destroy(&b.cv);
@@ -406,8 +427,7 @@ static int get_impl(const char *call, const relay_ref_t *refs, size_t n, double 
         if (first == RELAY_ERR_SHUTDOWN)
             return relay__error(first, "%s: relay is shutting down", call);
         return relay__error(first, "%s: ref %#llx: %s", call, (unsigned long long)refs[bad].id,
-                            first == RELAY_ERR_INVALID_REF ? "unknown or already released"
-                                                           : relay_strerror(first));
+                            why);
     }
     for (size_t i = 0; i < n; i++) {
         objs_p[i] = relay__view_give(s.q[i].obj);
@@ -638,29 +658,64 @@ static void publish(struct relay_object *obj)
         relay__desc_put_obj(w, obj);
     } else {
         relay__store_insert(obj);
-        relay__desc_put_remote(w, obj->size, obj->refs, obj->nrefs, relay__g.rank);
+        relay__desc_put_remote(w, obj->size, obj->refs, obj->nrefs, obj->array, relay__g.rank);
     }
     relay__msg_end(0, w, start);
 }
 
-int relay_put_object(const void *data, size_t size, const relay_ref_t *refs, size_t nrefs,
-                     relay_ref_t *ref_p)
+/* A put larger than the store's budget goes from data straight to the
+ * spill file, never copied in memory. RELAY_OK when it went there. */
+static int put_direct(uint64_t id, const void *data, size_t size, const relay_ref_t *refs,
+                      uint32_t nrefs, const relay__array_t *array)
 {
-    int rc = relay__check_on("relay_put");
+    if (size <= relay__g.cfg.inline_max || size <= relay__g.cfg.store_budget)
+        return RELAY_ERR_INVALID_ARG;
+    struct relay_object meta;
+    memset(&meta, 0, sizeof meta);
+    meta.id = id;
+    meta.size = size;
+    meta.nrefs = nrefs;
+    meta.refs = (uint64_t *)refs;
+    meta.array = (relay__array_t *)array;
+    if (relay__store_insert_direct(&meta, data) != RELAY_OK) {
+        relay__log(RELAY__LOG_WARN, "object %#llx stays in memory: %s", (unsigned long long)id,
+                   relay_last_error());
+        return RELAY_ERR_IO;
+    }
+    return RELAY_OK;
+}
+
+static int put_impl(const char *call, const void *data, size_t size, const relay_ref_t *refs,
+                    size_t nrefs, const relay__array_t *array, relay_ref_t *ref_p)
+{
+    int rc = relay__check_on(call);
     if (rc) return rc;
-    if (!ref_p) return relay__error(RELAY_ERR_INVALID_ARG, "relay_put: ref_p is NULL");
-    if (!data && size) return relay__error(RELAY_ERR_INVALID_ARG, "relay_put: data is NULL");
+    if (!ref_p) return relay__error(RELAY_ERR_INVALID_ARG, "%s: ref_p is NULL", call);
+    if (!data && size) return relay__error(RELAY_ERR_INVALID_ARG, "%s: data is NULL", call);
     if (nrefs > UINT32_MAX)
-        return relay__error(RELAY_ERR_OUT_OF_RANGE, "relay_put: too many refs (%zu)", nrefs);
-    if ((rc = check_refs_arg("relay_put", refs, nrefs))) return rc;
+        return relay__error(RELAY_ERR_OUT_OF_RANGE, "%s: too many refs (%zu)", call, nrefs);
+    if ((rc = check_refs_arg(call, refs, nrefs))) return rc;
     uint64_t id = relay__id_make(relay__g.rank, new_seq(), 0);
-    struct relay_object *obj =
-        relay__obj_copy(id, data, size, (const uint64_t *)refs, (uint32_t)nrefs);
-    if (!obj)
-        return relay__error(RELAY_ERR_NO_MEMORY, "relay_put: cannot allocate %zu bytes", size);
+    struct relay_object *obj = NULL;
+    int direct = put_direct(id, data, size, refs, (uint32_t)nrefs, array) == RELAY_OK;
+    if (!direct) {
+        obj = relay__obj_copy(id, data, size, (const uint64_t *)refs, (uint32_t)nrefs);
+        if (!obj || relay__obj_set_array(obj, array) != 0) {
+            relay__obj_unref(obj);
+            return relay__error(RELAY_ERR_NO_MEMORY, "%s: cannot allocate %zu bytes", call, size);
+        }
+    }
     pthread_mutex_lock(&relay__g.lock);
     if (relay__g.shutting_down) {
-        rc = relay__error(RELAY_ERR_SHUTDOWN, "relay_put: relay is shutting down");
+        rc = relay__error(RELAY_ERR_SHUTDOWN, "%s: relay is shutting down", call);
+    } else if (direct) {
+        size_t start;
+        relay__wbuf_t *w = relay__msg_begin(0, RELAY__R_PUT, &start);
+        relay__put_u64(w, id);
+        relay__desc_put_remote(w, size, (const uint64_t *)refs, (uint32_t)nrefs, array,
+                               relay__g.rank);
+        relay__msg_end(0, w, start);
+        relay__hold_add(id);
     } else {
         publish(obj);
         relay__hold_add(id);
@@ -669,6 +724,59 @@ int relay_put_object(const void *data, size_t size, const relay_ref_t *refs, siz
     relay__obj_unref(obj);
     if (rc == RELAY_OK) ref_p->id = id;
     return rc;
+}
+
+int relay_put_object(const void *data, size_t size, const relay_ref_t *refs, size_t nrefs,
+                     relay_ref_t *ref_p)
+{
+    return put_impl("relay_put", data, size, refs, nrefs, NULL, ref_p);
+}
+
+int relay__array_check(const char *call, relay_dtype_t dtype, int ndims, const uint64_t *dims,
+                       relay__array_t *a, size_t *size_p)
+{
+    int overflow;
+    int64_t size = relay__array_bytes((int)dtype, ndims, dims, &overflow);
+    if (overflow)
+        return relay__error(RELAY_ERR_OUT_OF_RANGE, "%s: an array of that shape is too large",
+                            call);
+    if (size < 0)
+        return relay__error(RELAY_ERR_INVALID_ARG,
+                            "%s: dtype %d or ndims %d is not a typed array (dims %s)", call,
+                            (int)dtype, ndims, dims ? "given" : "NULL");
+    a->dtype = (uint8_t)dtype;
+    a->ndims = (uint8_t)ndims;
+    memset(a->dims, 0, sizeof a->dims);
+    memcpy(a->dims, dims, (size_t)ndims * sizeof *dims);
+    *size_p = (size_t)size;
+    return RELAY_OK;
+}
+
+int relay_put_array(const void *data, relay_dtype_t dtype, int ndims, const uint64_t *dims,
+                    relay_ref_t *ref_p)
+{
+    relay__array_t a;
+    size_t size;
+    int rc = relay__check_on("relay_put_array");
+    if (rc || (rc = relay__array_check("relay_put_array", dtype, ndims, dims, &a, &size)))
+        return rc;
+    return put_impl("relay_put_array", data, size, NULL, 0, &a, ref_p);
+}
+
+int relay_object_save(relay_object_t obj, const char *path, const char *dataset)
+{
+    int rc = relay__check_on("relay_object_save");
+    if (rc) return rc;
+    if (!obj || !path || !dataset)
+        return relay__error(RELAY_ERR_INVALID_ARG, "relay_object_save: NULL %s",
+                            !obj    ? "object"
+                            : !path ? "path"
+                                    : "dataset");
+    if (obj->status != RELAY_OK)
+        return relay__error(RELAY_ERR_INVALID_ARG,
+                            "relay_object_save: an error object has no data to save (%s)",
+                            obj->errmsg ? obj->errmsg : "");
+    return relay__spill_save(obj, path, dataset);
 }
 
 int relay_put(const void *data, size_t size, relay_ref_t *ref_p)

@@ -63,6 +63,10 @@ int relay__client_submit(relay__submit_t *sb, const relay_arg_t *args, size_t na
 int relay__check_args(const char *call, const char *fn, const relay_arg_t *args, size_t nargs);
 int relay__check_task_name(const char *call, const char *fn, const char *name);
 int relay__check_num_returns(const char *call, const char *fn, int nret);
+/* A typed array's description, checked; its size in bytes. */
+struct relay__array;
+int relay__array_check(const char *call, relay_dtype_t dtype, int ndims, const uint64_t *dims,
+                       struct relay__array *a, size_t *size_p);
 /* An id this rank can tell is invalid: null, a rank that does not exist,
  * or one of its own never handed out (INVALID_REF, logged). */
 int relay__check_id(const char *call, uint64_t id);
@@ -78,8 +82,10 @@ void relay__client_on_actor_reply(int src, relay__rbuf_t *r);
  * obj: an inline or error object, or NULL with the holder (-1 for none:
  * want_data was 0 or the status is an error) of a remote object. */
 struct relay_object;
+struct relay__array;
 void relay__client_on_local_reply(uint64_t req_id, int status, struct relay_object *obj, int holder,
-                                  uint64_t size, const uint64_t *refs, uint32_t nrefs);
+                                  uint64_t size, const uint64_t *refs, uint32_t nrefs,
+                                  const struct relay__array *array);
 
 /* Fail every pending request with RELAY_ERR_SHUTDOWN. Lock held. */
 void relay__client_fail_all(void);

@@ -316,10 +316,12 @@ relay__fetch_t *relay__fetch_start(int holder, struct relay_object *obj, struct 
 
 void relay__fetch_finish(relay__fetch_t *f)
 {
-    if (f->done)
+    if (f->done) {
+        free(f->errmsg);
         free(f);
-    else
+    } else {
         f->abandoned = 1;
+    }
 }
 
 void relay__send_object(int dest, int tag, size_t chunk, struct relay_object *obj)
@@ -340,6 +342,13 @@ void relay__send_object(int dest, int tag, size_t chunk, struct relay_object *ob
     relay__comm_wake();
 }
 
+static void post_fetch_err(int dest, int tag, int status);
+
+void relay__comm_refuse_fetch(int dest, int tag, int status)
+{
+    post_fetch_err(dest, tag, status);
+}
+
 static void post_fetch_err(int dest, int tag, int status)
 {
     size_t start;
@@ -357,6 +366,10 @@ void relay__comm_on_fetch(int src, relay__rbuf_t *r)
     uint64_t size = relay__get_u64(r);
     if (r->err) return;
     struct relay_object *obj = relay__store_lookup(id);
+    if (!obj && relay__store_spilled(id) && chunk && chunk <= INT_MAX) {
+        relay__store_restore_send(id, src, tag, chunk); /* it answers once read back */
+        return;
+    }
     if (!obj || obj->size != size || chunk == 0 || chunk > INT_MAX) {
         relay__log(RELAY__LOG_WARN, "rank %d asked for object %#llx (%llu bytes) not held here",
                    src, (unsigned long long)id, (unsigned long long)size);

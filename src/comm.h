@@ -48,6 +48,7 @@ typedef struct relay__fetch {
     int done;
     int status;
     int abandoned; /* the waiter gave up: the transport frees everything */
+    char *errmsg;  /* what went wrong, when the completer knows more */
     struct relay_object *obj;
     struct relay__batch *batch;
 } relay__fetch_t;
@@ -58,6 +59,9 @@ void relay__fetch_finish(relay__fetch_t *f);
 
 /* Holder side: send obj's bytes to dest on tag, in chunks. Lock held. */
 void relay__send_object(int dest, int tag, size_t chunk, struct relay_object *obj);
+
+/* Holder side: tell dest its fetch on tag cannot be answered. Lock held. */
+void relay__comm_refuse_fetch(int dest, int tag, int status);
 
 /* Handlers for FETCH / FETCH_ERR records. */
 void relay__comm_on_fetch(int src, relay__rbuf_t *r);

@@ -3,7 +3,9 @@
 #include <errno.h>
 #include <limits.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "log.h"
@@ -26,6 +28,13 @@ static const int_option_t opt_chunk_bytes = {"RELAY_CHUNK_BYTES", 4096, KiB *KiB
 static const int_option_t opt_num_gpus = {"RELAY_NUM_GPUS", 0, RELAY__MAX_GPUS, 0};
 static const int_option_t opt_max_threads = {"RELAY_MAX_THREADS", 1, 65536, 0};
 static const int_option_t opt_slurm_cpus = {"SLURM_CPUS_PER_TASK", 1, 4096, 0};
+static const int_option_t opt_store_budget = {"RELAY_STORE_BUDGET", 0, KiB *KiB *KiB *KiB *KiB, 1};
+static const int_option_t opt_spill_keep = {"RELAY_SPILL_KEEP", 0, 1, 0};
+static const int_option_t opt_spill_max = {"RELAY_SPILL_MAX", 0, KiB *KiB *KiB *KiB *KiB, 1};
+
+/* The spill directory as resolved (the field's string may not outlive
+ * relay_init's caller). */
+static char spill_dir[4096];
 
 static int check_range(const int_option_t *o, const char *what, long long v)
 {
@@ -103,10 +112,30 @@ static int resolve_one(const int_option_t *o, const relay_config_t *in, uint64_t
     return from_env(o, v);
 }
 
+/* The field, then RELAY_SPILL_DIR, else $TMPDIR, else /tmp. */
+static int resolve_spill_dir(const relay_config_t *in)
+{
+    const char *dir = getenv("TMPDIR");
+    if (!dir || !*dir) dir = "/tmp";
+    if (in && (in->field_mask & RELAY_CONFIG_SPILL_DIR)) {
+        if (!in->spill_dir || !*in->spill_dir)
+            return relay__error(RELAY_ERR_CONFIG, "relay_config_t.spill_dir is empty");
+        dir = in->spill_dir;
+    }
+    const char *env = getenv("RELAY_SPILL_DIR");
+    if (env && !*env) return relay__error(RELAY_ERR_CONFIG, "RELAY_SPILL_DIR is empty");
+    if (env) dir = env;
+    if (strlen(dir) >= sizeof spill_dir - 64)
+        return relay__error(RELAY_ERR_CONFIG, "spill directory '%s' is too long", dir);
+    snprintf(spill_dir, sizeof spill_dir, "%s", dir);
+    return RELAY_OK;
+}
+
 int relay__config_resolve(const relay_config_t *in, relay_config_t *out, relay__offer_t *offer)
 {
     long long num_cpus = default_cpus(), driver_workers = 0, inline_max = 100 * KiB, log_level = 1,
-              poll_max_us = 1000, chunk_bytes = 64 * KiB * KiB, num_gpus = -1, max_threads = 0;
+              poll_max_us = 1000, chunk_bytes = 64 * KiB * KiB, num_gpus = -1, max_threads = 0,
+              store_budget = -1, spill_keep = 0, spill_max = 0;
     int rc;
 #define RESOLVE(opt, bit, fld, var)                                                                \
     rc = resolve_one(&opt, in, bit, in ? (long long)in->fld : 0, "relay_config_t." #fld, &var);    \
@@ -119,7 +148,11 @@ int relay__config_resolve(const relay_config_t *in, relay_config_t *out, relay__
     RESOLVE(opt_chunk_bytes, RELAY_CONFIG_CHUNK_BYTES, chunk_bytes, chunk_bytes);
     RESOLVE(opt_num_gpus, RELAY_CONFIG_NUM_GPUS, num_gpus, num_gpus);
     RESOLVE(opt_max_threads, RELAY_CONFIG_MAX_THREADS, max_threads, max_threads);
+    RESOLVE(opt_store_budget, RELAY_CONFIG_STORE_BUDGET, store_budget, store_budget);
+    RESOLVE(opt_spill_keep, RELAY_CONFIG_SPILL_KEEP, spill_keep, spill_keep);
+    RESOLVE(opt_spill_max, RELAY_CONFIG_SPILL_MAX, spill_max, spill_max);
 #undef RESOLVE
+    if ((rc = resolve_spill_dir(in))) return rc;
     if (max_threads == 0) {
         max_threads = num_cpus + 512;
     } else if (max_threads < num_cpus) {
@@ -144,6 +177,10 @@ int relay__config_resolve(const relay_config_t *in, relay_config_t *out, relay__
     out->num_gpus = (int)num_gpus;
     out->max_threads = (int)max_threads;
     out->resources = NULL; /* copied into the offer */
+    out->store_budget = store_budget < 0 ? SIZE_MAX : (size_t)store_budget; /* MAX: by node */
+    out->spill_dir = spill_dir;
+    out->spill_keep = (int)spill_keep;
+    out->spill_max = (size_t)spill_max;
     out->num_resources = 0;
     if (in && (in->field_mask & RELAY_CONFIG_COMM) && in->comm == MPI_COMM_NULL)
         return relay__error(RELAY_ERR_CONFIG, "relay_config_t.comm is MPI_COMM_NULL");

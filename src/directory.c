@@ -41,6 +41,7 @@ static void entry_destroy(relay__dentry_t *e)
     }
     relay__obj_unref(e->obj);
     free(e->refs);
+    free(e->array);
     free(e->deps);
     free(e);
 }
@@ -94,7 +95,7 @@ void relay__dir_put_desc(relay__wbuf_t *w, const relay__dentry_t *e)
     if (e->obj)
         relay__desc_put_obj(w, e->obj);
     else
-        relay__desc_put_remote(w, e->size, e->refs, e->nrefs, e->holder_rank);
+        relay__desc_put_remote(w, e->size, e->refs, e->nrefs, e->array, e->holder_rank);
 }
 
 static void reply_get(int rank, uint64_t req, int status, const relay__dentry_t *e, int want_data)
@@ -103,7 +104,7 @@ static void reply_get(int rank, uint64_t req, int status, const relay__dentry_t 
         int data = e && want_data;
         relay__client_on_local_reply(req, status, data ? e->obj : NULL,
                                      data && !e->obj ? e->holder_rank : -1, e ? e->size : 0,
-                                     e ? e->refs : NULL, e ? e->nrefs : 0);
+                                     e ? e->refs : NULL, e ? e->nrefs : 0, e ? e->array : NULL);
         return;
     }
     size_t start;
@@ -139,7 +140,7 @@ static void count_contained(const uint64_t *refs, uint32_t n, uint64_t container
 }
 
 void relay__dir_set_ready(relay__dentry_t *e, struct relay_object *obj, int holder, uint64_t size,
-                          const uint64_t *refs, uint32_t nrefs)
+                          const uint64_t *refs, uint32_t nrefs, const struct relay__array *array)
 {
     e->ready = 1;
     if (obj) {
@@ -158,6 +159,7 @@ void relay__dir_set_ready(relay__dentry_t *e, struct relay_object *obj, int hold
             memcpy(e->refs, refs, nrefs * sizeof *refs);
         }
         e->nrefs = nrefs;
+        if (array && (e->array = malloc(sizeof *e->array))) *e->array = *array;
     }
     uint32_t n;
     const uint64_t *contained = entry_refs(e, &n);
@@ -292,17 +294,12 @@ void relay__dir_on_put(int src, relay__rbuf_t *r)
     for (uint32_t i = 0; i < d.nrefs; i++)
         refs[i] = relay__desc_ref(&d, i);
     if (d.is_inline) {
-        struct relay_object *o = relay__obj_new(id, d.size, d.nrefs);
-        if (o) {
-            memcpy(o->refs, refs, d.nrefs * sizeof *refs);
-            if (d.size) memcpy(o->data, d.bytes, d.size);
-        } else {
-            o = relay__dir_oom_object(id, d.size);
-        }
-        relay__dir_set_ready(e, o, -1, 0, NULL, 0);
+        struct relay_object *o = relay__obj_from_desc(id, &d);
+        if (!o) o = relay__dir_oom_object(id, d.size);
+        relay__dir_set_ready(e, o, -1, 0, NULL, 0, NULL);
         relay__obj_unref(o);
     } else {
-        relay__dir_set_ready(e, NULL, src, d.size, refs, d.nrefs);
+        relay__dir_set_ready(e, NULL, src, d.size, refs, d.nrefs, d.has_array ? &d.array : NULL);
     }
     if (refs != small) free(refs);
 }

@@ -11,6 +11,7 @@
 
 struct relay_object;
 struct relay__stask;
+struct relay__array;
 
 typedef struct relay__dwaiter {
     struct relay__dwaiter *next;
@@ -30,6 +31,7 @@ typedef struct relay__dentry {
     uint64_t size;
     uint32_t nrefs; /* refs of a remote object (inline ones are in obj) */
     uint64_t *refs;
+    struct relay__array *array; /* a remote typed array's type and shape */
     relay__dwaiter_t *waiters;
     struct relay__stask **deps; /* tasks waiting for it */
     uint32_t ndeps, capdeps;
@@ -44,7 +46,7 @@ relay__dentry_t *relay__dir_add_pending(uint64_t id);
  * remote object. Counts the refs it contains, answers waiters, tells
  * dependent tasks. */
 void relay__dir_set_ready(relay__dentry_t *e, struct relay_object *obj, int holder, uint64_t size,
-                          const uint64_t *refs, uint32_t nrefs);
+                          const uint64_t *refs, uint32_t nrefs, const struct relay__array *array);
 int relay__dir_add_dep(relay__dentry_t *e, struct relay__stask *t);
 /* Free e if nothing keeps it alive any more. */
 void relay__dir_maybe_free(relay__dentry_t *e);

@@ -107,6 +107,7 @@ struct relay_object *relay__obj_new(uint64_t id, size_t size, uint32_t nrefs)
     o->id = id;
     o->size = size;
     o->nrefs = nrefs;
+    o->array = NULL;
     o->refs = (uint64_t *)(o + 1);
     uintptr_t data = (uintptr_t)(o->refs + nrefs);
     o->data = (void *)((data + DATA_ALIGN - 1) & ~(uintptr_t)(DATA_ALIGN - 1));
@@ -148,6 +149,7 @@ void relay__obj_unref(struct relay_object *o)
     if (atomic_fetch_sub_explicit(&o->refcnt, 1, memory_order_acq_rel) != 1) return;
     atomic_fetch_sub_explicit(&relay__g.live_objects, 1, memory_order_relaxed);
     free(o->errmsg);
+    free(o->array);
     if (o->mapped)
         map_give(o, o->mapped);
     else
@@ -160,6 +162,60 @@ relay_object_t relay__view_give(struct relay_object *o)
     return o;
 }
 
+int64_t relay__array_bytes(int dtype, int ndims, const uint64_t *dims, int *overflow)
+{
+    *overflow = 0;
+    size_t esize = relay_dtype_size((relay_dtype_t)dtype);
+    if (!esize || ndims < 1 || ndims > RELAY_MAX_DIMS || !dims) return -1;
+    uint64_t n = esize;
+    for (int i = 0; i < ndims; i++) {
+        if (dims[i] && n > (uint64_t)INT64_MAX / dims[i]) {
+            *overflow = 1;
+            return -1;
+        }
+        n *= dims[i];
+    }
+    return (int64_t)n;
+}
+
+size_t relay_dtype_size(relay_dtype_t t)
+{
+    switch (t) {
+    case RELAY_INT8:
+    case RELAY_UINT8:
+        return 1;
+    case RELAY_INT16:
+    case RELAY_UINT16:
+        return 2;
+    case RELAY_INT32:
+    case RELAY_UINT32:
+    case RELAY_FLOAT32:
+        return 4;
+    case RELAY_INT64:
+    case RELAY_UINT64:
+    case RELAY_FLOAT64:
+        return 8;
+    default:
+        return 0;
+    }
+}
+
+int relay__obj_set_array(struct relay_object *o, const relay__array_t *a)
+{
+    if (!a) return 0;
+    if (!(o->array = malloc(sizeof *o->array))) return -1;
+    *o->array = *a;
+    return 0;
+}
+
+static void put_array(relay__wbuf_t *w, const relay__array_t *a)
+{
+    relay__put_u8(w, a ? a->ndims : 0);
+    if (!a) return;
+    relay__put_u8(w, a->dtype);
+    relay__put_bytes(w, a->dims, (size_t)a->ndims * 8);
+}
+
 void relay__desc_put_obj(relay__wbuf_t *w, const struct relay_object *o)
 {
     relay__put_u32(w, (uint32_t)o->status);
@@ -169,16 +225,18 @@ void relay__desc_put_obj(relay__wbuf_t *w, const struct relay_object *o)
     }
     relay__put_u32(w, o->nrefs);
     relay__put_bytes(w, o->refs, (size_t)o->nrefs * 8);
+    put_array(w, o->array);
     relay__put_u8(w, 1);
     relay__put_blob(w, o->data, o->size);
 }
 
 void relay__desc_put_remote(relay__wbuf_t *w, uint64_t size, const uint64_t *refs, uint32_t nrefs,
-                            int holder)
+                            const relay__array_t *array, int holder)
 {
     relay__put_u32(w, RELAY_OK);
     relay__put_u32(w, nrefs);
     relay__put_bytes(w, refs, (size_t)nrefs * 8);
+    put_array(w, array);
     relay__put_u8(w, 0);
     relay__put_u64(w, size);
     relay__put_u32(w, (uint32_t)holder);
@@ -195,6 +253,15 @@ void relay__desc_get(relay__rbuf_t *r, relay__desc_t *d)
     }
     d->nrefs = relay__get_u32(r);
     d->refs = relay__get_bytes(r, (size_t)d->nrefs * 8);
+    uint8_t ndims = relay__get_u8(r);
+    if (ndims) {
+        d->has_array = 1;
+        d->array.ndims = ndims > RELAY_MAX_DIMS ? RELAY_MAX_DIMS : ndims;
+        d->array.dtype = relay__get_u8(r);
+        const void *dims = relay__get_bytes(r, (size_t)ndims * 8);
+        if (ndims > RELAY_MAX_DIMS) r->err = 1;
+        if (dims && !r->err) memcpy(d->array.dims, dims, (size_t)ndims * 8);
+    }
     d->is_inline = relay__get_u8(r);
     if (d->is_inline) {
         size_t n;
@@ -220,10 +287,30 @@ struct relay_object *relay__obj_from_desc(uint64_t id, const relay__desc_t *d)
     if (!o) return NULL;
     if (d->nrefs) memcpy(o->refs, d->refs, (size_t)d->nrefs * 8);
     if (d->is_inline && d->size) memcpy(o->data, d->bytes, d->size);
+    if (relay__obj_set_array(o, d->has_array ? &d->array : NULL) != 0) {
+        relay__obj_unref(o);
+        return NULL;
+    }
     return o;
 }
 
 /* ---- public accessors ---- */
+
+int relay_object_array(relay_object_t obj, relay_dtype_t *dtype_p, int *ndims_p, uint64_t *dims)
+{
+    if (!obj) return relay__error(RELAY_ERR_INVALID_ARG, "relay_object_array: NULL object");
+    const relay__array_t *a = obj->array;
+    if (dtype_p) *dtype_p = a ? (relay_dtype_t)a->dtype : RELAY_DTYPE_BYTES;
+    if (ndims_p) *ndims_p = a ? a->ndims : 1;
+    if (dims) {
+        memset(dims, 0, RELAY_MAX_DIMS * sizeof *dims);
+        if (a)
+            memcpy(dims, a->dims, (size_t)a->ndims * sizeof *dims);
+        else
+            dims[0] = obj->size;
+    }
+    return RELAY_OK;
+}
 
 const void *relay_object_data(relay_object_t obj)
 {

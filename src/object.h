@@ -11,6 +11,12 @@
 #include "relay.h"
 #include "wire.h"
 
+/* Type and shape of a typed array (relay_put_array). */
+typedef struct relay__array {
+    uint8_t dtype, ndims;
+    uint64_t dims[RELAY_MAX_DIMS];
+} relay__array_t;
+
 struct relay_object {
     atomic_int refcnt;
     int status;   /* RELAY_OK, or the error an error object stands for */
@@ -20,8 +26,15 @@ struct relay_object {
     void *data;
     uint32_t nrefs;
     uint64_t *refs;
-    size_t mapped; /* bytes mmap'ed for the object, 0 when malloc'ed */
+    size_t mapped;         /* bytes mmap'ed for the object, 0 when malloc'ed */
+    relay__array_t *array; /* NULL: plain bytes */
 };
+
+/* Bytes of an array of that type and shape, or -1 when dtype or ndims is
+ * bad, or the size does not fit (*overflow set then). */
+int64_t relay__array_bytes(int dtype, int ndims, const uint64_t *dims, int *overflow);
+/* Give o a copy of a (NULL: none). -1 when out of memory. */
+int relay__obj_set_array(struct relay_object *o, const relay__array_t *a);
 
 /* A new object with room for size bytes and nrefs refs (uninitialised),
  * refcnt 1. NULL when out of memory. */
@@ -45,6 +58,8 @@ typedef struct relay__desc {
     const char *errmsg;
     uint32_t nrefs;
     const uint8_t *refs; /* nrefs u64s, unaligned, inside the message */
+    int has_array;
+    relay__array_t array;
     int is_inline;
     uint64_t size;
     const void *bytes; /* inline */
@@ -53,7 +68,7 @@ typedef struct relay__desc {
 
 void relay__desc_put_obj(relay__wbuf_t *w, const struct relay_object *o); /* inline or error */
 void relay__desc_put_remote(relay__wbuf_t *w, uint64_t size, const uint64_t *refs, uint32_t nrefs,
-                            int holder);
+                            const relay__array_t *array, int holder);
 void relay__desc_get(relay__rbuf_t *r, relay__desc_t *d);
 /* Build an object from an inline or error descriptor. NULL when out of memory. */
 struct relay_object *relay__obj_from_desc(uint64_t id, const relay__desc_t *d);

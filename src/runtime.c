@@ -1,10 +1,12 @@
 /* relay_init / relay_finalize and the process-wide state. */
 #include "runtime.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "actor_host.h"
 #include "client.h"
@@ -18,6 +20,7 @@
 #include "object.h"
 #include "resources.h"
 #include "scheduler.h"
+#include "spill.h"
 #include "store.h"
 #include "worker.h"
 
@@ -76,11 +79,13 @@ static int mpi_setup(int *argc, char ***argv)
 static void teardown(void)
 {
     relay__pool_join();
+    relay__store_stop(); /* no read answers a fetch once the transport is gone */
     relay__comm_join();
     relay__defer_destroy();
     relay__sched_destroy();
     relay__dir_destroy();
     relay__store_destroy();
+    relay__spill_fini();
     relay__cluster_destroy();
     relay__gpu_teardown();
     relay__obj_cache_drain();
@@ -102,6 +107,56 @@ static int resources_setup(int hosts_workers, const relay__offer_t *offer)
     return relay__cluster_init(relay__g.comm, cpu, relay__gpu_count(),
                                hosts_workers ? relay__g.cfg.max_threads : 0,
                                hosts_workers ? offer : &none);
+}
+
+/* A name for this job's spill files, the same on every rank: Slurm's job
+ * (and step), else rank 0's process id and start time. Collective. */
+static void job_name(char *buf, size_t n)
+{
+    const char *job = getenv("SLURM_JOB_ID"), *step = getenv("SLURM_STEP_ID");
+    if (job && *job) {
+        snprintf(buf, n, "%s.%s", job, step && *step ? step : "0");
+        return;
+    }
+    unsigned long long mine[2] = {(unsigned long long)getpid(), (unsigned long long)time(NULL)};
+    MPI_Bcast(mine, 2, MPI_UNSIGNED_LONG_LONG, 0, relay__g.comm);
+    snprintf(buf, n, "%llu-%llu", mine[1], mine[0]);
+}
+
+/* Half the node's memory, shared among its ranks. Collective. */
+static uint64_t default_budget(void)
+{
+    MPI_Comm node;
+    int nlocal = 1;
+    if (MPI_Comm_split_type(relay__g.comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) ==
+        MPI_SUCCESS) {
+        MPI_Comm_size(node, &nlocal);
+        MPI_Comm_free(&node);
+    }
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    uint64_t mem = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : (uint64_t)1 << 32;
+    return mem / 2 / (uint64_t)(nlocal > 0 ? nlocal : 1);
+}
+
+/* The store and its spill file. Collective (names, budget). */
+static int store_setup(void)
+{
+    char job[64];
+    job_name(job, sizeof job);
+    uint64_t budget =
+        relay__g.cfg.store_budget == SIZE_MAX ? default_budget() : relay__g.cfg.store_budget;
+    relay__g.cfg.store_budget = budget;
+    int rc = relay__spill_init(relay__g.cfg.spill_dir,
+                               getenv("RELAY_SPILL_DIR") ? "RELAY_SPILL_DIR" : "spill directory",
+                               job, relay__g.rank, relay__g.cfg.spill_max, relay__g.cfg.spill_keep);
+    /* Every rank knows whether every other could: none starts alone. */
+    int ok = rc == RELAY_OK, all = 0;
+    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, relay__g.comm);
+    if (rc) return rc;
+    if (!all)
+        return relay__error(RELAY_ERR_CONFIG, "relay_init: another rank cannot use its spill "
+                                              "directory");
+    return relay__store_init(budget);
 }
 
 int relay_init(int *argc, char ***argv, const relay_config_t *config)
@@ -133,7 +188,7 @@ int relay_init(int *argc, char ***argv, const relay_config_t *config)
     }
     int hosts_workers = relay__g.rank != 0 || relay__g.size == 1 || cfg.driver_workers;
     rc = resources_setup(hosts_workers, &offer);
-    if (!rc) rc = relay__store_init();
+    if (!rc) rc = store_setup();
     if (!rc && relay__g.rank == 0) rc = relay__dir_init();
     if (!rc && relay__g.rank == 0) rc = relay__sched_init();
     if (!rc && relay__g.rank == 0) rc = relay__defer_init();
@@ -203,7 +258,15 @@ int relay_stats(relay_stats_t *s)
     s->tasks_executed = atomic_load(&relay__g.tasks_executed);
     s->tasks_pending = relay__sched_pending();
     relay__dir_stats(&s->directory_objects, &s->directory_bytes);
-    relay__store_stats(&s->store_objects, &s->store_bytes);
+    relay__store_stats_t st;
+    relay__store_stats(&st);
+    s->store_objects = st.objects;
+    s->store_bytes = st.bytes_in_memory;
+    s->spilled_objects = st.spilled_objects;
+    s->spilled_bytes = st.spilled_bytes;
+    s->spill_writes = st.writes;
+    s->spill_reads = st.reads;
+    s->spill_failures = st.failures;
     s->held_refs = relay__g.holds.count;
     s->live_views = atomic_load(&relay__g.live_views);
     s->bytes_fetched = atomic_load(&relay__g.bytes_fetched);

@@ -453,7 +453,7 @@ static void task_fail(stask_t *t, int status, const char *msg)
     if (!err) abort();
     for (uint32_t i = 0; i < t->nret; i++) {
         relay__dentry_t *e = relay__dir_lookup(t->id | i);
-        if (e && !e->ready) relay__dir_set_ready(e, err, -1, 0, NULL, 0);
+        if (e && !e->ready) relay__dir_set_ready(e, err, -1, 0, NULL, 0, NULL);
     }
     relay__obj_unref(err);
     task_retire(t);
@@ -664,13 +664,13 @@ static void record_return(int src, relay__rbuf_t *r, uint64_t id)
         if (!refs) abort();
         for (uint32_t i = 0; i < d.nrefs; i++)
             refs[i] = relay__desc_ref(&d, i);
-        relay__dir_set_ready(e, NULL, src, d.size, refs, d.nrefs);
+        relay__dir_set_ready(e, NULL, src, d.size, refs, d.nrefs, d.has_array ? &d.array : NULL);
         if (refs != small) free(refs);
         return;
     }
     struct relay_object *o = relay__obj_from_desc(id, &d);
     if (!o) o = relay__dir_oom_object(id, d.size);
-    relay__dir_set_ready(e, o, -1, 0, NULL, 0);
+    relay__dir_set_ready(e, o, -1, 0, NULL, 0, NULL);
     relay__obj_unref(o);
 }
 

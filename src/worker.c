@@ -94,7 +94,7 @@ void relay__post_done(relay_ctx_t *c, int rc)
             relay__desc_put_obj(w, o);
         } else {
             relay__store_insert(o);
-            relay__desc_put_remote(w, o->size, o->refs, o->nrefs, relay__g.rank);
+            relay__desc_put_remote(w, o->size, o->refs, o->nrefs, o->array, relay__g.rank);
         }
     }
     relay__put_u32(w, (uint32_t)c->ndeferred);
@@ -177,7 +177,10 @@ int relay__ctx_fetch_args(relay_ctx_t *c)
     int rc = fs ? RELAY_OK : RELAY_ERR_NO_MEMORY;
     for (uint32_t i = 0; rc == RELAY_OK && i < c->nargs; i++) {
         if (c->args[i].holder < 0) continue;
-        fs[i] = relay__fetch_start(c->args[i].holder, c->args[i].obj, &b);
+        /* Held here but spilled: read back from the file instead. */
+        fs[i] = c->args[i].holder == relay__g.rank && relay__store_spilled(c->args[i].ref)
+                    ? relay__store_restore(c->args[i].ref, c->args[i].obj, &b)
+                    : relay__fetch_start(c->args[i].holder, c->args[i].obj, &b);
         if (!fs[i])
             rc = RELAY_ERR_NO_MEMORY;
         else
@@ -191,7 +194,7 @@ int relay__ctx_fetch_args(relay_ctx_t *c)
             rc = fs[i]->status;
             relay__ctx_failf(c, "argument %u (ref %#llx) could not be fetched from rank %d: %s", i,
                              (unsigned long long)c->args[i].ref, c->args[i].holder,
-                             relay_strerror(rc));
+                             fs[i]->errmsg ? fs[i]->errmsg : relay_strerror(rc));
         }
         relay__fetch_finish(fs[i]);
         c->args[i].holder = -1;
@@ -764,6 +767,21 @@ int relay_ctx_return_object(relay_ctx_t *ctx, size_t i, const void *data, size_t
 int relay_ctx_return(relay_ctx_t *ctx, size_t i, const void *data, size_t size)
 {
     return relay_ctx_return_object(ctx, i, data, size, NULL, 0);
+}
+
+int relay_ctx_return_array(relay_ctx_t *ctx, size_t i, const void *data, relay_dtype_t dtype,
+                           int ndims, const uint64_t *dims)
+{
+    relay__array_t a;
+    size_t size;
+    int rc = relay__array_check("relay_ctx_return_array", dtype, ndims, dims, &a, &size);
+    if (rc || (rc = relay_ctx_return_object(ctx, i, data, size, NULL, 0))) return rc;
+    if (relay__obj_set_array(ctx->rets[i], &a) != 0) {
+        relay__obj_unref(ctx->rets[i]);
+        ctx->rets[i] = NULL;
+        return relay__error(RELAY_ERR_NO_MEMORY, "relay_ctx_return_array: out of memory");
+    }
+    return RELAY_OK;
 }
 
 int relay_ctx_fail(relay_ctx_t *ctx, const char *fmt, ...)

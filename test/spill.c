@@ -1,0 +1,513 @@
+/* The store's budget and its HDF5 spill files.
+ *
+ *   test_spill workload   1 MiB budget per rank, ~50 MiB of task results
+ *                         and puts, read back by gets and by tasks on other
+ *                         ranks, every byte checked; space in the file reused
+ *   test_spill typed      typed arrays spill as typed datasets (read back
+ *                         here with the HDF5 API), views keep type and
+ *                         shape, relay_object_save
+ *   test_spill corrupt    a damaged dataset is reported, never returned
+ *   test_spill diskfull   a spill file limit: writes fail, nothing is lost
+ *   test_spill baddir     a missing or unwritable spill directory
+ *   test_spill keep       RELAY_SPILL_KEEP leaves the file
+ *
+ * Each run spills into a directory of its own (made by rank 0), which the
+ * test checks is empty again after relay_finalize. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <hdf5.h>
+
+#include "testutil.h"
+
+#define KB ((size_t)1024)
+#define MB (KB * KB)
+
+static int world_rank, world_size;
+static char dir[256];
+
+/* ---- remote functions --------------------------------------------------- */
+
+/* (size, seed) -> size bytes of pattern seed. */
+static int fn_make(relay_ctx_t *ctx)
+{
+    return test_fn_make_pattern(ctx);
+}
+
+/* (object, seed) -> its checksum, after checking the pattern. */
+static int fn_check(relay_ctx_t *ctx)
+{
+    const void *p;
+    size_t n;
+    uint64_t seed;
+    TASK_OK(ctx, relay_ctx_arg(ctx, 0, &p, &n));
+    TASK_OK(ctx, test_ctx_arg_fixed(ctx, 1, &seed, sizeof seed));
+    size_t bad = test_verify(p, n, seed);
+    if (bad != SIZE_MAX) {
+        relay_ctx_fail(ctx, "byte %zu of %zu differs (seed %llu)", bad, n,
+                       (unsigned long long)seed);
+        return 1;
+    }
+    uint64_t h = test_hash(p, n);
+    return relay_ctx_return(ctx, 0, &h, sizeof h);
+}
+
+/* (array) -> {dtype, ndims, dims[0], dims[1], dims[2]} as it sees it. */
+static int fn_shape(relay_ctx_t *ctx)
+{
+    relay_object_t o;
+    TASK_OK(ctx, relay_ctx_arg_object(ctx, 0, &o));
+    relay_dtype_t t;
+    int nd;
+    uint64_t dims[RELAY_MAX_DIMS];
+    TASK_OK(ctx, relay_object_array(o, &t, &nd, dims));
+    int64_t out[5] = {t, nd, (int64_t)dims[0], (int64_t)dims[1], (int64_t)dims[2]};
+    return relay_ctx_return(ctx, 0, out, sizeof out);
+}
+
+/* -> a 2 x 3 int16 array made in the task. */
+static int fn_make_array(relay_ctx_t *ctx)
+{
+    int16_t v[6] = {1, -2, 3, -4, 5, -6};
+    uint64_t dims[2] = {2, 3};
+    return relay_ctx_return_array(ctx, 0, v, RELAY_INT16, 2, dims);
+}
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+/* Sum of a stats field over every rank, once this rank has synced. */
+static uint64_t sum_field(size_t off)
+{
+    relay_stats_t s = test_stats();
+    uint64_t v;
+    memcpy(&v, (const char *)&s + off, sizeof v);
+    return test_allreduce_sum_u64(v);
+}
+#define SUM(field) sum_field(offsetof(relay_stats_t, field))
+
+/* Wait (this rank only) until its store has spilled at least n objects. */
+static relay_stats_t wait_spilled(uint64_t n)
+{
+    relay_stats_t s = test_stats();
+    for (double end = test_now() + TEST_LONG_S; s.spilled_objects < n && test_now() < end;
+         test_sleep(0.005))
+        s = test_stats();
+    CHECK_GE(s.spilled_objects, n);
+    return s;
+}
+
+static relay_ref_t put_pattern(size_t size, uint64_t seed)
+{
+    unsigned char *b = malloc(size);
+    CHECK(b != NULL);
+    test_fill(b, size, seed);
+    relay_ref_t r;
+    CHECK_OK(relay_put(b, size, &r));
+    free(b);
+    return r;
+}
+
+/* The files relay left in dir (relay-*.h5). */
+static int files_left(char *first, size_t n)
+{
+    DIR *d = opendir(dir);
+    int count = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (!strncmp(e->d_name, "relay-", 6) && strstr(e->d_name, ".h5")) {
+            if (!count && first) snprintf(first, n, "%s/%s", dir, e->d_name);
+            count++;
+        }
+    if (d) closedir(d);
+    return count;
+}
+
+/* This rank's spill file (the only one of its rank in dir). */
+static void my_file(char *path, size_t n)
+{
+    char suffix[32];
+    snprintf(suffix, sizeof suffix, "-%d.h5", world_rank);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    path[0] = '\0';
+    while (d && (e = readdir(d))) {
+        size_t len = strlen(e->d_name), sl = strlen(suffix);
+        if (!strncmp(e->d_name, "relay-", 6) && len > sl && !strcmp(e->d_name + len - sl, suffix))
+            snprintf(path, n, "%s/%s", dir, e->d_name);
+    }
+    if (d) closedir(d);
+    CHECK(path[0] != '\0');
+}
+
+/* ---- workload ----------------------------------------------------------------- */
+
+static void drive_workload(void)
+{
+    enum { NTASK = 80, NPUT = 20 };
+    const size_t tsize = 512 * KB, psize = 640 * KB; /* 40 MiB + 12.5 MiB */
+    relay_ref_t made[NTASK], put[NPUT];
+    for (int i = 0; i < NTASK; i++)
+        made[i] = test_submit_size_seed("make", tsize, 1000 + (uint64_t)i);
+    for (int i = 0; i < NPUT; i++)
+        put[i] = put_pattern(psize, 5000 + (uint64_t)i);
+    /* Tasks read them back wherever they were spilled (local or remote). */
+    relay_ref_t sums[NTASK + NPUT];
+    for (int i = 0; i < NTASK + NPUT; i++) {
+        uint64_t seed = i < NTASK ? 1000 + (uint64_t)i : 5000 + (uint64_t)(i - NTASK);
+        relay_arg_t a[2] = {relay_arg_ref(i < NTASK ? made[i] : put[i - NTASK]),
+                            relay_arg_value(&seed, sizeof seed)};
+        CHECK_OK(relay_submit("check", a, 2, NULL, &sums[i]));
+    }
+    for (int i = 0; i < NTASK + NPUT; i++)
+        CHECK_NE((int64_t)test_get_i64(sums[i]), 0);
+    /* And the driver gets every one, byte by byte. */
+    for (int i = 0; i < NTASK; i++)
+        test_check_pattern(made[i], tsize, 1000 + (uint64_t)i);
+    for (int i = 0; i < NPUT; i++)
+        test_check_pattern(put[i], psize, 5000 + (uint64_t)i);
+    CHECK_OK(relay_release_many(sums, NTASK + NPUT));
+    CHECK_OK(relay_release_many(made, NTASK));
+    CHECK_OK(relay_release_many(put, NPUT));
+}
+
+/* Space freed in the file is reused: 24 objects of 2 MiB in turn, each
+ * released before the next, keep the file far below 48 MiB. */
+static void reuse(void)
+{
+    char path[512];
+    for (int i = 0; i < 24; i++) {
+        relay_ref_t r = put_pattern(2 * MB, 77 + (uint64_t)i);
+        test_check_pattern(r, 2 * MB, 77 + (uint64_t)i);
+        CHECK_OK(relay_release(r));
+        CHECK_OK(relay_sync(TEST_LONG_S));
+    }
+    my_file(path, sizeof path);
+    struct stat st;
+    CHECK_EQ(stat(path, &st), 0);
+    if (st.st_size > (off_t)(12 * MB))
+        fprintf(stderr, "spill file %s is %lld bytes\n", path, (long long)st.st_size);
+    CHECK_LE(st.st_size, (off_t)(12 * MB));
+}
+
+/* ---- typed ----------------------------------------------------------------------- */
+
+static hid_t h5type(relay_dtype_t t)
+{
+    return t == RELAY_FLOAT64 ? H5T_NATIVE_DOUBLE
+           : t == RELAY_INT32 ? H5T_NATIVE_INT32
+                              : H5T_NATIVE_UINT8;
+}
+
+/* Read dataset name of path with the HDF5 API and compare with want. */
+static void check_dataset(const char *path, const char *name, relay_dtype_t t, int ndims,
+                          const uint64_t *dims, const void *want, size_t size)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    CHECK(f >= 0);
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    CHECK(d >= 0);
+    hid_t type = H5Dget_type(d), space = H5Dget_space(d);
+    if (t == RELAY_DTYPE_BYTES) {
+        CHECK_EQ(H5Tget_class(type), H5T_OPAQUE);
+    } else {
+        CHECK(H5Tequal(type, h5type(t)) > 0);
+    }
+    hsize_t got[RELAY_MAX_DIMS];
+    CHECK_EQ(H5Sget_simple_extent_ndims(space), ndims);
+    H5Sget_simple_extent_dims(space, got, NULL);
+    for (int i = 0; i < ndims; i++)
+        CHECK_EQ(got[i], dims[i]);
+    void *buf = malloc(size);
+    CHECK(buf != NULL);
+    hid_t mem = t == RELAY_DTYPE_BYTES ? type : h5type(t);
+    CHECK(H5Dread(d, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0);
+    CHECK(memcmp(buf, want, size) == 0);
+    free(buf);
+    H5Sclose(space);
+    H5Tclose(type);
+    H5Dclose(d);
+    H5Fclose(f);
+}
+
+static void drive_typed(void)
+{
+    /* A 3-D float64 array and a 2-D int32 one, both above inline_max:
+     * with a zero budget they go to the file at once. */
+    uint64_t d3[3] = {20, 30, 40}, d2[2] = {300, 100};
+    size_t n3 = 20 * 30 * 40, n2 = 300 * 100;
+    double *a3 = malloc(n3 * sizeof *a3);
+    int32_t *a2 = malloc(n2 * sizeof *a2);
+    CHECK(a3 && a2);
+    for (size_t i = 0; i < n3; i++)
+        a3[i] = (double)i * 0.5 - 7;
+    for (size_t i = 0; i < n2; i++)
+        a2[i] = (int32_t)(i * 7919 % 100003) - 50000;
+    relay_ref_t r3, r2, rb = put_pattern(300 * KB, 9);
+    CHECK_OK(relay_put_array(a3, RELAY_FLOAT64, 3, d3, &r3));
+    CHECK_OK(relay_put_array(a2, RELAY_INT32, 2, d2, &r2));
+    wait_spilled(3);
+
+    /* In the file: typed datasets of the arrays' shapes; bytes opaque. */
+    char path[512], name[32];
+    my_file(path, sizeof path);
+    snprintf(name, sizeof name, "o%016llx", (unsigned long long)r3.id);
+    check_dataset(path, name, RELAY_FLOAT64, 3, d3, a3, n3 * sizeof *a3);
+    snprintf(name, sizeof name, "o%016llx", (unsigned long long)r2.id);
+    check_dataset(path, name, RELAY_INT32, 2, d2, a2, n2 * sizeof *a2);
+    unsigned char *pb = malloc(300 * KB);
+    test_fill(pb, 300 * KB, 9);
+    uint64_t db[1] = {300 * KB};
+    snprintf(name, sizeof name, "o%016llx", (unsigned long long)rb.id);
+    check_dataset(path, name, RELAY_DTYPE_BYTES, 1, db, pb, 300 * KB);
+    free(pb);
+
+    /* Read back (here and by a task elsewhere), they keep type and shape. */
+    relay_object_t o;
+    CHECK_OK(relay_get(r3, TEST_LONG_S, &o));
+    relay_dtype_t t;
+    int nd;
+    uint64_t dims[RELAY_MAX_DIMS];
+    CHECK_OK(relay_object_array(o, &t, &nd, dims));
+    CHECK(t == RELAY_FLOAT64 && nd == 3 && dims[0] == 20 && dims[1] == 30 && dims[2] == 40);
+    CHECK(memcmp(relay_object_data(o), a3, n3 * sizeof *a3) == 0);
+    relay_arg_t arg = relay_arg_ref(r2);
+    relay_ref_t sh;
+    CHECK_OK(relay_submit("shape", &arg, 1, NULL, &sh));
+    int64_t seen[5];
+    CHECK_OK(relay_get_value(sh, seen, sizeof seen, TEST_LONG_S));
+    CHECK(seen[0] == RELAY_INT32 && seen[1] == 2 && seen[2] == 300 && seen[3] == 100);
+    CHECK_OK(relay_release(sh));
+
+    /* A task's array result, small, keeps its shape too. */
+    relay_ref_t made = test_submit("make_array", NULL, 0);
+    relay_object_t m;
+    CHECK_OK(relay_get(made, TEST_LONG_S, &m));
+    CHECK_OK(relay_object_array(m, &t, &nd, dims));
+    CHECK(t == RELAY_INT16 && nd == 2 && dims[0] == 2 && dims[1] == 3);
+
+    /* Saving views into the program's own file. */
+    char saved[300];
+    snprintf(saved, sizeof saved, "%s/results.h5", dir);
+    CHECK_OK(relay_object_save(o, saved, "fields/temperature"));
+    CHECK_OK(relay_object_save(m, saved, "small"));
+    CHECK_STATUS(relay_object_save(o, saved, "fields/temperature"), RELAY_ERR_EXISTS);
+    CHECK_STATUS(relay_object_save(o, saved, ""), RELAY_ERR_INVALID_ARG);
+    CHECK_STATUS(relay_object_save(o, saved, "a//b"), RELAY_ERR_INVALID_ARG);
+    CHECK_STATUS(relay_object_save(o, "/nonexistent-dir/x.h5", "d"), RELAY_ERR_IO);
+    CHECK_STATUS(relay_object_save(NULL, saved, "d"), RELAY_ERR_INVALID_ARG);
+    check_dataset(saved, "fields/temperature", RELAY_FLOAT64, 3, d3, a3, n3 * sizeof *a3);
+    int16_t small[6] = {1, -2, 3, -4, 5, -6};
+    uint64_t sd[2] = {2, 3};
+    hid_t f = H5Fopen(saved, H5F_ACC_RDONLY, H5P_DEFAULT);
+    int16_t back[6];
+    hid_t ds = H5Dopen2(f, "small", H5P_DEFAULT);
+    CHECK(ds >= 0 && H5Dread(ds, H5T_NATIVE_INT16, H5S_ALL, H5S_ALL, H5P_DEFAULT, back) >= 0);
+    CHECK(memcmp(back, small, sizeof small) == 0);
+    H5Dclose(ds);
+    H5Fclose(f);
+    (void)sd;
+    unlink(saved);
+
+    /* Bad arrays change nothing. */
+    relay_ref_t bad = {3};
+    uint64_t zero_dims[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1};
+    CHECK_STATUS(relay_put_array(a2, 99, 1, d2, &bad), RELAY_ERR_INVALID_ARG);
+    CHECK_STATUS(relay_put_array(a2, RELAY_INT32, 0, d2, &bad), RELAY_ERR_INVALID_ARG);
+    CHECK_STATUS(relay_put_array(a2, RELAY_INT32, 9, zero_dims, &bad), RELAY_ERR_INVALID_ARG);
+    CHECK_STATUS(relay_put_array(a2, RELAY_INT32, 1, NULL, &bad), RELAY_ERR_INVALID_ARG);
+    uint64_t huge[2] = {UINT64_C(1) << 40, UINT64_C(1) << 40};
+    CHECK_STATUS(relay_put_array(a2, RELAY_INT32, 2, huge, &bad), RELAY_ERR_OUT_OF_RANGE);
+    CHECK_EQ(bad.id, 3);
+
+    CHECK_OK(relay_object_free(o));
+    CHECK_OK(relay_object_free(m));
+    relay_ref_t all[4] = {r3, r2, rb, made};
+    CHECK_OK(relay_release_many(all, 4));
+    free(a3);
+    free(a2);
+}
+
+/* ---- corrupt -------------------------------------------------------------------- */
+
+static void drive_corrupt(void)
+{
+    const size_t size = 1 * MB;
+    relay_ref_t good = put_pattern(size, 11), bad = put_pattern(size, 12);
+    wait_spilled(2);
+    /* Find bad's bytes in the file and overwrite a few in the middle. */
+    char path[512];
+    my_file(path, sizeof path);
+    unsigned char *want = malloc(size), *buf = malloc(64 * MB);
+    test_fill(want, size, 12);
+    int fd = open(path, O_RDWR);
+    CHECK(fd >= 0);
+    ssize_t n = pread(fd, buf, 64 * MB, 0);
+    CHECK_GT(n, (ssize_t)size);
+    ssize_t at = -1;
+    for (ssize_t i = 0; i + 4096 <= n && at < 0; i += 8)
+        if (!memcmp(buf + i, want, 4096)) at = i;
+    CHECK_GE(at, 0);
+    unsigned char junk[16];
+    memset(junk, 0x5a, sizeof junk);
+    CHECK_EQ(pwrite(fd, junk, sizeof junk, at + (ssize_t)size / 2), (ssize_t)sizeof junk);
+    close(fd);
+    free(buf);
+    free(want);
+
+    relay_object_t o = NULL;
+    CHECK_STATUS(relay_get(bad, TEST_LONG_S, &o), RELAY_ERR_CORRUPT);
+    CHECK_CONTAINS(relay_last_error(), "checksum");
+    CHECK_CONTAINS(relay_last_error(), path);
+    CHECK(o == NULL);
+    /* Again: still corrupt, never handed out. */
+    CHECK_STATUS(relay_get(bad, TEST_LONG_S, &o), RELAY_ERR_CORRUPT);
+    /* A task that needs it fails, saying why. */
+    uint64_t seed = 12;
+    relay_arg_t a[2] = {relay_arg_ref(bad), relay_arg_value(&seed, sizeof seed)};
+    relay_ref_t r;
+    CHECK_OK(relay_submit("check", a, 2, NULL, &r));
+    relay_object_t err;
+    CHECK_STATUS(relay_get(r, TEST_LONG_S, &err), RELAY_ERR_TASK_FAILED);
+    CHECK_CONTAINS(relay_object_error(err), "checksum");
+    CHECK_OK(relay_object_free(err));
+    /* The other object is intact. */
+    test_check_pattern(good, size, 11);
+    relay_ref_t all[3] = {good, bad, r};
+    CHECK_OK(relay_release_many(all, 3));
+}
+
+/* ---- diskfull -------------------------------------------------------------------- */
+
+static void drive_diskfull(void)
+{
+    /* A 2 MiB file for a 1 MiB budget: of 10 objects of 1 MiB, two fit in
+     * the file; the writes of the others fail and they stay in memory. */
+    enum { N = 10 };
+    relay_ref_t r[N];
+    for (int i = 0; i < N; i++)
+        r[i] = put_pattern(MB, 300 + (uint64_t)i);
+    relay_stats_t s = test_stats();
+    for (double end = test_now() + TEST_LONG_S; s.spill_failures == 0 && test_now() < end;
+         test_sleep(0.005))
+        s = test_stats();
+    CHECK_GT(s.spill_failures, 0);
+    CHECK_LE(s.spilled_bytes, 2 * MB);
+    for (int i = 0; i < N; i++)
+        test_check_pattern(r[i], MB, 300 + (uint64_t)i);
+    CHECK_OK(relay_release_many(r, N));
+}
+
+/* ---- baddir ----------------------------------------------------------------------- */
+
+static void try_dir(int *argc, char ***argv, const char *where, int on_rank, const char *says)
+{
+    relay_config_t c = {.field_mask = RELAY_CONFIG_SPILL_DIR, .spill_dir = dir};
+    if (world_rank == on_rank) c.spill_dir = where;
+    CHECK_STATUS(relay_init(argc, argv, &c), RELAY_ERR_CONFIG);
+    if (world_rank == on_rank) {
+        CHECK_CONTAINS(relay_last_error(), where);
+        CHECK_CONTAINS(relay_last_error(), says);
+    } else {
+        CHECK_CONTAINS(relay_last_error(), "another rank");
+    }
+    int r;
+    CHECK_STATUS(relay_rank(&r), RELAY_ERR_NOT_INITIALIZED);
+}
+
+/* ---- main --------------------------------------------------------------------------- */
+
+static void make_dir(void)
+{
+    if (world_rank == 0) {
+        const char *base = getenv("TMPDIR");
+        snprintf(dir, sizeof dir, "%s/relay-spill-test-XXXXXX", base && *base ? base : "/tmp");
+        CHECK(mkdtemp(dir) != NULL);
+    }
+    MPI_Bcast(dir, sizeof dir, MPI_CHAR, 0, MPI_COMM_WORLD);
+}
+
+int main(int argc, char **argv)
+{
+    const char *scenario = argc > 1 ? argv[1] : "workload";
+    int provided;
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
+    MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &world_size);
+    make_dir();
+    CHECK_OK(relay_register("make", fn_make));
+    CHECK_OK(relay_register("check", fn_check));
+    CHECK_OK(relay_register("shape", fn_shape));
+    CHECK_OK(relay_register("make_array", fn_make_array));
+
+    if (!strcmp(scenario, "baddir")) {
+        try_dir(&argc, &argv, "/nonexistent/relay-spill", world_size - 1, "No such file");
+        try_dir(&argc, &argv, "/proc", world_size - 1, "cannot create files");
+    }
+    relay_config_t c = {.field_mask = RELAY_CONFIG_SPILL_DIR | RELAY_CONFIG_STORE_BUDGET,
+                        .spill_dir = dir,
+                        .store_budget = MB};
+    if (!strcmp(scenario, "typed") || !strcmp(scenario, "corrupt") || !strcmp(scenario, "keep"))
+        c.store_budget = 0;
+    if (!strcmp(scenario, "diskfull")) {
+        c.field_mask |= RELAY_CONFIG_SPILL_MAX;
+        c.spill_max = 2 * MB;
+    }
+    CHECK_OK(relay_init(&argc, &argv, &c));
+    if (world_rank == 0) {
+        if (!strcmp(scenario, "workload")) {
+            drive_workload();
+            reuse();
+        } else if (!strcmp(scenario, "typed")) {
+            drive_typed();
+        } else if (!strcmp(scenario, "corrupt")) {
+            drive_corrupt();
+        } else if (!strcmp(scenario, "diskfull")) {
+            drive_diskfull();
+        } else if (!strcmp(scenario, "keep")) {
+            relay_ref_t r = put_pattern(MB, 1);
+            wait_spilled(1);
+            test_check_pattern(r, MB, 1);
+            CHECK_OK(relay_release(r));
+        }
+    }
+    test_barrier();
+    if (!strcmp(scenario, "workload")) {
+        /* The workload did spill and read back, and left nothing behind. */
+        CHECK_GT(SUM(spill_writes), 0);
+        CHECK_GT(SUM(spill_reads), 0);
+        CHECK_OK(relay_sync(TEST_LONG_S));
+        test_barrier();
+        relay_stats_t s = test_stats();
+        for (double end = test_now() + TEST_LONG_S;
+             (s.store_objects || s.spilled_bytes) && test_now() < end; test_sleep(0.01))
+            s = test_stats();
+        CHECK_EQ(s.store_objects, 0);
+        CHECK_EQ(s.spilled_bytes, 0);
+        CHECK_LE(s.store_bytes, MB);
+    }
+    CHECK_OK(relay_finalize());
+    test_barrier();
+    char left[512] = "";
+    int nleft = files_left(left, sizeof left);
+    if (!strcmp(scenario, "keep")) {
+        /* Kept, and a valid HDF5 file. */
+        if (world_rank == 0) {
+            CHECK_GE(nleft, 1);
+            CHECK_GT(H5Fis_hdf5(left), 0);
+        }
+        test_barrier();
+        if (world_rank == 0)
+            for (char f[512]; files_left(f, sizeof f) > 0;)
+                unlink(f);
+    } else {
+        if (nleft) fprintf(stderr, "left behind: %s\n", left);
+        CHECK_EQ(nleft, 0); /* removed at finalize */
+    }
+    test_barrier();
+    if (world_rank == 0) rmdir(dir);
+    MPI_Finalize();
+    if (world_rank == 0) printf("spill %s: PASS\n", scenario);
+    return 0;
+}
