@@ -659,6 +659,10 @@ typedef struct relay_stats {
     uint64_t spill_writes;      /* objects written to the spill file */
     uint64_t spill_reads;       /* objects read back */
     uint64_t spill_failures;    /* writes that failed (the object stayed in memory) */
+    /* Of the successful writes and reads: their bytes, and the time the
+     * file work took (HDF5 and checksum; bytes / time is the throughput). */
+    uint64_t spill_write_bytes, spill_read_bytes;
+    uint64_t spill_write_ns, spill_read_ns;
 } relay_stats_t;
 
 /* [OUT] stats_p. Errors: INVALID_ARG, NOT_INITIALIZED. */

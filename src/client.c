@@ -405,6 +405,8 @@ static int get_impl(const char *call, const relay_ref_t *refs, size_t n, double 
         return relay__error(RELAY_ERR_TIMEOUT, "%s: %zu object(s) not ready after %.3f s", call, n,
                             timeout_s);
     }
+    for (size_t i = 0; i < n; i++)
+        if (s.q[i].fetch) relay__fetch_adopt(s.q[i].fetch, &s.q[i].obj);
     /* Request-level failures (unknown ref, shutdown) give no object at all. */
     int first = RELAY_OK;
     size_t bad = n;
@@ -756,7 +758,7 @@ int relay_put_array(const void *data, relay_dtype_t dtype, int ndims, const uint
                     relay_ref_t *ref_p)
 {
     relay__array_t a;
-    size_t size;
+    size_t size = 0;
     int rc = relay__check_on("relay_put_array");
     if (rc || (rc = relay__array_check("relay_put_array", dtype, ndims, dims, &a, &size)))
         return rc;

@@ -314,9 +314,18 @@ relay__fetch_t *relay__fetch_start(int holder, struct relay_object *obj, struct 
     return f;
 }
 
+void relay__fetch_adopt(relay__fetch_t *f, struct relay_object **obj_p)
+{
+    if (!f->shared) return;
+    relay__obj_unref(*obj_p);
+    *obj_p = f->obj = f->shared;
+    f->shared = NULL;
+}
+
 void relay__fetch_finish(relay__fetch_t *f)
 {
     if (f->done) {
+        relay__obj_unref(f->shared);
         free(f->errmsg);
         free(f);
     } else {

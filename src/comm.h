@@ -50,12 +50,18 @@ typedef struct relay__fetch {
     int abandoned; /* the waiter gave up: the transport frees everything */
     char *errmsg;  /* what went wrong, when the completer knows more */
     struct relay_object *obj;
+    /* Set by the completer: a reference to the object to use instead of
+     * obj (a read of the spill file that several waiters joined). */
+    struct relay_object *shared;
     struct relay__batch *batch;
 } relay__fetch_t;
 relay__fetch_t *relay__fetch_start(int holder, struct relay_object *obj,
                                    struct relay__batch *batch);
 /* The waiter is done with f (completed or abandoned). Lock held. */
 void relay__fetch_finish(relay__fetch_t *f);
+/* A completed f: make *obj_p (the waiter's reference to its target) the
+ * object to use. Lock held. */
+void relay__fetch_adopt(relay__fetch_t *f, struct relay_object **obj_p);
 
 /* Holder side: send obj's bytes to dest on tag, in chunks. Lock held. */
 void relay__send_object(int dest, int tag, size_t chunk, struct relay_object *obj);

@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "runtime.h"
+#include "store.h"
 
 /* Data starts on a 64-byte boundary so arrays of any type can live in it. */
 #define DATA_ALIGN 64
@@ -100,6 +101,7 @@ struct relay_object *relay__obj_new(uint64_t id, size_t size, uint32_t nrefs)
         if (!o) return NULL;
     }
     o->mapped = mapped;
+    atomic_init(&o->stored, 0);
     atomic_fetch_add_explicit(&relay__g.live_objects, 1, memory_order_relaxed);
     atomic_init(&o->refcnt, 1);
     o->status = RELAY_OK;
@@ -146,7 +148,10 @@ struct relay_object *relay__obj_ref(struct relay_object *o)
 void relay__obj_unref(struct relay_object *o)
 {
     if (!o) return;
-    if (atomic_fetch_sub_explicit(&o->refcnt, 1, memory_order_acq_rel) != 1) return;
+    int was = atomic_fetch_sub_explicit(&o->refcnt, 1, memory_order_acq_rel);
+    if (was == 2 && atomic_load_explicit(&o->stored, memory_order_relaxed))
+        relay__store_poke(); /* only the store's reference is left: it may go */
+    if (was != 1) return;
     atomic_fetch_sub_explicit(&relay__g.live_objects, 1, memory_order_relaxed);
     free(o->errmsg);
     free(o->array);

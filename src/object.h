@@ -27,6 +27,7 @@ struct relay_object {
     uint32_t nrefs;
     uint64_t *refs;
     size_t mapped;         /* bytes mmap'ed for the object, 0 when malloc'ed */
+    atomic_int stored;     /* the store holds it: tell it when others let go */
     relay__array_t *array; /* NULL: plain bytes */
 };
 

@@ -110,20 +110,63 @@ static int resources_setup(int hosts_workers, const relay__offer_t *offer)
 }
 
 /* A name for this job's spill files, the same on every rank: Slurm's job
- * (and step), else rank 0's process id and start time. Collective. */
+ * and step when there are, then rank 0's start time and process id (two
+ * runs in one allocation differ). Collective. */
 static void job_name(char *buf, size_t n)
 {
-    const char *job = getenv("SLURM_JOB_ID"), *step = getenv("SLURM_STEP_ID");
-    if (job && *job) {
-        snprintf(buf, n, "%s.%s", job, step && *step ? step : "0");
-        return;
+    char name[64] = "";
+    if (relay__g.rank == 0) {
+        const char *job = getenv("SLURM_JOB_ID"), *step = getenv("SLURM_STEP_ID");
+        if (job && *job)
+            snprintf(name, sizeof name, "%.20s.%.10s-%lld", job, step && *step ? step : "0",
+                     (long long)getpid());
+        else
+            snprintf(name, sizeof name, "%lld-%lld", (long long)time(NULL), (long long)getpid());
     }
-    unsigned long long mine[2] = {(unsigned long long)getpid(), (unsigned long long)time(NULL)};
-    MPI_Bcast(mine, 2, MPI_UNSIGNED_LONG_LONG, 0, relay__g.comm);
-    snprintf(buf, n, "%llu-%llu", mine[1], mine[0]);
+    MPI_Bcast(name, (int)sizeof name, MPI_CHAR, 0, relay__g.comm);
+    name[sizeof name - 1] = '\0';
+    snprintf(buf, n, "%s", name);
 }
 
-/* Half the node's memory, shared among its ranks. Collective. */
+/* A cgroup memory limit file's value; 0 when absent or unlimited. */
+static uint64_t read_limit(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    unsigned long long v = 0;
+    if (!f) return 0;
+    if (fscanf(f, "%llu", &v) != 1) v = 0; /* "max": no limit */
+    fclose(f);
+    return v;
+}
+
+/* The memory limit of this process's cgroup (v2, else v1: how Slurm and
+ * containers confine a job), 0 when none. */
+static uint64_t cgroup_limit(void)
+{
+    FILE *f = fopen("/proc/self/cgroup", "r");
+    char line[1024], path[1200];
+    uint64_t limit = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        char *rel = strchr(line, ':');
+        char *cg = rel ? strchr(rel + 1, ':') : NULL;
+        if (!cg) continue;
+        uint64_t v = 0;
+        if (!strncmp(line, "0::", 3))
+            snprintf(path, sizeof path, "/sys/fs/cgroup%s/memory.max", cg + 1);
+        else if (strstr(rel, ":memory:") == rel)
+            snprintf(path, sizeof path, "/sys/fs/cgroup/memory%s/memory.limit_in_bytes", cg + 1);
+        else
+            continue;
+        v = read_limit(path);
+        if (v && (!limit || v < limit)) limit = v;
+    }
+    if (f) fclose(f);
+    return limit;
+}
+
+/* Half the memory this node lets the job use (its physical memory, or
+ * its cgroup's limit when lower), shared among its ranks. Collective. */
 static uint64_t default_budget(void)
 {
     MPI_Comm node;
@@ -135,6 +178,8 @@ static uint64_t default_budget(void)
     }
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     uint64_t mem = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : (uint64_t)1 << 32;
+    uint64_t cg = cgroup_limit();
+    if (cg && cg < mem) mem = cg;
     return mem / 2 / (uint64_t)(nlocal > 0 ? nlocal : 1);
 }
 
@@ -143,8 +188,9 @@ static int store_setup(void)
 {
     char job[64];
     job_name(job, sizeof job);
-    uint64_t budget =
-        relay__g.cfg.store_budget == SIZE_MAX ? default_budget() : relay__g.cfg.store_budget;
+    /* Every rank takes part in the collectives, whatever its own budget. */
+    uint64_t fallback = default_budget();
+    uint64_t budget = relay__g.cfg.store_budget == SIZE_MAX ? fallback : relay__g.cfg.store_budget;
     relay__g.cfg.store_budget = budget;
     int rc = relay__spill_init(relay__g.cfg.spill_dir,
                                getenv("RELAY_SPILL_DIR") ? "RELAY_SPILL_DIR" : "spill directory",
@@ -267,6 +313,10 @@ int relay_stats(relay_stats_t *s)
     s->spill_writes = st.writes;
     s->spill_reads = st.reads;
     s->spill_failures = st.failures;
+    s->spill_write_bytes = st.write_bytes;
+    s->spill_read_bytes = st.read_bytes;
+    s->spill_write_ns = st.write_ns;
+    s->spill_read_ns = st.read_ns;
     s->held_refs = relay__g.holds.count;
     s->live_views = atomic_load(&relay__g.live_views);
     s->bytes_fetched = atomic_load(&relay__g.bytes_fetched);

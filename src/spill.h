@@ -38,7 +38,4 @@ const char *relay__spill_path(void);
 /* relay_object_save: o as dataset name in the file at path. */
 int relay__spill_save(const struct relay_object *o, const char *path, const char *name);
 
-/* Checksum of n bytes (64-bit, fast, not cryptographic). */
-uint64_t relay__checksum(const void *p, size_t n);
-
 #endif

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 
 #include <hdf5.h>
 
+#include "checksum.h"
 #include "log.h"
 #include "object.h"
 #include "runtime.h"
@@ -24,42 +26,36 @@
 static struct {
     pthread_mutex_t lock; /* every HDF5 call of relay */
     char path[4096];
-    hid_t file; /* H5I_INVALID_HID until the first write */
-    uint64_t bytes, max_bytes;
-    int keep, inited, quiet;
+    hid_t file;             /* H5I_INVALID_HID until the first write */
+    _Atomic uint64_t bytes; /* of the datasets in the file (read without the lock) */
+    uint64_t max_bytes;
+    int keep, inited;
 } F = {.lock = PTHREAD_MUTEX_INITIALIZER, .file = H5I_INVALID_HID};
-
-/* ---------------------------------------------------------------------- */
-/* Checksum                                                                 */
-/* ---------------------------------------------------------------------- */
-
-/* Four independent lanes of multiply-xorshift over 8-byte words: a few
- * bytes per cycle, enough to catch a torn or overwritten dataset. */
-uint64_t relay__checksum(const void *p, size_t n)
-{
-    const uint64_t K = 0x9E3779B97F4A7C15ULL;
-    const unsigned char *b = p;
-    uint64_t h[4] = {0x243F6A8885A308D3ULL, 0x13198A2E03707344ULL, 0xA4093822299F31D0ULL,
-                     0x082EFA98EC4E6C89ULL};
-    size_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        for (int l = 0; l < 4; l++) {
-            uint64_t w;
-            memcpy(&w, b + i + 8 * l, 8);
-            h[l] = (h[l] ^ w) * K;
-            h[l] ^= h[l] >> 29;
-        }
-    }
-    uint64_t t = 0;
-    for (size_t k = 0; i < n; i++, k++)
-        t |= (uint64_t)b[i] << (8 * (k % 8));
-    uint64_t x = (h[0] ^ (h[1] << 1) ^ (h[2] << 2) ^ (h[3] << 3) ^ t ^ n) * K;
-    return x ^ (x >> 31);
-}
 
 /* ---------------------------------------------------------------------- */
 /* HDF5 helpers (lock held)                                                 */
 /* ---------------------------------------------------------------------- */
+
+/* The calling thread's HDF5 error printing, set aside while relay works:
+ * relay reports errors itself, and the program's own setting (per thread
+ * in a thread-safe HDF5) is given back. */
+typedef struct hush {
+    H5E_auto2_t fn;
+    void *data;
+} hush_t;
+
+static void lock_hdf5(hush_t *h)
+{
+    pthread_mutex_lock(&F.lock);
+    if (H5Eget_auto2(H5E_DEFAULT, &h->fn, &h->data) < 0) h->fn = NULL, h->data = NULL;
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
+static void unlock_hdf5(const hush_t *h)
+{
+    H5Eset_auto2(H5E_DEFAULT, h->fn, h->data);
+    pthread_mutex_unlock(&F.lock);
+}
 
 static hid_t native_type(int dtype)
 {
@@ -118,6 +114,62 @@ static int get_attr(hid_t obj, const char *name, uint64_t *v, hsize_t n)
     return rc < 0 ? -1 : 0;
 }
 
+/* Slabs of about this many bytes: small enough to stay in cache between
+ * the checksum and the transfer, large enough for sequential I/O. */
+#define SLAB_BYTES ((size_t)1 << 20)
+
+static size_t gcd(size_t a, size_t b)
+{
+    while (b) {
+        size_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+/* Rows of row bytes per slab: about SLAB_BYTES, and a whole number of
+ * checksum blocks (all slabs but the last are checksummed alone). */
+static hsize_t slab_rows(size_t row)
+{
+    if (!row) return 1;
+    size_t q = RELAY__CKSUM_BLOCK / gcd(row, RELAY__CKSUM_BLOCK); /* rows per whole blocks */
+    size_t per = SLAB_BYTES / row / q * q;
+    return per ? per : q;
+}
+
+/* Move the dataset's bytes (write, or read into data) slab by slab along
+ * its first dimension, checksumming each slab while it is in cache. */
+static int transfer(hid_t d, hid_t type, hid_t fspace, const struct relay_object *o, void *data,
+                    int writing, relay__cksum_t *sum)
+{
+    int ndims = H5Sget_simple_extent_ndims(fspace);
+    hsize_t dims[RELAY_MAX_DIMS], start[RELAY_MAX_DIMS] = {0}, count[RELAY_MAX_DIMS];
+    if (ndims < 1 || H5Sget_simple_extent_dims(fspace, dims, NULL) < 0) return -1;
+    if (dims[0] == 0) return 0;
+    size_t row = o->size / dims[0]; /* bytes per index of the first dimension */
+    hsize_t per = slab_rows(row);
+    if (per > dims[0]) per = dims[0];
+    for (int i = 1; i < ndims; i++)
+        count[i] = dims[i];
+    for (hsize_t first = 0; first < dims[0]; first += per) {
+        hsize_t n = dims[0] - first < per ? dims[0] - first : per;
+        start[0] = first;
+        count[0] = n;
+        unsigned char *p = (unsigned char *)data + first * row;
+        hid_t mspace = H5Screate_simple(ndims, count, NULL);
+        int ok = mspace >= 0 &&
+                 H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL) >= 0;
+        if (ok)
+            ok = (writing ? H5Dwrite(d, type, mspace, fspace, H5P_DEFAULT, p)
+                          : H5Dread(d, type, mspace, fspace, H5P_DEFAULT, p)) >= 0;
+        if (ok) relay__cksum_update(sum, p, n * row);
+        if (mspace >= 0) H5Sclose(mspace);
+        if (!ok) return -1;
+    }
+    return 0;
+}
+
 /* The dataset's type and space for o: its array, or opaque bytes. Returns
  * 0 and the ids (the type to close when *close_type). */
 static int layout_of(const struct relay_object *o, hid_t *type_p, int *close_type, hid_t *space_p)
@@ -145,7 +197,8 @@ static int layout_of(const struct relay_object *o, hid_t *type_p, int *close_typ
 }
 
 /* Create dataset name in loc with o's layout and write data; attributes
- * when with_attrs. 0, or -1 (nothing left behind). */
+ * when with_attrs (size and refs before the bytes, so that a failure comes
+ * early; the checksum after). 0, or -1 (nothing left behind). */
 static int write_dataset(hid_t loc, const char *name, const struct relay_object *o,
                          const void *data, int with_attrs, hid_t lcpl)
 {
@@ -157,11 +210,17 @@ static int write_dataset(hid_t loc, const char *name, const struct relay_object 
     if (dcpl >= 0) H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
     hid_t d = dcpl < 0 ? -1 : H5Dcreate2(loc, name, type, space, lcpl, dcpl, H5P_DEFAULT);
     int rc = d < 0 ? -1 : 0;
-    if (!rc && o->size && H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) rc = -1;
     if (!rc && with_attrs) {
-        uint64_t size = o->size, sum = relay__checksum(data, o->size);
-        rc = put_attr(d, ATTR_SIZE, &size, 1) | put_attr(d, ATTR_SUM, &sum, 1);
+        uint64_t size = o->size;
+        rc = put_attr(d, ATTR_SIZE, &size, 1);
         if (!rc && o->nrefs) rc = put_attr(d, ATTR_REFS, o->refs, o->nrefs);
+    }
+    relay__cksum_t c;
+    relay__cksum_init(&c);
+    if (!rc && o->size && transfer(d, type, space, o, (void *)data, 1, &c) != 0) rc = -1;
+    if (!rc && with_attrs) {
+        uint64_t sum = relay__cksum_final(&c);
+        rc = put_attr(d, ATTR_SUM, &sum, 1);
     }
     if (d >= 0) H5Dclose(d);
     if (dcpl >= 0) H5Pclose(dcpl);
@@ -195,7 +254,7 @@ int relay__spill_init(const char *dir, const char *what, const char *job, int ra
     pthread_mutex_lock(&F.lock);
     snprintf(F.path, sizeof F.path, "%s/relay-%s-%d.h5", dir, job, rank);
     F.file = H5I_INVALID_HID;
-    F.bytes = 0;
+    atomic_store(&F.bytes, 0);
     F.max_bytes = max_bytes;
     F.keep = keep;
     F.inited = 1;
@@ -205,15 +264,16 @@ int relay__spill_init(const char *dir, const char *what, const char *job, int ra
 
 void relay__spill_fini(void)
 {
-    pthread_mutex_lock(&F.lock);
+    hush_t h;
+    lock_hdf5(&h);
     if (F.file >= 0) {
         H5Fclose(F.file);
         if (!F.keep) unlink(F.path);
     }
     F.file = H5I_INVALID_HID;
-    F.bytes = 0;
+    atomic_store(&F.bytes, 0);
     F.inited = 0;
-    pthread_mutex_unlock(&F.lock);
+    unlock_hdf5(&h);
 }
 
 const char *relay__spill_path(void)
@@ -223,26 +283,23 @@ const char *relay__spill_path(void)
 
 uint64_t relay__spill_bytes(void)
 {
-    pthread_mutex_lock(&F.lock);
-    uint64_t b = F.bytes;
-    pthread_mutex_unlock(&F.lock);
-    return b;
+    return atomic_load(&F.bytes);
 }
 
-/* HDF5 prints its error stack to stderr by default; relay reports errors
- * itself. Lock held. */
-static void hdf5_quiet(void)
-{
-    if (F.quiet) return;
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    F.quiet = 1;
-}
-
-/* The rank's file, created at the first write. Lock held. */
+/* The rank's file, created at the first write: never over another file
+ * (a kept one, another job's). Format 1.8 or later: attributes over 64 KiB
+ * (the refs of an object with thousands) then go to dense storage instead
+ * of failing. Lock held. */
 static hid_t spill_file(void)
 {
-    hdf5_quiet();
-    if (F.file < 0) F.file = H5Fcreate(F.path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (F.file >= 0) return F.file;
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl >= 0) H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST);
+    F.file = fapl < 0 ? -1 : H5Fcreate(F.path, H5F_ACC_EXCL, H5P_DEFAULT, fapl);
+    if (fapl >= 0) H5Pclose(fapl);
+    if (F.file < 0 && access(F.path, F_OK) == 0)
+        relay__log(RELAY__LOG_WARN, "spill: %s exists already (another run's?): not touched",
+                   F.path);
     return F.file;
 }
 
@@ -254,11 +311,13 @@ int relay__spill_write(const struct relay_object *o, const void *data)
 {
     char name[32];
     dataset_name(o->id, name, sizeof name);
-    pthread_mutex_lock(&F.lock);
+    hush_t h;
+    lock_hdf5(&h);
     int rc = RELAY_OK;
+    uint64_t used = atomic_load(&F.bytes);
     if (!F.inited) {
         rc = relay__error(RELAY_ERR_IO, "spill: no spill file (relay is not initialized)");
-    } else if (F.max_bytes && F.bytes + o->size > F.max_bytes) {
+    } else if (F.max_bytes && used + o->size > F.max_bytes) {
         rc = relay__error(RELAY_ERR_NO_MEMORY,
                           "spill: object %#llx (%zu bytes) would take %s past its limit of "
                           "%llu bytes",
@@ -267,11 +326,14 @@ int relay__spill_write(const struct relay_object *o, const void *data)
     } else if (spill_file() < 0 || write_dataset(F.file, name, o, data, 1, H5P_DEFAULT) != 0) {
         rc = relay__error(RELAY_ERR_IO, "spill: cannot write object %#llx (%zu bytes) to %s",
                           (unsigned long long)o->id, o->size, F.path);
+    } else if (H5Fflush(F.file, H5F_SCOPE_LOCAL) < 0) { /* its metadata must be there too */
+        H5Ldelete(F.file, name, H5P_DEFAULT);
+        rc = relay__error(RELAY_ERR_IO, "spill: cannot flush %s after writing object %#llx", F.path,
+                          (unsigned long long)o->id);
     } else {
-        F.bytes += o->size;
-        H5Fflush(F.file, H5F_SCOPE_LOCAL); /* a crash leaves a readable file */
+        atomic_fetch_add(&F.bytes, o->size);
     }
-    pthread_mutex_unlock(&F.lock);
+    unlock_hdf5(&h);
     return rc;
 }
 
@@ -298,11 +360,13 @@ static int read_checked(hid_t d, struct relay_object *t, const char *name)
     int close_type;
     if (layout_of(t, &type, &close_type, &space) != 0)
         return relay__error(RELAY_ERR_IO, "spill: cannot describe %s:/%s", F.path, name);
-    herr_t rc = t->size ? H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, t->data) : 0;
+    relay__cksum_t c;
+    relay__cksum_init(&c);
+    int rc = t->size ? transfer(d, type, space, t, t->data, 0, &c) : 0;
     H5Sclose(space);
     if (close_type) H5Tclose(type);
     if (rc < 0) return relay__error(RELAY_ERR_IO, "spill: cannot read %s:/%s", F.path, name);
-    if (relay__checksum(t->data, t->size) != sum)
+    if (relay__cksum_final(&c) != sum)
         return relay__error(RELAY_ERR_CORRUPT,
                             "spill: %s:/%s: the bytes read back fail their checksum (the file "
                             "was damaged)",
@@ -314,7 +378,8 @@ int relay__spill_read(struct relay_object *t)
 {
     char name[32];
     dataset_name(t->id, name, sizeof name);
-    pthread_mutex_lock(&F.lock);
+    hush_t h;
+    lock_hdf5(&h);
     int rc;
     hid_t d = F.file < 0 ? -1 : H5Dopen2(F.file, name, H5P_DEFAULT);
     if (d < 0) {
@@ -324,7 +389,7 @@ int relay__spill_read(struct relay_object *t)
         rc = read_checked(d, t, name);
         H5Dclose(d);
     }
-    pthread_mutex_unlock(&F.lock);
+    unlock_hdf5(&h);
     return rc;
 }
 
@@ -332,11 +397,14 @@ void relay__spill_delete(uint64_t id, uint64_t size)
 {
     char name[32];
     dataset_name(id, name, sizeof name);
-    pthread_mutex_lock(&F.lock);
+    hush_t h;
+    lock_hdf5(&h);
     if (F.file >= 0 && H5Lexists(F.file, name, H5P_DEFAULT) > 0 &&
-        H5Ldelete(F.file, name, H5P_DEFAULT) >= 0)
-        F.bytes -= size <= F.bytes ? size : F.bytes;
-    pthread_mutex_unlock(&F.lock);
+        H5Ldelete(F.file, name, H5P_DEFAULT) >= 0) {
+        uint64_t used = atomic_load(&F.bytes);
+        atomic_store(&F.bytes, size <= used ? used - size : 0);
+    }
+    unlock_hdf5(&h);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -372,8 +440,8 @@ int relay__spill_save(const struct relay_object *o, const char *path, const char
                             "relay_object_save: '%s' is not a dataset name (1..1024 characters, "
                             "groups separated by single '/')",
                             name);
-    pthread_mutex_lock(&F.lock);
-    hdf5_quiet();
+    hush_t h;
+    lock_hdf5(&h);
     int rc = RELAY_OK;
     struct stat st;
     hid_t f = stat(path, &st) == 0 ? H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT)
@@ -398,6 +466,6 @@ int relay__spill_save(const struct relay_object *o, const char *path, const char
     if (lcpl >= 0) H5Pclose(lcpl);
     if (f >= 0 && H5Fclose(f) < 0 && rc == RELAY_OK)
         rc = relay__error(RELAY_ERR_IO, "relay_object_save: cannot close '%s'", path);
-    pthread_mutex_unlock(&F.lock);
+    unlock_hdf5(&h);
     return rc;
 }

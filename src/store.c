@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "client.h"
 #include "comm.h"
@@ -14,6 +15,11 @@
 
 /* After a failed write, the store waits this long before trying again. */
 #define RETRY_SECONDS 1.0
+/* While memory is over the budget and what could go is in use, the I/O
+ * thread looks again this often (a release normally wakes it at once). */
+#define RECHECK_SECONDS 0.05
+
+struct job;
 
 typedef struct entry {
     uint64_t id;
@@ -25,23 +31,32 @@ typedef struct entry {
     int on_disk;               /* the spill file has its bytes */
     int writing;               /* a write is in flight (the entry is out of the LRU list) */
     int freed;                 /* the directory freed it during the write */
+    struct job *reading;       /* the read in flight, which later readers join */
     struct entry *prev, *next; /* LRU: in memory, not being written; head newest */
 } entry_t;
 
 enum { JOB_WRITE, JOB_READ, JOB_DELETE };
 
+/* Who waits for a read: a local get or task (fetch), or a remote rank's
+ * fetch to answer (dest, tag, chunk). */
+typedef struct waiter {
+    struct waiter *next;
+    relay__fetch_t *fetch;
+    int dest, tag;
+    size_t chunk;
+} waiter_t;
+
 typedef struct job {
     struct job *next;
     int kind;
-    entry_t *e;               /* write */
+    entry_t *e;               /* write; read (until it finishes) */
     struct relay_object *obj; /* write: the object; read: the target */
     uint64_t id, size;
-    relay__fetch_t *fetch; /* read for a waiter */
-    int send;              /* read, then answer a fetch: */
-    int dest, tag;
-    size_t chunk;
+    waiter_t *waiters; /* read */
     int status;
-    char msg[600]; /* why it failed */
+    int skipped;    /* a write not done: the object was released first */
+    double seconds; /* the file work took */
+    char msg[600];  /* why it failed */
 } job_t;
 
 typedef struct relay__store {
@@ -49,9 +64,13 @@ typedef struct relay__store {
     uint64_t budget, in_memory, being_written;
     entry_t *lru_head, *lru_tail;
     uint64_t spilled, nwrites, nreads, failures;
-    double retry_at; /* no writes before this, after a failure */
-    /* The I/O thread: reads first (someone waits), then writes, deletes. */
-    job_t *reads, *writes;
+    uint64_t write_bytes, read_bytes; /* by the successful ones */
+    double write_s, read_s;           /* time spent in them */
+    double retry_at;                  /* no writes before this, after a failure */
+    /* The I/O thread: reads first (someone waits), then deletes (they give
+     * space back), then writes. */
+    job_t *reads, *deletes, *writes;
+    atomic_int poke; /* a stored object was let go: evict again */
     pthread_t thread;
     pthread_cond_t cv;
     int started, stop;
@@ -91,6 +110,14 @@ static void lru_push(entry_t *e)
     if (!s->lru_tail) s->lru_tail = e;
 }
 
+/* Take the store's reference to o (it may now be evicted once the others
+ * let go: tell the store when they do). */
+static void hold(entry_t *e, struct relay_object *o)
+{
+    e->obj = relay__obj_ref(o);
+    atomic_store_explicit(&o->stored, 1, memory_order_relaxed);
+}
+
 static void entry_free(entry_t *e)
 {
     relay__obj_unref(e->obj);
@@ -111,10 +138,21 @@ static int keep_meta(entry_t *e, const struct relay_object *o)
     return 0;
 }
 
+static void finish_read(job_t *j);
+static void finish_write(job_t *j);
+
 static void enqueue(job_t *j)
 {
     relay__store_t *s = ST();
-    job_t **q = j->kind == JOB_READ ? &s->reads : &s->writes;
+    if (s->stop) { /* the I/O thread is gone or going */
+        j->status = RELAY_ERR_SHUTDOWN;
+        snprintf(j->msg, sizeof j->msg, "relay is shutting down");
+        if (j->kind == JOB_READ) finish_read(j);
+        if (j->kind == JOB_WRITE) finish_write(j);
+        free(j);
+        return;
+    }
+    job_t **q = j->kind == JOB_READ ? &s->reads : j->kind == JOB_DELETE ? &s->deletes : &s->writes;
     while (*q)
         q = &(*q)->next;
     j->next = NULL;
@@ -143,6 +181,14 @@ static void drop_memory(entry_t *e)
     e->obj = NULL;
 }
 
+/* Bytes in memory that count against the budget (not those on their way
+ * out). */
+static uint64_t resident(void)
+{
+    relay__store_t *s = ST();
+    return s->in_memory - s->being_written;
+}
+
 /* Bring memory back within the budget: the least recently used objects
  * that only the store holds go to the file (or just leave memory when the
  * file has them already). Objects in use stay. */
@@ -150,7 +196,7 @@ static void evict(void)
 {
     relay__store_t *s = ST();
     entry_t *e = s->lru_tail;
-    while (e && s->in_memory - s->being_written > s->budget) {
+    while (e && resident() > s->budget) {
         entry_t *older = e->prev;
         if (atomic_load(&e->obj->refcnt) == 1) {
             if (e->on_disk) {
@@ -171,6 +217,16 @@ static void evict(void)
     }
 }
 
+void relay__store_poke(void)
+{
+    relay__store_t *s = ST();
+    if (!s) return;
+    /* Without the lock (the caller may hold it or not): a wakeup lost to a
+     * race is caught by the I/O thread's timed wait while over budget. */
+    atomic_store(&s->poke, 1);
+    pthread_cond_signal(&s->cv);
+}
+
 /* ---------------------------------------------------------------------- */
 /* The I/O thread                                                           */
 /* ---------------------------------------------------------------------- */
@@ -180,12 +236,16 @@ static void finish_write(job_t *j)
     relay__store_t *s = ST();
     entry_t *e = j->e;
     e->writing = 0;
-    s->being_written -= e->size;
+    if (!e->freed) s->being_written -= e->size; /* on_free took it off */
     relay__obj_unref(j->obj);
-    if (j->status == RELAY_OK) {
+    if (j->skipped) {
+        /* nothing was written */
+    } else if (j->status == RELAY_OK) {
         s->nwrites++;
+        s->write_bytes += e->size;
+        s->write_s += j->seconds;
         e->on_disk = 1;
-    } else {
+    } else if (j->status != RELAY_ERR_SHUTDOWN) {
         s->failures++;
         s->retry_at = relay__now() + RETRY_SECONDS;
         relay__log(RELAY__LOG_WARN, "object %#llx stays in memory: %s", (unsigned long long)e->id,
@@ -200,41 +260,98 @@ static void finish_write(job_t *j)
     /* In use since (a view, a task, a transfer): it stays in memory, and
      * can leave it later without another write. */
     if (e->on_disk && atomic_load(&e->obj->refcnt) == 1) drop_memory(e);
-    evict();
+    if (!s->stop) evict();
+}
+
+/* Hand the outcome of a read to one waiter. */
+static void answer(job_t *j, waiter_t *w)
+{
+    relay__fetch_t *f = w->fetch;
+    if (f && f->abandoned) {
+        free(f);
+    } else if (f) {
+        f->done = 1;
+        f->status = j->status;
+        if (j->status != RELAY_OK && j->msg[0]) f->errmsg = strdup(j->msg);
+        /* Readers who joined use the object read: one copy in memory. */
+        if (j->status == RELAY_OK && f->obj != j->obj) f->shared = relay__obj_ref(j->obj);
+        relay__client_batch_signal(f->batch);
+    } else if (j->status == RELAY_OK) {
+        relay__send_object(w->dest, w->tag, w->chunk, j->obj);
+    } else {
+        relay__comm_refuse_fetch(w->dest, w->tag, j->status);
+    }
 }
 
 static void finish_read(job_t *j)
 {
     relay__store_t *s = ST();
+    entry_t *e = j->e;
+    if (e) e->reading = NULL;
     if (j->status == RELAY_OK) {
         s->nreads++;
-        entry_t *e = relay__map_get(&s->objs, j->id);
+        s->read_bytes += j->obj->size;
+        s->read_s += j->seconds;
         if (e && !e->obj && !e->writing) { /* memory has it again */
-            e->obj = relay__obj_ref(j->obj);
+            hold(e, j->obj);
             s->in_memory += e->size;
             s->spilled--;
             lru_push(e);
         }
     }
-    if (j->fetch) {
-        relay__fetch_t *f = j->fetch;
-        if (f->abandoned) {
-            free(f);
-        } else {
-            f->done = 1;
-            f->status = j->status;
-            if (j->status != RELAY_OK && j->msg[0]) f->errmsg = strdup(j->msg);
-            relay__client_batch_signal(f->batch);
-        }
-    }
-    if (j->send) {
-        if (j->status == RELAY_OK)
-            relay__send_object(j->dest, j->tag, j->chunk, j->obj);
-        else
-            relay__comm_refuse_fetch(j->dest, j->tag, j->status);
+    while (j->waiters) {
+        waiter_t *w = j->waiters;
+        j->waiters = w->next;
+        answer(j, w);
+        free(w);
     }
     relay__obj_unref(j->obj);
-    evict();
+    if (!s->stop) evict();
+}
+
+/* The next job, reads first. Lock held. */
+static job_t *next_job(void)
+{
+    relay__store_t *s = ST();
+    job_t **q = s->reads ? &s->reads : s->deletes ? &s->deletes : &s->writes;
+    job_t *j = *q;
+    if (j) *q = j->next;
+    return j;
+}
+
+/* Sleep until there is work. Over the budget, or with writes held back
+ * after a failure, look again now and then. Lock held. */
+static void idle_wait(void)
+{
+    relay__store_t *s = ST();
+    double now = relay__now(), until = 0;
+    if (resident() > s->budget) until = now + RECHECK_SECONDS;
+    if (s->retry_at > now && (until == 0 || s->retry_at < until)) until = s->retry_at;
+    if (until == 0) {
+        pthread_cond_wait(&s->cv, &relay__g.lock);
+        return;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    double wake = (double)ts.tv_sec + ts.tv_nsec * 1e-9 + (until - now);
+    ts.tv_sec = (time_t)wake;
+    ts.tv_nsec = (long)((wake - (double)ts.tv_sec) * 1e9);
+    pthread_cond_timedwait(&s->cv, &relay__g.lock, &ts);
+    atomic_store(&s->poke, 1); /* time to look again */
+}
+
+/* Do j's file work (lock NOT held). */
+static void run_job(job_t *j)
+{
+    double t0 = relay__now();
+    if (j->kind == JOB_WRITE)
+        j->status = relay__spill_write(j->obj, j->obj->data);
+    else if (j->kind == JOB_READ)
+        j->status = relay__spill_read(j->obj);
+    else
+        relay__spill_delete(j->id, j->size);
+    j->seconds = relay__now() - t0;
+    if (j->status != RELAY_OK) snprintf(j->msg, sizeof j->msg, "%s", relay_last_error());
 }
 
 static void *io_main(void *arg)
@@ -242,25 +359,21 @@ static void *io_main(void *arg)
     (void)arg;
     relay__store_t *s = ST();
     pthread_mutex_lock(&relay__g.lock);
-    for (;;) {
-        while (!s->reads && !s->writes && !s->stop)
-            pthread_cond_wait(&s->cv, &relay__g.lock);
-        if (s->stop) break;
-        job_t *j = s->reads ? s->reads : s->writes;
-        if (j == s->reads)
-            s->reads = j->next;
-        else
-            s->writes = j->next;
-        /* The file work happens without the runtime's lock. */
-        pthread_mutex_unlock(&relay__g.lock);
-        if (j->kind == JOB_WRITE)
-            j->status = relay__spill_write(j->obj, j->obj->data);
-        else if (j->kind == JOB_READ)
-            j->status = relay__spill_read(j->obj);
-        else
-            relay__spill_delete(j->id, j->size);
-        if (j->status != RELAY_OK) snprintf(j->msg, sizeof j->msg, "%s", relay_last_error());
-        pthread_mutex_lock(&relay__g.lock);
+    while (!s->stop) {
+        if (atomic_exchange(&s->poke, 0)) evict();
+        job_t *j = next_job();
+        if (!j) {
+            if (!atomic_load(&s->poke)) idle_wait();
+            continue;
+        }
+        if (j->kind == JOB_WRITE && j->e->freed) {
+            j->skipped = 1; /* released while it waited */
+        } else {
+            /* The file work happens without the runtime's lock. */
+            pthread_mutex_unlock(&relay__g.lock);
+            run_job(j);
+            pthread_mutex_lock(&relay__g.lock);
+        }
         if (j->kind == JOB_WRITE)
             finish_write(j);
         else if (j->kind == JOB_READ)
@@ -281,6 +394,7 @@ int relay__store_init(uint64_t budget)
     if (!s) return relay__error(RELAY_ERR_NO_MEMORY, "relay_init: out of memory");
     relay__map_init(&s->objs);
     s->budget = budget;
+    atomic_init(&s->poke, 0);
     pthread_cond_init(&s->cv, NULL);
     relay__g.store = s;
     if (pthread_create(&s->thread, NULL, io_main, NULL) != 0) {
@@ -291,27 +405,16 @@ int relay__store_init(uint64_t budget)
     return RELAY_OK;
 }
 
-/* Fail what waits; drop what was to be written or deleted. Lock held. */
+/* Fail what waits (remote fetchers get an answer: the transport is still
+ * up); drop what was to be written or deleted. Lock held. */
 static void drain(void)
 {
-    relay__store_t *s = ST();
-    while (s->reads) {
-        job_t *j = s->reads;
-        s->reads = j->next;
+    job_t *j;
+    while ((j = next_job())) {
         j->status = RELAY_ERR_SHUTDOWN;
-        j->send = 0; /* the transport is going */
-        finish_read(j);
-        free(j);
-    }
-    while (s->writes) {
-        job_t *j = s->writes;
-        s->writes = j->next;
-        if (j->kind == JOB_WRITE) {
-            j->e->writing = 0;
-            s->being_written -= j->e->size;
-            relay__obj_unref(j->obj);
-            if (j->e->freed) entry_free(j->e);
-        }
+        snprintf(j->msg, sizeof j->msg, "relay is shutting down");
+        if (j->kind == JOB_READ) finish_read(j);
+        if (j->kind == JOB_WRITE) finish_write(j);
         free(j);
     }
 }
@@ -365,10 +468,9 @@ void relay__store_insert(struct relay_object *o)
 {
     relay__store_t *s = ST();
     entry_t *e = relay__map_get(&s->objs, o->id);
-    if (e && e->obj == o) return;
     if (e) return; /* the same id twice: the first one stays */
     e = entry_new(o);
-    e->obj = relay__obj_ref(o);
+    hold(e, o);
     s->in_memory += o->size;
     lru_push(e);
     /* One larger than the whole budget goes out first. */
@@ -387,13 +489,17 @@ int relay__store_insert_direct(struct relay_object *o, const void *data)
 {
     relay__store_t *s = ST();
     if (o->size <= s->budget) return RELAY_ERR_INVALID_ARG; /* it fits: no need */
+    double t0 = relay__now();
     int rc = relay__spill_write(o, data);
+    double t = relay__now() - t0;
     pthread_mutex_lock(&relay__g.lock);
     if (rc == RELAY_OK) {
         entry_t *e = entry_new(o);
         e->on_disk = 1;
         s->spilled++;
         s->nwrites++;
+        s->write_bytes += o->size;
+        s->write_s += t;
     } else {
         s->failures++;
     }
@@ -415,32 +521,6 @@ int relay__store_spilled(uint64_t id)
     return e && !e->obj && e->on_disk;
 }
 
-static job_t *read_job(uint64_t id, struct relay_object *target)
-{
-    job_t *j = calloc(1, sizeof *j);
-    if (!j) return NULL;
-    j->kind = JOB_READ;
-    j->id = id;
-    j->obj = relay__obj_ref(target);
-    return j;
-}
-
-relay__fetch_t *relay__store_restore(uint64_t id, struct relay_object *target,
-                                     struct relay__batch *batch)
-{
-    relay__fetch_t *f = calloc(1, sizeof *f);
-    job_t *j = f ? read_job(id, target) : NULL;
-    if (!j) {
-        free(f);
-        return NULL;
-    }
-    f->obj = target;
-    f->batch = batch;
-    j->fetch = f;
-    enqueue(j);
-    return f;
-}
-
 /* An object to read e back into. */
 static struct relay_object *target_of(const entry_t *e)
 {
@@ -454,21 +534,64 @@ static struct relay_object *target_of(const entry_t *e)
     return t;
 }
 
-void relay__store_restore_send(uint64_t id, int dest, int tag, size_t chunk)
+/* Join w to the read of id in flight, or start one into target (NULL: a
+ * new one). 0, or -1 when out of memory (w not taken). */
+static int read_for(uint64_t id, struct relay_object *target, waiter_t *w)
 {
     entry_t *e = relay__map_get(&ST()->objs, id);
-    struct relay_object *t = e ? target_of(e) : NULL;
-    job_t *j = t ? read_job(id, t) : NULL;
-    relay__obj_unref(t);
-    if (!j) {
+    if (e && e->reading) {
+        w->next = e->reading->waiters;
+        e->reading->waiters = w;
+        return 0;
+    }
+    job_t *j = calloc(1, sizeof *j);
+    struct relay_object *t = !j ? NULL : target ? relay__obj_ref(target) : e ? target_of(e) : NULL;
+    if (!t) {
+        free(j);
+        return -1;
+    }
+    j->kind = JOB_READ;
+    j->id = id;
+    j->obj = t;
+    j->e = e;
+    j->waiters = w;
+    if (e) e->reading = j;
+    enqueue(j);
+    return 0;
+}
+
+relay__fetch_t *relay__store_restore(uint64_t id, struct relay_object *target,
+                                     struct relay__batch *batch)
+{
+    relay__fetch_t *f = calloc(1, sizeof *f);
+    waiter_t *w = calloc(1, sizeof *w);
+    if (!f || !w) {
+        free(f);
+        free(w);
+        return NULL;
+    }
+    f->obj = target;
+    f->batch = batch;
+    w->fetch = f;
+    if (read_for(id, target, w) != 0) {
+        free(f);
+        free(w);
+        return NULL;
+    }
+    return f;
+}
+
+void relay__store_restore_send(uint64_t id, int dest, int tag, size_t chunk)
+{
+    waiter_t *w = calloc(1, sizeof *w);
+    if (!w || read_for(id, NULL, w) != 0) {
+        free(w);
         relay__comm_refuse_fetch(dest, tag, RELAY_ERR_NO_MEMORY);
         return;
     }
-    j->send = 1;
-    j->dest = dest;
-    j->tag = tag;
-    j->chunk = chunk;
-    enqueue(j);
+    w->dest = dest;
+    w->tag = tag;
+    w->chunk = chunk;
 }
 
 void relay__store_stats(relay__store_stats_t *out)
@@ -483,6 +606,10 @@ void relay__store_stats(relay__store_stats_t *out)
     out->writes = s->nwrites;
     out->reads = s->nreads;
     out->failures = s->failures;
+    out->write_bytes = s->write_bytes;
+    out->read_bytes = s->read_bytes;
+    out->write_ns = (uint64_t)(s->write_s * 1e9);
+    out->read_ns = (uint64_t)(s->read_s * 1e9);
 }
 
 void relay__store_on_free(int src, relay__rbuf_t *r)
@@ -499,7 +626,10 @@ void relay__store_on_free(int src, relay__rbuf_t *r)
         } else if (e->on_disk) {
             s->spilled--;
         }
+        /* A read in flight still answers its waiters, from its own target. */
+        if (e->reading) e->reading->e = NULL;
         if (e->writing) { /* its write finishes it */
+            s->being_written -= e->size;
             e->freed = 1;
             continue;
         }

@@ -31,6 +31,9 @@ void relay__store_insert(struct relay_object *o);
  * Lock NOT held (the write happens on the calling thread). RELAY_OK, or
  * the write's status: then the caller keeps it in memory instead. */
 int relay__store_insert_direct(struct relay_object *o, const void *data);
+/* A stored object was let go by all but the store: it may be evicted now
+ * (any thread, lock held or not). */
+void relay__store_poke(void);
 /* In memory: a new reference; NULL when not here, or only on disk. */
 struct relay_object *relay__store_lookup(uint64_t id);
 /* Here, but only in the spill file: read it back before use. */
@@ -47,6 +50,7 @@ typedef struct relay__store_stats {
     uint64_t objects, bytes_in_memory;
     uint64_t spilled_objects, spilled_bytes;
     uint64_t writes, reads, failures;
+    uint64_t write_bytes, read_bytes, write_ns, read_ns;
 } relay__store_stats_t;
 void relay__store_stats(relay__store_stats_t *s);
 /* FREE record: drop the listed objects (their spilled copies too). */

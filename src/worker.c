@@ -190,6 +190,7 @@ int relay__ctx_fetch_args(relay_ctx_t *c)
         pthread_cond_wait(&b.cv, &relay__g.lock);
     for (uint32_t i = 0; fs && i < c->nargs; i++) {
         if (!fs[i]) continue;
+        relay__fetch_adopt(fs[i], &c->args[i].obj);
         if (fs[i]->status != RELAY_OK && rc == RELAY_OK) {
             rc = fs[i]->status;
             relay__ctx_failf(c, "argument %u (ref %#llx) could not be fetched from rank %d: %s", i,

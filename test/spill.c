@@ -10,6 +10,13 @@
  *   test_spill diskfull   a spill file limit: writes fail, nothing is lost
  *   test_spill baddir     a missing or unwritable spill directory
  *   test_spill keep       RELAY_SPILL_KEEP leaves the file
+ *   test_spill store      the budget holds: objects released during their
+ *                         write, views let go, one read for many readers,
+ *                         objects with 10,000 refs
+ *   test_spill mixed      ranks with a budget of their own and ranks with
+ *                         the default start together
+ *   test_spill exists     a file already at the spill file's path is left
+ *                         alone; the objects stay in memory
  *
  * Each run spills into a directory of its own (made by rank 0), which the
  * test checks is empty again after relay_finalize. */
@@ -191,6 +198,39 @@ static void reuse(void)
     CHECK_LE(st.st_size, (off_t)(12 * MB));
 }
 
+/* ---- hdf5 errors ------------------------------------------------------------------- */
+
+/* relay's failing HDF5 calls print nothing, and the program's own HDF5
+ * error printing is as it was. */
+static void hdf5_errors_quiet(relay_object_t o)
+{
+    /* The program prints HDF5's errors (to stderr, where they would show). */
+    H5E_auto2_t fn0 = (H5E_auto2_t)H5Eprint2, fn1;
+    void *data0 = stderr, *data1;
+    CHECK(H5Eset_auto2(H5E_DEFAULT, fn0, data0) >= 0);
+    char log[300];
+    snprintf(log, sizeof log, "%s/stderr.txt", dir);
+    fflush(stderr);
+    int saved = dup(2), fd = open(log, O_CREAT | O_TRUNC | O_WRONLY, 0600);
+    CHECK(saved >= 0 && fd >= 0);
+    dup2(fd, 2);
+    close(fd);
+    int rc = relay_object_save(o, "/nonexistent-dir/x.h5", "d");
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    CHECK_STATUS(rc, RELAY_ERR_IO);
+    FILE *f = fopen(log, "r");
+    char text[4096] = "";
+    size_t got = f ? fread(text, 1, sizeof text - 1, f) : 0;
+    text[got] = '\0';
+    if (f) fclose(f);
+    unlink(log);
+    CHECK(strstr(text, "HDF5-DIAG") == NULL);
+    H5Eget_auto2(H5E_DEFAULT, &fn1, &data1);
+    CHECK(fn1 == fn0 && data1 == data0);
+}
+
 /* ---- typed ----------------------------------------------------------------------- */
 
 static hid_t h5type(relay_dtype_t t)
@@ -296,6 +336,7 @@ static void drive_typed(void)
     CHECK_STATUS(relay_object_save(o, saved, ""), RELAY_ERR_INVALID_ARG);
     CHECK_STATUS(relay_object_save(o, saved, "a//b"), RELAY_ERR_INVALID_ARG);
     CHECK_STATUS(relay_object_save(o, "/nonexistent-dir/x.h5", "d"), RELAY_ERR_IO);
+    hdf5_errors_quiet(o);
     CHECK_STATUS(relay_object_save(NULL, saved, "d"), RELAY_ERR_INVALID_ARG);
     check_dataset(saved, "fields/temperature", RELAY_FLOAT64, 3, d3, a3, n3 * sizeof *a3);
     int16_t small[6] = {1, -2, 3, -4, 5, -6};
@@ -378,6 +419,150 @@ static void drive_corrupt(void)
     CHECK_OK(relay_release_many(all, 3));
 }
 
+/* A byte changed among the last few of an object whose size is no
+ * multiple of the checksum's block is caught too. */
+static void drive_corrupt_tail(void)
+{
+    const size_t size = MB + 45;
+    uint64_t writes = test_stats().spill_writes;
+    relay_ref_t r = put_pattern(size, 13);
+    relay_stats_t s = test_stats();
+    for (double end = test_now() + TEST_LONG_S; s.spill_writes == writes && test_now() < end;
+         test_sleep(0.005))
+        s = test_stats();
+    CHECK_GT(s.spill_writes, writes);
+    char path[512];
+    my_file(path, sizeof path);
+    unsigned char *want = malloc(size), *buf = malloc(64 * MB);
+    test_fill(want, size, 13);
+    int fd = open(path, O_RDWR);
+    CHECK(fd >= 0);
+    ssize_t n = pread(fd, buf, 64 * MB, 0), at = -1;
+    for (ssize_t i = 0; i + 4096 <= n && at < 0; i++) /* HDF5 need not align it */
+        if (!memcmp(buf + i, want, 4096)) at = i;
+    CHECK_GE(at, 0);
+    unsigned char b = (unsigned char)(want[size - 3] ^ 0x01);
+    CHECK_EQ(pwrite(fd, &b, 1, at + (ssize_t)size - 3), 1);
+    close(fd);
+    free(buf);
+    free(want);
+    relay_object_t o = NULL;
+    CHECK_STATUS(relay_get(r, TEST_LONG_S, &o), RELAY_ERR_CORRUPT);
+    CHECK(o == NULL);
+    CHECK_OK(relay_release(r));
+}
+
+/* ---- store ------------------------------------------------------------------------ */
+
+/* Wait until this rank's store holds at most bytes in memory. */
+static relay_stats_t wait_in_memory_at_most(uint64_t bytes)
+{
+    relay_stats_t s = test_stats();
+    for (double end = test_now() + TEST_LONG_S; s.store_bytes > bytes && test_now() < end;
+         test_sleep(0.005))
+        s = test_stats();
+    return s;
+}
+
+/* Objects released while their write is in flight do not count against
+ * the budget afterwards: later small ones stay in memory. */
+static void released_during_write(void)
+{
+    relay_ref_t a = put_pattern(6 * MB, 21), b = put_pattern(6 * MB, 22);
+    relay_ref_t ab[2] = {a, b};
+    CHECK_OK(relay_release_many(ab, 2));
+    CHECK_OK(relay_sync(TEST_LONG_S));
+    relay_stats_t s = test_stats();
+    for (double end = test_now() + TEST_LONG_S; s.store_objects && test_now() < end;
+         test_sleep(0.005))
+        s = test_stats();
+    CHECK_EQ(s.store_objects, 0);
+    uint64_t written = s.spill_write_bytes;
+    relay_ref_t c = put_pattern(MB, 23), d = put_pattern(MB, 24);
+    test_sleep(0.2);
+    s = test_stats();
+    CHECK_EQ(s.spilled_objects, 0);
+    CHECK_EQ(s.store_bytes, 2 * MB);
+    /* Only a write of a or b still in flight may have finished since. */
+    CHECK_EQ((s.spill_write_bytes - written) % (6 * MB), 0);
+    test_check_pattern(c, MB, 23);
+    test_check_pattern(d, MB, 24);
+    relay_ref_t cd[2] = {c, d};
+    CHECK_OK(relay_release_many(cd, 2));
+}
+
+/* Spilled objects read back for views stay while the views live; once
+ * they are freed, memory goes back within the budget without any other
+ * store activity. Readers of one spilled object share one read. */
+static void views_let_go(void)
+{
+    enum { N = 4 };
+    relay_ref_t r[N];
+    /* With the 8 MiB budget the two oldest end up only in the file. */
+    for (int i = 0; i < N; i++)
+        r[i] = put_pattern(3 * MB, 40 + (uint64_t)i);
+    wait_spilled(2);
+    uint64_t reads0 = wait_in_memory_at_most(8 * MB).spill_reads;
+    /* The oldest, asked for four times in one call: one read, one copy. */
+    relay_ref_t same[4] = {r[0], r[0], r[0], r[0]};
+    relay_object_t views[N];
+    CHECK_OK(relay_get_many(same, 4, TEST_LONG_S, views));
+    for (int i = 1; i < 4; i++)
+        CHECK(relay_object_data(views[i]) == relay_object_data(views[0]));
+    CHECK_EQ(test_verify(relay_object_data(views[0]), 3 * MB, 40), SIZE_MAX);
+    CHECK_EQ(test_stats().spill_reads - reads0, 1);
+    for (int i = 0; i < 4; i++)
+        CHECK_OK(relay_object_free(views[i]));
+
+    /* All four in memory at once for views: over the budget while held. */
+    CHECK_OK(relay_get_many(r, N, TEST_LONG_S, views));
+    for (int i = 0; i < N; i++)
+        CHECK_EQ(test_verify(relay_object_data(views[i]), 3 * MB, 40 + (uint64_t)i), SIZE_MAX);
+    CHECK_EQ(test_stats().store_bytes, N * 3 * MB);
+    for (int i = 0; i < N; i++)
+        CHECK_OK(relay_object_free(views[i]));
+    relay_stats_t s = wait_in_memory_at_most(8 * MB);
+    CHECK_LE(s.store_bytes, 8 * MB);
+    for (int i = 0; i < N; i++)
+        test_check_pattern(r[i], 3 * MB, 40 + (uint64_t)i);
+    CHECK_OK(relay_release_many(r, N));
+}
+
+/* An object that contains 10,000 refs (more than fit in a dataset
+ * header's attribute) spills and comes back with all of them. */
+static void many_refs(void)
+{
+    enum { NREFS = 10000 };
+    const size_t size = 10 * MB; /* over the 8 MiB budget: straight to the file */
+    relay_ref_t small;
+    uint64_t v = 99;
+    CHECK_OK(relay_put(&v, sizeof v, &small));
+    relay_ref_t *refs = malloc(NREFS * sizeof *refs);
+    unsigned char *b = malloc(size);
+    CHECK(refs && b);
+    for (int i = 0; i < NREFS; i++)
+        refs[i] = small;
+    test_fill(b, size, 31);
+    uint64_t fails0 = test_stats().spill_failures;
+    relay_ref_t big;
+    CHECK_OK(relay_put_object(b, size, refs, NREFS, &big));
+    relay_stats_t s = test_stats();
+    CHECK_EQ(s.spill_failures, fails0);
+    CHECK_GE(s.spilled_objects, 1);
+    relay_object_t o;
+    CHECK_OK(relay_get(big, TEST_LONG_S, &o));
+    CHECK_EQ(relay_object_num_refs(o), NREFS);
+    relay_ref_t last;
+    CHECK_OK(relay_object_ref(o, NREFS - 1, &last));
+    CHECK_EQ(last.id, small.id);
+    CHECK_EQ(test_verify(relay_object_data(o), size, 31), SIZE_MAX);
+    CHECK_OK(relay_object_free(o));
+    relay_ref_t both[2] = {big, small};
+    CHECK_OK(relay_release_many(both, 2));
+    free(refs);
+    free(b);
+}
+
 /* ---- diskfull -------------------------------------------------------------------- */
 
 static void drive_diskfull(void)
@@ -416,6 +601,56 @@ static void try_dir(int *argc, char ***argv, const char *where, int on_rank, con
     CHECK_STATUS(relay_rank(&r), RELAY_ERR_NOT_INITIALIZED);
 }
 
+/* ---- exists ---------------------------------------------------------------------- */
+
+#define OCCUPIED "not relay's: leave me alone"
+
+/* Put a file of someone else's where rank 0's spill file will go (the
+ * name Slurm's job and step and rank 0's pid give it). */
+static void occupy_path(char *path, size_t n)
+{
+    setenv("SLURM_JOB_ID", "4242", 1);
+    setenv("SLURM_STEP_ID", "7", 1);
+    long long pid = (long long)getpid();
+    MPI_Bcast(&pid, 1, MPI_LONG_LONG, 0, MPI_COMM_WORLD);
+    snprintf(path, n, "%s/relay-4242.7-%lld-0.h5", dir, pid);
+    if (world_rank != 0) return;
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    fputs(OCCUPIED, f);
+    fclose(f);
+}
+
+static void check_occupied(const char *path)
+{
+    char text[64] = "";
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL);
+    CHECK(fgets(text, sizeof text, f) != NULL);
+    fclose(f);
+    CHECK(strcmp(text, OCCUPIED) == 0);
+}
+
+/* Spills fail (the file is not relay's to take): objects stay in memory,
+ * every byte intact. */
+static void drive_exists(const char *taken)
+{
+    enum { N = 4 };
+    relay_ref_t r[N];
+    for (int i = 0; i < N; i++)
+        r[i] = put_pattern(MB, 60 + (uint64_t)i);
+    relay_stats_t s = test_stats();
+    for (double end = test_now() + TEST_LONG_S; !s.spill_failures && test_now() < end;
+         test_sleep(0.005))
+        s = test_stats();
+    CHECK_GT(s.spill_failures, 0);
+    CHECK_EQ(s.spilled_objects, 0);
+    for (int i = 0; i < N; i++)
+        test_check_pattern(r[i], MB, 60 + (uint64_t)i);
+    check_occupied(taken);
+    CHECK_OK(relay_release_many(r, N));
+}
+
 /* ---- main --------------------------------------------------------------------------- */
 
 static void make_dir(void)
@@ -431,6 +666,15 @@ static void make_dir(void)
 int main(int argc, char **argv)
 {
     const char *scenario = argc > 1 ? argv[1] : "workload";
+    static const char *known[] = {"workload", "typed", "corrupt", "diskfull", "baddir",
+                                  "keep",     "store", "mixed",   "exists"};
+    int found = 0;
+    for (size_t i = 0; i < sizeof known / sizeof *known; i++)
+        found |= !strcmp(scenario, known[i]);
+    if (!found) {
+        fprintf(stderr, "test_spill: no scenario '%s'\n", scenario);
+        return 2;
+    }
     int provided;
     MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
     MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
@@ -454,6 +698,11 @@ int main(int argc, char **argv)
         c.field_mask |= RELAY_CONFIG_SPILL_MAX;
         c.spill_max = 2 * MB;
     }
+    if (!strcmp(scenario, "store")) c.store_budget = 8 * MB;
+    /* Rank 0 alone with a budget of its own: every rank must still start. */
+    if (!strcmp(scenario, "mixed") && world_rank != 0) c.field_mask &= ~RELAY_CONFIG_STORE_BUDGET;
+    char taken[600] = "";
+    if (!strcmp(scenario, "exists")) occupy_path(taken, sizeof taken);
     CHECK_OK(relay_init(&argc, &argv, &c));
     if (world_rank == 0) {
         if (!strcmp(scenario, "workload")) {
@@ -463,6 +712,22 @@ int main(int argc, char **argv)
             drive_typed();
         } else if (!strcmp(scenario, "corrupt")) {
             drive_corrupt();
+            drive_corrupt_tail();
+        } else if (!strcmp(scenario, "store")) {
+            released_during_write();
+            views_let_go();
+            many_refs();
+        } else if (!strcmp(scenario, "mixed")) {
+            /* Rank 0's own 1 MiB budget is the one it uses. */
+            relay_ref_t r[3];
+            for (int i = 0; i < 3; i++)
+                r[i] = put_pattern(MB, 5 + (uint64_t)i);
+            wait_spilled(1);
+            for (int i = 0; i < 3; i++)
+                test_check_pattern(r[i], MB, 5 + (uint64_t)i);
+            CHECK_OK(relay_release_many(r, 3));
+        } else if (!strcmp(scenario, "exists")) {
+            drive_exists(taken);
         } else if (!strcmp(scenario, "diskfull")) {
             drive_diskfull();
         } else if (!strcmp(scenario, "keep")) {
@@ -491,7 +756,15 @@ int main(int argc, char **argv)
     test_barrier();
     char left[512] = "";
     int nleft = files_left(left, sizeof left);
-    if (!strcmp(scenario, "keep")) {
+    if (!strcmp(scenario, "exists")) {
+        /* The file that was there is all there is, untouched. */
+        if (world_rank == 0) {
+            CHECK_EQ(nleft, 1);
+            CHECK(strcmp(left, taken) == 0);
+            check_occupied(taken);
+            unlink(taken);
+        }
+    } else if (!strcmp(scenario, "keep")) {
         /* Kept, and a valid HDF5 file. */
         if (world_rank == 0) {
             CHECK_GE(nleft, 1);
