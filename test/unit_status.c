@@ -97,6 +97,13 @@ static void check_not_initialized(void)
     CHECK_STATUS(relay_stats(&st), RELAY_ERR_NOT_INITIALIZED);
     CHECK(memcmp(&st, &st_copy, sizeof st) == 0);
     CHECK_STATUS(relay_sync(1.0), RELAY_ERR_NOT_INITIALIZED);
+    uint64_t dims[1] = {1};
+    CHECK_STATUS(relay_put_array(&v, RELAY_INT64, 1, dims, &ref), RELAY_ERR_NOT_INITIALIZED);
+    CHECK_EQ(ref.id, 777);
+    relay_dtype_t dt = RELAY_FLOAT32;
+    CHECK_STATUS(relay_object_array(NULL, &dt, NULL, NULL), RELAY_ERR_INVALID_ARG);
+    CHECK(dt == RELAY_FLOAT32);
+    CHECK_STATUS(relay_object_save(NULL, "/tmp/x.h5", "d"), RELAY_ERR_NOT_INITIALIZED);
     relay_resources_t res = {1, 2, 3, 4};
     double q = -7;
     CHECK_STATUS(relay_local_resources(&res), RELAY_ERR_NOT_INITIALIZED);
@@ -202,6 +209,15 @@ static void check_bad_config(int *argc, char ***argv)
         {"RELAY_RESOURCES", ",a=1"},
         {"RELAY_RESOURCES", "a b=1"},
         {"RELAY_RESOURCES", "a=1e10"},
+        {"RELAY_STORE_BUDGET", "abc"},
+        {"RELAY_STORE_BUDGET", "-1"},
+        {"RELAY_STORE_BUDGET", "5Q"},
+        {"RELAY_SPILL_DIR", ""},
+        {"RELAY_SPILL_DIR", "/nonexistent/relay-spill"},
+        {"RELAY_SPILL_KEEP", "2"},
+        {"RELAY_SPILL_KEEP", "yes"},
+        {"RELAY_SPILL_MAX", "abc"},
+        {"RELAY_SPILL_MAX", "-5"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         check_bad_env(argc, argv, bad[i][0], bad[i][1]);
@@ -231,6 +247,11 @@ static void check_bad_config(int *argc, char ***argv)
           .resources = (const relay_resource_t[]){{"neg", -2}},
           .num_resources = 1},
          "neg"},
+        {{.field_mask = RELAY_CONFIG_SPILL_DIR, .spill_dir = NULL}, "spill_dir"},
+        {{.field_mask = RELAY_CONFIG_SPILL_DIR, .spill_dir = ""}, "spill_dir"},
+        {{.field_mask = RELAY_CONFIG_SPILL_DIR, .spill_dir = "/nonexistent/relay-spill"},
+         "/nonexistent/relay-spill"},
+        {{.field_mask = RELAY_CONFIG_SPILL_KEEP, .spill_keep = 2}, "spill_keep"},
     };
     for (size_t i = 0; i < sizeof bad_fields / sizeof bad_fields[0]; i++) {
         int rc = relay_init(argc, argv, &bad_fields[i].cfg);
