@@ -87,17 +87,20 @@ void relay__obj_cache_drain(void)
 struct relay_object *relay__obj_new(uint64_t id, size_t size, uint32_t nrefs)
 {
     size_t head = sizeof(struct relay_object) + (size_t)nrefs * sizeof(uint64_t);
-    head = (head + DATA_ALIGN - 1) & ~(size_t)(DATA_ALIGN - 1);
-    if (size > SIZE_MAX - head - DATA_ALIGN) return NULL;
-    size_t total = (head + size + DATA_ALIGN - 1) & ~(size_t)(DATA_ALIGN - 1);
+    if (size > SIZE_MAX - head - 2 * DATA_ALIGN) return NULL;
+    /* The header, the refs, then the data on the next DATA_ALIGN boundary
+     * (a mapping starts on a page: the padding is known). */
+    size_t total = head + (DATA_ALIGN - 1) + size;
     struct relay_object *o;
     size_t mapped = 0;
     if (total >= MAP_MIN) {
         o = map_take(total, &mapped);
         if (!o) return NULL;
     } else {
-        /* malloc and align the data inside: aligned_alloc is much slower. */
-        o = malloc(total + DATA_ALIGN);
+        /* malloc and align the data inside: aligned_alloc is much slower.
+         * Small task results are the most numerous objects: no more than
+         * the worst-case padding. */
+        o = malloc(total);
         if (!o) return NULL;
     }
     o->mapped = mapped;

@@ -25,9 +25,9 @@ struct relay_object {
     size_t size;
     void *data;
     uint32_t nrefs;
+    atomic_int stored; /* the store holds it: tell it when others let go */
     uint64_t *refs;
     size_t mapped;         /* bytes mmap'ed for the object, 0 when malloc'ed */
-    atomic_int stored;     /* the store holds it: tell it when others let go */
     relay__array_t *array; /* NULL: plain bytes */
 };
 
