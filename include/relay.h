@@ -197,12 +197,16 @@ typedef struct relay_config {
     /* RELAY_STORE_BUDGET: bytes of large objects (above inline_max) this
      * rank keeps in memory; beyond, the least recently used ones that no
      * task, view or transfer is using are written to the spill file and
-     * read back when needed. Default: half the node's memory divided among
-     * its ranks. 0 writes every large object out. */
+     * read back when needed. Default: half the memory the node lets the
+     * job use (physical, or the cgroup's limit when lower) divided among
+     * its ranks. 0 writes every large object out. Each rank may have its
+     * own. */
     size_t store_budget;
     /* RELAY_SPILL_DIR: directory of the spill files (one HDF5 file per
-     * rank, relay-<job>-<rank>.h5). Default $TMPDIR, else /tmp. It must
-     * exist and be writable: relay_init checks. */
+     * rank, relay-<job>-<rank>.h5, <job> being Slurm's job.step and rank
+     * 0's pid, or rank 0's start time and pid). Default $TMPDIR, else
+     * /tmp. It must exist and be writable: relay_init checks. A file
+     * already at that path is never overwritten. */
     const char *spill_dir;
     /* RELAY_SPILL_KEEP (0/1): leave the spill files at relay_finalize
      * (default 0: removed). */
