@@ -372,30 +372,36 @@ static void drive_typed(void)
 
 /* ---- corrupt -------------------------------------------------------------------- */
 
+/* Flip the bits of len bytes at offset off of the object of (size, seed)
+ * in this rank's spill file; returns the file's path in path. */
+static void damage(size_t size, uint64_t seed, size_t off, size_t len, char *path, size_t n)
+{
+    my_file(path, n);
+    unsigned char *want = malloc(size), *buf = malloc(64 * MB);
+    CHECK(want && buf);
+    test_fill(want, size, seed);
+    int fd = open(path, O_RDWR);
+    CHECK(fd >= 0);
+    ssize_t got = pread(fd, buf, 64 * MB, 0), at = -1;
+    CHECK_GT(got, (ssize_t)size);
+    for (ssize_t i = 0; i + 4096 <= got && at < 0; i++) /* HDF5 need not align it */
+        if (!memcmp(buf + i, want, 4096)) at = i;
+    CHECK_GE(at, 0);
+    for (size_t i = 0; i < len; i++)
+        buf[at + (ssize_t)(off + i)] ^= 0xff;
+    CHECK_EQ(pwrite(fd, buf + at + off, len, at + (ssize_t)off), (ssize_t)len);
+    close(fd);
+    free(buf);
+    free(want);
+}
+
 static void drive_corrupt(void)
 {
     const size_t size = 1 * MB;
     relay_ref_t good = put_pattern(size, 11), bad = put_pattern(size, 12);
     wait_spilled(2);
-    /* Find bad's bytes in the file and overwrite a few in the middle. */
     char path[512];
-    my_file(path, sizeof path);
-    unsigned char *want = malloc(size), *buf = malloc(64 * MB);
-    test_fill(want, size, 12);
-    int fd = open(path, O_RDWR);
-    CHECK(fd >= 0);
-    ssize_t n = pread(fd, buf, 64 * MB, 0);
-    CHECK_GT(n, (ssize_t)size);
-    ssize_t at = -1;
-    for (ssize_t i = 0; i + 4096 <= n && at < 0; i += 8)
-        if (!memcmp(buf + i, want, 4096)) at = i;
-    CHECK_GE(at, 0);
-    unsigned char junk[16];
-    memset(junk, 0x5a, sizeof junk);
-    CHECK_EQ(pwrite(fd, junk, sizeof junk, at + (ssize_t)size / 2), (ssize_t)sizeof junk);
-    close(fd);
-    free(buf);
-    free(want);
+    damage(size, 12, size / 2, 16, path, sizeof path);
 
     relay_object_t o = NULL;
     CHECK_STATUS(relay_get(bad, TEST_LONG_S, &o), RELAY_ERR_CORRUPT);
@@ -432,20 +438,7 @@ static void drive_corrupt_tail(void)
         s = test_stats();
     CHECK_GT(s.spill_writes, writes);
     char path[512];
-    my_file(path, sizeof path);
-    unsigned char *want = malloc(size), *buf = malloc(64 * MB);
-    test_fill(want, size, 13);
-    int fd = open(path, O_RDWR);
-    CHECK(fd >= 0);
-    ssize_t n = pread(fd, buf, 64 * MB, 0), at = -1;
-    for (ssize_t i = 0; i + 4096 <= n && at < 0; i++) /* HDF5 need not align it */
-        if (!memcmp(buf + i, want, 4096)) at = i;
-    CHECK_GE(at, 0);
-    unsigned char b = (unsigned char)(want[size - 3] ^ 0x01);
-    CHECK_EQ(pwrite(fd, &b, 1, at + (ssize_t)size - 3), 1);
-    close(fd);
-    free(buf);
-    free(want);
+    damage(size, 13, size - 3, 1, path, sizeof path);
     relay_object_t o = NULL;
     CHECK_STATUS(relay_get(r, TEST_LONG_S, &o), RELAY_ERR_CORRUPT);
     CHECK(o == NULL);
