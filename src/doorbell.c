@@ -53,12 +53,11 @@ static int node_cpus(void)
 /* Map every rank of this node to its bell in the shared window. The ranks
  * of a node agree on success first, so all of them use the window or none
  * does (a failure on one rank must not leave the others in a collective). */
-static int map_node(MPI_Comm comm)
+static int map_node(MPI_Comm node)
 {
     int node_size, node_rank;
     bell_t *mine = NULL;
-    if (MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &B.node) != MPI_SUCCESS)
-        return -1;
+    B.node = node; /* the runtime's */
     MPI_Comm_size(B.node, &node_size);
     MPI_Comm_rank(B.node, &node_rank);
     B.oversubscribed = node_size > node_cpus();
@@ -88,11 +87,11 @@ static int map_node(MPI_Comm comm)
     return 0;
 }
 
-int relay__bell_init(MPI_Comm comm)
+int relay__bell_init(MPI_Comm node)
 {
     B.ranks = calloc((size_t)relay__g.size, sizeof *B.ranks);
     if (!B.ranks) return relay__error(RELAY_ERR_NO_MEMORY, "relay_init: out of memory");
-    if (map_node(comm) != 0) {
+    if (map_node(node) != 0) {
         relay__log(RELAY__LOG_INFO, "no shared memory for doorbells: idle ranks poll");
         for (int r = 0; r < relay__g.size; r++)
             B.ranks[r] = NULL;
@@ -105,7 +104,7 @@ int relay__bell_init(MPI_Comm comm)
 void relay__bell_fini(void)
 {
     if (B.win != MPI_WIN_NULL) MPI_Win_free(&B.win);
-    if (B.node != MPI_COMM_NULL) MPI_Comm_free(&B.node);
+    B.node = MPI_COMM_NULL;
     free(B.ranks);
     B.ranks = NULL;
     B.own = NULL;

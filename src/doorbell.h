@@ -9,9 +9,10 @@
 
 #include <mpi.h>
 
-/* Collective over comm. Falls back to a private bell (local wake-ups only)
- * when the node's shared memory is not available. */
-int relay__bell_init(MPI_Comm comm);
+/* Collective over node (the ranks of this node; kept until fini, not
+ * freed). Falls back to a private bell (local wake-ups only) when the
+ * node's shared memory is not available. */
+int relay__bell_init(MPI_Comm node);
 /* Collective. */
 void relay__bell_fini(void);
 

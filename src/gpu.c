@@ -74,11 +74,8 @@ static int my_uuids(int n, unsigned char *uuids)
 }
 
 /* Collective over the node: the ordinals this rank owns. */
-static int share_on_node(MPI_Comm comm, int hosts, int nvisible, int *owned)
+static int share_on_node(MPI_Comm node, int hosts, int nvisible, int *owned)
 {
-    MPI_Comm node;
-    if (MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) != MPI_SUCCESS)
-        return relay__error(RELAY_ERR_MPI, "relay_init: cannot group the ranks of a node");
     int nlocal, me;
     MPI_Comm_size(node, &nlocal);
     MPI_Comm_rank(node, &me);
@@ -128,18 +125,17 @@ static int share_on_node(MPI_Comm comm, int hosts, int nvisible, int *owned)
     free(counts);
     free(offs);
     free(pairs);
-    MPI_Comm_free(&node);
     if (!all_ok) return relay__error(RELAY_ERR_NO_MEMORY, "relay_init: out of memory sharing GPUs");
     return n;
 }
 
-int relay__gpu_setup(MPI_Comm comm, int hosts, int override)
+int relay__gpu_setup(MPI_Comm node, int hosts, int override)
 {
     memset(&G, 0, sizeof G);
     G.nvisible = relay__gpu_backend_count();
     if (G.nvisible > RELAY__MAX_GPUS) G.nvisible = RELAY__MAX_GPUS;
     int owned[RELAY__MAX_GPUS];
-    int n = share_on_node(comm, hosts, G.nvisible, owned);
+    int n = share_on_node(node, hosts, G.nvisible, owned);
     if (n < 0) return n;
     if (!hosts) return RELAY_OK;
     G.n = override >= 0 ? override : n;

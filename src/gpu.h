@@ -16,11 +16,11 @@ int relay__gpu_backend_count(void);
 int relay__gpu_backend_uuid(int dev, unsigned char uuid[RELAY__GPU_UUID_BYTES]);
 int relay__gpu_backend_set(int dev);
 
-/* Collective over comm. Decide this rank's GPUs: the devices it sees,
+/* Collective over node (the ranks of this node). Decide this rank's GPUs: the devices it sees,
  * shared round-robin among the node's worker ranks (hosts: this rank hosts
  * workers) that see them, each device going to one rank; override >= 0
  * sets the count, extending the list with virtual GPUs. */
-int relay__gpu_setup(MPI_Comm comm, int hosts, int override);
+int relay__gpu_setup(MPI_Comm node, int hosts, int override);
 void relay__gpu_teardown(void);
 /* This rank's GPUs: count, and the CUDA ordinal (or virtual id) of each. */
 int relay__gpu_count(void);

@@ -70,6 +70,12 @@ static int mpi_setup(int *argc, char ***argv)
     MPI_Comm_set_errhandler(relay__g.comm, MPI_ERRORS_RETURN);
     MPI_Comm_rank(relay__g.comm, &relay__g.rank);
     MPI_Comm_size(relay__g.comm, &relay__g.size);
+    /* Doorbells, GPU sharing and the default budget all need the node. */
+    if (MPI_Comm_split_type(relay__g.comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL,
+                            &relay__g.node) != MPI_SUCCESS) {
+        relay__g.node = MPI_COMM_NULL;
+        return relay__error(RELAY_ERR_MPI, "relay_init: cannot group the ranks of a node");
+    }
     if (relay__g.size > (1 << 20))
         return relay__error(RELAY_ERR_MPI, "relay_init: %d ranks, at most %d supported",
                             relay__g.size, 1 << 20);
@@ -92,15 +98,16 @@ static void teardown(void)
     relay__map_destroy(&relay__g.reqs);
     relay__map_destroy(&relay__g.holds);
     relay__bell_fini();
+    if (relay__g.node != MPI_COMM_NULL) MPI_Comm_free(&relay__g.node);
     if (relay__g.comm != MPI_COMM_NULL) MPI_Comm_free(&relay__g.comm);
-    relay__g.comm = MPI_COMM_NULL;
+    relay__g.comm = relay__g.node = MPI_COMM_NULL;
 }
 
 /* Collective: what this rank offers (GPUs first: the node's ranks share
  * them out), then the cluster table every rank keeps. */
 static int resources_setup(int hosts_workers, const relay__offer_t *offer)
 {
-    int rc = relay__gpu_setup(relay__g.comm, hosts_workers, offer->num_gpus);
+    int rc = relay__gpu_setup(relay__g.node, hosts_workers, offer->num_gpus);
     if (rc) return rc;
     relay__offer_t none = {.num_gpus = 0, .ncustom = 0};
     int64_t cpu = hosts_workers ? (int64_t)relay__g.cfg.num_cpus * RELAY__UNIT : 0;
@@ -166,16 +173,11 @@ static uint64_t cgroup_limit(void)
 }
 
 /* Half the memory this node lets the job use (its physical memory, or
- * its cgroup's limit when lower), shared among its ranks. Collective. */
+ * its cgroup's limit when lower), shared among its ranks. */
 static uint64_t default_budget(void)
 {
-    MPI_Comm node;
     int nlocal = 1;
-    if (MPI_Comm_split_type(relay__g.comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) ==
-        MPI_SUCCESS) {
-        MPI_Comm_size(node, &nlocal);
-        MPI_Comm_free(&node);
-    }
+    MPI_Comm_size(relay__g.node, &nlocal);
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     uint64_t mem = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : (uint64_t)1 << 32;
     uint64_t cg = cgroup_limit();
@@ -183,14 +185,13 @@ static uint64_t default_budget(void)
     return mem / 2 / (uint64_t)(nlocal > 0 ? nlocal : 1);
 }
 
-/* The store and its spill file. Collective (names, budget). */
+/* The store and its spill file. Collective (the job name, and whether every rank can spill). */
 static int store_setup(void)
 {
     char job[64];
     job_name(job, sizeof job);
-    /* Every rank takes part in the collectives, whatever its own budget. */
-    uint64_t fallback = default_budget();
-    uint64_t budget = relay__g.cfg.store_budget == SIZE_MAX ? fallback : relay__g.cfg.store_budget;
+    uint64_t budget =
+        relay__g.cfg.store_budget == SIZE_MAX ? default_budget() : relay__g.cfg.store_budget;
     relay__g.cfg.store_budget = budget;
     int rc = relay__spill_init(relay__g.cfg.spill_dir,
                                getenv("RELAY_SPILL_DIR") ? "RELAY_SPILL_DIR" : "spill directory",
@@ -214,7 +215,7 @@ int relay_init(int *argc, char ***argv, const relay_config_t *config)
     int rc = relay__config_resolve(config, &cfg, &offer);
     if (rc) return rc;
     relay__g.cfg = cfg;
-    relay__g.comm = MPI_COMM_NULL;
+    relay__g.comm = relay__g.node = MPI_COMM_NULL;
     relay__g.shutting_down = relay__g.exiting = 0;
     atomic_store(&relay__g.next_seq, 1);
     /* Counters describe this init .. finalize period. */
@@ -225,10 +226,11 @@ int relay_init(int *argc, char ***argv, const relay_config_t *config)
     relay__map_init(&relay__g.reqs);
     relay__map_init(&relay__g.holds);
     if ((rc = mpi_setup(argc, argv))) {
+        if (relay__g.node != MPI_COMM_NULL) MPI_Comm_free(&relay__g.node);
         if (relay__g.comm != MPI_COMM_NULL) MPI_Comm_free(&relay__g.comm);
         return rc;
     }
-    if ((rc = relay__bell_init(relay__g.comm))) {
+    if ((rc = relay__bell_init(relay__g.node))) {
         teardown();
         return rc;
     }

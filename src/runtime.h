@@ -79,6 +79,7 @@ typedef struct relay__runtime {
     atomic_int state;
     int rank, size;
     MPI_Comm comm;
+    MPI_Comm node; /* the ranks of comm on this node (shared memory), split once */
     int mpi_owned; /* relay called MPI_Init */
     relay_config_t cfg;
 

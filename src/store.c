@@ -100,6 +100,7 @@ static void lru_remove(entry_t *e)
     e->prev = e->next = NULL;
 }
 
+/* Most recently used: the head. */
 static void lru_push(entry_t *e)
 {
     relay__store_t *s = ST();
@@ -108,6 +109,17 @@ static void lru_push(entry_t *e)
     if (s->lru_head) s->lru_head->prev = e;
     s->lru_head = e;
     if (!s->lru_tail) s->lru_tail = e;
+}
+
+/* First to go: the tail. */
+static void lru_push_tail(entry_t *e)
+{
+    relay__store_t *s = ST();
+    lru_remove(e);
+    e->prev = s->lru_tail;
+    if (s->lru_tail) s->lru_tail->next = e;
+    s->lru_tail = e;
+    if (!s->lru_head) s->lru_head = e;
 }
 
 /* Take the store's reference to o (it may now be evicted once the others
@@ -472,16 +484,11 @@ void relay__store_insert(struct relay_object *o)
     e = entry_new(o);
     hold(e, o);
     s->in_memory += o->size;
-    lru_push(e);
     /* One larger than the whole budget goes out first. */
-    if (o->size > s->budget) {
-        lru_remove(e);
-        e->next = NULL;
-        e->prev = s->lru_tail;
-        if (s->lru_tail) s->lru_tail->next = e;
-        s->lru_tail = e;
-        if (!s->lru_head) s->lru_head = e;
-    }
+    if (o->size > s->budget)
+        lru_push_tail(e);
+    else
+        lru_push(e);
     evict();
 }
 
