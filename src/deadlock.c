@@ -62,13 +62,21 @@ static void hold(check_t *c, const stask_t *t, int sign)
 {
     held_t *h = &c->held[t->rank];
     if (t->kind == RELAY__KIND_METHOD) return; /* its actor's body holds */
-    if (t->blocked) h->cpu_kept += sign * t->cpu_held;
-    if (t->blocked) h->blocked_stuck += sign;
+    if (t->blocked) {
+        h->cpu_kept += sign * t->cpu_held;
+        h->blocked_stuck += sign;
+    }
     for (uint32_t g = 0; g < t->ngpu; g++)
         h->gpu[t->gpus[g].dev] += sign * t->gpus[g].units;
     const relay__demand_t *d = &t->shape->d;
     for (uint32_t i = 0; i < d->ncustom; i++)
         h->custom[d->custom[i].idx] += sign * d->custom[i].units;
+}
+
+static int by_arrival(const void *a, const void *b)
+{
+    uint64_t x = (*(stask_t *const *)a)->seq, y = (*(stask_t *const *)b)->seq;
+    return (x > y) - (x < y);
 }
 
 static int check_init(check_t *c)
@@ -121,6 +129,10 @@ static int check_init(check_t *c)
         c->tasks[c->n++] = a->body;
         hold(c, a->body, +1);
     }
+    /* In arrival order, a task comes after the makers of its arguments, so
+     * one sweep of solve settles a chain (the map's order would take a
+     * sweep per link or two). */
+    qsort(c->tasks, c->n, sizeof *c->tasks, by_arrival);
     return 0;
 }
 
@@ -152,12 +164,10 @@ static int fits_eventually(const check_t *c, const relay__demand_t *d, int r)
         !thread_comes(c, r))
         return 0;
     if (d->gpu) {
-        int need = d->gpu > RELAY__UNIT ? (int)(d->gpu / RELAY__UNIT) : 1, have = 0;
-        for (int g = 0; g < cl->ngpu[r]; g++) {
-            int64_t left = RELAY__UNIT - h->gpu[g];
-            have += d->gpu > RELAY__UNIT ? left == RELAY__UNIT : left >= d->gpu;
-        }
-        if (have < need) return 0;
+        int64_t left[RELAY__MAX_GPUS];
+        for (int g = 0; g < cl->ngpu[r]; g++)
+            left[g] = RELAY__UNIT - h->gpu[g];
+        if (relay__sched_gpu_pick(left, cl->ngpu[r], d->gpu, NULL) < 0) return 0;
     }
     for (uint32_t i = 0; i < d->ncustom; i++) {
         uint32_t idx = d->custom[i].idx;

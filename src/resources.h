@@ -16,7 +16,6 @@
 /* Quantities travel and are counted as integers of 1/RELAY__UNIT, so sums
  * of fractions are exact. */
 #define RELAY__UNIT 10000
-#define RELAY__MAX_UNITS ((int64_t)1000000000 * RELAY__UNIT)
 #define RELAY__MAX_GPUS 64 /* per rank */
 
 typedef struct relay__amount {

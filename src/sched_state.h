@@ -128,6 +128,11 @@ typedef struct relay__sched {
 } relay__sched_t;
 
 relay__sched_t *relay__sched_state(void);
+/* GPUs for units out of gpu_free[ngpu] (units free per device): a fraction
+ * goes to the fullest device it fits on (keeping whole devices whole),
+ * whole GPUs to free devices. Writes the uses to out when not NULL;
+ * returns how many, or -1 when they are not free. */
+int relay__sched_gpu_pick(const int64_t *gpu_free, int ngpu, int64_t units, relay__gpu_use_t *out);
 /* The actor table (id -> relay__sactor_t), for the deadlock check. */
 relay__map_t *relay__actor_table(void);
 

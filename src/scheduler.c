@@ -163,24 +163,19 @@ uint64_t relay__sched_pending(void)
 /* Placement                                                                */
 /* ---------------------------------------------------------------------- */
 
-/* GPUs for units on a: a fraction goes to the fullest device it fits on
- * (keeping whole devices whole), whole GPUs to free devices. Writes up to
- * the rank's GPU count of uses when out is not NULL; returns how many, or
- * -1 when they are not free. */
-static int gpu_pick(const acct_t *a, int64_t units, relay__gpu_use_t *out)
+int relay__sched_gpu_pick(const int64_t *gpu_free, int ngpu, int64_t units, relay__gpu_use_t *out)
 {
     if (units <= RELAY__UNIT) {
         int best = -1;
-        for (int g = 0; g < a->ngpu; g++)
-            if (a->gpu_free[g] >= units && (best < 0 || a->gpu_free[g] < a->gpu_free[best]))
-                best = g;
+        for (int g = 0; g < ngpu; g++)
+            if (gpu_free[g] >= units && (best < 0 || gpu_free[g] < gpu_free[best])) best = g;
         if (best < 0) return -1;
         if (out) out[0] = (relay__gpu_use_t){(uint32_t)best, units};
         return 1;
     }
     int want = (int)(units / RELAY__UNIT), n = 0;
-    for (int g = 0; g < a->ngpu && n < want; g++) {
-        if (a->gpu_free[g] != RELAY__UNIT) continue;
+    for (int g = 0; g < ngpu && n < want; g++) {
+        if (gpu_free[g] != RELAY__UNIT) continue;
         if (out) out[n] = (relay__gpu_use_t){(uint32_t)g, RELAY__UNIT};
         n++;
     }
@@ -196,7 +191,7 @@ static int fits(const relay__demand_t *d, int r, int actor)
     if (a->cpu_cap <= 0 || d->cpu > a->cpu_cap) return 0;
     int64_t room = a->cpu_cap + (actor ? 0 : queue_allowance(a));
     if (d->cpu ? a->cpu_used + d->cpu > room : !actor && a->zero_cpu >= QUEUE_MAX) return 0;
-    if (d->gpu && gpu_pick(a, d->gpu, NULL) < 0) return 0;
+    if (d->gpu && relay__sched_gpu_pick(a->gpu_free, a->ngpu, d->gpu, NULL) < 0) return 0;
     for (uint32_t i = 0; i < d->ncustom; i++)
         if (a->custom_free[d->custom[i].idx] < d->custom[i].units) return 0;
     return 1;
@@ -248,7 +243,7 @@ static void reserve(stask_t *t, int r)
             relay__log(RELAY__LOG_ERROR, "out of memory placing a GPU task");
             abort();
         }
-        t->ngpu = (uint32_t)gpu_pick(a, d->gpu, t->gpus);
+        t->ngpu = (uint32_t)relay__sched_gpu_pick(a->gpu_free, a->ngpu, d->gpu, t->gpus);
         for (uint32_t g = 0; g < t->ngpu; g++)
             a->gpu_free[t->gpus[g].dev] -= t->gpus[g].units;
     }

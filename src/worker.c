@@ -211,8 +211,6 @@ void relay__pool_gpus_use(relay__pool_t *p, const relay_ctx_t *c, int sign)
         p->gpu_used[c->gpu_index[g]] += sign * c->gpu_units[g];
 }
 
-/* Lock held on entry and exit; released while the function runs. Returns
- * 1 when c's CPUs and GPUs now belong to an actor it constructed. */
 /* A constructor that fails before it runs: its actor dies with it. */
 static int fail_early(relay_ctx_t *c)
 {
@@ -222,6 +220,8 @@ static int fail_early(relay_ctx_t *c)
     return 0;
 }
 
+/* Lock held on entry and exit; released while the function runs. Returns
+ * 1 when c's CPUs and GPUs now belong to an actor it constructed. */
 static int run_task(relay__pool_t *p, relay_ctx_t *c)
 {
     if (relay__ctx_fetch_args(c) != RELAY_OK) return fail_early(c);

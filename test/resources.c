@@ -501,6 +501,7 @@ static void drive_gpu(void)
     double until = test_now() + TEST_LONG_S;
     while (test_stats().tasks_pending < 3 && test_now() < until)
         test_sleep(0.0005);
+    CHECK_GE(test_stats().tasks_pending, 3);
     int64_t zargs[3] = {UNIT, 10, 0};
     submit_gpu("gpu_hold", zargs, 3, 1, 1, 1, &z);
     CHECK_STATUS((int)test_get_i64(x), total == 1 ? RELAY_ERR_DEADLOCK : RELAY_OK);

@@ -90,8 +90,10 @@ static int saxpy_task(relay_ctx_t *ctx)
     relay_ref_t r;
     float a = 0;
     int rc = relay_submit("factor", NULL, 0, NULL, &r);
-    if (rc == RELAY_OK) rc = relay_get_value(r, &a, sizeof a, RELAY_FOREVER);
-    if (rc == RELAY_OK) relay_release(r);
+    if (rc == RELAY_OK) {
+        rc = relay_get_value(r, &a, sizeof a, RELAY_FOREVER);
+        relay_release(r);
+    }
 
     CUDA_CHECK(&out, cudaGetDevice(&out.current_after));
     if (rc == RELAY_OK) CUDA_CHECK(&out, saxpy_launch(n, a, dx, dy));
