@@ -184,19 +184,8 @@ int relay_actor_kill(relay_actor_t actor)
     const char *call = "relay_actor_kill";
     int rc = relay__check_on(call);
     if (rc || (rc = check_handle(call, actor, NULL))) return rc;
-    relay__batch_t b;
-    relay__req_t q;
     pthread_mutex_lock(&relay__g.lock);
-    if (relay__g.shutting_down) {
-        rc = RELAY_ERR_SHUTDOWN;
-    } else {
-        size_t start;
-        relay__wbuf_t *w = relay__msg_begin(0, RELAY__R_KILL, &start);
-        relay__put_u64(w, relay__req_begin(&q, &b));
-        relay__put_u64(w, actor.id);
-        relay__msg_end(0, w, start);
-        rc = relay__req_wait(&q, &b, RELAY_FOREVER);
-    }
+    rc = relay__round_trip(RELAY__R_KILL, actor.id, RELAY_FOREVER);
     pthread_mutex_unlock(&relay__g.lock);
     if (rc == RELAY_ERR_INVALID_REF)
         return relay__error(rc, "%s: actor %#llx is unknown", call, (unsigned long long)actor.id);
@@ -583,13 +572,14 @@ void relay__actor_on_gone(int src, relay__rbuf_t *r)
     sactor_t *a = r->err ? NULL : relay__actor_find(id);
     if (!a || !a->body || a->rank != src) return;
     stask_t *body = a->body;
-    relay__sched_unreserve(body, 0);
-    relay__sched_retire(body);
+    /* Dead first: retiring the body would otherwise call it never built. */
     if (a->state != RELAY__ACTOR_DEAD) {
         char why[512];
         snprintf(why, sizeof why, "actor '%s' (%#llx) is dead: rank %d shut it down", class_name(a),
                  (unsigned long long)a->id, src);
         set_dead(a, RELAY_ERR_ACTOR_DEAD, why);
     }
+    relay__sched_unreserve(body, 0);
+    relay__sched_retire(body);
     relay__sched_dispatch(); /* its resources are free again */
 }

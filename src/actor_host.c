@@ -409,7 +409,11 @@ int relay__host_construct(relay_ctx_t *c)
     }
     if (rc == 0 && !c->failed && !h->kill_pending && start_threads(h) != 0) {
         relay__ctx_failf(c, "no thread could be started for it on rank %d", relay__g.rank);
-        if (h->cls->fini) h->cls->fini(h->state); /* it was built: undo that */
+        if (h->cls->fini) { /* it was built: undo that, unlocked as in cleanup */
+            pthread_mutex_unlock(&relay__g.lock);
+            h->cls->fini(h->state);
+            pthread_mutex_lock(&relay__g.lock);
+        }
     }
     if (rc != 0 || c->failed) {
         /* Calls that came meanwhile fail with the constructor's reason. */

@@ -556,8 +556,9 @@ int relay__req_wait(relay__req_t *q, relay__batch_t *b, double timeout_s)
 
 /* Send a record carrying a request id and an id, and wait for its REPLY.
  * Lock held. */
-static int round_trip(uint8_t type, uint64_t obj_id, double timeout_s)
+int relay__round_trip(uint8_t type, uint64_t obj_id, double timeout_s)
 {
+    if (relay__g.shutting_down) return RELAY_ERR_SHUTDOWN;
     relay__batch_t b;
     relay__req_t q;
     size_t start;
@@ -573,7 +574,7 @@ int relay_sync(double timeout_s)
     int rc = relay__check_on("relay_sync");
     if (rc || (rc = check_timeout("relay_sync", timeout_s))) return rc;
     pthread_mutex_lock(&relay__g.lock);
-    rc = relay__g.shutting_down ? RELAY_ERR_SHUTDOWN : round_trip(RELAY__R_SYNC, 0, timeout_s);
+    rc = relay__round_trip(RELAY__R_SYNC, 0, timeout_s);
     pthread_mutex_unlock(&relay__g.lock);
     if (rc) return relay__error(rc, "relay_sync: %s", relay_strerror(rc));
     return RELAY_OK;
@@ -586,9 +587,8 @@ int relay_retain(relay_ref_t ref)
     pthread_mutex_lock(&relay__g.lock);
     if (relay__map_get(&relay__g.holds, ref.id)) {
         relay__hold_add(ref.id); /* the directory already counts this rank */
-    } else if (relay__g.shutting_down) {
-        rc = RELAY_ERR_SHUTDOWN;
-    } else if ((rc = round_trip(RELAY__R_RETAIN_CHECK, ref.id, RELAY_FOREVER)) == RELAY_OK) {
+    } else if ((rc = relay__round_trip(RELAY__R_RETAIN_CHECK, ref.id, RELAY_FOREVER)) ==
+               RELAY_OK) {
         /* Another thread may have taken the first hold meanwhile; the
          * directory counts each rank once, so give back the extra. */
         if (relay__hold_add(ref.id) > 1) relay__post_release(&ref.id, 1);
@@ -967,6 +967,9 @@ int relay__client_submit(relay__submit_t *sb, const relay_arg_t *args, size_t na
         for (long j = 0; j < nbig; j++)
             relay__post_release(&big[j]->id, 1);
         if (sb->want_reply) rc = relay__req_wait(&q, &b, RELAY_FOREVER);
+        /* EXISTS (a taken actor name) the caller words itself. */
+        if (rc != RELAY_OK && rc != RELAY_ERR_EXISTS)
+            rc = relay__error(rc, "%s: %s", sb->call, relay_strerror(rc));
     }
     pthread_mutex_unlock(&relay__g.lock);
     for (long j = 0; j < nbig; j++)

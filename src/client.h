@@ -37,6 +37,10 @@ typedef struct relay__req {
  * answer (lock held) and returns its status, TIMEOUT or SHUTDOWN. */
 uint64_t relay__req_begin(relay__req_t *q, relay__batch_t *b);
 int relay__req_wait(relay__req_t *q, relay__batch_t *b, double timeout_s);
+/* Send rank 0 a record of type carrying a request id and obj_id, and wait
+ * for its plain reply: its status (SHUTDOWN once shutting down, TIMEOUT).
+ * Lock held. */
+int relay__round_trip(uint8_t type, uint64_t obj_id, double timeout_s);
 
 /* A submission: a task, an actor's constructor or a method call. */
 typedef struct relay__submit {

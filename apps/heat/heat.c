@@ -52,7 +52,7 @@ static int tile_init(relay_ctx_t *ctx, void **state_p)
     int n = 0;
     TASK_CHECK(ctx, relay_ctx_arg(ctx, 0, &p, &size));
     if (size == sizeof n) memcpy(&n, p, sizeof n);
-    tile_t *t = malloc(sizeof *t);
+    tile_t *t = calloc(1, sizeof *t);
     if (!t || n <= 0 || !(t->u = calloc((size_t)n, sizeof *t->u)) ||
         !(t->next = calloc((size_t)n, sizeof *t->next))) {
         if (t) free(t->u);
