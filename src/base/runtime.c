@@ -235,6 +235,11 @@ int relay_init(int *argc, char ***argv, const relay_config_t *config)
         return rc;
     }
     int hosts_workers = relay__g.rank != 0 || relay__g.size == 1 || cfg.driver_workers;
+    /* Each part registers the records it handles as it starts; every rank
+     * is a client and shuts down when rank 0 says so. */
+    relay__comm_handlers_init();
+    relay__client_init();
+    relay__handler_set(RELAY__R_SHUTDOWN, relay__worker_on_shutdown);
     rc = resources_setup(hosts_workers, &offer);
     if (!rc) rc = store_setup();
     if (!rc && relay__g.rank == 0) rc = relay__dir_init();

@@ -12,6 +12,7 @@
 
 #include "comm.h"
 #include "doorbell.h"
+#include "batch.h"
 #include "log.h"
 #include "object.h"
 #include "registry.h"
@@ -24,23 +25,6 @@
 /* How long a waiting thread polls for its reply before it sleeps; polling
  * goes on as long as messages keep arriving. */
 #define SPIN_WAIT_SECONDS 50e-6
-
-void relay__client_batch_signal(relay__batch_t *b)
-{
-    /* One wake-up when the waiter can proceed, not one per reply. */
-    if (++b->completed == b->need) pthread_cond_broadcast(&b->cv);
-}
-
-static void batch_init(relay__batch_t *b)
-{
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&b->cv, &attr);
-    pthread_condattr_destroy(&attr);
-    b->completed = 0;
-    b->need = 1;
-}
 
 static int req_complete(const relay__req_t *q)
 {
@@ -260,7 +244,7 @@ static void req_resolve(relay__req_t *q, struct relay_object *obj, int remote, i
 static void req_replied(relay__req_t *q)
 {
     q->replied = 1;
-    if (!q->fetch) relay__client_batch_signal(q->batch); /* else the fetch signals */
+    if (!q->fetch) relay__batch_signal(q->batch); /* else the fetch signals */
 }
 
 void relay__client_on_get_reply(int src, relay__rbuf_t *r)
@@ -312,7 +296,7 @@ void relay__client_on_reply(int src, relay__rbuf_t *r)
     if (!q) return;
     q->status = status;
     q->replied = 1;
-    relay__client_batch_signal(q->batch);
+    relay__batch_signal(q->batch);
 }
 
 void relay__client_on_actor_reply(int src, relay__rbuf_t *r)
@@ -327,7 +311,7 @@ void relay__client_on_actor_reply(int src, relay__rbuf_t *r)
     q->obj_id = a;
     q->extra = b;
     q->replied = 1;
-    relay__client_batch_signal(q->batch);
+    relay__batch_signal(q->batch);
 }
 
 void relay__client_fail_all(void)
@@ -378,7 +362,7 @@ static int get_impl(const char *call, const relay_ref_t *refs, size_t n, double 
     relay__batch_t b;
     req_set_t s = {calloc(n, sizeof(relay__req_t)), n, n, &b};
     if (!s.q) return relay__error(RELAY_ERR_NO_MEMORY, "%s: out of memory", call);
-    batch_init(&b);
+    relay__batch_init(&b);
     b.need = n;
 
     pthread_mutex_lock(&relay__g.lock);
@@ -484,7 +468,7 @@ int relay_wait(const relay_ref_t *refs, size_t n, size_t num_ready, double timeo
     relay__batch_t b;
     req_set_t s = {calloc(n ? n : 1, sizeof(relay__req_t)), n, num_ready, &b};
     if (!s.q) return relay__error(RELAY_ERR_NO_MEMORY, "relay_wait: out of memory");
-    batch_init(&b);
+    relay__batch_init(&b);
     b.need = num_ready;
     pthread_mutex_lock(&relay__g.lock);
     if (relay__g.shutting_down) {
@@ -535,7 +519,7 @@ static int one_done(void *arg)
 
 uint64_t relay__req_begin(relay__req_t *q, relay__batch_t *b)
 {
-    batch_init(b);
+    relay__batch_init(b);
     memset(q, 0, sizeof *q);
     q->req_id = ++relay__g.next_req;
     q->batch = b;
@@ -587,8 +571,7 @@ int relay_retain(relay_ref_t ref)
     pthread_mutex_lock(&relay__g.lock);
     if (relay__map_get(&relay__g.holds, ref.id)) {
         relay__hold_add(ref.id); /* the directory already counts this rank */
-    } else if ((rc = relay__round_trip(RELAY__R_RETAIN_CHECK, ref.id, RELAY_FOREVER)) ==
-               RELAY_OK) {
+    } else if ((rc = relay__round_trip(RELAY__R_RETAIN_CHECK, ref.id, RELAY_FOREVER)) == RELAY_OK) {
         /* Another thread may have taken the first hold meanwhile; the
          * directory counts each rank once, so give back the extra. */
         if (relay__hold_add(ref.id) > 1) relay__post_release(&ref.id, 1);
@@ -991,4 +974,11 @@ int relay_submit(const char *fn, const relay_arg_t *args, size_t nargs,
     relay__submit_t sb;
     if ((rc = check_submit(fn, args, nargs, opts, returns_p, &sb))) return rc;
     return relay__client_submit(&sb, args, nargs, NULL, returns_p);
+}
+
+void relay__client_init(void)
+{
+    relay__handler_set(RELAY__R_GET_REPLY, relay__client_on_get_reply);
+    relay__handler_set(RELAY__R_REPLY, relay__client_on_reply);
+    relay__handler_set(RELAY__R_ACTOR_REPLY, relay__client_on_actor_reply);
 }

@@ -7,17 +7,10 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "batch.h"
 #include "relay.h"
 #include "resources.h"
 #include "wire.h"
-
-/* Requests that complete together: waiters count completions instead of
- * rescanning every request at each wake-up. */
-typedef struct relay__batch {
-    pthread_cond_t cv;
-    size_t completed;
-    size_t need; /* wake the waiter when completed reaches this */
-} relay__batch_t;
 
 struct relay__fetch;
 
@@ -75,11 +68,10 @@ int relay__array_check(const char *call, relay_dtype_t dtype, int ndims, const u
  * or one of its own never handed out (INVALID_REF, logged). */
 int relay__check_id(const char *call, uint64_t id);
 
-/* One request of b completed. Lock held. */
-void relay__client_batch_signal(relay__batch_t *b);
-
 /* Handlers of GET_REPLY and REPLY records. Lock held. */
 void relay__client_on_get_reply(int src, relay__rbuf_t *r);
+/* Register the client's handlers (every rank, at init). */
+void relay__client_init(void);
 void relay__client_on_reply(int src, relay__rbuf_t *r);
 void relay__client_on_actor_reply(int src, relay__rbuf_t *r);
 /* Rank 0: the directory answers its own rank's GET without a message.

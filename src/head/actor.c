@@ -219,6 +219,10 @@ int relay__actors_init(void)
     relay__map_init(&a->by_id);
     relay__map_init(&a->by_name);
     relay__g.actors = a;
+    relay__handler_set(RELAY__R_KILL, relay__actor_on_kill);
+    relay__handler_set(RELAY__R_LOOKUP, relay__actor_on_lookup);
+    relay__handler_set(RELAY__R_ACTOR_GONE, relay__actor_on_gone);
+    relay__handler_set(RELAY__R_ACTOR_CPU, relay__actor_on_cpu);
     return RELAY_OK;
 }
 

@@ -44,6 +44,9 @@ int relay__defer_init(void)
         return relay__error(RELAY_ERR_NO_MEMORY, "relay_init: out of memory");
     }
     F->epoch = 1;
+    relay__handler_set(RELAY__R_PONG, relay__defer_on_pong);
+    relay__comm_hooks()->filter = relay__defer_intercept;
+    relay__comm_hooks()->on_message = relay__defer_next_epoch;
     return RELAY_OK;
 }
 
@@ -220,21 +223,13 @@ static int hold(int src, uint8_t type, uint64_t epoch, const relay__rbuf_t *r)
 
 int relay__defer_intercept(int src, uint8_t type, const relay__rbuf_t *r)
 {
-    if (!F) return 0;
+    /* Only records bound for the directory and scheduler name refs. */
+    if (!F || type > RELAY__R_SHUTDOWN_ACK) return 0;
     if (F->head[src]) return hold(src, type, F->epoch, r);
     int why, maker = first_unsettled(src, F->epoch, type, *r, &why);
     if (maker < 0) return 0;
     if (why == WAIT_PING) ping(maker, F->epoch);
     return hold(src, type, F->epoch, r);
-}
-
-void relay__defer_on_ping(int src, relay__rbuf_t *r)
-{
-    uint64_t epoch = relay__get_u64(r);
-    size_t start;
-    relay__wbuf_t *w = relay__msg_begin(src, RELAY__R_PONG, &start);
-    relay__put_u64(w, epoch);
-    relay__msg_end(src, w, start);
 }
 
 /* Handle the held records of src that no longer need to wait; returns how

@@ -23,7 +23,6 @@ int relay__defer_intercept(int src, uint8_t type, const relay__rbuf_t *r);
 /* A new incoming message starts (orders records against PONGs). */
 void relay__defer_next_epoch(void);
 
-void relay__defer_on_ping(int src, relay__rbuf_t *r);
 void relay__defer_on_pong(int src, relay__rbuf_t *r);
 
 #endif

@@ -29,6 +29,11 @@ int relay__dir_init(void)
     if (!d) return relay__error(RELAY_ERR_NO_MEMORY, "relay_init: out of memory");
     relay__map_init(&d->entries);
     relay__g.dir = d;
+    relay__handler_set(RELAY__R_PUT, relay__dir_on_put);
+    relay__handler_set(RELAY__R_RELEASE, relay__dir_on_release);
+    relay__handler_set(RELAY__R_RETAIN_CHECK, relay__dir_on_retain_check);
+    relay__handler_set(RELAY__R_GET, relay__dir_on_get);
+    relay__handler_set(RELAY__R_GET_CANCEL, relay__dir_on_get_cancel);
     return RELAY_OK;
 }
 

@@ -84,6 +84,13 @@ static acct_t *accts_new(void)
     return acct;
 }
 
+/* Completions are due while tasks run: the transport keeps its idle
+ * sleeps short. */
+static int sched_expecting(void)
+{
+    return relay__sched_running() > 0;
+}
+
 int relay__sched_init(void)
 {
     relay__sched_t *s = calloc(1, sizeof *s);
@@ -99,6 +106,14 @@ int relay__sched_init(void)
     s->avg_run_seconds = 1e-3; /* until tasks tell: assume they are not tiny */
     relay__map_init(&s->tasks);
     relay__g.sched = s;
+    relay__handler_set(RELAY__R_SUBMIT, relay__sched_on_submit);
+    relay__handler_set(RELAY__R_DONE, relay__sched_on_done);
+    relay__handler_set(RELAY__R_BLOCK, relay__sched_on_block);
+    relay__handler_set(RELAY__R_UNBLOCK, relay__sched_on_unblock);
+    relay__handler_set(RELAY__R_SYNC, relay__sched_on_sync);
+    relay__handler_set(RELAY__R_SHUTDOWN_ACK, relay__sched_on_shutdown_ack);
+    relay__comm_hooks()->tick = relay__sched_tick;
+    relay__comm_hooks()->expecting = sched_expecting;
     return relay__actors_init();
 }
 

@@ -1,5 +1,6 @@
 #include "store.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include "client.h"
 #include "comm.h"
 #include "hashmap.h"
+#include "batch.h"
 #include "log.h"
 #include "object.h"
 #include "runtime.h"
@@ -287,7 +289,7 @@ static void answer(job_t *j, waiter_t *w)
         if (j->status != RELAY_OK && j->msg[0]) f->errmsg = strdup(j->msg);
         /* Readers who joined use the object read: one copy in memory. */
         if (j->status == RELAY_OK && f->obj != j->obj) f->shared = relay__obj_ref(j->obj);
-        relay__client_batch_signal(f->batch);
+        relay__batch_signal(f->batch);
     } else if (j->status == RELAY_OK) {
         relay__send_object(w->dest, w->tag, w->chunk, j->obj);
     } else {
@@ -400,6 +402,8 @@ static void *io_main(void *arg)
 /* Setup                                                                    */
 /* ---------------------------------------------------------------------- */
 
+static void on_fetch(int src, relay__rbuf_t *r);
+
 int relay__store_init(uint64_t budget)
 {
     relay__store_t *s = calloc(1, sizeof *s);
@@ -409,6 +413,8 @@ int relay__store_init(uint64_t budget)
     atomic_init(&s->poke, 0);
     pthread_cond_init(&s->cv, NULL);
     relay__g.store = s;
+    relay__handler_set(RELAY__R_FREE, relay__store_on_free);
+    relay__handler_set(RELAY__R_FETCH, on_fetch);
     if (pthread_create(&s->thread, NULL, io_main, NULL) != 0) {
         relay__store_destroy();
         return relay__error(RELAY_ERR_INTERNAL, "relay_init: cannot start the store's I/O thread");
@@ -643,4 +649,29 @@ void relay__store_on_free(int src, relay__rbuf_t *r)
         if (e->on_disk) enqueue_delete(e);
         entry_free(e); /* views and transfers in flight keep their own references */
     }
+}
+
+/* FETCH: a rank wants the bytes of an object this rank holds. Served from
+ * memory, or read back from the spill file first. Lock held. */
+static void on_fetch(int src, relay__rbuf_t *r)
+{
+    uint64_t id = relay__get_u64(r);
+    int tag = (int)relay__get_u32(r);
+    size_t chunk = relay__get_u64(r);
+    uint64_t size = relay__get_u64(r);
+    if (r->err) return;
+    struct relay_object *obj = relay__store_lookup(id);
+    if (!obj && relay__store_spilled(id) && chunk && chunk <= INT_MAX) {
+        relay__store_restore_send(id, src, tag, chunk); /* it answers once read back */
+        return;
+    }
+    if (!obj || obj->size != size || chunk == 0 || chunk > INT_MAX) {
+        relay__log(RELAY__LOG_WARN, "rank %d asked for object %#llx (%llu bytes) not held here",
+                   src, (unsigned long long)id, (unsigned long long)size);
+        relay__comm_refuse_fetch(src, tag, RELAY_ERR_INVALID_REF);
+        relay__obj_unref(obj);
+        return;
+    }
+    relay__send_object(src, tag, chunk, obj);
+    relay__obj_unref(obj);
 }

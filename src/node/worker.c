@@ -357,6 +357,9 @@ int relay__pool_start(int ncpus, int max_threads)
     }
     pthread_cond_init(&p->cv, NULL);
     pthread_cond_init(&p->resume_cv, NULL);
+    relay__handler_set(RELAY__R_TASK, relay__worker_on_task);
+    relay__handler_set(RELAY__R_CANCEL, relay__worker_on_cancel);
+    relay__handler_set(RELAY__R_ACTOR_KILL, relay__host_on_kill);
     pthread_mutex_lock(&relay__g.lock);
     relay__g.pool = p;
     int rc = RELAY_OK;

@@ -9,18 +9,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "actor.h"
-#include "actor_host.h"
-#include "client.h"
-#include "defer.h"
 #include "doorbell.h"
-#include "directory.h"
+#include "batch.h"
 #include "log.h"
 #include "object.h"
 #include "runtime.h"
-#include "scheduler.h"
-#include "store.h"
-#include "worker.h"
 
 /* Spin this long after the last activity before sleeping: a reply usually
  * follows a request within a few tens of microseconds. */
@@ -146,110 +139,73 @@ void relay__comm_wake(void)
 /* Dispatch                                                                 */
 /* ---------------------------------------------------------------------- */
 
-/* Records handled by rank 0's directory and scheduler. */
-static int for_rank0(uint8_t type)
+/* Every part registers the handlers of the records it owns at init; the
+ * transport knows none of them. A slot is NULL on a rank where no part
+ * handles that type (a SUBMIT reaching a worker rank): such a record is
+ * logged and dropped. */
+static relay__handler_t handlers[256];
+static relay__comm_hooks_t hooks;
+
+void relay__handler_set(uint8_t type, relay__handler_t fn)
 {
-    return type <= RELAY__R_SHUTDOWN_ACK;
+    handlers[type] = fn;
+}
+
+relay__comm_hooks_t *relay__comm_hooks(void)
+{
+    return &hooks;
+}
+
+/* Every rank answers a PING once the records it sent before are out: its
+ * PONG follows them on the same ordered channel. */
+static void on_ping(int src, relay__rbuf_t *r)
+{
+    uint64_t epoch = relay__get_u64(r);
+    if (r->err) return;
+    size_t start;
+    relay__wbuf_t *w = relay__msg_begin(src, RELAY__R_PONG, &start);
+    relay__put_u64(w, epoch);
+    relay__msg_end(src, w, start);
+}
+
+static void on_exit_record(int src, relay__rbuf_t *r)
+{
+    (void)src;
+    (void)r;
+    relay__g.exiting = 1;
+    pthread_cond_broadcast(&relay__g.state_cv);
+}
+
+static void handlers_reset(void)
+{
+    memset(handlers, 0, sizeof handlers);
+    memset(&hooks, 0, sizeof hooks);
+    handlers[RELAY__R_PING] = on_ping;
+    handlers[RELAY__R_EXIT] = on_exit_record;
+    handlers[RELAY__R_FETCH_ERR] = relay__comm_on_fetch_err;
+}
+
+void relay__comm_handlers_init(void)
+{
+    handlers_reset();
 }
 
 void relay__dispatch_record(int src, uint8_t type, relay__rbuf_t *r)
 {
-    switch (type) {
-    case RELAY__R_SUBMIT:
-        relay__sched_on_submit(src, r);
-        break;
-    case RELAY__R_PUT:
-        relay__dir_on_put(src, r);
-        break;
-    case RELAY__R_RELEASE:
-        relay__dir_on_release(src, r);
-        break;
-    case RELAY__R_RETAIN_CHECK:
-        relay__dir_on_retain_check(src, r);
-        break;
-    case RELAY__R_GET:
-        relay__dir_on_get(src, r);
-        break;
-    case RELAY__R_GET_CANCEL:
-        relay__dir_on_get_cancel(src, r);
-        break;
-    case RELAY__R_DONE:
-        relay__sched_on_done(src, r);
-        break;
-    case RELAY__R_BLOCK:
-        relay__sched_on_block(src, r);
-        break;
-    case RELAY__R_UNBLOCK:
-        relay__sched_on_unblock(src, r);
-        break;
-    case RELAY__R_KILL:
-        relay__actor_on_kill(src, r);
-        break;
-    case RELAY__R_LOOKUP:
-        relay__actor_on_lookup(src, r);
-        break;
-    case RELAY__R_ACTOR_GONE:
-        relay__actor_on_gone(src, r);
-        break;
-    case RELAY__R_ACTOR_CPU:
-        relay__actor_on_cpu(src, r);
-        break;
-    case RELAY__R_ACTOR_REPLY:
-        relay__client_on_actor_reply(src, r);
-        break;
-    case RELAY__R_ACTOR_KILL:
-        relay__host_on_kill(src, r);
-        break;
-    case RELAY__R_SYNC:
-        relay__sched_on_sync(src, r);
-        break;
-    case RELAY__R_SHUTDOWN_ACK:
-        relay__sched_on_shutdown_ack(src, r);
-        break;
-    case RELAY__R_GET_REPLY:
-        relay__client_on_get_reply(src, r);
-        break;
-    case RELAY__R_REPLY:
-        relay__client_on_reply(src, r);
-        break;
-    case RELAY__R_TASK:
-        relay__worker_on_task(src, r);
-        break;
-    case RELAY__R_CANCEL:
-        relay__worker_on_cancel(src, r);
-        break;
-    case RELAY__R_FREE:
-        relay__store_on_free(src, r);
-        break;
-    case RELAY__R_FETCH:
-        relay__comm_on_fetch(src, r);
-        break;
-    case RELAY__R_FETCH_ERR:
-        relay__comm_on_fetch_err(src, r);
-        break;
-    case RELAY__R_SHUTDOWN:
-        relay__worker_on_shutdown(src, r);
-        break;
-    case RELAY__R_PING:
-        relay__defer_on_ping(src, r);
-        break;
-    case RELAY__R_PONG:
-        relay__defer_on_pong(src, r);
-        break;
-    case RELAY__R_EXIT:
-        relay__g.exiting = 1;
-        pthread_cond_broadcast(&relay__g.state_cv);
-        break;
-    default:
-        relay__log(RELAY__LOG_ERROR, "unknown record type %u from rank %d", type, src);
+    relay__handler_t fn = handlers[type];
+    if (!fn) {
+        relay__log(RELAY__LOG_ERROR, "record type %u from rank %d has no handler on rank %d", type,
+                   src, relay__g.rank);
+        return;
     }
+    fn(src, r);
 }
 
 void relay__dispatch(int src, const void *buf, size_t len)
 {
     relay__rbuf_t msg;
     relay__rbuf_init(&msg, buf, len);
-    relay__defer_next_epoch();
+    if (hooks.on_message) hooks.on_message();
     while (msg.p < msg.end) {
         uint8_t type = relay__get_u8(&msg);
         uint32_t n = relay__get_u32(&msg);
@@ -260,7 +216,7 @@ void relay__dispatch(int src, const void *buf, size_t len)
         }
         relay__rbuf_t r;
         relay__rbuf_init(&r, payload, n);
-        if (for_rank0(type) && relay__defer_intercept(src, type, &r)) continue;
+        if (hooks.filter && hooks.filter(src, type, &r)) continue;
         relay__dispatch_record(src, type, &r);
         if (r.err) relay__log(RELAY__LOG_ERROR, "malformed record %u from rank %d", type, src);
     }
@@ -367,29 +323,6 @@ static void post_fetch_err(int dest, int tag, int status)
     relay__msg_end(dest, w, start);
 }
 
-void relay__comm_on_fetch(int src, relay__rbuf_t *r)
-{
-    uint64_t id = relay__get_u64(r);
-    int tag = (int)relay__get_u32(r);
-    size_t chunk = relay__get_u64(r);
-    uint64_t size = relay__get_u64(r);
-    if (r->err) return;
-    struct relay_object *obj = relay__store_lookup(id);
-    if (!obj && relay__store_spilled(id) && chunk && chunk <= INT_MAX) {
-        relay__store_restore_send(id, src, tag, chunk); /* it answers once read back */
-        return;
-    }
-    if (!obj || obj->size != size || chunk == 0 || chunk > INT_MAX) {
-        relay__log(RELAY__LOG_WARN, "rank %d asked for object %#llx (%llu bytes) not held here",
-                   src, (unsigned long long)id, (unsigned long long)size);
-        post_fetch_err(src, tag, RELAY_ERR_INVALID_REF);
-        relay__obj_unref(obj);
-        return;
-    }
-    relay__send_object(src, tag, chunk, obj);
-    relay__obj_unref(obj);
-}
-
 void relay__comm_on_fetch_err(int src, relay__rbuf_t *r)
 {
     int tag = (int)relay__get_u32(r);
@@ -445,7 +378,7 @@ static void xfer_complete(xfer_t *x)
         } else {
             f->done = 1;
             f->status = x->status;
-            relay__client_batch_signal(f->batch);
+            relay__batch_signal(f->batch);
         }
     }
     relay__obj_unref(x->obj);
@@ -590,7 +523,7 @@ static int recv_some(int max)
         MPI_Mrecv(buf, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
         pthread_mutex_lock(&relay__g.lock);
         relay__dispatch(st.MPI_SOURCE, buf, (size_t)count);
-        if (relay__g.rank == 0) relay__sched_tick();
+        if (hooks.tick) hooks.tick();
         pthread_mutex_unlock(&relay__g.lock);
         free(buf);
         got++;
@@ -697,7 +630,7 @@ int relay__comm_poll(void)
  * 0) completions of tasks it dispatched. Lock held. */
 static int expecting(void)
 {
-    return relay__g.reqs.count > 0 || relay__sched_running() > 0;
+    return relay__g.reqs.count > 0 || (hooks.expecting && hooks.expecting());
 }
 
 static void *runtime_main(void *arg)
@@ -720,7 +653,7 @@ static void *runtime_main(void *arg)
         }
 
         pthread_mutex_lock(&relay__g.lock);
-        if (relay__g.rank == 0) relay__sched_tick();
+        if (hooks.tick) hooks.tick();
         if (others) {
             sleep_for(SPIN_SECONDS);
             pthread_mutex_unlock(&relay__g.lock);

@@ -24,9 +24,30 @@ struct relay__batch;
 relay__wbuf_t *relay__msg_begin(int dest, uint8_t type, size_t *start_p);
 void relay__msg_end(int dest, relay__wbuf_t *w, size_t start);
 
+/* A record's handler: decodes r and acts. Lock held. */
+typedef void (*relay__handler_t)(int src, relay__rbuf_t *r);
+
+/* Forget every handler and hook but the transport's own (PING, EXIT,
+ * FETCH_ERR). relay_init calls it first; then each part registers the
+ * handlers of the records it owns, before relay__comm_start. */
+void relay__comm_handlers_init(void);
+void relay__handler_set(uint8_t type, relay__handler_t fn);
+
+/* What the parts above the transport hook into it, each NULL when unset:
+ * the transport calls them without knowing who set them. */
+typedef struct relay__comm_hooks {
+    /* Sees each incoming record before its handler; returns 1 when it
+     * keeps the record to dispatch later (rank 0's causal hold-back). */
+    int (*filter)(int src, uint8_t type, const relay__rbuf_t *r);
+    void (*on_message)(void); /* a new incoming message starts */
+    void (*tick)(void);       /* after each turn of dispatching (rank 0's scheduler) */
+    int (*expecting)(void);   /* completions are due: keep idle sleeps short */
+} relay__comm_hooks_t;
+relay__comm_hooks_t *relay__comm_hooks(void);
+
 /* Dispatch every record of one message from src. Lock held. */
 void relay__dispatch(int src, const void *buf, size_t len);
-/* Dispatch one record to its handler, unconditionally. Lock held. */
+/* Dispatch one record to its handler, past the filter. Lock held. */
 void relay__dispatch_record(int src, uint8_t type, relay__rbuf_t *r);
 
 /* Start/stop the runtime thread. stop waits for it to leave its loop,
@@ -69,8 +90,7 @@ void relay__send_object(int dest, int tag, size_t chunk, struct relay_object *ob
 /* Holder side: tell dest its fetch on tag cannot be answered. Lock held. */
 void relay__comm_refuse_fetch(int dest, int tag, int status);
 
-/* Handlers for FETCH / FETCH_ERR records. */
-void relay__comm_on_fetch(int src, relay__rbuf_t *r);
+/* Handler of FETCH_ERR records (the fetching side). */
 void relay__comm_on_fetch_err(int src, relay__rbuf_t *r);
 
 #endif
