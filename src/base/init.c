@@ -1,0 +1,345 @@
+/* relay_init / relay_finalize: the composition root that starts every
+ * part in order and stops them in reverse, and the calls that read the
+ * whole runtime (rank, size, stats, capacities). */
+#include "runtime.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "actor_host.h"
+#include "client.h"
+#include "comm.h"
+#include "config.h"
+#include "defer.h"
+#include "doorbell.h"
+#include "directory.h"
+#include "gpu.h"
+#include "log.h"
+#include "object.h"
+#include "resources.h"
+#include "scheduler.h"
+#include "spill.h"
+#include "store.h"
+#include "worker.h"
+
+/* MPI for relay: initialise it if nobody has, and insist on full thread
+ * support because the runtime thread talks MPI while the program's threads
+ * may too. */
+static int mpi_setup(int *argc, char ***argv)
+{
+    int flag = 0, provided = 0;
+    MPI_Finalized(&flag);
+    if (flag) return relay__error(RELAY_ERR_MPI, "relay_init: MPI has already been finalized");
+    MPI_Initialized(&flag);
+    if (!flag) {
+        if (MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided) != MPI_SUCCESS)
+            return relay__error(RELAY_ERR_MPI, "relay_init: MPI_Init_thread failed");
+        relay__g.mpi_owned = 1;
+    } else {
+        MPI_Query_thread(&provided);
+    }
+    if (provided < MPI_THREAD_MULTIPLE)
+        return relay__error(RELAY_ERR_MPI,
+                            "relay_init: MPI provides thread level %d; relay needs "
+                            "MPI_THREAD_MULTIPLE (%d)",
+                            provided, MPI_THREAD_MULTIPLE);
+    if (MPI_Comm_dup(relay__g.cfg.comm, &relay__g.comm) != MPI_SUCCESS)
+        return relay__error(RELAY_ERR_MPI, "relay_init: MPI_Comm_dup failed");
+    MPI_Comm_set_errhandler(relay__g.comm, MPI_ERRORS_RETURN);
+    MPI_Comm_rank(relay__g.comm, &relay__g.rank);
+    MPI_Comm_size(relay__g.comm, &relay__g.size);
+    /* Doorbells, GPU sharing and the default budget all need the node. */
+    if (MPI_Comm_split_type(relay__g.comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL,
+                            &relay__g.node) != MPI_SUCCESS) {
+        relay__g.node = MPI_COMM_NULL;
+        return relay__error(RELAY_ERR_MPI, "relay_init: cannot group the ranks of a node");
+    }
+    if (relay__g.size > (1 << 20))
+        return relay__error(RELAY_ERR_MPI, "relay_init: %d ranks, at most %d supported",
+                            relay__g.size, 1 << 20);
+    return RELAY_OK;
+}
+
+static void teardown(void)
+{
+    relay__pool_join();
+    relay__store_stop(); /* no read answers a fetch once the transport is gone */
+    relay__comm_join();
+    relay__defer_destroy();
+    relay__sched_destroy();
+    relay__dir_destroy();
+    relay__store_destroy();
+    relay__spill_fini();
+    relay__cluster_destroy();
+    relay__gpu_teardown();
+    relay__obj_cache_drain();
+    relay__map_destroy(&relay__g.reqs);
+    relay__map_destroy(&relay__g.holds);
+    relay__bell_fini();
+    if (relay__g.node != MPI_COMM_NULL) MPI_Comm_free(&relay__g.node);
+    if (relay__g.comm != MPI_COMM_NULL) MPI_Comm_free(&relay__g.comm);
+    relay__g.comm = relay__g.node = MPI_COMM_NULL;
+}
+
+/* Collective: what this rank offers (GPUs first: the node's ranks share
+ * them out), then the cluster table every rank keeps. */
+static int resources_setup(int hosts_workers, const relay__offer_t *offer)
+{
+    int rc = relay__gpu_setup(relay__g.node, hosts_workers, offer->num_gpus);
+    if (rc) return rc;
+    relay__offer_t none = {.num_gpus = 0, .ncustom = 0};
+    int64_t cpu = hosts_workers ? (int64_t)relay__g.cfg.num_cpus * RELAY__UNIT : 0;
+    return relay__cluster_init(relay__g.comm, cpu, relay__gpu_count(),
+                               hosts_workers ? relay__g.cfg.max_threads : 0,
+                               hosts_workers ? offer : &none);
+}
+
+/* A name for this job's spill files, the same on every rank: Slurm's job
+ * and step when there are, then rank 0's start time and process id (two
+ * runs in one allocation differ). Collective. */
+static void job_name(char *buf, size_t n)
+{
+    char name[64] = "";
+    if (relay__g.rank == 0) {
+        const char *job = getenv("SLURM_JOB_ID"), *step = getenv("SLURM_STEP_ID");
+        if (job && *job)
+            snprintf(name, sizeof name, "%.20s.%.10s-%lld", job, step && *step ? step : "0",
+                     (long long)getpid());
+        else
+            snprintf(name, sizeof name, "%lld-%lld", (long long)time(NULL), (long long)getpid());
+    }
+    MPI_Bcast(name, (int)sizeof name, MPI_CHAR, 0, relay__g.comm);
+    name[sizeof name - 1] = '\0';
+    snprintf(buf, n, "%s", name);
+}
+
+/* A cgroup memory limit file's value; 0 when absent or unlimited. */
+static uint64_t read_limit(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    unsigned long long v = 0;
+    if (!f) return 0;
+    if (fscanf(f, "%llu", &v) != 1) v = 0; /* "max": no limit */
+    fclose(f);
+    return v;
+}
+
+/* The memory limit of this process's cgroup (v2, else v1: how Slurm and
+ * containers confine a job), 0 when none. */
+static uint64_t cgroup_limit(void)
+{
+    FILE *f = fopen("/proc/self/cgroup", "r");
+    char line[1024], path[1200];
+    uint64_t limit = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        char *rel = strchr(line, ':');
+        char *cg = rel ? strchr(rel + 1, ':') : NULL;
+        if (!cg) continue;
+        uint64_t v = 0;
+        if (!strncmp(line, "0::", 3))
+            snprintf(path, sizeof path, "/sys/fs/cgroup%s/memory.max", cg + 1);
+        else if (strstr(rel, ":memory:") == rel)
+            snprintf(path, sizeof path, "/sys/fs/cgroup/memory%s/memory.limit_in_bytes", cg + 1);
+        else
+            continue;
+        v = read_limit(path);
+        if (v && (!limit || v < limit)) limit = v;
+    }
+    if (f) fclose(f);
+    return limit;
+}
+
+/* Half the memory this node lets the job use (its physical memory, or
+ * its cgroup's limit when lower), shared among its ranks. */
+static uint64_t default_budget(void)
+{
+    int nlocal = 1;
+    MPI_Comm_size(relay__g.node, &nlocal);
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    uint64_t mem = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : (uint64_t)1 << 32;
+    uint64_t cg = cgroup_limit();
+    if (cg && cg < mem) mem = cg;
+    return mem / 2 / (uint64_t)(nlocal > 0 ? nlocal : 1);
+}
+
+/* The store and its spill file. Collective (the job name, and whether every rank can spill). */
+static int store_setup(void)
+{
+    char job[64];
+    job_name(job, sizeof job);
+    uint64_t budget =
+        relay__g.cfg.store_budget == SIZE_MAX ? default_budget() : relay__g.cfg.store_budget;
+    relay__g.cfg.store_budget = budget;
+    int rc = relay__spill_init(relay__g.cfg.spill_dir,
+                               getenv("RELAY_SPILL_DIR") ? "RELAY_SPILL_DIR" : "spill directory",
+                               job, relay__g.rank, relay__g.cfg.spill_max, relay__g.cfg.spill_keep);
+    /* Every rank knows whether every other could: none starts alone. */
+    int ok = rc == RELAY_OK, all = 0;
+    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, relay__g.comm);
+    if (rc) return rc;
+    if (!all)
+        return relay__error(RELAY_ERR_CONFIG, "relay_init: another rank cannot use its spill "
+                                              "directory");
+    return relay__store_init(budget);
+}
+
+int relay_init(int *argc, char ***argv, const relay_config_t *config)
+{
+    if (relay__is_on())
+        return relay__error(RELAY_ERR_ALREADY_INITIALIZED, "relay_init: already initialized");
+    relay_config_t cfg;
+    relay__offer_t offer;
+    int rc = relay__config_resolve(config, &cfg, &offer);
+    if (rc) return rc;
+    relay__g.cfg = cfg;
+    relay__g.comm = relay__g.node = MPI_COMM_NULL;
+    relay__g.shutting_down = relay__g.exiting = 0;
+    atomic_store(&relay__g.next_seq, 1);
+    /* Counters describe this init .. finalize period. */
+    atomic_store(&relay__g.tasks_submitted, 0);
+    atomic_store(&relay__g.tasks_executed, 0);
+    atomic_store(&relay__g.bytes_fetched, 0);
+    relay__g.next_req = 0;
+    relay__map_init(&relay__g.reqs);
+    relay__map_init(&relay__g.holds);
+    if ((rc = mpi_setup(argc, argv))) {
+        if (relay__g.node != MPI_COMM_NULL) MPI_Comm_free(&relay__g.node);
+        if (relay__g.comm != MPI_COMM_NULL) MPI_Comm_free(&relay__g.comm);
+        return rc;
+    }
+    if ((rc = relay__bell_init(relay__g.node))) {
+        teardown();
+        return rc;
+    }
+    int hosts_workers = relay__g.rank != 0 || relay__g.size == 1 || cfg.driver_workers;
+    /* Each part registers the records it handles as it starts; every rank
+     * is a client and shuts down when rank 0 says so. */
+    relay__comm_handlers_init();
+    relay__client_init();
+    relay__handler_set(RELAY__R_SHUTDOWN, relay__worker_on_shutdown);
+    rc = resources_setup(hosts_workers, &offer);
+    if (!rc) rc = store_setup();
+    if (!rc && relay__g.rank == 0) rc = relay__dir_init();
+    if (!rc && relay__g.rank == 0) rc = relay__sched_init();
+    if (!rc && relay__g.rank == 0) rc = relay__defer_init();
+    /* Workers wait before any task can arrive, and relay is on before the
+     * first does: a task may call relay from its first instruction. */
+    if (!rc && hosts_workers) rc = relay__pool_start(cfg.num_cpus, cfg.max_threads);
+    if (!rc) {
+        atomic_store_explicit(&relay__g.state, RELAY__STATE_ON, memory_order_release);
+        rc = relay__comm_start();
+    }
+    if (rc) {
+        atomic_store_explicit(&relay__g.state, RELAY__STATE_OFF, memory_order_release);
+        teardown();
+        return rc;
+    }
+    relay__log(RELAY__LOG_INFO, "rank %d of %d: %d worker CPUs, %d GPUs, %u custom resources",
+               relay__g.rank, relay__g.size, hosts_workers ? cfg.num_cpus : 0, relay__gpu_count(),
+               hosts_workers ? offer.ncustom : 0);
+    return RELAY_OK;
+}
+
+int relay_finalize(void)
+{
+    int rc = relay__check_on("relay_finalize");
+    if (rc) return rc;
+    pthread_mutex_lock(&relay__g.lock);
+    if (relay__g.rank == 0) relay__sched_shutdown();
+    while (!relay__g.exiting)
+        pthread_cond_wait(&relay__g.state_cv, &relay__g.lock);
+    pthread_mutex_unlock(&relay__g.lock);
+    atomic_store_explicit(&relay__g.state, RELAY__STATE_OFF, memory_order_release);
+    teardown();
+    /* Nothing of relay's may still be in flight when MPI goes away. */
+    if (relay__g.mpi_owned) {
+        MPI_Finalize();
+        relay__g.mpi_owned = 0;
+    }
+    return RELAY_OK;
+}
+
+int relay_rank(int *rank_p)
+{
+    int rc = relay__check_on("relay_rank");
+    if (rc) return rc;
+    if (!rank_p) return relay__error(RELAY_ERR_INVALID_ARG, "relay_rank: rank_p is NULL");
+    *rank_p = relay__g.rank;
+    return RELAY_OK;
+}
+
+int relay_size(int *size_p)
+{
+    int rc = relay__check_on("relay_size");
+    if (rc) return rc;
+    if (!size_p) return relay__error(RELAY_ERR_INVALID_ARG, "relay_size: size_p is NULL");
+    *size_p = relay__g.size;
+    return RELAY_OK;
+}
+
+int relay_stats(relay_stats_t *s)
+{
+    int rc = relay__check_on("relay_stats");
+    if (rc) return rc;
+    if (!s) return relay__error(RELAY_ERR_INVALID_ARG, "relay_stats: stats_p is NULL");
+    memset(s, 0, sizeof *s);
+    pthread_mutex_lock(&relay__g.lock);
+    s->tasks_submitted = atomic_load(&relay__g.tasks_submitted);
+    s->tasks_executed = atomic_load(&relay__g.tasks_executed);
+    s->tasks_pending = relay__sched_pending();
+    relay__dir_stats(&s->directory_objects, &s->directory_bytes);
+    relay__store_stats_t st;
+    relay__store_stats(&st);
+    s->store_objects = st.objects;
+    s->store_bytes = st.bytes_in_memory;
+    s->spilled_objects = st.spilled_objects;
+    s->spilled_bytes = st.spilled_bytes;
+    s->spill_writes = st.writes;
+    s->spill_reads = st.reads;
+    s->spill_failures = st.failures;
+    s->spill_write_bytes = st.write_bytes;
+    s->spill_read_bytes = st.read_bytes;
+    s->spill_write_ns = st.write_ns;
+    s->spill_read_ns = st.read_ns;
+    s->held_refs = relay__g.holds.count;
+    s->live_views = atomic_load(&relay__g.live_views);
+    s->bytes_fetched = atomic_load(&relay__g.bytes_fetched);
+    s->live_objects = atomic_load(&relay__g.live_objects);
+    s->directory_waiters = relay__dir_waiters();
+    relay__pool_stats(&s->tasks_running, &s->tasks_blocked, &s->worker_threads);
+    uint64_t methods;
+    relay__host_stats(&s->actors_hosted, &s->actor_calls_run, &methods);
+    pthread_mutex_unlock(&relay__g.lock);
+    return RELAY_OK;
+}
+
+int relay_resource_capacity(int rank, const char *name, double *quantity_p)
+{
+    int rc = relay__check_on("relay_resource_capacity");
+    if (rc) return rc;
+    if (!name || !quantity_p)
+        return relay__error(RELAY_ERR_INVALID_ARG, "relay_resource_capacity: NULL %s",
+                            name ? "quantity_p" : "name");
+    if (rank < -1 || rank >= relay__g.size)
+        return relay__error(RELAY_ERR_INVALID_ARG,
+                            "relay_resource_capacity: rank %d is not -1 or in 0..%d", rank,
+                            relay__g.size - 1);
+    const relay__cluster_t *c = relay__cluster();
+    int idx = relay__cluster_index(name);
+    int64_t units = 0;
+    for (int r = rank < 0 ? 0 : rank; r < (rank < 0 ? relay__g.size : rank + 1); r++) {
+        if (!strcasecmp(name, "CPU"))
+            units += c->cpu[r];
+        else if (!strcasecmp(name, "GPU"))
+            units += (int64_t)c->ngpu[r] * RELAY__UNIT;
+        else if (idx >= 0)
+            units += c->custom[(size_t)r * c->ncustom + (size_t)idx];
+    }
+    *quantity_p = (double)units / RELAY__UNIT;
+    return RELAY_OK;
+}
