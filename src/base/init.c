@@ -188,6 +188,18 @@ static int store_setup(void)
     return relay__store_init(budget);
 }
 
+/* SHUTDOWN from rank 0: client calls fail from now on, waiting ones wake,
+ * and the rank's workers wind down. */
+static void on_shutdown(int src, relay__rbuf_t *r)
+{
+    (void)src;
+    (void)r;
+    relay__g.shutting_down = 1;
+    relay__client_fail_all();
+    pthread_cond_broadcast(&relay__g.state_cv);
+    relay__pool_shutdown();
+}
+
 int relay_init(int *argc, char ***argv, const relay_config_t *config)
 {
     if (relay__is_on())
@@ -221,7 +233,7 @@ int relay_init(int *argc, char ***argv, const relay_config_t *config)
      * is a client and shuts down when rank 0 says so. */
     relay__comm_handlers_init();
     relay__client_init();
-    relay__handler_set(RELAY__R_SHUTDOWN, relay__worker_on_shutdown);
+    relay__handler_set(RELAY__R_SHUTDOWN, on_shutdown);
     rc = resources_setup(hosts_workers, &offer);
     if (!rc) rc = store_setup();
     if (!rc && relay__g.rank == 0) rc = relay__dir_init();

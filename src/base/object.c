@@ -8,7 +8,6 @@
 
 #include "log.h"
 #include "runtime.h"
-#include "store.h"
 
 /* Data starts on a 64-byte boundary so arrays of any type can live in it. */
 #define DATA_ALIGN 64
@@ -148,12 +147,20 @@ struct relay_object *relay__obj_ref(struct relay_object *o)
     return o;
 }
 
+/* Who to tell when only the store's reference to an object is left. */
+static void (*store_only_hook)(void);
+
+void relay__obj_set_store_only_hook(void (*fn)(void))
+{
+    store_only_hook = fn;
+}
+
 void relay__obj_unref(struct relay_object *o)
 {
     if (!o) return;
     int was = atomic_fetch_sub_explicit(&o->refcnt, 1, memory_order_acq_rel);
     if (was == 2 && atomic_load_explicit(&o->stored, memory_order_relaxed))
-        relay__store_poke(); /* only the store's reference is left: it may go */
+        if (store_only_hook) store_only_hook(); /* the store may let it go now */
     if (was != 1) return;
     atomic_fetch_sub_explicit(&relay__g.live_objects, 1, memory_order_relaxed);
     free(o->errmsg);
@@ -358,5 +365,25 @@ int relay_object_free(relay_object_t obj)
     if (!obj) return relay__error(RELAY_ERR_INVALID_ARG, "relay_object_free: NULL object");
     atomic_fetch_sub_explicit(&relay__g.live_views, 1, memory_order_relaxed);
     relay__obj_unref(obj);
+    return RELAY_OK;
+}
+
+int relay__array_check(const char *call, relay_dtype_t dtype, int ndims, const uint64_t *dims,
+                       relay__array_t *a, size_t *size_p)
+{
+    int overflow;
+    int64_t size = relay__array_bytes((int)dtype, ndims, dims, &overflow);
+    if (overflow)
+        return relay__error(RELAY_ERR_OUT_OF_RANGE, "%s: an array of that shape is too large",
+                            call);
+    if (size < 0)
+        return relay__error(RELAY_ERR_INVALID_ARG,
+                            "%s: dtype %d or ndims %d is not a typed array (dims %s)", call,
+                            (int)dtype, ndims, dims ? "given" : "NULL");
+    a->dtype = (uint8_t)dtype;
+    a->ndims = (uint8_t)ndims;
+    memset(a->dims, 0, sizeof a->dims);
+    memcpy(a->dims, dims, (size_t)ndims * sizeof *dims);
+    *size_p = (size_t)size;
     return RELAY_OK;
 }

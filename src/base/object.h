@@ -36,6 +36,10 @@ struct relay_object {
 int64_t relay__array_bytes(int dtype, int ndims, const uint64_t *dims, int *overflow);
 /* Give o a copy of a (NULL: none). -1 when out of memory. */
 int relay__obj_set_array(struct relay_object *o, const relay__array_t *a);
+/* Check the shape a public call was given (call names it in the error)
+ * and fill *a and the array's size in bytes. */
+int relay__array_check(const char *call, relay_dtype_t dtype, int ndims, const uint64_t *dims,
+                       relay__array_t *a, size_t *size_p);
 
 /* A new object with room for size bytes and nrefs refs (uninitialised),
  * refcnt 1. NULL when out of memory. */
@@ -48,6 +52,10 @@ struct relay_object *relay__obj_ref(struct relay_object *o);
 /* Unmap the mappings kept for reuse (at finalize). */
 void relay__obj_cache_drain(void);
 void relay__obj_unref(struct relay_object *o);
+/* fn runs (any thread, no lock) when an unref leaves a stored object with
+ * the store's reference only: the store may then spill or free it. Set
+ * once at init, before other threads start. */
+void relay__obj_set_store_only_hook(void (*fn)(void));
 
 /* Hand a reference to the program as a view (counted in live_views). */
 relay_object_t relay__view_give(struct relay_object *o);

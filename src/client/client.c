@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "comm.h"
+#include "directory.h"
 #include "doorbell.h"
 #include "batch.h"
 #include "log.h"
@@ -717,26 +718,6 @@ int relay_put_object(const void *data, size_t size, const relay_ref_t *refs, siz
     return put_impl("relay_put", data, size, refs, nrefs, NULL, ref_p);
 }
 
-int relay__array_check(const char *call, relay_dtype_t dtype, int ndims, const uint64_t *dims,
-                       relay__array_t *a, size_t *size_p)
-{
-    int overflow;
-    int64_t size = relay__array_bytes((int)dtype, ndims, dims, &overflow);
-    if (overflow)
-        return relay__error(RELAY_ERR_OUT_OF_RANGE, "%s: an array of that shape is too large",
-                            call);
-    if (size < 0)
-        return relay__error(RELAY_ERR_INVALID_ARG,
-                            "%s: dtype %d or ndims %d is not a typed array (dims %s)", call,
-                            (int)dtype, ndims, dims ? "given" : "NULL");
-    a->dtype = (uint8_t)dtype;
-    a->ndims = (uint8_t)ndims;
-    memset(a->dims, 0, sizeof a->dims);
-    memcpy(a->dims, dims, (size_t)ndims * sizeof *dims);
-    *size_p = (size_t)size;
-    return RELAY_OK;
-}
-
 int relay_put_array(const void *data, relay_dtype_t dtype, int ndims, const uint64_t *dims,
                     relay_ref_t *ref_p)
 {
@@ -978,6 +959,7 @@ int relay_submit(const char *fn, const relay_arg_t *args, size_t nargs,
 
 void relay__client_init(void)
 {
+    if (relay__g.rank == 0) relay__dir_set_local_reply(relay__client_on_local_reply);
     relay__handler_set(RELAY__R_GET_REPLY, relay__client_on_get_reply);
     relay__handler_set(RELAY__R_REPLY, relay__client_on_reply);
     relay__handler_set(RELAY__R_ACTOR_REPLY, relay__client_on_actor_reply);

@@ -62,8 +62,6 @@ int relay__check_task_name(const char *call, const char *fn, const char *name);
 int relay__check_num_returns(const char *call, const char *fn, int nret);
 /* A typed array's description, checked; its size in bytes. */
 struct relay__array;
-int relay__array_check(const char *call, relay_dtype_t dtype, int ndims, const uint64_t *dims,
-                       struct relay__array *a, size_t *size_p);
 /* An id this rank can tell is invalid: null, a rank that does not exist,
  * or one of its own never handed out (INVALID_REF, logged). */
 int relay__check_id(const char *call, uint64_t id);

@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client.h"
 #include "comm.h"
 #include "hashmap.h"
 #include "log.h"
@@ -103,13 +102,20 @@ void relay__dir_put_desc(relay__wbuf_t *w, const relay__dentry_t *e)
         relay__desc_put_remote(w, e->size, e->refs, e->nrefs, e->array, e->holder_rank);
 }
 
+/* The client on this rank takes its answers here, unencoded. */
+static relay__local_reply_t local_reply;
+
+void relay__dir_set_local_reply(relay__local_reply_t fn)
+{
+    local_reply = fn;
+}
+
 static void reply_get(int rank, uint64_t req, int status, const relay__dentry_t *e, int want_data)
 {
-    if (rank == relay__g.rank) { /* no encoding, no copy: share the object */
+    if (rank == relay__g.rank && local_reply) { /* no encoding, no copy: share the object */
         int data = e && want_data;
-        relay__client_on_local_reply(req, status, data ? e->obj : NULL,
-                                     data && !e->obj ? e->holder_rank : -1, e ? e->size : 0,
-                                     e ? e->refs : NULL, e ? e->nrefs : 0, e ? e->array : NULL);
+        local_reply(req, status, data ? e->obj : NULL, data && !e->obj ? e->holder_rank : -1,
+                    e ? e->size : 0, e ? e->refs : NULL, e ? e->nrefs : 0, e ? e->array : NULL);
         return;
     }
     size_t start;

@@ -67,4 +67,13 @@ void relay__dir_on_get_cancel(int src, relay__rbuf_t *r);
 /* Reply to a REPLY-type request (SYNC, RETAIN_CHECK). */
 void relay__post_reply(int dest, uint64_t req, int status);
 
+/* How rank 0's directory answers a GET from its own rank: straight to the
+ * client's request, sharing the object (obj, or holder >= 0 with size,
+ * refs and array for a remote one). Set by the client at init. */
+struct relay__array;
+typedef void (*relay__local_reply_t)(uint64_t req_id, int status, struct relay_object *obj,
+                                     int holder, uint64_t size, const uint64_t *refs,
+                                     uint32_t nrefs, const struct relay__array *array);
+void relay__dir_set_local_reply(relay__local_reply_t fn);
+
 #endif

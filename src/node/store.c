@@ -6,7 +6,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "client.h"
 #include "comm.h"
 #include "hashmap.h"
 #include "batch.h"
@@ -413,6 +412,7 @@ int relay__store_init(uint64_t budget)
     atomic_init(&s->poke, 0);
     pthread_cond_init(&s->cv, NULL);
     relay__g.store = s;
+    relay__obj_set_store_only_hook(relay__store_poke);
     relay__handler_set(RELAY__R_FREE, relay__store_on_free);
     relay__handler_set(RELAY__R_FETCH, on_fetch);
     if (pthread_create(&s->thread, NULL, io_main, NULL) != 0) {
@@ -460,6 +460,7 @@ void relay__store_destroy(void)
     for (size_t i = 0; i < s->objs.cap; i++)
         if (s->objs.slots[i].key) entry_free(s->objs.slots[i].value);
     relay__map_destroy(&s->objs);
+    relay__obj_set_store_only_hook(NULL);
     pthread_cond_destroy(&s->cv);
     free(s);
     relay__g.store = NULL;

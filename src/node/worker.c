@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client.h"
+#include "batch.h"
 #include "comm.h"
 #include "doorbell.h"
 #include "gpu.h"
@@ -666,13 +666,8 @@ void relay__worker_on_cancel(int src, relay__rbuf_t *r)
     relay__ctx_free(c);
 }
 
-void relay__worker_on_shutdown(int src, relay__rbuf_t *r)
+void relay__pool_shutdown(void)
 {
-    (void)src;
-    (void)r;
-    relay__g.shutting_down = 1;
-    relay__client_fail_all();
-    pthread_cond_broadcast(&relay__g.state_cv);
     relay__host_shutdown();
     relay__pool_t *p = relay__g.pool;
     if (p) {
