@@ -26,6 +26,19 @@ int relay__map_put(relay__map_t *m, uint64_t key, void *value);
 /* Remove and return the value, or NULL when absent. */
 void *relay__map_remove(relay__map_t *m, uint64_t key);
 
-/* Iterate: for (size_t i = 0; i < m->cap; i++) if (m->slots[i].key) ... */
+/* The value of the next entry at or after slot *i, which it moves past;
+ * NULL when there is none. Values are never NULL. */
+static inline void *relay__map_next(const relay__map_t *m, size_t *i)
+{
+    for (; *i < m->cap; (*i)++)
+        if (m->slots[*i].key) return m->slots[(*i)++].value;
+    return NULL;
+}
+
+/* Visit every value of m as val (a pointer variable declared by the
+ * caller): RELAY__MAP_EACH(&map, t) free(t);
+ * The map must not gain or lose entries during the walk. */
+#define RELAY__MAP_EACH(m, val)                                                                    \
+    for (size_t relay__it_ = 0; ((val) = relay__map_next((m), &relay__it_)) != NULL;)
 
 #endif

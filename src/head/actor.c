@@ -228,8 +228,8 @@ int relay__actors_init(void)
 
 static void streams_free(sactor_t *a)
 {
-    for (size_t i = 0; i < a->streams.cap; i++)
-        if (a->streams.slots[i].key) free(a->streams.slots[i].value);
+    void *stream;
+    RELAY__MAP_EACH(&a->streams, stream) free(stream);
     relay__map_destroy(&a->streams);
 }
 
@@ -255,9 +255,9 @@ void relay__actors_destroy(void)
 {
     relay__actors_t *t = A();
     if (!t) return;
-    for (size_t i = 0; i < t->by_id.cap; i++) {
-        if (!t->by_id.slots[i].key) continue;
-        sactor_t *a = t->by_id.slots[i].value;
+    sactor_t *a;
+    RELAY__MAP_EACH(&t->by_id, a)
+    {
         streams_free(a);
         free(a->name);
         free(a->dead_msg);
@@ -404,8 +404,8 @@ void relay__actor_call_left(stask_t *t)
 
 static void pump_all(sactor_t *a)
 {
-    for (size_t i = 0; i < a->streams.cap; i++)
-        if (a->streams.slots[i].key) pump(a, a->streams.slots[i].value);
+    relay__stream_t *st;
+    RELAY__MAP_EACH(&a->streams, st) pump(a, st);
 }
 
 /* The actor is dead: its name goes, its waiting calls fail. */

@@ -109,9 +109,9 @@ static int check_init(check_t *c)
         c->held[r].custom = p;
         p += per;
     }
-    for (size_t i = 0; i < s->tasks.cap; i++) {
-        if (!s->tasks.slots[i].key) continue;
-        stask_t *t = s->tasks.slots[i].value;
+    stask_t *t;
+    RELAY__MAP_EACH(&s->tasks, t)
+    {
         t->progress = t->wanted = 0;
         if (t->kind == RELAY__KIND_METHOD && t->rank < 0) t->runs = 0; /* not sent yet */
         c->tasks[c->n++] = t;

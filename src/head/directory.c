@@ -54,8 +54,8 @@ void relay__dir_destroy(void)
 {
     relay__dir_t *d = D();
     if (!d) return;
-    for (size_t i = 0; i < d->entries.cap; i++)
-        if (d->entries.slots[i].key) entry_destroy(d->entries.slots[i].value);
+    relay__dentry_t *e;
+    RELAY__MAP_EACH(&d->entries, e) entry_destroy(e);
     relay__map_destroy(&d->entries);
     free(d);
     relay__g.dir = NULL;

@@ -150,8 +150,8 @@ void relay__sched_destroy(void)
     relay__sched_t *s = S();
     if (!s) return;
     relay__actors_detach();
-    for (size_t i = 0; i < s->tasks.cap; i++)
-        if (s->tasks.slots[i].key) task_free(s->tasks.slots[i].value);
+    stask_t *t;
+    RELAY__MAP_EACH(&s->tasks, t) task_free(t);
     relay__map_destroy(&s->tasks);
     relay__actors_destroy();
     while (s->shapes) {

@@ -187,9 +187,9 @@ void relay__host_on_kill(int src, relay__rbuf_t *r)
 
 void relay__host_shutdown(void)
 {
-    for (size_t i = 0; i < H.hosts.cap; i++) {
-        if (!H.hosts.slots[i].key) continue;
-        relay__host_t *h = H.hosts.slots[i].value;
+    relay__host_t *h;
+    RELAY__MAP_EACH(&H.hosts, h)
+    {
         if (h->phase == ALIVE) set_dead(h, RELAY_ERR_SHUTDOWN, "relay is shutting down");
         if (h->phase == CONSTRUCTING) h->kill_pending = 1;
     }
@@ -235,9 +235,9 @@ void relay__host_gpus(const relay_ctx_t *c, uint32_t *n_p, const uint32_t **inde
 
 int relay__host_cancel(uint64_t task_id, int status, const char *msg)
 {
-    for (size_t i = 0; i < H.hosts.cap; i++) {
-        if (!H.hosts.slots[i].key) continue;
-        relay__host_t *h = H.hosts.slots[i].value;
+    relay__host_t *h;
+    RELAY__MAP_EACH(&H.hosts, h)
+    {
         for (relay_ctx_t **pp = &h->head, *prev = NULL; *pp; prev = *pp, pp = &(*pp)->next) {
             relay_ctx_t *c = *pp;
             if (c->task_id != task_id) continue;

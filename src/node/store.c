@@ -457,8 +457,8 @@ void relay__store_destroy(void)
     relay__store_t *s = ST();
     if (!s) return;
     relay__store_stop();
-    for (size_t i = 0; i < s->objs.cap; i++)
-        if (s->objs.slots[i].key) entry_free(s->objs.slots[i].value);
+    entry_t *e;
+    RELAY__MAP_EACH(&s->objs, e) entry_free(e);
     relay__map_destroy(&s->objs);
     relay__obj_set_store_only_hook(NULL);
     pthread_cond_destroy(&s->cv);
