@@ -306,7 +306,8 @@ int relay__actor_on_create(stask_t *t, int src, char *msg, size_t n)
     if (name[0] && by_name(name)) {
         status = RELAY_ERR_EXISTS;
         snprintf(msg, n, "an actor named '%s' exists already", name);
-    } else if (!(a = calloc(1, sizeof *a)) || (name[0] && !(a->name = strdup(name))) ||
+    } else if (!(a = calloc(1, sizeof *a)) || (relay__list_init(&a->sent), 0) ||
+               (name[0] && !(a->name = strdup(name))) ||
                relay__map_put(&A()->by_id, t->id, a) != 0 || (name[0] && add_name(a) != 0)) {
         relay__map_remove(&A()->by_id, t->id);
         if (a) free(a->name);
@@ -351,38 +352,26 @@ static void forget_name(sactor_t *a)
 static void pump(sactor_t *a, relay__stream_t *s)
 {
     relay__sched_t *S = relay__sched_state();
-    stask_t **pp = &s->head, *prev = NULL;
-    while (*pp) {
-        stask_t *t = *pp;
+    stask_t *t;
+    RELAY__LIST_EACH(&s->calls, t, stask_t, link)
+    {
         int dead = a->state == RELAY__ACTOR_DEAD;
         if (t->missing > 0 || (!dead && !t->fail_status && a->rank < 0)) {
             if (!dead) break; /* later calls wait behind it */
-            prev = t;
-            pp = &t->next;
             continue;
         }
-        *pp = t->next;
-        if (s->tail == t) s->tail = prev;
-        t->next = NULL;
+        relay__list_remove(&t->link);
         if (dead || t->fail_status) {
             relay__sched_task_fail(t, t->fail_status ? t->fail_status : a->dead_status,
                                    t->fail_msg ? t->fail_msg : a->dead_msg);
             continue;
         }
         if (S->shutting_down) {
-            /* Nobody runs it any more; the task stays for finalize to free. */
-            t->next = NULL;
-            continue;
+            continue; /* nobody runs it any more; the task stays for finalize to free */
         }
         t->rank = a->rank;
         S->running++;
-        t->sent_prev = a->sent_tail;
-        t->sent_next = NULL;
-        if (a->sent_tail)
-            a->sent_tail->sent_next = t;
-        else
-            a->sent_head = t;
-        a->sent_tail = t;
+        relay__list_push_back(&a->sent, &t->sent);
         relay__sched_send(t, a->rank);
     }
 }
@@ -390,16 +379,7 @@ static void pump(sactor_t *a, relay__stream_t *s)
 void relay__actor_call_left(stask_t *t)
 {
     sactor_t *a = t->actor;
-    if (!a || (!t->sent_prev && a->sent_head != t)) return;
-    if (t->sent_prev)
-        t->sent_prev->sent_next = t->sent_next;
-    else
-        a->sent_head = t->sent_next;
-    if (t->sent_next)
-        t->sent_next->sent_prev = t->sent_prev;
-    else
-        a->sent_tail = t->sent_prev;
-    t->sent_prev = t->sent_next = NULL;
+    if (a) relay__list_remove(&t->sent);
 }
 
 static void pump_all(sactor_t *a)
@@ -479,19 +459,15 @@ int relay__actor_on_call(stask_t *t, int src, char *msg, size_t n)
     }
     uint64_t key = (uint64_t)src + 1;
     relay__stream_t *s = relay__map_get(&a->streams, key);
-    if (!s && (!(s = calloc(1, sizeof *s)) || relay__map_put(&a->streams, key, s) != 0)) {
+    if (!s && (!(s = calloc(1, sizeof *s)) ||
+               (relay__list_init(&s->calls), relay__map_put(&a->streams, key, s) != 0))) {
         free(s);
         snprintf(msg, n, "rank 0 is out of memory for a call to actor %#llx",
                  (unsigned long long)a->id);
         return RELAY_ERR_NO_MEMORY;
     }
     t->actor = a;
-    t->next = NULL;
-    if (s->tail)
-        s->tail->next = t;
-    else
-        s->head = t;
-    s->tail = t;
+    relay__list_push_back(&s->calls, &t->link);
     return RELAY_OK;
 }
 

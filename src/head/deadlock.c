@@ -89,14 +89,16 @@ static int check_init(check_t *c)
     memset(c, 0, sizeof *c);
     relay__map_t *actors = relay__actor_table();
     size_t nact = actors ? actors->count : 0;
-    for (size_t i = 0; actors && i < actors->cap; i++) {
-        if (!actors->slots[i].key) continue;
-        relay__sactor_t *a = actors->slots[i].value;
+    relay__map_t none = {0};
+    if (!actors) actors = &none;
+    relay__sactor_t *a;
+    RELAY__MAP_EACH(actors, a)
+    {
         a->stuck_blocked = a->running_moving = 0;
         /* Its rank starts calls in the order sent: the first ones run. */
         uint32_t k = 0;
-        for (stask_t *t = a->sent_head; t; t = t->sent_next)
-            t->runs = k++ < a->max_conc;
+        stask_t *t;
+        RELAY__LIST_EACH(&a->sent, t, stask_t, sent) t->runs = k++ < a->max_conc;
     }
     c->tasks = malloc((s->tasks.count + nact + 1) * sizeof *c->tasks);
     c->held = calloc((size_t)cl->nranks, sizeof *c->held);
@@ -121,9 +123,8 @@ static int check_init(check_t *c)
             t->actor->stuck_blocked++;
     }
     /* Built actors' bodies are out of the task table but hold resources. */
-    for (size_t i = 0; actors && i < actors->cap; i++) {
-        if (!actors->slots[i].key) continue;
-        relay__sactor_t *a = actors->slots[i].value;
+    RELAY__MAP_EACH(actors, a)
+    {
         if (!a->body || !a->built) continue;
         a->body->progress = a->body->wanted = 0;
         c->tasks[c->n++] = a->body;
@@ -207,7 +208,8 @@ static int wait_answered(const relay__blocked_t *b)
 static int actor_moves(const relay__sactor_t *a)
 {
     uint32_t sent = 0;
-    for (const stask_t *t = a->sent_head; t && sent < a->max_conc; t = t->sent_next)
+    for (const relay__list_t *n = relay__list_first(&a->sent); n && sent < a->max_conc;
+         n = relay__list_next(&a->sent, n))
         sent++;
     return sent < a->max_conc || a->running_moving > 0;
 }

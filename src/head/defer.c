@@ -7,12 +7,13 @@
 #include "actor.h"
 #include "directory.h"
 #include "resources.h"
+#include "list.h"
 #include "log.h"
 #include "object.h"
 #include "runtime.h"
 
 typedef struct held {
-    struct held *next;
+    relay__list_t link;
     uint8_t type;
     uint64_t epoch;
     size_t len;
@@ -20,10 +21,10 @@ typedef struct held {
 } held_t;
 
 typedef struct relay__defer {
-    uint64_t epoch;        /* messages received so far */
-    uint64_t *pinged;      /* per rank: epoch of the PING in flight, 0 if none */
-    uint64_t *ponged;      /* per rank: epoch of the last PING answered */
-    held_t **head, **tail; /* per source rank: records held back */
+    uint64_t epoch;      /* messages received so far */
+    uint64_t *pinged;    /* per rank: epoch of the PING in flight, 0 if none */
+    uint64_t *ponged;    /* per rank: epoch of the last PING answered */
+    relay__list_t *held; /* per source rank: records held back, in arrival order */
     int nheld_sources;
 } relay__defer_t;
 
@@ -36,10 +37,11 @@ int relay__defer_init(void)
     if (F) {
         F->pinged = calloc(n, sizeof *F->pinged);
         F->ponged = calloc(n, sizeof *F->ponged);
-        F->head = calloc(n, sizeof *F->head);
-        F->tail = calloc(n, sizeof *F->tail);
+        F->held = calloc(n, sizeof *F->held);
     }
-    if (!F || !F->pinged || !F->ponged || !F->head || !F->tail) {
+    for (size_t s = 0; F && F->held && s < n; s++)
+        relay__list_init(&F->held[s]);
+    if (!F || !F->pinged || !F->ponged || !F->held) {
         relay__defer_destroy();
         return relay__error(RELAY_ERR_NO_MEMORY, "relay_init: out of memory");
     }
@@ -53,17 +55,13 @@ int relay__defer_init(void)
 void relay__defer_destroy(void)
 {
     if (!F) return;
-    for (int s = 0; F->head && s < relay__g.size; s++) {
-        while (F->head[s]) {
-            held_t *h = F->head[s];
-            F->head[s] = h->next;
-            free(h);
-        }
+    for (int s = 0; F->held && s < relay__g.size; s++) {
+        held_t *h;
+        RELAY__LIST_EACH(&F->held[s], h, held_t, link) free(h);
     }
     free(F->pinged);
     free(F->ponged);
-    free(F->head);
-    free(F->tail);
+    free(F->held);
     free(F);
     F = NULL;
 }
@@ -91,8 +89,9 @@ static int waits_for(int x, int src)
 {
     /* The walk recurses through unsettled(): one depth for all of it. */
     static int depth;
-    held_t *h = F->head[x];
-    if (!h) return 0;
+    relay__list_t *first = relay__list_first(&F->held[x]);
+    if (!first) return 0;
+    held_t *h = RELAY__LIST_ENTRY(first, held_t, link);
     if (depth > relay__g.size) return 1;
     depth++;
     relay__rbuf_t r;
@@ -108,7 +107,7 @@ static int unsettled(int src, uint64_t epoch, uint64_t id)
     int maker = relay__id_rank(id);
     if (maker == src || maker >= relay__g.size || relay__dir_lookup(id) || relay__actor_find(id))
         return SETTLED;
-    if (F->head[maker] && !waits_for(maker, src)) return WAIT_HELD;
+    if (!relay__list_empty(&F->held[maker]) && !waits_for(maker, src)) return WAIT_HELD;
     if (maker == 0 || F->ponged[maker] >= epoch) return SETTLED;
     return WAIT_PING;
 }
@@ -208,16 +207,11 @@ static int hold(int src, uint8_t type, uint64_t epoch, const relay__rbuf_t *r)
         relay__log(RELAY__LOG_ERROR, "out of memory holding a record back");
         abort();
     }
-    h->next = NULL;
     h->type = type;
     h->epoch = epoch;
     h->len = len;
     memcpy(h->bytes, r->p, len);
-    if (F->tail[src])
-        F->tail[src]->next = h;
-    else
-        F->head[src] = h;
-    F->tail[src] = h;
+    relay__list_push_back(&F->held[src], &h->link);
     return 1;
 }
 
@@ -225,7 +219,7 @@ int relay__defer_intercept(int src, uint8_t type, const relay__rbuf_t *r)
 {
     /* Only records bound for the directory and scheduler name refs. */
     if (!F || type > RELAY__R_SHUTDOWN_ACK) return 0;
-    if (F->head[src]) return hold(src, type, F->epoch, r);
+    if (!relay__list_empty(&F->held[src])) return hold(src, type, F->epoch, r);
     int why, maker = first_unsettled(src, F->epoch, type, *r, &why);
     if (maker < 0) return 0;
     if (why == WAIT_PING) ping(maker, F->epoch);
@@ -237,8 +231,9 @@ int relay__defer_intercept(int src, uint8_t type, const relay__rbuf_t *r)
 static int replay(int src)
 {
     int handled = 0;
-    while (F->head[src]) {
-        held_t *h = F->head[src];
+    relay__list_t *first;
+    while ((first = relay__list_first(&F->held[src]))) {
+        held_t *h = RELAY__LIST_ENTRY(first, held_t, link);
         relay__rbuf_t r;
         relay__rbuf_init(&r, h->bytes, h->len);
         int why, maker = first_unsettled(src, h->epoch, h->type, r, &why);
@@ -246,8 +241,7 @@ static int replay(int src)
             if (why == WAIT_PING) ping(maker, h->epoch);
             return handled;
         }
-        F->head[src] = h->next;
-        if (!F->head[src]) F->tail[src] = NULL;
+        relay__list_remove(&h->link);
         relay__dispatch_record(src, h->type, &r);
         free(h);
         handled++;

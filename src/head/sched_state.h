@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "hashmap.h"
+#include "list.h"
 #include "resources.h"
 
 typedef struct relay__sarg {
@@ -36,7 +37,7 @@ struct relay__stask;
 
 /* Calls one rank made to one actor, not sent yet, in the order made. */
 typedef struct relay__stream {
-    struct relay__stask *head, *tail;
+    relay__list_t calls; /* tasks by their link */
 } relay__stream_t;
 
 enum { RELAY__ACTOR_PENDING, RELAY__ACTOR_ALIVE, RELAY__ACTOR_DEAD };
@@ -56,7 +57,7 @@ typedef struct relay__sactor {
     uint32_t max_conc;
     /* Calls sent to its rank and not finished, in the order sent: the
      * first max_conc run (it starts them in order), the others wait. */
-    struct relay__stask *sent_head, *sent_tail;
+    relay__list_t sent;                   /* the calls, by their sent node */
     struct relay__sactor *next_same_name; /* names that share a hash */
     int stuck_blocked;  /* scratch of the deadlock check: running, blocked, stuck */
     int running_moving; /* scratch: running calls known to progress */
@@ -67,9 +68,9 @@ typedef struct relay__sactor {
  * them can, so dispatch never scans a long queue. */
 typedef struct relay__shape {
     relay__demand_t d;
-    uint64_t ntasks; /* tasks of this shape, in any state */
-    struct relay__stask *head, *tail;
-    struct relay__shape *next;
+    uint64_t ntasks;     /* tasks of this shape, in any state */
+    relay__list_t ready; /* tasks by their link */
+    relay__list_t link;  /* on the scheduler's shapes */
 } relay__shape_t;
 
 typedef struct relay__stask {
@@ -80,8 +81,8 @@ typedef struct relay__stask {
     uint64_t class_hash;       /* methods: the class their handle names */
     const char *actor_name;    /* constructors: "" or the name (in values) */
     relay__sactor_t *actor;    /* constructors and methods */
-    struct relay__stask *sent_prev, *sent_next; /* methods sent: the actor's list */
-    int runs; /* scratch: a method its actor runs now (not queued there) */
+    relay__list_t sent;        /* methods sent: on the actor's list */
+    int runs;                  /* scratch: a method its actor runs now (not queued there) */
     char *fn, *name;
     uint32_t nret, retries_left, attempt, nargs;
     int submitter;
@@ -100,7 +101,7 @@ typedef struct relay__stask {
     relay__blocked_t *blocked; /* while blocked in get/wait */
     relay__sarg_t *args;
     void *values;
-    struct relay__stask *next;
+    relay__list_t link; /* ready: on its shape's queue; method: on its stream */
 } relay__stask_t;
 
 /* What rank 0 has given out of one rank's resources. CPUs may be promised
@@ -116,10 +117,11 @@ typedef struct relay__acct {
 
 typedef struct relay__sched {
     relay__map_t tasks;
-    relay__shape_t *shapes, *dflt; /* dflt: 1 CPU, the common shape */
-    relay__acct_t *acct;           /* [rank] */
-    double avg_run_seconds;        /* moving average of tasks' run times */
-    uint64_t running;              /* dispatched, not finished */
+    relay__list_t shapes;   /* by their link */
+    relay__shape_t *dflt;   /* 1 CPU, the common shape */
+    relay__acct_t *acct;    /* [rank] */
+    double avg_run_seconds; /* moving average of tasks' run times */
+    uint64_t running;       /* dispatched, not finished */
     uint64_t next_seq;
     int shutting_down, acks;
     uint64_t blocked_holders; /* blocked without timeout, holding resources */

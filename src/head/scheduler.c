@@ -102,7 +102,9 @@ int relay__sched_init(void)
         return relay__error(RELAY_ERR_NO_MEMORY, "relay_init: out of memory");
     }
     relay__demand_default(&s->dflt->d);
-    s->shapes = s->dflt;
+    relay__list_init(&s->shapes);
+    relay__list_init(&s->dflt->ready);
+    relay__list_push_back(&s->shapes, &s->dflt->link);
     s->avg_run_seconds = 1e-3; /* until tasks tell: assume they are not tiny */
     relay__map_init(&s->tasks);
     relay__g.sched = s;
@@ -117,17 +119,20 @@ int relay__sched_init(void)
     return relay__actors_init();
 }
 
+/* The task first in line of a shape, or NULL. */
+static stask_t *ready_head(const shape_t *sh)
+{
+    relay__list_t *n = relay__list_first(&sh->ready);
+    return n ? RELAY__LIST_ENTRY(n, stask_t, link) : NULL;
+}
+
 /* A shape no task uses any more goes, but for the default one. */
 static void shape_unref(shape_t *sh)
 {
     relay__sched_t *s = S();
     if (--sh->ntasks > 0 || sh == s->dflt) return;
-    for (shape_t **pp = &s->shapes; *pp; pp = &(*pp)->next) {
-        if (*pp != sh) continue;
-        *pp = sh->next;
-        free(sh);
-        return;
-    }
+    relay__list_remove(&sh->link);
+    free(sh);
 }
 
 static void task_free(stask_t *t)
@@ -154,11 +159,8 @@ void relay__sched_destroy(void)
     RELAY__MAP_EACH(&s->tasks, t) task_free(t);
     relay__map_destroy(&s->tasks);
     relay__actors_destroy();
-    while (s->shapes) {
-        shape_t *sh = s->shapes;
-        s->shapes = sh->next;
-        free(sh);
-    }
+    shape_t *sh;
+    RELAY__LIST_EACH(&s->shapes, sh, shape_t, link) free(sh);
     accts_free(s->acct, relay__g.size);
     free(s);
     relay__g.sched = NULL;
@@ -389,9 +391,12 @@ static void dispatch(void)
     while (!s->shutting_down) {
         shape_t *best = NULL;
         int best_rank = -1;
-        for (shape_t *sh = s->shapes; sh; sh = sh->next) {
-            if (!sh->head || (best && sh->head->seq > best->head->seq)) continue;
-            int r = pick_rank(sh->head);
+        shape_t *sh;
+        RELAY__LIST_EACH(&s->shapes, sh, shape_t, link)
+        {
+            stask_t *head = ready_head(sh);
+            if (!head || (best && head->seq > ready_head(best)->seq)) continue;
+            int r = pick_rank(head);
             if (r < 0) {
                 /* Waiting is normal; waiting on a blocked holder may not be. */
                 if (s->blocked_holders) s->check_due = 1;
@@ -401,10 +406,8 @@ static void dispatch(void)
             best_rank = r;
         }
         if (!best) break;
-        stask_t *t = best->head;
-        best->head = t->next;
-        if (!best->head) best->tail = NULL;
-        t->next = NULL;
+        stask_t *t = ready_head(best);
+        relay__list_remove(&t->link);
         reserve(t, best_rank);
         send_task(t, best_rank);
         if (t->kind == RELAY__KIND_ACTOR) relay__actor_placed(t);
@@ -423,13 +426,7 @@ void relay__sched_send(stask_t *t, int rank)
 
 static void make_ready(stask_t *t)
 {
-    shape_t *sh = t->shape;
-    t->next = NULL;
-    if (sh->tail)
-        sh->tail->next = t;
-    else
-        sh->head = t;
-    sh->tail = t;
+    relay__list_push_back(&t->shape->ready, &t->link);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -481,16 +478,8 @@ void relay__sched_retire(stask_t *t)
 
 void relay__sched_fail_ready(stask_t *t, int status, const char *msg)
 {
-    shape_t *sh = t->shape;
-    stask_t **pp = &sh->head, *prev = NULL;
-    while (*pp && *pp != t) {
-        prev = *pp;
-        pp = &(*pp)->next;
-    }
-    if (!*pp) return; /* not queued: nothing to fail here */
-    *pp = t->next;
-    if (sh->tail == t) sh->tail = prev;
-    t->next = NULL;
+    if (!relay__list_linked(&t->link)) return; /* not queued: nothing to fail here */
+    relay__list_remove(&t->link);
     relay__log(RELAY__LOG_WARN, "%s", msg);
     task_fail(t, status, msg);
 }
@@ -540,17 +529,19 @@ static shape_t *shape_of(const relay__demand_t *d)
 {
     relay__sched_t *s = S();
     if (relay__demand_is_default(d)) return s->dflt;
-    for (shape_t *sh = s->shapes; sh; sh = sh->next) {
+    shape_t *sh;
+    RELAY__LIST_EACH(&s->shapes, sh, shape_t, link)
+    {
         const relay__demand_t *x = &sh->d;
         if (x->cpu == d->cpu && x->gpu == d->gpu && x->ncustom == d->ncustom &&
             !memcmp(x->custom, d->custom, d->ncustom * sizeof d->custom[0]))
             return sh;
     }
-    shape_t *sh = calloc(1, sizeof *sh);
+    sh = calloc(1, sizeof *sh);
     if (!sh) return NULL;
     sh->d = *d;
-    sh->next = s->shapes;
-    s->shapes = sh;
+    relay__list_init(&sh->ready);
+    relay__list_push_front(&s->shapes, &sh->link);
     return sh;
 }
 

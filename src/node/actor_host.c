@@ -24,9 +24,9 @@ typedef struct relay__host {
     int cleaned;      /* the destructor ran and the resources went back */
     int dead_status;
     char dead_msg[1100];
-    relay_ctx_t *head, *tail; /* calls not taken by a thread, in arrival order */
-    uint64_t ctor_id;         /* its constructor's task, queued or running */
-    int constructing;         /* the constructor runs (no longer cancellable) */
+    relay__list_t mailbox; /* calls not taken by a thread, in arrival order */
+    uint64_t ctor_id;      /* its constructor's task, queued or running */
+    int constructing;      /* the constructor runs (no longer cancellable) */
     uint32_t max_conc;
     int nthreads; /* its threads still alive */
     int inflight; /* calls taken by its threads, not finished */
@@ -59,11 +59,8 @@ static relay__host_t *host_of(uint64_t id)
 static void host_free(relay__host_t *h)
 {
     relay__map_remove(&H.hosts, h->id);
-    while (h->head) {
-        relay_ctx_t *c = h->head;
-        h->head = c->next;
-        relay__ctx_free(c);
-    }
+    relay_ctx_t *c;
+    RELAY__LIST_EACH(&h->mailbox, c, relay_ctx_t, link) relay__ctx_free(c);
     pthread_cond_destroy(&h->cv);
     free(h);
 }
@@ -72,13 +69,13 @@ static void host_free(relay__host_t *h)
  * rank 0 no longer listens). */
 static void fail_mailbox(relay__host_t *h)
 {
-    while (h->head) {
-        relay_ctx_t *c = h->head;
-        h->head = c->next;
+    relay_ctx_t *c;
+    RELAY__LIST_EACH(&h->mailbox, c, relay_ctx_t, link)
+    {
+        relay__list_remove(&c->link);
         if (!relay__g.shutting_down) relay__post_failure(c->task_id, h->dead_status, h->dead_msg);
         relay__ctx_free(c);
     }
-    h->tail = NULL;
 }
 
 static void set_dead(relay__host_t *h, int status, const char *msg)
@@ -98,7 +95,8 @@ int relay__host_on_create(relay_ctx_t *c)
     if (!cls || host_of(c->actor_id)) {
         snprintf(msg, sizeof msg, "actor %#llx: %s on rank %d", (unsigned long long)c->actor_id,
                  cls ? "created twice" : "its class is not registered", relay__g.rank);
-    } else if (!(h = calloc(1, sizeof *h)) || relay__map_put(&H.hosts, c->actor_id, h) != 0) {
+    } else if (!(h = calloc(1, sizeof *h)) ||
+               (relay__list_init(&h->mailbox), relay__map_put(&H.hosts, c->actor_id, h) != 0)) {
         free(h);
         h = NULL;
         snprintf(msg, sizeof msg, "actor %#llx: out of memory on rank %d",
@@ -238,11 +236,11 @@ int relay__host_cancel(uint64_t task_id, int status, const char *msg)
     relay__host_t *h;
     RELAY__MAP_EACH(&H.hosts, h)
     {
-        for (relay_ctx_t **pp = &h->head, *prev = NULL; *pp; prev = *pp, pp = &(*pp)->next) {
-            relay_ctx_t *c = *pp;
+        relay_ctx_t *c;
+        RELAY__LIST_EACH(&h->mailbox, c, relay_ctx_t, link)
+        {
             if (c->task_id != task_id) continue;
-            *pp = c->next;
-            if (h->tail == c) h->tail = prev;
+            relay__list_remove(&c->link);
             relay__post_failure(task_id, status, msg);
             relay__ctx_free(c);
             return 1;
@@ -329,7 +327,7 @@ static void run_method(relay__host_t *h, relay_ctx_t *c, uint64_t ticket)
 static int has_work(const void *arg)
 {
     const relay__host_t *h = arg;
-    return h->head || h->phase != ALIVE;
+    return !relay__list_empty(&h->mailbox) || h->phase != ALIVE;
 }
 
 static void *actor_main(void *arg)
@@ -344,14 +342,13 @@ static void *actor_main(void *arg)
     for (;;) {
         /* Look for the next call itself before sleeping: it then runs on
          * the thread that received it. */
-        if (!h->head && h->phase == ALIVE && relay__g.pool)
+        if (relay__list_empty(&h->mailbox) && h->phase == ALIVE && relay__g.pool)
             relay__pool_spin(relay__g.pool, has_work, h);
-        while (!h->head && h->phase == ALIVE)
+        while (relay__list_empty(&h->mailbox) && h->phase == ALIVE)
             pthread_cond_wait(&h->cv, &relay__g.lock);
         if (h->phase != ALIVE) break;
-        relay_ctx_t *c = h->head;
-        h->head = c->next;
-        if (!h->head) h->tail = NULL;
+        relay_ctx_t *c = relay__ctx_first(&h->mailbox);
+        relay__list_remove(&c->link);
         h->inflight++;
         run_method(h, c, h->next_take++);
         h->inflight--;
@@ -463,12 +460,7 @@ void relay__host_on_call(relay_ctx_t *c)
         return;
     }
     c->host = h;
-    c->next = NULL;
-    if (h->tail)
-        h->tail->next = c;
-    else
-        h->head = c;
-    h->tail = c;
+    relay__list_push_back(&h->mailbox, &c->link);
     if (h->phase == ALIVE) pthread_cond_signal(&h->cv);
 }
 

@@ -9,6 +9,7 @@
 #include "comm.h"
 #include "hashmap.h"
 #include "batch.h"
+#include "list.h"
 #include "log.h"
 #include "object.h"
 #include "runtime.h"
@@ -29,11 +30,11 @@ typedef struct entry {
     uint32_t nrefs;
     uint64_t *refs;
     relay__array_t *array;
-    int on_disk;               /* the spill file has its bytes */
-    int writing;               /* a write is in flight (the entry is out of the LRU list) */
-    int freed;                 /* the directory freed it during the write */
-    struct job *reading;       /* the read in flight, which later readers join */
-    struct entry *prev, *next; /* LRU: in memory, not being written; head newest */
+    int on_disk;         /* the spill file has its bytes */
+    int writing;         /* a write is in flight (the entry is out of the LRU list) */
+    int freed;           /* the directory freed it during the write */
+    struct job *reading; /* the read in flight, which later readers join */
+    relay__list_t lru;   /* in memory, not being written: on the LRU list */
 } entry_t;
 
 enum { JOB_WRITE, JOB_READ, JOB_DELETE };
@@ -63,7 +64,7 @@ typedef struct job {
 typedef struct relay__store {
     relay__map_t objs; /* id -> entry */
     uint64_t budget, in_memory, being_written;
-    entry_t *lru_head, *lru_tail;
+    relay__list_t lru; /* front: most recently used; back: first to go */
     uint64_t spilled, nwrites, nreads, failures;
     uint64_t write_bytes, read_bytes; /* by the successful ones */
     double write_s, read_s;           /* time spent in them */
@@ -88,39 +89,21 @@ static relay__store_t *ST(void)
 
 static void lru_remove(entry_t *e)
 {
-    relay__store_t *s = ST();
-    if (!e->prev && s->lru_head != e) return;
-    if (e->prev)
-        e->prev->next = e->next;
-    else
-        s->lru_head = e->next;
-    if (e->next)
-        e->next->prev = e->prev;
-    else
-        s->lru_tail = e->prev;
-    e->prev = e->next = NULL;
+    relay__list_remove(&e->lru);
 }
 
-/* Most recently used: the head. */
+/* Most recently used: the front. */
 static void lru_push(entry_t *e)
 {
-    relay__store_t *s = ST();
-    lru_remove(e);
-    e->next = s->lru_head;
-    if (s->lru_head) s->lru_head->prev = e;
-    s->lru_head = e;
-    if (!s->lru_tail) s->lru_tail = e;
+    relay__list_remove(&e->lru);
+    relay__list_push_front(&ST()->lru, &e->lru);
 }
 
-/* First to go: the tail. */
+/* First to go: the back. */
 static void lru_push_tail(entry_t *e)
 {
-    relay__store_t *s = ST();
-    lru_remove(e);
-    e->prev = s->lru_tail;
-    if (s->lru_tail) s->lru_tail->next = e;
-    s->lru_tail = e;
-    if (!s->lru_head) s->lru_head = e;
+    relay__list_remove(&e->lru);
+    relay__list_push_back(&ST()->lru, &e->lru);
 }
 
 /* Take the store's reference to o (it may now be evicted once the others
@@ -208,9 +191,10 @@ static uint64_t resident(void)
 static void evict(void)
 {
     relay__store_t *s = ST();
-    entry_t *e = s->lru_tail;
-    while (e && resident() > s->budget) {
-        entry_t *older = e->prev;
+    relay__list_t *n = relay__list_last(&s->lru);
+    while (n && resident() > s->budget) {
+        relay__list_t *older = relay__list_prev(&s->lru, n);
+        entry_t *e = RELAY__LIST_ENTRY(n, entry_t, lru);
         if (atomic_load(&e->obj->refcnt) == 1) {
             if (e->on_disk) {
                 drop_memory(e);
@@ -226,7 +210,7 @@ static void evict(void)
                 enqueue(j);
             }
         }
-        e = older;
+        n = older;
     }
 }
 
@@ -408,6 +392,7 @@ int relay__store_init(uint64_t budget)
     relay__store_t *s = calloc(1, sizeof *s);
     if (!s) return relay__error(RELAY_ERR_NO_MEMORY, "relay_init: out of memory");
     relay__map_init(&s->objs);
+    relay__list_init(&s->lru);
     s->budget = budget;
     atomic_init(&s->poke, 0);
     pthread_cond_init(&s->cv, NULL);

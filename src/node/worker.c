@@ -125,7 +125,7 @@ static int spawn(relay__pool_t *p);
  * is not overtaken forever by small ones. */
 static int startable(const relay__pool_t *p)
 {
-    const relay_ctx_t *c = p->head;
+    const relay_ctx_t *c = relay__ctx_first(&p->queue);
     return c && (c->cpu == 0 || (p->resumers == 0 && c->cpu <= p->cpu_free));
 }
 
@@ -313,9 +313,8 @@ static void *worker_main(void *arg)
             p->idle--;
         }
         if (!startable(p)) break;
-        relay_ctx_t *c = p->head;
-        p->head = c->next;
-        if (!p->head) p->tail = NULL;
+        relay_ctx_t *c = relay__ctx_first(&p->queue);
+        relay__list_remove(&c->link);
         p->cpu_free -= c->cpu;
         int kept = 0; /* by an actor c constructed */
         if (!relay__g.shutting_down) {
@@ -355,6 +354,7 @@ int relay__pool_start(int ncpus, int max_threads)
         free(p);
         return relay__error(RELAY_ERR_NO_MEMORY, "relay_init: out of memory");
     }
+    relay__list_init(&p->queue);
     pthread_cond_init(&p->cv, NULL);
     pthread_cond_init(&p->resume_cv, NULL);
     relay__handler_set(RELAY__R_TASK, relay__worker_on_task);
@@ -384,11 +384,8 @@ void relay__pool_join(void)
     for (int i = 0; i < n; i++)
         pthread_join(p->threads[i], NULL);
     relay__host_join();
-    while (p->head) {
-        relay_ctx_t *c = p->head;
-        p->head = c->next;
-        relay__ctx_free(c);
-    }
+    relay_ctx_t *c;
+    RELAY__LIST_EACH(&p->queue, c, relay_ctx_t, link) relay__ctx_free(c);
     pthread_mutex_lock(&relay__g.lock);
     relay__g.pool = NULL;
     pthread_mutex_unlock(&relay__g.lock);
@@ -400,12 +397,11 @@ void relay__pool_join(void)
 
 relay_ctx_t *relay__pool_take_queued(relay__pool_t *p, uint64_t task_id)
 {
-    for (relay_ctx_t **pp = &p->head, *prev = NULL; *pp; prev = *pp, pp = &(*pp)->next) {
-        relay_ctx_t *c = *pp;
+    relay_ctx_t *c;
+    RELAY__LIST_EACH(&p->queue, c, relay_ctx_t, link)
+    {
         if (c->task_id != task_id) continue;
-        *pp = c->next;
-        if (p->tail == c) p->tail = prev;
-        c->next = NULL;
+        relay__list_remove(&c->link);
         kick(p);
         return c;
     }
@@ -639,12 +635,7 @@ void relay__worker_on_task(int src, relay__rbuf_t *r)
         return;
     }
     if (c->kind == RELAY__KIND_ACTOR && relay__host_on_create(c) != 0) return;
-    c->next = NULL;
-    if (p->tail)
-        p->tail->next = c;
-    else
-        p->head = c;
-    p->tail = c;
+    relay__list_push_back(&p->queue, &c->link);
     kick(p);
 }
 
@@ -673,12 +664,12 @@ void relay__pool_shutdown(void)
     if (p) {
         /* Queued tasks are abandoned; running ones finish (blocked gets in
          * them now fail with RELAY_ERR_SHUTDOWN). */
-        while (p->head) {
-            relay_ctx_t *c = p->head;
-            p->head = c->next;
+        relay_ctx_t *c;
+        RELAY__LIST_EACH(&p->queue, c, relay_ctx_t, link)
+        {
+            relay__list_remove(&c->link);
             relay__ctx_free(c);
         }
-        p->tail = NULL;
         pthread_cond_broadcast(&p->cv);
         pthread_cond_broadcast(&p->resume_cv);
     }

@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "list.h"
 #include "relay.h"
 #include "resources.h"
 
@@ -40,11 +41,18 @@ struct relay_ctx {
     char *fail_msg;
     uint64_t *deferred;
     size_t ndeferred, capdeferred;
-    relay_ctx_t *next;
+    relay__list_t link; /* on its pool's queue or its actor's mailbox */
 };
 
+/* The first context queued on q, or NULL. */
+static inline relay_ctx_t *relay__ctx_first(const relay__list_t *q)
+{
+    relay__list_t *n = relay__list_first(q);
+    return n ? RELAY__LIST_ENTRY(n, relay_ctx_t, link) : NULL;
+}
+
 typedef struct relay__pool {
-    relay_ctx_t *head, *tail; /* queued, started in order */
+    relay__list_t queue; /* queued, started in order */
     int64_t cpu_cap, cpu_free;
     int nthreads, idle, active, blocked, max_threads;
     int starting; /* threads started that have not looked for work yet */
