@@ -213,11 +213,11 @@ static void use_table3(void)
     relay__g.rank = 0;
 }
 
-/* Which of the three ranks d fits, as bits. */
+/* Which ranks d fits, as bits. */
 static int fits_mask(const relay__demand_t *d)
 {
     int m = 0;
-    for (int r = 0; r < 3; r++)
+    for (int r = 0; r < relay__cluster()->nranks; r++)
         m |= relay__demand_fits_capacity(d, r) << r;
     return m;
 }
