@@ -80,8 +80,12 @@ void relay__cksum_update(relay__cksum_t *c, const void *p, size_t n)
 uint64_t relay__cksum_final(const relay__cksum_t *c)
 {
     uint64_t h = c->n * K_MIX;
+    /* A product only carries a difference upwards: fold the shift in after
+     * each word, or a flip high in a lane's sum would cancel against the
+     * same flip in its sum of sums. */
     for (int l = 0; l < 8; l++) {
         h = (h ^ c->a[l]) * K_MIX;
+        h ^= h >> 29;
         h = (h ^ c->s[l]) * K_MIX;
         h ^= h >> 29;
     }

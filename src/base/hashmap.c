@@ -57,6 +57,8 @@ static int grow(relay__map_t *m)
 
 int relay__map_put(relay__map_t *m, uint64_t key, void *value)
 {
+    /* 0 marks an empty slot, and a NULL value would end a walk early. */
+    if (key == 0 || !value) return -1;
     if ((m->count + 1) * 4 > m->cap * 3 && grow(m) != 0) return -1;
     size_t i = slot_of(key, m->cap);
     while (m->slots[i].key && m->slots[i].key != key)
@@ -69,7 +71,7 @@ int relay__map_put(relay__map_t *m, uint64_t key, void *value)
 
 void *relay__map_remove(relay__map_t *m, uint64_t key)
 {
-    if (m->cap == 0) return NULL;
+    if (m->cap == 0 || key == 0) return NULL;
     size_t mask = m->cap - 1, i = slot_of(key, m->cap);
     while (m->slots[i].key != key) {
         if (!m->slots[i].key) return NULL;

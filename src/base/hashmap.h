@@ -21,7 +21,8 @@ void relay__map_init(relay__map_t *m);
 void relay__map_destroy(relay__map_t *m);
 /* Returns the value, or NULL when absent. */
 void *relay__map_get(const relay__map_t *m, uint64_t key);
-/* Insert or replace. Returns 0, or -1 when out of memory (map unchanged). */
+/* Insert or replace. Returns 0, or -1 when out of memory, key is 0 or
+ * value is NULL (map unchanged). */
 int relay__map_put(relay__map_t *m, uint64_t key, void *value);
 /* Remove and return the value, or NULL when absent. */
 void *relay__map_remove(relay__map_t *m, uint64_t key);
