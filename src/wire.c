@@ -66,6 +66,7 @@ void relay__rbuf_init(relay__rbuf_t *r, const void *p, size_t n)
     r->p = p;
     r->end = r->p + n;
     r->err = 0;
+    r->why = NULL;
 }
 
 const void *relay__get_blob(relay__rbuf_t *r, size_t *n_p)

@@ -59,11 +59,24 @@ void relay__record_end(relay__wbuf_t *w, size_t start);
 typedef struct relay__rbuf {
     const uint8_t *p, *end;
     int err; /* set once a read ran past the end: every later read gives 0 */
+    /* Why a decoder rejected the record (static text); NULL with err set:
+     * it was cut short. */
+    const char *why;
 } relay__rbuf_t;
 
 void relay__rbuf_init(relay__rbuf_t *r, const void *p, size_t n);
 const void *relay__get_blob(relay__rbuf_t *r, size_t *n_p); /* u64 length + bytes */
 const char *relay__get_str(relay__rbuf_t *r);               /* NUL-terminated in place */
+
+/* Mark r malformed for why, unless it failed already (a value read past
+ * the end is 0, and the first failure is the one to report). Returns -1,
+ * so a decoder can `return relay__rbuf_fail(r, "...")`. */
+static inline int relay__rbuf_fail(relay__rbuf_t *r, const char *why)
+{
+    if (!r->err) r->why = why;
+    r->err = 1;
+    return -1;
+}
 
 /* Pointer to the next n bytes of the buffer, or NULL (err set). */
 static inline const void *relay__get_bytes(relay__rbuf_t *r, size_t n)
