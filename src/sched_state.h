@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "hashmap.h"
+#include "records.h"
 #include "resources.h"
 
 typedef struct relay__sarg {
@@ -15,12 +16,6 @@ typedef struct relay__sarg {
     const void *val; /* inside the task's value block */
     size_t size;
 } relay__sarg_t;
-
-/* Part of one GPU given to a task. */
-typedef struct relay__gpu_use {
-    uint32_t dev; /* index among the rank's GPUs */
-    int64_t units;
-} relay__gpu_use_t;
 
 /* What a task blocked in get/wait waits for: k of the n ids. A timeout
  * does not matter: until it expires the task is as stuck as without. */
