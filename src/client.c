@@ -587,8 +587,7 @@ int relay_retain(relay_ref_t ref)
     pthread_mutex_lock(&relay__g.lock);
     if (relay__map_get(&relay__g.holds, ref.id)) {
         relay__hold_add(ref.id); /* the directory already counts this rank */
-    } else if ((rc = relay__round_trip(RELAY__R_RETAIN_CHECK, ref.id, RELAY_FOREVER)) ==
-               RELAY_OK) {
+    } else if ((rc = relay__round_trip(RELAY__R_RETAIN_CHECK, ref.id, RELAY_FOREVER)) == RELAY_OK) {
         /* Another thread may have taken the first hold meanwhile; the
          * directory counts each rank once, so give back the extra. */
         if (relay__hold_add(ref.id) > 1) relay__post_release(&ref.id, 1);
@@ -849,9 +848,9 @@ static int check_submit(const char *fn, const relay_arg_t *args, size_t nargs,
     if (opts && (opts->field_mask & RELAY_TASK_OPT_NAME)) sb->name = opts->name;
     int rc;
     if ((rc = relay__check_num_returns("relay_submit", fn, sb->nret))) return rc;
-    if (sb->retries < 0 || sb->retries > 100)
-        return relay__error(RELAY_ERR_OUT_OF_RANGE,
-                            "relay_submit(%s): max_retries %d not in 0..100", fn, sb->retries);
+    if (sb->retries < 0 || sb->retries > RELAY__MAX_RETRIES)
+        return relay__error(RELAY_ERR_OUT_OF_RANGE, "relay_submit(%s): max_retries %d not in 0..%d",
+                            fn, sb->retries, RELAY__MAX_RETRIES);
     if ((rc = relay__check_task_name("relay_submit", fn, sb->name)) ||
         (rc = relay__check_args("relay_submit", fn, args, nargs)))
         return rc;
@@ -905,38 +904,49 @@ static long copy_big_args(const char *call, const relay_arg_t *args, size_t narg
     return (long)nbig;
 }
 
+/* Where a submission's arguments go: inline values, or refs (the
+ * program's, or copies of values too big to travel inline, in order). */
+typedef struct submit_args {
+    const relay_arg_t *args;
+    struct relay_object **big;
+    size_t total, nbig;
+} submit_args_t;
+
+static void submit_arg(void *ctx, uint32_t i, relay__rec_arg_t *a_p)
+{
+    submit_args_t *s = ctx;
+    const relay_arg_t *a = &s->args[i];
+    if (travels_inline(a, &s->total)) {
+        a_p->kind = RELAY_ARG_VALUE;
+        a_p->data = a->data;
+        a_p->size = a->size;
+    } else {
+        a_p->kind = RELAY_ARG_REF;
+        a_p->ref = a->kind == RELAY_ARG_REF ? a->ref.id : s->big[s->nbig++]->id;
+    }
+}
+
 static void put_submit(relay__wbuf_t *w, const relay__submit_t *sb, uint64_t task_id,
                        const relay_arg_t *args, size_t nargs, struct relay_object **big)
 {
-    relay__put_u64(w, task_id);
-    relay__put_u64(w, sb->fn_hash);
-    relay__put_str(w, sb->fn);
-    relay__put_str(w, sb->name);
-    relay__put_u32(w, (uint32_t)sb->nret);
-    relay__put_u32(w, (uint32_t)sb->retries);
-    relay__put_u32(w, (uint32_t)nargs);
-    size_t total = 0;
-    for (size_t i = 0, k = 0; i < nargs; i++) {
-        if (!travels_inline(&args[i], &total)) {
-            relay__put_u8(w, RELAY_ARG_REF);
-            relay__put_u64(w, args[i].kind == RELAY_ARG_REF ? args[i].ref.id : big[k++]->id);
-        } else {
-            relay__put_u8(w, RELAY_ARG_VALUE);
-            relay__put_blob(w, args[i].data, args[i].size);
-        }
-    }
-    int plain = relay__demand_is_default(&sb->demand);
-    relay__put_u8(w, (uint8_t)!plain);
-    if (!plain) relay__demand_put(w, &sb->demand);
-    relay__put_u8(w, sb->kind);
-    if (sb->kind == RELAY__KIND_ACTOR) {
-        relay__put_u64(w, sb->req);
-        relay__put_u32(w, sb->max_conc);
-        relay__put_str(w, sb->actor_name);
-    } else if (sb->kind == RELAY__KIND_METHOD) {
-        relay__put_u64(w, sb->actor_id);
-        relay__put_u64(w, sb->class_hash);
-    }
+    submit_args_t src = {args, big, 0, 0};
+    relay__rec_submit_t m;
+    m.task_id = task_id;
+    m.fn_hash = sb->fn_hash;
+    m.fn = sb->fn;
+    m.name = sb->name;
+    m.nret = (uint32_t)sb->nret;
+    m.retries = (uint32_t)sb->retries;
+    m.args = (relay__rec_args_t){(uint32_t)nargs, submit_arg, &src, {0}};
+    m.has_demand = !relay__demand_is_default(&sb->demand);
+    if (m.has_demand) m.demand = sb->demand;
+    m.kind = sb->kind;
+    m.req = sb->req;
+    m.max_conc = sb->max_conc;
+    m.actor_name = sb->actor_name;
+    m.actor_id = sb->actor_id;
+    m.class_hash = sb->class_hash;
+    relay__rec_submit_encode(w, &m);
 }
 
 int relay__client_submit(relay__submit_t *sb, const relay_arg_t *args, size_t nargs,

@@ -90,12 +90,20 @@ void relay__post_reply(int dest, uint64_t req, int status)
     relay__msg_end(dest, w, start);
 }
 
-void relay__dir_put_desc(relay__wbuf_t *w, const relay__dentry_t *e)
+void relay__dir_desc(const relay__dentry_t *e, relay__desc_t *d_p)
 {
-    if (e->obj)
-        relay__desc_put_obj(w, e->obj);
-    else
-        relay__desc_put_remote(w, e->size, e->refs, e->nrefs, e->array, e->holder_rank);
+    if (!e) {
+        /* Callers pin what they describe; should one not, the receiver
+         * gets an error rather than rank 0 a crash. */
+        memset(d_p, 0, sizeof *d_p);
+        d_p->status = RELAY_ERR_INTERNAL;
+        d_p->errmsg = "the object left rank 0's directory";
+        d_p->is_inline = 1;
+    } else if (e->obj) {
+        relay__desc_of_obj(d_p, e->obj);
+    } else {
+        relay__desc_of_remote(d_p, e->size, e->refs, e->nrefs, e->array, e->holder_rank);
+    }
 }
 
 static void reply_get(int rank, uint64_t req, int status, const relay__dentry_t *e, int want_data)
@@ -107,12 +115,14 @@ static void reply_get(int rank, uint64_t req, int status, const relay__dentry_t 
                                      e ? e->refs : NULL, e ? e->nrefs : 0, e ? e->array : NULL);
         return;
     }
+    relay__rec_get_reply_t m;
+    m.req = req;
+    m.status = status;
+    m.has_desc = e && want_data;
+    if (m.has_desc) relay__dir_desc(e, &m.desc);
     size_t start;
     relay__wbuf_t *w = relay__msg_begin(rank, RELAY__R_GET_REPLY, &start);
-    relay__put_u64(w, req);
-    relay__put_u32(w, (uint32_t)status);
-    relay__put_u8(w, (uint8_t)(e && want_data));
-    if (e && want_data) relay__dir_put_desc(w, e);
+    relay__rec_get_reply_encode(w, &m);
     relay__msg_end(rank, w, start);
 }
 

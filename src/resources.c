@@ -465,6 +465,15 @@ int relay__demand_make(const char *fn, const relay_task_opts_t *o, relay__demand
     return infeasible(fn, d);
 }
 
+int relay__demand_feasible(const relay__demand_t *d)
+{
+    for (uint32_t i = 0; i < d->ncustom; i++)
+        if (d->custom[i].idx >= relay__cluster()->ncustom) return 0;
+    for (int r = 0; r < relay__g.size; r++)
+        if (relay__demand_fits_capacity(d, r)) return 1;
+    return 0;
+}
+
 void relay__demand_put(relay__wbuf_t *w, const relay__demand_t *d)
 {
     relay__demand_encode(w, d);

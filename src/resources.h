@@ -72,6 +72,9 @@ int relay__cluster_index(const char *name);
  * values, INFEASIBLE when no rank could ever run it (both logged, with the
  * detail in relay_last_error). fn names the task in messages. */
 int relay__demand_make(const char *fn, const relay_task_opts_t *opts, relay__demand_t *d);
+/* d names only resources of the cluster table, and some rank's full
+ * capacity covers it (a check of a demand that came in a record). */
+int relay__demand_feasible(const relay__demand_t *d);
 /* Rank r's full capacity covers d. */
 int relay__demand_fits_capacity(const relay__demand_t *d, int r);
 /* 1 CPU and nothing else: the common case, sent as one byte. */
