@@ -503,10 +503,13 @@ void relay__actor_call_ready(stask_t *t)
 
 void relay__actor_on_kill(int src, relay__rbuf_t *r)
 {
-    uint64_t req = relay__get_u64(r), id = relay__get_u64(r);
-    sactor_t *a = r->err ? NULL : relay__actor_find(id);
-    if (r->err) return;
-    relay__post_reply(src, req, a ? RELAY_OK : RELAY_ERR_INVALID_REF);
+    relay__rec_req_id_t m;
+    if (relay__rec_kill_decode(r, &m) != 0) {
+        relay__rec_malformed(RELAY__R_KILL, src, r);
+        return;
+    }
+    sactor_t *a = relay__actor_find(m.id);
+    relay__post_reply(src, m.req, a ? RELAY_OK : RELAY_ERR_INVALID_REF);
     if (!a || a->state == RELAY__ACTOR_DEAD) return;
     char why[512];
     snprintf(why, sizeof why, "actor '%s' (%#llx) is dead: it was killed by rank %d", class_name(a),

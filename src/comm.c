@@ -304,12 +304,10 @@ relay__fetch_t *relay__fetch_start(int holder, struct relay_object *obj, struct 
     }
     x->next = c->to_post;
     c->to_post = x;
+    relay__rec_fetch_t m = {obj->id, x->tag, x->chunk, obj->size};
     size_t start;
     relay__wbuf_t *w = relay__msg_begin(holder, RELAY__R_FETCH, &start);
-    relay__put_u64(w, obj->id);
-    relay__put_u32(w, (uint32_t)x->tag);
-    relay__put_u64(w, x->chunk);
-    relay__put_u64(w, obj->size);
+    relay__rec_fetch_encode(w, &m);
     relay__msg_end(holder, w, start);
     return f;
 }
@@ -360,44 +358,53 @@ void relay__comm_refuse_fetch(int dest, int tag, int status)
 
 static void post_fetch_err(int dest, int tag, int status)
 {
+    relay__rec_fetch_err_t m = {tag, status};
     size_t start;
     relay__wbuf_t *w = relay__msg_begin(dest, RELAY__R_FETCH_ERR, &start);
-    relay__put_u32(w, (uint32_t)tag);
-    relay__put_u32(w, (uint32_t)status);
+    relay__rec_fetch_err_encode(w, &m);
     relay__msg_end(dest, w, start);
 }
 
 void relay__comm_on_fetch(int src, relay__rbuf_t *r)
 {
-    uint64_t id = relay__get_u64(r);
-    int tag = (int)relay__get_u32(r);
-    size_t chunk = relay__get_u64(r);
-    uint64_t size = relay__get_u64(r);
-    if (r->err) return;
-    struct relay_object *obj = relay__store_lookup(id);
-    if (!obj && relay__store_spilled(id) && chunk && chunk <= INT_MAX) {
-        relay__store_restore_send(id, src, tag, chunk); /* it answers once read back */
+    relay__rec_fetch_t m;
+    if (relay__rec_fetch_decode(r, &m) != 0) {
+        relay__rec_malformed(RELAY__R_FETCH, src, r);
         return;
     }
-    if (!obj || obj->size != size || chunk == 0 || chunk > INT_MAX) {
+    if (m.tag > C()->tag_max) {
+        /* MPI would refuse the sends: the requester cannot have meant it. */
+        relay__log(RELAY__LOG_ERROR, "rank %d asked for object %#llx on tag %d, above %d: dropped",
+                   src, (unsigned long long)m.id, m.tag, C()->tag_max);
+        return;
+    }
+    struct relay_object *obj = relay__store_lookup(m.id);
+    if (!obj && relay__store_spilled(m.id)) {
+        relay__store_restore_send(m.id, src, m.tag, m.chunk); /* it answers once read back */
+        return;
+    }
+    if (!obj || obj->size != m.size) {
         relay__log(RELAY__LOG_WARN, "rank %d asked for object %#llx (%llu bytes) not held here",
-                   src, (unsigned long long)id, (unsigned long long)size);
-        post_fetch_err(src, tag, RELAY_ERR_INVALID_REF);
+                   src, (unsigned long long)m.id, (unsigned long long)m.size);
+        post_fetch_err(src, m.tag, RELAY_ERR_INVALID_REF);
         relay__obj_unref(obj);
         return;
     }
-    relay__send_object(src, tag, chunk, obj);
+    relay__send_object(src, m.tag, m.chunk, obj);
     relay__obj_unref(obj);
 }
 
 void relay__comm_on_fetch_err(int src, relay__rbuf_t *r)
 {
-    int tag = (int)relay__get_u32(r);
-    int status = (int)relay__get_u32(r);
-    xfer_t *x = relay__map_get(&C()->recv_by_tag, (uint64_t)tag);
+    relay__rec_fetch_err_t m;
+    if (relay__rec_fetch_err_decode(r, &m) != 0) {
+        relay__rec_malformed(RELAY__R_FETCH_ERR, src, r);
+        return;
+    }
+    xfer_t *x = relay__map_get(&C()->recv_by_tag, (uint64_t)m.tag);
     if (!x || x->peer != src) return;
     x->cancel = 1;
-    x->status = status;
+    x->status = m.status;
 }
 
 /* Runtime thread: post the MPI requests of a queued transfer. */
@@ -796,7 +803,7 @@ int relay__comm_start(void)
     int *tag_ub = NULL, flag = 0;
     MPI_Comm_get_attr(relay__g.comm, MPI_TAG_UB, &tag_ub, &flag);
     c->tag_max = flag && tag_ub ? *tag_ub : 32767;
-    if (c->tag_max > (1 << 22)) c->tag_max = 1 << 22;
+    if (c->tag_max > RELAY__TAG_XFER_MAX) c->tag_max = RELAY__TAG_XFER_MAX;
     c->next_tag = RELAY__TAG_XFER_BASE;
     relay__g.comm_state = c;
     if (pthread_create(&c->thread, NULL, runtime_main, NULL) != 0) {

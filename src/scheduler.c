@@ -815,8 +815,12 @@ void relay__sched_on_unblock(int src, relay__rbuf_t *r)
 
 void relay__sched_on_sync(int src, relay__rbuf_t *r)
 {
-    uint64_t req = relay__get_u64(r);
-    relay__post_reply(src, req, RELAY_OK);
+    relay__rec_req_id_t m;
+    if (relay__rec_sync_decode(r, &m) != 0) {
+        relay__rec_malformed(RELAY__R_SYNC, src, r);
+        return;
+    }
+    relay__post_reply(src, m.req, RELAY_OK);
 }
 
 void relay__sched_shutdown(void)

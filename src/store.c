@@ -621,11 +621,14 @@ void relay__store_stats(relay__store_stats_t *out)
 
 void relay__store_on_free(int src, relay__rbuf_t *r)
 {
-    (void)src;
     relay__store_t *s = ST();
-    uint32_t n = relay__get_u32(r);
-    for (uint32_t i = 0; i < n && !r->err; i++) {
-        entry_t *e = relay__map_remove(&s->objs, relay__get_u64(r));
+    relay__rec_ids_t m;
+    if (relay__rec_free_decode(r, &m) != 0) {
+        relay__rec_malformed(RELAY__R_FREE, src, r);
+        return;
+    }
+    for (uint32_t i = 0; i < m.ids.n; i++) {
+        entry_t *e = relay__map_remove(&s->objs, relay__ids_at(&m.ids, i));
         if (!e) continue;
         lru_remove(e);
         if (e->obj) {
