@@ -163,10 +163,10 @@ int relay_actor_lookup(const char *name, relay_actor_t *actor_p)
     if (relay__g.shutting_down) {
         rc = RELAY_ERR_SHUTDOWN;
     } else {
+        relay__rec_lookup_t m = {relay__req_begin(&q, &b), name};
         size_t start;
         relay__wbuf_t *w = relay__msg_begin(0, RELAY__R_LOOKUP, &start);
-        relay__put_u64(w, relay__req_begin(&q, &b));
-        relay__put_str(w, name);
+        relay__rec_lookup_encode(w, &m);
         relay__msg_end(0, w, start);
         rc = relay__req_wait(&q, &b, RELAY_FOREVER);
     }
@@ -518,11 +518,10 @@ void relay__actor_on_kill(int src, relay__rbuf_t *r)
     set_dead(a, RELAY_ERR_ACTOR_DEAD, why);
     if (placed) {
         /* Its rank fails what it has queued, then runs the destructor. */
+        relay__rec_actor_kill_t k = {a->id, RELAY_ERR_ACTOR_DEAD, why};
         size_t start;
         relay__wbuf_t *w = relay__msg_begin(a->rank, RELAY__R_ACTOR_KILL, &start);
-        relay__put_u64(w, a->id);
-        relay__put_u32(w, RELAY_ERR_ACTOR_DEAD);
-        relay__put_str(w, why);
+        relay__rec_actor_kill_encode(w, &k);
         relay__msg_end(a->rank, w, start);
     } else if (a->body) {
         /* Not placed yet: its constructor never runs. */
@@ -538,24 +537,30 @@ void relay__actor_on_kill(int src, relay__rbuf_t *r)
 
 void relay__actor_on_lookup(int src, relay__rbuf_t *r)
 {
-    uint64_t req = relay__get_u64(r);
-    const char *name = relay__get_str(r);
-    if (r->err) return;
-    sactor_t *a = by_name(name);
+    relay__rec_lookup_t l;
+    if (relay__rec_lookup_decode(r, &l) != 0) {
+        relay__rec_malformed(RELAY__R_LOOKUP, src, r);
+        return;
+    }
+    sactor_t *a = by_name(l.name);
+    relay__rec_actor_reply_t m = {l.req, a ? RELAY_OK : RELAY_ERR_NOT_FOUND, a ? a->id : 0,
+                                  a ? a->class_hash : 0};
     size_t start;
     relay__wbuf_t *w = relay__msg_begin(src, RELAY__R_ACTOR_REPLY, &start);
-    relay__put_u64(w, req);
-    relay__put_u32(w, (uint32_t)(a ? RELAY_OK : RELAY_ERR_NOT_FOUND));
-    relay__put_u64(w, a ? a->id : 0);
-    relay__put_u64(w, a ? a->class_hash : 0);
+    relay__rec_actor_reply_encode(w, &m);
     relay__msg_end(src, w, start);
 }
 
 void relay__actor_on_cpu(int src, relay__rbuf_t *r)
 {
-    uint64_t id = relay__get_u64(r);
-    int64_t delta = (int64_t)relay__get_u64(r);
-    sactor_t *a = r->err ? NULL : relay__actor_find(id);
+    relay__rec_actor_cpu_t m;
+    if (relay__rec_actor_cpu_decode(r, &m) != 0) {
+        relay__rec_malformed(RELAY__R_ACTOR_CPU, src, r);
+        return;
+    }
+    uint64_t id = m.actor_id;
+    int64_t delta = m.delta;
+    sactor_t *a = relay__actor_find(id);
     stask_t *body = a ? a->body : NULL;
     if (!body || a->rank != src || body->cpu_held + delta < 0 ||
         body->cpu_held + delta > body->shape->d.cpu) {
@@ -571,8 +576,12 @@ void relay__actor_on_cpu(int src, relay__rbuf_t *r)
 
 void relay__actor_on_gone(int src, relay__rbuf_t *r)
 {
-    uint64_t id = relay__get_u64(r);
-    sactor_t *a = r->err ? NULL : relay__actor_find(id);
+    relay__rec_actor_gone_t m;
+    if (relay__rec_actor_gone_decode(r, &m) != 0) {
+        relay__rec_malformed(RELAY__R_ACTOR_GONE, src, r);
+        return;
+    }
+    sactor_t *a = relay__actor_find(m.actor_id);
     if (!a || !a->body || a->rank != src) return;
     stask_t *body = a->body;
     /* Dead first: retiring the body would otherwise call it never built. */

@@ -152,6 +152,16 @@ static int for_rank0(uint8_t type)
     return type <= RELAY__R_SHUTDOWN_ACK;
 }
 
+static void on_exit_record(int src, relay__rbuf_t *r)
+{
+    if (relay__rec_empty_decode(r) != 0) {
+        relay__rec_malformed(RELAY__R_EXIT, src, r);
+        return;
+    }
+    relay__g.exiting = 1;
+    pthread_cond_broadcast(&relay__g.state_cv);
+}
+
 void relay__dispatch_record(int src, uint8_t type, relay__rbuf_t *r)
 {
     switch (type) {
@@ -237,8 +247,7 @@ void relay__dispatch_record(int src, uint8_t type, relay__rbuf_t *r)
         relay__defer_on_pong(src, r);
         break;
     case RELAY__R_EXIT:
-        relay__g.exiting = 1;
-        pthread_cond_broadcast(&relay__g.state_cv);
+        on_exit_record(src, r);
         break;
     default:
         relay__log(RELAY__LOG_ERROR, "unknown record type %u from rank %d", type, src);

@@ -186,9 +186,10 @@ static void ping(int rank, uint64_t epoch)
 {
     if (F->pinged[rank] >= epoch) return;
     F->pinged[rank] = F->epoch;
+    relay__rec_ping_t m = {F->epoch};
     size_t start;
     relay__wbuf_t *w = relay__msg_begin(rank, RELAY__R_PING, &start);
-    relay__put_u64(w, F->epoch);
+    relay__rec_ping_encode(w, &m);
     relay__msg_end(rank, w, start);
 }
 
@@ -225,10 +226,14 @@ int relay__defer_intercept(int src, uint8_t type, const relay__rbuf_t *r)
 
 void relay__defer_on_ping(int src, relay__rbuf_t *r)
 {
-    uint64_t epoch = relay__get_u64(r);
+    relay__rec_ping_t m;
+    if (relay__rec_ping_decode(r, &m) != 0) {
+        relay__rec_malformed(RELAY__R_PING, src, r);
+        return;
+    }
     size_t start;
     relay__wbuf_t *w = relay__msg_begin(src, RELAY__R_PONG, &start);
-    relay__put_u64(w, epoch);
+    relay__rec_ping_encode(w, &m);
     relay__msg_end(src, w, start);
 }
 
@@ -257,7 +262,12 @@ static int replay(int src)
 
 void relay__defer_on_pong(int src, relay__rbuf_t *r)
 {
-    uint64_t epoch = relay__get_u64(r);
+    relay__rec_ping_t m;
+    if (relay__rec_pong_decode(r, &m) != 0) {
+        relay__rec_malformed(RELAY__R_PONG, src, r);
+        return;
+    }
+    uint64_t epoch = m.epoch;
     if (epoch > F->ponged[src]) F->ponged[src] = epoch;
     if (F->pinged[src] <= epoch) F->pinged[src] = 0;
     /* A source's records may have waited for another's: go round until

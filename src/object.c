@@ -217,26 +217,6 @@ int relay__obj_set_array(struct relay_object *o, const relay__array_t *a)
     return 0;
 }
 
-void relay__desc_put_obj(relay__wbuf_t *w, const struct relay_object *o)
-{
-    relay__desc_t d;
-    relay__desc_of_obj(&d, o);
-    relay__desc_encode(w, &d);
-}
-
-void relay__desc_put_remote(relay__wbuf_t *w, uint64_t size, const uint64_t *refs, uint32_t nrefs,
-                            const relay__array_t *array, int holder)
-{
-    relay__desc_t d;
-    relay__desc_of_remote(&d, size, refs, nrefs, array, holder);
-    relay__desc_encode(w, &d);
-}
-
-void relay__desc_get(relay__rbuf_t *r, relay__desc_t *d)
-{
-    relay__desc_decode(r, d);
-}
-
 struct relay_object *relay__obj_from_desc(uint64_t id, const relay__desc_t *d)
 {
     if (d->status != RELAY_OK) return relay__obj_new_error(id, d->status, d->errmsg);

@@ -9,7 +9,6 @@
 #include <stdint.h>
 
 #include "relay.h"
-#include "wire.h"
 
 /* Type and shape of a typed array (relay_put_array). */
 typedef struct relay__array {
@@ -52,12 +51,8 @@ void relay__obj_unref(struct relay_object *o);
 /* Hand a reference to the program as a view (counted in live_views). */
 relay_object_t relay__view_give(struct relay_object *o);
 
-/* Wire form of an object (records.h). */
+/* The wire form of an object, a descriptor, is in records.h. */
 struct relay__desc;
-void relay__desc_put_obj(relay__wbuf_t *w, const struct relay_object *o); /* inline or error */
-void relay__desc_put_remote(relay__wbuf_t *w, uint64_t size, const uint64_t *refs, uint32_t nrefs,
-                            const relay__array_t *array, int holder);
-void relay__desc_get(relay__rbuf_t *r, struct relay__desc *d);
 /* Build an object from an inline or error descriptor. NULL when out of memory. */
 struct relay_object *relay__obj_from_desc(uint64_t id, const struct relay__desc *d);
 

@@ -473,17 +473,3 @@ int relay__demand_feasible(const relay__demand_t *d)
         if (relay__demand_fits_capacity(d, r)) return 1;
     return 0;
 }
-
-void relay__demand_put(relay__wbuf_t *w, const relay__demand_t *d)
-{
-    relay__demand_encode(w, d);
-}
-
-int relay__demand_get(relay__rbuf_t *r, relay__demand_t *d)
-{
-    const relay__cluster_t *c = relay__cluster();
-    if (relay__demand_decode(r, d) != 0) return -1;
-    for (uint32_t i = 0; i < d->ncustom; i++)
-        if (d->custom[i].idx >= c->ncustom) return -1;
-    return 0;
-}

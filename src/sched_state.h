@@ -117,6 +117,7 @@ typedef struct relay__sched {
     uint64_t running;              /* dispatched, not finished */
     uint64_t next_seq;
     int shutting_down, acks;
+    char *acked;              /* [rank]: its SHUTDOWN_ACK came */
     uint64_t blocked_holders; /* blocked without timeout, holding resources */
     int check_due, checking;
     double next_check;

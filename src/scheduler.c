@@ -89,8 +89,12 @@ int relay__sched_init(void)
     relay__sched_t *s = calloc(1, sizeof *s);
     if (s) s->dflt = calloc(1, sizeof *s->dflt);
     if (s && s->dflt) s->acct = accts_new();
-    if (!s || !s->dflt || !s->acct) {
-        if (s) free(s->dflt);
+    if (s && s->acct) s->acked = calloc((size_t)relay__g.size, 1);
+    if (!s || !s->dflt || !s->acct || !s->acked) {
+        if (s) {
+            free(s->dflt);
+            accts_free(s->acct, relay__g.size);
+        }
         free(s);
         return relay__error(RELAY_ERR_NO_MEMORY, "relay_init: out of memory");
     }
@@ -145,6 +149,7 @@ void relay__sched_destroy(void)
         free(sh);
     }
     accts_free(s->acct, relay__g.size);
+    free(s->acked);
     free(s);
     relay__g.sched = NULL;
 }
@@ -836,9 +841,19 @@ void relay__sched_shutdown(void)
 
 void relay__sched_on_shutdown_ack(int src, relay__rbuf_t *r)
 {
-    (void)src;
-    (void)r;
     relay__sched_t *s = S();
+    if (relay__rec_empty_decode(r) != 0) {
+        relay__rec_malformed(RELAY__R_SHUTDOWN_ACK, src, r);
+        return;
+    }
+    /* Every rank acknowledges once, after rank 0 began shutting down: an
+     * extra ack must not end the job while a rank still works. */
+    if (!s->shutting_down || s->acked[src]) {
+        relay__log(RELAY__LOG_ERROR, "rank %d acknowledged a shutdown %s: dropped", src,
+                   s->shutting_down ? "twice" : "not begun");
+        return;
+    }
+    s->acked[src] = 1;
     if (++s->acks < relay__g.size) return;
     for (int k = 0; k < relay__g.size; k++) {
         size_t start;

@@ -641,8 +641,10 @@ void relay__worker_on_cancel(int src, relay__rbuf_t *r)
 
 void relay__worker_on_shutdown(int src, relay__rbuf_t *r)
 {
-    (void)src;
-    (void)r;
+    if (relay__rec_empty_decode(r) != 0) {
+        relay__rec_malformed(RELAY__R_SHUTDOWN, src, r);
+        return;
+    }
     relay__g.shutting_down = 1;
     relay__client_fail_all();
     pthread_cond_broadcast(&relay__g.state_cv);
