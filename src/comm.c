@@ -267,11 +267,23 @@ void relay__dispatch(int src, const void *buf, size_t len)
             relay__log(RELAY__LOG_ERROR, "truncated message from rank %d", src);
             return;
         }
+        /* Handlers assume the state of the ranks their records go to
+         * (rank 0's tables, or a record only rank 0 sends). */
+        if (!relay__record_route_ok(type, src, relay__g.rank)) {
+            if (type == RELAY__R_NONE || type >= RELAY__R_END)
+                relay__log(RELAY__LOG_ERROR, "unknown record type %u from rank %d: dropped", type,
+                           src);
+            else
+                relay__log(RELAY__LOG_ERROR,
+                           "%s record from rank %d to rank %d, a way it never "
+                           "goes: dropped",
+                           relay__record_name(type), src, relay__g.rank);
+            continue;
+        }
         relay__rbuf_t r;
         relay__rbuf_init(&r, payload, n);
         if (for_rank0(type) && relay__defer_intercept(src, type, &r)) continue;
         relay__dispatch_record(src, type, &r);
-        if (r.err) relay__log(RELAY__LOG_ERROR, "malformed record %u from rank %d", type, src);
     }
 }
 
