@@ -207,7 +207,8 @@ typedef struct relay__rec_submit {
     uint64_t req;
     uint32_t max_conc; /* 1..RELAY_MAX_CONCURRENCY */
     const char *actor_name;
-    /* Methods: the actor and the class its handle names. */
+    /* Methods: the actor (any valid id: rank 0 fails a call to an actor
+     * it does not know) and the class its handle names. */
     uint64_t actor_id, class_hash;
 } relay__rec_submit_t;
 void relay__rec_submit_encode(relay__wbuf_t *w, const relay__rec_submit_t *m);

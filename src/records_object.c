@@ -58,27 +58,29 @@ void relay__rec_req_id_encode(relay__wbuf_t *w, const relay__rec_req_id_t *m)
     relay__put_u64(w, m->id);
 }
 
-static int req_id_decode(relay__rbuf_t *r, relay__rec_req_id_t *m, int task_id)
+static int req_id_decode(relay__rbuf_t *r, relay__rec_req_id_t *m, const char *why)
 {
     m->req = get_req(r);
-    m->id = task_id ? relay__rec_get_task_id(r, "the actor id is invalid")
-                    : relay__rec_get_id(r, "the object id is invalid");
+    m->id = relay__rec_get_id(r, why);
     return relay__rec_end(r);
 }
 
 int relay__rec_retain_check_decode(relay__rbuf_t *r, relay__rec_req_id_t *m_p)
 {
-    return req_id_decode(r, m_p, 0);
+    return req_id_decode(r, m_p, "the object id is invalid");
 }
 
 int relay__rec_get_cancel_decode(relay__rbuf_t *r, relay__rec_req_id_t *m_p)
 {
-    return req_id_decode(r, m_p, 0);
+    return req_id_decode(r, m_p, "the object id is invalid");
 }
 
+/* Any id the program's handle holds: rank 0 answers INVALID_REF for an
+ * actor it does not know, where a dropped record would leave the caller
+ * waiting. */
 int relay__rec_kill_decode(relay__rbuf_t *r, relay__rec_req_id_t *m_p)
 {
-    return req_id_decode(r, m_p, 1);
+    return req_id_decode(r, m_p, "the actor id is invalid");
 }
 
 int relay__rec_sync_decode(relay__rbuf_t *r, relay__rec_req_id_t *m_p)

@@ -125,7 +125,9 @@ static int submit_tail_decode(relay__rbuf_t *r, relay__rec_submit_t *m)
         if (!r->err && (m->max_conc < 1 || m->max_conc > RELAY_MAX_CONCURRENCY))
             return relay__rbuf_fail(r, "max_concurrency is out of range");
     } else if (m->kind == RELAY__KIND_METHOD) {
-        m->actor_id = relay__rec_get_task_id(r, "the actor id is invalid");
+        /* Any id the program's handle holds: rank 0 fails a call to an
+         * actor it does not know, which a dropped record would not do. */
+        m->actor_id = relay__rec_get_id(r, "the actor id is invalid");
         m->class_hash = relay__get_u64(r);
     } else if (m->kind != RELAY__KIND_TASK && !r->err) {
         return relay__rbuf_fail(r, "unknown task kind");

@@ -730,8 +730,11 @@ int relay_ctx_return_object(relay_ctx_t *ctx, size_t i, const void *data, size_t
     if ((!data && size) || (!refs && nrefs) || nrefs > UINT32_MAX)
         return relay__error(RELAY_ERR_INVALID_ARG, "relay_ctx_return: NULL %s",
                             !data && size ? "data" : "refs");
+    /* The refs an id can never name, which the DONE carrying them would
+     * be refused for. */
     for (size_t k = 0; k < nrefs; k++)
-        if (refs[k].id == 0 || relay__id_rank(refs[k].id) >= relay__g.size)
+        if (refs[k].id == 0 || relay__id_rank(refs[k].id) >= relay__g.size ||
+            relay__id_index(refs[k].id) >= RELAY_MAX_RETURNS)
             return relay__error(RELAY_ERR_INVALID_REF, "relay_ctx_return: ref %zu is invalid", k);
     struct relay_object *o = relay__obj_copy(ctx->task_id | (unsigned)i, data, size,
                                              (const uint64_t *)refs, (uint32_t)nrefs);

@@ -462,7 +462,7 @@ static void rec_submit(void)
     free(buf);
     check_cuts(&w, dec_submit);
     BAD64(&w, dec_submit, o_ckind + 1, 0, "actor id");
-    BAD64(&w, dec_submit, o_ckind + 1, id(3, 5, 2), "actor id");
+    BAD64(&w, dec_submit, o_ckind + 1, id(NRANKS, 5, 0), "actor id");
     relay__wbuf_free(&w);
 }
 
@@ -805,7 +805,6 @@ static void rec_req_ids(void)
         BAD64(&w, decs[k], 0, 0, "request id 0");
         BAD64(&w, decs[k], 8, 0, "id is invalid");
         BAD64(&w, decs[k], 8, id(NRANKS + 1, 2, 0), "id is invalid");
-        if (k == 2) BAD64(&w, decs[k], 8, id(1, 2, 1), "actor id");
         relay__wbuf_free(&w);
     }
     relay__wbuf_t w;
