@@ -12,14 +12,15 @@
 
 enum { TO0, FROM0, PEER };
 
-static const struct {
+typedef struct type_info {
     const char *name;
     int route;
-} types[RELAY__R_END] = {[RELAY__R_NONE] = {"unknown", -1},
+} type_info_t;
+
 #define RELAY__RECORD_ROW(n, r) [RELAY__R_##n] = {#n, r},
-                         RELAY__RECORD_MAP(RELAY__RECORD_ROW)
+static const type_info_t types[RELAY__R_END] = {[RELAY__R_NONE] = {"unknown", -1},
+                                                RELAY__RECORD_MAP(RELAY__RECORD_ROW)};
 #undef RELAY__RECORD_ROW
-};
 
 const char *relay__record_name(unsigned type)
 {
