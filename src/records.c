@@ -143,37 +143,38 @@ int relay__rec_empty_decode(relay__rbuf_t *r)
 /* Object descriptors                                                       */
 /* ---------------------------------------------------------------------- */
 
+/* Every field but the array (read only when has_array): descriptors are
+ * filled several times per task, and the array is most of their bytes. */
+static void desc_set(relay__desc_t *d, int status, uint32_t nrefs, const void *refs,
+                     const relay__array_t *array, int is_inline, uint64_t size)
+{
+    d->status = status;
+    d->errmsg = NULL;
+    d->nrefs = nrefs;
+    d->refs = refs;
+    d->has_array = array != NULL;
+    if (array) d->array = *array;
+    d->is_inline = is_inline;
+    d->size = size;
+    d->bytes = NULL;
+    d->holder = -1;
+}
+
 void relay__desc_of_obj(relay__desc_t *d_p, const struct relay_object *o)
 {
-    memset(d_p, 0, sizeof *d_p);
-    d_p->status = o->status;
-    d_p->is_inline = 1;
     if (o->status != RELAY_OK) {
+        desc_set(d_p, o->status, 0, NULL, NULL, 1, 0);
         d_p->errmsg = o->errmsg ? o->errmsg : "";
         return;
     }
-    d_p->nrefs = o->nrefs;
-    d_p->refs = o->refs;
-    if (o->array) {
-        d_p->has_array = 1;
-        d_p->array = *o->array;
-    }
-    d_p->size = o->size;
+    desc_set(d_p, RELAY_OK, o->nrefs, o->refs, o->array, 1, o->size);
     d_p->bytes = o->data;
 }
 
 void relay__desc_of_remote(relay__desc_t *d_p, uint64_t size, const uint64_t *refs, uint32_t nrefs,
                            const relay__array_t *array, int holder)
 {
-    memset(d_p, 0, sizeof *d_p);
-    d_p->status = RELAY_OK;
-    d_p->nrefs = nrefs;
-    d_p->refs = refs;
-    if (array) {
-        d_p->has_array = 1;
-        d_p->array = *array;
-    }
-    d_p->size = size;
+    desc_set(d_p, RELAY_OK, nrefs, refs, array, 0, size);
     d_p->holder = holder;
 }
 
@@ -216,10 +217,9 @@ static int array_decode(relay__rbuf_t *r, uint8_t ndims, relay__array_t *a)
 
 int relay__desc_decode(relay__rbuf_t *r, relay__desc_t *d_p)
 {
-    memset(d_p, 0, sizeof *d_p);
-    d_p->status = relay__rec_get_status(r, 0, "an object has an unknown status");
-    if (d_p->status != RELAY_OK) {
-        d_p->is_inline = 1;
+    int status = relay__rec_get_status(r, 0, "an object has an unknown status");
+    desc_set(d_p, status, 0, NULL, NULL, 1, 0);
+    if (status != RELAY_OK) {
         d_p->errmsg = relay__rec_get_str(r, 0, UINT32_MAX, "bad error message");
         return r->err ? -1 : 0;
     }

@@ -130,7 +130,7 @@ typedef struct relay__desc {
     int is_inline;
     uint64_t size;
     const void *bytes; /* inline */
-    int holder;        /* not inline */
+    int holder;        /* not inline (-1 otherwise) */
 } relay__desc_t;
 
 /* Describe an inline object or an error (pointers into o). */
