@@ -196,7 +196,7 @@ typedef struct relay__rec_submit {
     uint64_t task_id; /* the submitter's id, return index 0 */
     uint64_t fn_hash;
     const char *fn, *name;  /* 1..RELAY_MAX_NAME-1 characters */
-    uint32_t nret;          /* 1..RELAY_MAX_RETURNS; a constructor has none */
+    uint32_t nret;          /* 1..RELAY_MAX_RETURNS (a constructor: 0) */
     uint32_t retries;       /* 0..RELAY__MAX_RETRIES */
     relay__rec_args_t args; /* at most RELAY_MAX_ARGS; no desc */
     int has_demand;         /* 0: 1 CPU */
@@ -225,8 +225,9 @@ typedef struct relay__gpu_use {
 typedef struct relay__rec_task {
     uint64_t task_id, fn_hash;
     const char *fn, *name;
-    uint32_t nret, attempt; /* attempt: 0..RELAY__MAX_RETRIES */
-    int has_res;            /* 0: 1 CPU, no GPU */
+    uint32_t nret;    /* as in SUBMIT */
+    uint32_t attempt; /* 0..RELAY__MAX_RETRIES */
+    int has_res;      /* 0: 1 CPU, no GPU */
     int64_t cpu;
     uint32_t ngpu;
     relay__gpu_use_t gpus[RELAY__MAX_GPUS];

@@ -82,6 +82,14 @@ void relay__rec_done_ret_next(relay__rbuf_t *it, relay__desc_t *d_p)
     relay__desc_decode(it, d_p);
 }
 
+/* A task or method returns something; a constructor nothing. */
+static int nret_check(relay__rbuf_t *r, uint8_t kind, uint32_t nret)
+{
+    if (kind == RELAY__KIND_ACTOR && nret) return relay__rbuf_fail(r, "a constructor has returns");
+    if (kind != RELAY__KIND_ACTOR && !nret) return relay__rbuf_fail(r, "a task has no return");
+    return 0;
+}
+
 /* ---------------------------------------------------------------------- */
 /* SUBMIT                                                                   */
 /* ---------------------------------------------------------------------- */
@@ -132,8 +140,7 @@ static int submit_tail_decode(relay__rbuf_t *r, relay__rec_submit_t *m)
     } else if (m->kind != RELAY__KIND_TASK && !r->err) {
         return relay__rbuf_fail(r, "unknown task kind");
     }
-    if (!r->err && m->kind != RELAY__KIND_ACTOR && m->nret == 0)
-        return relay__rbuf_fail(r, "a task has no return");
+    if (!r->err) nret_check(r, m->kind, m->nret);
     return relay__rec_end(r);
 }
 
@@ -246,9 +253,7 @@ int relay__rec_task_decode(relay__rbuf_t *r, relay__rec_task_t *m_p)
     if (m_p->nret > RELAY_MAX_RETURNS) return relay__rbuf_fail(r, "too many returns");
     if (m_p->attempt > RELAY__MAX_RETRIES) return relay__rbuf_fail(r, "too many attempts");
     if (task_res_decode(r, m_p) != 0 || task_actor_decode(r, m_p) != 0) return -1;
-    if (m_p->kind != RELAY__KIND_ACTOR && m_p->nret == 0)
-        return relay__rbuf_fail(r, "a task has no return");
-    if (args_decode(r, &m_p->args, 1) != 0) return -1;
+    if (nret_check(r, m_p->kind, m_p->nret) != 0 || args_decode(r, &m_p->args, 1) != 0) return -1;
     return relay__rec_end(r);
 }
 

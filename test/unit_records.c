@@ -443,6 +443,7 @@ static void rec_submit(void)
     check_cuts(&w, dec_submit);
     size_t o_ckind = o_arg1 + 1, o_mc = o_ckind + 1 + 8;
     CHECK_EQ(o_mc + 4 + S("counter"), w.len);
+    BAD32(&w, dec_submit, o_nret, 1, "constructor has returns");
     BAD32(&w, dec_submit, o_mc, 0, "max_concurrency");
     BAD32(&w, dec_submit, o_mc, RELAY_MAX_CONCURRENCY + 1, "max_concurrency");
     BAD32(&w, dec_submit, o_mc + 4, RELAY_MAX_NAME, NULL);
@@ -589,6 +590,7 @@ static void rec_task(void)
     free(buf);
     check_cuts(&w, dec_task);
     BAD32(&w, dec_task, o_mc, 0, "max_concurrency");
+    BAD32(&w, dec_task, o_nret, 1, "constructor has returns");
     relay__wbuf_free(&w);
 }
 
