@@ -4,6 +4,7 @@
 #include "records.h"
 
 #include "log.h"
+#include "records_impl.h"
 #include "runtime.h"
 
 /* ---------------------------------------------------------------------- */
@@ -44,94 +45,6 @@ void relay__rec_malformed(unsigned type, int src, const relay__rbuf_t *r)
 {
     relay__log(RELAY__LOG_ERROR, "malformed %s record from rank %d: %s", relay__record_name(type),
                src, r->why ? r->why : "truncated");
-}
-
-/* ---------------------------------------------------------------------- */
-/* Checks shared by decoders                                                */
-/* ---------------------------------------------------------------------- */
-
-int relay__rec_end(relay__rbuf_t *r)
-{
-    if (r->err) return -1;
-    if (r->p != r->end) return relay__rbuf_fail(r, "trailing bytes after the record");
-    return 0;
-}
-
-const char *relay__rec_get_str(relay__rbuf_t *r, size_t min, size_t max, const char *why)
-{
-    uint32_t n = relay__get_u32(r);
-    const char *s = relay__get_bytes(r, (size_t)n + 1);
-    if (!s) return NULL;
-    if (s[n] != '\0') return relay__rbuf_fail(r, "a string does not end in NUL"), NULL;
-    if (n < min || n > max || memchr(s, '\0', n)) return relay__rbuf_fail(r, why), NULL;
-    return s;
-}
-
-static int id_ok(uint64_t id)
-{
-    return id != 0 && relay__id_rank(id) < relay__g.size && relay__id_index(id) < RELAY_MAX_RETURNS;
-}
-
-uint64_t relay__rec_get_id(relay__rbuf_t *r, const char *why)
-{
-    uint64_t id = relay__get_u64(r);
-    if (r->err) return 0;
-    if (!id_ok(id)) return relay__rbuf_fail(r, why), 0;
-    return id;
-}
-
-uint64_t relay__rec_get_task_id(relay__rbuf_t *r, const char *why)
-{
-    uint64_t id = relay__get_u64(r);
-    if (r->err) return 0;
-    if (!id_ok(id) || relay__id_index(id) != 0) return relay__rbuf_fail(r, why), 0;
-    return id;
-}
-
-static int status_known(int s)
-{
-    switch (s) {
-#define RELAY__STATUS_CASE(name, value, desc) case value:
-        RELAY_STATUS_MAP(RELAY__STATUS_CASE)
-#undef RELAY__STATUS_CASE
-        return 1;
-    }
-    return 0;
-}
-
-int relay__rec_get_status(relay__rbuf_t *r, int error, const char *why)
-{
-    int s = (int)relay__get_u32(r);
-    if (r->err) return RELAY_ERR_INTERNAL;
-    if (!status_known(s) || (error && s == RELAY_OK)) {
-        relay__rbuf_fail(r, why);
-        return RELAY_ERR_INTERNAL;
-    }
-    return s;
-}
-
-int relay__rec_get_bool(relay__rbuf_t *r, const char *why)
-{
-    uint8_t v = relay__get_u8(r);
-    if (v > 1) return relay__rbuf_fail(r, why), 0;
-    return v;
-}
-
-int relay__rec_get_ids(relay__rbuf_t *r, uint32_t n, relay__ids_t *l, const char *why)
-{
-    /* The count is checked against what is left before anything is read. */
-    if ((size_t)(r->end - r->p) / 8 < n) return relay__rbuf_fail(r, "a count exceeds the record");
-    l->n = n;
-    l->v = relay__get_bytes(r, (size_t)n * 8);
-    for (uint32_t i = 0; i < n && !r->err; i++)
-        if (!id_ok(relay__ids_at(l, i))) return relay__rbuf_fail(r, why);
-    return r->err ? -1 : 0;
-}
-
-void relay__rec_put_ids(relay__wbuf_t *w, const relay__ids_t *l)
-{
-    relay__put_u32(w, l->n);
-    relay__put_bytes(w, l->v, (size_t)l->n * 8);
 }
 
 int relay__rec_empty_decode(relay__rbuf_t *r)

@@ -416,25 +416,4 @@ int relay__rec_pong_decode(relay__rbuf_t *r, relay__rec_ping_t *m_p);
  * the payload is empty. */
 int relay__rec_empty_decode(relay__rbuf_t *r);
 
-/* ---------------------------------------------------------------------- */
-/* For decoders (records*.c)                                                */
-/* ---------------------------------------------------------------------- */
-
-/* 0 when r was read without error to its last byte, else -1 (why set). */
-int relay__rec_end(relay__rbuf_t *r);
-/* A string of min..max characters with no NUL inside; NULL on error. */
-const char *relay__rec_get_str(relay__rbuf_t *r, size_t min, size_t max, const char *why);
-/* An object id: not 0, of a rank of the job, a return index below
- * RELAY_MAX_RETURNS; 0 on error. task_id: also return index 0 (a task's,
- * an actor's, a put's own id). */
-uint64_t relay__rec_get_id(relay__rbuf_t *r, const char *why);
-uint64_t relay__rec_get_task_id(relay__rbuf_t *r, const char *why);
-/* A relay status (RELAY_OK or an error of the table). error: not RELAY_OK. */
-int relay__rec_get_status(relay__rbuf_t *r, int error, const char *why);
-/* A flag byte, 0 or 1. */
-int relay__rec_get_bool(relay__rbuf_t *r, const char *why);
-/* n u64 ids, each valid (relay__rec_get_id), into l. */
-int relay__rec_get_ids(relay__rbuf_t *r, uint32_t n, relay__ids_t *l, const char *why);
-void relay__rec_put_ids(relay__wbuf_t *w, const relay__ids_t *l);
-
 #endif

@@ -1,6 +1,7 @@
 /* Actor and control records: LOOKUP, ACTOR_REPLY, ACTOR_GONE, ACTOR_CPU,
  * ACTOR_KILL, PING, PONG (SHUTDOWN, SHUTDOWN_ACK and EXIT are empty). */
 #include "records.h"
+#include "records_impl.h"
 #include "runtime.h"
 
 /* [u64 req][str name]. */

@@ -4,6 +4,7 @@
 #include <limits.h>
 
 #include "records.h"
+#include "records_impl.h"
 #include "runtime.h"
 
 static uint64_t get_req(relay__rbuf_t *r)

@@ -1,5 +1,6 @@
 /* Task records: SUBMIT, TASK, DONE, BLOCK, UNBLOCK, CANCEL. */
 #include "records.h"
+#include "records_impl.h"
 
 #include "runtime.h"
 
