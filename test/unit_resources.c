@@ -7,6 +7,7 @@
 #include <math.h>
 
 #include "log.h"
+#include "records.h"
 #include "resources.h"
 #include "runtime.h"
 #include "testutil.h"
@@ -360,18 +361,19 @@ static void demands(void)
     CHECK_EQ(small[8], 'x');
 }
 
-/* put then get gives the demand back; a record cut short, or naming what
- * the table does not have, is refused. */
+/* Encode then decode gives the demand back; a record cut short, out of
+ * range or out of order is refused. (Indices are checked against the
+ * cluster table by rank 0's SUBMIT handler, not the decoder.) */
 static int decode(const relay__demand_t *in, size_t cut, relay__demand_t *out)
 {
     relay__wbuf_t w;
     relay__wbuf_init(&w);
-    relay__demand_put(&w, in);
+    relay__demand_encode(&w, in);
     CHECK(!w.oom);
     CHECK_LE(cut, w.len);
     relay__rbuf_t r;
     relay__rbuf_init(&r, w.data, w.len - cut);
-    int rc = relay__demand_get(&r, out);
+    int rc = relay__demand_decode(&r, out);
     relay__wbuf_free(&w);
     return rc;
 }
@@ -390,7 +392,10 @@ static void encoding(void)
         CHECK_EQ(decode(&d, cut, &got), -1);
 
     relay__demand_t bad = d;
-    bad.custom[1].idx = 3; /* the table has 3 names */
+    bad.custom[1].idx = 0; /* the same resource twice: it would be counted once */
+    CHECK_EQ(decode(&bad, 0, &got), -1);
+    bad = d;
+    bad.custom[0].idx = 3; /* out of order */
     CHECK_EQ(decode(&bad, 0, &got), -1);
     bad = d;
     bad.custom[0].units = 0;
@@ -414,7 +419,7 @@ static void encoding(void)
     }
     relay__rbuf_t r;
     relay__rbuf_init(&r, w.data, w.len);
-    CHECK_EQ(relay__demand_get(&r, &got), -1);
+    CHECK_EQ(relay__demand_decode(&r, &got), -1);
     relay__wbuf_free(&w);
 }
 

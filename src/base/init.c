@@ -1,6 +1,7 @@
 /* relay_init / relay_finalize: the composition root that starts every
  * part in order and stops them in reverse, and the calls that read the
  * whole runtime (rank, size, stats, capacities). */
+#include "records.h"
 #include "runtime.h"
 
 #include <stdio.h>
@@ -192,8 +193,10 @@ static int store_setup(void)
  * and the rank's workers wind down. */
 static void on_shutdown(int src, relay__rbuf_t *r)
 {
-    (void)src;
-    (void)r;
+    if (relay__rec_empty_decode(r) != 0) {
+        relay__rec_malformed(RELAY__R_SHUTDOWN, src, r);
+        return;
+    }
     relay__g.shutting_down = 1;
     relay__client_fail_all();
     pthread_cond_broadcast(&relay__g.state_cv);

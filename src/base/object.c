@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 
 #include "log.h"
+#include "records.h"
 #include "runtime.h"
 
 /* Data starts on a 64-byte boundary so arrays of any type can live in it. */
@@ -221,78 +222,6 @@ int relay__obj_set_array(struct relay_object *o, const relay__array_t *a)
     if (!(o->array = malloc(sizeof *o->array))) return -1;
     *o->array = *a;
     return 0;
-}
-
-static void put_array(relay__wbuf_t *w, const relay__array_t *a)
-{
-    relay__put_u8(w, a ? a->ndims : 0);
-    if (!a) return;
-    relay__put_u8(w, a->dtype);
-    relay__put_bytes(w, a->dims, (size_t)a->ndims * 8);
-}
-
-void relay__desc_put_obj(relay__wbuf_t *w, const struct relay_object *o)
-{
-    relay__put_u32(w, (uint32_t)o->status);
-    if (o->status != RELAY_OK) {
-        relay__put_str(w, o->errmsg);
-        return;
-    }
-    relay__put_u32(w, o->nrefs);
-    relay__put_bytes(w, o->refs, (size_t)o->nrefs * 8);
-    put_array(w, o->array);
-    relay__put_u8(w, 1);
-    relay__put_blob(w, o->data, o->size);
-}
-
-void relay__desc_put_remote(relay__wbuf_t *w, uint64_t size, const uint64_t *refs, uint32_t nrefs,
-                            const relay__array_t *array, int holder)
-{
-    relay__put_u32(w, RELAY_OK);
-    relay__put_u32(w, nrefs);
-    relay__put_bytes(w, refs, (size_t)nrefs * 8);
-    put_array(w, array);
-    relay__put_u8(w, 0);
-    relay__put_u64(w, size);
-    relay__put_u32(w, (uint32_t)holder);
-}
-
-void relay__desc_get(relay__rbuf_t *r, relay__desc_t *d)
-{
-    memset(d, 0, sizeof *d);
-    d->status = (int)relay__get_u32(r);
-    if (d->status != RELAY_OK) {
-        d->errmsg = relay__get_str(r);
-        d->is_inline = 1;
-        return;
-    }
-    d->nrefs = relay__get_u32(r);
-    d->refs = relay__get_bytes(r, (size_t)d->nrefs * 8);
-    uint8_t ndims = relay__get_u8(r);
-    if (ndims) {
-        d->has_array = 1;
-        d->array.ndims = ndims > RELAY_MAX_DIMS ? RELAY_MAX_DIMS : ndims;
-        d->array.dtype = relay__get_u8(r);
-        const void *dims = relay__get_bytes(r, (size_t)ndims * 8);
-        if (ndims > RELAY_MAX_DIMS) r->err = 1;
-        if (dims && !r->err) memcpy(d->array.dims, dims, (size_t)ndims * 8);
-    }
-    d->is_inline = relay__get_u8(r);
-    if (d->is_inline) {
-        size_t n;
-        d->bytes = relay__get_blob(r, &n);
-        d->size = n;
-    } else {
-        d->size = relay__get_u64(r);
-        d->holder = (int)relay__get_u32(r);
-    }
-}
-
-uint64_t relay__desc_ref(const relay__desc_t *d, uint32_t i)
-{
-    uint64_t v;
-    memcpy(&v, d->refs + (size_t)i * 8, 8);
-    return v;
 }
 
 struct relay_object *relay__obj_from_desc(uint64_t id, const relay__desc_t *d)

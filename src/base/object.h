@@ -9,7 +9,6 @@
 #include <stdint.h>
 
 #include "relay.h"
-#include "wire.h"
 
 /* Type and shape of a typed array (relay_put_array). */
 typedef struct relay__array {
@@ -60,27 +59,9 @@ void relay__obj_set_store_only_hook(void (*fn)(void));
 /* Hand a reference to the program as a view (counted in live_views). */
 relay_object_t relay__view_give(struct relay_object *o);
 
-/* Wire form of an object as the directory knows it: an error, inline bytes,
- * or the rank holding a large object. */
-typedef struct relay__desc {
-    int status;
-    const char *errmsg;
-    uint32_t nrefs;
-    const uint8_t *refs; /* nrefs u64s, unaligned, inside the message */
-    int has_array;
-    relay__array_t array;
-    int is_inline;
-    uint64_t size;
-    const void *bytes; /* inline */
-    int holder;        /* not inline */
-} relay__desc_t;
-
-void relay__desc_put_obj(relay__wbuf_t *w, const struct relay_object *o); /* inline or error */
-void relay__desc_put_remote(relay__wbuf_t *w, uint64_t size, const uint64_t *refs, uint32_t nrefs,
-                            const relay__array_t *array, int holder);
-void relay__desc_get(relay__rbuf_t *r, relay__desc_t *d);
+/* The wire form of an object, a descriptor, is in records.h. */
+struct relay__desc;
 /* Build an object from an inline or error descriptor. NULL when out of memory. */
-struct relay_object *relay__obj_from_desc(uint64_t id, const relay__desc_t *d);
-uint64_t relay__desc_ref(const relay__desc_t *d, uint32_t i);
+struct relay_object *relay__obj_from_desc(uint64_t id, const struct relay__desc *d);
 
 #endif

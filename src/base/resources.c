@@ -465,28 +465,11 @@ int relay__demand_make(const char *fn, const relay_task_opts_t *o, relay__demand
     return infeasible(fn, d);
 }
 
-void relay__demand_put(relay__wbuf_t *w, const relay__demand_t *d)
+int relay__demand_feasible(const relay__demand_t *d)
 {
-    relay__put_u64(w, (uint64_t)d->cpu);
-    relay__put_u64(w, (uint64_t)d->gpu);
-    relay__put_u32(w, d->ncustom);
-    for (uint32_t i = 0; i < d->ncustom; i++) {
-        relay__put_u32(w, d->custom[i].idx);
-        relay__put_u64(w, (uint64_t)d->custom[i].units);
-    }
-}
-
-int relay__demand_get(relay__rbuf_t *r, relay__demand_t *d)
-{
-    const relay__cluster_t *c = relay__cluster();
-    d->cpu = (int64_t)relay__get_u64(r);
-    d->gpu = (int64_t)relay__get_u64(r);
-    d->ncustom = relay__get_u32(r);
-    if (d->ncustom > RELAY_MAX_RESOURCES || d->cpu < 0 || d->gpu < 0) return -1;
-    for (uint32_t i = 0; i < d->ncustom; i++) {
-        d->custom[i].idx = relay__get_u32(r);
-        d->custom[i].units = (int64_t)relay__get_u64(r);
-        if (d->custom[i].idx >= c->ncustom || d->custom[i].units <= 0) return -1;
-    }
-    return r->err ? -1 : 0;
+    for (uint32_t i = 0; i < d->ncustom; i++)
+        if (d->custom[i].idx >= relay__cluster()->ncustom) return 0;
+    for (int r = 0; r < relay__g.size; r++)
+        if (relay__demand_fits_capacity(d, r)) return 1;
+    return 0;
 }

@@ -11,7 +11,6 @@
 #include <mpi.h>
 
 #include "relay.h"
-#include "wire.h"
 
 /* Quantities travel and are counted as integers of 1/RELAY__UNIT, so sums
  * of fractions are exact. */
@@ -72,14 +71,15 @@ int relay__cluster_index(const char *name);
  * values, INFEASIBLE when no rank could ever run it (both logged, with the
  * detail in relay_last_error). fn names the task in messages. */
 int relay__demand_make(const char *fn, const relay_task_opts_t *opts, relay__demand_t *d);
+/* d names only resources of the cluster table, and some rank's full
+ * capacity covers it (a check of a demand that came in a record). */
+int relay__demand_feasible(const relay__demand_t *d);
 /* Rank r's full capacity covers d. */
 int relay__demand_fits_capacity(const relay__demand_t *d, int r);
 /* 1 CPU and nothing else: the common case, sent as one byte. */
 int relay__demand_is_default(const relay__demand_t *d);
 void relay__demand_default(relay__demand_t *d);
-void relay__demand_put(relay__wbuf_t *w, const relay__demand_t *d);
-/* 0, or -1 when the record is malformed (indices outside the table). */
-int relay__demand_get(relay__rbuf_t *r, relay__demand_t *d);
+/* (Its wire form: relay__demand_encode / _decode in records.h.) */
 /* "1 CPU, 0.5 GPU, license: 2". */
 void relay__demand_format(const relay__demand_t *d, char *buf, size_t n);
 

@@ -60,10 +60,10 @@ long relay__hold_drop(uint64_t id)
 void relay__post_release(const uint64_t *ids, size_t n)
 {
     if (n == 0) return;
+    relay__rec_ids_t m = {{(uint32_t)n, ids}};
     size_t start;
     relay__wbuf_t *w = relay__msg_begin(0, RELAY__R_RELEASE, &start);
-    relay__put_u32(w, (uint32_t)n);
-    relay__put_bytes(w, ids, n * sizeof *ids);
+    relay__rec_ids_encode(w, &m);
     relay__msg_end(0, w, start);
 }
 
@@ -187,11 +187,10 @@ static void post_gets(req_set_t *s, const relay_ref_t *refs, relay__batch_t *b, 
         }
         q->req_id = ++relay__g.next_req;
         relay__map_put(&relay__g.reqs, q->req_id, q);
+        relay__rec_get_t m = {q->req_id, q->obj_id, (uint8_t)flags};
         size_t start;
         relay__wbuf_t *w = relay__msg_begin(0, RELAY__R_GET, &start);
-        relay__put_u64(w, q->req_id);
-        relay__put_u64(w, q->obj_id);
-        relay__put_u8(w, (uint8_t)flags);
+        relay__rec_get_encode(w, &m);
         relay__msg_end(0, w, start);
     }
 }
@@ -204,10 +203,10 @@ static void drop_reqs(req_set_t *s, int keep_objs)
         if (q->req_id && !q->replied && relay__map_remove(&relay__g.reqs, q->req_id) &&
             !relay__g.shutting_down) {
             /* Rank 0 would keep a waiter for it until the object is ready. */
+            relay__rec_req_id_t m = {q->req_id, q->obj_id};
             size_t start;
             relay__wbuf_t *w = relay__msg_begin(0, RELAY__R_GET_CANCEL, &start);
-            relay__put_u64(w, q->req_id);
-            relay__put_u64(w, q->obj_id);
+            relay__rec_req_id_encode(w, &m);
             relay__msg_end(0, w, start);
         }
         if (q->fetch) relay__fetch_finish(q->fetch);
@@ -248,22 +247,33 @@ static void req_replied(relay__req_t *q)
     if (!q->fetch) relay__batch_signal(q->batch); /* else the fetch signals */
 }
 
+/* A reply that cannot be read still ends its request (INTERNAL) when its
+ * request id can be read: the waiter would hang otherwise. */
+static void reply_unreadable(uint8_t type, int src, const relay__rbuf_t *r,
+                             const relay__rbuf_t *whole)
+{
+    relay__rec_malformed(type, src, r);
+    relay__rbuf_t h = *whole;
+    uint64_t req_id = relay__get_u64(&h);
+    relay__req_t *q = h.err ? NULL : relay__map_remove(&relay__g.reqs, req_id);
+    if (!q) return;
+    q->status = RELAY_ERR_INTERNAL;
+    req_replied(q);
+}
+
 void relay__client_on_get_reply(int src, relay__rbuf_t *r)
 {
-    uint64_t req_id = relay__get_u64(r);
-    int status = (int)relay__get_u32(r);
-    int has_desc = relay__get_u8(r);
-    relay__req_t *q = relay__map_remove(&relay__g.reqs, req_id);
-    if (!q) return; /* the waiter gave up (timeout) */
-    q->status = status;
-    relay__desc_t d = {0};
-    if (status == RELAY_OK && has_desc) relay__desc_get(r, &d);
-    if (r->err) {
-        relay__log(RELAY__LOG_ERROR, "malformed reply from rank %d", src);
-        q->status = RELAY_ERR_INTERNAL;
-    } else if (status == RELAY_OK && has_desc) {
-        req_resolve(q, relay__obj_from_desc(q->obj_id, &d), !d.is_inline, d.holder);
+    relay__rbuf_t whole = *r;
+    relay__rec_get_reply_t m;
+    if (relay__rec_get_reply_decode(r, &m) != 0) {
+        reply_unreadable(RELAY__R_GET_REPLY, src, r, &whole);
+        return;
     }
+    relay__req_t *q = relay__map_remove(&relay__g.reqs, m.req);
+    if (!q) return; /* the waiter gave up (timeout) */
+    q->status = m.status;
+    if (m.status == RELAY_OK && m.has_desc)
+        req_resolve(q, relay__obj_from_desc(q->obj_id, &m.desc), !m.desc.is_inline, m.desc.holder);
     req_replied(q);
 }
 
@@ -290,29 +300,32 @@ void relay__client_on_local_reply(uint64_t req_id, int status, struct relay_obje
 
 void relay__client_on_reply(int src, relay__rbuf_t *r)
 {
-    (void)src;
-    uint64_t req_id = relay__get_u64(r);
-    int status = (int)relay__get_u32(r);
-    relay__req_t *q = relay__map_remove(&relay__g.reqs, req_id);
+    relay__rbuf_t whole = *r;
+    relay__rec_reply_t m;
+    if (relay__rec_reply_decode(r, &m) != 0) {
+        reply_unreadable(RELAY__R_REPLY, src, r, &whole);
+        return;
+    }
+    relay__req_t *q = relay__map_remove(&relay__g.reqs, m.req);
     if (!q) return;
-    q->status = status;
-    q->replied = 1;
-    relay__batch_signal(q->batch);
+    q->status = m.status;
+    req_replied(q);
 }
 
 void relay__client_on_actor_reply(int src, relay__rbuf_t *r)
 {
-    (void)src;
-    uint64_t req_id = relay__get_u64(r);
-    int status = (int)relay__get_u32(r);
-    uint64_t a = relay__get_u64(r), b = relay__get_u64(r);
-    relay__req_t *q = relay__map_remove(&relay__g.reqs, req_id);
+    relay__rbuf_t whole = *r;
+    relay__rec_actor_reply_t m;
+    if (relay__rec_actor_reply_decode(r, &m) != 0) {
+        reply_unreadable(RELAY__R_ACTOR_REPLY, src, r, &whole);
+        return;
+    }
+    relay__req_t *q = relay__map_remove(&relay__g.reqs, m.req);
     if (!q) return;
-    q->status = r->err ? RELAY_ERR_INTERNAL : status;
-    q->obj_id = a;
-    q->extra = b;
-    q->replied = 1;
-    relay__batch_signal(q->batch);
+    q->status = m.status;
+    q->obj_id = m.actor_id;
+    q->extra = m.class_hash;
+    req_replied(q);
 }
 
 void relay__client_fail_all(void)
@@ -546,10 +559,10 @@ int relay__round_trip(uint8_t type, uint64_t obj_id, double timeout_s)
     if (relay__g.shutting_down) return RELAY_ERR_SHUTDOWN;
     relay__batch_t b;
     relay__req_t q;
+    relay__rec_req_id_t m = {relay__req_begin(&q, &b), obj_id};
     size_t start;
     relay__wbuf_t *w = relay__msg_begin(0, type, &start);
-    relay__put_u64(w, relay__req_begin(&q, &b));
-    relay__put_u64(w, obj_id);
+    relay__rec_req_id_encode(w, &m);
     relay__msg_end(0, w, start);
     return relay__req_wait(&q, &b, timeout_s);
 }
@@ -637,15 +650,17 @@ int relay_release(relay_ref_t ref)
  * a large object kept in the store. Lock held. */
 static void publish(struct relay_object *obj)
 {
-    size_t start;
-    relay__wbuf_t *w = relay__msg_begin(0, RELAY__R_PUT, &start);
-    relay__put_u64(w, obj->id);
+    relay__rec_put_t m;
+    m.id = obj->id;
     if (obj->size <= relay__g.cfg.inline_max) {
-        relay__desc_put_obj(w, obj);
+        relay__desc_of_obj(&m.desc, obj);
     } else {
         relay__store_insert(obj);
-        relay__desc_put_remote(w, obj->size, obj->refs, obj->nrefs, obj->array, relay__g.rank);
+        relay__desc_of_remote(&m.desc, obj->size, obj->refs, obj->nrefs, obj->array, relay__g.rank);
     }
+    size_t start;
+    relay__wbuf_t *w = relay__msg_begin(0, RELAY__R_PUT, &start);
+    relay__rec_put_encode(w, &m);
     relay__msg_end(0, w, start);
 }
 
@@ -695,11 +710,13 @@ static int put_impl(const char *call, const void *data, size_t size, const relay
     if (relay__g.shutting_down) {
         rc = relay__error(RELAY_ERR_SHUTDOWN, "%s: relay is shutting down", call);
     } else if (direct) {
+        relay__rec_put_t m;
+        m.id = id;
+        relay__desc_of_remote(&m.desc, size, (const uint64_t *)refs, (uint32_t)nrefs, array,
+                              relay__g.rank);
         size_t start;
         relay__wbuf_t *w = relay__msg_begin(0, RELAY__R_PUT, &start);
-        relay__put_u64(w, id);
-        relay__desc_put_remote(w, size, (const uint64_t *)refs, (uint32_t)nrefs, array,
-                               relay__g.rank);
+        relay__rec_put_encode(w, &m);
         relay__msg_end(0, w, start);
         relay__hold_add(id);
     } else {
@@ -813,9 +830,9 @@ static int check_submit(const char *fn, const relay_arg_t *args, size_t nargs,
     if (opts && (opts->field_mask & RELAY_TASK_OPT_NAME)) sb->name = opts->name;
     int rc;
     if ((rc = relay__check_num_returns("relay_submit", fn, sb->nret))) return rc;
-    if (sb->retries < 0 || sb->retries > 100)
-        return relay__error(RELAY_ERR_OUT_OF_RANGE,
-                            "relay_submit(%s): max_retries %d not in 0..100", fn, sb->retries);
+    if (sb->retries < 0 || sb->retries > RELAY__MAX_RETRIES)
+        return relay__error(RELAY_ERR_OUT_OF_RANGE, "relay_submit(%s): max_retries %d not in 0..%d",
+                            fn, sb->retries, RELAY__MAX_RETRIES);
     if ((rc = relay__check_task_name("relay_submit", fn, sb->name)) ||
         (rc = relay__check_args("relay_submit", fn, args, nargs)))
         return rc;
@@ -869,38 +886,49 @@ static long copy_big_args(const char *call, const relay_arg_t *args, size_t narg
     return (long)nbig;
 }
 
+/* Where a submission's arguments go: inline values, or refs (the
+ * program's, or copies of values too big to travel inline, in order). */
+typedef struct submit_args {
+    const relay_arg_t *args;
+    struct relay_object **big;
+    size_t total, nbig;
+} submit_args_t;
+
+static void submit_arg(void *ctx, uint32_t i, relay__rec_arg_t *a_p)
+{
+    submit_args_t *s = ctx;
+    const relay_arg_t *a = &s->args[i];
+    if (travels_inline(a, &s->total)) {
+        a_p->kind = RELAY_ARG_VALUE;
+        a_p->data = a->data;
+        a_p->size = a->size;
+    } else {
+        a_p->kind = RELAY_ARG_REF;
+        a_p->ref = a->kind == RELAY_ARG_REF ? a->ref.id : s->big[s->nbig++]->id;
+    }
+}
+
 static void put_submit(relay__wbuf_t *w, const relay__submit_t *sb, uint64_t task_id,
                        const relay_arg_t *args, size_t nargs, struct relay_object **big)
 {
-    relay__put_u64(w, task_id);
-    relay__put_u64(w, sb->fn_hash);
-    relay__put_str(w, sb->fn);
-    relay__put_str(w, sb->name);
-    relay__put_u32(w, (uint32_t)sb->nret);
-    relay__put_u32(w, (uint32_t)sb->retries);
-    relay__put_u32(w, (uint32_t)nargs);
-    size_t total = 0;
-    for (size_t i = 0, k = 0; i < nargs; i++) {
-        if (!travels_inline(&args[i], &total)) {
-            relay__put_u8(w, RELAY_ARG_REF);
-            relay__put_u64(w, args[i].kind == RELAY_ARG_REF ? args[i].ref.id : big[k++]->id);
-        } else {
-            relay__put_u8(w, RELAY_ARG_VALUE);
-            relay__put_blob(w, args[i].data, args[i].size);
-        }
-    }
-    int plain = relay__demand_is_default(&sb->demand);
-    relay__put_u8(w, (uint8_t)!plain);
-    if (!plain) relay__demand_put(w, &sb->demand);
-    relay__put_u8(w, sb->kind);
-    if (sb->kind == RELAY__KIND_ACTOR) {
-        relay__put_u64(w, sb->req);
-        relay__put_u32(w, sb->max_conc);
-        relay__put_str(w, sb->actor_name);
-    } else if (sb->kind == RELAY__KIND_METHOD) {
-        relay__put_u64(w, sb->actor_id);
-        relay__put_u64(w, sb->class_hash);
-    }
+    submit_args_t src = {args, big, 0, 0};
+    relay__rec_submit_t m;
+    m.task_id = task_id;
+    m.fn_hash = sb->fn_hash;
+    m.fn = sb->fn;
+    m.name = sb->name;
+    m.nret = (uint32_t)sb->nret;
+    m.retries = (uint32_t)sb->retries;
+    m.args = (relay__rec_args_t){(uint32_t)nargs, submit_arg, &src, {0}};
+    m.has_demand = !relay__demand_is_default(&sb->demand);
+    if (m.has_demand) m.demand = sb->demand;
+    m.kind = sb->kind;
+    m.req = sb->req;
+    m.max_conc = sb->max_conc;
+    m.actor_name = sb->actor_name;
+    m.actor_id = sb->actor_id;
+    m.class_hash = sb->class_hash;
+    relay__rec_submit_encode(w, &m);
 }
 
 int relay__client_submit(relay__submit_t *sb, const relay_arg_t *args, size_t nargs,

@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client.h"
 #include "comm.h"
 #include "directory.h"
 #include "hashmap.h"
@@ -16,182 +15,6 @@
 
 typedef relay__stask_t stask_t;
 typedef relay__sactor_t sactor_t;
-
-/* ====================================================================== */
-/* Client calls (every rank)                                               */
-/* ====================================================================== */
-
-static int check_handle(const char *call, relay_actor_t a, const relay__class_t **cls_p)
-{
-    if (a.id == 0) return relay__error(RELAY_ERR_INVALID_ARG, "%s: null actor handle", call);
-    int rc = relay__check_id(call, a.id);
-    if (rc) return rc;
-    const relay__class_t *cls = relay__class_lookup(a.class_hash);
-    if (!cls)
-        return relay__error(RELAY_ERR_INVALID_ARG,
-                            "%s: actor %#llx has a class rank %d does not know (a corrupt "
-                            "handle, or a class not registered here)",
-                            call, (unsigned long long)a.id, relay__g.rank);
-    if (cls_p) *cls_p = cls;
-    return RELAY_OK;
-}
-
-static int check_count(const char *call, const char *what, int want, size_t nargs)
-{
-    if (want != RELAY_ANY_ARGS && (size_t)want != nargs)
-        return relay__error(RELAY_ERR_OUT_OF_RANGE, "%s(%s): %zu arguments, it takes %d", call,
-                            what, nargs, want);
-    return RELAY_OK;
-}
-
-/* The actor's demand: its options as a task's. */
-static int actor_demand(const char *cls_name, const relay_actor_opts_t *o, relay__demand_t *d)
-{
-    relay_task_opts_t t;
-    memset(&t, 0, sizeof t);
-    if (o) {
-        if (o->field_mask & RELAY_ACTOR_OPT_NUM_CPUS) t.field_mask |= RELAY_TASK_OPT_NUM_CPUS;
-        if (o->field_mask & RELAY_ACTOR_OPT_NUM_GPUS) t.field_mask |= RELAY_TASK_OPT_NUM_GPUS;
-        if (o->field_mask & RELAY_ACTOR_OPT_RESOURCES) t.field_mask |= RELAY_TASK_OPT_RESOURCES;
-        t.num_cpus = o->num_cpus;
-        t.num_gpus = o->num_gpus;
-        t.resources = o->resources;
-        t.num_resources = o->num_resources;
-    }
-    return relay__demand_make(cls_name, &t, d);
-}
-
-int relay_actor_create(const char *cls_name, const relay_arg_t *args, size_t nargs,
-                       const relay_actor_opts_t *opts, relay_actor_t *actor_p)
-{
-    const char *call = "relay_actor_create";
-    int rc = relay__check_on(call);
-    if (rc) return rc;
-    if (!cls_name || !actor_p)
-        return relay__error(RELAY_ERR_INVALID_ARG, "%s: NULL %s", call,
-                            cls_name ? "actor_p" : "cls_name");
-    const relay__class_t *cls = relay__class_lookup(relay__fn_hash(cls_name));
-    if (!cls || strcmp(cls->name, cls_name) != 0)
-        return relay__error(RELAY_ERR_UNKNOWN_FUNCTION,
-                            "%s: no actor class registered as '%s' on rank %d", call, cls_name,
-                            relay__g.rank);
-    relay__submit_t sb;
-    memset(&sb, 0, sizeof sb);
-    sb.call = call;
-    sb.fn = sb.name = cls->name;
-    sb.fn_hash = cls->hash;
-    sb.kind = RELAY__KIND_ACTOR;
-    sb.max_conc = 1;
-    sb.actor_name = "";
-    if (opts && (opts->field_mask & RELAY_ACTOR_OPT_MAX_CONCURRENCY)) {
-        if (opts->max_concurrency < 1 || opts->max_concurrency > RELAY_MAX_CONCURRENCY)
-            return relay__error(RELAY_ERR_OUT_OF_RANGE, "%s(%s): max_concurrency %d not in 1..%d",
-                                call, cls_name, opts->max_concurrency, RELAY_MAX_CONCURRENCY);
-        sb.max_conc = (uint32_t)opts->max_concurrency;
-    }
-    if (opts && (opts->field_mask & RELAY_ACTOR_OPT_NAME)) {
-        if ((rc = relay__check_task_name(call, cls_name, opts->name))) return rc;
-        sb.actor_name = opts->name;
-        sb.want_reply = 1;
-    }
-    if ((rc = check_count(call, cls_name, cls->init_num_args, nargs)) ||
-        (rc = relay__check_args(call, cls_name, args, nargs)) ||
-        (rc = actor_demand(cls_name, opts, &sb.demand)))
-        return rc;
-    uint64_t id;
-    rc = relay__client_submit(&sb, args, nargs, &id, NULL);
-    if (rc == RELAY_ERR_EXISTS)
-        return relay__error(rc, "%s(%s): an actor named '%s' exists already", call, cls_name,
-                            sb.actor_name);
-    if (rc) return rc;
-    actor_p->id = id;
-    actor_p->class_hash = cls->hash;
-    return RELAY_OK;
-}
-
-int relay_actor_call(relay_actor_t actor, const char *method, const relay_arg_t *args, size_t nargs,
-                     const relay_task_opts_t *opts, relay_ref_t *returns_p)
-{
-    const char *call = "relay_actor_call";
-    int rc = relay__check_on(call);
-    if (rc) return rc;
-    const relay__class_t *cls = NULL;
-    if (!method || !returns_p)
-        return relay__error(RELAY_ERR_INVALID_ARG, "%s: NULL %s", call,
-                            method ? "returns_p" : "method");
-    if ((rc = check_handle(call, actor, &cls))) return rc;
-    const relay__method_t *m = relay__class_method(cls, relay__fn_hash(method));
-    if (!m || strcmp(m->name, method) != 0)
-        return relay__error(RELAY_ERR_UNKNOWN_FUNCTION, "%s: actor class '%s' has no method '%s'",
-                            call, cls->name, method);
-    uint64_t allowed = RELAY_TASK_OPT_NUM_RETURNS | RELAY_TASK_OPT_NAME;
-    if (opts && (opts->field_mask & ~allowed))
-        return relay__error(RELAY_ERR_INVALID_ARG,
-                            "%s(%s): only num_returns and name apply to a method call (its "
-                            "resources are the actor's)",
-                            call, method);
-    relay__submit_t sb;
-    memset(&sb, 0, sizeof sb);
-    sb.call = call;
-    sb.fn = sb.name = m->name;
-    sb.fn_hash = m->hash;
-    sb.nret = 1;
-    sb.kind = RELAY__KIND_METHOD;
-    sb.actor_id = actor.id;
-    sb.class_hash = actor.class_hash;
-    relay__demand_default(&sb.demand);
-    if (opts && (opts->field_mask & RELAY_TASK_OPT_NUM_RETURNS)) sb.nret = opts->num_returns;
-    if (opts && (opts->field_mask & RELAY_TASK_OPT_NAME)) sb.name = opts->name;
-    if ((rc = relay__check_num_returns(call, method, sb.nret)) ||
-        (rc = relay__check_task_name(call, method, sb.name)) ||
-        (rc = check_count(call, method, m->num_args, nargs)) ||
-        (rc = relay__check_args(call, method, args, nargs)))
-        return rc;
-    return relay__client_submit(&sb, args, nargs, NULL, returns_p);
-}
-
-int relay_actor_lookup(const char *name, relay_actor_t *actor_p)
-{
-    const char *call = "relay_actor_lookup";
-    int rc = relay__check_on(call);
-    if (rc) return rc;
-    if (!actor_p) return relay__error(RELAY_ERR_INVALID_ARG, "%s: actor_p is NULL", call);
-    if ((rc = relay__check_task_name(call, "name", name))) return rc;
-    relay__batch_t b;
-    relay__req_t q;
-    pthread_mutex_lock(&relay__g.lock);
-    if (relay__g.shutting_down) {
-        rc = RELAY_ERR_SHUTDOWN;
-    } else {
-        size_t start;
-        relay__wbuf_t *w = relay__msg_begin(0, RELAY__R_LOOKUP, &start);
-        relay__put_u64(w, relay__req_begin(&q, &b));
-        relay__put_str(w, name);
-        relay__msg_end(0, w, start);
-        rc = relay__req_wait(&q, &b, RELAY_FOREVER);
-    }
-    pthread_mutex_unlock(&relay__g.lock);
-    if (rc == RELAY_ERR_NOT_FOUND)
-        return relay__error(rc, "%s: no live actor is named '%s'", call, name);
-    if (rc) return relay__error(rc, "%s(%s): %s", call, name, relay_strerror(rc));
-    actor_p->id = q.obj_id;
-    actor_p->class_hash = q.extra;
-    return RELAY_OK;
-}
-
-int relay_actor_kill(relay_actor_t actor)
-{
-    const char *call = "relay_actor_kill";
-    int rc = relay__check_on(call);
-    if (rc || (rc = check_handle(call, actor, NULL))) return rc;
-    pthread_mutex_lock(&relay__g.lock);
-    rc = relay__round_trip(RELAY__R_KILL, actor.id, RELAY_FOREVER);
-    pthread_mutex_unlock(&relay__g.lock);
-    if (rc == RELAY_ERR_INVALID_REF)
-        return relay__error(rc, "%s: actor %#llx is unknown", call, (unsigned long long)actor.id);
-    if (rc) return relay__error(rc, "%s: %s", call, relay_strerror(rc));
-    return RELAY_OK;
-}
 
 /* ====================================================================== */
 /* Rank 0: the actor table                                                 */
@@ -483,10 +306,13 @@ void relay__actor_call_ready(stask_t *t)
 
 void relay__actor_on_kill(int src, relay__rbuf_t *r)
 {
-    uint64_t req = relay__get_u64(r), id = relay__get_u64(r);
-    sactor_t *a = r->err ? NULL : relay__actor_find(id);
-    if (r->err) return;
-    relay__post_reply(src, req, a ? RELAY_OK : RELAY_ERR_INVALID_REF);
+    relay__rec_req_id_t m;
+    if (relay__rec_kill_decode(r, &m) != 0) {
+        relay__rec_malformed(RELAY__R_KILL, src, r);
+        return;
+    }
+    sactor_t *a = relay__actor_find(m.id);
+    relay__post_reply(src, m.req, a ? RELAY_OK : RELAY_ERR_INVALID_REF);
     if (!a || a->state == RELAY__ACTOR_DEAD) return;
     char why[512];
     snprintf(why, sizeof why, "actor '%s' (%#llx) is dead: it was killed by rank %d", class_name(a),
@@ -495,11 +321,10 @@ void relay__actor_on_kill(int src, relay__rbuf_t *r)
     set_dead(a, RELAY_ERR_ACTOR_DEAD, why);
     if (placed) {
         /* Its rank fails what it has queued, then runs the destructor. */
+        relay__rec_actor_kill_t k = {a->id, RELAY_ERR_ACTOR_DEAD, why};
         size_t start;
         relay__wbuf_t *w = relay__msg_begin(a->rank, RELAY__R_ACTOR_KILL, &start);
-        relay__put_u64(w, a->id);
-        relay__put_u32(w, RELAY_ERR_ACTOR_DEAD);
-        relay__put_str(w, why);
+        relay__rec_actor_kill_encode(w, &k);
         relay__msg_end(a->rank, w, start);
     } else if (a->body) {
         /* Not placed yet: its constructor never runs. */
@@ -515,24 +340,30 @@ void relay__actor_on_kill(int src, relay__rbuf_t *r)
 
 void relay__actor_on_lookup(int src, relay__rbuf_t *r)
 {
-    uint64_t req = relay__get_u64(r);
-    const char *name = relay__get_str(r);
-    if (r->err) return;
-    sactor_t *a = by_name(name);
+    relay__rec_lookup_t l;
+    if (relay__rec_lookup_decode(r, &l) != 0) {
+        relay__rec_malformed(RELAY__R_LOOKUP, src, r);
+        return;
+    }
+    sactor_t *a = by_name(l.name);
+    relay__rec_actor_reply_t m = {l.req, a ? RELAY_OK : RELAY_ERR_NOT_FOUND, a ? a->id : 0,
+                                  a ? a->class_hash : 0};
     size_t start;
     relay__wbuf_t *w = relay__msg_begin(src, RELAY__R_ACTOR_REPLY, &start);
-    relay__put_u64(w, req);
-    relay__put_u32(w, (uint32_t)(a ? RELAY_OK : RELAY_ERR_NOT_FOUND));
-    relay__put_u64(w, a ? a->id : 0);
-    relay__put_u64(w, a ? a->class_hash : 0);
+    relay__rec_actor_reply_encode(w, &m);
     relay__msg_end(src, w, start);
 }
 
 void relay__actor_on_cpu(int src, relay__rbuf_t *r)
 {
-    uint64_t id = relay__get_u64(r);
-    int64_t delta = (int64_t)relay__get_u64(r);
-    sactor_t *a = r->err ? NULL : relay__actor_find(id);
+    relay__rec_actor_cpu_t m;
+    if (relay__rec_actor_cpu_decode(r, &m) != 0) {
+        relay__rec_malformed(RELAY__R_ACTOR_CPU, src, r);
+        return;
+    }
+    uint64_t id = m.actor_id;
+    int64_t delta = m.delta;
+    sactor_t *a = relay__actor_find(id);
     stask_t *body = a ? a->body : NULL;
     if (!body || a->rank != src || body->cpu_held + delta < 0 ||
         body->cpu_held + delta > body->shape->d.cpu) {
@@ -548,8 +379,12 @@ void relay__actor_on_cpu(int src, relay__rbuf_t *r)
 
 void relay__actor_on_gone(int src, relay__rbuf_t *r)
 {
-    uint64_t id = relay__get_u64(r);
-    sactor_t *a = r->err ? NULL : relay__actor_find(id);
+    relay__rec_actor_gone_t m;
+    if (relay__rec_actor_gone_decode(r, &m) != 0) {
+        relay__rec_malformed(RELAY__R_ACTOR_GONE, src, r);
+        return;
+    }
+    sactor_t *a = relay__actor_find(m.actor_id);
     if (!a || !a->body || a->rank != src) return;
     stask_t *body = a->body;
     /* Dead first: retiring the body would otherwise call it never built. */

@@ -119,71 +119,66 @@ static int check_id(int src, uint64_t epoch, uint64_t id, int *why_p)
     return *why_p ? relay__id_rank(id) : -1;
 }
 
-/* Skip a descriptor, checking the refs it contains. */
-static int desc_unsettled(int src, uint64_t epoch, relay__rbuf_t *r, int *why_p)
+/* The first ref a descriptor contains that must wait. */
+static int desc_unsettled(int src, uint64_t epoch, const relay__desc_t *d, int *why_p)
 {
-    relay__desc_t d;
-    relay__desc_get(r, &d);
-    for (uint32_t i = 0; i < d.nrefs && !r->err; i++) {
-        int maker = check_id(src, epoch, relay__desc_ref(&d, i), why_p);
+    for (uint32_t i = 0; i < d->nrefs; i++) {
+        int maker = check_id(src, epoch, relay__desc_ref(d, i), why_p);
+        if (maker >= 0) return maker;
+    }
+    return -1;
+}
+
+static int submit_unsettled(int src, uint64_t epoch, relay__rbuf_t *r, int *why_p)
+{
+    relay__rec_submit_t m;
+    if (relay__rec_submit_decode(r, &m) != 0) return -1;
+    relay__rbuf_t it = m.args.enc;
+    for (uint32_t i = 0; i < m.args.n; i++) {
+        relay__rec_arg_t a;
+        relay__rec_submit_arg_next(&it, &a);
+        int maker = a.kind == RELAY_ARG_REF ? check_id(src, epoch, a.ref, why_p) : -1;
+        if (maker >= 0) return maker;
+    }
+    /* A call names its actor, which may come from another rank. */
+    return m.kind == RELAY__KIND_METHOD ? check_id(src, epoch, m.actor_id, why_p) : -1;
+}
+
+static int done_unsettled(int src, uint64_t epoch, relay__rbuf_t *r, int *why_p)
+{
+    relay__rec_done_t m;
+    if (relay__rec_done_decode(r, &m) != 0) return -1;
+    relay__rbuf_t it = m.rets.enc;
+    for (uint32_t i = 0; i < m.rets.n; i++) {
+        relay__desc_t d;
+        relay__rec_done_ret_next(&it, &d);
+        int maker = desc_unsettled(src, epoch, &d, why_p);
         if (maker >= 0) return maker;
     }
     return -1;
 }
 
 /* The maker of the first id the record names that must wait (and why),
- * or -1. */
+ * or -1. A malformed record never waits: its handler rejects it. */
 static int first_unsettled(int src, uint64_t epoch, uint8_t type, relay__rbuf_t r, int *why_p)
 {
     *why_p = SETTLED;
+    relay__rec_req_id_t q;
+    relay__rec_get_t g;
+    relay__rec_put_t p;
     switch (type) {
     case RELAY__R_GET:
+        return relay__rec_get_decode(&r, &g) ? -1 : check_id(src, epoch, g.id, why_p);
     case RELAY__R_KILL:
-    case RELAY__R_RETAIN_CHECK: {
-        relay__get_u64(&r); /* request id */
-        uint64_t id = relay__get_u64(&r);
-        return r.err ? -1 : check_id(src, epoch, id, why_p);
-    }
+        return relay__rec_kill_decode(&r, &q) ? -1 : check_id(src, epoch, q.id, why_p);
+    case RELAY__R_RETAIN_CHECK:
+        return relay__rec_retain_check_decode(&r, &q) ? -1 : check_id(src, epoch, q.id, why_p);
     case RELAY__R_PUT:
-        relay__get_u64(&r);
-        return desc_unsettled(src, epoch, &r, why_p);
-    case RELAY__R_SUBMIT: {
-        relay__get_u64(&r);
-        relay__get_u64(&r);
-        relay__get_str(&r);
-        relay__get_str(&r);
-        relay__get_u32(&r);
-        relay__get_u32(&r);
-        uint32_t k = relay__get_u32(&r);
-        for (uint32_t i = 0; i < k && !r.err; i++) {
-            if (relay__get_u8(&r) == RELAY_ARG_REF) {
-                uint64_t id = relay__get_u64(&r);
-                int maker = r.err ? -1 : check_id(src, epoch, id, why_p);
-                if (maker >= 0) return maker;
-            } else {
-                size_t len;
-                relay__get_blob(&r, &len);
-            }
-        }
-        /* A call names its actor, which may come from another rank. */
-        relay__demand_t d;
-        if (relay__get_u8(&r) && relay__demand_get(&r, &d) != 0) return -1;
-        if (relay__get_u8(&r) != RELAY__KIND_METHOD) return -1;
-        uint64_t actor = relay__get_u64(&r);
-        return r.err ? -1 : check_id(src, epoch, actor, why_p);
-    }
-    case RELAY__R_DONE: {
-        relay__get_u64(&r);
-        int status = (int)relay__get_u32(&r);
-        relay__get_u64(&r);
-        relay__get_str(&r);
-        uint32_t nret = relay__get_u32(&r);
-        for (uint32_t i = 0; status == RELAY_OK && i < nret && !r.err; i++) {
-            int maker = desc_unsettled(src, epoch, &r, why_p);
-            if (maker >= 0) return maker;
-        }
-        return -1;
-    }
+        return relay__rec_put_decode(&r, &p) ? -1 : desc_unsettled(src, epoch, &p.desc, why_p);
+    case RELAY__R_SUBMIT:
+        return submit_unsettled(src, epoch, &r, why_p);
+    case RELAY__R_DONE:
+        return done_unsettled(src, epoch, &r, why_p);
     default:
         return -1;
     }
@@ -193,9 +188,10 @@ static void ping(int rank, uint64_t epoch)
 {
     if (F->pinged[rank] >= epoch) return;
     F->pinged[rank] = F->epoch;
+    relay__rec_ping_t m = {F->epoch};
     size_t start;
     relay__wbuf_t *w = relay__msg_begin(rank, RELAY__R_PING, &start);
-    relay__put_u64(w, F->epoch);
+    relay__rec_ping_encode(w, &m);
     relay__msg_end(rank, w, start);
 }
 
@@ -251,7 +247,12 @@ static int replay(int src)
 
 void relay__defer_on_pong(int src, relay__rbuf_t *r)
 {
-    uint64_t epoch = relay__get_u64(r);
+    relay__rec_ping_t m;
+    if (relay__rec_pong_decode(r, &m) != 0) {
+        relay__rec_malformed(RELAY__R_PONG, src, r);
+        return;
+    }
+    uint64_t epoch = m.epoch;
     if (epoch > F->ponged[src]) F->ponged[src] = epoch;
     if (F->pinged[src] <= epoch) F->pinged[src] = 0;
     /* A source's records may have waited for another's: go round until

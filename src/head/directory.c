@@ -87,19 +87,27 @@ relay__dentry_t *relay__dir_add_pending(uint64_t id)
 
 void relay__post_reply(int dest, uint64_t req, int status)
 {
+    relay__rec_reply_t m = {req, status};
     size_t start;
     relay__wbuf_t *w = relay__msg_begin(dest, RELAY__R_REPLY, &start);
-    relay__put_u64(w, req);
-    relay__put_u32(w, (uint32_t)status);
+    relay__rec_reply_encode(w, &m);
     relay__msg_end(dest, w, start);
 }
 
-void relay__dir_put_desc(relay__wbuf_t *w, const relay__dentry_t *e)
+void relay__dir_desc(const relay__dentry_t *e, relay__desc_t *d_p)
 {
-    if (e->obj)
-        relay__desc_put_obj(w, e->obj);
-    else
-        relay__desc_put_remote(w, e->size, e->refs, e->nrefs, e->array, e->holder_rank);
+    if (!e) {
+        /* Callers pin what they describe; should one not, the receiver
+         * gets an error rather than rank 0 a crash. */
+        memset(d_p, 0, sizeof *d_p);
+        d_p->status = RELAY_ERR_INTERNAL;
+        d_p->errmsg = "the object left rank 0's directory";
+        d_p->is_inline = 1;
+    } else if (e->obj) {
+        relay__desc_of_obj(d_p, e->obj);
+    } else {
+        relay__desc_of_remote(d_p, e->size, e->refs, e->nrefs, e->array, e->holder_rank);
+    }
 }
 
 /* The client on this rank takes its answers here, unencoded. */
@@ -118,12 +126,14 @@ static void reply_get(int rank, uint64_t req, int status, const relay__dentry_t 
                     e ? e->size : 0, e ? e->refs : NULL, e ? e->nrefs : 0, e ? e->array : NULL);
         return;
     }
+    relay__rec_get_reply_t m;
+    m.req = req;
+    m.status = status;
+    m.has_desc = e && want_data;
+    if (m.has_desc) relay__dir_desc(e, &m.desc);
     size_t start;
     relay__wbuf_t *w = relay__msg_begin(rank, RELAY__R_GET_REPLY, &start);
-    relay__put_u64(w, req);
-    relay__put_u32(w, (uint32_t)status);
-    relay__put_u8(w, (uint8_t)(e && want_data));
-    if (e && want_data) relay__dir_put_desc(w, e);
+    relay__rec_get_reply_encode(w, &m);
     relay__msg_end(rank, w, start);
 }
 
@@ -211,10 +221,10 @@ int relay__dir_add_dep(relay__dentry_t *e, struct relay__stask *t)
 
 static void post_free(int holder, uint64_t id)
 {
+    relay__rec_ids_t m = {{1, &id}};
     size_t start;
     relay__wbuf_t *w = relay__msg_begin(holder, RELAY__R_FREE, &start);
-    relay__put_u32(w, 1);
-    relay__put_u64(w, id);
+    relay__rec_ids_encode(w, &m);
     relay__msg_end(holder, w, start);
 }
 
@@ -286,40 +296,51 @@ void relay__dir_stats(uint64_t *objects_p, uint64_t *bytes_p)
 
 void relay__dir_on_put(int src, relay__rbuf_t *r)
 {
-    uint64_t id = relay__get_u64(r);
-    relay__desc_t d;
-    relay__desc_get(r, &d);
-    if (r->err) return;
-    if (relay__dir_lookup(id)) {
-        relay__log(RELAY__LOG_ERROR, "rank %d put object %#llx twice", src, (unsigned long long)id);
+    relay__rec_put_t m;
+    if (relay__rec_put_decode(r, &m) != 0) {
+        relay__rec_malformed(RELAY__R_PUT, src, r);
         return;
     }
-    relay__dentry_t *e = entry_new(id);
+    const relay__desc_t *d = &m.desc;
+    unsigned long long id = (unsigned long long)m.id;
+    if (relay__id_rank(m.id) != src) {
+        relay__log(RELAY__LOG_ERROR, "rank %d put object %#llx, an id of rank %d: dropped", src, id,
+                   relay__id_rank(m.id));
+        return;
+    }
+    if (relay__dir_lookup(m.id)) {
+        relay__log(RELAY__LOG_ERROR, "rank %d put object %#llx twice", src, id);
+        return;
+    }
+    relay__dentry_t *e = entry_new(m.id);
     if (!e) {
-        relay__log(RELAY__LOG_ERROR, "out of memory recording object %#llx",
-                   (unsigned long long)id);
+        relay__log(RELAY__LOG_ERROR, "out of memory recording object %#llx", id);
         return;
     }
-    uint64_t small[16], *refs = d.nrefs <= 16 ? small : malloc(d.nrefs * sizeof *refs);
-    if (!refs) abort();
-    for (uint32_t i = 0; i < d.nrefs; i++)
-        refs[i] = relay__desc_ref(&d, i);
-    if (d.is_inline) {
-        struct relay_object *o = relay__obj_from_desc(id, &d);
-        if (!o) o = relay__dir_oom_object(id, d.size);
+    if (d->is_inline) {
+        struct relay_object *o = relay__obj_from_desc(m.id, d);
+        if (!o) o = relay__dir_oom_object(m.id, d->size);
         relay__dir_set_ready(e, o, -1, 0, NULL, 0, NULL);
         relay__obj_unref(o);
-    } else {
-        relay__dir_set_ready(e, NULL, src, d.size, refs, d.nrefs, d.has_array ? &d.array : NULL);
+        return;
     }
+    uint64_t small[16], *refs = d->nrefs <= 16 ? small : malloc(d->nrefs * sizeof *refs);
+    if (!refs) abort();
+    for (uint32_t i = 0; i < d->nrefs; i++)
+        refs[i] = relay__desc_ref(d, i);
+    relay__dir_set_ready(e, NULL, src, d->size, refs, d->nrefs, d->has_array ? &d->array : NULL);
     if (refs != small) free(refs);
 }
 
 void relay__dir_on_release(int src, relay__rbuf_t *r)
 {
-    uint32_t n = relay__get_u32(r);
-    for (uint32_t i = 0; i < n && !r->err; i++) {
-        uint64_t id = relay__get_u64(r);
+    relay__rec_ids_t m;
+    if (relay__rec_release_decode(r, &m) != 0) {
+        relay__rec_malformed(RELAY__R_RELEASE, src, r);
+        return;
+    }
+    for (uint32_t i = 0; i < m.ids.n; i++) {
+        uint64_t id = relay__ids_at(&m.ids, i);
         relay__dentry_t *e = relay__dir_lookup(id);
         if (!e || e->holders <= 0) {
             relay__log(RELAY__LOG_WARN, "rank %d released %#llx, which no rank holds", src,
@@ -333,34 +354,39 @@ void relay__dir_on_release(int src, relay__rbuf_t *r)
 
 void relay__dir_on_retain_check(int src, relay__rbuf_t *r)
 {
-    uint64_t req = relay__get_u64(r);
-    uint64_t id = relay__get_u64(r);
-    relay__dentry_t *e = relay__dir_lookup(id);
+    relay__rec_req_id_t m;
+    if (relay__rec_retain_check_decode(r, &m) != 0) {
+        relay__rec_malformed(RELAY__R_RETAIN_CHECK, src, r);
+        return;
+    }
+    relay__dentry_t *e = relay__dir_lookup(m.id);
     if (e) e->holders++;
-    relay__post_reply(src, req, e ? RELAY_OK : RELAY_ERR_INVALID_REF);
+    relay__post_reply(src, m.req, e ? RELAY_OK : RELAY_ERR_INVALID_REF);
 }
 
 void relay__dir_on_get(int src, relay__rbuf_t *r)
 {
-    uint64_t req = relay__get_u64(r);
-    uint64_t id = relay__get_u64(r);
-    int flags = relay__get_u8(r), want_data = flags & RELAY__GET_DATA;
-    if (r->err) return;
-    relay__dentry_t *e = relay__dir_lookup(id);
+    relay__rec_get_t m;
+    if (relay__rec_get_decode(r, &m) != 0) {
+        relay__rec_malformed(RELAY__R_GET, src, r);
+        return;
+    }
+    int want_data = m.flags & RELAY__GET_DATA;
+    relay__dentry_t *e = relay__dir_lookup(m.id);
     if (!e) {
-        reply_get(src, req, RELAY_ERR_INVALID_REF, NULL, 0);
+        reply_get(src, m.req, RELAY_ERR_INVALID_REF, NULL, 0);
     } else if (e->ready) {
-        reply_get(src, req, RELAY_OK, e, want_data);
-    } else if (flags & RELAY__GET_NOW) {
-        reply_get(src, req, RELAY_ERR_TIMEOUT, NULL, 0);
+        reply_get(src, m.req, RELAY_OK, e, want_data);
+    } else if (m.flags & RELAY__GET_NOW) {
+        reply_get(src, m.req, RELAY_ERR_TIMEOUT, NULL, 0);
     } else {
         relay__dwaiter_t *w = malloc(sizeof *w);
         if (!w) {
-            reply_get(src, req, RELAY_ERR_NO_MEMORY, NULL, 0);
+            reply_get(src, m.req, RELAY_ERR_NO_MEMORY, NULL, 0);
             return;
         }
         w->rank = src;
-        w->req = req;
+        w->req = m.req;
         w->want_data = want_data;
         w->next = e->waiters;
         e->waiters = w;
@@ -370,11 +396,15 @@ void relay__dir_on_get(int src, relay__rbuf_t *r)
 
 void relay__dir_on_get_cancel(int src, relay__rbuf_t *r)
 {
-    uint64_t req = relay__get_u64(r);
-    relay__dentry_t *e = relay__dir_lookup(relay__get_u64(r));
-    if (r->err || !e) return;
+    relay__rec_req_id_t m;
+    if (relay__rec_get_cancel_decode(r, &m) != 0) {
+        relay__rec_malformed(RELAY__R_GET_CANCEL, src, r);
+        return;
+    }
+    relay__dentry_t *e = relay__dir_lookup(m.id);
+    if (!e) return;
     for (relay__dwaiter_t **pp = &e->waiters; *pp; pp = &(*pp)->next) {
-        if ((*pp)->rank != src || (*pp)->req != req) continue;
+        if ((*pp)->rank != src || (*pp)->req != m.req) continue;
         relay__dwaiter_t *w = *pp;
         *pp = w->next;
         free(w);

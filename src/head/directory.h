@@ -50,8 +50,9 @@ void relay__dir_set_ready(relay__dentry_t *e, struct relay_object *obj, int hold
 int relay__dir_add_dep(relay__dentry_t *e, struct relay__stask *t);
 /* Free e if nothing keeps it alive any more. */
 void relay__dir_maybe_free(relay__dentry_t *e);
-/* Encode e's descriptor (see object.h). */
-void relay__dir_put_desc(relay__wbuf_t *w, const relay__dentry_t *e);
+/* e's descriptor (records.h), pointing into e. */
+struct relay__desc;
+void relay__dir_desc(const relay__dentry_t *e, struct relay__desc *d_p);
 void relay__dir_stats(uint64_t *objects_p, uint64_t *bytes_p);
 uint64_t relay__dir_waiters(void);
 /* An error object (RELAY_ERR_NO_MEMORY) standing for an object rank 0 had

@@ -8,6 +8,7 @@
 
 #include "hashmap.h"
 #include "list.h"
+#include "records.h"
 #include "resources.h"
 
 typedef struct relay__sarg {
@@ -16,12 +17,6 @@ typedef struct relay__sarg {
     const void *val; /* inside the task's value block */
     size_t size;
 } relay__sarg_t;
-
-/* Part of one GPU given to a task. */
-typedef struct relay__gpu_use {
-    uint32_t dev; /* index among the rank's GPUs */
-    int64_t units;
-} relay__gpu_use_t;
 
 /* What a task blocked in get/wait waits for: k of the n ids. A timeout
  * does not matter: until it expires the task is as stuck as without. */
@@ -124,6 +119,7 @@ typedef struct relay__sched {
     uint64_t running;       /* dispatched, not finished */
     uint64_t next_seq;
     int shutting_down, acks;
+    char *acked;              /* [rank]: its SHUTDOWN_ACK came */
     uint64_t blocked_holders; /* blocked without timeout, holding resources */
     int check_due, checking;
     double next_check;

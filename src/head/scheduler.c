@@ -96,8 +96,12 @@ int relay__sched_init(void)
     relay__sched_t *s = calloc(1, sizeof *s);
     if (s) s->dflt = calloc(1, sizeof *s->dflt);
     if (s && s->dflt) s->acct = accts_new();
-    if (!s || !s->dflt || !s->acct) {
-        if (s) free(s->dflt);
+    if (s && s->acct) s->acked = calloc((size_t)relay__g.size, 1);
+    if (!s || !s->dflt || !s->acct || !s->acked) {
+        if (s) {
+            free(s->dflt);
+            accts_free(s->acct, relay__g.size);
+        }
         free(s);
         return relay__error(RELAY_ERR_NO_MEMORY, "relay_init: out of memory");
     }
@@ -162,6 +166,7 @@ void relay__sched_destroy(void)
     shape_t *sh;
     RELAY__LIST_EACH(&s->shapes, sh, shape_t, link) free(sh);
     accts_free(s->acct, relay__g.size);
+    free(s->acked);
     free(s);
     relay__g.sched = NULL;
 }
@@ -312,44 +317,41 @@ void relay__sched_unreserve(stask_t *t, int finished)
     unreserve(t, finished);
 }
 
+/* Argument i of a task being sent: a ref goes with what the directory
+ * knows of it (pinned, so present). */
+static void task_arg(void *ctx, uint32_t i, relay__rec_arg_t *a_p)
+{
+    const relay__sarg_t *a = &((const stask_t *)ctx)->args[i];
+    a_p->kind = a->kind;
+    a_p->ref = a->ref;
+    a_p->data = a->val;
+    a_p->size = a->size;
+    if (a->kind == RELAY_ARG_REF) relay__dir_desc(relay__dir_lookup(a->ref), &a_p->desc);
+}
+
 static void send_task(stask_t *t, int rank)
 {
+    relay__rec_task_t m;
+    m.task_id = t->id;
+    m.fn_hash = t->fn_hash;
+    m.fn = t->fn;
+    m.name = t->name;
+    m.nret = t->nret;
+    m.attempt = t->attempt;
+    m.has_res = t->shape != S()->dflt || t->kind != RELAY__KIND_TASK;
+    /* A method runs on its actor's resources, none of its own. */
+    m.cpu = t->kind == RELAY__KIND_METHOD ? 0 : t->shape->d.cpu;
+    m.ngpu = t->ngpu;
+    if (t->ngpu) memcpy(m.gpus, t->gpus, t->ngpu * sizeof *t->gpus);
+    m.kind = t->kind;
+    int ctor = t->kind == RELAY__KIND_ACTOR;
+    m.actor_id = ctor ? t->id : t->actor_id;
+    m.class_hash = ctor ? t->fn_hash : t->class_hash;
+    m.max_conc = t->max_conc;
+    m.args = (relay__rec_args_t){t->nargs, task_arg, t, {0}};
     size_t start;
     relay__wbuf_t *w = relay__msg_begin(rank, RELAY__R_TASK, &start);
-    relay__put_u64(w, t->id);
-    relay__put_u64(w, t->fn_hash);
-    relay__put_str(w, t->fn);
-    relay__put_str(w, t->name);
-    relay__put_u32(w, t->nret);
-    relay__put_u32(w, t->attempt);
-    int plain = t->shape == S()->dflt && t->kind == RELAY__KIND_TASK;
-    relay__put_u8(w, (uint8_t)!plain);
-    if (!plain) {
-        /* A method runs on its actor's resources, none of its own. */
-        relay__put_u64(w, t->kind == RELAY__KIND_METHOD ? 0 : (uint64_t)t->shape->d.cpu);
-        relay__put_u32(w, t->ngpu);
-        for (uint32_t g = 0; g < t->ngpu; g++) {
-            relay__put_u32(w, t->gpus[g].dev);
-            relay__put_u64(w, (uint64_t)t->gpus[g].units);
-        }
-    }
-    relay__put_u8(w, t->kind);
-    if (t->kind != RELAY__KIND_TASK) {
-        int ctor = t->kind == RELAY__KIND_ACTOR;
-        relay__put_u64(w, ctor ? t->id : t->actor_id);
-        relay__put_u64(w, ctor ? t->fn_hash : t->class_hash);
-        relay__put_u32(w, t->max_conc);
-    }
-    relay__put_u32(w, t->nargs);
-    for (uint32_t i = 0; i < t->nargs; i++) {
-        relay__put_u8(w, t->args[i].kind);
-        if (t->args[i].kind == RELAY_ARG_VALUE) {
-            relay__put_blob(w, t->args[i].val, t->args[i].size);
-        } else {
-            relay__put_u64(w, t->args[i].ref);
-            relay__dir_put_desc(w, relay__dir_lookup(t->args[i].ref));
-        }
-    }
+    relay__rec_task_encode(w, &m);
     relay__msg_end(rank, w, start);
 }
 
@@ -489,11 +491,10 @@ void relay__sched_cancel(stask_t *t, int status, const char *msg)
     if (t->cancelling || t->rank < 0) return;
     t->cancelling = 1;
     relay__log(RELAY__LOG_WARN, "%s", msg);
+    relay__rec_cancel_t m = {t->id, status, msg};
     size_t start;
     relay__wbuf_t *w = relay__msg_begin(t->rank, RELAY__R_CANCEL, &start);
-    relay__put_u64(w, t->id);
-    relay__put_u32(w, (uint32_t)status);
-    relay__put_str(w, msg);
+    relay__rec_cancel_encode(w, &m);
     relay__msg_end(t->rank, w, start);
 }
 
@@ -545,73 +546,96 @@ static shape_t *shape_of(const relay__demand_t *d)
     return sh;
 }
 
-/* Parse a SUBMIT record into a task; NULL if malformed or out of memory.
- * One allocation holds the task, its argument table, its names and the
- * rest of the record (argument values, then the demand), copied once. */
-static stask_t *parse_submit(int src, relay__rbuf_t *r)
+/* A task from a decoded SUBMIT; NULL when out of memory. One allocation
+ * holds the task, its argument table, its names and its argument values,
+ * copied once out of the record. */
+static stask_t *task_new(int src, const relay__rec_submit_t *m)
 {
-    uint64_t id = relay__get_u64(r), fn_hash = relay__get_u64(r);
-    const char *fn = relay__get_str(r), *name = relay__get_str(r);
-    uint32_t nret = relay__get_u32(r), retries = relay__get_u32(r), nargs = relay__get_u32(r);
-    size_t rest = (size_t)(r->end - r->p), fn_len = strlen(fn) + 1, name_len = strlen(name) + 1;
-    if (r->err || nargs > RELAY_MAX_ARGS) return NULL;
-    stask_t *t = calloc(1, sizeof *t + nargs * sizeof(relay__sarg_t) + fn_len + name_len + rest);
+    size_t fn_len = strlen(m->fn) + 1, name_len = strlen(m->name) + 1;
+    size_t actor_len = m->actor_name ? strlen(m->actor_name) + 1 : 0;
+    size_t vlen = (size_t)(m->args.enc.end - m->args.enc.p);
+    shape_t *sh = m->has_demand ? shape_of(&m->demand) : S()->dflt;
+    stask_t *t = sh ? calloc(1, sizeof *t + m->args.n * sizeof(relay__sarg_t) + fn_len + name_len +
+                                    actor_len + vlen)
+                    : NULL;
     if (!t) return NULL;
     t->args = (relay__sarg_t *)(t + 1);
-    t->fn = (char *)(t->args + nargs);
+    t->fn = (char *)(t->args + m->args.n);
     t->name = t->fn + fn_len;
-    t->values = t->name + name_len;
-    memcpy(t->fn, fn, fn_len);
-    memcpy(t->name, name, name_len);
-    memcpy(t->values, r->p, rest);
-    t->id = id;
-    t->fn_hash = fn_hash;
-    t->nret = nret;
-    t->retries_left = retries;
-    t->nargs = nargs;
+    t->values = t->name + name_len + actor_len;
+    memcpy(t->fn, m->fn, fn_len);
+    memcpy(t->name, m->name, name_len);
+    if (actor_len) t->actor_name = memcpy(t->name + name_len, m->actor_name, actor_len);
+    memcpy(t->values, m->args.enc.p, vlen);
+    relay__rbuf_t it;
+    relay__rbuf_init(&it, t->values, vlen);
+    for (uint32_t i = 0; i < m->args.n; i++) {
+        relay__rec_arg_t a;
+        relay__rec_submit_arg_next(&it, &a);
+        t->args[i] = (relay__sarg_t){a.kind, a.ref, a.data, (size_t)a.size};
+    }
+    t->id = m->task_id;
+    t->fn_hash = m->fn_hash;
+    t->nret = m->nret;
+    t->retries_left = m->retries;
+    t->nargs = m->args.n;
     t->submitter = src;
     t->rank = -1;
-    relay__rbuf_t v;
-    relay__rbuf_init(&v, t->values, rest);
-    for (uint32_t i = 0; i < t->nargs; i++) {
-        t->args[i].kind = relay__get_u8(&v);
-        if (t->args[i].kind == RELAY_ARG_VALUE)
-            t->args[i].val = relay__get_blob(&v, &t->args[i].size);
-        else
-            t->args[i].ref = relay__get_u64(&v);
-    }
-    relay__demand_t d;
-    if (relay__get_u8(&v))
-        t->shape = relay__demand_get(&v, &d) == 0 ? shape_of(&d) : NULL;
-    else
-        t->shape = S()->dflt;
-    if (t->shape) t->shape->ntasks++;
-    t->kind = relay__get_u8(&v);
-    if (t->kind == RELAY__KIND_ACTOR) {
-        t->req = relay__get_u64(&v);
-        t->max_conc = relay__get_u32(&v);
-        t->actor_name = relay__get_str(&v);
-    } else if (t->kind == RELAY__KIND_METHOD) {
-        t->actor_id = relay__get_u64(&v);
-        t->class_hash = relay__get_u64(&v);
-    }
-    if (v.err || !t->shape || t->kind > RELAY__KIND_METHOD) {
-        task_free(t);
-        return NULL;
-    }
+    t->shape = sh;
+    sh->ntasks++;
+    t->kind = m->kind;
+    t->req = m->req;
+    t->max_conc = m->max_conc;
+    t->actor_id = m->actor_id;
+    t->class_hash = m->class_hash;
     return t;
+}
+
+/* Whether a well-formed SUBMIT may become a task: the id is the sender's
+ * and new (its returns too), its resources exist. Logs why not. */
+static int submit_acceptable(int src, const relay__rec_submit_t *m)
+{
+    relay__sched_t *s = S();
+    unsigned long long id = (unsigned long long)m->task_id;
+    if (relay__id_rank(m->task_id) != src) {
+        relay__log(RELAY__LOG_ERROR, "rank %d submitted task %#llx, an id of rank %d: dropped", src,
+                   id, relay__id_rank(m->task_id));
+        return 0;
+    }
+    int taken = relay__map_get(&s->tasks, m->task_id) || relay__actor_find(m->task_id);
+    for (uint32_t i = 0; i < m->nret && !taken; i++)
+        taken = relay__dir_lookup(m->task_id | i) != NULL;
+    if (taken) {
+        relay__log(RELAY__LOG_ERROR, "rank %d submitted task %#llx, whose id is in use: dropped",
+                   src, id);
+        return 0;
+    }
+    if (m->has_demand && !relay__demand_feasible(&m->demand)) {
+        relay__log(RELAY__LOG_ERROR,
+                   "rank %d submitted task %#llx, which asks for resources no rank has: dropped",
+                   src, id);
+        return 0;
+    }
+    return 1;
 }
 
 void relay__sched_on_submit(int src, relay__rbuf_t *r)
 {
     relay__sched_t *s = S();
-    stask_t *t = parse_submit(src, r);
-    if (!t) {
-        relay__log(RELAY__LOG_ERROR, "malformed or unallocatable task from rank %d", src);
+    relay__rec_submit_t m;
+    if (relay__rec_submit_decode(r, &m) != 0) {
+        relay__rec_malformed(RELAY__R_SUBMIT, src, r);
+        return;
+    }
+    if (!submit_acceptable(src, &m)) return;
+    stask_t *t = task_new(src, &m);
+    if (!t || relay__map_put(&s->tasks, t->id, t) != 0) {
+        relay__log(RELAY__LOG_ERROR, "out of memory for task %#llx of rank %d: dropped",
+                   (unsigned long long)m.task_id, src);
+        if (t) task_free(t);
         return;
     }
     t->seq = ++s->next_seq;
-    if (relay__map_put(&s->tasks, t->id, t) != 0) abort();
     for (uint32_t i = 0; i < t->nret; i++)
         if (!relay__dir_add_pending(t->id | i)) abort();
     /* The actor exists (and its name is answered) whatever happens next. */
@@ -653,24 +677,23 @@ void relay__sched_on_submit(int src, relay__rbuf_t *r)
     relay__sched_dep_ready(t, &none);
 }
 
-/* Parse one return of a DONE record and make its entry ready. */
-static void record_return(int src, relay__rbuf_t *r, uint64_t id)
+/* One return of a DONE record: make its entry ready. */
+static void record_return(int src, const relay__desc_t *d, uint64_t id)
 {
-    relay__desc_t d;
-    relay__desc_get(r, &d);
     relay__dentry_t *e = id ? relay__dir_lookup(id) : NULL;
-    if (r->err || !e || e->ready) return;
-    if (!d.is_inline) {
-        uint64_t small[16], *refs = d.nrefs <= 16 ? small : malloc(d.nrefs * sizeof *refs);
+    if (!e || e->ready) return;
+    if (!d->is_inline) {
+        uint64_t small[16], *refs = d->nrefs <= 16 ? small : malloc(d->nrefs * sizeof *refs);
         if (!refs) abort();
-        for (uint32_t i = 0; i < d.nrefs; i++)
-            refs[i] = relay__desc_ref(&d, i);
-        relay__dir_set_ready(e, NULL, src, d.size, refs, d.nrefs, d.has_array ? &d.array : NULL);
+        for (uint32_t i = 0; i < d->nrefs; i++)
+            refs[i] = relay__desc_ref(d, i);
+        relay__dir_set_ready(e, NULL, src, d->size, refs, d->nrefs,
+                             d->has_array ? &d->array : NULL);
         if (refs != small) free(refs);
         return;
     }
-    struct relay_object *o = relay__obj_from_desc(id, &d);
-    if (!o) o = relay__dir_oom_object(id, d.size);
+    struct relay_object *o = relay__obj_from_desc(id, d);
+    if (!o) o = relay__dir_oom_object(id, d->size);
     relay__dir_set_ready(e, o, -1, 0, NULL, 0, NULL);
     relay__obj_unref(o);
 }
@@ -685,44 +708,53 @@ static int retryable(int status)
 void relay__sched_on_done(int src, relay__rbuf_t *r)
 {
     relay__sched_t *s = S();
-    uint64_t id = relay__get_u64(r);
-    int status = (int)relay__get_u32(r);
-    double run = relay__get_u64(r) * 1e-9;
-    s->avg_run_seconds += (run + 1e-7 - s->avg_run_seconds) / 16;
-    const char *msg = relay__get_str(r);
-    uint32_t nret = relay__get_u32(r);
-    stask_t *t = relay__map_get(&s->tasks, id);
+    relay__rec_done_t m;
+    if (relay__rec_done_decode(r, &m) != 0) {
+        relay__rec_malformed(RELAY__R_DONE, src, r);
+        return;
+    }
+    stask_t *t = relay__map_get(&s->tasks, m.task_id);
     int known = t && t->rank == src;
-    if (known && t->kind == RELAY__KIND_ACTOR && relay__actor_built(t, status, msg)) {
+    if (known && m.status == RELAY_OK && m.rets.n != t->nret) {
+        relay__log(RELAY__LOG_ERROR, "rank %d finished task %#llx with %u returns, not %u: dropped",
+                   src, (unsigned long long)m.task_id, m.rets.n, t->nret);
+        return;
+    }
+    const char *msg = m.msg;
+    s->avg_run_seconds += (m.run_ns * 1e-9 + 1e-7 - s->avg_run_seconds) / 16;
+    if (known && t->kind == RELAY__KIND_ACTOR && relay__actor_built(t, m.status, msg)) {
         s->running--; /* the actor keeps the resources of its constructor's task */
         known = 0;
     } else if (known) {
         unreserve(t, 1);
     } else if (!s->shutting_down) {
         relay__log(RELAY__LOG_WARN, "rank %d finished unknown task %#llx", src,
-                   (unsigned long long)id);
+                   (unsigned long long)m.task_id);
     }
     /* Returns are recorded before the task's own releases: they may contain
      * the refs it released. A failed task encodes no returns. */
-    for (uint32_t i = 0; i < nret; i++)
-        record_return(src, r, known ? id | i : 0);
-    if (known && status != RELAY_OK && t->retries_left > 0 && retryable(status)) {
+    relay__rbuf_t it = m.rets.enc;
+    for (uint32_t i = 0; i < m.rets.n; i++) {
+        relay__desc_t d;
+        relay__rec_done_ret_next(&it, &d);
+        record_return(src, &d, known ? m.task_id | i : 0);
+    }
+    if (known && m.status != RELAY_OK && t->retries_left > 0 && retryable(m.status)) {
         t->retries_left--;
         t->attempt++;
         relay__log(RELAY__LOG_INFO, "retrying: %s", msg);
         make_ready(t);
-    } else if (known && status != RELAY_OK) {
+    } else if (known && m.status != RELAY_OK) {
         /* A call its actor's rank refused: rank 0 knows why it died. */
-        if (t->kind == RELAY__KIND_METHOD && status == RELAY_ERR_ACTOR_DEAD && t->actor &&
+        if (t->kind == RELAY__KIND_METHOD && m.status == RELAY_ERR_ACTOR_DEAD && t->actor &&
             t->actor->dead_msg)
             msg = t->actor->dead_msg;
-        task_fail(t, status, msg);
+        task_fail(t, m.status, msg);
     } else if (known) {
         task_retire(t);
     }
-    uint32_t nrel = relay__get_u32(r);
-    for (uint32_t i = 0; i < nrel && !r->err; i++) {
-        relay__dentry_t *e = relay__dir_lookup(relay__get_u64(r));
+    for (uint32_t i = 0; i < m.released.n; i++) {
+        relay__dentry_t *e = relay__dir_lookup(relay__ids_at(&m.released, i));
         if (!e || e->holders <= 0) continue;
         e->holders--;
         relay__dir_maybe_free(e);
@@ -745,32 +777,31 @@ static stask_t *running_task(int src, uint64_t id, const char *what)
 void relay__sched_on_block(int src, relay__rbuf_t *r)
 {
     relay__sched_t *s = S();
-    uint64_t id = relay__get_u64(r);
-    int64_t released = (int64_t)relay__get_u64(r);
-    int answered = relay__get_u8(r);
-    uint64_t k = relay__get_u64(r);
-    uint32_t n = relay__get_u32(r);
-    const void *ids = relay__get_bytes(r, (size_t)n * 8);
-    stask_t *t = r->err ? NULL : running_task(src, id, "block");
+    relay__rec_block_t m;
+    if (relay__rec_block_decode(r, &m) != 0) {
+        relay__rec_malformed(RELAY__R_BLOCK, src, r);
+        return;
+    }
+    stask_t *t = running_task(src, m.task_id, "block");
     /* A method gives back its actor's CPUs: its body holds them. */
     stask_t *acc = t && t->kind == RELAY__KIND_METHOD ? (t->actor ? t->actor->body : NULL) : t;
-    if (!t || released < 0 || (released && (!acc || released > acc->cpu_held))) return;
+    if (!t || (m.released && (!acc || m.released > acc->cpu_held))) return;
     blocked_clear(t);
-    relay__blocked_t *b = malloc(sizeof *b + (size_t)n * 8);
+    relay__blocked_t *b = malloc(sizeof *b + (size_t)m.ids.n * 8);
     if (!b) {
         relay__log(RELAY__LOG_ERROR, "out of memory recording a blocked task");
         abort();
     }
-    b->answered = answered;
-    b->k = k;
-    b->n = n;
-    memcpy(b->ids, ids, (size_t)n * 8);
-    s->acct[src].cpu_used -= released;
-    if (acc) acc->cpu_held -= released;
+    b->answered = m.answered;
+    b->k = m.k;
+    b->n = m.ids.n;
+    memcpy(b->ids, m.ids.v, (size_t)m.ids.n * 8);
+    s->acct[src].cpu_used -= m.released;
+    if (acc) acc->cpu_held -= m.released;
     /* Only a blocked task keeping something another task may need can be
      * part of a deadlock; a method keeps its actor's thread, too. */
-    b->holding = !answered && (t->kind == RELAY__KIND_METHOD ||
-                               (acc && (acc->ngpu || acc->shape->d.ncustom || acc->cpu_held)));
+    b->holding = !m.answered && (t->kind == RELAY__KIND_METHOD ||
+                                 (acc && (acc->ngpu || acc->shape->d.ncustom || acc->cpu_held)));
     s->blocked_holders += (uint64_t)b->holding;
     t->blocked = b;
     if (s->blocked_holders) s->check_due = 1;
@@ -779,21 +810,28 @@ void relay__sched_on_block(int src, relay__rbuf_t *r)
 
 void relay__sched_on_unblock(int src, relay__rbuf_t *r)
 {
-    uint64_t id = relay__get_u64(r);
-    int64_t taken = (int64_t)relay__get_u64(r);
-    stask_t *t = r->err ? NULL : running_task(src, id, "unblock");
+    relay__rec_unblock_t m;
+    if (relay__rec_unblock_decode(r, &m) != 0) {
+        relay__rec_malformed(RELAY__R_UNBLOCK, src, r);
+        return;
+    }
+    stask_t *t = running_task(src, m.task_id, "unblock");
     stask_t *acc = t && t->kind == RELAY__KIND_METHOD ? (t->actor ? t->actor->body : NULL) : t;
     if (!t) return;
     blocked_clear(t);
-    if (!acc || taken < 0 || acc->cpu_held + taken > acc->shape->d.cpu) return;
-    S()->acct[src].cpu_used += taken;
-    acc->cpu_held += taken;
+    if (!acc || acc->cpu_held + m.taken > acc->shape->d.cpu) return;
+    S()->acct[src].cpu_used += m.taken;
+    acc->cpu_held += m.taken;
 }
 
 void relay__sched_on_sync(int src, relay__rbuf_t *r)
 {
-    uint64_t req = relay__get_u64(r);
-    relay__post_reply(src, req, RELAY_OK);
+    relay__rec_req_id_t m;
+    if (relay__rec_sync_decode(r, &m) != 0) {
+        relay__rec_malformed(RELAY__R_SYNC, src, r);
+        return;
+    }
+    relay__post_reply(src, m.req, RELAY_OK);
 }
 
 void relay__sched_shutdown(void)
@@ -809,9 +847,19 @@ void relay__sched_shutdown(void)
 
 void relay__sched_on_shutdown_ack(int src, relay__rbuf_t *r)
 {
-    (void)src;
-    (void)r;
     relay__sched_t *s = S();
+    if (relay__rec_empty_decode(r) != 0) {
+        relay__rec_malformed(RELAY__R_SHUTDOWN_ACK, src, r);
+        return;
+    }
+    /* Every rank acknowledges once, after rank 0 began shutting down: an
+     * extra ack must not end the job while a rank still works. */
+    if (!s->shutting_down || s->acked[src]) {
+        relay__log(RELAY__LOG_ERROR, "rank %d acknowledged a shutdown %s: dropped", src,
+                   s->shutting_down ? "twice" : "not begun");
+        return;
+    }
+    s->acked[src] = 1;
     if (++s->acks < relay__g.size) return;
     for (int k = 0; k < relay__g.size; k++) {
         size_t start;

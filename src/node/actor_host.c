@@ -148,19 +148,23 @@ static void cleanup(relay__host_t *h, int give_back)
             p->gpu_used[h->gpu_index[g]] -= h->gpu_units[g];
         relay__pool_cpus_freed(p);
     }
+    relay__rec_actor_gone_t m = {h->id};
     size_t start;
     relay__wbuf_t *w = relay__msg_begin(0, RELAY__R_ACTOR_GONE, &start);
-    relay__put_u64(w, h->id);
+    relay__rec_actor_gone_encode(w, &m);
     relay__msg_end(0, w, start);
 }
 
 void relay__host_on_kill(int src, relay__rbuf_t *r)
 {
-    (void)src;
-    uint64_t id = relay__get_u64(r);
-    int status = (int)relay__get_u32(r);
-    const char *msg = relay__get_str(r);
-    relay__host_t *h = r->err ? NULL : host_of(id);
+    relay__rec_actor_kill_t m;
+    if (relay__rec_actor_kill_decode(r, &m) != 0) {
+        relay__rec_malformed(RELAY__R_ACTOR_KILL, src, r);
+        return;
+    }
+    int status = m.status;
+    const char *msg = m.msg;
+    relay__host_t *h = host_of(m.actor_id);
     if (!h || h->phase == DEAD) return;
     relay_ctx_t *ctor = h->phase == CONSTRUCTING && !h->constructing && relay__g.pool
                             ? relay__pool_take_queued(relay__g.pool, h->ctor_id)
@@ -255,10 +259,10 @@ int relay__host_cancel(uint64_t task_id, int status, const char *msg)
 
 static void post_cpu(const relay__host_t *h, int64_t delta)
 {
+    relay__rec_actor_cpu_t m = {h->id, delta};
     size_t start;
     relay__wbuf_t *w = relay__msg_begin(0, RELAY__R_ACTOR_CPU, &start);
-    relay__put_u64(w, h->id);
-    relay__put_u64(w, (uint64_t)delta);
+    relay__rec_actor_cpu_encode(w, &m);
     relay__msg_end(0, w, start);
 }
 

@@ -12,6 +12,7 @@
 #include "list.h"
 #include "log.h"
 #include "object.h"
+#include "records.h"
 #include "runtime.h"
 #include "spill.h"
 
@@ -613,11 +614,14 @@ void relay__store_stats(relay__store_stats_t *out)
 
 void relay__store_on_free(int src, relay__rbuf_t *r)
 {
-    (void)src;
     relay__store_t *s = ST();
-    uint32_t n = relay__get_u32(r);
-    for (uint32_t i = 0; i < n && !r->err; i++) {
-        entry_t *e = relay__map_remove(&s->objs, relay__get_u64(r));
+    relay__rec_ids_t m;
+    if (relay__rec_free_decode(r, &m) != 0) {
+        relay__rec_malformed(RELAY__R_FREE, src, r);
+        return;
+    }
+    for (uint32_t i = 0; i < m.ids.n; i++) {
+        entry_t *e = relay__map_remove(&s->objs, relay__ids_at(&m.ids, i));
         if (!e) continue;
         lru_remove(e);
         if (e->obj) {
@@ -641,23 +645,29 @@ void relay__store_on_free(int src, relay__rbuf_t *r)
  * memory, or read back from the spill file first. Lock held. */
 static void on_fetch(int src, relay__rbuf_t *r)
 {
-    uint64_t id = relay__get_u64(r);
-    int tag = (int)relay__get_u32(r);
-    size_t chunk = relay__get_u64(r);
-    uint64_t size = relay__get_u64(r);
-    if (r->err) return;
-    struct relay_object *obj = relay__store_lookup(id);
-    if (!obj && relay__store_spilled(id) && chunk && chunk <= INT_MAX) {
-        relay__store_restore_send(id, src, tag, chunk); /* it answers once read back */
+    relay__rec_fetch_t m;
+    if (relay__rec_fetch_decode(r, &m) != 0) {
+        relay__rec_malformed(RELAY__R_FETCH, src, r);
         return;
     }
-    if (!obj || obj->size != size || chunk == 0 || chunk > INT_MAX) {
+    if (m.tag > relay__comm_tag_max()) {
+        /* MPI would refuse the sends: the requester cannot have meant it. */
+        relay__log(RELAY__LOG_ERROR, "rank %d asked for object %#llx on tag %d, above %d: dropped",
+                   src, (unsigned long long)m.id, m.tag, relay__comm_tag_max());
+        return;
+    }
+    struct relay_object *obj = relay__store_lookup(m.id);
+    if (!obj && relay__store_spilled(m.id)) {
+        relay__store_restore_send(m.id, src, m.tag, m.chunk); /* it answers once read back */
+        return;
+    }
+    if (!obj || obj->size != m.size) {
         relay__log(RELAY__LOG_WARN, "rank %d asked for object %#llx (%llu bytes) not held here",
-                   src, (unsigned long long)id, (unsigned long long)size);
-        relay__comm_refuse_fetch(src, tag, RELAY_ERR_INVALID_REF);
+                   src, (unsigned long long)m.id, (unsigned long long)m.size);
+        relay__comm_refuse_fetch(src, m.tag, RELAY_ERR_INVALID_REF);
         relay__obj_unref(obj);
         return;
     }
-    relay__send_object(src, tag, chunk, obj);
+    relay__send_object(src, m.tag, m.chunk, obj);
     relay__obj_unref(obj);
 }

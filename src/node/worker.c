@@ -52,15 +52,28 @@ void relay__ctx_free(relay_ctx_t *c)
 /* A DONE that fails a task this rank did not run. Lock held. */
 void relay__post_failure(uint64_t task_id, int status, const char *msg)
 {
+    relay__rec_done_t m = {task_id, status, 0, msg, {0, NULL, NULL, {0}}, {0, NULL}};
     size_t start;
     relay__wbuf_t *w = relay__msg_begin(0, RELAY__R_DONE, &start);
-    relay__put_u64(w, task_id);
-    relay__put_u32(w, (uint32_t)status);
-    relay__put_u64(w, 0);
-    relay__put_str(w, msg);
-    relay__put_u32(w, 0); /* no returns */
-    relay__put_u32(w, 0); /* no releases */
+    relay__rec_done_encode(w, &m);
     relay__msg_end(0, w, start);
+}
+
+/* Return i of a task that ran: inline, or kept in this rank's store. */
+static void done_ret(void *ctx, uint32_t i, relay__desc_t *d_p)
+{
+    relay_ctx_t *c = ctx;
+    struct relay_object *o = c->rets[i];
+    if (!o) {
+        o = c->rets[i] = relay__obj_new(c->task_id | i, 0, 0);
+        if (!o) abort();
+    }
+    if (o->size <= relay__g.cfg.inline_max) {
+        relay__desc_of_obj(d_p, o);
+    } else {
+        relay__store_insert(o);
+        relay__desc_of_remote(d_p, o->size, o->refs, o->nrefs, o->array, relay__g.rank);
+    }
 }
 
 void relay__post_done(relay_ctx_t *c, int rc)
@@ -77,28 +90,15 @@ void relay__post_done(relay_ctx_t *c, int rc)
         snprintf(msg, sizeof msg, "task '%s' (function '%s') failed on rank %d: %s", c->name, c->fn,
                  relay__g.rank, reason);
     }
+    relay__rec_done_t m = {c->task_id,
+                           status,
+                           (uint64_t)(c->seconds * 1e9),
+                           msg,
+                           {status == RELAY_OK ? c->nret : 0, done_ret, c, {0}},
+                           {(uint32_t)c->ndeferred, c->deferred}};
     size_t start;
     relay__wbuf_t *w = relay__msg_begin(0, RELAY__R_DONE, &start);
-    relay__put_u64(w, c->task_id);
-    relay__put_u32(w, (uint32_t)status);
-    relay__put_u64(w, (uint64_t)(c->seconds * 1e9));
-    relay__put_str(w, msg);
-    relay__put_u32(w, status == RELAY_OK ? c->nret : 0);
-    for (uint32_t i = 0; status == RELAY_OK && i < c->nret; i++) {
-        struct relay_object *o = c->rets[i];
-        if (!o) {
-            o = c->rets[i] = relay__obj_new(c->task_id | i, 0, 0);
-            if (!o) abort();
-        }
-        if (o->size <= relay__g.cfg.inline_max) {
-            relay__desc_put_obj(w, o);
-        } else {
-            relay__store_insert(o);
-            relay__desc_put_remote(w, o->size, o->refs, o->nrefs, o->array, relay__g.rank);
-        }
-    }
-    relay__put_u32(w, (uint32_t)c->ndeferred);
-    relay__put_bytes(w, c->deferred, c->ndeferred * sizeof(uint64_t));
+    relay__rec_done_encode(w, &m);
     relay__msg_end(0, w, start);
 }
 
@@ -455,15 +455,13 @@ void relay__worker_block(relay_ctx_t *c, const relay__wait_t *wait)
                    p->max_threads, c->name);
     }
     p->blocked++;
+    /* A relay_ref_t is its id: the refs go as they are. */
+    _Static_assert(sizeof(relay_ref_t) == sizeof(uint64_t), "relay_ref_t is one u64");
+    relay__rec_block_t m = {
+        c->task_id, released, (uint8_t)wait->answered, wait->k, {(uint32_t)wait->n, wait->refs}};
     size_t start;
     relay__wbuf_t *w = relay__msg_begin(0, RELAY__R_BLOCK, &start);
-    relay__put_u64(w, c->task_id);
-    relay__put_u64(w, (uint64_t)released);
-    relay__put_u8(w, (uint8_t)wait->answered);
-    relay__put_u64(w, wait->k);
-    relay__put_u32(w, (uint32_t)wait->n);
-    for (size_t i = 0; i < wait->n; i++)
-        relay__put_u64(w, wait->refs[i].id);
+    relay__rec_block_encode(w, &m);
     relay__msg_end(0, w, start);
 }
 
@@ -479,10 +477,10 @@ void relay__worker_unblock(relay_ctx_t *c)
         c->released = 0;
         taken = c->cpu;
     }
+    relay__rec_unblock_t m = {c->task_id, taken};
     size_t start;
     relay__wbuf_t *w = relay__msg_begin(0, RELAY__R_UNBLOCK, &start);
-    relay__put_u64(w, c->task_id);
-    relay__put_u64(w, (uint64_t)taken);
+    relay__rec_unblock_encode(w, &m);
     relay__msg_end(0, w, start);
 }
 
@@ -505,118 +503,95 @@ void relay__worker_defer_releases(relay_ctx_t *c, const uint64_t *ids, size_t n)
 /* Handlers                                                                 */
 /* ---------------------------------------------------------------------- */
 
-/* Resources of a TASK record: absent (1 CPU), or CPUs and GPU shares. */
-typedef struct task_res {
-    int64_t cpu;
-    uint32_t ngpu;
-    uint32_t dev[RELAY__MAX_GPUS];
-    int64_t units[RELAY__MAX_GPUS];
-} task_res_t;
-
-static int parse_res(relay__rbuf_t *r, task_res_t *res)
+/* A context for a decoded TASK; NULL when out of memory. One allocation:
+ * context, argument, return and GPU tables, names. */
+static relay_ctx_t *ctx_new(const relay__rec_task_t *m)
 {
-    res->cpu = RELAY__UNIT;
-    res->ngpu = 0;
-    if (!relay__get_u8(r)) return 0;
-    res->cpu = (int64_t)relay__get_u64(r);
-    res->ngpu = relay__get_u32(r);
-    if (res->ngpu > (uint32_t)relay__gpu_count() || res->cpu < 0) return -1;
-    for (uint32_t g = 0; g < res->ngpu; g++) {
-        res->dev[g] = relay__get_u32(r);
-        res->units[g] = (int64_t)relay__get_u64(r);
-        if (res->dev[g] >= (uint32_t)relay__gpu_count()) return -1;
-    }
-    return r->err ? -1 : 0;
-}
-
-static relay_ctx_t *parse_task(relay__rbuf_t *r)
-{
-    uint64_t task_id = relay__get_u64(r), fn_hash = relay__get_u64(r);
-    const char *fn = relay__get_str(r), *name = relay__get_str(r);
-    uint32_t nret = relay__get_u32(r), attempt = relay__get_u32(r);
-    task_res_t res;
-    if (parse_res(r, &res) != 0) return NULL;
-    uint8_t kind = relay__get_u8(r);
-    uint64_t actor_id = 0, class_hash = 0;
-    uint32_t max_conc = 0;
-    if (kind != RELAY__KIND_TASK) {
-        actor_id = relay__get_u64(r);
-        class_hash = relay__get_u64(r);
-        max_conc = relay__get_u32(r);
-    }
-    uint32_t nargs = relay__get_u32(r);
-    if (r->err || nargs > RELAY_MAX_ARGS || nret > RELAY_MAX_RETURNS || kind > RELAY__KIND_METHOD)
-        return NULL;
-    size_t fn_len = strlen(fn) + 1, name_len = strlen(name) + 1;
-    /* One allocation: context, argument, return and GPU tables, names. */
+    size_t fn_len = strlen(m->fn) + 1, name_len = strlen(m->name) + 1;
+    uint32_t nargs = m->args.n, nret = m->nret, ngpu = m->ngpu;
     relay_ctx_t *c =
         calloc(1, sizeof *c + nargs * sizeof(relay__warg_t) + nret * sizeof(struct relay_object *) +
-                      res.ngpu * (sizeof(int64_t) + sizeof(uint32_t)) + fn_len + name_len);
+                      ngpu * (sizeof(int64_t) + sizeof(uint32_t)) + fn_len + name_len);
     if (!c) return NULL;
     c->args = (relay__warg_t *)(c + 1);
     c->rets = (struct relay_object **)(c->args + nargs);
     c->gpu_units = (int64_t *)(c->rets + nret);
-    c->gpu_index = (uint32_t *)(c->gpu_units + res.ngpu);
-    c->fn = (char *)(c->gpu_index + res.ngpu);
+    c->gpu_index = (uint32_t *)(c->gpu_units + ngpu);
+    c->fn = (char *)(c->gpu_index + ngpu);
     c->name = c->fn + fn_len;
-    memcpy(c->fn, fn, fn_len);
-    memcpy(c->name, name, name_len);
-    c->task_id = task_id;
-    c->fn_hash = fn_hash;
+    memcpy(c->fn, m->fn, fn_len);
+    memcpy(c->name, m->name, name_len);
+    c->task_id = m->task_id;
+    c->fn_hash = m->fn_hash;
     c->nret = nret;
-    c->attempt = attempt;
+    c->attempt = m->attempt;
     c->nargs = nargs;
-    c->cpu = res.cpu;
-    c->ngpu = res.ngpu;
-    c->kind = kind;
-    c->actor_id = actor_id;
-    c->class_hash = class_hash;
-    c->max_conc = max_conc;
-    for (uint32_t g = 0; g < res.ngpu; g++) {
-        c->gpu_index[g] = res.dev[g];
-        c->gpu_units[g] = res.units[g];
+    c->cpu = m->cpu;
+    c->ngpu = ngpu;
+    c->kind = m->kind;
+    c->actor_id = m->actor_id;
+    c->class_hash = m->class_hash;
+    c->max_conc = m->max_conc;
+    for (uint32_t g = 0; g < ngpu; g++) {
+        c->gpu_index[g] = m->gpus[g].dev;
+        c->gpu_units[g] = m->gpus[g].units;
     }
-    for (uint32_t i = 0; i < c->nargs; i++) {
+    relay__rbuf_t it = m->args.enc;
+    for (uint32_t i = 0; i < nargs; i++) {
         relay__warg_t *a = &c->args[i];
-        a->kind = relay__get_u8(r);
+        relay__rec_arg_t in;
+        relay__rec_task_arg_next(&it, &in);
+        a->kind = in.kind;
         a->holder = -1;
-        if (a->kind == RELAY_ARG_VALUE) {
-            size_t n;
-            const void *p = relay__get_blob(r, &n);
-            a->obj = relay__obj_copy(0, p, n, NULL, 0);
+        if (in.kind == RELAY_ARG_VALUE) {
+            a->obj = relay__obj_copy(0, in.data, in.size, NULL, 0);
         } else {
-            a->ref = relay__get_u64(r);
-            relay__desc_t d;
-            relay__desc_get(r, &d);
-            if (!d.is_inline) a->obj = relay__store_lookup(a->ref);
+            a->ref = in.ref;
+            if (!in.desc.is_inline) a->obj = relay__store_lookup(a->ref);
             if (!a->obj) {
-                a->obj = relay__obj_from_desc(a->ref, &d);
-                if (!d.is_inline) a->holder = d.holder;
+                a->obj = relay__obj_from_desc(a->ref, &in.desc);
+                if (!in.desc.is_inline) a->holder = in.desc.holder;
             }
         }
-        if (!a->obj || r->err) goto fail;
+        if (!a->obj) {
+            c->nret = 0;
+            relay__ctx_free(c);
+            return NULL;
+        }
     }
     return c;
-fail:
-    c->nret = 0;
-    relay__ctx_free(c);
-    return NULL;
+}
+
+/* Fail a task this rank cannot take, rather than drop it: its returns and
+ * dependents would wait forever. */
+static void refuse_task(uint64_t task_id, int status, const char *why)
+{
+    char msg[200];
+    snprintf(msg, sizeof msg, "rank %d could not take task %#llx: %s", relay__g.rank,
+             (unsigned long long)task_id, why);
+    relay__log(RELAY__LOG_ERROR, "%s", msg);
+    relay__post_failure(task_id, status, msg);
 }
 
 void relay__worker_on_task(int src, relay__rbuf_t *r)
 {
-    (void)src;
     relay__pool_t *p = relay__g.pool;
     relay__rbuf_t head = *r;
-    uint64_t task_id = relay__get_u64(&head);
-    relay_ctx_t *c = parse_task(r);
+    relay__rec_task_t m;
+    if (relay__rec_task_decode(r, &m) != 0) {
+        relay__rec_malformed(RELAY__R_TASK, src, r);
+        uint64_t task_id = relay__get_u64(&head);
+        if (!head.err && task_id) refuse_task(task_id, RELAY_ERR_INTERNAL, "malformed record");
+        return;
+    }
+    for (uint32_t g = 0; g < m.ngpu; g++) {
+        if (m.gpus[g].dev < (uint32_t)relay__gpu_count()) continue;
+        refuse_task(m.task_id, RELAY_ERR_INTERNAL, "it names a GPU this rank does not have");
+        return;
+    }
+    relay_ctx_t *c = ctx_new(&m);
     if (!c) {
-        /* Fail it rather than drop it: its returns and dependents would wait forever. */
-        char msg[160];
-        snprintf(msg, sizeof msg, "rank %d could not take task %#llx (malformed or out of memory)",
-                 relay__g.rank, (unsigned long long)task_id);
-        relay__log(RELAY__LOG_ERROR, "%s", msg);
-        if (!head.err) relay__post_failure(task_id, RELAY_ERR_NO_MEMORY, msg);
+        refuse_task(m.task_id, RELAY_ERR_NO_MEMORY, "out of memory");
         return;
     }
     if (!p || relay__g.shutting_down) {
@@ -641,19 +616,20 @@ void relay__worker_on_task(int src, relay__rbuf_t *r)
 
 void relay__worker_on_cancel(int src, relay__rbuf_t *r)
 {
-    (void)src;
-    uint64_t task_id = relay__get_u64(r);
-    int status = (int)relay__get_u32(r);
-    const char *msg = relay__get_str(r);
+    relay__rec_cancel_t m;
+    if (relay__rec_cancel_decode(r, &m) != 0) {
+        relay__rec_malformed(RELAY__R_CANCEL, src, r);
+        return;
+    }
     relay__pool_t *p = relay__g.pool;
-    if (r->err || !p) return;
+    if (!p) return;
     /* A call still in its actor's mailbox is dropped there. */
-    if (relay__host_cancel(task_id, status, msg)) return;
+    if (relay__host_cancel(m.task_id, m.status, m.msg)) return;
     /* Only a task still queued can be dropped; one that started runs on. */
-    relay_ctx_t *c = relay__pool_take_queued(p, task_id);
+    relay_ctx_t *c = relay__pool_take_queued(p, m.task_id);
     if (!c) return;
-    relay__post_failure(task_id, status, msg);
-    if (c->kind == RELAY__KIND_ACTOR) relay__host_abort(c, msg);
+    relay__post_failure(m.task_id, m.status, m.msg);
+    if (c->kind == RELAY__KIND_ACTOR) relay__host_abort(c, m.msg);
     relay__ctx_free(c);
 }
 
@@ -741,8 +717,11 @@ int relay_ctx_return_object(relay_ctx_t *ctx, size_t i, const void *data, size_t
     if ((!data && size) || (!refs && nrefs) || nrefs > UINT32_MAX)
         return relay__error(RELAY_ERR_INVALID_ARG, "relay_ctx_return: NULL %s",
                             !data && size ? "data" : "refs");
+    /* The refs an id can never name, which the DONE carrying them would
+     * be refused for. */
     for (size_t k = 0; k < nrefs; k++)
-        if (refs[k].id == 0 || relay__id_rank(refs[k].id) >= relay__g.size)
+        if (refs[k].id == 0 || relay__id_rank(refs[k].id) >= relay__g.size ||
+            relay__id_index(refs[k].id) >= RELAY_MAX_RETURNS)
             return relay__error(RELAY_ERR_INVALID_REF, "relay_ctx_return: ref %zu is invalid", k);
     struct relay_object *o = relay__obj_copy(ctx->task_id | (unsigned)i, data, size,
                                              (const uint64_t *)refs, (uint32_t)nrefs);

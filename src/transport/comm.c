@@ -160,18 +160,23 @@ relay__comm_hooks_t *relay__comm_hooks(void)
  * PONG follows them on the same ordered channel. */
 static void on_ping(int src, relay__rbuf_t *r)
 {
-    uint64_t epoch = relay__get_u64(r);
-    if (r->err) return;
+    relay__rec_ping_t m;
+    if (relay__rec_ping_decode(r, &m) != 0) {
+        relay__rec_malformed(RELAY__R_PING, src, r);
+        return;
+    }
     size_t start;
     relay__wbuf_t *w = relay__msg_begin(src, RELAY__R_PONG, &start);
-    relay__put_u64(w, epoch);
+    relay__rec_ping_encode(w, &m);
     relay__msg_end(src, w, start);
 }
 
 static void on_exit_record(int src, relay__rbuf_t *r)
 {
-    (void)src;
-    (void)r;
+    if (relay__rec_empty_decode(r) != 0) {
+        relay__rec_malformed(RELAY__R_EXIT, src, r);
+        return;
+    }
     relay__g.exiting = 1;
     pthread_cond_broadcast(&relay__g.state_cv);
 }
@@ -214,11 +219,23 @@ void relay__dispatch(int src, const void *buf, size_t len)
             relay__log(RELAY__LOG_ERROR, "truncated message from rank %d", src);
             return;
         }
+        /* Handlers assume the state of the ranks their records go to
+         * (rank 0's tables, or a record only rank 0 sends). */
+        if (!relay__record_route_ok(type, src, relay__g.rank)) {
+            if (type == RELAY__R_NONE || type >= RELAY__R_END)
+                relay__log(RELAY__LOG_ERROR, "unknown record type %u from rank %d: dropped", type,
+                           src);
+            else
+                relay__log(RELAY__LOG_ERROR,
+                           "%s record from rank %d to rank %d, a way it never "
+                           "goes: dropped",
+                           relay__record_name(type), src, relay__g.rank);
+            continue;
+        }
         relay__rbuf_t r;
         relay__rbuf_init(&r, payload, n);
         if (hooks.filter && hooks.filter(src, type, &r)) continue;
         relay__dispatch_record(src, type, &r);
-        if (r.err) relay__log(RELAY__LOG_ERROR, "malformed record %u from rank %d", type, src);
     }
 }
 
@@ -260,12 +277,10 @@ relay__fetch_t *relay__fetch_start(int holder, struct relay_object *obj, struct 
     }
     x->next = c->to_post;
     c->to_post = x;
+    relay__rec_fetch_t m = {obj->id, x->tag, x->chunk, obj->size};
     size_t start;
     relay__wbuf_t *w = relay__msg_begin(holder, RELAY__R_FETCH, &start);
-    relay__put_u64(w, obj->id);
-    relay__put_u32(w, (uint32_t)x->tag);
-    relay__put_u64(w, x->chunk);
-    relay__put_u64(w, obj->size);
+    relay__rec_fetch_encode(w, &m);
     relay__msg_end(holder, w, start);
     return f;
 }
@@ -316,21 +331,29 @@ void relay__comm_refuse_fetch(int dest, int tag, int status)
 
 static void post_fetch_err(int dest, int tag, int status)
 {
+    relay__rec_fetch_err_t m = {tag, status};
     size_t start;
     relay__wbuf_t *w = relay__msg_begin(dest, RELAY__R_FETCH_ERR, &start);
-    relay__put_u32(w, (uint32_t)tag);
-    relay__put_u32(w, (uint32_t)status);
+    relay__rec_fetch_err_encode(w, &m);
     relay__msg_end(dest, w, start);
+}
+
+int relay__comm_tag_max(void)
+{
+    return C()->tag_max;
 }
 
 void relay__comm_on_fetch_err(int src, relay__rbuf_t *r)
 {
-    int tag = (int)relay__get_u32(r);
-    int status = (int)relay__get_u32(r);
-    xfer_t *x = relay__map_get(&C()->recv_by_tag, (uint64_t)tag);
+    relay__rec_fetch_err_t m;
+    if (relay__rec_fetch_err_decode(r, &m) != 0) {
+        relay__rec_malformed(RELAY__R_FETCH_ERR, src, r);
+        return;
+    }
+    xfer_t *x = relay__map_get(&C()->recv_by_tag, (uint64_t)m.tag);
     if (!x || x->peer != src) return;
     x->cancel = 1;
-    x->status = status;
+    x->status = m.status;
 }
 
 /* Runtime thread: post the MPI requests of a queued transfer. */
@@ -729,7 +752,7 @@ int relay__comm_start(void)
     int *tag_ub = NULL, flag = 0;
     MPI_Comm_get_attr(relay__g.comm, MPI_TAG_UB, &tag_ub, &flag);
     c->tag_max = flag && tag_ub ? *tag_ub : 32767;
-    if (c->tag_max > (1 << 22)) c->tag_max = 1 << 22;
+    if (c->tag_max > RELAY__TAG_XFER_MAX) c->tag_max = RELAY__TAG_XFER_MAX;
     c->next_tag = RELAY__TAG_XFER_BASE;
     relay__g.comm_state = c;
     if (pthread_create(&c->thread, NULL, runtime_main, NULL) != 0) {

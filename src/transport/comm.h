@@ -90,6 +90,9 @@ void relay__send_object(int dest, int tag, size_t chunk, struct relay_object *ob
 /* Holder side: tell dest its fetch on tag cannot be answered. Lock held. */
 void relay__comm_refuse_fetch(int dest, int tag, int status);
 
+/* The largest tag a transfer may use (MPI's limit on this communicator). */
+int relay__comm_tag_max(void);
+
 /* Handler of FETCH_ERR records (the fetching side). */
 void relay__comm_on_fetch_err(int src, relay__rbuf_t *r);
 

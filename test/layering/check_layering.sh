@@ -40,7 +40,6 @@ role_level() {
     esac
 }
 
-bad=0
 declare -A seen
 while read -r from to sym; do
     [ -n "$from" ] || continue
@@ -50,24 +49,26 @@ while read -r from to sym; do
     if [ -z "${seen[$key]:-}" ]; then seen[$key]="$sym"; else seen[$key]+=",$sym"; fi
 done <<<"$edges"
 
-for key in "${!seen[@]}"; do
+violations=$(for key in "${!seen[@]}"; do
     read -r pf pt <<<"$key"
     rf="${pf%%/*}"
     rt="${pt%%/*}"
     [ "$pf" = base/init.c ] && rf=root
     [ "$pt" = base/init.c ] && rt=root
-    [ "$graph" = --graph ] && echo "$pf -> $pt (${seen[$key]})"
+    [ "$graph" = --graph ] && echo "$pf -> $pt (${seen[$key]})" >&2
     if [ "$rf" != "$rt" ]; then
         if [ -n "${seen["$pt $pf"]:-}" ] && [[ "$pf" < "$pt" ]]; then
             echo "both ways across roles: $pf <-> $pt (${seen[$key]} / ${seen["$pt $pf"]})"
-            bad=1
         fi
         lf=$(role_level "$rf")
         lt=$(role_level "$rt")
         if ((lt > lf)) || { ((lt == lf)) && [ "$rf" != "$rt" ]; }; then
             echo "calls up: $pf -> $pt (${seen[$key]})"
-            bad=1
         fi
     fi
-done | sort
-exit "${PIPESTATUS[0]:-0}"
+done | sort)
+if [ -n "$violations" ]; then
+    echo "$violations"
+    exit 1
+fi
+echo "layering: no file calls up, and no two roles call each other both ways"

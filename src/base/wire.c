@@ -61,21 +61,6 @@ void relay__record_end(relay__wbuf_t *w, size_t start)
     memcpy(w->data + start + 1, &n, 4);
 }
 
-void relay__rbuf_init(relay__rbuf_t *r, const void *p, size_t n)
-{
-    r->p = p;
-    r->end = r->p + n;
-    r->err = 0;
-}
-
-const void *relay__get_blob(relay__rbuf_t *r, size_t *n_p)
-{
-    uint64_t n = relay__get_u64(r);
-    const void *p = relay__get_bytes(r, (size_t)n);
-    *n_p = p ? (size_t)n : 0;
-    return p;
-}
-
 const char *relay__get_str(relay__rbuf_t *r)
 {
     uint32_t n = relay__get_u32(r);

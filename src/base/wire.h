@@ -59,11 +59,29 @@ void relay__record_end(relay__wbuf_t *w, size_t start);
 typedef struct relay__rbuf {
     const uint8_t *p, *end;
     int err; /* set once a read ran past the end: every later read gives 0 */
+    /* Why a decoder rejected the record (static text); NULL with err set:
+     * it was cut short. */
+    const char *why;
 } relay__rbuf_t;
 
-void relay__rbuf_init(relay__rbuf_t *r, const void *p, size_t n);
-const void *relay__get_blob(relay__rbuf_t *r, size_t *n_p); /* u64 length + bytes */
-const char *relay__get_str(relay__rbuf_t *r);               /* NUL-terminated in place */
+static inline void relay__rbuf_init(relay__rbuf_t *r, const void *p, size_t n)
+{
+    r->p = p;
+    r->end = r->p + n;
+    r->err = 0;
+    r->why = NULL;
+}
+const char *relay__get_str(relay__rbuf_t *r); /* NUL-terminated in place */
+
+/* Mark r malformed for why, unless it failed already (a value read past
+ * the end is 0, and the first failure is the one to report). Returns -1,
+ * so a decoder can `return relay__rbuf_fail(r, "...")`. */
+static inline int relay__rbuf_fail(relay__rbuf_t *r, const char *why)
+{
+    if (!r->err) r->why = why;
+    r->err = 1;
+    return -1;
+}
 
 /* Pointer to the next n bytes of the buffer, or NULL (err set). */
 static inline const void *relay__get_bytes(relay__rbuf_t *r, size_t n)
@@ -97,6 +115,15 @@ static inline uint64_t relay__get_u64(relay__rbuf_t *r)
     const void *p = relay__get_bytes(r, 8);
     if (p) memcpy(&v, p, 8);
     return v;
+}
+
+/* u64 length + bytes; *n_p is 0 on error. */
+static inline const void *relay__get_blob(relay__rbuf_t *r, size_t *n_p)
+{
+    uint64_t n = relay__get_u64(r);
+    const void *p = relay__get_bytes(r, (size_t)n);
+    *n_p = p ? (size_t)n : 0;
+    return p;
 }
 
 #endif

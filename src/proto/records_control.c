@@ -1,0 +1,108 @@
+/* Actor and control records: LOOKUP, ACTOR_REPLY, ACTOR_GONE, ACTOR_CPU,
+ * ACTOR_KILL, PING, PONG (SHUTDOWN, SHUTDOWN_ACK and EXIT are empty). */
+#include "records.h"
+#include "records_impl.h"
+#include "runtime.h"
+
+/* [u64 req][str name]. */
+void relay__rec_lookup_encode(relay__wbuf_t *w, const relay__rec_lookup_t *m)
+{
+    relay__put_u64(w, m->req);
+    relay__put_str(w, m->name);
+}
+
+int relay__rec_lookup_decode(relay__rbuf_t *r, relay__rec_lookup_t *m_p)
+{
+    m_p->req = relay__get_u64(r);
+    if (!r->err && m_p->req == 0) return relay__rbuf_fail(r, "request id 0");
+    m_p->name = relay__rec_get_str(r, 1, RELAY_MAX_NAME - 1, "the name is empty or too long");
+    return relay__rec_end(r);
+}
+
+/* [u64 req][u32 status][u64 actor_id][u64 class_hash]. */
+void relay__rec_actor_reply_encode(relay__wbuf_t *w, const relay__rec_actor_reply_t *m)
+{
+    relay__put_u64(w, m->req);
+    relay__put_u32(w, (uint32_t)m->status);
+    relay__put_u64(w, m->actor_id);
+    relay__put_u64(w, m->class_hash);
+}
+
+int relay__rec_actor_reply_decode(relay__rbuf_t *r, relay__rec_actor_reply_t *m_p)
+{
+    m_p->req = relay__get_u64(r);
+    if (!r->err && m_p->req == 0) return relay__rbuf_fail(r, "request id 0");
+    m_p->status = relay__rec_get_status(r, 0, "unknown status");
+    if (m_p->status == RELAY_OK) {
+        m_p->actor_id = relay__rec_get_task_id(r, "the actor id is invalid");
+        m_p->class_hash = relay__get_u64(r);
+    } else {
+        m_p->actor_id = relay__get_u64(r);
+        m_p->class_hash = relay__get_u64(r);
+        if (!r->err && (m_p->actor_id || m_p->class_hash))
+            return relay__rbuf_fail(r, "a failed lookup names an actor");
+    }
+    return relay__rec_end(r);
+}
+
+/* [u64 actor_id]. */
+void relay__rec_actor_gone_encode(relay__wbuf_t *w, const relay__rec_actor_gone_t *m)
+{
+    relay__put_u64(w, m->actor_id);
+}
+
+int relay__rec_actor_gone_decode(relay__rbuf_t *r, relay__rec_actor_gone_t *m_p)
+{
+    m_p->actor_id = relay__rec_get_task_id(r, "the actor id is invalid");
+    return relay__rec_end(r);
+}
+
+/* [u64 actor_id][u64 delta]. */
+void relay__rec_actor_cpu_encode(relay__wbuf_t *w, const relay__rec_actor_cpu_t *m)
+{
+    relay__put_u64(w, m->actor_id);
+    relay__put_u64(w, (uint64_t)m->delta);
+}
+
+int relay__rec_actor_cpu_decode(relay__rbuf_t *r, relay__rec_actor_cpu_t *m_p)
+{
+    m_p->actor_id = relay__rec_get_task_id(r, "the actor id is invalid");
+    m_p->delta = (int64_t)relay__get_u64(r);
+    if (!r->err && (m_p->delta < -RELAY__UNITS_MAX || m_p->delta > RELAY__UNITS_MAX))
+        return relay__rbuf_fail(r, "CPUs out of range");
+    return relay__rec_end(r);
+}
+
+/* [u64 actor_id][u32 status][str msg]. */
+void relay__rec_actor_kill_encode(relay__wbuf_t *w, const relay__rec_actor_kill_t *m)
+{
+    relay__put_u64(w, m->actor_id);
+    relay__put_u32(w, (uint32_t)m->status);
+    relay__put_str(w, m->msg);
+}
+
+int relay__rec_actor_kill_decode(relay__rbuf_t *r, relay__rec_actor_kill_t *m_p)
+{
+    m_p->actor_id = relay__rec_get_task_id(r, "the actor id is invalid");
+    m_p->status = relay__rec_get_status(r, 1, "the status is not an error");
+    m_p->msg = relay__rec_get_str(r, 0, UINT32_MAX, "bad message");
+    return relay__rec_end(r);
+}
+
+/* [u64 epoch]. */
+void relay__rec_ping_encode(relay__wbuf_t *w, const relay__rec_ping_t *m)
+{
+    relay__put_u64(w, m->epoch);
+}
+
+int relay__rec_ping_decode(relay__rbuf_t *r, relay__rec_ping_t *m_p)
+{
+    m_p->epoch = relay__get_u64(r);
+    if (!r->err && m_p->epoch == 0) return relay__rbuf_fail(r, "epoch 0");
+    return relay__rec_end(r);
+}
+
+int relay__rec_pong_decode(relay__rbuf_t *r, relay__rec_ping_t *m_p)
+{
+    return relay__rec_ping_decode(r, m_p);
+}

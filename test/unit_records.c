@@ -1,0 +1,1063 @@
+/* Every record type: a filled struct survives encode and decode field by
+ * field; every cut of the encoded bytes, a byte after them, and targeted
+ * corruptions (bad enum values and kinds, huge counts, missing NULs,
+ * invalid ids) are rejected. No MPI and no runtime: the decoders need
+ * only the job's size, set by hand. Decoding reads from an exact-size
+ * copy, so a read past the end shows under AddressSanitizer. */
+#include <limits.h>
+
+#include "records.h"
+#include "runtime.h"
+#include "testutil.h"
+
+#define NRANKS 4
+
+typedef int (*decode_fn)(relay__rbuf_t *r, void *m);
+
+/* Typed decoders as decode_fn. */
+#define DECODER(name, type)                                                                        \
+    static int dec_##name(relay__rbuf_t *r, void *m)                                               \
+    {                                                                                              \
+        return relay__rec_##name##_decode(r, (type *)m);                                           \
+    }
+DECODER(submit, relay__rec_submit_t)
+DECODER(task, relay__rec_task_t)
+DECODER(done, relay__rec_done_t)
+DECODER(block, relay__rec_block_t)
+DECODER(unblock, relay__rec_unblock_t)
+DECODER(cancel, relay__rec_cancel_t)
+DECODER(put, relay__rec_put_t)
+DECODER(release, relay__rec_ids_t)
+DECODER(free, relay__rec_ids_t)
+DECODER(retain_check, relay__rec_req_id_t)
+DECODER(get_cancel, relay__rec_req_id_t)
+DECODER(kill, relay__rec_req_id_t)
+DECODER(sync, relay__rec_req_id_t)
+DECODER(get, relay__rec_get_t)
+DECODER(get_reply, relay__rec_get_reply_t)
+DECODER(reply, relay__rec_reply_t)
+DECODER(fetch, relay__rec_fetch_t)
+DECODER(fetch_err, relay__rec_fetch_err_t)
+DECODER(lookup, relay__rec_lookup_t)
+DECODER(actor_reply, relay__rec_actor_reply_t)
+DECODER(actor_gone, relay__rec_actor_gone_t)
+DECODER(actor_cpu, relay__rec_actor_cpu_t)
+DECODER(actor_kill, relay__rec_actor_kill_t)
+DECODER(ping, relay__rec_ping_t)
+DECODER(pong, relay__rec_ping_t)
+
+static int dec_empty(relay__rbuf_t *r, void *m)
+{
+    (void)m;
+    return relay__rec_empty_decode(r);
+}
+
+/* The largest decoded struct (TASK, with its GPU table). */
+typedef union any_rec {
+    relay__rec_submit_t submit;
+    relay__rec_task_t task;
+    relay__rec_done_t done;
+    relay__rec_get_reply_t get_reply;
+} any_rec_t;
+
+/* Decode bytes from an exact-size copy; returns the decoder's answer and
+ * (on success) the copy, which the decoded struct points into. */
+static int decode_copy(const void *bytes, size_t n, decode_fn dec, void *m, void **copy_p,
+                       const char **why_p)
+{
+    void *copy = malloc(n ? n : 1);
+    CHECK(copy != NULL);
+    if (n) memcpy(copy, bytes, n);
+    relay__rbuf_t r;
+    relay__rbuf_init(&r, copy, n);
+    int rc = dec(&r, m);
+    if (rc == 0) CHECK(!r.err && r.p == r.end);
+    if (rc != 0) CHECK(r.err);
+    if (why_p) *why_p = r.why;
+    if (rc == 0 && copy_p) {
+        *copy_p = copy;
+    } else {
+        free(copy);
+    }
+    return rc;
+}
+
+static unsigned long long checks;
+
+#define CHECK_AT_EQ(file, line, a, b) CHECK_CMP_AT(file, line, a, ==, b)
+
+/* Every cut of the record, and the record with a byte after it, fail. */
+static void check_cuts_at(const char *file, int line, const relay__wbuf_t *w, decode_fn dec)
+{
+    any_rec_t m;
+    for (size_t len = 0; len < w->len; len++) {
+        if (decode_copy(w->data, len, dec, &m, NULL, NULL) != -1) {
+            fprintf(stderr, "%s:%d: a cut to %zu of %zu bytes was accepted\n", file, line, len,
+                    w->len);
+            CHECK(0);
+        }
+        checks++;
+    }
+    uint8_t *more = malloc(w->len + 1);
+    CHECK(more != NULL);
+    memcpy(more, w->data, w->len);
+    more[w->len] = 0;
+    const char *why = NULL;
+    CHECK_AT_EQ(file, line, decode_copy(more, w->len + 1, dec, &m, NULL, &why), -1);
+    CHECK_STREQ(why, "trailing bytes after the record");
+    free(more);
+    checks++;
+}
+#define check_cuts(w, dec) check_cuts_at(__FILE__, __LINE__, (w), (dec))
+
+/* The record with width bytes at off replaced by v fails; *why_p (when
+ * not NULL) gets the reason. */
+static void bad_at(const char *file, int line, const relay__wbuf_t *w, decode_fn dec, size_t off,
+                   int width, uint64_t v, const char *want)
+{
+    CHECK(off + (size_t)width <= w->len);
+    uint8_t *b = malloc(w->len);
+    CHECK(b != NULL);
+    memcpy(b, w->data, w->len);
+    uint8_t v8 = (uint8_t)v;
+    uint32_t v32 = (uint32_t)v;
+    memcpy(b + off, width == 1 ? (const void *)&v8 : width == 4 ? (const void *)&v32 : &v, width);
+    any_rec_t m;
+    const char *why = NULL;
+    int rc = decode_copy(b, w->len, dec, &m, NULL, &why);
+    if (rc != -1) {
+        fprintf(stderr, "%s:%d: %d bytes at %zu set to %llu were accepted\n", file, line, width,
+                off, (unsigned long long)v);
+        CHECK(0);
+    }
+    if (want && (!why || !strstr(why, want))) {
+        fprintf(stderr, "%s:%d: rejected for \"%s\", expected \"%s\"\n", file, line,
+                why ? why : "(truncated)", want);
+        CHECK(0);
+    }
+    free(b);
+    checks++;
+}
+#define BAD8(w, dec, off, v, want) bad_at(__FILE__, __LINE__, (w), (dec), (off), 1, (v), (want))
+#define BAD32(w, dec, off, v, want) bad_at(__FILE__, __LINE__, (w), (dec), (off), 4, (v), (want))
+#define BAD64(w, dec, off, v, want) bad_at(__FILE__, __LINE__, (w), (dec), (off), 8, (v), (want))
+
+/* Decode w (must succeed) into m; returns the buffer m points into. */
+static void *decode_ok_at(const char *file, int line, const relay__wbuf_t *w, decode_fn dec,
+                          void *m)
+{
+    void *copy = NULL;
+    const char *why = NULL;
+    int rc = decode_copy(w->data, w->len, dec, m, &copy, &why);
+    if (rc != 0) fprintf(stderr, "%s:%d: rejected: %s\n", file, line, why ? why : "truncated");
+    CHECK_AT_EQ(file, line, rc, 0);
+    checks++;
+    return copy;
+}
+#define decode_ok(w, dec, m) decode_ok_at(__FILE__, __LINE__, (w), (dec), (m))
+
+/* Bytes a string takes: [u32 length][chars][NUL]. */
+static size_t S(const char *s)
+{
+    return 4 + strlen(s) + 1;
+}
+
+static uint64_t id(int rank, uint64_t seq, unsigned idx)
+{
+    return relay__id_make(rank, seq, idx);
+}
+
+static void fresh(relay__wbuf_t *w)
+{
+    relay__wbuf_free(w);
+    relay__wbuf_init(w);
+}
+
+/* ---- descriptors ----------------------------------------------------------- */
+
+static const uint64_t refs2[2] = {UINT64_C(0x300000000100), UINT64_C(0x100000000202)};
+
+/* Three kinds of descriptor: inline bytes with refs and an array shape,
+ * a large object held elsewhere, an error. */
+static const int64_t inline_vals[3] = {1, -2, 3};
+
+static relay__desc_t desc_inline(void)
+{
+    relay__array_t a = {RELAY_INT64, 1, {3}};
+    relay__desc_t d;
+    memset(&d, 0, sizeof d);
+    d.status = RELAY_OK;
+    d.nrefs = 2;
+    d.refs = refs2;
+    d.has_array = 1;
+    d.array = a;
+    d.is_inline = 1;
+    d.size = sizeof inline_vals;
+    d.bytes = inline_vals;
+    return d;
+}
+
+static relay__desc_t desc_remote(void)
+{
+    relay__array_t a = {RELAY_FLOAT32, 2, {1000, 500}};
+    relay__desc_t d;
+    relay__desc_of_remote(&d, 2000000, NULL, 0, &a, 3);
+    return d;
+}
+
+static relay__desc_t desc_error(void)
+{
+    relay__desc_t d;
+    memset(&d, 0, sizeof d);
+    d.status = RELAY_ERR_TASK_FAILED;
+    d.errmsg = "task 'f' failed: it said so";
+    d.is_inline = 1;
+    return d;
+}
+
+static void check_desc_eq(const relay__desc_t *a, const relay__desc_t *b)
+{
+    CHECK_STATUS(a->status, b->status);
+    CHECK_EQ(a->is_inline, b->is_inline);
+    if (a->status != RELAY_OK) {
+        CHECK_STREQ(a->errmsg, b->errmsg);
+        return;
+    }
+    CHECK_EQ(a->nrefs, b->nrefs);
+    for (uint32_t i = 0; i < a->nrefs; i++)
+        CHECK_EQ(relay__desc_ref(a, i), relay__desc_ref(b, i));
+    CHECK_EQ(a->has_array, b->has_array);
+    if (a->has_array) {
+        CHECK_EQ(a->array.dtype, b->array.dtype);
+        CHECK_EQ(a->array.ndims, b->array.ndims);
+        CHECK_MEMEQ(a->array.dims, b->array.dims, sizeof a->array.dims);
+    }
+    CHECK_EQ(a->size, b->size);
+    if (a->is_inline)
+        CHECK_MEMEQ(a->bytes, b->bytes, a->size);
+    else
+        CHECK_EQ(a->holder, b->holder);
+}
+
+/* Bytes of an inline descriptor of desc_inline(): status, nrefs, refs,
+ * ndims, dtype, dims, inline flag, size, bytes. */
+enum {
+    DI_NREFS = 4,
+    DI_REF0 = 8,
+    DI_NDIMS = 24,
+    DI_DTYPE = 25,
+    DI_DIM0 = 26,
+    DI_INLINE = 34,
+    DI_SIZE = 35,
+    DI_LEN = 35 + 8 + 24
+};
+/* A remote one: ndims at 8, dtype 9, dims 10.., inline 26, size 27, holder 35. */
+enum { DR_NDIMS = 8, DR_INLINE = 26, DR_SIZE = 27, DR_HOLDER = 35, DR_LEN = 39 };
+
+/* Corruptions of an inline descriptor at base, and of a remote one at rb. */
+static void bad_descs(const relay__wbuf_t *w, decode_fn dec, size_t base, size_t rb)
+{
+    BAD32(w, dec, base, 7, "unknown status");
+    BAD32(w, dec, base + DI_NREFS, UINT32_MAX, "count exceeds");
+    BAD64(w, dec, base + DI_REF0, 0, "invalid ref");
+    BAD64(w, dec, base + DI_REF0, id(NRANKS, 1, 0), "invalid ref");
+    BAD64(w, dec, base + DI_REF0, id(1, 1, RELAY_MAX_RETURNS), "invalid ref");
+    BAD8(w, dec, base + DI_NDIMS, RELAY_MAX_DIMS + 1, "too many dimensions");
+    BAD8(w, dec, base + DI_DTYPE, 99, "unknown element type");
+    BAD64(w, dec, base + DI_DIM0, 4, "shape does not match");
+    BAD8(w, dec, base + DI_INLINE, 2, "inline flag");
+    BAD64(w, dec, base + DI_SIZE, UINT64_MAX, NULL);
+    BAD32(w, dec, rb + DR_HOLDER, NRANKS, "holder");
+    BAD64(w, dec, rb + DR_SIZE, 1, "shape does not match");
+}
+
+/* ---- SUBMIT ---------------------------------------------------------------- */
+
+static void args_from(void *ctx, uint32_t i, relay__rec_arg_t *a_p)
+{
+    *a_p = ((const relay__rec_arg_t *)ctx)[i];
+}
+
+static const int64_t arg_val = 42;
+
+static void submit_args(relay__rec_arg_t *v)
+{
+    memset(v, 0, 3 * sizeof *v);
+    v[0].kind = RELAY_ARG_VALUE;
+    v[0].data = &arg_val;
+    v[0].size = sizeof arg_val;
+    v[1].kind = RELAY_ARG_REF;
+    v[1].ref = id(2, 99, 3);
+    v[2].kind = RELAY_ARG_VALUE;
+    v[2].data = "";
+    v[2].size = 0;
+}
+
+static void check_arg_list(const relay__rec_args_t *got, const relay__rec_arg_t *want, uint32_t n,
+                           int with_desc)
+{
+    CHECK_EQ(got->n, n);
+    relay__rbuf_t it = got->enc;
+    for (uint32_t i = 0; i < n; i++) {
+        relay__rec_arg_t a;
+        if (with_desc)
+            relay__rec_task_arg_next(&it, &a);
+        else
+            relay__rec_submit_arg_next(&it, &a);
+        CHECK(!it.err);
+        CHECK_EQ(a.kind, want[i].kind);
+        if (a.kind == RELAY_ARG_REF) {
+            CHECK_EQ(a.ref, want[i].ref);
+            if (with_desc) check_desc_eq(&a.desc, &want[i].desc);
+        } else {
+            CHECK_EQ(a.size, want[i].size);
+            CHECK_MEMEQ(a.data, want[i].data, a.size);
+        }
+    }
+    CHECK(it.p == it.end);
+}
+
+static relay__rec_submit_t submit_task(relay__rec_arg_t *args)
+{
+    relay__rec_submit_t m;
+    memset(&m, 0, sizeof m);
+    m.task_id = id(1, 7, 0);
+    m.fn_hash = UINT64_C(0x1234567890abcdef);
+    m.fn = "fn";
+    m.name = "a task";
+    m.nret = 3;
+    m.retries = 2;
+    m.args.n = 3;
+    m.args.get = args_from;
+    m.args.ctx = args;
+    m.has_demand = 1;
+    relay__demand_default(&m.demand);
+    m.demand.gpu = 5000;
+    m.demand.ncustom = 2;
+    m.demand.custom[0].idx = 1;
+    m.demand.custom[0].units = 20000;
+    m.demand.custom[1].idx = 4;
+    m.demand.custom[1].units = 1;
+    m.kind = RELAY__KIND_TASK;
+    return m;
+}
+
+static void check_submit_eq(const relay__rec_submit_t *a, const relay__rec_submit_t *b,
+                            const relay__rec_arg_t *args)
+{
+    CHECK_EQ(a->task_id, b->task_id);
+    CHECK_EQ(a->fn_hash, b->fn_hash);
+    CHECK_STREQ(a->fn, b->fn);
+    CHECK_STREQ(a->name, b->name);
+    CHECK_EQ(a->nret, b->nret);
+    CHECK_EQ(a->retries, b->retries);
+    check_arg_list(&a->args, args, b->args.n, 0);
+    CHECK_EQ(a->has_demand, b->has_demand);
+    if (b->has_demand) {
+        CHECK_EQ(a->demand.cpu, b->demand.cpu);
+        CHECK_EQ(a->demand.gpu, b->demand.gpu);
+        CHECK_EQ(a->demand.ncustom, b->demand.ncustom);
+        for (uint32_t i = 0; i < b->demand.ncustom; i++) {
+            CHECK_EQ(a->demand.custom[i].idx, b->demand.custom[i].idx);
+            CHECK_EQ(a->demand.custom[i].units, b->demand.custom[i].units);
+        }
+    } else {
+        CHECK(relay__demand_is_default(&a->demand));
+    }
+    CHECK_EQ(a->kind, b->kind);
+    CHECK_EQ(a->req, b->req);
+    CHECK_EQ(a->max_conc, b->max_conc);
+    if (b->kind == RELAY__KIND_ACTOR)
+        CHECK_STREQ(a->actor_name, b->actor_name);
+    else
+        CHECK(a->actor_name == NULL);
+    CHECK_EQ(a->actor_id, b->actor_id);
+    CHECK_EQ(a->class_hash, b->class_hash);
+}
+
+static void rec_submit(void)
+{
+    relay__rec_arg_t args[3];
+    submit_args(args);
+    relay__rec_submit_t m = submit_task(args), got;
+    relay__wbuf_t w;
+    relay__wbuf_init(&w);
+    relay__rec_submit_encode(&w, &m);
+    void *buf = decode_ok(&w, dec_submit, &got);
+    check_submit_eq(&got, &m, args);
+    free(buf);
+    check_cuts(&w, dec_submit);
+
+    /* Offsets of the fields (see records_task.c). */
+    size_t o_fn = 16, o_name = o_fn + S(m.fn), o_nret = o_name + S(m.name);
+    size_t o_retries = o_nret + 4, o_nargs = o_retries + 4, o_arg0 = o_nargs + 4;
+    size_t o_arg1 = o_arg0 + 1 + 8 + 8, o_arg2 = o_arg1 + 1 + 8, o_dem = o_arg2 + 1 + 8;
+    size_t o_cpu = o_dem + 1, o_gpu = o_cpu + 8, o_ncustom = o_gpu + 8, o_c0 = o_ncustom + 4;
+    size_t o_c1 = o_c0 + 12, o_kind = o_c1 + 12;
+    CHECK_EQ(o_kind + 1, w.len);
+
+    /* The crash this file guards against: an argument kind that is neither
+     * value (1) nor ref (2) was read as a ref. */
+    BAD8(&w, dec_submit, o_arg0, 3, "neither value nor ref");
+    BAD8(&w, dec_submit, o_arg1, 0, "neither value nor ref");
+    BAD8(&w, dec_submit, o_arg2, 255, "neither value nor ref");
+
+    BAD64(&w, dec_submit, 0, 0, "task id");
+    BAD64(&w, dec_submit, 0, id(1, 7, 1), "task id");
+    BAD64(&w, dec_submit, 0, id(NRANKS, 7, 0), "task id");
+    BAD32(&w, dec_submit, o_fn, 0, NULL);                 /* length 0: NUL where 'f' was */
+    BAD8(&w, dec_submit, o_fn + 4 + 2, 'x', "NUL");       /* the NUL of "fn" */
+    BAD8(&w, dec_submit, o_name + 4 + 1, 0, "task name"); /* a NUL inside */
+    BAD32(&w, dec_submit, o_nret, RELAY_MAX_RETURNS + 1, "too many returns");
+    BAD32(&w, dec_submit, o_nret, 0, "no return");
+    BAD32(&w, dec_submit, o_retries, RELAY__MAX_RETRIES + 1, "retries");
+    BAD32(&w, dec_submit, o_nargs, RELAY_MAX_ARGS + 1, "too many arguments");
+    BAD32(&w, dec_submit, o_nargs, UINT32_MAX, "too many arguments");
+    BAD32(&w, dec_submit, o_nargs, 4, NULL);
+    BAD64(&w, dec_submit, o_arg0 + 1, UINT64_MAX, NULL); /* a value longer than the record */
+    BAD64(&w, dec_submit, o_arg1 + 1, 0, "invalid ref");
+    BAD8(&w, dec_submit, o_dem, 2, "demand flag");
+    BAD64(&w, dec_submit, o_cpu, (uint64_t)-1, "out of range");
+    BAD64(&w, dec_submit, o_cpu, (uint64_t)RELAY__UNITS_MAX + 1, "out of range");
+    BAD64(&w, dec_submit, o_gpu, 15000, "fraction of several GPUs");
+    BAD32(&w, dec_submit, o_ncustom, RELAY_MAX_RESOURCES + 1, "too many resources");
+    BAD32(&w, dec_submit, o_ncustom, UINT32_MAX, "too many resources");
+    BAD32(&w, dec_submit, o_c1, 1, "order"); /* not ascending */
+    BAD64(&w, dec_submit, o_c0 + 4, 0, "order");
+    BAD8(&w, dec_submit, o_kind, 3, "unknown task kind");
+    BAD8(&w, dec_submit, o_kind, 255, "unknown task kind");
+
+    /* A constructor (no returns, a name, a reply wanted) without demand. */
+    fresh(&w);
+    m.nret = 0;
+    m.args.n = 1;
+    m.has_demand = 0;
+    m.kind = RELAY__KIND_ACTOR;
+    m.req = 77;
+    m.max_conc = 4;
+    m.actor_name = "counter";
+    relay__rec_submit_encode(&w, &m);
+    buf = decode_ok(&w, dec_submit, &got);
+    check_submit_eq(&got, &m, args);
+    free(buf);
+    check_cuts(&w, dec_submit);
+    size_t o_ckind = o_arg1 + 1, o_mc = o_ckind + 1 + 8;
+    CHECK_EQ(o_mc + 4 + S("counter"), w.len);
+    BAD32(&w, dec_submit, o_nret, 1, "constructor has returns");
+    BAD32(&w, dec_submit, o_mc, 0, "max_concurrency");
+    BAD32(&w, dec_submit, o_mc, RELAY_MAX_CONCURRENCY + 1, "max_concurrency");
+    BAD32(&w, dec_submit, o_mc + 4, RELAY_MAX_NAME, NULL);
+
+    /* A method call. */
+    fresh(&w);
+    m.nret = 1;
+    m.kind = RELAY__KIND_METHOD;
+    m.req = 0;
+    m.max_conc = 0;
+    m.actor_name = NULL;
+    m.actor_id = id(3, 5, 0);
+    m.class_hash = 99;
+    relay__rec_submit_encode(&w, &m);
+    buf = decode_ok(&w, dec_submit, &got);
+    check_submit_eq(&got, &m, args);
+    free(buf);
+    check_cuts(&w, dec_submit);
+    BAD64(&w, dec_submit, o_ckind + 1, 0, "actor id");
+    BAD64(&w, dec_submit, o_ckind + 1, id(NRANKS, 5, 0), "actor id");
+    relay__wbuf_free(&w);
+}
+
+/* ---- TASK ------------------------------------------------------------------ */
+
+static void rec_task(void)
+{
+    relay__rec_arg_t args[4];
+    memset(args, 0, sizeof args);
+    args[0].kind = RELAY_ARG_REF;
+    args[0].ref = id(1, 3, 0);
+    args[0].desc = desc_inline();
+    args[1].kind = RELAY_ARG_VALUE;
+    args[1].data = &arg_val;
+    args[1].size = sizeof arg_val;
+    args[2].kind = RELAY_ARG_REF;
+    args[2].ref = id(2, 4, 1);
+    args[2].desc = desc_remote();
+    args[3].kind = RELAY_ARG_REF;
+    args[3].ref = id(0, 5, 0);
+    args[3].desc = desc_error();
+    relay__rec_task_t m, got;
+    memset(&m, 0, sizeof m);
+    m.task_id = id(2, 11, 0);
+    m.fn_hash = 5;
+    m.fn = "kernel";
+    m.name = "step 3";
+    m.nret = RELAY_MAX_RETURNS;
+    m.attempt = 1;
+    m.has_res = 1;
+    m.cpu = 25000;
+    m.ngpu = 2;
+    m.gpus[0].dev = 0;
+    m.gpus[0].units = RELAY__UNIT;
+    m.gpus[1].dev = RELAY__MAX_GPUS - 1;
+    m.gpus[1].units = 1;
+    m.kind = RELAY__KIND_TASK;
+    m.args.n = 4;
+    m.args.get = args_from;
+    m.args.ctx = args;
+    relay__wbuf_t w;
+    relay__wbuf_init(&w);
+    relay__rec_task_encode(&w, &m);
+    void *buf = decode_ok(&w, dec_task, &got);
+    CHECK_EQ(got.task_id, m.task_id);
+    CHECK_EQ(got.fn_hash, m.fn_hash);
+    CHECK_STREQ(got.fn, m.fn);
+    CHECK_STREQ(got.name, m.name);
+    CHECK_EQ(got.nret, m.nret);
+    CHECK_EQ(got.attempt, m.attempt);
+    CHECK_EQ(got.has_res, 1);
+    CHECK_EQ(got.cpu, m.cpu);
+    CHECK_EQ(got.ngpu, m.ngpu);
+    for (uint32_t g = 0; g < m.ngpu; g++) {
+        CHECK_EQ(got.gpus[g].dev, m.gpus[g].dev);
+        CHECK_EQ(got.gpus[g].units, m.gpus[g].units);
+    }
+    CHECK_EQ(got.kind, m.kind);
+    CHECK_EQ(got.actor_id, 0);
+    check_arg_list(&got.args, args, 4, 1);
+    free(buf);
+    check_cuts(&w, dec_task);
+
+    size_t o_nret = 16 + S(m.fn) + S(m.name), o_att = o_nret + 4, o_res = o_att + 4;
+    size_t o_cpu = o_res + 1, o_ngpu = o_cpu + 8, o_g0 = o_ngpu + 4, o_g1 = o_g0 + 12;
+    size_t o_kind = o_g1 + 12, o_nargs = o_kind + 1, o_arg0 = o_nargs + 4;
+    size_t o_arg1 = o_arg0 + 1 + 8 + DI_LEN, o_arg2 = o_arg1 + 1 + 16;
+    size_t o_arg3 = o_arg2 + 1 + 8 + DR_LEN;
+    CHECK_EQ(o_arg3 + 1 + 8 + 4 + S(desc_error().errmsg), w.len);
+    BAD32(&w, dec_task, o_nret, RELAY_MAX_RETURNS + 1, "too many returns");
+    BAD32(&w, dec_task, o_att, RELAY__MAX_RETRIES + 1, "attempts");
+    BAD8(&w, dec_task, o_res, 2, "resources flag");
+    BAD64(&w, dec_task, o_cpu, (uint64_t)-5, "CPUs");
+    BAD32(&w, dec_task, o_ngpu, RELAY__MAX_GPUS + 1, "too many GPUs");
+    BAD32(&w, dec_task, o_g0, RELAY__MAX_GPUS, "GPU share");
+    BAD64(&w, dec_task, o_g0 + 4, 0, "GPU share");
+    BAD64(&w, dec_task, o_g1 + 4, RELAY__UNIT + 1, "GPU share");
+    BAD8(&w, dec_task, o_kind, 3, "unknown task kind");
+    BAD32(&w, dec_task, o_nargs, RELAY_MAX_ARGS + 1, "too many arguments");
+    BAD8(&w, dec_task, o_arg0, 3, "neither value nor ref");
+    BAD8(&w, dec_task, o_arg1, 0, "neither value nor ref");
+    BAD64(&w, dec_task, o_arg0 + 1, 0, "invalid ref");
+    bad_descs(&w, dec_task, o_arg0 + 9, o_arg2 + 9);
+    BAD32(&w, dec_task, o_arg3 + 9, RELAY_OK, NULL); /* an error desc read as a good one */
+    BAD32(&w, dec_task, o_arg3 + 9 + 4, 0, NULL);    /* message length 0: no NUL there */
+
+    /* A method: actor id and class, max_concurrency 0, no resources. */
+    fresh(&w);
+    m.kind = RELAY__KIND_METHOD;
+    m.has_res = 0;
+    m.nret = 1;
+    m.actor_id = id(1, 8, 0);
+    m.class_hash = 1234;
+    m.args.n = 1;
+    relay__rec_task_encode(&w, &m);
+    buf = decode_ok(&w, dec_task, &got);
+    CHECK_EQ(got.kind, RELAY__KIND_METHOD);
+    CHECK_EQ(got.has_res, 0);
+    CHECK_EQ(got.cpu, RELAY__UNIT);
+    CHECK_EQ(got.ngpu, 0);
+    CHECK_EQ(got.actor_id, m.actor_id);
+    CHECK_EQ(got.class_hash, m.class_hash);
+    CHECK_EQ(got.max_conc, 0);
+    check_arg_list(&got.args, args, 1, 1);
+    free(buf);
+    check_cuts(&w, dec_task);
+    size_t o_mkind = o_res + 1, o_mc = o_mkind + 17;
+    BAD64(&w, dec_task, o_mkind + 1, 0, "actor id");
+    BAD32(&w, dec_task, o_mc, 1, "max_concurrency");
+    BAD32(&w, dec_task, o_nret, 0, "no return");
+
+    /* A constructor: no returns, max_concurrency 1.. */
+    fresh(&w);
+    m.kind = RELAY__KIND_ACTOR;
+    m.nret = 0;
+    m.max_conc = RELAY_MAX_CONCURRENCY;
+    m.args.n = 0;
+    relay__rec_task_encode(&w, &m);
+    buf = decode_ok(&w, dec_task, &got);
+    CHECK_EQ(got.kind, RELAY__KIND_ACTOR);
+    CHECK_EQ(got.nret, 0);
+    CHECK_EQ(got.max_conc, RELAY_MAX_CONCURRENCY);
+    CHECK_EQ(got.args.n, 0);
+    free(buf);
+    check_cuts(&w, dec_task);
+    BAD32(&w, dec_task, o_mc, 0, "max_concurrency");
+    BAD32(&w, dec_task, o_nret, 1, "constructor has returns");
+    relay__wbuf_free(&w);
+}
+
+/* ---- DONE ------------------------------------------------------------------ */
+
+static void descs_from(void *ctx, uint32_t i, relay__desc_t *d_p)
+{
+    *d_p = ((const relay__desc_t *)ctx)[i];
+}
+
+static void rec_done(void)
+{
+    relay__desc_t rets[3] = {desc_inline(), desc_remote(), desc_inline()};
+    rets[2].nrefs = 0;
+    rets[2].has_array = 0;
+    uint64_t rel[2] = {id(1, 1, 0), id(3, 2, 5)};
+    relay__rec_done_t m, got;
+    memset(&m, 0, sizeof m);
+    m.task_id = id(0, 9, 0);
+    m.status = RELAY_OK;
+    m.run_ns = 123456789;
+    m.msg = "";
+    m.rets.n = 3;
+    m.rets.get = descs_from;
+    m.rets.ctx = rets;
+    m.released.n = 2;
+    m.released.v = rel;
+    relay__wbuf_t w;
+    relay__wbuf_init(&w);
+    relay__rec_done_encode(&w, &m);
+    void *buf = decode_ok(&w, dec_done, &got);
+    CHECK_EQ(got.task_id, m.task_id);
+    CHECK_STATUS(got.status, RELAY_OK);
+    CHECK_EQ(got.run_ns, m.run_ns);
+    CHECK_STREQ(got.msg, "");
+    CHECK_EQ(got.rets.n, 3);
+    relay__rbuf_t it = got.rets.enc;
+    for (uint32_t i = 0; i < 3; i++) {
+        relay__desc_t d;
+        relay__rec_done_ret_next(&it, &d);
+        CHECK(!it.err);
+        check_desc_eq(&d, &rets[i]);
+    }
+    CHECK(it.p == it.end);
+    CHECK_EQ(got.released.n, 2);
+    CHECK_EQ(relay__ids_at(&got.released, 0), rel[0]);
+    CHECK_EQ(relay__ids_at(&got.released, 1), rel[1]);
+    free(buf);
+    check_cuts(&w, dec_done);
+
+    size_t o_status = 8, o_msg = 20, o_nret = o_msg + S(""), o_r0 = o_nret + 4;
+    size_t o_r1 = o_r0 + DI_LEN, o_r2 = o_r1 + DR_LEN, o_nrel = o_r2 + 4 + 4 + 1 + 1 + 8 + 24;
+    CHECK_EQ(o_nrel + 4 + 16, w.len);
+    BAD32(&w, dec_done, o_status, 5, "unknown status");
+    BAD32(&w, dec_done, o_status, (uint32_t)RELAY_ERR_TASK_FAILED, "failed task has returns");
+    BAD32(&w, dec_done, o_nret, RELAY_MAX_RETURNS + 1, "too many returns");
+    BAD32(&w, dec_done, o_nret, 4, NULL);
+    bad_descs(&w, dec_done, o_r0, o_r1);
+    BAD32(&w, dec_done, o_nrel, UINT32_MAX, "count exceeds");
+    BAD32(&w, dec_done, o_nrel, 3, "count exceeds");
+    BAD64(&w, dec_done, o_nrel + 4, 0, "released id");
+    BAD64(&w, dec_done, o_nrel + 12, id(NRANKS, 1, 0), "released id");
+
+    /* A failure: no returns, a message. */
+    fresh(&w);
+    m.status = RELAY_ERR_TASK_FAILED;
+    m.msg = "task 'x' failed";
+    m.rets.n = 0;
+    m.released.n = 0;
+    relay__rec_done_encode(&w, &m);
+    buf = decode_ok(&w, dec_done, &got);
+    CHECK_STATUS(got.status, RELAY_ERR_TASK_FAILED);
+    CHECK_STREQ(got.msg, m.msg);
+    CHECK_EQ(got.rets.n, 0);
+    CHECK_EQ(got.released.n, 0);
+    free(buf);
+    check_cuts(&w, dec_done);
+    BAD8(&w, dec_done, o_msg + 4 + strlen(m.msg), 'x', "NUL");
+    relay__wbuf_free(&w);
+}
+
+/* ---- BLOCK, UNBLOCK, CANCEL ------------------------------------------------- */
+
+static void rec_block_unblock_cancel(void)
+{
+    uint64_t ids[3] = {id(1, 1, 0), id(2, 2, 2), id(3, 3, 0)};
+    relay__rec_block_t b = {id(1, 4, 0), 20000, 1, 2, {3, ids}}, gb;
+    relay__wbuf_t w;
+    relay__wbuf_init(&w);
+    relay__rec_block_encode(&w, &b);
+    void *buf = decode_ok(&w, dec_block, &gb);
+    CHECK_EQ(gb.task_id, b.task_id);
+    CHECK_EQ(gb.released, b.released);
+    CHECK_EQ(gb.answered, 1);
+    CHECK_EQ(gb.k, 2);
+    CHECK_EQ(gb.ids.n, 3);
+    for (uint32_t i = 0; i < 3; i++)
+        CHECK_EQ(relay__ids_at(&gb.ids, i), ids[i]);
+    free(buf);
+    check_cuts(&w, dec_block);
+    BAD64(&w, dec_block, 0, id(1, 4, 1), "task id");
+    BAD64(&w, dec_block, 8, (uint64_t)-1, "released");
+    BAD8(&w, dec_block, 16, 2, "answered");
+    BAD64(&w, dec_block, 17, 4, "more ids");
+    BAD32(&w, dec_block, 25, 1u << 30, "count exceeds");
+    BAD64(&w, dec_block, 29 + 8, 0, "invalid");
+
+    fresh(&w);
+    relay__rec_unblock_t u = {id(2, 5, 0), 10000}, gu;
+    relay__rec_unblock_encode(&w, &u);
+    free(decode_ok(&w, dec_unblock, &gu));
+    CHECK_EQ(gu.task_id, u.task_id);
+    CHECK_EQ(gu.taken, u.taken);
+    check_cuts(&w, dec_unblock);
+    BAD64(&w, dec_unblock, 8, (uint64_t)-1, "taken");
+    BAD64(&w, dec_unblock, 0, 0, "task id");
+
+    fresh(&w);
+    relay__rec_cancel_t c = {id(3, 6, 0), RELAY_ERR_DEADLOCK, "stuck"}, gc;
+    relay__rec_cancel_encode(&w, &c);
+    buf = decode_ok(&w, dec_cancel, &gc);
+    CHECK_EQ(gc.task_id, c.task_id);
+    CHECK_STATUS(gc.status, c.status);
+    CHECK_STREQ(gc.msg, c.msg);
+    free(buf);
+    check_cuts(&w, dec_cancel);
+    BAD32(&w, dec_cancel, 8, RELAY_OK, "not an error");
+    BAD32(&w, dec_cancel, 8, 1, "not an error");
+    BAD8(&w, dec_cancel, 12 + 4 + 5, 'x', "NUL");
+    relay__wbuf_free(&w);
+}
+
+/* ---- objects ---------------------------------------------------------------- */
+
+static void rec_put(void)
+{
+    relay__rec_put_t m = {id(2, 3, 0), desc_inline()}, got;
+    relay__wbuf_t w;
+    relay__wbuf_init(&w);
+    relay__rec_put_encode(&w, &m);
+    void *buf = decode_ok(&w, dec_put, &got);
+    CHECK_EQ(got.id, m.id);
+    check_desc_eq(&got.desc, &m.desc);
+    free(buf);
+    check_cuts(&w, dec_put);
+    BAD64(&w, dec_put, 0, id(2, 3, 1), "object id");
+    BAD64(&w, dec_put, 0, 0, "object id");
+    BAD8(&w, dec_put, 8 + DI_INLINE, 2, "inline flag");
+
+    fresh(&w);
+    m.desc = desc_remote();
+    relay__rec_put_encode(&w, &m);
+    buf = decode_ok(&w, dec_put, &got);
+    check_desc_eq(&got.desc, &m.desc);
+    free(buf);
+    check_cuts(&w, dec_put);
+    BAD32(&w, dec_put, 8 + DR_HOLDER, UINT32_MAX, "holder");
+    BAD8(&w, dec_put, 8 + DR_NDIMS, 0, NULL); /* the dims then read as flag and size */
+
+    /* An object of plain bytes, via the object helpers. */
+    fresh(&w);
+    struct relay_object o;
+    memset(&o, 0, sizeof o);
+    o.status = RELAY_OK;
+    o.size = 5;
+    o.data = (void *)"hello";
+    relay__desc_of_obj(&m.desc, &o);
+    relay__rec_put_encode(&w, &m);
+    buf = decode_ok(&w, dec_put, &got);
+    CHECK_EQ(got.desc.is_inline, 1);
+    CHECK_EQ(got.desc.has_array, 0);
+    CHECK_EQ(got.desc.size, 5);
+    CHECK_MEMEQ(got.desc.bytes, "hello", 5);
+    free(buf);
+    relay__wbuf_free(&w);
+}
+
+static void rec_ids(void)
+{
+    uint64_t ids[2] = {id(0, 1, 0), id(3, 9, 63)};
+    relay__rec_ids_t m = {{2, ids}}, got;
+    decode_fn decs[2] = {dec_release, dec_free};
+    for (int k = 0; k < 2; k++) {
+        relay__wbuf_t w;
+        relay__wbuf_init(&w);
+        relay__rec_ids_encode(&w, &m);
+        void *buf = decode_ok(&w, decs[k], &got);
+        CHECK_EQ(got.ids.n, 2);
+        CHECK_EQ(relay__ids_at(&got.ids, 0), ids[0]);
+        CHECK_EQ(relay__ids_at(&got.ids, 1), ids[1]);
+        free(buf);
+        check_cuts(&w, decs[k]);
+        BAD32(&w, decs[k], 0, 0, "no ids");
+        BAD32(&w, decs[k], 0, UINT32_MAX, "count exceeds");
+        BAD64(&w, decs[k], 4, 0, "invalid");
+        BAD64(&w, decs[k], 12, id(1, 1, 64), "invalid");
+        relay__wbuf_free(&w);
+    }
+}
+
+static void rec_req_ids(void)
+{
+    relay__rec_req_id_t m = {5, id(1, 2, 3)}, got;
+    decode_fn decs[3] = {dec_retain_check, dec_get_cancel, dec_kill};
+    for (int k = 0; k < 3; k++) {
+        relay__wbuf_t w;
+        relay__wbuf_init(&w);
+        m.id = k == 2 ? id(1, 2, 0) : id(1, 2, 3); /* KILL names an actor */
+        relay__rec_req_id_encode(&w, &m);
+        free(decode_ok(&w, decs[k], &got));
+        CHECK_EQ(got.req, m.req);
+        CHECK_EQ(got.id, m.id);
+        check_cuts(&w, decs[k]);
+        BAD64(&w, decs[k], 0, 0, "request id 0");
+        BAD64(&w, decs[k], 8, 0, "id is invalid");
+        BAD64(&w, decs[k], 8, id(NRANKS + 1, 2, 0), "id is invalid");
+        relay__wbuf_free(&w);
+    }
+    relay__wbuf_t w;
+    relay__wbuf_init(&w);
+    relay__rec_req_id_t s = {9, 0};
+    relay__rec_req_id_encode(&w, &s);
+    free(decode_ok(&w, dec_sync, &got));
+    CHECK_EQ(got.req, 9);
+    CHECK_EQ(got.id, 0);
+    check_cuts(&w, dec_sync);
+    BAD64(&w, dec_sync, 8, 1, "names an id");
+    BAD64(&w, dec_sync, 0, 0, "request id 0");
+    relay__wbuf_free(&w);
+}
+
+static void rec_get(void)
+{
+    relay__rec_get_t m = {3, id(2, 2, 2), RELAY__GET_DATA | RELAY__GET_NOW}, got;
+    relay__wbuf_t w;
+    relay__wbuf_init(&w);
+    relay__rec_get_encode(&w, &m);
+    free(decode_ok(&w, dec_get, &got));
+    CHECK_EQ(got.req, m.req);
+    CHECK_EQ(got.id, m.id);
+    CHECK_EQ(got.flags, m.flags);
+    check_cuts(&w, dec_get);
+    BAD8(&w, dec_get, 16, 4, "unknown flags");
+    BAD64(&w, dec_get, 8, 0, "id is invalid");
+    BAD64(&w, dec_get, 0, 0, "request id 0");
+
+    fresh(&w);
+    relay__rec_get_reply_t r = {3, RELAY_OK, 1, desc_remote()}, gr;
+    relay__rec_get_reply_encode(&w, &r);
+    void *buf = decode_ok(&w, dec_get_reply, &gr);
+    CHECK_EQ(gr.req, 3);
+    CHECK_STATUS(gr.status, RELAY_OK);
+    CHECK_EQ(gr.has_desc, 1);
+    check_desc_eq(&gr.desc, &r.desc);
+    free(buf);
+    check_cuts(&w, dec_get_reply);
+    BAD32(&w, dec_get_reply, 8, (uint32_t)RELAY_ERR_TIMEOUT, "carries an object");
+    BAD32(&w, dec_get_reply, 8, 100, "unknown status");
+    BAD8(&w, dec_get_reply, 12, 2, "object flag");
+    BAD32(&w, dec_get_reply, 13 + DR_HOLDER, NRANKS, "holder");
+
+    fresh(&w);
+    r.status = RELAY_ERR_INVALID_REF;
+    r.has_desc = 0;
+    relay__rec_get_reply_encode(&w, &r);
+    free(decode_ok(&w, dec_get_reply, &gr));
+    CHECK_STATUS(gr.status, RELAY_ERR_INVALID_REF);
+    CHECK_EQ(gr.has_desc, 0);
+    check_cuts(&w, dec_get_reply);
+
+    fresh(&w);
+    relay__rec_reply_t p = {8, RELAY_ERR_EXISTS}, gp;
+    relay__rec_reply_encode(&w, &p);
+    free(decode_ok(&w, dec_reply, &gp));
+    CHECK_EQ(gp.req, 8);
+    CHECK_STATUS(gp.status, RELAY_ERR_EXISTS);
+    check_cuts(&w, dec_reply);
+    BAD32(&w, dec_reply, 8, (uint32_t)-1000, "unknown status");
+    relay__wbuf_free(&w);
+}
+
+static void rec_fetch(void)
+{
+    relay__rec_fetch_t m = {id(1, 1, 1), RELAY__TAG_XFER_BASE, 1 << 20, UINT64_C(5) << 32}, got;
+    relay__wbuf_t w;
+    relay__wbuf_init(&w);
+    relay__rec_fetch_encode(&w, &m);
+    free(decode_ok(&w, dec_fetch, &got));
+    CHECK_EQ(got.id, m.id);
+    CHECK_EQ(got.tag, m.tag);
+    CHECK_EQ(got.chunk, m.chunk);
+    CHECK_EQ(got.size, m.size);
+    check_cuts(&w, dec_fetch);
+    BAD32(&w, dec_fetch, 8, RELAY__TAG_CTRL, "transfer tag");
+    BAD32(&w, dec_fetch, 8, RELAY__TAG_XFER_MAX + 1, "transfer tag");
+    BAD32(&w, dec_fetch, 8, UINT32_MAX, "transfer tag");
+    BAD64(&w, dec_fetch, 12, 0, "chunk");
+    BAD64(&w, dec_fetch, 12, (uint64_t)INT_MAX + 1, "chunk");
+    BAD64(&w, dec_fetch, 0, 0, "id is invalid");
+
+    fresh(&w);
+    relay__rec_fetch_err_t e = {RELAY__TAG_XFER_MAX, RELAY_ERR_IO}, ge;
+    relay__rec_fetch_err_encode(&w, &e);
+    free(decode_ok(&w, dec_fetch_err, &ge));
+    CHECK_EQ(ge.tag, e.tag);
+    CHECK_STATUS(ge.status, e.status);
+    check_cuts(&w, dec_fetch_err);
+    BAD32(&w, dec_fetch_err, 4, RELAY_OK, "not an error");
+    BAD32(&w, dec_fetch_err, 0, 0, "transfer tag");
+    relay__wbuf_free(&w);
+}
+
+/* ---- actors and control ------------------------------------------------------ */
+
+static void rec_actors(void)
+{
+    relay__wbuf_t w;
+    relay__wbuf_init(&w);
+    relay__rec_lookup_t l = {4, "pool"}, gl;
+    relay__rec_lookup_encode(&w, &l);
+    void *buf = decode_ok(&w, dec_lookup, &gl);
+    CHECK_EQ(gl.req, 4);
+    CHECK_STREQ(gl.name, "pool");
+    free(buf);
+    check_cuts(&w, dec_lookup);
+    BAD64(&w, dec_lookup, 0, 0, "request id 0");
+    BAD32(&w, dec_lookup, 8, 0, NULL); /* "" then a NUL expected where 'p' is */
+    BAD8(&w, dec_lookup, 12 + 4, 'x', "NUL");
+    BAD8(&w, dec_lookup, 12 + 1, 0, "name");
+
+    fresh(&w);
+    char longname[RELAY_MAX_NAME + 1];
+    memset(longname, 'n', RELAY_MAX_NAME);
+    longname[RELAY_MAX_NAME] = '\0';
+    l.name = longname;
+    relay__rec_lookup_encode(&w, &l);
+    any_rec_t m;
+    const char *why = NULL;
+    CHECK_EQ(decode_copy(w.data, w.len, dec_lookup, &m, NULL, &why), -1);
+    CHECK_CONTAINS(why, "too long");
+    longname[RELAY_MAX_NAME - 1] = '\0';
+    fresh(&w);
+    relay__rec_lookup_encode(&w, &l);
+    free(decode_ok(&w, dec_lookup, &gl));
+
+    fresh(&w);
+    relay__rec_actor_reply_t a = {4, RELAY_OK, id(1, 2, 0), 77}, ga;
+    relay__rec_actor_reply_encode(&w, &a);
+    free(decode_ok(&w, dec_actor_reply, &ga));
+    CHECK_EQ(ga.req, 4);
+    CHECK_STATUS(ga.status, RELAY_OK);
+    CHECK_EQ(ga.actor_id, a.actor_id);
+    CHECK_EQ(ga.class_hash, 77);
+    check_cuts(&w, dec_actor_reply);
+    BAD64(&w, dec_actor_reply, 12, 0, "actor id");
+    BAD32(&w, dec_actor_reply, 8, (uint32_t)RELAY_ERR_NOT_FOUND, "names an actor");
+    fresh(&w);
+    a.status = RELAY_ERR_NOT_FOUND;
+    a.actor_id = a.class_hash = 0;
+    relay__rec_actor_reply_encode(&w, &a);
+    free(decode_ok(&w, dec_actor_reply, &ga));
+    CHECK_STATUS(ga.status, RELAY_ERR_NOT_FOUND);
+    CHECK_EQ(ga.actor_id, 0);
+
+    fresh(&w);
+    relay__rec_actor_gone_t g = {id(3, 3, 0)}, gg;
+    relay__rec_actor_gone_encode(&w, &g);
+    free(decode_ok(&w, dec_actor_gone, &gg));
+    CHECK_EQ(gg.actor_id, g.actor_id);
+    check_cuts(&w, dec_actor_gone);
+    BAD64(&w, dec_actor_gone, 0, 0, "actor id");
+
+    fresh(&w);
+    relay__rec_actor_cpu_t c = {id(3, 3, 0), -20000}, gc;
+    relay__rec_actor_cpu_encode(&w, &c);
+    free(decode_ok(&w, dec_actor_cpu, &gc));
+    CHECK_EQ(gc.actor_id, c.actor_id);
+    CHECK_EQ(gc.delta, -20000);
+    check_cuts(&w, dec_actor_cpu);
+    BAD64(&w, dec_actor_cpu, 8, (uint64_t)INT64_MIN, "CPUs");
+    BAD64(&w, dec_actor_cpu, 8, (uint64_t)RELAY__UNITS_MAX + 1, "CPUs");
+
+    fresh(&w);
+    relay__rec_actor_kill_t k = {id(2, 2, 0), RELAY_ERR_ACTOR_DEAD, "killed"}, gk;
+    relay__rec_actor_kill_encode(&w, &k);
+    buf = decode_ok(&w, dec_actor_kill, &gk);
+    CHECK_EQ(gk.actor_id, k.actor_id);
+    CHECK_STATUS(gk.status, k.status);
+    CHECK_STREQ(gk.msg, k.msg);
+    free(buf);
+    check_cuts(&w, dec_actor_kill);
+    BAD32(&w, dec_actor_kill, 8, RELAY_OK, "not an error");
+    BAD64(&w, dec_actor_kill, 0, id(2, 2, 2), "actor id");
+    relay__wbuf_free(&w);
+}
+
+static void rec_control(void)
+{
+    decode_fn decs[2] = {dec_ping, dec_pong};
+    for (int k = 0; k < 2; k++) {
+        relay__wbuf_t w;
+        relay__wbuf_init(&w);
+        relay__rec_ping_t p = {UINT64_C(1) << 40}, gp;
+        relay__rec_ping_encode(&w, &p);
+        free(decode_ok(&w, decs[k], &gp));
+        CHECK_EQ(gp.epoch, p.epoch);
+        check_cuts(&w, decs[k]);
+        BAD64(&w, decs[k], 0, 0, "epoch 0");
+        relay__wbuf_free(&w);
+    }
+    /* SHUTDOWN, SHUTDOWN_ACK, EXIT: nothing, and nothing more. */
+    relay__wbuf_t w;
+    relay__wbuf_init(&w);
+    free(decode_ok(&w, dec_empty, NULL));
+    relay__put_u8(&w, 0);
+    any_rec_t m;
+    CHECK_EQ(decode_copy(w.data, w.len, dec_empty, &m, NULL, NULL), -1);
+    relay__wbuf_free(&w);
+}
+
+/* ---- the type table ------------------------------------------------------------ */
+
+static void rec_types(void)
+{
+    CHECK_EQ(RELAY__R_SUBMIT, 1);
+    CHECK_EQ(RELAY__R_END, 29); /* 28 types */
+    CHECK_STREQ(relay__record_name(RELAY__R_SUBMIT), "SUBMIT");
+    CHECK_STREQ(relay__record_name(RELAY__R_GET_REPLY), "GET_REPLY");
+    CHECK_STREQ(relay__record_name(RELAY__R_PONG), "PONG");
+    CHECK_STREQ(relay__record_name(0), "unknown");
+    CHECK_STREQ(relay__record_name(RELAY__R_END), "unknown");
+    CHECK_STREQ(relay__record_name(255), "unknown");
+    for (unsigned t = 1; t < RELAY__R_END; t++) {
+        CHECK(strcmp(relay__record_name(t), "unknown") != 0);
+        CHECK(relay__record_route_ok(t, 0, 0)); /* rank 0 sends every kind to itself */
+    }
+    /* Rank 0 handles the records up to SHUTDOWN_ACK (comm.c relies on it). */
+    for (unsigned t = 1; t <= RELAY__R_SHUTDOWN_ACK; t++) {
+        CHECK(relay__record_route_ok(t, 2, 0));
+        CHECK(!relay__record_route_ok(t, 2, 1));
+    }
+    CHECK(relay__record_route_ok(RELAY__R_TASK, 0, 3));
+    CHECK(!relay__record_route_ok(RELAY__R_TASK, 1, 3));
+    CHECK(!relay__record_route_ok(RELAY__R_EXIT, 2, 1));
+    CHECK(!relay__record_route_ok(RELAY__R_PONG, 0, 1));
+    CHECK(relay__record_route_ok(RELAY__R_FETCH, 2, 3));
+    CHECK(relay__record_route_ok(RELAY__R_FETCH_ERR, 3, 2));
+    CHECK(!relay__record_route_ok(0, 0, 0));
+    CHECK(!relay__record_route_ok(RELAY__R_END, 0, 0));
+    CHECK(!relay__record_route_ok(200, 1, 2));
+}
+
+int main(void)
+{
+    relay__g.size = NRANKS; /* ids and holders are checked against it */
+    rec_types();
+    rec_submit();
+    rec_task();
+    rec_done();
+    rec_block_unblock_cancel();
+    rec_put();
+    rec_ids();
+    rec_req_ids();
+    rec_get();
+    rec_fetch();
+    rec_actors();
+    rec_control();
+    printf("unit_records: %llu checks, PASS\n", checks);
+    return 0;
+}
