@@ -1,15 +1,11 @@
 /* The actor calls every rank has: create, call, look up and kill. They
  * travel as submissions (a constructor, a method call) or as requests to
  * rank 0, whose actor table (head/actor.c) answers. */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "client.h"
 #include "comm.h"
 #include "log.h"
 #include "registry.h"
-#include "resources.h"
 #include "runtime.h"
 
 static int check_handle(const char *call, relay_actor_t a, const relay__class_t **cls_p)

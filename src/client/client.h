@@ -92,4 +92,29 @@ long relay__hold_drop(uint64_t id);
 /* Queue a RELEASE record for ids whose local count reached 0. Lock held. */
 void relay__post_release(const uint64_t *ids, size_t n);
 
+/* Refs given to a public call: not NULL when n > 0, each one valid here. */
+int relay__check_refs_arg(const char *call, const relay_ref_t *refs, size_t n);
+/* Register obj (made here) with the directory: inline bytes, or this rank
+ * as the holder of a large object in its store. Lock held. */
+void relay__publish(struct relay_object *obj);
+
+/* Shared by the client's files (request.c). */
+struct relay__wait;
+int relay__req_complete(const relay__req_t *q); /* replied, and its bytes are in */
+void relay__req_replied(relay__req_t *q);       /* a reply ended q: wake its waiter */
+/* A reply that cannot be read still ends its request (INTERNAL) when its
+ * request id can be read: the waiter would hang otherwise. */
+void relay__reply_unreadable(uint8_t type, int src, const relay__rbuf_t *r,
+                             const relay__rbuf_t *whole);
+uint64_t relay__new_seq(void); /* the next sequence number for an id made here */
+/* Absolute deadline of a timeout, or -1 for none (negative, infinite or
+ * absurdly long timeouts all mean forever). */
+double relay__deadline_of(double timeout_s);
+int relay__check_timeout(const char *call, double timeout_s); /* NaN: INVALID_ARG */
+/* Wait on b until done(arg) or the deadline; inside a task the task blocks
+ * (CPUs given back, rank 0 told what it waits for: wait). Lock held.
+ * Returns 1 when done. */
+int relay__wait_until(relay__batch_t *b, double deadline, int (*done)(void *), void *arg,
+                      const struct relay__wait *wait);
+
 #endif

@@ -1,0 +1,312 @@
+/* relay_get, relay_get_many, relay_get_value and relay_wait: ask the
+ * directory for each ref not held here, then take inline bytes from the
+ * reply or fetch a large object's bytes from its holder. */
+#include "client.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "comm.h"
+#include "log.h"
+#include "runtime.h"
+#include "store.h"
+#include "worker.h"
+
+typedef struct req_set {
+    relay__req_t *q;
+    size_t n, need;
+    relay__batch_t *batch;
+} req_set_t;
+
+static int set_done(void *arg)
+{
+    req_set_t *s = arg;
+    return s->batch->completed >= s->need;
+}
+
+/* Post GET records for the refs not held in this rank's store. Lock held. */
+static void post_gets(req_set_t *s, const relay_ref_t *refs, relay__batch_t *b, int flags)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        relay__req_t *q = &s->q[i];
+        q->obj_id = refs[i].id;
+        q->batch = b;
+        struct relay_object *local = relay__store_lookup(q->obj_id);
+        if (local) {
+            q->obj = local;
+            q->replied = 1;
+            b->completed++;
+            continue;
+        }
+        q->req_id = ++relay__g.next_req;
+        relay__map_put(&relay__g.reqs, q->req_id, q);
+        relay__rec_get_t m = {q->req_id, q->obj_id, (uint8_t)flags};
+        size_t start;
+        relay__wbuf_t *w = relay__msg_begin(0, RELAY__R_GET, &start);
+        relay__rec_get_encode(w, &m);
+        relay__msg_end(0, w, start);
+    }
+}
+
+/* Drop the requests of a set, abandoning fetches in flight. Lock held. */
+static void drop_reqs(req_set_t *s, int keep_objs)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        relay__req_t *q = &s->q[i];
+        if (q->req_id && !q->replied && relay__map_remove(&relay__g.reqs, q->req_id) &&
+            !relay__g.shutting_down) {
+            /* Rank 0 would keep a waiter for it until the object is ready. */
+            relay__rec_req_id_t m = {q->req_id, q->obj_id};
+            size_t start;
+            relay__wbuf_t *w = relay__msg_begin(0, RELAY__R_GET_CANCEL, &start);
+            relay__rec_req_id_encode(w, &m);
+            relay__msg_end(0, w, start);
+        }
+        if (q->fetch) relay__fetch_finish(q->fetch);
+        if (!keep_objs) relay__obj_unref(q->obj);
+    }
+}
+
+/* The object of a ready reply: held here (store), or remote (obj is the
+ * allocated target of a fetch from holder). Lock held. */
+static void req_resolve(relay__req_t *q, struct relay_object *obj, int remote, int holder)
+{
+    if (remote && holder == relay__g.rank) {
+        struct relay_object *mine = relay__store_lookup(q->obj_id);
+        if (mine || !obj || !relay__store_spilled(q->obj_id)) {
+            relay__obj_unref(obj);
+            q->obj = mine;
+            if (!q->obj) q->status = obj ? RELAY_ERR_INVALID_REF : RELAY_ERR_NO_MEMORY;
+            return;
+        }
+        /* Only in this rank's spill file: read back into obj. */
+        q->obj = obj;
+        q->fetch = relay__store_restore(q->obj_id, obj, q->batch);
+        if (!q->fetch) q->status = RELAY_ERR_NO_MEMORY;
+        return;
+    }
+    q->obj = obj;
+    if (!obj) {
+        q->status = RELAY_ERR_NO_MEMORY;
+    } else if (remote) {
+        q->fetch = relay__fetch_start(holder, obj, q->batch);
+        if (!q->fetch) q->status = RELAY_ERR_NO_MEMORY;
+    }
+}
+
+void relay__client_on_get_reply(int src, relay__rbuf_t *r)
+{
+    relay__rbuf_t whole = *r;
+    relay__rec_get_reply_t m;
+    if (relay__rec_get_reply_decode(r, &m) != 0) {
+        relay__reply_unreadable(RELAY__R_GET_REPLY, src, r, &whole);
+        return;
+    }
+    relay__req_t *q = relay__map_remove(&relay__g.reqs, m.req);
+    if (!q) return; /* the waiter gave up (timeout) */
+    q->status = m.status;
+    if (m.status == RELAY_OK && m.has_desc)
+        req_resolve(q, relay__obj_from_desc(q->obj_id, &m.desc), !m.desc.is_inline, m.desc.holder);
+    relay__req_replied(q);
+}
+
+void relay__client_on_local_reply(uint64_t req_id, int status, struct relay_object *obj, int holder,
+                                  uint64_t size, const uint64_t *refs, uint32_t nrefs,
+                                  const struct relay__array *array)
+{
+    relay__req_t *q = relay__map_remove(&relay__g.reqs, req_id);
+    if (!q) return;
+    q->status = status;
+    if (status == RELAY_OK && obj) {
+        q->obj = relay__obj_ref(obj); /* the directory's copy: immutable, shared */
+    } else if (status == RELAY_OK && holder >= 0) {
+        struct relay_object *target = relay__obj_new(q->obj_id, size, nrefs);
+        if (target && nrefs) memcpy(target->refs, refs, nrefs * sizeof *refs);
+        if (target && relay__obj_set_array(target, array) != 0) {
+            relay__obj_unref(target);
+            target = NULL;
+        }
+        req_resolve(q, target, 1, holder);
+    }
+    relay__req_replied(q);
+}
+
+/* ---------------------------------------------------------------------- */
+/* get / wait                                                               */
+/* ---------------------------------------------------------------------- */
+
+int relay__check_refs_arg(const char *call, const relay_ref_t *refs, size_t n)
+{
+    if (!refs && n) return relay__error(RELAY_ERR_INVALID_ARG, "%s: refs is NULL", call);
+    for (size_t i = 0; i < n; i++) {
+        int rc = relay__check_id(call, refs[i].id);
+        if (rc) return rc;
+    }
+    return RELAY_OK;
+}
+
+/* The outcome of a completed request as a get status. */
+static int req_result(relay__req_t *q)
+{
+    if (q->status != RELAY_OK) return q->status;
+    if (q->fetch && q->fetch->status != RELAY_OK) return q->fetch->status;
+    return q->obj->status;
+}
+
+static int get_impl(const char *call, const relay_ref_t *refs, size_t n, double timeout_s,
+                    relay_object_t *objs_p)
+{
+    int rc = relay__check_on(call);
+    if (rc) return rc;
+    if (!objs_p) return relay__error(RELAY_ERR_INVALID_ARG, "%s: output is NULL", call);
+    if ((rc = relay__check_refs_arg(call, refs, n)) || (rc = relay__check_timeout(call, timeout_s)))
+        return rc;
+    if (n == 0) return RELAY_OK;
+    relay__batch_t b;
+    req_set_t s = {calloc(n, sizeof(relay__req_t)), n, n, &b};
+    if (!s.q) return relay__error(RELAY_ERR_NO_MEMORY, "%s: out of memory", call);
+    relay__batch_init(&b);
+    b.need = n;
+
+    pthread_mutex_lock(&relay__g.lock);
+    if (relay__g.shutting_down) {
+        pthread_mutex_unlock(&relay__g.lock);
+        free(s.q);
+        return relay__error(RELAY_ERR_SHUTDOWN, "%s: relay is shutting down", call);
+    }
+    /* A zero timeout asks rank 0 for what is ready now, and waits for its
+     * answer (and for the bytes of what is), not for the objects. */
+    int now = timeout_s == 0;
+    post_gets(&s, refs, &b, RELAY__GET_DATA | (now ? RELAY__GET_NOW : 0));
+    if (now) timeout_s = RELAY_FOREVER;
+    /* A zero timeout waits only for answers, which always come. */
+    relay__wait_t wait = {refs, n, n, now};
+    int done = relay__wait_until(&b, relay__deadline_of(timeout_s), set_done, &s, &wait);
+    if (!done) {
+        int shut = relay__g.shutting_down;
+        drop_reqs(&s, 0);
+        pthread_mutex_unlock(&relay__g.lock);
+        pthread_cond_destroy(&b.cv);
+        free(s.q);
+        if (shut) return relay__error(RELAY_ERR_SHUTDOWN, "%s: relay is shutting down", call);
+        return relay__error(RELAY_ERR_TIMEOUT, "%s: %zu object(s) not ready after %.3f s", call, n,
+                            timeout_s);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (s.q[i].fetch) relay__fetch_adopt(s.q[i].fetch, &s.q[i].obj);
+    /* Request-level failures (unknown ref, shutdown) give no object at all. */
+    int first = RELAY_OK;
+    size_t bad = n;
+    for (size_t i = 0; i < n && bad == n; i++) {
+        if (s.q[i].status != RELAY_OK || (s.q[i].fetch && s.q[i].fetch->status != RELAY_OK))
+            bad = i;
+    }
+    if (bad < n) {
+        first = req_result(&s.q[bad]);
+        char why[600];
+        const relay__fetch_t *f = s.q[bad].fetch;
+        snprintf(why, sizeof why, "%s",
+                 f && f->errmsg                   ? f->errmsg
+                 : first == RELAY_ERR_INVALID_REF ? "unknown or already released"
+                                                  : relay_strerror(first));
+        drop_reqs(&s, 0);
+        pthread_mutex_unlock(&relay__g.lock);
+        pthread_cond_destroy(&b.cv);
+        free(s.q);
+        if (first == RELAY_ERR_SHUTDOWN)
+            return relay__error(first, "%s: relay is shutting down", call);
+        return relay__error(first, "%s: ref %#llx: %s", call, (unsigned long long)refs[bad].id,
+                            why);
+    }
+    for (size_t i = 0; i < n; i++) {
+        objs_p[i] = relay__view_give(s.q[i].obj);
+        if (first == RELAY_OK && s.q[i].obj->status != RELAY_OK) {
+            first = s.q[i].obj->status;
+            relay__set_last_error(s.q[i].obj->errmsg);
+        }
+    }
+    drop_reqs(&s, 1);
+    pthread_mutex_unlock(&relay__g.lock);
+    pthread_cond_destroy(&b.cv);
+    free(s.q);
+    if (first != RELAY_OK) relay__log(RELAY__LOG_INFO, "%s: %s", call, relay_last_error());
+    return first;
+}
+
+int relay_get(relay_ref_t ref, double timeout_s, relay_object_t *obj_p)
+{
+    return get_impl("relay_get", &ref, 1, timeout_s, obj_p);
+}
+
+int relay_get_many(const relay_ref_t *refs, size_t n, double timeout_s, relay_object_t *objs_p)
+{
+    return get_impl("relay_get_many", refs, n, timeout_s, objs_p);
+}
+
+int relay_get_value(relay_ref_t ref, void *buf, size_t size, double timeout_s)
+{
+    if (!buf && size) return relay__error(RELAY_ERR_INVALID_ARG, "relay_get_value: buf is NULL");
+    relay_object_t obj = NULL;
+    int rc = get_impl("relay_get_value", &ref, 1, timeout_s, &obj);
+    if (rc == RELAY_OK && obj->size != size)
+        rc = relay__error(RELAY_ERR_SIZE_MISMATCH,
+                          "relay_get_value: object has %zu bytes, buffer %zu", obj->size, size);
+    else if (rc == RELAY_OK && size)
+        memcpy(buf, obj->data, size);
+    if (obj) relay_object_free(obj);
+    return rc;
+}
+
+int relay_wait(const relay_ref_t *refs, size_t n, size_t num_ready, double timeout_s, int *ready_p,
+               size_t *num_ready_p)
+{
+    int rc = relay__check_on("relay_wait");
+    if (rc) return rc;
+    if ((rc = relay__check_refs_arg("relay_wait", refs, n)) ||
+        (rc = relay__check_timeout("relay_wait", timeout_s)))
+        return rc;
+    if (num_ready > n)
+        return relay__error(RELAY_ERR_INVALID_ARG, "relay_wait: num_ready %zu > n %zu", num_ready,
+                            n);
+    relay__batch_t b;
+    req_set_t s = {calloc(n ? n : 1, sizeof(relay__req_t)), n, num_ready, &b};
+    if (!s.q) return relay__error(RELAY_ERR_NO_MEMORY, "relay_wait: out of memory");
+    relay__batch_init(&b);
+    b.need = num_ready;
+    pthread_mutex_lock(&relay__g.lock);
+    if (relay__g.shutting_down) {
+        rc = relay__error(RELAY_ERR_SHUTDOWN, "relay_wait: relay is shutting down");
+    } else {
+        int now = timeout_s == 0;
+        post_gets(&s, refs, &b, now ? RELAY__GET_NOW : 0);
+        if (now) {
+            b.need = n; /* every answer, ready or not */
+            timeout_s = RELAY_FOREVER;
+        }
+        relay__wait_t wait = {refs, n, num_ready, now};
+        int done = relay__wait_until(&b, relay__deadline_of(timeout_s), set_done, &s, &wait);
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            int ready = relay__req_complete(&s.q[i]) && s.q[i].status == RELAY_OK;
+            /* TIMEOUT answers a zero-timeout wait: not ready, not an error. */
+            if (relay__req_complete(&s.q[i]) && s.q[i].status != RELAY_OK &&
+                s.q[i].status != RELAY_ERR_TIMEOUT && rc == RELAY_OK)
+                rc = s.q[i].status;
+            if (ready_p) ready_p[i] = ready;
+            k += ready;
+        }
+        if (num_ready_p) *num_ready_p = k;
+        if (rc != RELAY_OK)
+            rc = relay__error(rc, "relay_wait: %s",
+                              rc == RELAY_ERR_INVALID_REF ? "a ref is unknown or already released"
+                                                          : relay_strerror(rc));
+        else if (!done || k < num_ready)
+            rc = relay__error(relay__g.shutting_down ? RELAY_ERR_SHUTDOWN : RELAY_ERR_TIMEOUT,
+                              "relay_wait: %zu of %zu ready, %zu wanted", k, n, num_ready);
+        drop_reqs(&s, 0);
+    }
+    pthread_mutex_unlock(&relay__g.lock);
+    pthread_cond_destroy(&b.cv);
+    free(s.q);
+    return rc;
+}

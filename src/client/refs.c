@@ -1,0 +1,73 @@
+/* relay_retain and relay_release: the holds this rank keeps on objects,
+ * as the directory counts them. */
+#include "client.h"
+
+#include <stdlib.h>
+
+#include "log.h"
+#include "runtime.h"
+#include "worker.h"
+
+int relay_retain(relay_ref_t ref)
+{
+    int rc = relay__check_on("relay_retain");
+    if (rc || (rc = relay__check_id("relay_retain", ref.id))) return rc;
+    pthread_mutex_lock(&relay__g.lock);
+    if (relay__map_get(&relay__g.holds, ref.id)) {
+        relay__hold_add(ref.id); /* the directory already counts this rank */
+    } else if ((rc = relay__round_trip(RELAY__R_RETAIN_CHECK, ref.id, RELAY_FOREVER)) == RELAY_OK) {
+        /* Another thread may have taken the first hold meanwhile; the
+         * directory counts each rank once, so give back the extra. */
+        if (relay__hold_add(ref.id) > 1) relay__post_release(&ref.id, 1);
+    }
+    pthread_mutex_unlock(&relay__g.lock);
+    if (rc)
+        return relay__error(rc, "relay_retain: ref %#llx: %s", (unsigned long long)ref.id,
+                            rc == RELAY_ERR_INVALID_REF ? "unknown or already released"
+                                                        : relay_strerror(rc));
+    return RELAY_OK;
+}
+
+/* ---------------------------------------------------------------------- */
+/* release                                                                  */
+/* ---------------------------------------------------------------------- */
+
+int relay_release_many(const relay_ref_t *refs, size_t n)
+{
+    int rc = relay__check_on("relay_release");
+    if (rc) return rc;
+    if (!refs && n) return relay__error(RELAY_ERR_INVALID_ARG, "relay_release: refs is NULL");
+    uint64_t small[64], *zero = n <= 64 ? small : malloc(n * sizeof *zero);
+    if (!zero) return relay__error(RELAY_ERR_NO_MEMORY, "relay_release: out of memory");
+    pthread_mutex_lock(&relay__g.lock);
+    /* Drop the holds one by one; on a ref not held, put back those already
+     * dropped, so a bad ref changes nothing. */
+    size_t nz = 0, dropped = 0;
+    for (; dropped < n; dropped++) {
+        long left = refs[dropped].id ? relay__hold_drop(refs[dropped].id) : -1;
+        if (left < 0) break;
+        if (left == 0) zero[nz++] = refs[dropped].id;
+    }
+    if (dropped < n) {
+        for (size_t i = 0; i < dropped; i++)
+            relay__hold_add(refs[i].id);
+        nz = 0;
+        rc = relay__error(RELAY_ERR_INVALID_REF,
+                          "relay_release: ref %#llx is not held by rank %d (never obtained or "
+                          "already released)",
+                          (unsigned long long)refs[dropped].id, relay__g.rank);
+    }
+    relay_ctx_t *ctx = relay__worker_current();
+    if (ctx)
+        relay__worker_defer_releases(ctx, zero, nz);
+    else if (!relay__g.shutting_down)
+        relay__post_release(zero, nz);
+    pthread_mutex_unlock(&relay__g.lock);
+    if (zero != small) free(zero);
+    return rc;
+}
+
+int relay_release(relay_ref_t ref)
+{
+    return relay_release_many(&ref, 1);
+}
