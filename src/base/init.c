@@ -15,7 +15,7 @@
 #include "client.h"
 #include "comm.h"
 #include "config.h"
-#include "defer.h"
+#include "holdback.h"
 #include "doorbell.h"
 #include "directory.h"
 #include "gpu.h"
@@ -70,7 +70,7 @@ static void teardown(void)
     relay__pool_join();
     relay__store_stop(); /* no read answers a fetch once the transport is gone */
     relay__comm_join();
-    relay__defer_destroy();
+    relay__holdback_destroy();
     relay__sched_destroy();
     relay__dir_destroy();
     relay__store_destroy();
@@ -241,7 +241,7 @@ int relay_init(int *argc, char ***argv, const relay_config_t *config)
     if (!rc) rc = store_setup();
     if (!rc && relay__g.rank == 0) rc = relay__dir_init();
     if (!rc && relay__g.rank == 0) rc = relay__sched_init();
-    if (!rc && relay__g.rank == 0) rc = relay__defer_init();
+    if (!rc && relay__g.rank == 0) rc = relay__holdback_init();
     /* Workers wait before any task can arrive, and relay is on before the
      * first does: a task may call relay from its first instruction. */
     if (!rc && hosts_workers) rc = relay__pool_start(cfg.num_cpus, cfg.max_threads);

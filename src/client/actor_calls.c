@@ -1,6 +1,6 @@
 /* The actor calls every rank has: create, call, look up and kill. They
  * travel as submissions (a constructor, a method call) or as requests to
- * rank 0, whose actor table (head/actor.c) answers. */
+ * rank 0, whose actor table (head/actor_table.c) answers. */
 
 #include "client.h"
 #include "comm.h"

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "actor.h"
+#include "actor_table.h"
 #include "comm.h"
 #include "deadlock.h"
 #include "directory.h"

@@ -6,23 +6,23 @@
  * record is handled once the PONG is in: then an id still unknown was
  * really never created. Records from a rank stay in order: once one is
  * held back, the ones after it wait behind it. */
-#ifndef RELAY_DEFER_H
-#define RELAY_DEFER_H
+#ifndef RELAY_HOLDBACK_H
+#define RELAY_HOLDBACK_H
 
 #include <stdint.h>
 
 #include "wire.h"
 
-int relay__defer_init(void);
-void relay__defer_destroy(void);
+int relay__holdback_init(void);
+void relay__holdback_destroy(void);
 
 /* Called for each record bound for the directory or scheduler, before its
  * handler. Returns 1 when the record was held back (the caller does not
  * handle it), 0 when the caller handles it now. Lock held. */
-int relay__defer_intercept(int src, uint8_t type, const relay__rbuf_t *r);
+int relay__holdback_intercept(int src, uint8_t type, const relay__rbuf_t *r);
 /* A new incoming message starts (orders records against PONGs). */
-void relay__defer_next_epoch(void);
+void relay__holdback_next_epoch(void);
 
-void relay__defer_on_pong(int src, relay__rbuf_t *r);
+void relay__holdback_on_pong(int src, relay__rbuf_t *r);
 
 #endif

@@ -1,10 +1,10 @@
-#include "defer.h"
+#include "holdback.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "comm.h"
-#include "actor.h"
+#include "actor_table.h"
 #include "directory.h"
 #include "resources.h"
 #include "list.h"
@@ -20,17 +20,17 @@ typedef struct held {
     uint8_t bytes[];
 } held_t;
 
-typedef struct relay__defer {
+typedef struct relay__holdback {
     uint64_t epoch;      /* messages received so far */
     uint64_t *pinged;    /* per rank: epoch of the PING in flight, 0 if none */
     uint64_t *ponged;    /* per rank: epoch of the last PING answered */
     relay__list_t *held; /* per source rank: records held back, in arrival order */
     int nheld_sources;
-} relay__defer_t;
+} relay__holdback_t;
 
-static relay__defer_t *F;
+static relay__holdback_t *F;
 
-int relay__defer_init(void)
+int relay__holdback_init(void)
 {
     size_t n = (size_t)relay__g.size;
     F = calloc(1, sizeof *F);
@@ -42,17 +42,17 @@ int relay__defer_init(void)
     for (size_t s = 0; F && F->held && s < n; s++)
         relay__list_init(&F->held[s]);
     if (!F || !F->pinged || !F->ponged || !F->held) {
-        relay__defer_destroy();
+        relay__holdback_destroy();
         return relay__error(RELAY_ERR_NO_MEMORY, "relay_init: out of memory");
     }
     F->epoch = 1;
-    relay__handler_set(RELAY__R_PONG, relay__defer_on_pong);
-    relay__comm_hooks()->filter = relay__defer_intercept;
-    relay__comm_hooks()->on_message = relay__defer_next_epoch;
+    relay__handler_set(RELAY__R_PONG, relay__holdback_on_pong);
+    relay__comm_hooks()->filter = relay__holdback_intercept;
+    relay__comm_hooks()->on_message = relay__holdback_next_epoch;
     return RELAY_OK;
 }
 
-void relay__defer_destroy(void)
+void relay__holdback_destroy(void)
 {
     if (!F) return;
     for (int s = 0; F->held && s < relay__g.size; s++) {
@@ -66,7 +66,7 @@ void relay__defer_destroy(void)
     F = NULL;
 }
 
-void relay__defer_next_epoch(void)
+void relay__holdback_next_epoch(void)
 {
     if (F) F->epoch++;
 }
@@ -211,7 +211,7 @@ static int hold(int src, uint8_t type, uint64_t epoch, const relay__rbuf_t *r)
     return 1;
 }
 
-int relay__defer_intercept(int src, uint8_t type, const relay__rbuf_t *r)
+int relay__holdback_intercept(int src, uint8_t type, const relay__rbuf_t *r)
 {
     /* Only records bound for the directory and scheduler name refs. */
     if (!F || type > RELAY__R_SHUTDOWN_ACK) return 0;
@@ -245,7 +245,7 @@ static int replay(int src)
     return handled;
 }
 
-void relay__defer_on_pong(int src, relay__rbuf_t *r)
+void relay__holdback_on_pong(int src, relay__rbuf_t *r)
 {
     relay__rec_ping_t m;
     if (relay__rec_pong_decode(r, &m) != 0) {

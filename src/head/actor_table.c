@@ -1,15 +1,15 @@
-#include "actor.h"
+/* Rank 0's actor table: every actor's state, its name, its placement
+ * (the body task that holds its resources), the per-caller streams that
+ * keep each caller's calls in order, and the calls sent to its rank. */
+#include "actor_table.h"
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "comm.h"
 #include "directory.h"
-#include "hashmap.h"
 #include "log.h"
 #include "registry.h"
-#include "resources.h"
 #include "runtime.h"
 #include "sched_state.h"
 

@@ -6,8 +6,8 @@
  * (MPI keeps the order from rank 0 to the actor's rank; the actor runs
  * them in that order). Their results fill the directory like a task's.
  * Lock held for every call. */
-#ifndef RELAY_ACTOR_H
-#define RELAY_ACTOR_H
+#ifndef RELAY_ACTOR_TABLE_H
+#define RELAY_ACTOR_TABLE_H
 
 #include <stddef.h>
 #include <stdint.h>

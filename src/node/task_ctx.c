@@ -1,0 +1,192 @@
+/* The calls a task makes on its context (relay_ctx_*): its arguments, its
+ * returns, failing with a message, where it runs and on which GPUs. Only
+ * valid inside the task, on the thread that runs it. */
+#include "worker.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "gpu.h"
+#include "log.h"
+#include "runtime.h"
+#include "actor_host.h"
+#include "worker_state.h"
+
+size_t relay_ctx_num_args(const relay_ctx_t *ctx)
+{
+    return ctx ? ctx->nargs : 0;
+}
+
+size_t relay_ctx_num_returns(const relay_ctx_t *ctx)
+{
+    return ctx ? ctx->nret : 0;
+}
+
+static int check_arg(const char *call, const relay_ctx_t *ctx, size_t i, const void *out)
+{
+    if (!ctx || !out)
+        return relay__error(RELAY_ERR_INVALID_ARG, "%s: NULL %s", call, ctx ? "output" : "ctx");
+    if (i >= ctx->nargs)
+        return relay__error(RELAY_ERR_OUT_OF_RANGE, "%s: argument %zu, task '%s' has %u", call, i,
+                            ctx->name, ctx->nargs);
+    return RELAY_OK;
+}
+
+int relay_ctx_arg(relay_ctx_t *ctx, size_t i, const void **data_p, size_t *size_p)
+{
+    int rc = check_arg("relay_ctx_arg", ctx, i, data_p);
+    if (rc) return rc;
+    if (!size_p) return relay__error(RELAY_ERR_INVALID_ARG, "relay_ctx_arg: NULL size_p");
+    *data_p = ctx->args[i].obj->data;
+    *size_p = ctx->args[i].obj->size;
+    return RELAY_OK;
+}
+
+int relay_ctx_arg_object(relay_ctx_t *ctx, size_t i, relay_object_t *obj_p)
+{
+    int rc = check_arg("relay_ctx_arg_object", ctx, i, obj_p);
+    if (rc) return rc;
+    *obj_p = ctx->args[i].obj;
+    return RELAY_OK;
+}
+
+int relay_ctx_arg_ref(relay_ctx_t *ctx, size_t i, relay_ref_t *ref_p)
+{
+    int rc = check_arg("relay_ctx_arg_ref", ctx, i, ref_p);
+    if (rc) return rc;
+    if (ctx->args[i].kind != RELAY_ARG_REF)
+        return relay__error(RELAY_ERR_INVALID_ARG,
+                            "relay_ctx_arg_ref: argument %zu was passed "
+                            "by value",
+                            i);
+    ref_p->id = ctx->args[i].ref;
+    return RELAY_OK;
+}
+
+int relay_ctx_return_object(relay_ctx_t *ctx, size_t i, const void *data, size_t size,
+                            const relay_ref_t *refs, size_t nrefs)
+{
+    if (!ctx) return relay__error(RELAY_ERR_INVALID_ARG, "relay_ctx_return: NULL ctx");
+    if (i >= ctx->nret)
+        return relay__error(RELAY_ERR_OUT_OF_RANGE,
+                            "relay_ctx_return: return %zu, task '%s' has %u", i, ctx->name,
+                            ctx->nret);
+    if ((!data && size) || (!refs && nrefs) || nrefs > UINT32_MAX)
+        return relay__error(RELAY_ERR_INVALID_ARG, "relay_ctx_return: NULL %s",
+                            !data && size ? "data" : "refs");
+    /* The refs an id can never name, which the DONE carrying them would
+     * be refused for. */
+    for (size_t k = 0; k < nrefs; k++)
+        if (refs[k].id == 0 || relay__id_rank(refs[k].id) >= relay__g.size ||
+            relay__id_index(refs[k].id) >= RELAY_MAX_RETURNS)
+            return relay__error(RELAY_ERR_INVALID_REF, "relay_ctx_return: ref %zu is invalid", k);
+    struct relay_object *o = relay__obj_copy(ctx->task_id | (unsigned)i, data, size,
+                                             (const uint64_t *)refs, (uint32_t)nrefs);
+    if (!o)
+        return relay__error(RELAY_ERR_NO_MEMORY, "relay_ctx_return: cannot allocate %zu bytes",
+                            size);
+    relay__obj_unref(ctx->rets[i]);
+    ctx->rets[i] = o;
+    return RELAY_OK;
+}
+
+int relay_ctx_return(relay_ctx_t *ctx, size_t i, const void *data, size_t size)
+{
+    return relay_ctx_return_object(ctx, i, data, size, NULL, 0);
+}
+
+int relay_ctx_return_array(relay_ctx_t *ctx, size_t i, const void *data, relay_dtype_t dtype,
+                           int ndims, const uint64_t *dims)
+{
+    relay__array_t a;
+    size_t size;
+    int rc = relay__array_check("relay_ctx_return_array", dtype, ndims, dims, &a, &size);
+    if (rc || (rc = relay_ctx_return_object(ctx, i, data, size, NULL, 0))) return rc;
+    if (relay__obj_set_array(ctx->rets[i], &a) != 0) {
+        relay__obj_unref(ctx->rets[i]);
+        ctx->rets[i] = NULL;
+        return relay__error(RELAY_ERR_NO_MEMORY, "relay_ctx_return_array: out of memory");
+    }
+    return RELAY_OK;
+}
+
+int relay_ctx_fail(relay_ctx_t *ctx, const char *fmt, ...)
+{
+    if (!ctx || !fmt)
+        return relay__error(RELAY_ERR_INVALID_ARG, "relay_ctx_fail: NULL %s", ctx ? "fmt" : "ctx");
+    char buf[900];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    relay__ctx_failf(ctx, "%s", buf);
+    return RELAY_OK;
+}
+
+int relay_ctx_rank(const relay_ctx_t *ctx, int *rank_p)
+{
+    if (!ctx || !rank_p)
+        return relay__error(RELAY_ERR_INVALID_ARG, "relay_ctx_rank: NULL argument");
+    *rank_p = relay__g.rank;
+    return RELAY_OK;
+}
+
+int relay_ctx_task_id(const relay_ctx_t *ctx, uint64_t *task_id_p)
+{
+    if (!ctx || !task_id_p)
+        return relay__error(RELAY_ERR_INVALID_ARG, "relay_ctx_task_id: NULL argument");
+    *task_id_p = ctx->task_id;
+    return RELAY_OK;
+}
+
+int relay_ctx_actor(const relay_ctx_t *ctx, relay_actor_t *actor_p)
+{
+    if (!ctx || !actor_p)
+        return relay__error(RELAY_ERR_INVALID_ARG, "relay_ctx_actor: NULL %s",
+                            ctx ? "actor_p" : "ctx");
+    if (ctx->kind == RELAY__KIND_TASK)
+        return relay__error(RELAY_ERR_NOT_IN_TASK, "relay_ctx_actor: task '%s' is no actor's",
+                            ctx->name);
+    actor_p->id = ctx->actor_id;
+    actor_p->class_hash = ctx->class_hash;
+    return RELAY_OK;
+}
+
+int relay_ctx_gpu_ids(const relay_ctx_t *ctx, int *ids, size_t max_ids, size_t *num_ids_p)
+{
+    if (!ctx || !num_ids_p || (!ids && max_ids))
+        return relay__error(RELAY_ERR_INVALID_ARG, "relay_ctx_gpu_ids: NULL %s",
+                            !ctx         ? "ctx"
+                            : !num_ids_p ? "num_ids_p"
+                                         : "ids");
+    uint32_t n = ctx->ngpu;
+    const uint32_t *index = ctx->gpu_index;
+    if (ctx->kind == RELAY__KIND_METHOD) relay__host_gpus(ctx, &n, &index); /* its actor's */
+    for (uint32_t g = 0; g < n && g < max_ids; g++)
+        ids[g] = relay__gpu_id((int)index[g]);
+    *num_ids_p = n;
+    return RELAY_OK;
+}
+
+int relay_local_resources(relay_resources_t *res_p)
+{
+    int rc = relay__check_on("relay_local_resources");
+    if (rc) return rc;
+    if (!res_p) return relay__error(RELAY_ERR_INVALID_ARG, "relay_local_resources: res_p is NULL");
+    relay_resources_t res = {0};
+    pthread_mutex_lock(&relay__g.lock);
+    relay__pool_t *p = relay__g.pool;
+    if (p) {
+        res.cpus = (double)p->cpu_cap / RELAY__UNIT;
+        res.cpus_free = (double)(p->cpu_free > 0 ? p->cpu_free : 0) / RELAY__UNIT;
+        res.gpus = relay__gpu_count();
+        int64_t used = 0;
+        for (int g = 0; g < res.gpus; g++)
+            used += p->gpu_used[g];
+        res.gpus_free = res.gpus - (double)used / RELAY__UNIT;
+    }
+    pthread_mutex_unlock(&relay__g.lock);
+    *res_p = res;
+    return RELAY_OK;
+}
