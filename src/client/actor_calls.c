@@ -137,6 +137,12 @@ int relay_actor_call(relay_actor_t actor, const char *method, const relay_arg_t 
     return relay__client_submit(&sb, args, nargs, NULL, returns_p);
 }
 
+static void encode_lookup(relay__wbuf_t *w, uint64_t req, const void *name)
+{
+    relay__rec_lookup_t m = {req, name};
+    relay__rec_lookup_encode(w, &m);
+}
+
 int relay_actor_lookup(const char *name, relay_actor_t *actor_p)
 {
     const char *call = "relay_actor_lookup";
@@ -144,19 +150,9 @@ int relay_actor_lookup(const char *name, relay_actor_t *actor_p)
     if (rc) return rc;
     if (!actor_p) return relay__error(RELAY_ERR_INVALID_ARG, "%s: actor_p is NULL", call);
     if ((rc = relay__check_task_name(call, "name", name))) return rc;
-    relay__batch_t b;
     relay__req_t q;
     pthread_mutex_lock(&relay__g.lock);
-    if (relay__g.shutting_down) {
-        rc = RELAY_ERR_SHUTDOWN;
-    } else {
-        relay__rec_lookup_t m = {relay__req_begin(&q, &b), name};
-        size_t start;
-        relay__wbuf_t *w = relay__msg_begin(0, RELAY__R_LOOKUP, &start);
-        relay__rec_lookup_encode(w, &m);
-        relay__msg_end(0, w, start);
-        rc = relay__req_wait(&q, &b, RELAY_FOREVER);
-    }
+    rc = relay__request(RELAY__R_LOOKUP, encode_lookup, name, RELAY_FOREVER, &q);
     pthread_mutex_unlock(&relay__g.lock);
     if (rc == RELAY_ERR_NOT_FOUND)
         return relay__error(rc, "%s: no live actor is named '%s'", call, name);

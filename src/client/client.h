@@ -25,14 +25,22 @@ typedef struct relay__req {
     struct relay__fetch *fetch; /* large object in flight */
 } relay__req_t;
 
-/* A request answered by a REPLY or ACTOR_REPLY: begin registers q (lock
- * held) and returns the id to put in the record; wait waits for the
- * answer (lock held) and returns its status, TIMEOUT or SHUTDOWN. */
-uint64_t relay__req_begin(relay__req_t *q, relay__batch_t *b);
+/* Every request to rank 0 goes through these. encode writes the record's
+ * payload, given req, the id its REPLY or ACTOR_REPLY will carry (0 when no
+ * answer is wanted). */
+typedef void (*relay__req_encode_t)(relay__wbuf_t *w, uint64_t req, const void *arg);
+/* Send rank 0 a record of type; with q (and its batch b), register q for
+ * the answer, which relay__req_wait then waits for (and returns its
+ * status, TIMEOUT or SHUTDOWN). Lock held. */
+void relay__req_send(uint8_t type, relay__req_encode_t encode, const void *arg, relay__req_t *q,
+                     relay__batch_t *b);
 int relay__req_wait(relay__req_t *q, relay__batch_t *b, double timeout_s);
-/* Send rank 0 a record of type carrying a request id and obj_id, and wait
- * for its plain reply: its status (SHUTDOWN once shutting down, TIMEOUT).
- * Lock held. */
+/* Send and wait: one request, one answer in q (SHUTDOWN at once when
+ * shutting down). Lock held. */
+int relay__request(uint8_t type, relay__req_encode_t encode, const void *arg, double timeout_s,
+                   relay__req_t *q);
+/* A request whose payload is its id and obj_id, answered by a REPLY:
+ * RETAIN_CHECK, SYNC, KILL. Lock held. */
 int relay__round_trip(uint8_t type, uint64_t obj_id, double timeout_s);
 
 /* A submission: a task, an actor's constructor or a method call. */
@@ -49,7 +57,6 @@ typedef struct relay__submit {
     uint32_t max_conc;      /* constructors */
     const char *actor_name; /* constructors: "" or the name */
     int want_reply;         /* constructors: wait for rank 0 to take the name */
-    uint64_t req;           /* set by relay__client_submit */
 } relay__submit_t;
 
 /* Copy, encode and send a checked submission (lock not held). [OUT]

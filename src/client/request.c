@@ -222,7 +222,7 @@ static int one_done(void *arg)
     return ((relay__req_t *)arg)->replied;
 }
 
-uint64_t relay__req_begin(relay__req_t *q, relay__batch_t *b)
+static uint64_t req_begin(relay__req_t *q, relay__batch_t *b)
 {
     relay__batch_init(b);
     memset(q, 0, sizeof *q);
@@ -243,19 +243,35 @@ int relay__req_wait(relay__req_t *q, relay__batch_t *b, double timeout_s)
     return q->status;
 }
 
-/* Send a record carrying a request id and an id, and wait for its REPLY.
- * Lock held. */
-int relay__round_trip(uint8_t type, uint64_t obj_id, double timeout_s)
+void relay__req_send(uint8_t type, relay__req_encode_t encode, const void *arg, relay__req_t *q,
+                     relay__batch_t *b)
+{
+    uint64_t req = q ? req_begin(q, b) : 0;
+    size_t start;
+    relay__wbuf_t *w = relay__msg_begin(0, type, &start);
+    encode(w, req, arg);
+    relay__msg_end(0, w, start);
+}
+
+int relay__request(uint8_t type, relay__req_encode_t encode, const void *arg, double timeout_s,
+                   relay__req_t *q)
 {
     if (relay__g.shutting_down) return RELAY_ERR_SHUTDOWN;
     relay__batch_t b;
-    relay__req_t q;
-    relay__rec_req_id_t m = {relay__req_begin(&q, &b), obj_id};
-    size_t start;
-    relay__wbuf_t *w = relay__msg_begin(0, type, &start);
+    relay__req_send(type, encode, arg, q, &b);
+    return relay__req_wait(q, &b, timeout_s);
+}
+
+static void encode_req_id(relay__wbuf_t *w, uint64_t req, const void *arg)
+{
+    relay__rec_req_id_t m = {req, *(const uint64_t *)arg};
     relay__rec_req_id_encode(w, &m);
-    relay__msg_end(0, w, start);
-    return relay__req_wait(&q, &b, timeout_s);
+}
+
+int relay__round_trip(uint8_t type, uint64_t obj_id, double timeout_s)
+{
+    relay__req_t q;
+    return relay__request(type, encode_req_id, &obj_id, timeout_s, &q);
 }
 
 int relay_sync(double timeout_s)

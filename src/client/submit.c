@@ -151,22 +151,32 @@ static void submit_arg(void *ctx, uint32_t i, relay__rec_arg_t *a_p)
     }
 }
 
-static void put_submit(relay__wbuf_t *w, const relay__submit_t *sb, uint64_t task_id,
-                       const relay_arg_t *args, size_t nargs, struct relay_object **big)
+/* What a SUBMIT record is made of. */
+typedef struct submit_msg {
+    const relay__submit_t *sb;
+    uint64_t task_id;
+    const relay_arg_t *args;
+    size_t nargs;
+    struct relay_object **big;
+} submit_msg_t;
+
+static void encode_submit(relay__wbuf_t *w, uint64_t req, const void *arg)
 {
-    submit_args_t src = {args, big, 0, 0};
+    const submit_msg_t *x = arg;
+    const relay__submit_t *sb = x->sb;
+    submit_args_t src = {x->args, x->big, 0, 0};
     relay__rec_submit_t m;
-    m.task_id = task_id;
+    m.task_id = x->task_id;
     m.fn_hash = sb->fn_hash;
     m.fn = sb->fn;
     m.name = sb->name;
     m.nret = (uint32_t)sb->nret;
     m.retries = (uint32_t)sb->retries;
-    m.args = (relay__rec_args_t){(uint32_t)nargs, submit_arg, &src, {0}};
+    m.args = (relay__rec_args_t){(uint32_t)x->nargs, submit_arg, &src, {0}};
     m.has_demand = !relay__demand_is_default(&sb->demand);
     if (m.has_demand) m.demand = sb->demand;
     m.kind = sb->kind;
-    m.req = sb->req;
+    m.req = req;
     m.max_conc = sb->max_conc;
     m.actor_name = sb->actor_name;
     m.actor_id = sb->actor_id;
@@ -191,11 +201,8 @@ int relay__client_submit(relay__submit_t *sb, const relay_arg_t *args, size_t na
         /* A named actor waits for rank 0 to take its name. */
         relay__batch_t b;
         relay__req_t q;
-        if (sb->want_reply) sb->req = relay__req_begin(&q, &b);
-        size_t start;
-        relay__wbuf_t *w = relay__msg_begin(0, RELAY__R_SUBMIT, &start);
-        put_submit(w, sb, task_id, args, nargs, big);
-        relay__msg_end(0, w, start);
+        submit_msg_t msg = {sb, task_id, args, nargs, big};
+        relay__req_send(RELAY__R_SUBMIT, encode_submit, &msg, sb->want_reply ? &q : NULL, &b);
         for (int i = 0; i < sb->nret; i++)
             relay__hold_add(task_id | (unsigned)i);
         /* The task pins the copies now; this rank never held them. */
