@@ -2,12 +2,13 @@
 #
 # relay_add_mpi_test(NAME <name> TARGET <exe> NP <ranks>
 #                    [TIMEOUT <seconds>] [ARGS <arg>...] [ENV <VAR=value>...]
-#                    [LABELS <label>...])
+#                    [LABELS <label>...] [NO_TSAN <reason>])
 #   Runs ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} <ranks> --oversubscribe
 #   ${MPIEXEC_PREFLAGS} <exe> ${MPIEXEC_POSTFLAGS} <args>, labelled "mpi".
 #
 # relay_add_unit_test(NAME <name> TARGET <exe> [TIMEOUT <seconds>]
-#                     [ARGS <arg>...] [ENV <VAR=value>...] [LABELS <label>...])
+#                     [ARGS <arg>...] [ENV <VAR=value>...] [LABELS <label>...]
+#                     [NO_TSAN <reason>])
 #   Runs <exe> <args> as one process without mpirun (an MPI singleton),
 #   labelled "unit".
 #
@@ -16,7 +17,19 @@
 # ENVIRONMENT that lets Open MPI run as root (containers, CI) and
 # oversubscribe, plus the sanitizer options when RELAY_SANITIZE is ON. ENV
 # entries come after those, so a test can override them.
+#
+# With RELAY_TSAN ON every test is also labelled "tsan", runs with
+# TSAN_OPTIONS (test/tsan.supp, halt on the first report) and has its
+# TIMEOUT multiplied by RELAY_TSAN_TIMEOUT_FACTOR: ThreadSanitizer makes
+# the code several times slower. A test given NO_TSAN <reason> cannot run
+# under ThreadSanitizer for a reason outside relay: it gets no "tsan" label
+# and is disabled in that build (CTest lists it as not run), with the reason
+# kept in the test's definition.
 include_guard(GLOBAL)
+
+set(RELAY_TSAN_TIMEOUT_FACTOR 4 CACHE STRING
+  "Multiplier of every test's TIMEOUT when RELAY_TSAN is ON")
+mark_as_advanced(RELAY_TSAN_TIMEOUT_FACTOR)
 
 function(_relay_test_environment out_var)
   # Containers usually forbid the ptrace-based single-copy (CMA) transfers of
@@ -36,17 +49,36 @@ function(_relay_test_environment out_var)
       "LSAN_OPTIONS=suppressions=${PROJECT_SOURCE_DIR}/test/lsan.supp:print_suppressions=0:use_tls=0"
       "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
   endif()
+  if(RELAY_TSAN)
+    # The suppressions name Open MPI only, never relay. Open MPI copies
+    # message bytes on whichever thread progresses MPI (the program's own
+    # MPI calls included), deep in uninstrumented code where TSan often
+    # cannot restore the stack, so no suppression by module could match:
+    # ignore_noninstrumented_modules=1 has TSan ignore the memory accesses
+    # uninstrumented libraries make through interceptors (their locks are
+    # still tracked). Every access relay's own code makes is still checked.
+    list(APPEND env
+      "TSAN_OPTIONS=suppressions=${PROJECT_SOURCE_DIR}/test/tsan.supp halt_on_error=1 second_deadlock_stack=1 ignore_noninstrumented_modules=1")
+  endif()
   set(${out_var} "${env}" PARENT_SCOPE)
 endfunction()
 
 function(_relay_test_properties name processors label)
-  cmake_parse_arguments(P "" "TIMEOUT" "ENV;LABELS" ${ARGN})
+  cmake_parse_arguments(P "" "TIMEOUT;NO_TSAN" "ENV;LABELS" ${ARGN})
   if(NOT P_TIMEOUT)
     set(P_TIMEOUT 120)
   endif()
   _relay_test_environment(env)
   list(APPEND env ${P_ENV})
   set(labels ${label} ${P_LABELS})
+  if(RELAY_TSAN)
+    math(EXPR P_TIMEOUT "${P_TIMEOUT} * ${RELAY_TSAN_TIMEOUT_FACTOR}")
+    if(P_NO_TSAN)
+      set_tests_properties(${name} PROPERTIES DISABLED TRUE)
+    else()
+      list(APPEND labels tsan)
+    endif()
+  endif()
   set_tests_properties(${name} PROPERTIES
     PROCESSORS ${processors}
     TIMEOUT ${P_TIMEOUT}
@@ -56,7 +88,7 @@ function(_relay_test_properties name processors label)
 endfunction()
 
 function(relay_add_mpi_test)
-  cmake_parse_arguments(PARSE_ARGV 0 T "" "NAME;TARGET;NP;TIMEOUT" "ARGS;ENV;LABELS")
+  cmake_parse_arguments(PARSE_ARGV 0 T "" "NAME;TARGET;NP;TIMEOUT;NO_TSAN" "ARGS;ENV;LABELS")
   if(NOT T_NAME OR NOT T_TARGET OR NOT T_NP)
     message(FATAL_ERROR "relay_add_mpi_test: NAME, TARGET and NP are required")
   endif()
@@ -69,12 +101,12 @@ function(relay_add_mpi_test)
   add_test(NAME ${T_NAME}
     COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} ${T_NP} --oversubscribe
             ${MPIEXEC_PREFLAGS} $<TARGET_FILE:${T_TARGET}> ${MPIEXEC_POSTFLAGS} ${T_ARGS})
-  _relay_test_properties(${T_NAME} ${T_NP} mpi TIMEOUT "${T_TIMEOUT}" ENV ${T_ENV}
-    LABELS ${T_LABELS})
+  _relay_test_properties(${T_NAME} ${T_NP} mpi TIMEOUT "${T_TIMEOUT}" NO_TSAN "${T_NO_TSAN}"
+    ENV ${T_ENV} LABELS ${T_LABELS})
 endfunction()
 
 function(relay_add_unit_test)
-  cmake_parse_arguments(PARSE_ARGV 0 T "" "NAME;TARGET;TIMEOUT" "ARGS;ENV;LABELS")
+  cmake_parse_arguments(PARSE_ARGV 0 T "" "NAME;TARGET;TIMEOUT;NO_TSAN" "ARGS;ENV;LABELS")
   if(NOT T_NAME OR NOT T_TARGET)
     message(FATAL_ERROR "relay_add_unit_test: NAME and TARGET are required")
   endif()
@@ -82,6 +114,6 @@ function(relay_add_unit_test)
     message(FATAL_ERROR "relay_add_unit_test(${T_NAME}): unknown arguments ${T_UNPARSED_ARGUMENTS}")
   endif()
   add_test(NAME ${T_NAME} COMMAND $<TARGET_FILE:${T_TARGET}> ${T_ARGS})
-  _relay_test_properties(${T_NAME} 1 unit TIMEOUT "${T_TIMEOUT}" ENV ${T_ENV}
-    LABELS ${T_LABELS})
+  _relay_test_properties(${T_NAME} 1 unit TIMEOUT "${T_TIMEOUT}" NO_TSAN "${T_NO_TSAN}"
+    ENV ${T_ENV} LABELS ${T_LABELS})
 endfunction()

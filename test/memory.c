@@ -31,7 +31,7 @@ static void check_rss(const char *what, long long before, long long after, long 
            (double)(after - before) / (1 << 20), (double)before / (1 << 20),
            (double)after / (1 << 20));
     fflush(stdout);
-    if (before < 0 || after < 0 || TEST_SANITIZED) return; /* no /proc, or ASan's quarantine */
+    if (before < 0 || after < 0 || TEST_SANITIZED) return; /* no /proc, or a sanitizer's memory */
     CHECK_LE(after - before, slack);
 }
 

@@ -4,6 +4,7 @@
  * spill or a restore. Both give the same result. */
 #include "checksum.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
 #define K_MIX 0x9E3779B97F4A7C15ULL
@@ -56,10 +57,15 @@ __attribute__((target("avx2"))) static size_t blocks_avx2(relay__cksum_t *c, con
 
 static size_t blocks_any(relay__cksum_t *c, const unsigned char *b, size_t n)
 {
-    /* The answer never changes; a racing first call just asks twice. */
-    static int avx2 = -1;
-    if (avx2 < 0) avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
-    return avx2 ? blocks_avx2(c, b, n) : blocks_default(c, b, n);
+    /* The answer never changes: a racing first call just asks twice, and
+     * relaxed order is enough for a value that publishes nothing else. */
+    static atomic_int avx2 = -1;
+    int has = atomic_load_explicit(&avx2, memory_order_relaxed);
+    if (has < 0) {
+        has = __builtin_cpu_supports("avx2") ? 1 : 0;
+        atomic_store_explicit(&avx2, has, memory_order_relaxed);
+    }
+    return has ? blocks_avx2(c, b, n) : blocks_default(c, b, n);
 }
 #else
 #define blocks_any blocks_default

@@ -243,7 +243,9 @@ int relay_init(int *argc, char ***argv, const relay_config_t *config)
     if (!rc && relay__g.rank == 0) rc = relay__sched_init();
     if (!rc && relay__g.rank == 0) rc = relay__holdback_init();
     /* Workers wait before any task can arrive, and relay is on before the
-     * first does: a task may call relay from its first instruction. */
+     * first does: a task may call relay from its first instruction. Tasks
+     * arrive through the transport, so it comes last; idle workers already
+     * poll for it and take turns only once it is published whole. */
     if (!rc && hosts_workers) rc = relay__pool_start(cfg.num_cpus, cfg.max_threads);
     if (!rc) {
         atomic_store_explicit(&relay__g.state, RELAY__STATE_ON, memory_order_release);

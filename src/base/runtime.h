@@ -55,7 +55,9 @@ typedef struct relay__runtime {
     int exiting;       /* the runtime thread leaves its loop */
 
     struct relay__cluster *cluster; /* what every rank offers */
-    struct relay__comm *comm_state;
+    /* Published (release) once fully built: idle workers poll it from
+     * their first instruction, before the runtime thread exists. */
+    _Atomic(struct relay__comm *) comm_state;
     struct relay__store *store;
     struct relay__pool *pool;     /* NULL when this rank hosts no workers */
     struct relay__dir *dir;       /* rank 0 */

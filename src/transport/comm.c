@@ -72,9 +72,10 @@ typedef struct relay__comm {
     xfer_t *active;
 } relay__comm_t;
 
+/* Acquire: a thread that sees the transport sees it whole (comm_start). */
 static relay__comm_t *C(void)
 {
-    return relay__g.comm_state;
+    return atomic_load_explicit(&relay__g.comm_state, memory_order_acquire);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -754,15 +755,13 @@ int relay__comm_start(void)
     c->tag_max = flag && tag_ub ? *tag_ub : 32767;
     if (c->tag_max > RELAY__TAG_XFER_MAX) c->tag_max = RELAY__TAG_XFER_MAX;
     c->next_tag = RELAY__TAG_XFER_BASE;
-    relay__g.comm_state = c;
-    if (pthread_create(&c->thread, NULL, runtime_main, NULL) != 0) {
-        relay__g.comm_state = NULL;
-        free(c->out);
-        free(c->dirty);
-        free(c->is_dirty);
-        free(c);
+    /* Idle workers may take turns of progress from now on: every field
+     * above is written before they can see c. */
+    atomic_store_explicit(&relay__g.comm_state, c, memory_order_release);
+    /* On failure c stays published (a worker may be in a turn with it):
+     * relay__comm_join frees it once the pool has stopped. */
+    if (pthread_create(&c->thread, NULL, runtime_main, NULL) != 0)
         return relay__error(RELAY_ERR_INTERNAL, "relay_init: cannot start the runtime thread");
-    }
     c->started = 1;
     return RELAY_OK;
 }
@@ -778,6 +777,9 @@ void relay__comm_join(void)
         pthread_mutex_unlock(&relay__g.lock);
         pthread_join(c->thread, NULL);
     }
+    /* The runtime thread is gone and every other thread that polls
+     * (workers, actors, the store's) stopped before. */
+    atomic_store_explicit(&relay__g.comm_state, NULL, memory_order_release);
     for (int d = 0; d < relay__g.size; d++)
         relay__wbuf_free(&c->out[d]);
     for (int i = 0; i < SELF_DEPTH; i++)
@@ -790,5 +792,4 @@ void relay__comm_join(void)
     free(c->dirty);
     free(c->is_dirty);
     free(c);
-    relay__g.comm_state = NULL;
 }
