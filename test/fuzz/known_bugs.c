@@ -22,7 +22,8 @@
  * set: its return ids collide), crashes/uaf-ctor-unknown-class (an actor
  * of a class rank 0's worker does not know: the worker fails it while the
  * scheduler is still sending it), crashes/submit-id-reused (the id of a
- * task submitted before). */
+ * task submitted before), crashes/submit-actor-threads (an actor asking
+ * for more than RELAY_MAX_CONCURRENCY threads). */
 static uint64_t submitted[64];
 static size_t nsubmitted;
 
@@ -61,9 +62,11 @@ static const char *submit(relay__rbuf_t *r)
     relay__demand_t d;
     if (relay__get_u8(r) && relay__demand_get(r, &d) != 0) return NULL;
     uint8_t kind = relay__get_u8(r);
-    if (!r->err && kind == RELAY__KIND_ACTOR && !relay__class_lookup(fn_hash))
-        return "uaf-ctor-unknown-class";
-    return NULL;
+    if (r->err || kind != RELAY__KIND_ACTOR) return NULL;
+    if (!relay__class_lookup(fn_hash)) return "uaf-ctor-unknown-class";
+    relay__get_u64(r);
+    uint32_t max_conc = relay__get_u32(r);
+    return !r->err && max_conc > RELAY_MAX_CONCURRENCY ? "submit-actor-threads" : NULL;
 }
 
 /* DONE: crashes/done-nret-hang (a return count far beyond the returns the
