@@ -18,14 +18,14 @@
 #define FUZZ_FN_ECHO "fuzz_echo"     /* return i: a copy of argument i mod nargs */
 #define FUZZ_FN_FAIL "fuzz_fail"     /* fails */
 #define FUZZ_FN_PUT "fuzz_put"       /* puts argument 0, returns an object containing it */
-#define FUZZ_FN_GET "fuzz_get"       /* gets / waits on the refs among its values */
+#define FUZZ_FN_GET "fuzz_get"       /* gets, retains, releases the refs among its values */
 #define FUZZ_FN_SLEEP "fuzz_sleep"   /* sleeps argument 0 (u32 ms, clamped), returns it */
 #define FUZZ_FN_NESTED "fuzz_nested" /* submits fuzz_echo and gets its result */
 #define FUZZ_FN_ACTOR "fuzz_actor"   /* calls, looks up, kills the actor in argument 0 */
 #define FUZZ_CLASS "FuzzCounter"     /* methods: add, get, wait */
 
-/* Set: fuzz_get leaves out its retain/release pair, which trips a bug
- * already reported (crashes/README.md, release-nothing-in-task) on every
+/* Set: fuzz_get leaves out its retains and releases, which trip a bug
+ * already reported (crashes/README.md, release-unheld-in-task) on every
  * run that gets there. For long campaigns (RELAY_FUZZ_SKIP_KNOWN). */
 extern int fuzz_avoid_known;
 
