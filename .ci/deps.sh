@@ -3,7 +3,9 @@
 # Does nothing when every package is already installed.
 set -euo pipefail
 
-PACKAGES=(build-essential cmake openmpi-bin libopenmpi-dev libhdf5-dev hdf5-tools pkg-config)
+# clang and its runtime libraries (libFuzzer) build the fuzz targets.
+PACKAGES=(build-essential cmake openmpi-bin libopenmpi-dev libhdf5-dev hdf5-tools pkg-config
+    clang libclang-rt-dev)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

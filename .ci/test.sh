@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Build relay and run its CTest suites twice: first with AddressSanitizer and
-# UndefinedBehaviorSanitizer (build-asan/), then a normal optimised build
-# (build/). The normal pass runs last so that the last lines printed are its
-# ctest summary. Self-contained on a fresh Debian 12 machine:
+# Build relay and run its CTest suites three times: with AddressSanitizer and
+# UndefinedBehaviorSanitizer (build-asan/), with ThreadSanitizer
+# (build-tsan/, .ci/tsan.sh), then a normal optimised build (build/), which
+# alone also runs the fuzz tests (label "fuzz": they build their own clang
+# tree and fuzz the record decoders for a bounded time). The normal pass runs
+# last so that the last lines printed are its ctest summary. Self-contained
+# on a fresh Debian 12 machine:
 #   bash .ci/test.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -15,7 +18,9 @@ echo "== sanitizer build: build-asan/ (RELAY_SANITIZE=ON)"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DRELAY_SANITIZE=ON \
     -DRELAY_BUILD_TESTS=ON -DRELAY_BUILD_APPS=ON
 cmake --build build-asan -j"$JOBS"
-ctest --test-dir build-asan --output-on-failure
+ctest --test-dir build-asan --output-on-failure -LE fuzz
+
+bash .ci/tsan.sh
 
 echo "== release build: build/"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRELAY_SANITIZE=OFF \
