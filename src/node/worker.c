@@ -44,14 +44,18 @@ void relay__ctx_free(relay_ctx_t *c)
 /* Completion                                                               */
 /* ---------------------------------------------------------------------- */
 
-/* A DONE that fails a task this rank did not run. Lock held. */
+/* A DONE that fails a task this rank did not run. Lock held. It is sent
+ * from inside the handler of the record that brought the task (TASK,
+ * CANCEL, ACTOR_KILL), which on rank 0 runs inside the scheduler's own
+ * send: rank 0 gets it later, once that send has returned, and never
+ * frees or retries a task under the call still sending it. */
 void relay__post_failure(uint64_t task_id, int status, const char *msg)
 {
     relay__rec_done_t m = {task_id, status, 0, msg, {0, NULL, NULL, {0}}, {0, NULL}};
     size_t start;
-    relay__wbuf_t *w = relay__msg_begin(0, RELAY__R_DONE, &start);
+    relay__wbuf_t *w = relay__msg_begin_later(0, RELAY__R_DONE, &start);
     relay__rec_done_encode(w, &m);
-    relay__msg_end(0, w, start);
+    relay__msg_end_later(0, w, start);
 }
 
 /* Return i of a task that ran: inline, or kept in this rank's store. */
@@ -593,8 +597,13 @@ void relay__worker_on_task(int src, relay__rbuf_t *r)
         if (!p)
             relay__log(RELAY__LOG_ERROR, "task sent to rank %d, which hosts no workers",
                        relay__g.rank);
-        relay__ctx_failf(c, "rank %d hosts no workers", relay__g.rank);
-        relay__post_done(c, -1);
+        /* As relay__post_done words it, but later (relay__post_failure). */
+        char msg[1024];
+        snprintf(msg, sizeof msg,
+                 "task '%s' (function '%s') failed on rank %d: "
+                 "rank %d hosts no workers",
+                 c->name, c->fn, relay__g.rank, relay__g.rank);
+        relay__post_failure(m.task_id, RELAY_ERR_TASK_FAILED, msg);
         relay__ctx_free(c);
         return;
     }

@@ -58,6 +58,7 @@ typedef struct relay__comm {
 
     relay__wbuf_t self[SELF_DEPTH];
     int self_depth;
+    int local_taken; /* records for this rank taken from out[] to dispatch */
 
     xfer_t *to_post; /* queued by any thread, posted by the runtime thread */
     relay__map_t recv_by_tag;
@@ -107,7 +108,10 @@ relay__wbuf_t *relay__msg_begin(int dest, uint8_t type, size_t *start_p)
     return w;
 }
 
-void relay__msg_end(int dest, relay__wbuf_t *w, size_t start)
+/* now: a record for this rank is dispatched at once (relay__msg_end);
+ * otherwise it waits in out[] like a record for another rank, and the turn
+ * of progress that takes it dispatches it instead of sending it. */
+static void msg_end(int dest, relay__wbuf_t *w, size_t start, int now)
 {
     relay__comm_t *c = C();
     relay__record_end(w, start);
@@ -115,7 +119,7 @@ void relay__msg_end(int dest, relay__wbuf_t *w, size_t start)
         relay__log(RELAY__LOG_ERROR, "out of memory encoding a record for rank %d", dest);
         abort();
     }
-    if (dest == relay__g.rank) {
+    if (dest == relay__g.rank && now) {
         relay__dispatch(dest, w->data + start, w->len - start);
         c->self_depth--;
         if (c->self_depth >= SELF_DEPTH) {
@@ -129,6 +133,30 @@ void relay__msg_end(int dest, relay__wbuf_t *w, size_t start)
         c->dirty[c->ndirty++] = dest;
     }
     relay__comm_wake();
+}
+
+void relay__msg_end(int dest, relay__wbuf_t *w, size_t start)
+{
+    msg_end(dest, w, start, 1);
+}
+
+relay__wbuf_t *relay__msg_begin_later(int dest, uint8_t type, size_t *start_p)
+{
+    if (dest != relay__g.rank) return relay__msg_begin(dest, type, start_p);
+    relay__wbuf_t *w = &C()->out[dest];
+    *start_p = relay__record_begin(w, type);
+    return w;
+}
+
+void relay__msg_end_later(int dest, relay__wbuf_t *w, size_t start)
+{
+    msg_end(dest, w, start, 0);
+}
+
+int relay__comm_local_pending(void)
+{
+    relay__comm_t *c = C();
+    return c && (c->is_dirty[relay__g.rank] || c->local_taken);
 }
 
 void relay__comm_wake(void)
@@ -555,6 +583,18 @@ static int recv_some(int max)
     return got;
 }
 
+/* Records relay__msg_end_later queued for this rank: dispatched as a
+ * message received from it. Relay lock not held. */
+static void dispatch_local(relay__wbuf_t *w)
+{
+    pthread_mutex_lock(&relay__g.lock);
+    relay__dispatch(relay__g.rank, w->data, w->len);
+    if (hooks.tick) hooks.tick();
+    C()->local_taken--;
+    pthread_mutex_unlock(&relay__g.lock);
+    relay__wbuf_free(w);
+}
+
 /* Lock held: move queued batches and transfers to the runtime thread. */
 typedef struct outgoing {
     int dest;
@@ -579,6 +619,7 @@ static size_t take_outgoing(outgoing_t **v, size_t *cap, xfer_t **posts)
         (*v)[n].buf = c->out[d];
         relay__wbuf_init(&c->out[d]);
         c->is_dirty[d] = 0;
+        c->local_taken += d == relay__g.rank;
         n++;
     }
     c->ndirty = 0;
@@ -623,6 +664,10 @@ static int progress_turn(void)
 
     int work = (int)nout;
     for (size_t i = 0; i < nout; i++) {
+        if (c->outv[i].dest == relay__g.rank) {
+            dispatch_local(&c->outv[i].buf);
+            continue;
+        }
         send_batch(c->outv[i].dest, &c->outv[i].buf);
         relay__bell_ring(c->outv[i].dest);
     }

@@ -23,6 +23,16 @@ struct relay__batch;
  * their own effects in order. */
 relay__wbuf_t *relay__msg_begin(int dest, uint8_t type, size_t *start_p);
 void relay__msg_end(int dest, relay__wbuf_t *w, size_t start);
+/* The same, except that a record for this rank is dispatched later, by the
+ * next turn of progress, as if it had come from another rank: for a record
+ * sent from inside a handler whose own sender must not see its effects
+ * before it returns (rank 0's worker refusing a task the scheduler is
+ * still sending). Lock held. */
+relay__wbuf_t *relay__msg_begin_later(int dest, uint8_t type, size_t *start_p);
+void relay__msg_end_later(int dest, relay__wbuf_t *w, size_t start);
+/* Records for this rank queued by relay__msg_end_later and not yet
+ * dispatched. Lock held. */
+int relay__comm_local_pending(void);
 
 /* A record's handler: decodes r and acts. Lock held. */
 typedef void (*relay__handler_t)(int src, relay__rbuf_t *r);
