@@ -485,6 +485,7 @@ void relay__worker_unblock(relay_ctx_t *c)
 
 void relay__worker_defer_releases(relay_ctx_t *c, const uint64_t *ids, size_t n)
 {
+    if (n == 0) return; /* a release that freed no hold; deferred may still be NULL */
     if (c->ndeferred + n > c->capdeferred) {
         size_t cap = c->capdeferred ? c->capdeferred : 8;
         while (cap < c->ndeferred + n)
