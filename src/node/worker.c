@@ -643,6 +643,10 @@ void relay__pool_shutdown(void)
     relay__host_shutdown();
     relay__pool_t *p = relay__g.pool;
     if (p) {
+        /* Each SHUTDOWN gets its own ack once the rank is idle: rank 0
+         * drops one that answers a SHUTDOWN it did not begin, and must
+         * still get the one for its own. */
+        p->acked = 0;
         /* Queued tasks are abandoned; running ones finish (blocked gets in
          * them now fail with RELAY_ERR_SHUTDOWN). */
         relay_ctx_t *c;
