@@ -24,9 +24,7 @@
  * leaked. An input that leaves nothing behind costs no restart.
  *
  * Environment: RELAY_FUZZ_VERBOSE=1 keeps relay's log (silenced by
- * default: every malformed record logs a line); RELAY_FUZZ_SKIP_KNOWN=1
- * drops the records that trigger bugs already reported (known_bugs.c), for
- * long campaigns. */
+ * default: every malformed record logs a line). */
 #include <mpi.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -39,7 +37,6 @@
 #include "comm.h"
 #include "directory.h"
 #include "fuzz_funcs.h"
-#include "known_bugs.h"
 #include "relay.h"
 #include "runtime.h"
 #include "sched_state.h"
@@ -55,7 +52,7 @@
 
 static relay_config_t cfg;
 static relay_resource_t res[1] = {{"fuzzres", 4}};
-static int up, verbose, skip_known;
+static int up, verbose;
 
 /* What must be as it was after relay_init for the next input to start
  * from the same state. */
@@ -107,8 +104,9 @@ static void fingerprint_take(fingerprint_t *f)
         f->sched_shutting_down = s->shutting_down;
         f->acks = s->acks;
         f->avg_run_seconds = s->avg_run_seconds;
-        for (relay__shape_t *sh = s->shapes; sh; sh = sh->next)
-            f->extra_shapes += sh != s->dflt;
+        for (relay__list_t *n = relay__list_first(&s->shapes); n;
+             n = relay__list_next(&s->shapes, n))
+            f->extra_shapes += RELAY__LIST_ENTRY(n, relay__shape_t, link) != s->dflt;
         const relay__acct_t *a = &s->acct[0];
         f->cpu_used = a->cpu_used;
         f->zero_cpu = a->zero_cpu;
@@ -125,7 +123,7 @@ static void fingerprint_take(fingerprint_t *f)
     relay__pool_t *p = relay__g.pool;
     if (p) {
         f->cpu_free = p->cpu_free;
-        for (relay_ctx_t *c = p->head; c; c = c->next)
+        for (relay__list_t *n = relay__list_first(&p->queue); n; n = relay__list_next(&p->queue, n))
             f->pool_queued++;
     }
 }
@@ -174,8 +172,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     }
     const char *v = getenv("RELAY_FUZZ_VERBOSE");
     verbose = v && *v && *v != '0';
-    v = getenv("RELAY_FUZZ_SKIP_KNOWN");
-    skip_known = fuzz_avoid_known = v && *v && *v != '0';
     int rc = fuzz_register();
     if (rc != RELAY_OK) {
         fprintf(stderr, "fuzz_dispatch: registering functions: %s\n", relay_status_name(rc));
@@ -197,16 +193,18 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-/* Work the runtime can still do without another message. Lock held. */
+/* Work the runtime can still do without another message (records rank 0
+ * queued for itself count: relay__msg_end_later). Lock held. */
 static int busy(void)
 {
     uint64_t running, blocked, threads;
     relay__pool_stats(&running, &blocked, &threads);
-    if (running > 0 || relay__host_busy()) return 1;
+    if (running > 0 || relay__host_busy() || relay__comm_local_pending()) return 1;
     const relay__pool_t *p = relay__g.pool;
-    if (!p || !p->head || p->stop) return 0;
+    if (!p || p->stop) return 0;
     /* Queued: busy only if the head may start (as the pool decides). */
-    const relay_ctx_t *c = p->head;
+    const relay_ctx_t *c = relay__ctx_first(&p->queue);
+    if (!c) return 0;
     return c->cpu == 0 || (p->resumers == 0 && c->cpu <= p->cpu_free);
 }
 
@@ -260,7 +258,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cap = size;
     }
     if (!up) bring_up();
-    fuzz_known_reset();
     const uint8_t *p = data, *end = data + size;
     while (p < end) {
         size_t n = 0;
@@ -279,7 +276,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             const uint8_t *payload = p + RELAY__RECORD_HDR;
             p = payload + len;
             if (type == 0) break; /* end of this message */
-            if (skip_known && fuzz_known_bug(type, payload, len)) continue;
             msg[n] = type;
             memcpy(msg + n + 1, &len, 4);
             memcpy(msg + n + RELAY__RECORD_HDR, payload, len);

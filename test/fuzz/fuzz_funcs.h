@@ -24,11 +24,6 @@
 #define FUZZ_FN_ACTOR "fuzz_actor"   /* calls, looks up, kills the actor in argument 0 */
 #define FUZZ_CLASS "FuzzCounter"     /* methods: add, get, wait */
 
-/* Set: fuzz_get leaves out its retains and releases, which trip a bug
- * already reported (crashes/README.md, release-unheld-in-task) on every
- * run that gets there. For long campaigns (RELAY_FUZZ_SKIP_KNOWN). */
-extern int fuzz_avoid_known;
-
 /* Register the functions and the class. Returns the first failing status. */
 int fuzz_register(void);
 

@@ -1,17 +1,18 @@
-/* libFuzzer target for the low-level readers every decoder is built on:
- * relay__get_* (wire.h), relay__desc_get (object.c) and relay__demand_get
- * (resources.c), on arbitrary bytes.
+/* libFuzzer target for the readers every decoder is built on: relay__get_*
+ * (wire.h), relay__desc_decode and relay__demand_decode (records.h), and
+ * for the record decoders themselves (relay__rec_*_decode), on arbitrary
+ * bytes.
  *
  * Input: [u8 nops][nops op bytes][data]. Each op calls one reader on the
- * data, in sequence, as a decoder would; after each the target checks what
- * a reader promises: it never reads outside the data (AddressSanitizer:
- * the data is the input's own exactly-sized buffer), once a read failed
- * every later one fails and gives zeros, what it returns lies inside the
- * data, and what it validated is in range. A broken promise aborts.
+ * data, in sequence, as a decoder would, or decodes the rest of the data as
+ * one record; after each the target checks what a reader promises: it
+ * never reads outside the data (AddressSanitizer: the data is the input's
+ * own exactly-sized buffer), once a read failed every later one fails and
+ * gives zeros, what it returns lies inside the data, and what it validated
+ * is in range. A broken promise aborts.
  *
- * relay__demand_get checks custom resource indexes against the cluster
- * table, so relay is brought up once (one process, MPI singleton) with
- * two custom resources. */
+ * Decoders check ranks and ids against the job's size, so relay is brought
+ * up once (one process, MPI singleton). */
 #include <mpi.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include <string.h>
 
 #include "object.h"
+#include "records.h"
 #include "relay.h"
 #include "resources.h"
 #include "runtime.h"
@@ -79,23 +81,32 @@ static void check_failed(relay__rbuf_t *r)
     PROMISE(r->err && r->p == before.p);
 }
 
+/* What relay__desc_decode validated, on success. */
+static void check_desc(const relay__desc_t *d)
+{
+    if (d->status != RELAY_OK) {
+        PROMISE(d->errmsg && inside(d->errmsg, strlen(d->errmsg) + 1));
+        return;
+    }
+    PROMISE(d->nrefs == 0 || inside(d->refs, (size_t)d->nrefs * 8));
+    for (uint32_t i = 0; i < d->nrefs; i++)
+        PROMISE(relay__desc_ref(d, i) != 0);
+    if (d->has_array) PROMISE(d->array.ndims >= 1 && d->array.ndims <= RELAY_MAX_DIMS);
+    if (!d->is_inline) {
+        PROMISE(d->holder >= 0 && d->holder < relay__g.size);
+        return;
+    }
+    PROMISE(d->size == 0 || inside(d->bytes, (size_t)d->size));
+}
+
 static void read_desc(relay__rbuf_t *r)
 {
     relay__desc_t d;
-    relay__desc_get(r, &d);
-    if (r->err) return;
-    if (d.status != RELAY_OK) {
-        PROMISE(d.errmsg && inside(d.errmsg, strlen(d.errmsg) + 1));
-        return;
-    }
-    PROMISE(d.nrefs == 0 || inside(d.refs, (size_t)d.nrefs * 8));
-    uint64_t sum = 0;
-    for (uint32_t i = 0; i < d.nrefs; i++)
-        sum += relay__desc_ref(&d, i);
-    (void)sum;
-    if (d.has_array) PROMISE(d.array.ndims >= 1 && d.array.ndims <= RELAY_MAX_DIMS);
-    if (!d.is_inline) return;
-    PROMISE(d.size == 0 || inside(d.bytes, (size_t)d.size));
+    int rc = relay__desc_decode(r, &d);
+    PROMISE((rc == 0) == !r->err);
+    if (rc != 0) return;
+    check_desc(&d);
+    if (d.status != RELAY_OK || !d.is_inline) return;
     /* What the directory and the clients build from an inline descriptor. */
     struct relay_object *o = relay__obj_from_desc(1, &d);
     if (o) {
@@ -109,10 +120,215 @@ static void read_demand(relay__rbuf_t *r)
 {
     relay__demand_t d;
     memset(&d, 0, sizeof d);
-    if (relay__demand_get(r, &d) != 0) return;
-    PROMISE(!r->err && d.cpu >= 0 && d.gpu >= 0 && d.ncustom <= RELAY_MAX_RESOURCES);
+    int rc = relay__demand_decode(r, &d);
+    PROMISE((rc == 0) == !r->err);
+    if (rc != 0) return;
+    PROMISE(d.cpu >= 0 && d.cpu <= RELAY__UNITS_MAX && d.gpu >= 0 && d.gpu <= RELAY__UNITS_MAX);
+    PROMISE(d.gpu <= RELAY__UNIT || d.gpu % RELAY__UNIT == 0);
+    PROMISE(d.ncustom <= RELAY_MAX_RESOURCES);
     for (uint32_t i = 0; i < d.ncustom; i++)
-        PROMISE(d.custom[i].idx < relay__cluster()->ncustom && d.custom[i].units > 0);
+        PROMISE(d.custom[i].units > 0 && (i == 0 || d.custom[i].idx > d.custom[i - 1].idx));
+}
+
+static void check_str(const char *s)
+{
+    PROMISE(s && inside(s, strlen(s) + 1));
+}
+
+static void check_ids(const relay__ids_t *l)
+{
+    PROMISE(l->n == 0 || inside(l->v, (size_t)l->n * 8));
+    for (uint32_t i = 0; i < l->n; i++)
+        PROMISE(relay__ids_at(l, i) != 0);
+}
+
+/* A decoded argument list read back as a handler does: every item decodes
+ * again, and the list ends where the items do. */
+static void check_args(const relay__rec_args_t *l, int with_desc)
+{
+    PROMISE(l->n <= RELAY_MAX_ARGS);
+    relay__rbuf_t it = l->enc;
+    PROMISE(it.p == it.end || inside(it.p, (size_t)(it.end - it.p)));
+    for (uint32_t i = 0; i < l->n; i++) {
+        relay__rec_arg_t a;
+        if (with_desc)
+            relay__rec_task_arg_next(&it, &a);
+        else
+            relay__rec_submit_arg_next(&it, &a);
+        PROMISE(!it.err && (a.kind == RELAY_ARG_VALUE || a.kind == RELAY_ARG_REF));
+        if (a.kind == RELAY_ARG_VALUE) PROMISE(a.size == 0 || inside(a.data, (size_t)a.size));
+        if (a.kind == RELAY_ARG_REF) PROMISE(a.ref != 0);
+        if (a.kind == RELAY_ARG_REF && with_desc) check_desc(&a.desc);
+    }
+    PROMISE(it.p == it.end);
+}
+
+static void check_rets(const relay__rec_descs_t *l)
+{
+    PROMISE(l->n <= RELAY_MAX_RETURNS);
+    relay__rbuf_t it = l->enc;
+    for (uint32_t i = 0; i < l->n; i++) {
+        relay__desc_t d;
+        relay__rec_done_ret_next(&it, &d);
+        PROMISE(!it.err);
+        check_desc(&d);
+    }
+    PROMISE(it.p == it.end);
+}
+
+/* The rest of the data as one record of type: its decoder accepts it only
+ * whole and consumed to the last byte, and then what it returns holds. */
+static void read_record(relay__rbuf_t *r, unsigned type)
+{
+    union {
+        relay__rec_submit_t submit;
+        relay__rec_task_t task;
+        relay__rec_done_t done;
+        relay__rec_block_t block;
+        relay__rec_unblock_t unblock;
+        relay__rec_cancel_t cancel;
+        relay__rec_put_t put;
+        relay__rec_ids_t ids;
+        relay__rec_req_id_t req_id;
+        relay__rec_get_t get;
+        relay__rec_get_reply_t get_reply;
+        relay__rec_reply_t reply;
+        relay__rec_fetch_t fetch;
+        relay__rec_fetch_err_t fetch_err;
+        relay__rec_lookup_t lookup;
+        relay__rec_actor_reply_t actor_reply;
+        relay__rec_actor_gone_t actor_gone;
+        relay__rec_actor_cpu_t actor_cpu;
+        relay__rec_actor_kill_t actor_kill;
+        relay__rec_ping_t ping;
+    } m;
+    int rc;
+    switch (type) {
+    case RELAY__R_SUBMIT:
+        rc = relay__rec_submit_decode(r, &m.submit);
+        if (rc == 0) {
+            check_str(m.submit.fn);
+            check_str(m.submit.name);
+            PROMISE(m.submit.nret <= RELAY_MAX_RETURNS);
+            PROMISE(m.submit.retries <= RELAY__MAX_RETRIES);
+            PROMISE(m.submit.kind <= RELAY__KIND_METHOD);
+            PROMISE((m.submit.kind == RELAY__KIND_ACTOR) == (m.submit.nret == 0));
+            if (m.submit.kind == RELAY__KIND_ACTOR) {
+                PROMISE(m.submit.max_conc >= 1 && m.submit.max_conc <= RELAY_MAX_CONCURRENCY);
+                check_str(m.submit.actor_name);
+            }
+            check_args(&m.submit.args, 0);
+        }
+        break;
+    case RELAY__R_TASK:
+        rc = relay__rec_task_decode(r, &m.task);
+        if (rc == 0) {
+            check_str(m.task.fn);
+            check_str(m.task.name);
+            PROMISE(m.task.nret <= RELAY_MAX_RETURNS && m.task.attempt <= RELAY__MAX_RETRIES);
+            PROMISE(m.task.ngpu <= RELAY__MAX_GPUS);
+            check_args(&m.task.args, 1);
+        }
+        break;
+    case RELAY__R_DONE:
+        rc = relay__rec_done_decode(r, &m.done);
+        if (rc == 0) {
+            check_str(m.done.msg);
+            check_rets(&m.done.rets);
+            check_ids(&m.done.released);
+        }
+        break;
+    case RELAY__R_BLOCK:
+        rc = relay__rec_block_decode(r, &m.block);
+        if (rc == 0) {
+            PROMISE(m.block.k <= m.block.ids.n);
+            check_ids(&m.block.ids);
+        }
+        break;
+    case RELAY__R_UNBLOCK:
+        rc = relay__rec_unblock_decode(r, &m.unblock);
+        break;
+    case RELAY__R_CANCEL:
+        rc = relay__rec_cancel_decode(r, &m.cancel);
+        if (rc == 0) PROMISE(m.cancel.status != RELAY_OK);
+        if (rc == 0) check_str(m.cancel.msg);
+        break;
+    case RELAY__R_PUT:
+        rc = relay__rec_put_decode(r, &m.put);
+        if (rc == 0) check_desc(&m.put.desc);
+        break;
+    case RELAY__R_RELEASE:
+    case RELAY__R_FREE:
+        rc = type == RELAY__R_FREE ? relay__rec_free_decode(r, &m.ids)
+                                   : relay__rec_release_decode(r, &m.ids);
+        if (rc == 0) PROMISE(m.ids.ids.n > 0);
+        if (rc == 0) check_ids(&m.ids.ids);
+        break;
+    case RELAY__R_RETAIN_CHECK:
+        rc = relay__rec_retain_check_decode(r, &m.req_id);
+        break;
+    case RELAY__R_GET_CANCEL:
+        rc = relay__rec_get_cancel_decode(r, &m.req_id);
+        break;
+    case RELAY__R_KILL:
+        rc = relay__rec_kill_decode(r, &m.req_id);
+        break;
+    case RELAY__R_SYNC:
+        rc = relay__rec_sync_decode(r, &m.req_id);
+        if (rc == 0) PROMISE(m.req_id.req != 0 && m.req_id.id == 0);
+        break;
+    case RELAY__R_GET:
+        rc = relay__rec_get_decode(r, &m.get);
+        if (rc == 0) PROMISE(m.get.req != 0 && m.get.id != 0);
+        break;
+    case RELAY__R_GET_REPLY:
+        rc = relay__rec_get_reply_decode(r, &m.get_reply);
+        if (rc == 0 && m.get_reply.has_desc) {
+            PROMISE(m.get_reply.status == RELAY_OK);
+            check_desc(&m.get_reply.desc);
+        }
+        break;
+    case RELAY__R_REPLY:
+        rc = relay__rec_reply_decode(r, &m.reply);
+        break;
+    case RELAY__R_FETCH:
+        rc = relay__rec_fetch_decode(r, &m.fetch);
+        if (rc == 0) {
+            PROMISE(m.fetch.tag >= RELAY__TAG_XFER_BASE && m.fetch.tag <= RELAY__TAG_XFER_MAX);
+            PROMISE(m.fetch.chunk >= 1 && m.fetch.chunk <= INT32_MAX);
+        }
+        break;
+    case RELAY__R_FETCH_ERR:
+        rc = relay__rec_fetch_err_decode(r, &m.fetch_err);
+        break;
+    case RELAY__R_LOOKUP:
+        rc = relay__rec_lookup_decode(r, &m.lookup);
+        if (rc == 0) check_str(m.lookup.name);
+        break;
+    case RELAY__R_ACTOR_REPLY:
+        rc = relay__rec_actor_reply_decode(r, &m.actor_reply);
+        break;
+    case RELAY__R_ACTOR_GONE:
+        rc = relay__rec_actor_gone_decode(r, &m.actor_gone);
+        break;
+    case RELAY__R_ACTOR_CPU:
+        rc = relay__rec_actor_cpu_decode(r, &m.actor_cpu);
+        break;
+    case RELAY__R_ACTOR_KILL:
+        rc = relay__rec_actor_kill_decode(r, &m.actor_kill);
+        if (rc == 0) check_str(m.actor_kill.msg);
+        break;
+    case RELAY__R_PING:
+        rc = relay__rec_ping_decode(r, &m.ping);
+        break;
+    case RELAY__R_PONG:
+        rc = relay__rec_pong_decode(r, &m.ping);
+        break;
+    default: /* SHUTDOWN_ACK, SHUTDOWN, EXIT */
+        rc = relay__rec_empty_decode(r);
+        break;
+    }
+    PROMISE((rc == 0) == !r->err && (rc != 0 || r->p == r->end));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -130,7 +346,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int was_err = r.err;
         size_t n = 0;
         const void *p;
-        switch (ops[i] % 9) {
+        switch (ops[i] % 10) {
         case 0:
             relay__get_u8(&r);
             break;
@@ -141,7 +357,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             relay__get_u64(&r);
             break;
         case 3:
-            n = ops[i] / 9; /* a small count */
+            n = ops[i] / 10; /* a small count */
             p = relay__get_bytes(&r, n);
             PROMISE(!p == !!r.err && (!p || (p == at && inside(p, n))));
             break;
@@ -160,9 +376,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 7:
             read_demand(&r);
             break;
-        default:
+        case 8:
             if (r.err) check_failed(&r);
             break;
+        default: { /* [u8 type][payload: the rest of the data] */
+            uint8_t type = relay__get_u8(&r);
+            if (!r.err) read_record(&r, 1 + (unsigned)type % (RELAY__R_END - 1));
+            break;
+        }
         }
         PROMISE(r.p >= lo && r.p <= hi && r.end == hi);
         PROMISE(!was_err || (r.err && r.p == at));
