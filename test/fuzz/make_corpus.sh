@@ -18,7 +18,8 @@
 # its maker's record arrived), CANCEL (resources threads: a deadlock victim
 # already queued at its rank) and FETCH_ERR (spill corrupt: a holder that
 # cannot read an object back). File names: <record>-N, smallest first;
-# msg-N: messages of several records.
+# msg-N: messages of several records. The ids in them are then rewritten
+# as rank 0's (rank0_ids.c): the target is a one-rank job.
 set -eu
 
 [ $# -ge 1 ] || { echo "usage: make_corpus.sh BUILD_DIR [OUT_DIR]" >&2; exit 2; }
@@ -26,8 +27,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "$1" && pwd)
 out=${2:-$here/corpus}
 lib=$build/test/fuzz/librelay_capture.so
-for f in "$lib" "$build/test/fuzz/fuzz_corpus_driver" "$build/test/test_causal_refs" \
-    "$build/test/test_resources" "$build/test/test_spill"; do
+for f in "$lib" "$build/test/fuzz/fuzz_corpus_driver" "$build/test/fuzz/fuzz_rank0_ids" \
+    "$build/test/test_causal_refs" "$build/test/test_resources" "$build/test/test_spill"; do
     [ -e "$f" ] || { echo "make_corpus.sh: $f missing: build $build first" >&2; exit 1; }
 done
 
@@ -117,4 +118,6 @@ for i in 1 $((n / 3 + 1)) $((2 * n / 3 + 1)) "$n"; do
     k=$((k + 1))
     cp "$f" "$out/msg-$k"
 done
+# The target runs one rank: ids of ranks 1 and 2 become ids of rank 0.
+"$build/test/fuzz/fuzz_rank0_ids" "$out"/*
 echo "make_corpus.sh: $(ls "$out" | wc -l) seeds in $out"
