@@ -10,6 +10,9 @@
 #   common: --corpus DIR (seeds, left untouched) --work DIR (scratch: the
 #           growing corpus, and artifacts/ where findings are written)
 #           [--seconds N] (default 30) [-- extra libFuzzer options]
+#   or, instead of fuzzing: --replay DIR   run the target once on every file
+#           of DIR (README.md aside), the inputs of crashes/ (CTest's
+#           fuzz_regressions); --corpus is not needed then
 #
 # Environment: RELAY_FUZZ_TIMEOUT (seconds one input may take, default 10:
 # more is a hang), RELAY_FUZZ_JOBS (build jobs, default 2).
@@ -19,7 +22,7 @@
 # fuzzing is unavailable: no clang, or a clang without libFuzzer.
 set -u
 
-exe= clang= source= build= target= corpus= work= seconds=30
+exe= clang= source= build= target= corpus= work= seconds=30 replay=
 while [ $# -gt 0 ]; do
     case "$1" in
     --exe) exe=$2; shift 2 ;;
@@ -30,12 +33,14 @@ while [ $# -gt 0 ]; do
     --corpus) corpus=$2; shift 2 ;;
     --work) work=$2; shift 2 ;;
     --seconds) seconds=$2; shift 2 ;;
+    --replay) replay=$2; shift 2 ;;
     --) shift; break ;;
     *) echo "run_fuzz.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
-if [ -z "$corpus" ] || [ -z "$work" ] || { [ -z "$exe" ] && [ -z "$target" ]; }; then
-    echo "run_fuzz.sh: --corpus, --work and --exe or --target are required" >&2
+if { [ -z "$corpus" ] && [ -z "$replay" ]; } || [ -z "$work" ] ||
+    { [ -z "$exe" ] && [ -z "$target" ]; }; then
+    echo "run_fuzz.sh: --corpus or --replay, --work and --exe or --target are required" >&2
     exit 2
 fi
 here=$(cd "$(dirname "$0")" && pwd)
@@ -70,17 +75,36 @@ if [ -z "$exe" ]; then
     exe=$build/test/fuzz/$target
 fi
 
-# The target's corpus grows: fuzz a copy, never the seeds in the source tree.
-rm -rf "$work/corpus" "$work/artifacts"
-mkdir -p "$work/corpus" "$work/artifacts" || exit 1
-cp "$corpus"/* "$work/corpus/" 2>/dev/null
-
 # One process, no mpirun: Open MPI still wants consent to run as root.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_btl_vader_single_copy_mechanism=none
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:detect_odr_violation=0:suppressions=$here/../asan.supp}"
 export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$here/lsan.supp:print_suppressions=0:use_tls=0}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+
+if [ -n "$replay" ]; then
+    # Every input once, in name order (the names have no blanks); the first
+    # crash, leak or hang stops the run.
+    inputs=$(ls "$replay" | grep -v '^README.md$' | sed "s|^|$replay/|")
+    if [ -z "$inputs" ]; then
+        echo "run_fuzz.sh: no input in $replay"
+        exit 1
+    fi
+    rm -rf "$work/artifacts"
+    mkdir -p "$work/artifacts" || exit 1
+    echo "== replaying $(echo "$inputs" | wc -l) inputs of $replay with $exe"
+    # shellcheck disable=SC2086
+    "$exe" -timeout="${RELAY_FUZZ_TIMEOUT:-10}" -error_exitcode=1 -timeout_exitcode=1 \
+        -artifact_prefix="$work/artifacts/" "$@" $inputs
+    rc=$?
+    [ $rc -eq 0 ] || echo "run_fuzz.sh: an input of $replay crashed, leaked or hung (exit $rc)"
+    exit $rc
+fi
+
+# The target's corpus grows: fuzz a copy, never the seeds in the source tree.
+rm -rf "$work/corpus" "$work/artifacts"
+mkdir -p "$work/corpus" "$work/artifacts" || exit 1
+cp "$corpus"/* "$work/corpus/" 2>/dev/null
 
 # libFuzzer reports its own findings with exit code 77 unless told
 # otherwise: CTest would read that as a skip.
