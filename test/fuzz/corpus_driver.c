@@ -28,8 +28,9 @@ typedef struct handoff {
 
 static void get_free(relay_ref_t r, double timeout)
 {
-    relay_object_t o;
-    if (relay_get(r, timeout, &o) == RELAY_OK) relay_object_free(o);
+    relay_object_t o = NULL;
+    relay_get(r, timeout, &o);
+    if (o) relay_object_free(o); /* an error object too */
 }
 
 static relay_ref_t submit(const char *fn, const relay_arg_t *args, size_t nargs,

@@ -83,9 +83,9 @@ static int fn_get(relay_ctx_t *ctx)
         if (d && size == sizeof refs[0]) memcpy(&refs[n++], d, sizeof refs[0]);
     }
     for (size_t i = 0; i < n; i++) {
-        relay_object_t o;
-        if (relay_get(refs[i], i % 2 ? 0 : FUZZ_WAIT_MAX_S / 2, &o) == RELAY_OK)
-            relay_object_free(o);
+        relay_object_t o = NULL; /* an error object comes back with its status: freed too */
+        relay_get(refs[i], i % 2 ? 0 : FUZZ_WAIT_MAX_S / 2, &o);
+        if (o) relay_object_free(o);
         /* Odd ones are released without a hold: that must fail cleanly. */
         if (i % 2)
             relay_release(refs[i]);
@@ -114,12 +114,10 @@ static int fn_nested(relay_ctx_t *ctx)
     relay_arg_t a = relay_arg_value(d ? d : "", n);
     relay_ref_t child;
     if (relay_submit(FUZZ_FN_ECHO, &a, 1, NULL, &child) != RELAY_OK) return 1;
-    relay_object_t o;
+    relay_object_t o = NULL;
     int rc = relay_get(child, FUZZ_WAIT_MAX_S, &o);
-    if (rc == RELAY_OK) {
-        rc = relay_ctx_return(ctx, 0, relay_object_data(o), relay_object_size(o));
-        relay_object_free(o);
-    }
+    if (rc == RELAY_OK) rc = relay_ctx_return(ctx, 0, relay_object_data(o), relay_object_size(o));
+    if (o) relay_object_free(o); /* an error object too */
     relay_release(child);
     return rc != RELAY_OK;
 }
