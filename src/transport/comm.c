@@ -210,18 +210,13 @@ static void on_exit_record(int src, relay__rbuf_t *r)
     pthread_cond_broadcast(&relay__g.state_cv);
 }
 
-static void handlers_reset(void)
+void relay__comm_handlers_init(void)
 {
     memset(handlers, 0, sizeof handlers);
     memset(&hooks, 0, sizeof hooks);
     handlers[RELAY__R_PING] = on_ping;
     handlers[RELAY__R_EXIT] = on_exit_record;
     handlers[RELAY__R_FETCH_ERR] = relay__comm_on_fetch_err;
-}
-
-void relay__comm_handlers_init(void)
-{
-    handlers_reset();
 }
 
 void relay__dispatch_record(int src, uint8_t type, relay__rbuf_t *r)
