@@ -667,6 +667,13 @@ typedef struct relay_stats {
      * file work took (HDF5 and checksum; bytes / time is the throughput). */
     uint64_t spill_write_bytes, spill_read_bytes;
     uint64_t spill_write_ns, spill_read_ns;
+    /* Dataflow: tasks rank 0 sent to their rank before their inputs were
+     * made (rank 0); tasks waiting here for their inputs; returns this rank
+     * sent straight to tasks waiting on other ranks, and handed to tasks
+     * waiting here with no message; inputs rank 0 sent to waiting tasks
+     * because their maker's rank had not (rank 0). */
+    uint64_t tasks_placed_ahead, tasks_waiting;
+    uint64_t objects_pushed, objects_handed_over, objects_forwarded;
 } relay_stats_t;
 
 /* [OUT] stats_p. Errors: INVALID_ARG, NOT_INITIALIZED. */

@@ -45,6 +45,8 @@ DECODER(actor_cpu, relay__rec_actor_cpu_t)
 DECODER(actor_kill, relay__rec_actor_kill_t)
 DECODER(ping, relay__rec_ping_t)
 DECODER(pong, relay__rec_ping_t)
+DECODER(object, relay__rec_put_t)
+DECODER(subscribe, relay__rec_subscribe_t)
 
 static int dec_empty(relay__rbuf_t *r, void *m)
 {
@@ -308,7 +310,9 @@ static void check_arg_list(const relay__rec_args_t *got, const relay__rec_arg_t 
         CHECK_EQ(a.kind, want[i].kind);
         if (a.kind == RELAY_ARG_REF) {
             CHECK_EQ(a.ref, want[i].ref);
-            if (with_desc) check_desc_eq(&a.desc, &want[i].desc);
+            if (with_desc) CHECK_EQ(a.pending, want[i].pending);
+            if (with_desc && a.pending) CHECK_EQ(a.producer, want[i].producer);
+            if (with_desc && !a.pending) check_desc_eq(&a.desc, &want[i].desc);
         } else {
             CHECK_EQ(a.size, want[i].size);
             CHECK_MEMEQ(a.data, want[i].data, a.size);
@@ -530,9 +534,9 @@ static void rec_task(void)
     size_t o_nret = 16 + S(m.fn) + S(m.name), o_att = o_nret + 4, o_res = o_att + 4;
     size_t o_cpu = o_res + 1, o_ngpu = o_cpu + 8, o_g0 = o_ngpu + 4, o_g1 = o_g0 + 12;
     size_t o_kind = o_g1 + 12, o_nargs = o_kind + 1, o_arg0 = o_nargs + 4;
-    size_t o_arg1 = o_arg0 + 1 + 8 + DI_LEN, o_arg2 = o_arg1 + 1 + 16;
-    size_t o_arg3 = o_arg2 + 1 + 8 + DR_LEN;
-    CHECK_EQ(o_arg3 + 1 + 8 + 4 + S(desc_error().errmsg), w.len);
+    size_t o_arg1 = o_arg0 + 1 + 8 + 1 + DI_LEN, o_arg2 = o_arg1 + 1 + 16;
+    size_t o_arg3 = o_arg2 + 1 + 8 + 1 + DR_LEN;
+    CHECK_EQ(o_arg3 + 1 + 8 + 1 + 4 + S(desc_error().errmsg), w.len);
     BAD32(&w, dec_task, o_nret, RELAY_MAX_RETURNS + 1, "too many returns");
     BAD32(&w, dec_task, o_att, RELAY__MAX_RETRIES + 1, "attempts");
     BAD8(&w, dec_task, o_res, 2, "resources flag");
@@ -546,9 +550,35 @@ static void rec_task(void)
     BAD8(&w, dec_task, o_arg0, 3, "neither value nor ref");
     BAD8(&w, dec_task, o_arg1, 0, "neither value nor ref");
     BAD64(&w, dec_task, o_arg0 + 1, 0, "invalid ref");
-    bad_descs(&w, dec_task, o_arg0 + 9, o_arg2 + 9);
-    BAD32(&w, dec_task, o_arg3 + 9, RELAY_OK, NULL); /* an error desc read as a good one */
-    BAD32(&w, dec_task, o_arg3 + 9 + 4, 0, NULL);    /* message length 0: no NUL there */
+    BAD8(&w, dec_task, o_arg0 + 9, 2, "pending flag");
+    bad_descs(&w, dec_task, o_arg0 + 10, o_arg2 + 10);
+    BAD32(&w, dec_task, o_arg3 + 10, RELAY_OK, NULL); /* an error desc read as a good one */
+    BAD32(&w, dec_task, o_arg3 + 10 + 4, 0, NULL);    /* message length 0: no NUL there */
+
+    /* Placed ahead: pending refs name their maker's rank, or none. */
+    fresh(&w);
+    relay__rec_arg_t ahead[2];
+    memset(ahead, 0, sizeof ahead);
+    ahead[0].kind = ahead[1].kind = RELAY_ARG_REF;
+    ahead[0].ref = id(1, 30, 0);
+    ahead[0].pending = 1;
+    ahead[0].producer = NRANKS - 1;
+    ahead[1].ref = id(2, 31, 2);
+    ahead[1].pending = 1;
+    ahead[1].producer = -1;
+    m.args.n = 2;
+    m.args.ctx = ahead;
+    relay__rec_task_encode(&w, &m);
+    buf = decode_ok(&w, dec_task, &got);
+    check_arg_list(&got.args, ahead, 2, 1);
+    free(buf);
+    check_cuts(&w, dec_task);
+    size_t o_p0 = o_arg0 + 1 + 8, o_p1 = o_p0 + 1 + 4 + 1 + 8;
+    CHECK_EQ(o_p1 + 1 + 4, w.len);
+    BAD8(&w, dec_task, o_p0, 2, "pending flag");
+    BAD32(&w, dec_task, o_p0 + 1, NRANKS, "producer rank");
+    BAD32(&w, dec_task, o_p1 + 1, UINT32_MAX - 1, "producer rank");
+    m.args.ctx = args;
 
     /* A method: actor id and class, max_concurrency 0, no resources. */
     fresh(&w);
@@ -618,6 +648,9 @@ static void rec_done(void)
     m.rets.ctx = rets;
     m.released.n = 2;
     m.released.v = rel;
+    uint64_t del[1] = {id(2, 40, 0)};
+    m.delivered.n = 1;
+    m.delivered.v = del;
     relay__wbuf_t w;
     relay__wbuf_init(&w);
     relay__rec_done_encode(&w, &m);
@@ -638,12 +671,17 @@ static void rec_done(void)
     CHECK_EQ(got.released.n, 2);
     CHECK_EQ(relay__ids_at(&got.released, 0), rel[0]);
     CHECK_EQ(relay__ids_at(&got.released, 1), rel[1]);
+    CHECK_EQ(got.delivered.n, 1);
+    CHECK_EQ(relay__ids_at(&got.delivered, 0), del[0]);
     free(buf);
     check_cuts(&w, dec_done);
 
     size_t o_status = 8, o_msg = 20, o_nret = o_msg + S(""), o_r0 = o_nret + 4;
     size_t o_r1 = o_r0 + DI_LEN, o_r2 = o_r1 + DR_LEN, o_nrel = o_r2 + 4 + 4 + 1 + 1 + 8 + 24;
-    CHECK_EQ(o_nrel + 4 + 16, w.len);
+    size_t o_ndel = o_nrel + 4 + 16;
+    CHECK_EQ(o_ndel + 4 + 8, w.len);
+    BAD32(&w, dec_done, o_ndel, 2, "count exceeds");
+    BAD64(&w, dec_done, o_ndel + 4, 0, "delivered task id");
     BAD32(&w, dec_done, o_status, 5, "unknown status");
     BAD32(&w, dec_done, o_status, (uint32_t)RELAY_ERR_TASK_FAILED, "failed task has returns");
     BAD32(&w, dec_done, o_nret, RELAY_MAX_RETURNS + 1, "too many returns");
@@ -660,6 +698,7 @@ static void rec_done(void)
     m.msg = "task 'x' failed";
     m.rets.n = 0;
     m.released.n = 0;
+    m.delivered.n = 0;
     relay__rec_done_encode(&w, &m);
     buf = decode_ok(&w, dec_done, &got);
     CHECK_STATUS(got.status, RELAY_ERR_TASK_FAILED);
@@ -765,6 +804,36 @@ static void rec_put(void)
     CHECK_EQ(got.desc.size, 5);
     CHECK_MEMEQ(got.desc.bytes, "hello", 5);
     free(buf);
+    relay__wbuf_free(&w);
+}
+
+static void rec_object_subscribe(void)
+{
+    /* OBJECT: a PUT's layout, any return's id. */
+    relay__rec_put_t m = {id(2, 3, 5), desc_remote()}, got;
+    relay__wbuf_t w;
+    relay__wbuf_init(&w);
+    relay__rec_put_encode(&w, &m);
+    void *buf = decode_ok(&w, dec_object, &got);
+    CHECK_EQ(got.id, m.id);
+    check_desc_eq(&got.desc, &m.desc);
+    free(buf);
+    check_cuts(&w, dec_object);
+    BAD64(&w, dec_object, 0, id(2, 3, RELAY_MAX_RETURNS), "object id");
+    BAD64(&w, dec_object, 0, id(NRANKS, 3, 0), "object id");
+    BAD32(&w, dec_object, 8 + DR_HOLDER, NRANKS, "holder");
+
+    relay__rec_subscribe_t s = {id(1, 6, 2), id(3, 7, 0)}, gs;
+    fresh(&w);
+    relay__rec_subscribe_encode(&w, &s);
+    buf = decode_ok(&w, dec_subscribe, &gs);
+    CHECK_EQ(gs.id, s.id);
+    CHECK_EQ(gs.consumer, s.consumer);
+    free(buf);
+    check_cuts(&w, dec_subscribe);
+    CHECK_EQ(w.len, 16);
+    BAD64(&w, dec_subscribe, 0, 0, "object id");
+    BAD64(&w, dec_subscribe, 8, id(3, 7, 1), "consumer");
     relay__wbuf_free(&w);
 }
 
@@ -1016,7 +1085,7 @@ static void rec_control(void)
 static void rec_types(void)
 {
     CHECK_EQ(RELAY__R_SUBMIT, 1);
-    CHECK_EQ(RELAY__R_END, 29); /* 28 types */
+    CHECK_EQ(RELAY__R_END, 31); /* 30 types */
     CHECK_STREQ(relay__record_name(RELAY__R_SUBMIT), "SUBMIT");
     CHECK_STREQ(relay__record_name(RELAY__R_GET_REPLY), "GET_REPLY");
     CHECK_STREQ(relay__record_name(RELAY__R_PONG), "PONG");
@@ -1038,6 +1107,9 @@ static void rec_types(void)
     CHECK(!relay__record_route_ok(RELAY__R_PONG, 0, 1));
     CHECK(relay__record_route_ok(RELAY__R_FETCH, 2, 3));
     CHECK(relay__record_route_ok(RELAY__R_FETCH_ERR, 3, 2));
+    CHECK(relay__record_route_ok(RELAY__R_SUBSCRIBE, 3, 2));
+    CHECK(relay__record_route_ok(RELAY__R_OBJECT, 2, 3));
+    CHECK(relay__record_route_ok(RELAY__R_OBJECT, 0, 1));
     CHECK(!relay__record_route_ok(0, 0, 0));
     CHECK(!relay__record_route_ok(RELAY__R_END, 0, 0));
     CHECK(!relay__record_route_ok(200, 1, 2));
@@ -1052,6 +1124,7 @@ int main(void)
     rec_done();
     rec_block_unblock_cancel();
     rec_put();
+    rec_object_subscribe();
     rec_ids();
     rec_req_ids();
     rec_get();

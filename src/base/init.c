@@ -17,6 +17,7 @@
 #include "config.h"
 #include "holdback.h"
 #include "doorbell.h"
+#include "dataflow.h"
 #include "directory.h"
 #include "gpu.h"
 #include "log.h"
@@ -328,6 +329,11 @@ int relay_stats(relay_stats_t *s)
     s->bytes_fetched = atomic_load(&relay__g.bytes_fetched);
     s->live_objects = atomic_load(&relay__g.live_objects);
     s->directory_waiters = relay__dir_waiters();
+    s->tasks_placed_ahead = relay__g.placed_ahead;
+    s->tasks_waiting = relay__flow_waiting();
+    s->objects_pushed = relay__g.objects_pushed;
+    s->objects_handed_over = relay__g.objects_handed_over;
+    s->objects_forwarded = relay__g.objects_forwarded;
     relay__pool_stats(&s->tasks_running, &s->tasks_blocked, &s->worker_threads);
     uint64_t methods;
     relay__host_stats(&s->actors_hosted, &s->actor_calls_run, &methods);

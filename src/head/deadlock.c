@@ -227,14 +227,24 @@ static int actor_progresses(const check_t *c, const stask_t *t)
     return actor_moves(a);
 }
 
+/* Every ref argument of t is ready, or will be. */
+static int args_answerable(const stask_t *t)
+{
+    for (uint32_t i = 0; i < t->nargs; i++)
+        if (t->args[i].kind == RELAY_ARG_REF && !answerable(t->args[i].ref)) return 0;
+    return 1;
+}
+
 static int progresses(const check_t *c, const stask_t *t)
 {
-    if (t->cancelling) return 1;
+    if (t->cancelling || t->done_early) return 1;
+    /* Placed ahead: it waits for its inputs on its rank, then as if sent. */
+    if (t->ahead)
+        return args_answerable(t) && cpus_come(c, t) && thread_comes(c, t->rank);
     if (t->kind == RELAY__KIND_METHOD || is_body(t)) return actor_progresses(c, t);
     if (t->rank >= 0 && t->blocked) return wait_answered(t->blocked) && cpus_come(c, t);
     if (t->rank >= 0) return cpus_come(c, t) && thread_comes(c, t->rank);
-    for (uint32_t i = 0; i < t->nargs; i++)
-        if (t->args[i].kind == RELAY_ARG_REF && !answerable(t->args[i].ref)) return 0;
+    if (!args_answerable(t)) return 0;
     if (t->fail_status) return 1; /* it fails once its arguments are in */
     for (int r = 0; r < relay__g.size; r++)
         if (fits_eventually(c, &t->shape->d, r)) return 1;
@@ -288,7 +298,7 @@ static void mark_wanted(check_t *c)
         if (t->blocked)
             for (uint32_t k = 0; k < t->blocked->n; k++)
                 want(todo, &n, t->blocked->ids[k]);
-        for (uint32_t i = 0; t->rank < 0 && i < t->nargs; i++)
+        for (uint32_t i = 0; (t->rank < 0 || t->ahead) && i < t->nargs; i++)
             if (t->args[i].kind == RELAY_ARG_REF) want(todo, &n, t->args[i].ref);
     }
     free(todo);

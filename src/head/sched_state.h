@@ -86,7 +86,10 @@ typedef struct relay__stask {
     int pinned;      /* its ref arguments are pinned in the directory */
     int fail_status; /* a dependency failed: the task will not run */
     int cancelling;  /* rank 0 asked its rank to drop it */
-    int progress;    /* scratch of the deadlock check: known to progress */
+    int ahead;        /* sent to rank before its arguments exist, not started */
+    int done_early;   /* finished before all its arguments were known ready here */
+    int has_consumer; /* a task was placed ahead on its rank for its returns */
+    int progress;     /* scratch of the deadlock check: known to progress */
     int wanted;      /* scratch: a stuck blocked task waits for it */
     char *fail_msg;
     relay__shape_t *shape;
@@ -104,6 +107,7 @@ typedef struct relay__stask {
  * moment a CPU frees); GPUs and custom resources never are. */
 typedef struct relay__acct {
     int64_t cpu_cap, cpu_used;
+    int64_t ahead_cpu; /* CPUs of tasks placed ahead there, not started */
     uint32_t zero_cpu; /* dispatched tasks asking for no CPU */
     int ngpu;
     int64_t *gpu_free;    /* [ngpu] units */

@@ -250,15 +250,13 @@ static int pick_rank(const stask_t *t)
     return best;
 }
 
-/* Give t what it asks for on rank r. */
-static void reserve(stask_t *t, int r)
+/* What t holds from the moment it is placed on rank r: GPUs and custom
+ * resources. A task placed ahead holds them while it waits for its
+ * arguments (only what is free now: its makers already hold theirs). */
+static void reserve_place(stask_t *t, int r)
 {
-    relay__sched_t *s = S();
-    acct_t *a = &s->acct[r];
+    acct_t *a = &S()->acct[r];
     const relay__demand_t *d = &t->shape->d;
-    a->cpu_used += d->cpu;
-    t->cpu_held = d->cpu;
-    if (!d->cpu && t->kind != RELAY__KIND_ACTOR) a->zero_cpu++;
     if (d->gpu) {
         t->gpus = malloc((size_t)a->ngpu * sizeof *t->gpus);
         if (!t->gpus) {
@@ -272,7 +270,25 @@ static void reserve(stask_t *t, int r)
     for (uint32_t i = 0; i < d->ncustom; i++)
         a->custom_free[d->custom[i].idx] -= d->custom[i].units;
     t->rank = r;
+}
+
+/* What t holds once it may run: its CPUs. */
+static void reserve_start(stask_t *t)
+{
+    relay__sched_t *s = S();
+    acct_t *a = &s->acct[t->rank];
+    const relay__demand_t *d = &t->shape->d;
+    a->cpu_used += d->cpu;
+    t->cpu_held = d->cpu;
+    if (!d->cpu && t->kind != RELAY__KIND_ACTOR) a->zero_cpu++;
     s->running++;
+}
+
+/* Give t what it asks for on rank r. */
+static void reserve(stask_t *t, int r)
+{
+    reserve_place(t, r);
+    reserve_start(t);
 }
 
 static void blocked_clear(stask_t *t)
@@ -317,8 +333,15 @@ void relay__sched_unreserve(stask_t *t, int finished)
     unreserve(t, finished);
 }
 
+/* The task making object id, or NULL. */
+static stask_t *maker_of(uint64_t id)
+{
+    return relay__map_get(&S()->tasks, id & ~(uint64_t)0xff);
+}
+
 /* Argument i of a task being sent: a ref goes with what the directory
- * knows of it (pinned, so present). */
+ * knows of it (pinned, so present), or, not made yet (the task is placed
+ * ahead), with the rank its maker went to. */
 static void task_arg(void *ctx, uint32_t i, relay__rec_arg_t *a_p)
 {
     const relay__sarg_t *a = &((const stask_t *)ctx)->args[i];
@@ -326,7 +349,16 @@ static void task_arg(void *ctx, uint32_t i, relay__rec_arg_t *a_p)
     a_p->ref = a->ref;
     a_p->data = a->val;
     a_p->size = a->size;
-    if (a->kind == RELAY_ARG_REF) relay__dir_desc(relay__dir_lookup(a->ref), &a_p->desc);
+    a_p->pending = 0;
+    if (a->kind != RELAY_ARG_REF) return;
+    relay__dentry_t *e = relay__dir_lookup(a->ref);
+    if (e && !e->ready) {
+        const stask_t *m = maker_of(a->ref);
+        a_p->pending = 1;
+        a_p->producer = m && m->rank >= 0 && !m->cancelling ? m->rank : -1;
+        return;
+    }
+    relay__dir_desc(e, &a_p->desc);
 }
 
 static void send_task(stask_t *t, int rank)
@@ -349,10 +381,140 @@ static void send_task(stask_t *t, int rank)
     m.class_hash = ctor ? t->fn_hash : t->class_hash;
     m.max_conc = t->max_conc;
     m.args = (relay__rec_args_t){t->nargs, task_arg, t, {0}};
+    /* A task for this rank's own workers is handed over at the next turn
+     * of progress, after the records for other ranks have left: a local
+     * worker woken now would take the core the sending needs. */
     size_t start;
-    relay__wbuf_t *w = relay__msg_begin(rank, RELAY__R_TASK, &start);
+    relay__wbuf_t *w = relay__msg_begin_later(rank, RELAY__R_TASK, &start);
     relay__rec_task_encode(w, &m);
-    relay__msg_end(rank, w, start);
+    relay__msg_end_later(rank, w, start);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Placement ahead                                                          */
+/* ---------------------------------------------------------------------- */
+
+/* A task whose arguments are not all made is sent at once to the rank
+ * that will run it: its inputs then go there straight from their makers'
+ * ranks, and it starts the moment the last one arrives, with no message
+ * to or from rank 0 in between (dataflow.h has the worker's side). Rank 0
+ * still learns of every completion, and counts the task's CPUs from the
+ * moment it knows the task may run. */
+
+/* Whether a task asking for d may wait on rank r: it could run there, and
+ * the custom resources it holds while waiting are free now. GPU tasks are
+ * placed when they can start (the devices are chosen then). */
+static int fits_ahead(const relay__demand_t *d, int r)
+{
+    const acct_t *a = &S()->acct[r];
+    if (a->cpu_cap <= 0 || d->cpu > a->cpu_cap || d->gpu) return 0;
+    for (uint32_t i = 0; i < d->ncustom; i++)
+        if (a->custom_free[d->custom[i].idx] < d->custom[i].units) return 0;
+    return 1;
+}
+
+/* Work given to rank r, running or waiting, per CPU. */
+static double ahead_load(int r)
+{
+    const acct_t *a = &S()->acct[r];
+    return (double)(a->cpu_used + a->ahead_cpu + RELAY__UNIT * (int64_t)a->zero_cpu) /
+           (double)a->cpu_cap;
+}
+
+/* The rank for t, placed ahead: owner computes. The first task placed for
+ * the returns of a maker goes to the maker's rank (a chain stays where
+ * its data is, its links passed over by no message); further ones (a
+ * fan-out) to the least loaded rank. -1: none fits. */
+static int ahead_rank(const stask_t *t)
+{
+    const relay__demand_t *d = &t->shape->d;
+    int best = -1;
+    double best_load = DBL_MAX;
+    for (uint32_t i = 0; i < t->nargs; i++) {
+        if (t->args[i].kind != RELAY_ARG_REF) continue;
+        relay__dentry_t *e = relay__dir_lookup(t->args[i].ref);
+        stask_t *m = e && !e->ready ? maker_of(e->id) : NULL;
+        if (!m || m->rank < 0 || m->has_consumer || !fits_ahead(d, m->rank)) continue;
+        double load = ahead_load(m->rank);
+        if (load < best_load) {
+            best = m->rank;
+            best_load = load;
+        }
+    }
+    if (best >= 0) return best;
+    for (int r = 0; r < relay__g.size; r++) {
+        if (!fits_ahead(d, r)) continue;
+        double load = ahead_load(r);
+        if (load < best_load) {
+            best_load = load;
+            best = r;
+        }
+    }
+    return best;
+}
+
+/* The makers on rank r of t's missing arguments now have their follower. */
+static void claim_makers(const stask_t *t, int r)
+{
+    for (uint32_t i = 0; i < t->nargs; i++) {
+        if (t->args[i].kind != RELAY_ARG_REF) continue;
+        stask_t *m = maker_of(t->args[i].ref);
+        if (m && m->rank == r) m->has_consumer = 1;
+    }
+}
+
+/* Send t, whose arguments are not all made, to the rank that will run it. */
+static void place_ahead(stask_t *t)
+{
+    relay__sched_t *s = S();
+    if (t->kind != RELAY__KIND_TASK || t->fail_status || s->shutting_down) return;
+    int r = ahead_rank(t);
+    if (r < 0) return;
+    claim_makers(t, r);
+    reserve_place(t, r);
+    t->ahead = 1;
+    s->acct[r].ahead_cpu += t->shape->d.cpu;
+    relay__g.placed_ahead++;
+    send_task(t, r);
+}
+
+/* Rank 0 now knows that t, placed ahead, may run (its inputs are ready,
+ * or its rank reported on it): its CPUs count from here. */
+static void start_ahead(stask_t *t)
+{
+    if (!t->ahead) return;
+    t->ahead = 0;
+    S()->acct[t->rank].ahead_cpu -= t->shape->d.cpu;
+    reserve_start(t);
+}
+
+/* The DONE being handled: the tasks its maker's rank gave its returns to. */
+static const relay__ids_t *done_delivered;
+
+static int was_delivered(uint64_t task_id)
+{
+    for (uint32_t i = 0; done_delivered && i < done_delivered->n; i++)
+        if (relay__ids_at(done_delivered, i) == task_id) return 1;
+    return 0;
+}
+
+/* Object e is ready; t waits for it on its rank. Unless e's maker gave it
+ * to t already, rank 0 sends it there (once per object and rank). */
+static void ahead_forward(const stask_t *t, const relay__dentry_t *e)
+{
+    static uint64_t last_id;
+    static int last_rank = -1;
+    if (!e->id || (e->obj && e->obj->status != RELAY_OK) || was_delivered(t->id)) return;
+    if (e->id == last_id && t->rank == last_rank) return;
+    last_id = e->id;
+    last_rank = t->rank;
+    relay__rec_put_t m = {e->id, {0}};
+    relay__dir_desc(e, &m.desc);
+    size_t start;
+    relay__wbuf_t *w = relay__msg_begin(t->rank, RELAY__R_OBJECT, &start);
+    relay__rec_put_encode(w, &m);
+    relay__msg_end(t->rank, w, start);
+    relay__g.objects_forwarded++;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -447,9 +609,15 @@ void relay__sched_unpin(stask_t *t)
     t->pinned = 0;
 }
 
-/* Drop t: its arguments are no longer pinned. */
+/* Drop t: its arguments are no longer pinned. A task placed ahead may
+ * finish before rank 0 hears that its inputs are made: it stays, holding
+ * nothing, until they are (the directory's lists of dependents name it). */
 static void task_retire(stask_t *t)
 {
+    if (t->missing > 0) {
+        t->done_early = 1;
+        return;
+    }
     relay__map_remove(&S()->tasks, t->id);
     relay__sched_unpin(t);
     task_free(t);
@@ -508,17 +676,27 @@ void relay__sched_dep_ready(stask_t *t, relay__dentry_t *e)
             e->obj->status == RELAY_ERR_DEADLOCK ? RELAY_ERR_DEADLOCK : RELAY_ERR_TASK_FAILED;
         t->fail_msg = strdup(msg);
     }
+    if (t->ahead) ahead_forward(t, e);
     if (--t->missing > 0) return;
+    if (t->done_early) {
+        task_retire(t);
+        return;
+    }
     if (t->kind == RELAY__KIND_METHOD) {
         relay__actor_call_ready(t); /* in order behind its rank's earlier calls */
         return;
     }
-    if (t->fail_status) {
-        task_fail(t, t->fail_status, t->fail_msg ? t->fail_msg : "a dependency failed");
-        return;
+    const char *why = t->fail_msg ? t->fail_msg : "a dependency failed";
+    if (t->fail_status && t->rank >= 0) {
+        relay__sched_cancel(t, t->fail_status, why); /* placed ahead: its rank fails it */
+    } else if (t->fail_status) {
+        task_fail(t, t->fail_status, why);
+    } else if (t->rank >= 0) {
+        start_ahead(t); /* already there; it may have started */
+    } else {
+        make_ready(t);
+        dispatch();
     }
-    make_ready(t);
-    dispatch();
 }
 
 /* ---------------------------------------------------------------------- */
@@ -673,6 +851,7 @@ void relay__sched_on_submit(int src, relay__rbuf_t *r)
             t->missing++;
         }
     }
+    if (t->missing > 1) place_ahead(t);
     relay__dentry_t none = {0};
     relay__sched_dep_ready(t, &none);
 }
@@ -722,6 +901,7 @@ void relay__sched_on_done(int src, relay__rbuf_t *r)
     }
     const char *msg = m.msg;
     s->avg_run_seconds += (m.run_ns * 1e-9 + 1e-7 - s->avg_run_seconds) / 16;
+    if (known) start_ahead(t); /* it ran before rank 0 knew its inputs were made */
     if (known && t->kind == RELAY__KIND_ACTOR && relay__actor_built(t, m.status, msg)) {
         s->running--; /* the actor keeps the resources of its constructor's task */
         known = 0;
@@ -734,16 +914,19 @@ void relay__sched_on_done(int src, relay__rbuf_t *r)
     /* Returns are recorded before the task's own releases: they may contain
      * the refs it released. A failed task encodes no returns. */
     relay__rbuf_t it = m.rets.enc;
+    done_delivered = &m.delivered;
     for (uint32_t i = 0; i < m.rets.n; i++) {
         relay__desc_t d;
         relay__rec_done_ret_next(&it, &d);
         record_return(src, &d, known ? m.task_id | i : 0);
     }
-    if (known && m.status != RELAY_OK && t->retries_left > 0 && retryable(m.status)) {
+    done_delivered = NULL;
+    if (known && m.status != RELAY_OK && t->retries_left > 0 && retryable(m.status) &&
+        !t->fail_status) {
         t->retries_left--;
         t->attempt++;
         relay__log(RELAY__LOG_INFO, "retrying: %s", msg);
-        make_ready(t);
+        if (!t->missing) make_ready(t); /* else once its inputs are known made */
     } else if (known && m.status != RELAY_OK) {
         /* A call its actor's rank refused: rank 0 knows why it died. */
         if (t->kind == RELAY__KIND_METHOD && m.status == RELAY_ERR_ACTOR_DEAD && t->actor &&
@@ -783,6 +966,7 @@ void relay__sched_on_block(int src, relay__rbuf_t *r)
         return;
     }
     stask_t *t = running_task(src, m.task_id, "block");
+    if (t) start_ahead(t);
     /* A method gives back its actor's CPUs: its body holds them. */
     stask_t *acc = t && t->kind == RELAY__KIND_METHOD ? (t->actor ? t->actor->body : NULL) : t;
     if (!t || (m.released && (!acc || m.released > acc->cpu_held))) return;
@@ -816,6 +1000,7 @@ void relay__sched_on_unblock(int src, relay__rbuf_t *r)
         return;
     }
     stask_t *t = running_task(src, m.task_id, "unblock");
+    if (t) start_ahead(t);
     stask_t *acc = t && t->kind == RELAY__KIND_METHOD ? (t->actor ? t->actor->body : NULL) : t;
     if (!t) return;
     blocked_clear(t);

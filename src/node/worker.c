@@ -5,6 +5,7 @@
 
 #include "batch.h"
 #include "comm.h"
+#include "dataflow.h"
 #include "doorbell.h"
 #include "gpu.h"
 #include "log.h"
@@ -31,6 +32,9 @@ void relay__worker_set_current(relay_ctx_t *c)
 
 void relay__ctx_free(relay_ctx_t *c)
 {
+    relay__flow_forget(c);
+    free(c->subs);
+    free(c->delivered);
     for (uint32_t i = 0; i < c->nargs; i++)
         relay__obj_unref(c->args[i].obj);
     for (uint32_t i = 0; i < c->nret; i++)
@@ -51,28 +55,61 @@ void relay__ctx_free(relay_ctx_t *c)
  * frees or retries a task under the call still sending it. */
 void relay__post_failure(uint64_t task_id, int status, const char *msg)
 {
-    relay__rec_done_t m = {task_id, status, 0, msg, {0, NULL, NULL, {0}}, {0, NULL}};
+    relay__rec_done_t m = {task_id, status, 0, msg, {0, NULL, NULL, {0}}, {0, NULL}, {0, NULL}};
     size_t start;
     relay__wbuf_t *w = relay__msg_begin_later(0, RELAY__R_DONE, &start);
     relay__rec_done_encode(w, &m);
     relay__msg_end_later(0, w, start);
 }
 
+int relay__ctx_add_sub(relay_ctx_t *c, uint64_t id, uint64_t consumer, int rank)
+{
+    if (c->nsubs == c->capsubs) {
+        uint32_t cap = c->capsubs ? 2 * c->capsubs : 4;
+        relay__sub_t *v = realloc(c->subs, cap * sizeof *v);
+        if (!v) return -1;
+        c->subs = v;
+        c->capsubs = cap;
+    }
+    c->subs[c->nsubs++] = (relay__sub_t){id, consumer, rank};
+    return 0;
+}
+
+void relay__ctx_add_delivered(relay_ctx_t *c, uint64_t consumer)
+{
+    if (c->ndelivered == c->capdelivered) {
+        uint32_t cap = c->capdelivered ? 2 * c->capdelivered : 4;
+        uint64_t *v = realloc(c->delivered, cap * sizeof *v);
+        if (!v) return;
+        c->delivered = v;
+        c->capdelivered = cap;
+    }
+    c->delivered[c->ndelivered++] = consumer;
+}
+
+/* The returns of a task that ran, final: empty ones made, large ones kept
+ * in this rank's store. */
+static void rets_finalize(relay_ctx_t *c)
+{
+    for (uint32_t i = 0; i < c->nret; i++) {
+        struct relay_object *o = c->rets[i];
+        if (!o) {
+            o = c->rets[i] = relay__obj_new(c->task_id | i, 0, 0);
+            if (!o) abort();
+        }
+        if (o->size > relay__g.cfg.inline_max) relay__store_insert(o);
+    }
+}
+
 /* Return i of a task that ran: inline, or kept in this rank's store. */
 static void done_ret(void *ctx, uint32_t i, relay__desc_t *d_p)
 {
     relay_ctx_t *c = ctx;
-    struct relay_object *o = c->rets[i];
-    if (!o) {
-        o = c->rets[i] = relay__obj_new(c->task_id | i, 0, 0);
-        if (!o) abort();
-    }
-    if (o->size <= relay__g.cfg.inline_max) {
+    const struct relay_object *o = c->rets[i];
+    if (o->size <= relay__g.cfg.inline_max)
         relay__desc_of_obj(d_p, o);
-    } else {
-        relay__store_insert(o);
+    else
         relay__desc_of_remote(d_p, o->size, o->refs, o->nrefs, o->array, relay__g.rank);
-    }
 }
 
 void relay__post_done(relay_ctx_t *c, int rc)
@@ -89,12 +126,18 @@ void relay__post_done(relay_ctx_t *c, int rc)
         snprintf(msg, sizeof msg, "task '%s' (function '%s') failed on rank %d: %s", c->name, c->fn,
                  relay__g.rank, reason);
     }
+    /* Tasks placed ahead get the returns before rank 0 hears of them. */
+    if (status == RELAY_OK) {
+        rets_finalize(c);
+        c->pushed = relay__flow_deliver(c);
+    }
     relay__rec_done_t m = {c->task_id,
                            status,
                            (uint64_t)(c->seconds * 1e9),
                            msg,
                            {status == RELAY_OK ? c->nret : 0, done_ret, c, {0}},
-                           {(uint32_t)c->ndeferred, c->deferred}};
+                           {(uint32_t)c->ndeferred, c->deferred},
+                           {c->ndelivered, c->delivered}};
     size_t start;
     relay__wbuf_t *w = relay__msg_begin(0, RELAY__R_DONE, &start);
     relay__rec_done_encode(w, &m);
@@ -223,7 +266,7 @@ static int fail_early(relay_ctx_t *c)
  * 1 when c's CPUs and GPUs now belong to an actor it constructed. */
 static int run_task(relay__pool_t *p, relay_ctx_t *c)
 {
-    if (relay__ctx_fetch_args(c) != RELAY_OK) return fail_early(c);
+    if (c->failed || relay__ctx_fetch_args(c) != RELAY_OK) return fail_early(c);
     const char *name = NULL;
     relay_fn_t fn = c->kind == RELAY__KIND_TASK ? relay__fn_lookup(c->fn_hash, &name) : NULL;
     if (c->kind == RELAY__KIND_TASK && (!fn || strcmp(name, c->fn) != 0)) {
@@ -323,6 +366,14 @@ static void *worker_main(void *arg)
             p->active--;
         }
         if (!kept) p->cpu_free += c->cpu;
+        if (c->pushed) {
+            /* Objects for tasks waiting on other ranks leave before this
+             * thread starts the next task, not at the runtime thread's
+             * next turn, which may wait for this core. */
+            pthread_mutex_unlock(&relay__g.lock);
+            relay__comm_poll();
+            pthread_mutex_lock(&relay__g.lock);
+        }
         /* This thread takes the next queued task itself; only a resuming
          * task, which goes first, needs waking. */
         if (p->resumers) pthread_cond_broadcast(&p->resume_cv);
@@ -354,6 +405,11 @@ int relay__pool_start(int ncpus, int max_threads)
         return relay__error(RELAY_ERR_NO_MEMORY, "relay_init: out of memory");
     }
     relay__list_init(&p->queue);
+    if (relay__flow_init() != RELAY_OK) {
+        free(p->threads);
+        free(p);
+        return RELAY_ERR_NO_MEMORY;
+    }
     pthread_cond_init(&p->cv, NULL);
     pthread_cond_init(&p->resume_cv, NULL);
     relay__handler_set(RELAY__R_TASK, relay__worker_on_task);
@@ -386,6 +442,8 @@ void relay__pool_join(void)
     relay_ctx_t *c;
     RELAY__LIST_EACH(&p->queue, c, relay_ctx_t, link) relay__ctx_free(c);
     pthread_mutex_lock(&relay__g.lock);
+    relay__flow_drop_waiting();
+    relay__flow_destroy();
     relay__g.pool = NULL;
     pthread_mutex_unlock(&relay__g.lock);
     pthread_cond_destroy(&p->cv);
@@ -404,7 +462,14 @@ relay_ctx_t *relay__pool_take_queued(relay__pool_t *p, uint64_t task_id)
         kick(p);
         return c;
     }
-    return NULL;
+    return relay__flow_take_waiting(task_id);
+}
+
+void relay__pool_enqueue(relay_ctx_t *c)
+{
+    relay__pool_t *p = relay__g.pool;
+    relay__list_push_back(&p->queue, &c->link);
+    kick(p);
 }
 
 void relay__pool_stats(uint64_t *running_p, uint64_t *blocked_p, uint64_t *threads_p)
@@ -543,23 +608,35 @@ static relay_ctx_t *ctx_new(const relay__rec_task_t *m)
         relay__rec_task_arg_next(&it, &in);
         a->kind = in.kind;
         a->holder = -1;
+        int rc = 0;
         if (in.kind == RELAY_ARG_VALUE) {
             a->obj = relay__obj_copy(0, in.data, in.size, NULL, 0);
+            rc = a->obj ? 0 : -1;
+        } else if (in.pending) {
+            a->ref = in.ref;
+            a->pending = 1;
+            a->producer = in.producer;
         } else {
             a->ref = in.ref;
-            if (!in.desc.is_inline) a->obj = relay__store_lookup(a->ref);
-            if (!a->obj) {
-                a->obj = relay__obj_from_desc(a->ref, &in.desc);
-                if (!in.desc.is_inline) a->holder = in.desc.holder;
-            }
+            rc = relay__warg_fill(a, &in.desc);
         }
-        if (!a->obj) {
+        if (rc != 0) {
             c->nret = 0;
             relay__ctx_free(c);
             return NULL;
         }
     }
     return c;
+}
+
+int relay__warg_fill(relay__warg_t *a, const relay__desc_t *d)
+{
+    if (!d->is_inline) a->obj = relay__store_lookup(a->ref);
+    if (!a->obj) {
+        a->obj = relay__obj_from_desc(a->ref, d);
+        if (!d->is_inline) a->holder = d->holder;
+    }
+    return a->obj ? 0 : -1;
 }
 
 /* Fail a task this rank cannot take, rather than drop it: its returns and
@@ -608,6 +685,15 @@ void relay__worker_on_task(int src, relay__rbuf_t *r)
         relay__ctx_free(c);
         return;
     }
+    /* Known from now on: other ranks may subscribe to its returns. A task
+     * placed ahead waits for its arguments first. */
+    int now = relay__flow_arrive(c);
+    if (now < 0) {
+        relay__ctx_free(c);
+        refuse_task(m.task_id, RELAY_ERR_NO_MEMORY, "out of memory");
+        return;
+    }
+    if (!now) return;
     /* Methods go to their actor's mailbox; a constructor queues as a task
      * once its actor is known here, so calls can wait for it. */
     if (c->kind == RELAY__KIND_METHOD) {
@@ -615,8 +701,7 @@ void relay__worker_on_task(int src, relay__rbuf_t *r)
         return;
     }
     if (c->kind == RELAY__KIND_ACTOR && relay__host_on_create(c) != 0) return;
-    relay__list_push_back(&p->queue, &c->link);
-    kick(p);
+    relay__pool_enqueue(c);
 }
 
 void relay__worker_on_cancel(int src, relay__rbuf_t *r)
@@ -655,6 +740,7 @@ void relay__pool_shutdown(void)
             relay__list_remove(&c->link);
             relay__ctx_free(c);
         }
+        relay__flow_drop_waiting();
         pthread_cond_broadcast(&p->cv);
         pthread_cond_broadcast(&p->resume_cv);
     }

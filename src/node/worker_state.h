@@ -15,9 +15,17 @@
 typedef struct relay__warg {
     uint8_t kind;
     uint64_t ref;
-    struct relay_object *obj; /* complete, or the target of a fetch */
+    struct relay_object *obj; /* complete, or the target of a fetch; NULL pending */
     int holder;               /* >= 0: bytes still to fetch from there */
+    uint8_t pending;          /* placed ahead: the object is not here yet */
+    int producer;             /* pending: the rank its maker was sent to, or -1 */
 } relay__warg_t;
+
+/* A rank that asked for a return of a task running here (SUBSCRIBE). */
+typedef struct relay__sub {
+    uint64_t id, consumer;
+    int rank;
+} relay__sub_t;
 
 struct relay__host;
 
@@ -41,6 +49,14 @@ struct relay_ctx {
     char *fail_msg;
     uint64_t *deferred;
     size_t ndeferred, capdeferred;
+    /* Dataflow (dataflow.h): arguments still to come, whether it waits
+     * for them, subscriptions to its returns, tasks it served. */
+    uint32_t missing;
+    int waiting, finished, pushed;
+    relay__sub_t *subs;
+    uint32_t nsubs, capsubs;
+    uint64_t *delivered;
+    uint32_t ndelivered, capdelivered;
     relay__list_t link; /* on its pool's queue or its actor's mailbox */
 };
 
@@ -66,6 +82,18 @@ typedef struct relay__pool {
 } relay__pool_t;
 
 void relay__ctx_free(relay_ctx_t *c);
+/* Fill a's object from what d says of it: inline bytes, an object of this
+ * rank's store, or one to fetch from its holder. -1 when out of memory. */
+struct relay__desc;
+int relay__warg_fill(relay__warg_t *a, const struct relay__desc *d);
+/* Note that rank wants return id of c for task consumer. -1: no memory. */
+int relay__ctx_add_sub(relay_ctx_t *c, uint64_t id, uint64_t consumer, int rank);
+/* Note that c's returns reached task consumer. Out of memory, the note is
+ * lost: rank 0 then forwards the object as well, a second copy that finds
+ * nobody waiting. */
+void relay__ctx_add_delivered(relay_ctx_t *c, uint64_t consumer);
+/* A context whose arguments are all here joins the pool's queue. */
+void relay__pool_enqueue(relay_ctx_t *c);
 void relay__ctx_failf(relay_ctx_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Fetch a context's large arguments from their holders (waits). */
 int relay__ctx_fetch_args(relay_ctx_t *c);

@@ -63,7 +63,9 @@
     X(SHUTDOWN, FROM0)    /* stop taking work */                                                   \
     X(EXIT, FROM0)        /* leave the runtime loop */                                             \
     X(PING, FROM0)        /* answer once your earlier records are out */                           \
-    X(PONG, TO0)          /* answer to PING */
+    X(PONG, TO0)          /* answer to PING */                                                     \
+    X(SUBSCRIBE, PEER)    /* rank of a task placed ahead to its producer's: push me the object */  \
+    X(OBJECT, PEER)       /* producer (or rank 0) to a rank where tasks placed ahead wait for it */
 
 enum relay__record_type {
     RELAY__R_NONE = 0,
@@ -157,13 +159,16 @@ void relay__demand_encode(relay__wbuf_t *w, const relay__demand_t *d);
 int relay__demand_decode(relay__rbuf_t *r, relay__demand_t *d_p);
 
 /* A task argument. SUBMIT carries values and refs; TASK adds, for a ref,
- * what the directory knows of it (desc). */
+ * what the directory knows of it (desc), or, for a task placed ahead of
+ * its inputs, that the object is pending and which rank runs its maker. */
 typedef struct relay__rec_arg {
     uint8_t kind; /* RELAY_ARG_VALUE or RELAY_ARG_REF */
     uint64_t ref;
     const void *data; /* values */
     uint64_t size;
-    relay__desc_t desc; /* TASK, refs */
+    int pending;        /* TASK, refs: not made yet (no desc) */
+    int producer;       /* pending: the rank its maker was sent to, -1 unknown */
+    relay__desc_t desc; /* TASK, refs not pending */
 } relay__rec_arg_t;
 
 /* Variable-length lists are produced by the sender's callback, called once
@@ -250,6 +255,9 @@ typedef struct relay__rec_done {
     const char *msg;
     relay__rec_descs_t rets; /* RELAY_OK: its returns; else none */
     relay__ids_t released;   /* holds the task let go of */
+    /* Tasks placed ahead that this rank gave the returns to (pushed, or
+     * ran here): rank 0 forwards them to the others. */
+    relay__ids_t delivered;
 } relay__rec_done_t;
 void relay__rec_done_encode(relay__wbuf_t *w, const relay__rec_done_t *m);
 int relay__rec_done_decode(relay__rbuf_t *r, relay__rec_done_t *m_p);
@@ -295,6 +303,18 @@ typedef struct relay__rec_put {
 } relay__rec_put_t;
 void relay__rec_put_encode(relay__wbuf_t *w, const relay__rec_put_t *m);
 int relay__rec_put_decode(relay__rbuf_t *r, relay__rec_put_t *m_p);
+
+/* OBJECT: object id, made, for the tasks placed ahead that wait for it on
+ * the receiving rank. Same layout as PUT; the id is any return's. */
+int relay__rec_object_decode(relay__rbuf_t *r, relay__rec_put_t *m_p);
+
+/* SUBSCRIBE: send object id (a return of a task this rank was sent) to
+ * the sender once made, for task consumer placed ahead there. */
+typedef struct relay__rec_subscribe {
+    uint64_t id, consumer;
+} relay__rec_subscribe_t;
+void relay__rec_subscribe_encode(relay__wbuf_t *w, const relay__rec_subscribe_t *m);
+int relay__rec_subscribe_decode(relay__rbuf_t *r, relay__rec_subscribe_t *m_p);
 
 /* RELEASE (client to rank 0) and FREE (rank 0 to a holder): at least one id. */
 typedef struct relay__rec_ids {

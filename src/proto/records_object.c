@@ -28,6 +28,27 @@ int relay__rec_put_decode(relay__rbuf_t *r, relay__rec_put_t *m_p)
     return relay__rec_end(r);
 }
 
+int relay__rec_object_decode(relay__rbuf_t *r, relay__rec_put_t *m_p)
+{
+    m_p->id = relay__rec_get_id(r, "the object id is invalid");
+    if (r->err || relay__desc_decode(r, &m_p->desc) != 0) return -1;
+    return relay__rec_end(r);
+}
+
+/* [u64 id][u64 consumer]. */
+void relay__rec_subscribe_encode(relay__wbuf_t *w, const relay__rec_subscribe_t *m)
+{
+    relay__put_u64(w, m->id);
+    relay__put_u64(w, m->consumer);
+}
+
+int relay__rec_subscribe_decode(relay__rbuf_t *r, relay__rec_subscribe_t *m_p)
+{
+    m_p->id = relay__rec_get_id(r, "the object id is invalid");
+    m_p->consumer = relay__rec_get_task_id(r, "the consumer task id is invalid");
+    return relay__rec_end(r);
+}
+
 /* [u32 n][u64 x n]. */
 void relay__rec_ids_encode(relay__wbuf_t *w, const relay__rec_ids_t *m)
 {

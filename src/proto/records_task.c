@@ -9,7 +9,8 @@
 /* ---------------------------------------------------------------------- */
 
 /* One argument: [u8 kind] then a value's [u64 size][bytes], or a ref's
- * [u64 id] and, in a TASK, its descriptor. */
+ * [u64 id] and, in a TASK, [u8 pending] then its descriptor, or for a
+ * pending one [u32 producer rank, UINT32_MAX unknown]. */
 static void arg_encode(relay__wbuf_t *w, const relay__rec_arg_t *a, int with_desc)
 {
     relay__put_u8(w, a->kind);
@@ -18,7 +19,27 @@ static void arg_encode(relay__wbuf_t *w, const relay__rec_arg_t *a, int with_des
         return;
     }
     relay__put_u64(w, a->ref);
-    if (with_desc) relay__desc_encode(w, &a->desc);
+    if (!with_desc) return;
+    relay__put_u8(w, (uint8_t)(a->pending != 0));
+    if (a->pending)
+        relay__put_u32(w, a->producer < 0 ? UINT32_MAX : (uint32_t)a->producer);
+    else
+        relay__desc_encode(w, &a->desc);
+}
+
+/* A TASK's ref: pending (with its producer's rank) or described. */
+static int ref_tail_decode(relay__rbuf_t *r, relay__rec_arg_t *a)
+{
+    a->pending = relay__rec_get_bool(r, "the pending flag is not 0 or 1");
+    a->producer = -1;
+    if (r->err) return -1;
+    if (!a->pending) return relay__desc_decode(r, &a->desc);
+    uint32_t p = relay__get_u32(r);
+    if (r->err) return -1;
+    if (p != UINT32_MAX && p >= (uint32_t)relay__g.size)
+        return relay__rbuf_fail(r, "a pending argument's producer rank is out of range");
+    a->producer = p == UINT32_MAX ? -1 : (int)p;
+    return 0;
 }
 
 static int arg_decode(relay__rbuf_t *r, relay__rec_arg_t *a, int with_desc)
@@ -33,7 +54,8 @@ static int arg_decode(relay__rbuf_t *r, relay__rec_arg_t *a, int with_desc)
         a->ref = relay__rec_get_id(r, "an argument is an invalid ref");
         a->data = NULL;
         a->size = 0;
-        if (with_desc) relay__desc_decode(r, &a->desc);
+        a->pending = 0;
+        if (with_desc && !r->err) ref_tail_decode(r, a);
     } else if (!r->err) {
         return relay__rbuf_fail(r, "an argument's kind is neither value nor ref");
     }
@@ -263,7 +285,7 @@ int relay__rec_task_decode(relay__rbuf_t *r, relay__rec_task_t *m_p)
 /* ---------------------------------------------------------------------- */
 
 /* [u64 task_id][u32 status][u64 run_ns][str msg][u32 nret][descs]
- * [u32 nrel][u64 x nrel]. */
+ * [u32 nrel][u64 x nrel][u32 ndelivered][u64 x ndelivered]. */
 void relay__rec_done_encode(relay__wbuf_t *w, const relay__rec_done_t *m)
 {
     relay__put_u64(w, m->task_id);
@@ -277,6 +299,7 @@ void relay__rec_done_encode(relay__wbuf_t *w, const relay__rec_done_t *m)
         relay__desc_encode(w, &d);
     }
     relay__rec_put_ids(w, &m->released);
+    relay__rec_put_ids(w, &m->delivered);
 }
 
 int relay__rec_done_decode(relay__rbuf_t *r, relay__rec_done_t *m_p)
@@ -300,6 +323,9 @@ int relay__rec_done_decode(relay__rbuf_t *r, relay__rec_done_t *m_p)
     relay__rbuf_init(&m_p->rets.enc, start, (size_t)(r->p - start));
     uint32_t nrel = relay__get_u32(r);
     if (relay__rec_get_ids(r, nrel, &m_p->released, "a released id is invalid") != 0) return -1;
+    uint32_t ndel = relay__get_u32(r);
+    if (relay__rec_get_ids(r, ndel, &m_p->delivered, "a delivered task id is invalid") != 0)
+        return -1;
     return relay__rec_end(r);
 }
 

@@ -120,13 +120,20 @@ static void msg_end(int dest, relay__wbuf_t *w, size_t start, int now)
         abort();
     }
     if (dest == relay__g.rank && now) {
-        relay__dispatch(dest, w->data + start, w->len - start);
+        /* A record for this rank never overtakes one queued for it
+         * earlier: then it queues behind it. */
+        if (c->is_dirty[dest])
+            relay__put_bytes(&c->out[dest], w->data + start, w->len - start);
+        else
+            relay__dispatch(dest, w->data + start, w->len - start);
         c->self_depth--;
         if (c->self_depth >= SELF_DEPTH) {
             relay__wbuf_free(w);
             free(w);
         }
-        return;
+        if (!c->out[dest].oom) return;
+        relay__log(RELAY__LOG_ERROR, "out of memory queueing a local record");
+        abort();
     }
     if (!c->is_dirty[dest]) {
         c->is_dirty[dest] = 1;
@@ -657,15 +664,19 @@ static int progress_turn(void)
     size_t nout = take_outgoing(&c->outv, &c->outv_cap, &posts);
     pthread_mutex_unlock(&relay__g.lock);
 
+    /* Records for other ranks leave before this rank's own are handled:
+     * a task handed to a local worker must not hold back the others. */
     int work = (int)nout;
+    outgoing_t *local = NULL;
     for (size_t i = 0; i < nout; i++) {
         if (c->outv[i].dest == relay__g.rank) {
-            dispatch_local(&c->outv[i].buf);
+            local = &c->outv[i];
             continue;
         }
         send_batch(c->outv[i].dest, &c->outv[i].buf);
         relay__bell_ring(c->outv[i].dest);
     }
+    if (local) dispatch_local(&local->buf);
     while (posts) {
         xfer_t *x = posts;
         posts = x->next;
