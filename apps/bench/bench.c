@@ -12,6 +12,13 @@
  *
  * Rank 0 is relay's driver; rank 1 is the peer of the MPI baselines. The
  * program initialises MPI itself, measures the baselines, then runs relay.
+ *
+ * Each rank offers one unit of a custom resource of its own, bench_rank<r>
+ * (set in its relay_config_t), so that a task asking for a share of it runs
+ * on rank r; RELAY_RESOURCES replaces it, and the metrics that pin tasks
+ * are then skipped. dependent_chain_alternating alternates between the two
+ * highest ranks (0 and 1 on two ranks, where rank 0 then needs
+ * RELAY_DRIVER_WORKERS=1), against the MPI one-way latency between them.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -131,6 +138,19 @@ static int m_noop(relay_ctx_t *ctx, void *state)
 static const relay_method_t bench_methods[] = {{"noop", m_noop, 0}};
 static const relay_actor_class_t bench_class = {NULL, 0, NULL, bench_methods, 1};
 
+/* int64 argument 0, plus one. */
+static int fn_add1(relay_ctx_t *ctx)
+{
+    const void *data;
+    size_t size;
+    TASK_CHECK(ctx, relay_ctx_arg(ctx, 0, &data, &size));
+    int64_t v;
+    if (size != sizeof v) return relay_ctx_fail(ctx, "argument of %zu bytes", size), 1;
+    memcpy(&v, data, sizeof v);
+    v++;
+    return relay_ctx_return(ctx, 0, &v, sizeof v);
+}
+
 static int fn_make_big(relay_ctx_t *ctx)
 {
     char *buf = malloc(BIG);
@@ -147,26 +167,38 @@ static int fn_make_big(relay_ctx_t *ctx)
 
 typedef struct baselines {
     double pingpong_us; /* MPI round trip 0 <-> 1, 8 bytes */
+    int pair[2];        /* the two worker ranks of the alternating chain */
+    double pair_us;     /* MPI round trip between them */
     double send_gbs;    /* MPI_Send 64 MiB from rank 1 to rank 0 */
     double memcpy_gbs;  /* memcpy of 64 MiB on rank 0 */
 } baselines_t;
 
-static double mpi_pingpong(int rank)
+/* Round trip between ranks a and b, in microseconds (on rank a). */
+static double mpi_pingpong(int rank, int a, int b)
 {
     int iters = (int)scaled(20000), warm = 1000;
-    char b[8] = {0};
+    char buf[8] = {0};
     double t0 = 0;
     for (int i = 0; i < warm + iters; i++) {
         if (i == warm) t0 = app_now();
-        if (rank == 0) {
-            MPI_Send(b, 8, MPI_BYTE, 1, 0, bench_comm);
-            MPI_Recv(b, 8, MPI_BYTE, 1, 0, bench_comm, MPI_STATUS_IGNORE);
-        } else if (rank == 1) {
-            MPI_Recv(b, 8, MPI_BYTE, 0, 0, bench_comm, MPI_STATUS_IGNORE);
-            MPI_Send(b, 8, MPI_BYTE, 0, 0, bench_comm);
+        if (rank == a) {
+            MPI_Send(buf, 8, MPI_BYTE, b, 0, bench_comm);
+            MPI_Recv(buf, 8, MPI_BYTE, b, 0, bench_comm, MPI_STATUS_IGNORE);
+        } else if (rank == b) {
+            MPI_Recv(buf, 8, MPI_BYTE, a, 0, bench_comm, MPI_STATUS_IGNORE);
+            MPI_Send(buf, 8, MPI_BYTE, a, 0, bench_comm);
         }
     }
     return (app_now() - t0) / iters * 1e6;
+}
+
+/* Rank a's figure, on rank 0. */
+static double to_rank0(int rank, int a, double v)
+{
+    if (a == 0) return v;
+    if (rank == a) MPI_Send(&v, 1, MPI_DOUBLE, 0, 2, bench_comm);
+    if (rank == 0) MPI_Recv(&v, 1, MPI_DOUBLE, a, 2, bench_comm, MPI_STATUS_IGNORE);
+    return v;
 }
 
 static double mpi_send_bw(int rank, char *buf)
@@ -203,12 +235,16 @@ static double memcpy_bw(char *src)
 
 static baselines_t measure_baselines(int rank, int size)
 {
-    baselines_t b = {0, 0, 0};
+    /* The two highest ranks: workers unless there are only two ranks. */
+    baselines_t b = {0, {size - 2, size - 1}, 0, 0, 0};
     char *buf = malloc(BIG);
     if (!buf) MPI_Abort(MPI_COMM_WORLD, 1);
     memset(buf, 1, BIG);
     if (size >= 2) {
-        b.pingpong_us = mpi_pingpong(rank);
+        b.pingpong_us = mpi_pingpong(rank, 0, 1);
+        b.pair_us = b.pair[0] == 0
+                        ? b.pingpong_us
+                        : to_rank0(rank, b.pair[0], mpi_pingpong(rank, b.pair[0], b.pair[1]));
         b.send_gbs = mpi_send_bw(rank, buf);
     }
     if (rank == 0) b.memcpy_gbs = memcpy_bw(buf);
@@ -382,6 +418,89 @@ static void tasks_queued_1m(void)
     free(refs);
 }
 
+/* Task options that pin a task to one rank: every rank offers one unit
+ * of its own resource bench_rank<r> (see main), and a task asks for a
+ * small share of it, so many can run there at once. Used in place: opts
+ * points into the struct. */
+typedef struct pin {
+    char name[32];
+    relay_resource_t res;
+    relay_task_opts_t opts;
+    int ok; /* the rank offers it (hosts workers, no RELAY_RESOURCES override) */
+} pin_t;
+
+static void pin_init(pin_t *p, int rank)
+{
+    snprintf(p->name, sizeof p->name, "bench_rank%d", rank);
+    p->res = (relay_resource_t){p->name, 0.01};
+    p->opts = (relay_task_opts_t){.field_mask = RELAY_TASK_OPT_RESOURCES};
+    p->opts.resources = &p->res;
+    p->opts.num_resources = 1;
+    double q = 0;
+    OK(relay_resource_capacity(rank, p->name, &q));
+    p->ok = q >= p->res.quantity;
+}
+
+static void skipped(const char *metric, const char *why)
+{
+    fprintf(stderr, "relay-bench: %s skipped: %s\n", metric, why);
+}
+
+/* n tasks, each adding one to the previous one's result, all submitted
+ * before the first get; odd and even tasks go to the ranks of pins[1] and
+ * pins[0] when pins is not NULL. Returns seconds per task. */
+static double chain(size_t n, pin_t *pins)
+{
+    int64_t zero = 0, last = -1;
+    relay_ref_t prev = RELAY_REF_NULL, r;
+    double t0 = app_now();
+    for (size_t i = 0; i < n; i++) {
+        relay_arg_t a = i ? relay_arg_ref(prev) : relay_arg_value(&zero, sizeof zero);
+        OK(relay_submit("add1", &a, 1, pins ? &pins[i % 2].opts : NULL, &r));
+        /* The pending task keeps its argument alive. */
+        if (i) OK(relay_release(prev));
+        prev = r;
+    }
+    OK(relay_get_value(prev, &last, sizeof last, RELAY_FOREVER));
+    double dt = app_now() - t0;
+    OK(relay_release(prev));
+    if (last != (int64_t)n) {
+        fprintf(stderr, "relay-bench: chain of %zu tasks gave %lld\n", n, (long long)last);
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    return dt / (double)n;
+}
+
+static void dependent_chain(const baselines_t *b)
+{
+    size_t n = scaled(10000);
+    chain(scaled(100), NULL); /* warm */
+    char note[64];
+    snprintf(note, sizeof note, "per step, %zu tasks", n);
+    report("dependent_chain", chain(n, NULL) * 1e6, "us",
+           b->pingpong_us > 0 ? "mpi_oneway_0_1" : NULL, b->pingpong_us / 2, 0, note);
+}
+
+/* The chain alternating between the two ranks of b->pair, against the MPI
+ * one-way latency between them. */
+static void dependent_chain_alternating(const baselines_t *b)
+{
+    const char *metric = "dependent_chain_alternating";
+    if (b->pair[0] < 0) return skipped(metric, "needs 2 ranks");
+    pin_t pins[2];
+    pin_init(&pins[0], b->pair[0]);
+    pin_init(&pins[1], b->pair[1]);
+    if (!pins[0].ok || !pins[1].ok)
+        return skipped(metric, "rank 0 hosts no workers on 2 ranks (RELAY_DRIVER_WORKERS=1), "
+                               "or RELAY_RESOURCES replaced the bench_rank<r> resources");
+    size_t n = scaled(10000);
+    chain(scaled(100), pins);
+    char base[48], note[64];
+    snprintf(base, sizeof base, "mpi_oneway_%d_%d", b->pair[0], b->pair[1]);
+    snprintf(note, sizeof note, "per step, %zu tasks, ranks %d,%d", n, b->pair[0], b->pair[1]);
+    report(metric, chain(n, pins) * 1e6, "us", base, b->pair_us / 2, 0, note);
+}
+
 /* An actor that holds no CPU (so one per rank fits anywhere) and does
  * nothing: the calls' own cost. */
 static relay_actor_t bench_actor(void)
@@ -510,8 +629,17 @@ int main(int argc, char **argv)
 
     OK(relay_register("noop", fn_noop));
     OK(relay_register("make_big", fn_make_big));
+    OK(relay_register("add1", fn_add1));
     OK(relay_register_actor("bench_actor", &bench_class));
-    OK(relay_init(&argc, &argv, NULL));
+    /* Each rank offers a resource of its own, so that tasks can be pinned
+     * to a rank (ranks without workers offer nothing). */
+    char own[32];
+    snprintf(own, sizeof own, "bench_rank%d", rank);
+    relay_resource_t own_res = {own, 1};
+    relay_config_t cfg = {.field_mask = RELAY_CONFIG_RESOURCES};
+    cfg.resources = &own_res;
+    cfg.num_resources = 1;
+    OK(relay_init(&argc, &argv, &cfg));
     double rank0_cpus = 0;
     OK(relay_resource_capacity(0, "CPU", &rank0_cpus));
     rank0_workers_note = rank0_cpus > 0 ? "whole rank 0, its workers included"
@@ -528,6 +656,8 @@ int main(int argc, char **argv)
         if (wanted("single_client_wait_1k_refs")) wait_1k_refs();
         if (wanted("1_1_actor_calls_sync")) actor_calls_sync(&b);
         if (wanted("1_1_actor_calls_async")) actor_calls_async();
+        if (wanted("dependent_chain")) dependent_chain(&b);
+        if (wanted("dependent_chain_alternating")) dependent_chain_alternating(&b);
     }
     polite_barrier();
     if (wanted("multi_client_tasks_async") || wanted("multi_client_rank0_cpu_per_task"))
