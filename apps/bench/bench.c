@@ -151,6 +151,22 @@ static int fn_add1(relay_ctx_t *ctx)
     return relay_ctx_return(ctx, 0, &v, sizeof v);
 }
 
+/* Sum of the int64 arguments. */
+static int fn_sum(relay_ctx_t *ctx)
+{
+    int64_t sum = 0;
+    for (size_t i = 0; i < relay_ctx_num_args(ctx); i++) {
+        const void *data;
+        size_t size;
+        int64_t v;
+        TASK_CHECK(ctx, relay_ctx_arg(ctx, i, &data, &size));
+        if (size != sizeof v) return relay_ctx_fail(ctx, "argument of %zu bytes", size), 1;
+        memcpy(&v, data, sizeof v);
+        sum += v;
+    }
+    return relay_ctx_return(ctx, 0, &sum, sizeof sum);
+}
+
 static int fn_make_big(relay_ctx_t *ctx)
 {
     char *buf = malloc(BIG);
@@ -501,6 +517,46 @@ static void dependent_chain_alternating(const baselines_t *b)
     report(metric, chain(n, pins) * 1e6, "us", base, b->pair_us / 2, 0, note);
 }
 
+enum { FAN = 1000 }; /* well under RELAY_MAX_ARGS: one task reduces all */
+
+/* One task, FAN tasks taking its result, one task taking all theirs. */
+static void fan_round(int64_t seed)
+{
+    static relay_ref_t mid[FAN];
+    static relay_arg_t args[FAN];
+    relay_ref_t root, sum;
+    relay_arg_t a = relay_arg_value(&seed, sizeof seed);
+    OK(relay_submit("add1", &a, 1, NULL, &root));
+    a = relay_arg_ref(root);
+    for (int i = 0; i < FAN; i++)
+        OK(relay_submit("add1", &a, 1, NULL, &mid[i]));
+    for (int i = 0; i < FAN; i++)
+        args[i] = relay_arg_ref(mid[i]);
+    OK(relay_submit("sum", args, FAN, NULL, &sum));
+    OK(relay_release(root));
+    OK(relay_release_many(mid, FAN));
+    int64_t v = 0;
+    OK(relay_get_value(sum, &v, sizeof v, RELAY_FOREVER));
+    OK(relay_release(sum));
+    if (v != FAN * (seed + 2)) {
+        fprintf(stderr, "relay-bench: fan-in of round %lld gave %lld\n", (long long)seed,
+                (long long)v);
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+}
+
+static void fan_out_fan_in(void)
+{
+    int rounds = quick ? 2 : 20;
+    fan_round(0); /* warm */
+    double t0 = app_now();
+    for (int k = 1; k <= rounds; k++)
+        fan_round(k);
+    char note[64];
+    snprintf(note, sizeof note, "%d tasks a round, %d rounds", FAN + 2, rounds);
+    report("fan_out_fan_in", rounds * (FAN + 2) / (app_now() - t0), "tasks/s", NULL, 0, 1, note);
+}
+
 /* An actor that holds no CPU (so one per rank fits anywhere) and does
  * nothing: the calls' own cost. */
 static relay_actor_t bench_actor(void)
@@ -630,6 +686,7 @@ int main(int argc, char **argv)
     OK(relay_register("noop", fn_noop));
     OK(relay_register("make_big", fn_make_big));
     OK(relay_register("add1", fn_add1));
+    OK(relay_register("sum", fn_sum));
     OK(relay_register_actor("bench_actor", &bench_class));
     /* Each rank offers a resource of its own, so that tasks can be pinned
      * to a rank (ranks without workers offer nothing). */
@@ -658,6 +715,7 @@ int main(int argc, char **argv)
         if (wanted("1_1_actor_calls_async")) actor_calls_async();
         if (wanted("dependent_chain")) dependent_chain(&b);
         if (wanted("dependent_chain_alternating")) dependent_chain_alternating(&b);
+        if (wanted("fan_out_fan_in")) fan_out_fan_in();
     }
     polite_barrier();
     if (wanted("multi_client_tasks_async") || wanted("multi_client_rank0_cpu_per_task"))
