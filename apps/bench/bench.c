@@ -19,6 +19,10 @@
  * are then skipped. dependent_chain_alternating alternates between the two
  * highest ranks (0 and 1 on two ranks, where rank 0 then needs
  * RELAY_DRIVER_WORKERS=1), against the MPI one-way latency between them.
+ * paired_step_* pin tasks to ranks 0 and 1, so they run only when rank 0
+ * hosts workers: RELAY_DRIVER_WORKERS=1 mpirun -np 2 relay-bench --only
+ * paired. Their start times are on each rank's clock, matched by a
+ * message exchange before relay starts.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -167,6 +171,19 @@ static int fn_sum(relay_ctx_t *ctx)
     return relay_ctx_return(ctx, 0, &sum, sizeof sum);
 }
 
+#define STAMP_SPIN_S 200e-6
+
+/* Spins STAMP_SPIN_S; returns its start and end on this rank's clock. */
+static int fn_stamp(relay_ctx_t *ctx)
+{
+    double t[2];
+    t[0] = app_now();
+    do
+        t[1] = app_now();
+    while (t[1] - t[0] < STAMP_SPIN_S);
+    return relay_ctx_return(ctx, 0, t, sizeof t);
+}
+
 static int fn_make_big(relay_ctx_t *ctx)
 {
     char *buf = malloc(BIG);
@@ -185,6 +202,7 @@ typedef struct baselines {
     double pingpong_us; /* MPI round trip 0 <-> 1, 8 bytes */
     int pair[2];        /* the two worker ranks of the alternating chain */
     double pair_us;     /* MPI round trip between them */
+    double clock1_s;    /* rank 1's app_now() minus rank 0's */
     double send_gbs;    /* MPI_Send 64 MiB from rank 1 to rank 0 */
     double memcpy_gbs;  /* memcpy of 64 MiB on rank 0 */
 } baselines_t;
@@ -206,6 +224,29 @@ static double mpi_pingpong(int rank, int a, int b)
         }
     }
     return (app_now() - t0) / iters * 1e6;
+}
+
+/* Rank 1's clock minus rank 0's, from the exchange with the shortest
+ * round trip (Cristian's method), so that times taken on the two ranks
+ * compare even on different nodes. Exact to half that round trip. */
+static double clock_offset(int rank)
+{
+    int reps = quick ? 20 : 200;
+    double best = 1e30, offset = 0, t1 = 0;
+    for (int i = 0; i < reps; i++) {
+        if (rank == 0) {
+            double t0 = app_now();
+            MPI_Send(NULL, 0, MPI_BYTE, 1, 3, bench_comm);
+            MPI_Recv(&t1, 1, MPI_DOUBLE, 1, 3, bench_comm, MPI_STATUS_IGNORE);
+            double t2 = app_now();
+            if (t2 - t0 < best) best = t2 - t0, offset = t1 - 0.5 * (t0 + t2);
+        } else if (rank == 1) {
+            MPI_Recv(NULL, 0, MPI_BYTE, 0, 3, bench_comm, MPI_STATUS_IGNORE);
+            t1 = app_now();
+            MPI_Send(&t1, 1, MPI_DOUBLE, 0, 3, bench_comm);
+        }
+    }
+    return offset;
 }
 
 /* Rank a's figure, on rank 0. */
@@ -252,7 +293,7 @@ static double memcpy_bw(char *src)
 static baselines_t measure_baselines(int rank, int size)
 {
     /* The two highest ranks: workers unless there are only two ranks. */
-    baselines_t b = {0, {size - 2, size - 1}, 0, 0, 0};
+    baselines_t b = {0, {size - 2, size - 1}, 0, 0, 0, 0};
     char *buf = malloc(BIG);
     if (!buf) MPI_Abort(MPI_COMM_WORLD, 1);
     memset(buf, 1, BIG);
@@ -262,6 +303,7 @@ static baselines_t measure_baselines(int rank, int size)
                         ? b.pingpong_us
                         : to_rank0(rank, b.pair[0], mpi_pingpong(rank, b.pair[0], b.pair[1]));
         b.send_gbs = mpi_send_bw(rank, buf);
+        b.clock1_s = clock_offset(rank);
     }
     if (rank == 0) b.memcpy_gbs = memcpy_bw(buf);
     free(buf);
@@ -557,6 +599,50 @@ static void fan_out_fan_in(void)
     report("fan_out_fan_in", rounds * (FAN + 2) / (app_now() - t0), "tasks/s", NULL, 0, 1, note);
 }
 
+/* Whether dispatching a task to rank 0's own workers delays one for
+ * another rank: each step submits a task pinned to rank 0, then one pinned
+ * to rank 1, and gets both; each spins STAMP_SPIN_S and returns when it
+ * started. Rank 1's start should follow rank 0's by about a one-way
+ * latency, not by the length of rank 0's task. The tasks spin: with fewer
+ * idle cores than the busy threads of both ranks, the figure measures the
+ * wait for a core rather than dispatch. */
+static void paired_step_skew(const baselines_t *b, int size)
+{
+    const char *metric = "paired_step_skew";
+    if (size < 2) return skipped(metric, "needs 2 ranks");
+    pin_t pins[2];
+    pin_init(&pins[0], 0);
+    pin_init(&pins[1], 1);
+    if (!pins[0].ok || !pins[1].ok)
+        return skipped(metric, "needs workers on rank 0 (RELAY_DRIVER_WORKERS=1) and the "
+                               "bench_rank<r> resources (no RELAY_RESOURCES)");
+    size_t n = quick ? 20 : 1000, warm = 10, late = 0;
+    double *skew = malloc(n * sizeof *skew);
+    if (!skew) MPI_Abort(MPI_COMM_WORLD, 1);
+    for (size_t i = 0; i < warm + n; i++) {
+        relay_ref_t r[2];
+        double t[2][2];
+        for (int j = 0; j < 2; j++)
+            OK(relay_submit("stamp", NULL, 0, &pins[j].opts, &r[j]));
+        for (int j = 0; j < 2; j++)
+            OK(relay_get_value(r[j], t[j], sizeof t[j], RELAY_FOREVER));
+        OK(relay_release_many(r, 2));
+        if (i < warm) continue;
+        double d = t[1][0] - b->clock1_s - t[0][0];
+        skew[i - warm] = d < 0 ? -d : d;
+        late += t[1][0] - b->clock1_s > t[0][1];
+    }
+    char note[96];
+    snprintf(note, sizeof note, "median of |start rank 1 - start rank 0|, %zu steps", n);
+    report(metric, median(skew, (int)n) * 1e6, "us", "mpi_oneway_0_1", b->pingpong_us / 2, 0, note);
+    /* median() sorted them: the nearest-rank 90th percentile. */
+    report("paired_step_skew_p90", skew[(9 * n + 9) / 10 - 1] * 1e6, "us", "mpi_oneway_0_1",
+           b->pingpong_us / 2, 0, NULL);
+    report("paired_step_rank1_after_rank0_end", 100.0 * (double)late / (double)n, "%", NULL, 0, 0,
+           "steps where rank 1's task started after rank 0's had ended");
+    free(skew);
+}
+
 /* An actor that holds no CPU (so one per rank fits anywhere) and does
  * nothing: the calls' own cost. */
 static relay_actor_t bench_actor(void)
@@ -687,6 +773,7 @@ int main(int argc, char **argv)
     OK(relay_register("make_big", fn_make_big));
     OK(relay_register("add1", fn_add1));
     OK(relay_register("sum", fn_sum));
+    OK(relay_register("stamp", fn_stamp));
     OK(relay_register_actor("bench_actor", &bench_class));
     /* Each rank offers a resource of its own, so that tasks can be pinned
      * to a rank (ranks without workers offer nothing). */
@@ -716,6 +803,7 @@ int main(int argc, char **argv)
         if (wanted("dependent_chain")) dependent_chain(&b);
         if (wanted("dependent_chain_alternating")) dependent_chain_alternating(&b);
         if (wanted("fan_out_fan_in")) fan_out_fan_in();
+        if (wanted("paired_step")) paired_step_skew(&b, size);
     }
     polite_barrier();
     if (wanted("multi_client_tasks_async") || wanted("multi_client_rank0_cpu_per_task"))
