@@ -239,8 +239,7 @@ static int progresses(const check_t *c, const stask_t *t)
 {
     if (t->cancelling || t->done_early) return 1;
     /* Placed ahead: it waits for its inputs on its rank, then as if sent. */
-    if (t->ahead)
-        return args_answerable(t) && cpus_come(c, t) && thread_comes(c, t->rank);
+    if (t->ahead) return args_answerable(t) && cpus_come(c, t) && thread_comes(c, t->rank);
     if (t->kind == RELAY__KIND_METHOD || is_body(t)) return actor_progresses(c, t);
     if (t->rank >= 0 && t->blocked) return wait_answered(t->blocked) && cpus_come(c, t);
     if (t->rank >= 0) return cpus_come(c, t) && thread_comes(c, t->rank);
@@ -332,8 +331,8 @@ static void describe(const check_t *c, const stask_t *victim, char *msg, size_t 
     relay__demand_format(&victim->shape->d, asked, sizeof asked);
     for (size_t i = 0; i < c->n && named < 4; i++) {
         const stask_t *t = c->tasks[i];
-        if (t->progress || !t->blocked || !t->blocked->holding ||
-            !relay__demand_fits_capacity(&victim->shape->d, t->rank))
+        int holds = (t->blocked && t->blocked->holding) || (t->ahead && t->shape->d.ncustom);
+        if (t->progress || !holds || !relay__demand_fits_capacity(&victim->shape->d, t->rank))
             continue;
         int k = snprintf(who + len, sizeof who - len, "%s'%s' on rank %d", named ? ", " : "",
                          t->name, t->rank);
@@ -342,8 +341,8 @@ static void describe(const check_t *c, const stask_t *victim, char *msg, size_t 
     }
     snprintf(msg, n,
              "task '%s' (function '%s') can never run: it needs %s, and on every rank that has "
-             "them they are held by tasks blocked waiting for it, directly or through other "
-             "tasks%s%s",
+             "them they are held by tasks blocked waiting for it (or placed ahead, waiting for "
+             "inputs that wait for it), directly or through other tasks%s%s",
              victim->name, victim->fn, asked, named ? ": " : "", who);
 }
 

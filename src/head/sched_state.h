@@ -83,14 +83,14 @@ typedef struct relay__stask {
     int submitter;
     int rank; /* dispatched there, or -1 */
     int missing;
-    int pinned;      /* its ref arguments are pinned in the directory */
-    int fail_status; /* a dependency failed: the task will not run */
-    int cancelling;  /* rank 0 asked its rank to drop it */
+    int pinned;       /* its ref arguments are pinned in the directory */
+    int fail_status;  /* a dependency failed: the task will not run */
+    int cancelling;   /* rank 0 asked its rank to drop it */
     int ahead;        /* sent to rank before its arguments exist, not started */
     int done_early;   /* finished before all its arguments were known ready here */
     int has_consumer; /* a task was placed ahead on its rank for its returns */
     int progress;     /* scratch of the deadlock check: known to progress */
-    int wanted;      /* scratch: a stuck blocked task waits for it */
+    int wanted;       /* scratch: a stuck blocked task waits for it */
     char *fail_msg;
     relay__shape_t *shape;
     int64_t cpu_held; /* CPU units counted at its rank (0 once blocked and given back) */
@@ -125,6 +125,7 @@ typedef struct relay__sched {
     int shutting_down, acks;
     char *acked;              /* [rank]: its SHUTDOWN_ACK came */
     uint64_t blocked_holders; /* blocked without timeout, holding resources */
+    uint64_t ahead_holders;   /* placed ahead, holding custom resources while they wait */
     int check_due, checking;
     double next_check;
 } relay__sched_t;

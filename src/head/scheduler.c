@@ -30,6 +30,12 @@ static relay__sched_t *S(void)
     return relay__g.sched;
 }
 
+/* The ranks object fwd_id was forwarded to, while its dependents are
+ * told it is ready (one object at a time: dir_set_ready's loop). */
+static uint64_t fwd_id;
+static int *fwd_ranks;
+static uint32_t fwd_n, fwd_cap;
+
 /* CPUs a rank may be promised beyond its capacity, so the next task is at
  * hand when a CPU frees instead of a round trip later: enough for about
  * QUEUE_SECONDS of work at the recent average run time. Short tasks get a
@@ -41,6 +47,14 @@ static relay__sched_t *S(void)
  * more than 1/CHECK_SPACING of rank 0's time. */
 #define CHECK_MIN_SECONDS 1e-3
 #define CHECK_SPACING 20
+
+/* Only tasks that hold resources while they cannot go on can be part of a
+ * deadlock: blocked ones, and ones placed ahead holding custom resources
+ * until their inputs come. */
+static int may_deadlock(const relay__sched_t *s)
+{
+    return s->blocked_holders || s->ahead_holders;
+}
 
 static int64_t queue_allowance(const acct_t *a)
 {
@@ -169,6 +183,10 @@ void relay__sched_destroy(void)
     free(s->acked);
     free(s);
     relay__g.sched = NULL;
+    free(fwd_ranks);
+    fwd_ranks = NULL;
+    fwd_n = fwd_cap = 0;
+    fwd_id = 0;
 }
 
 uint64_t relay__sched_running(void)
@@ -474,6 +492,7 @@ static void place_ahead(stask_t *t)
     reserve_place(t, r);
     t->ahead = 1;
     s->acct[r].ahead_cpu += t->shape->d.cpu;
+    s->ahead_holders += t->shape->d.ncustom > 0;
     relay__g.placed_ahead++;
     send_task(t, r);
 }
@@ -485,6 +504,7 @@ static void start_ahead(stask_t *t)
     if (!t->ahead) return;
     t->ahead = 0;
     S()->acct[t->rank].ahead_cpu -= t->shape->d.cpu;
+    S()->ahead_holders -= t->shape->d.ncustom > 0;
     reserve_start(t);
 }
 
@@ -498,16 +518,32 @@ static int was_delivered(uint64_t task_id)
     return 0;
 }
 
+/* Whether e already went to rank r; notes that it does now. */
+static int forwarded_before(uint64_t id, int r)
+{
+    if (id != fwd_id) {
+        fwd_id = id;
+        fwd_n = 0;
+    }
+    for (uint32_t i = 0; i < fwd_n; i++)
+        if (fwd_ranks[i] == r) return 1;
+    if (fwd_n == fwd_cap) {
+        uint32_t cap = fwd_cap ? 2 * fwd_cap : 8;
+        int *v = realloc(fwd_ranks, cap * sizeof *v);
+        if (!v) return 0; /* a second copy at worst */
+        fwd_ranks = v;
+        fwd_cap = cap;
+    }
+    fwd_ranks[fwd_n++] = r;
+    return 0;
+}
+
 /* Object e is ready; t waits for it on its rank. Unless e's maker gave it
  * to t already, rank 0 sends it there (once per object and rank). */
 static void ahead_forward(const stask_t *t, const relay__dentry_t *e)
 {
-    static uint64_t last_id;
-    static int last_rank = -1;
     if (!e->id || (e->obj && e->obj->status != RELAY_OK) || was_delivered(t->id)) return;
-    if (e->id == last_id && t->rank == last_rank) return;
-    last_id = e->id;
-    last_rank = t->rank;
+    if (forwarded_before(e->id, t->rank)) return;
     relay__rec_put_t m = {e->id, {0}};
     relay__dir_desc(e, &m.desc);
     size_t start;
@@ -525,8 +561,8 @@ static void maybe_check_deadlock(void)
 {
     relay__sched_t *s = S();
     if (!s->check_due || s->checking || s->shutting_down) return;
-    if (!s->blocked_holders) {
-        s->check_due = 0; /* nothing blocked holds anything: no deadlock */
+    if (!may_deadlock(s)) {
+        s->check_due = 0; /* nothing blocked or waiting holds anything: no deadlock */
         return;
     }
     double t0 = relay__now();
@@ -563,7 +599,7 @@ static void dispatch(void)
             int r = pick_rank(head);
             if (r < 0) {
                 /* Waiting is normal; waiting on a blocked holder may not be. */
-                if (s->blocked_holders) s->check_due = 1;
+                if (may_deadlock(s)) s->check_due = 1;
                 continue;
             }
             best = sh;
@@ -654,16 +690,23 @@ void relay__sched_fail_ready(stask_t *t, int status, const char *msg)
     task_fail(t, status, msg);
 }
 
-void relay__sched_cancel(stask_t *t, int status, const char *msg)
+/* Ask t's rank to fail t with status and msg if it has not started. */
+static void cancel(stask_t *t, int status, const char *msg)
 {
     if (t->cancelling || t->rank < 0) return;
     t->cancelling = 1;
-    relay__log(RELAY__LOG_WARN, "%s", msg);
     relay__rec_cancel_t m = {t->id, status, msg};
     size_t start;
     relay__wbuf_t *w = relay__msg_begin(t->rank, RELAY__R_CANCEL, &start);
     relay__rec_cancel_encode(w, &m);
     relay__msg_end(t->rank, w, start);
+}
+
+void relay__sched_cancel(stask_t *t, int status, const char *msg)
+{
+    if (t->cancelling || t->rank < 0) return;
+    relay__log(RELAY__LOG_WARN, "%s", msg);
+    cancel(t, status, msg);
 }
 
 void relay__sched_dep_ready(stask_t *t, relay__dentry_t *e)
@@ -688,7 +731,7 @@ void relay__sched_dep_ready(stask_t *t, relay__dentry_t *e)
     }
     const char *why = t->fail_msg ? t->fail_msg : "a dependency failed";
     if (t->fail_status && t->rank >= 0) {
-        relay__sched_cancel(t, t->fail_status, why); /* placed ahead: its rank fails it */
+        cancel(t, t->fail_status, why); /* placed ahead: its rank fails it */
     } else if (t->fail_status) {
         task_fail(t, t->fail_status, why);
     } else if (t->rank >= 0) {
@@ -942,7 +985,7 @@ void relay__sched_on_done(int src, relay__rbuf_t *r)
         e->holders--;
         relay__dir_maybe_free(e);
     }
-    if (s->blocked_holders) s->check_due = 1; /* a cancelled task may be back */
+    if (may_deadlock(s)) s->check_due = 1; /* a cancelled task may be back */
     dispatch();
 }
 
@@ -988,7 +1031,7 @@ void relay__sched_on_block(int src, relay__rbuf_t *r)
                                  (acc && (acc->ngpu || acc->shape->d.ncustom || acc->cpu_held)));
     s->blocked_holders += (uint64_t)b->holding;
     t->blocked = b;
-    if (s->blocked_holders) s->check_due = 1;
+    if (may_deadlock(s)) s->check_due = 1;
     dispatch();
 }
 

@@ -129,6 +129,8 @@ int relay__flow_arrive(relay_ctx_t *c)
     if (!c->missing) return 1;
     c->waiting = 1;
     F->nwaiting++;
+    relay__log(RELAY__LOG_DEBUG, "task %#llx waits for %u objects", (unsigned long long)c->task_id,
+               c->missing);
     /* Subscriptions leave once every waiter is in place. A maker on this
      * rank hands its returns over itself; an unknown one, rank 0. */
     for (uint32_t i = 0; i < c->nargs; i++) {
@@ -217,6 +219,9 @@ void relay__flow_on_object(int src, relay__rbuf_t *r)
         relay__rec_malformed(RELAY__R_OBJECT, src, r);
         return;
     }
+    if (F && !relay__map_get(&F->waits, m.id))
+        relay__log(RELAY__LOG_DEBUG, "object %#llx from rank %d: nobody waits here",
+                   (unsigned long long)m.id, src);
     if (F) hand_over(m.id, NULL, &m.desc, NULL); /* nobody waits: a second copy */
 }
 

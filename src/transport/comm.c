@@ -121,8 +121,10 @@ static void msg_end(int dest, relay__wbuf_t *w, size_t start, int now)
     }
     if (dest == relay__g.rank && now) {
         /* A record for this rank never overtakes one queued for it
-         * earlier: then it queues behind it. */
-        if (c->is_dirty[dest])
+         * earlier, nor one a turn of progress took and is handling: then
+         * it queues behind them. */
+        int queue = c->is_dirty[dest] || c->local_taken;
+        if (queue)
             relay__put_bytes(&c->out[dest], w->data + start, w->len - start);
         else
             relay__dispatch(dest, w->data + start, w->len - start);
@@ -131,9 +133,11 @@ static void msg_end(int dest, relay__wbuf_t *w, size_t start, int now)
             relay__wbuf_free(w);
             free(w);
         }
-        if (!c->out[dest].oom) return;
-        relay__log(RELAY__LOG_ERROR, "out of memory queueing a local record");
-        abort();
+        if (c->out[dest].oom) {
+            relay__log(RELAY__LOG_ERROR, "out of memory queueing a local record");
+            abort();
+        }
+        if (!queue) return;
     }
     if (!c->is_dirty[dest]) {
         c->is_dirty[dest] = 1;
