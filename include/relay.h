@@ -671,9 +671,11 @@ typedef struct relay_stats {
      * made (rank 0); tasks waiting here for their inputs; returns this rank
      * sent straight to tasks waiting on other ranks, and handed to tasks
      * waiting here with no message; inputs rank 0 sent to waiting tasks
-     * because their maker's rank had not (rank 0). */
+     * because their maker's rank had not (rank 0); tasks placed ahead that
+     * rank 0 took back from a busy rank's queue to run elsewhere (rank 0). */
     uint64_t tasks_placed_ahead, tasks_waiting;
     uint64_t objects_pushed, objects_handed_over, objects_forwarded;
+    uint64_t tasks_moved;
 } relay_stats_t;
 
 /* [OUT] stats_p. Errors: INVALID_ARG, NOT_INITIALIZED. */

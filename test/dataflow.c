@@ -17,6 +17,8 @@
  *                            resource its own maker waits for: detected
  *   test_dataflow fanout     one maker, many consumers spread over ranks,
  *                            one reduction placed ahead of them all
+ *   test_dataflow moved      consumers pushed their input on a slow rank
+ *                            are taken back from its queue by an idle one
  *
  * Rank 0 drives; ranks 1 and 2 run tasks (each offers one CPU; alternate,
  * blocked and deadlock give them custom resources). Every scenario ends
@@ -183,6 +185,13 @@ static int fn_wait_for_slot(relay_ctx_t *ctx)
     int64_t st = relay_get_value(r, &v, sizeof v, TEST_LONG_S);
     relay_release(r);
     return relay_ctx_return(ctx, 0, &st, sizeof st);
+}
+
+/* (v) -> v + 1, slowly on rank 1 (400 ms), quickly elsewhere (20 ms). */
+static int fn_slow_on_1(relay_ctx_t *ctx)
+{
+    test_sleep(my_rank(ctx) == 1 ? 0.4 : 0.02);
+    return test_fn_add1(ctx);
 }
 
 /* (n int64 args) -> their sum. */
@@ -436,6 +445,28 @@ static void drive_fanout(void)
     free(args);
 }
 
+static void drive_moved(void)
+{
+    /* The maker runs on rank 2 ("odd"); its consumers are spread over both
+     * ranks, those on rank 1 pushed their input from rank 2. Rank 2 runs
+     * its own quickly, then takes back some of rank 1's queued ones. */
+    const int n = 8;
+    int64_t ms = 200;
+    relay_resource_t res;
+    relay_task_opts_t o = on_resource(&res, "odd");
+    relay_arg_t a = relay_arg_value(&ms, sizeof ms);
+    relay_ref_t root, refs[8];
+    CHECK_OK(relay_submit("sleep", &a, 1, &o, &root));
+    relay_arg_t b = relay_arg_ref(root);
+    for (int i = 0; i < n; i++)
+        refs[i] = test_submit("slow_on_1", &b, 1);
+    for (int i = 0; i < n; i++)
+        CHECK_EQ(test_get_i64(refs[i]), ms + 1);
+    CHECK_GE(test_stats().tasks_moved, 1);
+    CHECK_OK(relay_release_many(refs, (size_t)n));
+    CHECK_OK(relay_release(root));
+}
+
 /* ---- layout and main ---------------------------------------------------------- */
 
 static relay_config_t layout(void)
@@ -447,7 +478,7 @@ static relay_config_t layout(void)
     c.field_mask = RELAY_CONFIG_NUM_CPUS | RELAY_CONFIG_NUM_GPUS;
     c.num_cpus = 1;
     if (!strcmp(scenario, "alternate") || !strcmp(scenario, "blocked") ||
-        !strcmp(scenario, "spill")) {
+        !strcmp(scenario, "spill") || !strcmp(scenario, "moved")) {
         c.field_mask |= RELAY_CONFIG_RESOURCES;
         c.resources = world_rank == 1 ? even : world_rank == 2 ? odd : NULL;
         c.num_resources = world_rank == 1 || world_rank == 2;
@@ -483,10 +514,12 @@ static void check_rest(void)
     CHECK_OK(relay_local_resources(&r));
     CHECK_EQ(r.cpus_free, r.cpus);
     if (world_rank == 0) {
-        printf("dataflow %s: placed ahead %llu, pushed %llu, handed over %llu, forwarded %llu\n",
-               scenario, (unsigned long long)f.placed, (unsigned long long)f.pushed,
-               (unsigned long long)f.handed, (unsigned long long)f.forwarded);
         relay_stats_t s = test_stats();
+        printf("dataflow %s: placed ahead %llu, pushed %llu, handed over %llu, forwarded %llu, "
+               "moved %llu\n",
+               scenario, (unsigned long long)f.placed, (unsigned long long)f.pushed,
+               (unsigned long long)f.handed, (unsigned long long)f.forwarded,
+               (unsigned long long)s.tasks_moved);
         CHECK_EQ(s.tasks_pending, 0);
     }
     if (!strcmp(scenario, "chain")) {
@@ -498,6 +531,8 @@ static void check_rest(void)
         CHECK_GT(f.pushed, 0);
     } else if (!strcmp(scenario, "fanout")) {
         CHECK_GT(f.placed, 0);
+    } else if (!strcmp(scenario, "moved")) {
+        CHECK_GT(f.pushed + f.forwarded, 0); /* rank 1 got the input by message */
     }
 }
 
@@ -525,6 +560,7 @@ int main(int argc, char **argv)
     CHECK_OK(relay_register("block_at_once", fn_block_at_once));
     CHECK_OK(relay_register("wait_for_slot", fn_wait_for_slot));
     CHECK_OK(relay_register("sum", fn_sum));
+    CHECK_OK(relay_register("slow_on_1", fn_slow_on_1));
     relay_config_t cfg = layout();
     CHECK_OK(relay_init(&argc, &argv, &cfg));
     if (world_rank == 0) {
@@ -542,6 +578,8 @@ int main(int argc, char **argv)
             drive_deadlock();
         else if (!strcmp(scenario, "fanout"))
             drive_fanout();
+        else if (!strcmp(scenario, "moved"))
+            drive_moved();
         else
             CHECK(!"unknown scenario");
     }

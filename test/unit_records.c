@@ -47,6 +47,8 @@ DECODER(ping, relay__rec_ping_t)
 DECODER(pong, relay__rec_ping_t)
 DECODER(object, relay__rec_put_t)
 DECODER(subscribe, relay__rec_subscribe_t)
+DECODER(recall, relay__rec_recall_t)
+DECODER(recalled, relay__rec_recall_t)
 
 static int dec_empty(relay__rbuf_t *r, void *m)
 {
@@ -837,6 +839,30 @@ static void rec_object_subscribe(void)
     relay__wbuf_free(&w);
 }
 
+static void rec_recall(void)
+{
+    relay__rec_recall_t m = {id(1, 9, 0), 1}, got;
+    relay__wbuf_t w;
+    relay__wbuf_init(&w);
+    relay__rec_recall_encode(&w, &m);
+    void *buf = decode_ok(&w, dec_recall, &got);
+    CHECK_EQ(got.task_id, m.task_id);
+    free(buf);
+    check_cuts(&w, dec_recall);
+    CHECK_EQ(w.len, 8);
+    BAD64(&w, dec_recall, 0, id(1, 9, 1), "task id");
+    fresh(&w);
+    relay__rec_recalled_encode(&w, &m);
+    buf = decode_ok(&w, dec_recalled, &got);
+    CHECK_EQ(got.task_id, m.task_id);
+    CHECK_EQ(got.taken, 1);
+    free(buf);
+    check_cuts(&w, dec_recalled);
+    CHECK_EQ(w.len, 9);
+    BAD8(&w, dec_recalled, 8, 2, "taken flag");
+    relay__wbuf_free(&w);
+}
+
 static void rec_ids(void)
 {
     uint64_t ids[2] = {id(0, 1, 0), id(3, 9, 63)};
@@ -1085,7 +1111,7 @@ static void rec_control(void)
 static void rec_types(void)
 {
     CHECK_EQ(RELAY__R_SUBMIT, 1);
-    CHECK_EQ(RELAY__R_END, 31); /* 30 types */
+    CHECK_EQ(RELAY__R_END, 33); /* 32 types */
     CHECK_STREQ(relay__record_name(RELAY__R_SUBMIT), "SUBMIT");
     CHECK_STREQ(relay__record_name(RELAY__R_GET_REPLY), "GET_REPLY");
     CHECK_STREQ(relay__record_name(RELAY__R_PONG), "PONG");
@@ -1110,6 +1136,8 @@ static void rec_types(void)
     CHECK(relay__record_route_ok(RELAY__R_SUBSCRIBE, 3, 2));
     CHECK(relay__record_route_ok(RELAY__R_OBJECT, 2, 3));
     CHECK(relay__record_route_ok(RELAY__R_OBJECT, 0, 1));
+    CHECK(!relay__record_route_ok(RELAY__R_RECALL, 1, 2));
+    CHECK(!relay__record_route_ok(RELAY__R_RECALLED, 1, 2));
     CHECK(!relay__record_route_ok(0, 0, 0));
     CHECK(!relay__record_route_ok(RELAY__R_END, 0, 0));
     CHECK(!relay__record_route_ok(200, 1, 2));
@@ -1125,6 +1153,7 @@ int main(void)
     rec_block_unblock_cancel();
     rec_put();
     rec_object_subscribe();
+    rec_recall();
     rec_ids();
     rec_req_ids();
     rec_get();

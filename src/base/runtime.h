@@ -66,7 +66,7 @@ typedef struct relay__runtime {
 
     atomic_uint_fast64_t tasks_submitted, tasks_executed, bytes_fetched, live_views, live_objects;
     /* Dataflow counters (lock held): relay_stats_t says what each counts. */
-    uint64_t placed_ahead, objects_forwarded, objects_pushed, objects_handed_over;
+    uint64_t placed_ahead, objects_forwarded, objects_pushed, objects_handed_over, tasks_moved;
 } relay__runtime_t;
 
 extern relay__runtime_t relay__g;

@@ -237,7 +237,7 @@ static int args_answerable(const stask_t *t)
 
 static int progresses(const check_t *c, const stask_t *t)
 {
-    if (t->cancelling || t->done_early) return 1;
+    if (t->cancelling || t->recalling || t->done_early) return 1;
     /* Placed ahead: it waits for its inputs on its rank, then as if sent. */
     if (t->ahead) return args_answerable(t) && cpus_come(c, t) && thread_comes(c, t->rank);
     if (t->kind == RELAY__KIND_METHOD || is_body(t)) return actor_progresses(c, t);

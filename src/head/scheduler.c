@@ -94,6 +94,7 @@ static acct_t *accts_new(void)
             a->gpu_free[g] = RELAY__UNIT;
         for (uint32_t i = 0; i < c->ncustom; i++)
             a->custom_free[i] = c->custom[(size_t)r * c->ncustom + i];
+        relay__list_init(&a->placed);
     }
     return acct;
 }
@@ -132,6 +133,7 @@ int relay__sched_init(void)
     relay__handler_set(RELAY__R_UNBLOCK, relay__sched_on_unblock);
     relay__handler_set(RELAY__R_SYNC, relay__sched_on_sync);
     relay__handler_set(RELAY__R_SHUTDOWN_ACK, relay__sched_on_shutdown_ack);
+    relay__handler_set(RELAY__R_RECALLED, relay__sched_on_recalled);
     relay__comm_hooks()->tick = relay__sched_tick;
     relay__comm_hooks()->expecting = sched_expecting;
     return relay__actors_init();
@@ -300,6 +302,7 @@ static void reserve_start(stask_t *t)
     t->cpu_held = d->cpu;
     if (!d->cpu && t->kind != RELAY__KIND_ACTOR) a->zero_cpu++;
     s->running++;
+    if (t->was_ahead) relay__list_push_back(&a->placed, &t->placed);
 }
 
 /* Give t what it asks for on rank r. */
@@ -331,6 +334,8 @@ static void unreserve(stask_t *t, int finished)
     }
     acct_t *a = &s->acct[t->rank];
     const relay__demand_t *d = &t->shape->d;
+    relay__list_remove(&t->placed);
+    t->runs_there = 0;
     a->cpu_used -= t->cpu_held;
     t->cpu_held = 0;
     if (!d->cpu && t->kind != RELAY__KIND_ACTOR) a->zero_cpu--;
@@ -490,7 +495,7 @@ static void place_ahead(stask_t *t)
     if (r < 0) return;
     claim_makers(t, r);
     reserve_place(t, r);
-    t->ahead = 1;
+    t->ahead = t->was_ahead = 1;
     s->acct[r].ahead_cpu += t->shape->d.cpu;
     s->ahead_holders += t->shape->d.ncustom > 0;
     relay__g.placed_ahead++;
@@ -927,6 +932,38 @@ static int retryable(int status)
            status != RELAY_ERR_ACTOR_DEAD;
 }
 
+/* Rank idle has a CPU that no ready task took: take back a task placed
+ * ahead on a rank that counts more running tasks than it has CPUs (so
+ * some wait in its queue), the newest first, to run it on idle. One
+ * RECALL at a time per idle rank; the rank answers whether it had started
+ * it. */
+static void maybe_steal(int idle)
+{
+    relay__sched_t *s = S();
+    acct_t *a = &s->acct[idle];
+    if (s->shutting_down || a->stealing || a->cpu_used + RELAY__UNIT > a->cpu_cap) return;
+    for (int r = 0; r < relay__g.size; r++) {
+        acct_t *b = &s->acct[r];
+        if (r == idle || b->cpu_used <= b->cpu_cap) continue;
+        for (relay__list_t *n = relay__list_last(&b->placed); n;
+             n = relay__list_prev(&b->placed, n)) {
+            stask_t *t = RELAY__LIST_ENTRY(n, stask_t, placed);
+            if (t->recalling || t->runs_there || t->cancelling || t->blocked ||
+                !fits(&t->shape->d, idle, 0))
+                continue;
+            t->recalling = 1;
+            t->steal_for = idle;
+            a->stealing = 1;
+            relay__rec_recall_t m = {t->id, 0};
+            size_t start;
+            relay__wbuf_t *w = relay__msg_begin(r, RELAY__R_RECALL, &start);
+            relay__rec_recall_encode(w, &m);
+            relay__msg_end(r, w, start);
+            return;
+        }
+    }
+}
+
 void relay__sched_on_done(int src, relay__rbuf_t *r)
 {
     relay__sched_t *s = S();
@@ -986,6 +1023,36 @@ void relay__sched_on_done(int src, relay__rbuf_t *r)
         relay__dir_maybe_free(e);
     }
     if (may_deadlock(s)) s->check_due = 1; /* a cancelled task may be back */
+    dispatch();
+    maybe_steal(src);
+}
+
+void relay__sched_on_recalled(int src, relay__rbuf_t *r)
+{
+    relay__sched_t *s = S();
+    relay__rec_recall_t m;
+    if (relay__rec_recalled_decode(r, &m) != 0) {
+        relay__rec_malformed(RELAY__R_RECALLED, src, r);
+        return;
+    }
+    stask_t *t = relay__map_get(&s->tasks, m.task_id);
+    if (!t || t->rank != src || !t->recalling) {
+        relay__log(RELAY__LOG_WARN, "rank %d answered a recall of task %#llx, never asked", src,
+                   (unsigned long long)m.task_id);
+        return;
+    }
+    t->recalling = 0;
+    s->acct[t->steal_for].stealing = 0;
+    if (!m.taken) {
+        t->runs_there = 1; /* its DONE follows; another may still be queued */
+        maybe_steal(t->steal_for);
+        return;
+    }
+    /* Back here: placed again like any ready task, with its inputs as the
+     * directory knows them (the copies its old rank got are dropped). */
+    unreserve(t, 1);
+    relay__g.tasks_moved++;
+    if (!t->missing) make_ready(t);
     dispatch();
 }
 

@@ -129,8 +129,6 @@ int relay__flow_arrive(relay_ctx_t *c)
     if (!c->missing) return 1;
     c->waiting = 1;
     F->nwaiting++;
-    relay__log(RELAY__LOG_DEBUG, "task %#llx waits for %u objects", (unsigned long long)c->task_id,
-               c->missing);
     /* Subscriptions leave once every waiter is in place. A maker on this
      * rank hands its returns over itself; an unknown one, rank 0. */
     for (uint32_t i = 0; i < c->nargs; i++) {
@@ -191,7 +189,15 @@ static void arrived(relay_ctx_t *c, uint32_t i)
 static void hand_over(uint64_t id, struct relay_object *obj, const relay__desc_t *desc,
                       relay_ctx_t *served)
 {
-    waiter_t *w = relay__map_remove(&F->waits, id);
+    /* Waiters were pushed on the front: serve them in arrival order, so
+     * tasks queue here in the order rank 0 sent them. */
+    waiter_t *w = NULL, *rest = relay__map_remove(&F->waits, id);
+    while (rest) {
+        waiter_t *next = rest->next;
+        rest->next = w;
+        w = rest;
+        rest = next;
+    }
     while (w) {
         waiter_t *next = w->next;
         relay_ctx_t *c = w->ctx;
@@ -219,9 +225,6 @@ void relay__flow_on_object(int src, relay__rbuf_t *r)
         relay__rec_malformed(RELAY__R_OBJECT, src, r);
         return;
     }
-    if (F && !relay__map_get(&F->waits, m.id))
-        relay__log(RELAY__LOG_DEBUG, "object %#llx from rank %d: nobody waits here",
-                   (unsigned long long)m.id, src);
     if (F) hand_over(m.id, NULL, &m.desc, NULL); /* nobody waits: a second copy */
 }
 

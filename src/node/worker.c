@@ -414,6 +414,7 @@ int relay__pool_start(int ncpus, int max_threads)
     pthread_cond_init(&p->resume_cv, NULL);
     relay__handler_set(RELAY__R_TASK, relay__worker_on_task);
     relay__handler_set(RELAY__R_CANCEL, relay__worker_on_cancel);
+    relay__handler_set(RELAY__R_RECALL, relay__worker_on_recall);
     relay__handler_set(RELAY__R_ACTOR_KILL, relay__host_on_kill);
     pthread_mutex_lock(&relay__g.lock);
     relay__g.pool = p;
@@ -702,6 +703,25 @@ void relay__worker_on_task(int src, relay__rbuf_t *r)
     }
     if (c->kind == RELAY__KIND_ACTOR && relay__host_on_create(c) != 0) return;
     relay__pool_enqueue(c);
+}
+
+void relay__worker_on_recall(int src, relay__rbuf_t *r)
+{
+    relay__rec_recall_t m;
+    if (relay__rec_recall_decode(r, &m) != 0) {
+        relay__rec_malformed(RELAY__R_RECALL, src, r);
+        return;
+    }
+    relay__pool_t *p = relay__g.pool;
+    /* Rank 0 recalls plain tasks only, never a constructor or a call. */
+    relay_ctx_t *c = p ? relay__pool_take_queued(p, m.task_id) : NULL;
+    m.taken = c != NULL;
+    if (c) relay__ctx_free(c);
+    /* Later: on rank 0 this runs inside the scheduler's own send. */
+    size_t start;
+    relay__wbuf_t *w = relay__msg_begin_later(0, RELAY__R_RECALLED, &start);
+    relay__rec_recalled_encode(w, &m);
+    relay__msg_end_later(0, w, start);
 }
 
 void relay__worker_on_cancel(int src, relay__rbuf_t *r)

@@ -37,6 +37,7 @@ void relay__worker_defer_releases(relay_ctx_t *ctx, const uint64_t *ids, size_t 
 
 void relay__worker_on_task(int src, relay__rbuf_t *r);
 void relay__worker_on_cancel(int src, relay__rbuf_t *r);
+void relay__worker_on_recall(int src, relay__rbuf_t *r);
 /* The rank shuts down: queued tasks are dropped, running ones finish,
  * hosted actors stop, and rank 0 hears once nothing runs. Lock held. */
 void relay__pool_shutdown(void);

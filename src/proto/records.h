@@ -65,7 +65,9 @@
     X(PING, FROM0)        /* answer once your earlier records are out */                           \
     X(PONG, TO0)          /* answer to PING */                                                     \
     X(SUBSCRIBE, PEER)    /* rank of a task placed ahead to its producer's: push me the object */  \
-    X(OBJECT, PEER)       /* producer (or rank 0) to a rank where tasks placed ahead wait for it */
+    X(OBJECT, PEER)  /* producer (or rank 0) to a rank where tasks placed ahead wait for it */     \
+    X(RECALL, FROM0) /* give this task back if it has not started (RECALLED) */                    \
+    X(RECALLED, TO0) /* answer to RECALL: whether the task was taken back */
 
 enum relay__record_type {
     RELAY__R_NONE = 0,
@@ -282,6 +284,17 @@ typedef struct relay__rec_unblock {
 } relay__rec_unblock_t;
 void relay__rec_unblock_encode(relay__wbuf_t *w, const relay__rec_unblock_t *m);
 int relay__rec_unblock_decode(relay__rbuf_t *r, relay__rec_unblock_t *m_p);
+
+/* RECALL: rank 0 takes a task back to place it elsewhere. RECALLED: the
+ * answer, taken 1 when the rank dropped it before it started. */
+typedef struct relay__rec_recall {
+    uint64_t task_id;
+    uint8_t taken; /* RECALLED only */
+} relay__rec_recall_t;
+void relay__rec_recall_encode(relay__wbuf_t *w, const relay__rec_recall_t *m);
+int relay__rec_recall_decode(relay__rbuf_t *r, relay__rec_recall_t *m_p);
+void relay__rec_recalled_encode(relay__wbuf_t *w, const relay__rec_recall_t *m);
+int relay__rec_recalled_decode(relay__rbuf_t *r, relay__rec_recall_t *m_p);
 
 /* CANCEL: fail the task (status, an error, and msg) if not started. */
 typedef struct relay__rec_cancel {

@@ -389,3 +389,34 @@ int relay__rec_cancel_decode(relay__rbuf_t *r, relay__rec_cancel_t *m_p)
     m_p->msg = relay__rec_get_str(r, 0, UINT32_MAX, "bad message");
     return relay__rec_end(r);
 }
+
+/* ---------------------------------------------------------------------- */
+/* RECALL, RECALLED                                                         */
+/* ---------------------------------------------------------------------- */
+
+/* [u64 task_id]. */
+void relay__rec_recall_encode(relay__wbuf_t *w, const relay__rec_recall_t *m)
+{
+    relay__put_u64(w, m->task_id);
+}
+
+int relay__rec_recall_decode(relay__rbuf_t *r, relay__rec_recall_t *m_p)
+{
+    m_p->task_id = relay__rec_get_task_id(r, "the task id is invalid");
+    m_p->taken = 0;
+    return relay__rec_end(r);
+}
+
+/* [u64 task_id][u8 taken]. */
+void relay__rec_recalled_encode(relay__wbuf_t *w, const relay__rec_recall_t *m)
+{
+    relay__put_u64(w, m->task_id);
+    relay__put_u8(w, (uint8_t)(m->taken != 0));
+}
+
+int relay__rec_recalled_decode(relay__rbuf_t *r, relay__rec_recall_t *m_p)
+{
+    m_p->task_id = relay__rec_get_task_id(r, "the task id is invalid");
+    m_p->taken = (uint8_t)relay__rec_get_bool(r, "the taken flag is not 0 or 1");
+    return relay__rec_end(r);
+}
