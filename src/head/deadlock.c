@@ -269,6 +269,22 @@ static void solve(check_t *c)
     }
 }
 
+/* Tasks placed ahead hold custom resources while they wait for their
+ * inputs, which a task rank 0 cannot place may be what makes them: a
+ * stuck one is taken back to rank 0 (holding nothing) rather than anybody
+ * failed. Returns how many. */
+static int unplace_stuck(const check_t *c)
+{
+    int n = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        stask_t *t = c->tasks[i];
+        if (t->progress || !t->ahead || !t->shape->d.ncustom || t->recalling) continue;
+        relay__sched_unplace(t);
+        n++;
+    }
+    return n;
+}
+
 /* Mark the maker of id as wanted (if it is stuck); push it once. */
 static void want(stask_t **stack, size_t *n, uint64_t id)
 {
@@ -357,6 +373,10 @@ void relay__deadlock_check(void)
             return;
         }
         solve(&c);
+        if (unplace_stuck(&c)) {
+            check_free(&c);
+            return; /* the check runs again once they are back */
+        }
         mark_wanted(&c);
         stask_t *victim = pick_victim(&c);
         if (!victim) {

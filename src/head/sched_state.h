@@ -83,19 +83,22 @@ typedef struct relay__stask {
     int submitter;
     int rank; /* dispatched there, or -1 */
     int missing;
-    int pinned;           /* its ref arguments are pinned in the directory */
-    int fail_status;      /* a dependency failed: the task will not run */
-    int cancelling;       /* rank 0 asked its rank to drop it */
-    int ahead;            /* sent to rank before its arguments exist, not started */
-    int done_early;       /* finished before all its arguments were known ready here */
-    int has_consumer;     /* a task was placed ahead on its rank for its returns */
-    int was_ahead;        /* placed ahead once: may be moved while queued at its rank */
-    int recalling;        /* rank 0 asked its rank to give it back (RECALL) */
-    int runs_there;       /* its rank answered a RECALL: it had started */
-    int steal_for;        /* recalling: the rank that has a CPU for it */
-    relay__list_t placed; /* was_ahead and counted running: on its rank's list */
-    int progress;         /* scratch of the deadlock check: known to progress */
-    int wanted;           /* scratch: a stuck blocked task waits for it */
+    int pinned;               /* its ref arguments are pinned in the directory */
+    int fail_status;          /* a dependency failed: the task will not run */
+    int cancelling;           /* rank 0 asked its rank to drop it */
+    int ahead;                /* sent to rank before its arguments exist, not started */
+    int done_early;           /* finished before all its arguments were known ready here */
+    int has_consumer;         /* a task was placed ahead on its rank for its returns */
+    int was_ahead;            /* placed ahead once: may be moved while queued at its rank */
+    int recalling;            /* rank 0 asked its rank to give it back (RECALL) */
+    int runs_there;           /* its rank answered a RECALL: it had started */
+    int unplacing;            /* recalling a task placed ahead back to rank 0 (deadlock check) */
+    int no_ahead;             /* taken back once: waits for its inputs at rank 0 from now on */
+    uint64_t delivered_stamp; /* the DONE being handled served it (scheduler.c) */
+    int steal_for;            /* recalling: the rank that has a CPU for it */
+    relay__list_t placed;     /* was_ahead and counted running: on its rank's list */
+    int progress;             /* scratch of the deadlock check: known to progress */
+    int wanted;               /* scratch: a stuck blocked task waits for it */
     char *fail_msg;
     relay__shape_t *shape;
     int64_t cpu_held; /* CPU units counted at its rank (0 once blocked and given back) */
@@ -114,7 +117,7 @@ typedef struct relay__acct {
     int64_t cpu_cap, cpu_used;
     int64_t ahead_cpu;    /* CPUs of tasks placed ahead there, not started */
     relay__list_t placed; /* tasks placed ahead, counted running there, oldest first */
-    int stealing;         /* a RECALL is out to give this rank a task */
+    uint64_t stealing;    /* the task a RECALL is out for, to give this rank, or 0 */
     uint32_t zero_cpu;    /* dispatched tasks asking for no CPU */
     int ngpu;
     int64_t *gpu_free;    /* [ngpu] units */
@@ -162,6 +165,9 @@ void relay__sched_free_task(relay__stask_t *t);
 /* Remove t from its shape's ready queue and fail it (its returns become
  * error objects with status and msg). */
 void relay__sched_fail_ready(relay__stask_t *t, int status, const char *msg);
+/* Take t, placed ahead and stuck holding custom resources, back to rank
+ * 0, where it waits for its inputs holding nothing (the deadlock check). */
+void relay__sched_unplace(relay__stask_t *t);
 /* A RECALLED record (the answer to a RECALL). */
 void relay__sched_on_recalled(int src, relay__rbuf_t *r);
 

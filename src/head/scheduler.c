@@ -335,7 +335,7 @@ static void unreserve(stask_t *t, int finished)
     acct_t *a = &s->acct[t->rank];
     const relay__demand_t *d = &t->shape->d;
     relay__list_remove(&t->placed);
-    t->runs_there = 0;
+    t->runs_there = t->recalling = t->unplacing = 0;
     a->cpu_used -= t->cpu_held;
     t->cpu_held = 0;
     if (!d->cpu && t->kind != RELAY__KIND_ACTOR) a->zero_cpu--;
@@ -490,7 +490,7 @@ static void claim_makers(const stask_t *t, int r)
 static void place_ahead(stask_t *t)
 {
     relay__sched_t *s = S();
-    if (t->kind != RELAY__KIND_TASK || t->fail_status || s->shutting_down) return;
+    if (t->kind != RELAY__KIND_TASK || t->fail_status || t->no_ahead || s->shutting_down) return;
     int r = ahead_rank(t);
     if (r < 0) return;
     claim_makers(t, r);
@@ -513,14 +513,22 @@ static void start_ahead(stask_t *t)
     reserve_start(t);
 }
 
-/* The DONE being handled: the tasks its maker's rank gave its returns to. */
-static const relay__ids_t *done_delivered;
+/* Tasks the maker's rank of the DONE being handled gave its returns to
+ * carry this stamp. */
+static uint64_t done_stamp;
 
-static int was_delivered(uint64_t task_id)
+static void stamp_delivered(const relay__ids_t *l)
 {
-    for (uint32_t i = 0; done_delivered && i < done_delivered->n; i++)
-        if (relay__ids_at(done_delivered, i) == task_id) return 1;
-    return 0;
+    done_stamp++;
+    for (uint32_t i = 0; i < l->n; i++) {
+        stask_t *t = relay__map_get(&S()->tasks, relay__ids_at(l, i));
+        if (t) t->delivered_stamp = done_stamp;
+    }
+}
+
+static int was_delivered(const stask_t *t)
+{
+    return t->delivered_stamp == done_stamp;
 }
 
 /* Whether e already went to rank r; notes that it does now. */
@@ -547,7 +555,7 @@ static int forwarded_before(uint64_t id, int r)
  * to t already, rank 0 sends it there (once per object and rank). */
 static void ahead_forward(const stask_t *t, const relay__dentry_t *e)
 {
-    if (!e->id || (e->obj && e->obj->status != RELAY_OK) || was_delivered(t->id)) return;
+    if (!e->id || (e->obj && e->obj->status != RELAY_OK) || was_delivered(t)) return;
     if (forwarded_before(e->id, t->rank)) return;
     relay__rec_put_t m = {e->id, {0}};
     relay__dir_desc(e, &m.desc);
@@ -932,6 +940,39 @@ static int retryable(int status)
            status != RELAY_ERR_ACTOR_DEAD;
 }
 
+static void recall(stask_t *t)
+{
+    t->recalling = 1;
+    relay__rec_recall_t m = {t->id, 0};
+    size_t start;
+    relay__wbuf_t *w = relay__msg_begin(t->rank, RELAY__R_RECALL, &start);
+    relay__rec_recall_encode(w, &m);
+    relay__msg_end(t->rank, w, start);
+}
+
+void relay__sched_unplace(stask_t *t)
+{
+    if (!t->ahead || t->recalling || t->cancelling) return;
+    t->unplacing = 1;
+    recall(t);
+}
+
+/* t, placed ahead and given back by its rank before it started, waits at
+ * rank 0 again holding nothing. */
+static void unplace(stask_t *t)
+{
+    relay__sched_t *s = S();
+    acct_t *a = &s->acct[t->rank];
+    const relay__demand_t *d = &t->shape->d;
+    a->ahead_cpu -= d->cpu;
+    s->ahead_holders -= d->ncustom > 0;
+    for (uint32_t i = 0; i < d->ncustom; i++)
+        a->custom_free[d->custom[i].idx] += d->custom[i].units;
+    t->ahead = t->recalling = t->unplacing = 0;
+    t->no_ahead = 1;
+    t->rank = -1;
+}
+
 /* Rank idle has a CPU that no ready task took: take back a task placed
  * ahead on a rank that counts more running tasks than it has CPUs (so
  * some wait in its queue), the newest first, to run it on idle. One
@@ -951,14 +992,9 @@ static void maybe_steal(int idle)
             if (t->recalling || t->runs_there || t->cancelling || t->blocked ||
                 !fits(&t->shape->d, idle, 0))
                 continue;
-            t->recalling = 1;
             t->steal_for = idle;
-            a->stealing = 1;
-            relay__rec_recall_t m = {t->id, 0};
-            size_t start;
-            relay__wbuf_t *w = relay__msg_begin(r, RELAY__R_RECALL, &start);
-            relay__rec_recall_encode(w, &m);
-            relay__msg_end(r, w, start);
+            a->stealing = t->id;
+            recall(t);
             return;
         }
     }
@@ -994,13 +1030,13 @@ void relay__sched_on_done(int src, relay__rbuf_t *r)
     /* Returns are recorded before the task's own releases: they may contain
      * the refs it released. A failed task encodes no returns. */
     relay__rbuf_t it = m.rets.enc;
-    done_delivered = &m.delivered;
+    stamp_delivered(&m.delivered);
     for (uint32_t i = 0; i < m.rets.n; i++) {
         relay__desc_t d;
         relay__rec_done_ret_next(&it, &d);
         record_return(src, &d, known ? m.task_id | i : 0);
     }
-    done_delivered = NULL;
+    done_stamp++; /* nothing else counts as delivered */
     if (known && m.status != RELAY_OK && t->retries_left > 0 && retryable(m.status) &&
         !t->fail_status) {
         t->retries_left--;
@@ -1035,22 +1071,28 @@ void relay__sched_on_recalled(int src, relay__rbuf_t *r)
         relay__rec_malformed(RELAY__R_RECALLED, src, r);
         return;
     }
+    for (int k = 0; k < relay__g.size; k++)
+        if (s->acct[k].stealing == m.task_id) s->acct[k].stealing = 0;
     stask_t *t = relay__map_get(&s->tasks, m.task_id);
     if (!t || t->rank != src || !t->recalling) {
-        relay__log(RELAY__LOG_WARN, "rank %d answered a recall of task %#llx, never asked", src,
+        /* It finished (or failed) before the RECALL got there. */
+        relay__log(RELAY__LOG_DEBUG, "rank %d answered a recall of task %#llx, gone since", src,
                    (unsigned long long)m.task_id);
         return;
     }
-    t->recalling = 0;
-    s->acct[t->steal_for].stealing = 0;
-    if (!m.taken) {
-        t->runs_there = 1; /* its DONE follows; another may still be queued */
-        maybe_steal(t->steal_for);
+    if (!m.taken) { /* it started there: its DONE follows */
+        t->recalling = t->unplacing = 0;
+        t->runs_there = 1;
+        if (!t->ahead) maybe_steal(t->steal_for); /* another may still be queued */
         return;
     }
-    /* Back here: placed again like any ready task, with its inputs as the
-     * directory knows them (the copies its old rank got are dropped). */
-    unreserve(t, 1);
+    /* Back here: placed again like any ready task once its inputs are
+     * made, with them as the directory knows them (the copies its old rank
+     * got are dropped). */
+    if (t->ahead)
+        unplace(t);
+    else
+        unreserve(t, 1);
     relay__g.tasks_moved++;
     if (!t->missing) make_ready(t);
     dispatch();

@@ -441,8 +441,8 @@ void relay__pool_join(void)
         pthread_join(p->threads[i], NULL);
     relay__host_join();
     relay_ctx_t *c;
+    pthread_mutex_lock(&relay__g.lock); /* the runtime thread still runs */
     RELAY__LIST_EACH(&p->queue, c, relay_ctx_t, link) relay__ctx_free(c);
-    pthread_mutex_lock(&relay__g.lock);
     relay__flow_drop_waiting();
     relay__flow_destroy();
     relay__g.pool = NULL;

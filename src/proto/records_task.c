@@ -263,6 +263,18 @@ static int task_actor_decode(relay__rbuf_t *r, relay__rec_task_t *m)
     return 0;
 }
 
+/* Whether a decoded TASK's arguments include a pending one. */
+static int any_pending(const relay__rec_args_t *l)
+{
+    relay__rbuf_t it = l->enc;
+    for (uint32_t i = 0; i < l->n; i++) {
+        relay__rec_arg_t a;
+        arg_decode(&it, &a, 1);
+        if (a.kind == RELAY_ARG_REF && a.pending) return 1;
+    }
+    return 0;
+}
+
 int relay__rec_task_decode(relay__rbuf_t *r, relay__rec_task_t *m_p)
 {
     m_p->task_id = relay__rec_get_task_id(r, "the task id is invalid");
@@ -277,6 +289,8 @@ int relay__rec_task_decode(relay__rbuf_t *r, relay__rec_task_t *m_p)
     if (m_p->attempt > RELAY__MAX_RETRIES) return relay__rbuf_fail(r, "too many attempts");
     if (task_res_decode(r, m_p) != 0 || task_actor_decode(r, m_p) != 0) return -1;
     if (nret_check(r, m_p->kind, m_p->nret) != 0 || args_decode(r, &m_p->args, 1) != 0) return -1;
+    if (m_p->kind != RELAY__KIND_TASK && any_pending(&m_p->args))
+        return relay__rbuf_fail(r, "only a plain task is placed ahead of its inputs");
     return relay__rec_end(r);
 }
 

@@ -562,6 +562,29 @@ static int sends_progress(void)
 }
 
 /* Receive and dispatch up to max control messages. */
+/* Records this rank queued for itself are handled before a message from
+ * another rank: that rank may name an object this rank's client just made
+ * (and sent it the ref by other means), and rank 0's hold-back counts ids
+ * of rank 0 as known. Relay lock held. */
+static void local_first(void)
+{
+    relay__comm_t *c = C();
+    int self = relay__g.rank;
+    if (!c->is_dirty[self] || c->local_taken) return;
+    relay__wbuf_t w = c->out[self];
+    relay__wbuf_init(&c->out[self]);
+    c->is_dirty[self] = 0;
+    for (int i = 0; i < c->ndirty; i++) {
+        if (c->dirty[i] != self) continue;
+        c->dirty[i] = c->dirty[--c->ndirty];
+        break;
+    }
+    c->local_taken++;
+    relay__dispatch(self, w.data, w.len);
+    c->local_taken--;
+    relay__wbuf_free(&w);
+}
+
 static int recv_some(int max)
 {
     int got = 0;
@@ -580,6 +603,7 @@ static int recv_some(int max)
         }
         MPI_Mrecv(buf, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
         pthread_mutex_lock(&relay__g.lock);
+        local_first();
         relay__dispatch(st.MPI_SOURCE, buf, (size_t)count);
         if (hooks.tick) hooks.tick();
         pthread_mutex_unlock(&relay__g.lock);
