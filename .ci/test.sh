@@ -3,9 +3,12 @@
 # UndefinedBehaviorSanitizer (build-asan/), with ThreadSanitizer
 # (build-tsan/, .ci/tsan.sh), then a normal optimised build (build/), which
 # alone also runs the fuzz tests (label "fuzz": they build their own clang
-# tree and fuzz the record decoders for a bounded time). The normal pass runs
-# last so that the last lines printed are its ctest summary. Self-contained
-# on a fresh Debian 12 machine:
+# tree and fuzz the record decoders for a bounded time) and the nodes tests
+# (label "nodes": the mpi tests again with every rank a node of its own,
+# which would double the sanitizer passes; run them there by hand with
+# ctest -L nodes). The normal pass runs last so that the last lines printed
+# are its ctest summary.
+# Self-contained on a fresh Debian 12 machine:
 #   bash .ci/test.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -18,7 +21,7 @@ echo "== sanitizer build: build-asan/ (RELAY_SANITIZE=ON)"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DRELAY_SANITIZE=ON \
     -DRELAY_BUILD_TESTS=ON -DRELAY_BUILD_APPS=ON
 cmake --build build-asan -j"$JOBS"
-ctest --test-dir build-asan --output-on-failure -LE fuzz
+ctest --test-dir build-asan --output-on-failure -LE "fuzz|nodes"
 
 bash .ci/tsan.sh
 

@@ -30,6 +30,8 @@ if [ "$bits" -gt 28 ]; then
     RUN=(setarch "$(uname -m)" -R)
 fi
 start=$SECONDS
-# The fuzz tests run in the normal pass (they build their own tree).
-"${RUN[@]}" ctest --test-dir build-tsan --output-on-failure -LE fuzz
+# The fuzz tests run in the normal pass (they build their own tree), and so
+# do the nodes tests (the mpi tests again, a node per rank: they would
+# double this pass).
+"${RUN[@]}" ctest --test-dir build-tsan --output-on-failure -LE "fuzz|nodes"
 echo "== ThreadSanitizer suite: $((SECONDS - start)) s"

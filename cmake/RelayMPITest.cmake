@@ -5,6 +5,10 @@
 #                    [LABELS <label>...] [NO_TSAN <reason>])
 #   Runs ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} <ranks> --oversubscribe
 #   ${MPIEXEC_PREFLAGS} <exe> ${MPIEXEC_POSTFLAGS} <args>, labelled "mpi".
+#   With RELAY_TEST_NODES ON (the default) it also registers <name>_nodes,
+#   labelled "nodes" (not "mpi"): the same run with every rank a node of its
+#   own (RELAY_NODES=rank) and, with Open MPI, MPI's messages over TCP
+#   loopback (--mca btl self,tcp): one machine run as several nodes.
 #
 # relay_add_unit_test(NAME <name> TARGET <exe> [TIMEOUT <seconds>]
 #                     [ARGS <arg>...] [ENV <VAR=value>...] [LABELS <label>...]
@@ -30,6 +34,24 @@ include_guard(GLOBAL)
 set(RELAY_TSAN_TIMEOUT_FACTOR 4 CACHE STRING
   "Multiplier of every test's TIMEOUT when RELAY_TSAN is ON")
 mark_as_advanced(RELAY_TSAN_TIMEOUT_FACTOR)
+option(RELAY_TEST_NODES "Also run each mpi test with every rank a node of its own (label nodes)" ON)
+
+# The mpiexec flags that keep MPI's messages between the ranks of one
+# machine off shared memory, as between nodes: Open MPI's TCP transport,
+# on loopback (which Open MPI leaves out by default). Other MPIs (whose
+# mpiexec knows no --mca) get none: relay's side of the mode still runs.
+if(MPIEXEC_EXECUTABLE AND NOT DEFINED CACHE{RELAY_NODES_MPIEXEC_FLAGS})
+  execute_process(COMMAND ${MPIEXEC_EXECUTABLE} --version
+    OUTPUT_VARIABLE _relay_mpiexec_version ERROR_VARIABLE _relay_mpiexec_version
+    RESULT_VARIABLE _relay_mpiexec_rc TIMEOUT 30)
+  set(_relay_nodes_flags "")
+  if(_relay_mpiexec_version MATCHES "Open MPI|OpenRTE|open-mpi")
+    set(_relay_nodes_flags --mca btl self,tcp --mca btl_tcp_if_include 127.0.0.1/8)
+  endif()
+  set(RELAY_NODES_MPIEXEC_FLAGS "${_relay_nodes_flags}" CACHE STRING
+    "mpiexec flags of the nodes tests: MPI messages between ranks of one machine as between nodes")
+  mark_as_advanced(RELAY_NODES_MPIEXEC_FLAGS)
+endif()
 
 function(_relay_test_environment out_var)
   # Containers usually forbid the ptrace-based single-copy (CMA) transfers of
@@ -103,6 +125,14 @@ function(relay_add_mpi_test)
             ${MPIEXEC_PREFLAGS} $<TARGET_FILE:${T_TARGET}> ${MPIEXEC_POSTFLAGS} ${T_ARGS})
   _relay_test_properties(${T_NAME} ${T_NP} mpi TIMEOUT "${T_TIMEOUT}" NO_TSAN "${T_NO_TSAN}"
     ENV ${T_ENV} LABELS ${T_LABELS})
+  if(RELAY_TEST_NODES)
+    add_test(NAME ${T_NAME}_nodes
+      COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} ${T_NP} --oversubscribe
+              ${RELAY_NODES_MPIEXEC_FLAGS} ${MPIEXEC_PREFLAGS} $<TARGET_FILE:${T_TARGET}>
+              ${MPIEXEC_POSTFLAGS} ${T_ARGS})
+    _relay_test_properties(${T_NAME}_nodes ${T_NP} nodes TIMEOUT "${T_TIMEOUT}"
+      NO_TSAN "${T_NO_TSAN}" ENV ${T_ENV} RELAY_NODES=rank LABELS ${T_LABELS})
+  endif()
 endfunction()
 
 function(relay_add_unit_test)

@@ -218,6 +218,10 @@ static void check_bad_config(int *argc, char ***argv)
         {"RELAY_SPILL_KEEP", "yes"},
         {"RELAY_SPILL_MAX", "abc"},
         {"RELAY_SPILL_MAX", "-5"},
+        {"RELAY_NODES", ""},
+        {"RELAY_NODES", "Rank"},
+        {"RELAY_NODES", "1"},
+        {"RELAY_NODES", "rank "},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         check_bad_env(argc, argv, bad[i][0], bad[i][1]);
@@ -311,6 +315,7 @@ int main(int argc, char **argv)
     CHECK_EQ(setenv("RELAY_CHUNK_BYTES", "4096", 1), 0);
     CHECK_EQ(setenv("RELAY_POLL_MAX_US", "1", 1), 0);
     CHECK_EQ(setenv("RELAY_INLINE_MAX", "0", 1), 0);
+    CHECK_EQ(setenv("RELAY_NODES", "rank", 1), 0);
     CHECK_OK(relay_init(&argc, &argv, &cfg));
     CHECK_STATUS(relay_init(&argc, &argv, NULL), RELAY_ERR_ALREADY_INITIALIZED);
 

@@ -131,6 +131,23 @@ static int resolve_spill_dir(const relay_config_t *in)
     return RELAY_OK;
 }
 
+int relay__config_nodes(int *per_rank_p)
+{
+    const char *s = getenv("RELAY_NODES");
+    if (!s || !strcmp(s, "shared")) {
+        *per_rank_p = 0;
+        return RELAY_OK;
+    }
+    if (!strcmp(s, "rank")) {
+        *per_rank_p = 1;
+        return RELAY_OK;
+    }
+    return relay__error(RELAY_ERR_CONFIG,
+                        "RELAY_NODES = '%s' is not 'shared' (the ranks that share memory form a "
+                        "node) or 'rank' (every rank is a node of its own)",
+                        s);
+}
+
 int relay__config_resolve(const relay_config_t *in, relay_config_t *out, relay__offer_t *offer)
 {
     long long num_cpus = default_cpus(), driver_workers = 0, inline_max = 100 * KiB, log_level = 1,

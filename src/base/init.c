@@ -31,7 +31,7 @@
 /* MPI for relay: initialise it if nobody has, and insist on full thread
  * support because the runtime thread talks MPI while the program's threads
  * may too. */
-static int mpi_setup(int *argc, char ***argv)
+static int mpi_setup(int *argc, char ***argv, int node_per_rank)
 {
     int flag = 0, provided = 0;
     MPI_Finalized(&flag);
@@ -54,16 +54,30 @@ static int mpi_setup(int *argc, char ***argv)
     MPI_Comm_set_errhandler(relay__g.comm, MPI_ERRORS_RETURN);
     MPI_Comm_rank(relay__g.comm, &relay__g.rank);
     MPI_Comm_size(relay__g.comm, &relay__g.size);
-    /* Doorbells, GPU sharing and the default budget all need the node. */
+    /* GPU sharing, the default budget and spinning need the machine;
+     * doorbells the node. */
     if (MPI_Comm_split_type(relay__g.comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL,
-                            &relay__g.node) != MPI_SUCCESS) {
-        relay__g.node = MPI_COMM_NULL;
+                            &relay__g.host) != MPI_SUCCESS) {
+        relay__g.host = MPI_COMM_NULL;
         return relay__error(RELAY_ERR_MPI, "relay_init: cannot group the ranks of a node");
+    }
+    relay__g.node = relay__g.host;
+    if (node_per_rank && MPI_Comm_dup(MPI_COMM_SELF, &relay__g.node) != MPI_SUCCESS) {
+        relay__g.node = MPI_COMM_NULL;
+        return relay__error(RELAY_ERR_MPI, "relay_init: cannot make a node of this rank");
     }
     if (relay__g.size > (1 << 20))
         return relay__error(RELAY_ERR_MPI, "relay_init: %d ranks, at most %d supported",
                             relay__g.size, 1 << 20);
     return RELAY_OK;
+}
+
+static void free_node_comms(void)
+{
+    if (relay__g.node != relay__g.host && relay__g.node != MPI_COMM_NULL)
+        MPI_Comm_free(&relay__g.node);
+    if (relay__g.host != MPI_COMM_NULL) MPI_Comm_free(&relay__g.host);
+    relay__g.node = relay__g.host = MPI_COMM_NULL;
 }
 
 static void teardown(void)
@@ -82,16 +96,16 @@ static void teardown(void)
     relay__map_destroy(&relay__g.reqs);
     relay__map_destroy(&relay__g.holds);
     relay__bell_fini();
-    if (relay__g.node != MPI_COMM_NULL) MPI_Comm_free(&relay__g.node);
+    free_node_comms();
     if (relay__g.comm != MPI_COMM_NULL) MPI_Comm_free(&relay__g.comm);
-    relay__g.comm = relay__g.node = MPI_COMM_NULL;
+    relay__g.comm = MPI_COMM_NULL;
 }
 
-/* Collective: what this rank offers (GPUs first: the node's ranks share
+/* Collective: what this rank offers (GPUs first: the machine's ranks share
  * them out), then the cluster table every rank keeps. */
 static int resources_setup(int hosts_workers, const relay__offer_t *offer)
 {
-    int rc = relay__gpu_setup(relay__g.node, hosts_workers, offer->num_gpus);
+    int rc = relay__gpu_setup(relay__g.host, hosts_workers, offer->num_gpus);
     if (rc) return rc;
     relay__offer_t none = {.num_gpus = 0, .ncustom = 0};
     int64_t cpu = hosts_workers ? (int64_t)relay__g.cfg.num_cpus * RELAY__UNIT : 0;
@@ -156,12 +170,12 @@ static uint64_t cgroup_limit(void)
     return limit;
 }
 
-/* Half the memory this node lets the job use (its physical memory, or
+/* Half the memory this machine lets the job use (its physical memory, or
  * its cgroup's limit when lower), shared among its ranks. */
 static uint64_t default_budget(void)
 {
     int nlocal = 1;
-    MPI_Comm_size(relay__g.node, &nlocal);
+    MPI_Comm_size(relay__g.host, &nlocal);
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     uint64_t mem = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : (uint64_t)1 << 32;
     uint64_t cg = cgroup_limit();
@@ -210,10 +224,12 @@ int relay_init(int *argc, char ***argv, const relay_config_t *config)
         return relay__error(RELAY_ERR_ALREADY_INITIALIZED, "relay_init: already initialized");
     relay_config_t cfg;
     relay__offer_t offer;
+    int node_per_rank = 0;
     int rc = relay__config_resolve(config, &cfg, &offer);
+    if (!rc) rc = relay__config_nodes(&node_per_rank);
     if (rc) return rc;
     relay__g.cfg = cfg;
-    relay__g.comm = relay__g.node = MPI_COMM_NULL;
+    relay__g.comm = relay__g.host = relay__g.node = MPI_COMM_NULL;
     relay__g.shutting_down = relay__g.exiting = 0;
     atomic_store(&relay__g.next_seq, 1);
     /* Counters describe this init .. finalize period. */
@@ -223,12 +239,13 @@ int relay_init(int *argc, char ***argv, const relay_config_t *config)
     relay__g.next_req = 0;
     relay__map_init(&relay__g.reqs);
     relay__map_init(&relay__g.holds);
-    if ((rc = mpi_setup(argc, argv))) {
-        if (relay__g.node != MPI_COMM_NULL) MPI_Comm_free(&relay__g.node);
+    if ((rc = mpi_setup(argc, argv, node_per_rank))) {
+        free_node_comms();
         if (relay__g.comm != MPI_COMM_NULL) MPI_Comm_free(&relay__g.comm);
+        relay__g.comm = MPI_COMM_NULL;
         return rc;
     }
-    if ((rc = relay__bell_init(relay__g.node))) {
+    if ((rc = relay__bell_init(relay__g.node, relay__g.host))) {
         teardown();
         return rc;
     }
@@ -257,9 +274,10 @@ int relay_init(int *argc, char ***argv, const relay_config_t *config)
         teardown();
         return rc;
     }
-    relay__log(RELAY__LOG_INFO, "rank %d of %d: %d worker CPUs, %d GPUs, %u custom resources",
+    relay__log(RELAY__LOG_INFO, "rank %d of %d: %d worker CPUs, %d GPUs, %u custom resources%s",
                relay__g.rank, relay__g.size, hosts_workers ? cfg.num_cpus : 0, relay__gpu_count(),
-               hosts_workers ? offer.ncustom : 0);
+               hosts_workers ? offer.ncustom : 0,
+               node_per_rank ? "; a node of its own (RELAY_NODES=rank)" : "");
     return RELAY_OK;
 }
 

@@ -38,7 +38,13 @@ typedef struct relay__runtime {
     atomic_int state;
     int rank, size;
     MPI_Comm comm;
-    MPI_Comm node; /* the ranks of comm on this node (shared memory), split once */
+    /* The ranks of comm on this machine (they share its memory): they
+     * share out its CPUs, memory and GPUs. */
+    MPI_Comm host;
+    /* The ranks relay treats as one node: those of host, or this rank alone
+     * (RELAY_NODES=rank, node == host otherwise). Ranks of one node ring
+     * each other's doorbells; others' messages are found by polling. */
+    MPI_Comm node;
     int mpi_owned; /* relay called MPI_Init */
     relay_config_t cfg;
 

@@ -99,13 +99,6 @@ static acct_t *accts_new(void)
     return acct;
 }
 
-/* Completions are due while tasks run: the transport keeps its idle
- * sleeps short. */
-static int sched_expecting(void)
-{
-    return relay__sched_running() > 0;
-}
-
 int relay__sched_init(void)
 {
     relay__sched_t *s = calloc(1, sizeof *s);
@@ -135,7 +128,6 @@ int relay__sched_init(void)
     relay__handler_set(RELAY__R_SHUTDOWN_ACK, relay__sched_on_shutdown_ack);
     relay__handler_set(RELAY__R_RECALLED, relay__sched_on_recalled);
     relay__comm_hooks()->tick = relay__sched_tick;
-    relay__comm_hooks()->expecting = sched_expecting;
     return relay__actors_init();
 }
 

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <sched.h>
+#include <sys/prctl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -20,11 +21,14 @@
 #define SPIN_SECONDS 100e-6
 /* An MPI message carries at most this many bytes of records. */
 #define MAX_MSG_BYTES ((size_t)1 << 30)
-/* While it expects messages, an idle runtime thread sleeps at most
- * EXPECT_FRACTION of the time it has waited, and never less than
- * EXPECT_SECONDS. */
-#define EXPECT_SECONDS 50e-6
-#define EXPECT_FRACTION 0.05
+/* Where messages can come from other nodes, whose ranks cannot ring this
+ * rank's bell, an idle runtime thread sleeps at most IDLE_FRACTION of the
+ * time the rank has been idle, and never less than OFF_NODE_SLEEP_MIN: a
+ * message waits at most that much longer than it would for a rank that
+ * polls without pause, and a rank polls about ln(poll_max/min)/fraction
+ * times per idle spell before it sleeps poll_max_us at a time. */
+#define OFF_NODE_SLEEP_MIN 20e-6
+#define IDLE_FRACTION 0.05
 /* At finalize, give outstanding sends this long to complete. */
 #define EXIT_FLUSH_SECONDS 5.0
 #define SELF_DEPTH 16
@@ -71,6 +75,7 @@ typedef struct relay__comm {
     pending_send_t *sends;
     size_t nsends, cap_sends;
     xfer_t *active;
+    double last_work; /* when a turn of progress last did something */
 } relay__comm_t;
 
 /* Acquire: a thread that sees the transport sees it whole (comm_start). */
@@ -717,6 +722,7 @@ static int progress_turn(void)
     work += sends_progress();
     work += xfers_progress();
     work += recv_some(64);
+    if (work) c->last_work = relay__now();
     return work;
 }
 
@@ -729,11 +735,15 @@ int relay__comm_poll(void)
     return work;
 }
 
-/* Whether this rank waits for messages: replies to its requests, or (rank
- * 0) completions of tasks it dispatched. Lock held. */
-static int expecting(void)
+/* Longest sleep of an idle runtime thread, idle seconds after the last
+ * activity of its rank. Ranks of one node ring each other's bells, so an
+ * idle rank whose every peer can ring it may sleep long; a message from
+ * another node is only found by polling. */
+static double sleep_cap(double idle, double poll_max)
 {
-    return relay__g.reqs.count > 0 || (hooks.expecting && hooks.expecting());
+    if (relay__bell_all_local()) return poll_max;
+    double cap = IDLE_FRACTION * idle;
+    return cap < OFF_NODE_SLEEP_MIN ? OFF_NODE_SLEEP_MIN : cap > poll_max ? poll_max : cap;
 }
 
 static void *runtime_main(void *arg)
@@ -742,6 +752,9 @@ static void *runtime_main(void *arg)
     relay__comm_t *c = C();
     double last_activity = relay__now(), backoff = 1e-6, exit_since = 0;
     const double backoff_max = relay__g.cfg.poll_max_us * 1e-6;
+    /* Sleeps as short as OFF_NODE_SLEEP_MIN mean nothing with Linux's
+     * default timer slack (50 us) added to each. */
+    (void)prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
 
     for (;;) {
         /* A thread waiting for a reply may be polling already: then this
@@ -750,6 +763,9 @@ static void *runtime_main(void *arg)
         if (pthread_mutex_trylock(&c->progress_lock) == 0) {
             work = progress_turn();
             in_flight = c->nsends || c->active;
+            /* Workers and waiting clients take turns too: what they
+             * received or sent is activity of this rank. */
+            if (c->last_work > last_activity) last_activity = c->last_work;
             pthread_mutex_unlock(&c->progress_lock);
         } else {
             others = 1;
@@ -758,7 +774,8 @@ static void *runtime_main(void *arg)
         pthread_mutex_lock(&relay__g.lock);
         if (hooks.tick) hooks.tick();
         if (others) {
-            sleep_for(SPIN_SECONDS);
+            /* Until the other thread stops polling, which may be soon. */
+            sleep_for(sleep_cap(0, SPIN_SECONDS));
             pthread_mutex_unlock(&relay__g.lock);
             continue;
         }
@@ -778,15 +795,7 @@ static void *runtime_main(void *arg)
             sched_yield();
             continue;
         } else {
-            /* Sleeping long is for ranks with nothing coming: while replies
-             * or completions are due, the delay stays a small fraction of
-             * the time waited so far (a long task's result may wait a
-             * little longer; a short one's must not). */
-            double cap = backoff_max;
-            if (expecting() && !relay__bell_all_local()) {
-                cap = EXPECT_FRACTION * (now - last_activity);
-                cap = cap < EXPECT_SECONDS ? EXPECT_SECONDS : cap > backoff_max ? backoff_max : cap;
-            }
+            double cap = sleep_cap(now - last_activity, backoff_max);
             if (backoff > cap) backoff = cap;
             sleep_for(backoff);
             backoff = backoff * 2 < cap ? backoff * 2 : cap;

@@ -51,7 +51,6 @@ typedef struct relay__comm_hooks {
     int (*filter)(int src, uint8_t type, const relay__rbuf_t *r);
     void (*on_message)(void); /* a new incoming message starts */
     void (*tick)(void);       /* after each turn of dispatching (rank 0's scheduler) */
-    int (*expecting)(void);   /* completions are due: keep idle sleeps short */
 } relay__comm_hooks_t;
 relay__comm_hooks_t *relay__comm_hooks(void);
 

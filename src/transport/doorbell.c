@@ -33,23 +33,24 @@ static long futex(atomic_uint *addr, int op, unsigned val, const struct timespec
     return syscall(SYS_futex, (unsigned *)addr, op, val, ts, NULL, 0);
 }
 
-/* CPUs the ranks of this node may run on: the union of their affinity
- * masks (a Slurm allocation or cgroup may give them fewer than the node
- * has). Collective over B.node. */
-static int node_cpus(void)
+/* More ranks on this machine than CPUs they may run on: the union of their
+ * affinity masks (a Slurm allocation or cgroup may give them fewer than
+ * the machine has). Collective over host. */
+static int host_oversubscribed(MPI_Comm host)
 {
     cpu_set_t mine, all;
+    int host_size;
     CPU_ZERO(&mine);
     if (sched_getaffinity(0, sizeof mine, &mine) != 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         for (long i = 0; i < n && i < CPU_SETSIZE; i++)
             CPU_SET((int)i, &mine);
     }
-    MPI_Allreduce(&mine, &all, (int)sizeof mine, MPI_BYTE, MPI_BOR, B.node);
-    return CPU_COUNT(&all);
+    MPI_Allreduce(&mine, &all, (int)sizeof mine, MPI_BYTE, MPI_BOR, host);
+    MPI_Comm_size(host, &host_size);
+    return host_size > CPU_COUNT(&all);
 }
 
-/* Map every rank of this node to its bell in the shared window. */
 /* Map every rank of this node to its bell in the shared window. The ranks
  * of a node agree on success first, so all of them use the window or none
  * does (a failure on one rank must not leave the others in a collective). */
@@ -60,7 +61,6 @@ static int map_node(MPI_Comm node)
     B.node = node; /* the runtime's */
     MPI_Comm_size(B.node, &node_size);
     MPI_Comm_rank(B.node, &node_rank);
-    B.oversubscribed = node_size > node_cpus();
     int *global = malloc((size_t)node_size * sizeof *global);
     int ok = global && MPI_Win_allocate_shared(sizeof(bell_t), 1, MPI_INFO_NULL, B.node, &mine,
                                                &B.win) == MPI_SUCCESS;
@@ -87,12 +87,17 @@ static int map_node(MPI_Comm node)
     return 0;
 }
 
-int relay__bell_init(MPI_Comm node)
+int relay__bell_init(MPI_Comm node, MPI_Comm host)
 {
+    int node_size;
+    B.oversubscribed = host_oversubscribed(host);
     B.ranks = calloc((size_t)relay__g.size, sizeof *B.ranks);
     if (!B.ranks) return relay__error(RELAY_ERR_NO_MEMORY, "relay_init: out of memory");
-    if (map_node(node) != 0) {
-        relay__log(RELAY__LOG_INFO, "no shared memory for doorbells: idle ranks poll");
+    MPI_Comm_size(node, &node_size);
+    /* A node of one rank has no one to share its bell with. */
+    if (node_size == 1 || map_node(node) != 0) {
+        if (node_size > 1)
+            relay__log(RELAY__LOG_INFO, "no shared memory for doorbells: idle ranks poll");
         for (int r = 0; r < relay__g.size; r++)
             B.ranks[r] = NULL;
         B.own = &B.private_bell;

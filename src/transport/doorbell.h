@@ -10,9 +10,10 @@
 #include <mpi.h>
 
 /* Collective over node (the ranks of this node; kept until fini, not
- * freed). Falls back to a private bell (local wake-ups only) when the
- * node's shared memory is not available. */
-int relay__bell_init(MPI_Comm node);
+ * freed), then over host (the ranks of this machine: whether they
+ * outnumber its CPUs). A node of one rank, or one whose shared memory is
+ * not available, gets a private bell (local wake-ups only). */
+int relay__bell_init(MPI_Comm node, MPI_Comm host);
 /* Collective. */
 void relay__bell_fini(void);
 
@@ -24,8 +25,8 @@ void relay__bell_ring(int rank);
 unsigned relay__bell_arm(void);
 void relay__bell_wait(unsigned armed, double seconds);
 
-/* More ranks on this node than online CPUs: threads should block, not
- * spin, while they wait. */
+/* More ranks on this machine than CPUs: threads should block, not spin,
+ * while they wait. */
 int relay__bell_oversubscribed(void);
 
 /* Every rank has a bell here (one node): no message needs polling to be
