@@ -90,19 +90,46 @@ static int args_decode(relay__rbuf_t *r, relay__rec_args_t *l, int with_desc)
     return 0;
 }
 
+/* The _next functions read back what a decoder accepted: bounds are all
+ * they check. */
+static void arg_read(relay__rbuf_t *r, relay__rec_arg_t *a, int with_desc)
+{
+    a->kind = relay__get_u8(r);
+    if (a->kind == RELAY_ARG_VALUE) {
+        size_t n;
+        a->data = relay__get_blob(r, &n);
+        a->size = n;
+        a->ref = 0;
+    } else {
+        a->ref = relay__get_u64(r);
+        a->data = NULL;
+        a->size = 0;
+        a->pending = 0;
+        a->producer = -1;
+        if (!with_desc) return;
+        a->pending = relay__get_u8(r);
+        if (!a->pending) {
+            relay__desc_read(r, &a->desc);
+        } else {
+            uint32_t p = relay__get_u32(r);
+            a->producer = p == UINT32_MAX ? -1 : (int)p;
+        }
+    }
+}
+
 void relay__rec_submit_arg_next(relay__rbuf_t *it, relay__rec_arg_t *a_p)
 {
-    arg_decode(it, a_p, 0);
+    arg_read(it, a_p, 0);
 }
 
 void relay__rec_task_arg_next(relay__rbuf_t *it, relay__rec_arg_t *a_p)
 {
-    arg_decode(it, a_p, 1);
+    arg_read(it, a_p, 1);
 }
 
 void relay__rec_done_ret_next(relay__rbuf_t *it, relay__desc_t *d_p)
 {
-    relay__desc_decode(it, d_p);
+    relay__desc_read(it, d_p);
 }
 
 /* A task or method returns something; a constructor nothing. */
