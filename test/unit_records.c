@@ -1234,10 +1234,38 @@ static void rec_types(void)
     CHECK(!relay__record_route_ok(200, 1, 2));
 }
 
+/* Once a buffer could not grow, every later write fails and leaves it as
+ * it was: a record is never sent with a hole in it. */
+static void wire_oom(void)
+{
+    relay__wbuf_t w;
+    relay__wbuf_init(&w);
+    relay__put_str(&w, "before");
+    size_t len = w.len;
+    CHECK_EQ(len, S("before"));
+    CHECK(!w.oom);
+    CHECK(relay__wbuf_reserve(&w, (size_t)1 << 62) == NULL); /* no allocator gives this */
+    CHECK(w.oom);
+    CHECK_EQ(w.len, len);
+    relay__put_u8(&w, 1);
+    relay__put_u32(&w, 2);
+    relay__put_u64(&w, 3);
+    relay__put_str(&w, "after");
+    relay__put_blob(&w, &arg_val, sizeof arg_val);
+    CHECK(relay__wbuf_reserve(&w, 1) == NULL);
+    CHECK(w.oom);
+    CHECK_EQ(w.len, len);
+    CHECK_EQ(memcmp(w.data + 4, "before", 7), 0);
+    relay__wbuf_free(&w);
+    CHECK(!w.oom && w.len == 0 && w.data == NULL);
+    checks++;
+}
+
 int main(void)
 {
     relay__g.size = NRANKS; /* ids and holders are checked against it */
     rec_types();
+    wire_oom();
     rec_submit();
     rec_task();
     rec_done();
