@@ -1234,10 +1234,24 @@ static void rec_types(void)
     CHECK(!relay__record_route_ok(200, 1, 2));
 }
 
+/* The sanitizers' allocators abort on a request they cannot serve rather
+ * than return NULL: there a failed grow cannot be tested. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define ALLOCATOR_ABORTS 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define ALLOCATOR_ABORTS 1
+#endif
+#endif
+
 /* Once a buffer could not grow, every later write fails and leaves it as
  * it was: a record is never sent with a hole in it. */
 static void wire_oom(void)
 {
+#ifdef ALLOCATOR_ABORTS
+    printf("unit_records: no failed-grow test under a sanitizer\n");
+    return;
+#endif
     relay__wbuf_t w;
     relay__wbuf_init(&w);
     relay__put_str(&w, "before");
