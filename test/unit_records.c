@@ -275,6 +275,64 @@ static void bad_descs(const relay__wbuf_t *w, decode_fn dec, size_t base, size_t
     BAD64(w, dec, rb + DR_SIZE, 1, "shape does not match");
 }
 
+/* ---- skims ----------------------------------------------------------------- */
+
+typedef int (*skim_fn)(relay__rbuf_t r, relay__rec_id_fn *fn, void *ctx);
+
+/* The ids a skim passed on; it is stopped (answer 7) at the stop-th. */
+typedef struct seen {
+    uint64_t v[8];
+    int n, stop;
+} seen_t;
+
+static int see_id(void *ctx, uint64_t id)
+{
+    seen_t *s = ctx;
+    if (s->n < 8) s->v[s->n] = id;
+    s->n++;
+    return s->n == s->stop ? 7 : 0;
+}
+
+/* Skim the first len bytes of w from an exact-size copy. */
+static int skim_copy(const relay__wbuf_t *w, size_t len, skim_fn skim, seen_t *s)
+{
+    void *copy = malloc(len ? len : 1);
+    CHECK(copy != NULL);
+    if (len) memcpy(copy, w->data, len);
+    relay__rbuf_t r;
+    relay__rbuf_init(&r, copy, len);
+    int rc = skim(r, see_id, s);
+    free(copy);
+    return rc;
+}
+
+/* The skim of w passes on exactly want, in order, and stops when told;
+ * every cut of w passes on a beginning of want, and no more. */
+static void check_skim_at(const char *file, int line, const relay__wbuf_t *w, skim_fn skim,
+                          const uint64_t *want, int nwant)
+{
+    seen_t s = {{0}, 0, 0};
+    CHECK_AT_EQ(file, line, skim_copy(w, w->len, skim, &s), 0);
+    CHECK_AT_EQ(file, line, s.n, nwant);
+    for (int i = 0; i < nwant; i++)
+        CHECK_AT_EQ(file, line, s.v[i], want[i]);
+    for (int stop = 1; stop <= nwant; stop++) {
+        seen_t t = {{0}, 0, stop};
+        CHECK_AT_EQ(file, line, skim_copy(w, w->len, skim, &t), 7);
+        CHECK_AT_EQ(file, line, t.n, stop);
+    }
+    for (size_t len = 0; len < w->len; len++) {
+        seen_t t = {{0}, 0, 0};
+        CHECK_AT_EQ(file, line, skim_copy(w, len, skim, &t), 0);
+        CHECK_AT_EQ(file, line, t.n <= nwant, 1);
+        for (int i = 0; i < t.n && i < nwant; i++)
+            CHECK_AT_EQ(file, line, t.v[i], want[i]);
+        checks++;
+    }
+    checks++;
+}
+#define check_skim(w, skim, want, n) check_skim_at(__FILE__, __LINE__, (w), (skim), (want), (n))
+
 /* ---- SUBMIT ---------------------------------------------------------------- */
 
 static void args_from(void *ctx, uint32_t i, relay__rec_arg_t *a_p)
@@ -393,6 +451,7 @@ static void rec_submit(void)
     check_submit_eq(&got, &m, args);
     free(buf);
     check_cuts(&w, dec_submit);
+    check_skim(&w, relay__rec_submit_ids, &args[1].ref, 1);
 
     /* Offsets of the fields (see records_task.c). */
     size_t o_fn = 16, o_name = o_fn + S(m.fn), o_nret = o_name + S(m.name);
@@ -447,6 +506,7 @@ static void rec_submit(void)
     check_submit_eq(&got, &m, args);
     free(buf);
     check_cuts(&w, dec_submit);
+    check_skim(&w, relay__rec_submit_ids, NULL, 0);
     size_t o_ckind = o_arg1 + 1, o_mc = o_ckind + 1 + 8;
     CHECK_EQ(o_mc + 4 + S("counter"), w.len);
     BAD32(&w, dec_submit, o_nret, 1, "constructor has returns");
@@ -468,8 +528,26 @@ static void rec_submit(void)
     check_submit_eq(&got, &m, args);
     free(buf);
     check_cuts(&w, dec_submit);
+    check_skim(&w, relay__rec_submit_ids, &m.actor_id, 1);
     BAD64(&w, dec_submit, o_ckind + 1, 0, "actor id");
     BAD64(&w, dec_submit, o_ckind + 1, id(NRANKS, 5, 0), "actor id");
+
+    /* A method call with every kind of argument and a demand: the refs
+     * in order, then the actor. */
+    fresh(&w);
+    relay__rec_arg_t more[4];
+    submit_args(more);
+    more[3] = more[1];
+    more[3].ref = id(0, 12, 0);
+    m.args.n = 4;
+    m.args.ctx = more;
+    m.has_demand = 1;
+    relay__rec_submit_encode(&w, &m);
+    buf = decode_ok(&w, dec_submit, &got);
+    check_submit_eq(&got, &m, more);
+    free(buf);
+    uint64_t named[3] = {more[1].ref, more[3].ref, m.actor_id};
+    check_skim(&w, relay__rec_submit_ids, named, 3);
     relay__wbuf_free(&w);
 }
 
@@ -677,6 +755,7 @@ static void rec_done(void)
     CHECK_EQ(relay__ids_at(&got.delivered, 0), del[0]);
     free(buf);
     check_cuts(&w, dec_done);
+    check_skim(&w, relay__rec_done_ids, refs2, 2);
 
     size_t o_status = 8, o_msg = 20, o_nret = o_msg + S(""), o_r0 = o_nret + 4;
     size_t o_r1 = o_r0 + DI_LEN, o_r2 = o_r1 + DR_LEN, o_nrel = o_r2 + 4 + 4 + 1 + 1 + 8 + 24;
@@ -709,7 +788,19 @@ static void rec_done(void)
     CHECK_EQ(got.released.n, 0);
     free(buf);
     check_cuts(&w, dec_done);
+    check_skim(&w, relay__rec_done_ids, NULL, 0);
     BAD8(&w, dec_done, o_msg + 4 + strlen(m.msg), 'x', "NUL");
+
+    /* An error object among the returns: the skim steps over its message. */
+    fresh(&w);
+    relay__desc_t with_error[2] = {desc_error(), desc_inline()};
+    m.status = RELAY_OK;
+    m.msg = "";
+    m.rets.n = 2;
+    m.rets.ctx = with_error;
+    relay__rec_done_encode(&w, &m);
+    free(decode_ok(&w, dec_done, &got));
+    check_skim(&w, relay__rec_done_ids, refs2, 2);
     relay__wbuf_free(&w);
 }
 
@@ -1143,10 +1234,52 @@ static void rec_types(void)
     CHECK(!relay__record_route_ok(200, 1, 2));
 }
 
+/* The sanitizers' allocators abort on a request they cannot serve rather
+ * than return NULL: there a failed grow cannot be tested. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define ALLOCATOR_ABORTS 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define ALLOCATOR_ABORTS 1
+#endif
+#endif
+
+/* Once a buffer could not grow, every later write fails and leaves it as
+ * it was: a record is never sent with a hole in it. */
+static void wire_oom(void)
+{
+#ifdef ALLOCATOR_ABORTS
+    printf("unit_records: no failed-grow test under a sanitizer\n");
+    return;
+#endif
+    relay__wbuf_t w;
+    relay__wbuf_init(&w);
+    relay__put_str(&w, "before");
+    size_t len = w.len;
+    CHECK_EQ(len, S("before"));
+    CHECK(!w.oom);
+    CHECK(relay__wbuf_reserve(&w, (size_t)1 << 62) == NULL); /* no allocator gives this */
+    CHECK(w.oom);
+    CHECK_EQ(w.len, len);
+    relay__put_u8(&w, 1);
+    relay__put_u32(&w, 2);
+    relay__put_u64(&w, 3);
+    relay__put_str(&w, "after");
+    relay__put_blob(&w, &arg_val, sizeof arg_val);
+    CHECK(relay__wbuf_reserve(&w, 1) == NULL);
+    CHECK(w.oom);
+    CHECK_EQ(w.len, len);
+    CHECK_EQ(memcmp(w.data + 4, "before", 7), 0);
+    relay__wbuf_free(&w);
+    CHECK(!w.oom && w.len == 0 && w.data == NULL);
+    checks++;
+}
+
 int main(void)
 {
     relay__g.size = NRANKS; /* ids and holders are checked against it */
     rec_types();
+    wire_oom();
     rec_submit();
     rec_task();
     rec_done();

@@ -23,6 +23,7 @@ void *relay__wbuf_grow(relay__wbuf_t *w, size_t n)
     uint8_t *data = realloc(w->data, cap);
     if (!data) {
         w->oom = 1;
+        w->cap = 0;
         return NULL;
     }
     w->data = data;
@@ -32,18 +33,26 @@ void *relay__wbuf_grow(relay__wbuf_t *w, size_t n)
     return p;
 }
 
+/* Length and bytes in one reserve: strings and blobs are in every task's
+ * records. */
 void relay__put_blob(relay__wbuf_t *w, const void *p, size_t n)
 {
-    relay__put_u64(w, n);
-    relay__put_bytes(w, p, n);
+    uint8_t *dst = relay__wbuf_reserve(w, 8 + n);
+    if (!dst) return;
+    uint64_t len = n;
+    memcpy(dst, &len, 8);
+    if (n) memcpy(dst + 8, p, n);
 }
 
 void relay__put_str(relay__wbuf_t *w, const char *s)
 {
     if (!s) s = "";
     size_t n = strlen(s);
-    relay__put_u32(w, (uint32_t)n);
-    relay__put_bytes(w, s, n + 1);
+    uint8_t *dst = relay__wbuf_reserve(w, 4 + n + 1);
+    if (!dst) return;
+    uint32_t len = (uint32_t)n;
+    memcpy(dst, &len, 4);
+    memcpy(dst + 4, s, n + 1);
 }
 
 size_t relay__record_begin(relay__wbuf_t *w, uint8_t type)

@@ -11,8 +11,9 @@
 
 typedef struct relay__wbuf {
     uint8_t *data;
-    size_t len, cap;
-    int oom; /* set once a reserve failed: the buffer content is incomplete */
+    size_t len;
+    size_t cap; /* 0 once oom is set: every reserve takes the slow path */
+    int oom;    /* set once a reserve failed: the buffer content is incomplete */
 } relay__wbuf_t;
 
 void relay__wbuf_init(relay__wbuf_t *w);
@@ -25,7 +26,7 @@ void relay__put_str(relay__wbuf_t *w, const char *s);            /* NULL → "" 
  * encoded field by field on the hot path. */
 static inline void *relay__wbuf_reserve(relay__wbuf_t *w, size_t n)
 {
-    if (w->len + n > w->cap || w->oom) return relay__wbuf_grow(w, n);
+    if (w->len + n > w->cap) return relay__wbuf_grow(w, n);
     void *p = w->data + w->len;
     w->len += n;
     return p;

@@ -58,14 +58,14 @@ static int check_submit(const char *fn, const relay_arg_t *args, size_t nargs,
 {
     if (!fn) return relay__error(RELAY_ERR_INVALID_ARG, "relay_submit: fn is NULL");
     if (!returns_p) return relay__error(RELAY_ERR_INVALID_ARG, "relay_submit: returns_p is NULL");
-    if (!relay__fn_lookup(relay__fn_hash(fn), NULL))
+    memset(sb, 0, sizeof *sb);
+    sb->fn_hash = relay__fn_hash(fn);
+    if (!relay__fn_lookup(sb->fn_hash, NULL))
         return relay__error(RELAY_ERR_UNKNOWN_FUNCTION,
                             "relay_submit: no function registered as '%s' on rank %d", fn,
                             relay__g.rank);
-    memset(sb, 0, sizeof *sb);
     sb->call = "relay_submit";
     sb->fn = sb->name = fn;
-    sb->fn_hash = relay__fn_hash(fn);
     sb->nret = 1;
     sb->kind = RELAY__KIND_TASK;
     if (opts && (opts->field_mask & RELAY_TASK_OPT_NUM_RETURNS)) sb->nret = opts->num_returns;

@@ -129,33 +129,40 @@ static int desc_unsettled(int src, uint64_t epoch, const relay__desc_t *d, int *
     return -1;
 }
 
+/* What the skims of SUBMIT and DONE check each id against. */
+typedef struct id_check {
+    int src;
+    uint64_t epoch;
+    int why, maker;
+} id_check_t;
+
+static int id_unsettled(void *ctx, uint64_t id)
+{
+    id_check_t *x = ctx;
+    x->maker = check_id(x->src, x->epoch, id, &x->why);
+    return x->maker >= 0;
+}
+
+/* Every SUBMIT and DONE passes here before its handler decodes it, and
+ * almost none waits: a skim finds the first unsettled id, and only then
+ * does the decoder confirm the record is well formed. */
 static int submit_unsettled(int src, uint64_t epoch, relay__rbuf_t *r, int *why_p)
 {
+    id_check_t x = {src, epoch, SETTLED, -1};
     relay__rec_submit_t m;
-    if (relay__rec_submit_decode(r, &m) != 0) return -1;
-    relay__rbuf_t it = m.args.enc;
-    for (uint32_t i = 0; i < m.args.n; i++) {
-        relay__rec_arg_t a;
-        relay__rec_submit_arg_next(&it, &a);
-        int maker = a.kind == RELAY_ARG_REF ? check_id(src, epoch, a.ref, why_p) : -1;
-        if (maker >= 0) return maker;
-    }
-    /* A call names its actor, which may come from another rank. */
-    return m.kind == RELAY__KIND_METHOD ? check_id(src, epoch, m.actor_id, why_p) : -1;
+    if (!relay__rec_submit_ids(*r, id_unsettled, &x) || relay__rec_submit_decode(r, &m) != 0)
+        return -1;
+    *why_p = x.why;
+    return x.maker;
 }
 
 static int done_unsettled(int src, uint64_t epoch, relay__rbuf_t *r, int *why_p)
 {
+    id_check_t x = {src, epoch, SETTLED, -1};
     relay__rec_done_t m;
-    if (relay__rec_done_decode(r, &m) != 0) return -1;
-    relay__rbuf_t it = m.rets.enc;
-    for (uint32_t i = 0; i < m.rets.n; i++) {
-        relay__desc_t d;
-        relay__rec_done_ret_next(&it, &d);
-        int maker = desc_unsettled(src, epoch, &d, why_p);
-        if (maker >= 0) return maker;
-    }
-    return -1;
+    if (!relay__rec_done_ids(*r, id_unsettled, &x) || relay__rec_done_decode(r, &m) != 0) return -1;
+    *why_p = x.why;
+    return x.maker;
 }
 
 /* The maker of the first id the record names that must wait (and why),

@@ -114,6 +114,38 @@ void relay__desc_encode(relay__wbuf_t *w, const relay__desc_t *d)
     }
 }
 
+int relay__desc_read(relay__rbuf_t *r, relay__desc_t *d_p)
+{
+    int status = (int)relay__get_u32(r);
+    desc_set(d_p, status, 0, NULL, NULL, 1, 0);
+    if (status != RELAY_OK) {
+        d_p->errmsg = relay__get_str(r);
+        return r->err ? -1 : 0;
+    }
+    d_p->nrefs = relay__get_u32(r);
+    d_p->refs = relay__get_bytes(r, (size_t)d_p->nrefs * 8);
+    uint8_t ndims = relay__get_u8(r);
+    if (ndims) {
+        if (ndims > RELAY_MAX_DIMS) return relay__rbuf_fail(r, "an array has too many dimensions");
+        d_p->has_array = 1;
+        d_p->array.ndims = ndims;
+        d_p->array.dtype = relay__get_u8(r);
+        const void *dims = relay__get_bytes(r, (size_t)ndims * 8);
+        memset(d_p->array.dims, 0, sizeof d_p->array.dims);
+        if (dims) memcpy(d_p->array.dims, dims, (size_t)ndims * 8);
+    }
+    d_p->is_inline = relay__get_u8(r);
+    if (d_p->is_inline) {
+        size_t n;
+        d_p->bytes = relay__get_blob(r, &n);
+        d_p->size = n;
+    } else {
+        d_p->size = relay__get_u64(r);
+        d_p->holder = (int)relay__get_u32(r);
+    }
+    return r->err ? -1 : 0;
+}
+
 static int array_decode(relay__rbuf_t *r, uint8_t ndims, relay__array_t *a)
 {
     if (ndims > RELAY_MAX_DIMS) return relay__rbuf_fail(r, "an array has too many dimensions");

@@ -222,6 +222,18 @@ void relay__rec_submit_encode(relay__wbuf_t *w, const relay__rec_submit_t *m);
 int relay__rec_submit_decode(relay__rbuf_t *r, relay__rec_submit_t *m_p);
 void relay__rec_submit_arg_next(relay__rbuf_t *it, relay__rec_arg_t *a_p);
 
+/* Rank 0's hold-back filter reads the ids a SUBMIT or a DONE names before
+ * the record's handler decodes it: these skims pass them to fn in record
+ * order (SUBMIT: its ref arguments, then a method's actor; DONE: the refs
+ * inside its returns) until fn returns nonzero, and return that value, or
+ * 0. On a record the decoder accepts they see exactly the ids it gives.
+ * They check bounds only, so a nonzero answer must be confirmed by the
+ * decoder before anything is done with it, and 0 says nothing of the rest
+ * of the record. */
+typedef int relay__rec_id_fn(void *ctx, uint64_t id);
+int relay__rec_submit_ids(relay__rbuf_t r, relay__rec_id_fn *fn, void *ctx);
+int relay__rec_done_ids(relay__rbuf_t r, relay__rec_id_fn *fn, void *ctx);
+
 /* A GPU share given to a task: a device of the rank, units of it. */
 typedef struct relay__gpu_use {
     uint32_t dev;  /* index among the rank's GPUs, < RELAY__MAX_GPUS */

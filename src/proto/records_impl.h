@@ -95,6 +95,12 @@ static inline int relay__rec_get_ids(relay__rbuf_t *r, uint32_t n, relay__ids_t 
     return r->err ? -1 : 0;
 }
 
+/* A descriptor as relay__desc_decode reads it, but checking only that
+ * what it reads is there: for bytes a decoder accepted already (the
+ * lists' _next functions), and for the skims. r fails on an array of more
+ * than RELAY_MAX_DIMS dimensions, which it does not read. */
+int relay__desc_read(relay__rbuf_t *r, relay__desc_t *d_p);
+
 static inline void relay__rec_put_ids(relay__wbuf_t *w, const relay__ids_t *l)
 {
     relay__put_u32(w, l->n);

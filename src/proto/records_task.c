@@ -72,8 +72,10 @@ static void args_encode(relay__wbuf_t *w, const relay__rec_args_t *l, int with_d
     }
 }
 
-/* Validate every argument, keeping their bytes in l->enc. */
-static int args_decode(relay__rbuf_t *r, relay__rec_args_t *l, int with_desc)
+/* Validate every argument, keeping their bytes in l->enc. Inline: the
+ * call would cost the SUBMIT and TASK decoders more than the loop does for
+ * the few arguments most tasks take. */
+static inline int args_decode(relay__rbuf_t *r, relay__rec_args_t *l, int with_desc)
 {
     uint32_t n = relay__get_u32(r);
     if (r->err) return -1;
@@ -90,19 +92,46 @@ static int args_decode(relay__rbuf_t *r, relay__rec_args_t *l, int with_desc)
     return 0;
 }
 
+/* The _next functions read back what a decoder accepted: bounds are all
+ * they check. */
+static void arg_read(relay__rbuf_t *r, relay__rec_arg_t *a, int with_desc)
+{
+    a->kind = relay__get_u8(r);
+    if (a->kind == RELAY_ARG_VALUE) {
+        size_t n;
+        a->data = relay__get_blob(r, &n);
+        a->size = n;
+        a->ref = 0;
+    } else {
+        a->ref = relay__get_u64(r);
+        a->data = NULL;
+        a->size = 0;
+        a->pending = 0;
+        a->producer = -1;
+        if (!with_desc) return;
+        a->pending = relay__get_u8(r);
+        if (!a->pending) {
+            relay__desc_read(r, &a->desc);
+        } else {
+            uint32_t p = relay__get_u32(r);
+            a->producer = p == UINT32_MAX ? -1 : (int)p;
+        }
+    }
+}
+
 void relay__rec_submit_arg_next(relay__rbuf_t *it, relay__rec_arg_t *a_p)
 {
-    arg_decode(it, a_p, 0);
+    arg_read(it, a_p, 0);
 }
 
 void relay__rec_task_arg_next(relay__rbuf_t *it, relay__rec_arg_t *a_p)
 {
-    arg_decode(it, a_p, 1);
+    arg_read(it, a_p, 1);
 }
 
 void relay__rec_done_ret_next(relay__rbuf_t *it, relay__desc_t *d_p)
 {
-    relay__desc_decode(it, d_p);
+    relay__desc_read(it, d_p);
 }
 
 /* A task or method returns something; a constructor nothing. */
@@ -187,6 +216,45 @@ int relay__rec_submit_decode(relay__rbuf_t *r, relay__rec_submit_t *m_p)
         relay__demand_default(&m_p->demand);
     }
     return submit_tail_decode(r, m_p);
+}
+
+/* Skip a string: [u32 length][chars][NUL]. */
+static void skip_str(relay__rbuf_t *r)
+{
+    uint32_t n = relay__get_u32(r);
+    relay__get_bytes(r, (size_t)n + 1);
+}
+
+int relay__rec_submit_ids(relay__rbuf_t r, relay__rec_id_fn *fn, void *ctx)
+{
+    relay__get_bytes(&r, 16); /* task_id, fn_hash */
+    skip_str(&r);
+    skip_str(&r);
+    relay__get_bytes(&r, 8); /* nret, retries */
+    uint32_t n = relay__get_u32(&r);
+    if (r.err || n > RELAY_MAX_ARGS) return 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint8_t kind = relay__get_u8(&r);
+        uint64_t x = relay__get_u64(&r); /* a value's size, or a ref */
+        if (r.err) return 0;
+        if (kind == RELAY_ARG_VALUE) {
+            if (!relay__get_bytes(&r, (size_t)x)) return 0;
+        } else if (kind == RELAY_ARG_REF) {
+            int rc = fn(ctx, x);
+            if (rc) return rc;
+        } else {
+            return 0;
+        }
+    }
+    if (relay__get_u8(&r)) { /* has_demand: cpu, gpu, customs of 12 bytes */
+        relay__get_bytes(&r, 16);
+        uint32_t ncustom = relay__get_u32(&r);
+        if (r.err || ncustom > RELAY_MAX_RESOURCES) return 0;
+        relay__get_bytes(&r, (size_t)ncustom * 12);
+    }
+    if (relay__get_u8(&r) != RELAY__KIND_METHOD) return 0;
+    uint64_t actor = relay__get_u64(&r);
+    return r.err ? 0 : fn(ctx, actor);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -341,6 +409,23 @@ int relay__rec_done_decode(relay__rbuf_t *r, relay__rec_done_t *m_p)
     if (relay__rec_get_ids(r, ndel, &m_p->delivered, "a delivered task id is invalid") != 0)
         return -1;
     return relay__rec_end(r);
+}
+
+int relay__rec_done_ids(relay__rbuf_t r, relay__rec_id_fn *fn, void *ctx)
+{
+    relay__get_bytes(&r, 20); /* task_id, status, run_ns */
+    skip_str(&r);
+    uint32_t nret = relay__get_u32(&r);
+    if (r.err || nret > RELAY_MAX_RETURNS) return 0;
+    for (uint32_t i = 0; i < nret; i++) {
+        relay__desc_t d;
+        if (relay__desc_read(&r, &d) != 0) return 0;
+        for (uint32_t k = 0; k < d.nrefs; k++) {
+            int rc = fn(ctx, relay__desc_ref(&d, k));
+            if (rc) return rc;
+        }
+    }
+    return 0;
 }
 
 /* ---------------------------------------------------------------------- */

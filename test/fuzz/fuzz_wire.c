@@ -176,6 +176,54 @@ static void check_rets(const relay__rec_descs_t *l)
     PROMISE(it.p == it.end);
 }
 
+/* The ids a skim (relay__rec_submit_ids, relay__rec_done_ids) passed on:
+ * on every record it must stay inside it, and on one its decoder accepts
+ * it must give exactly the ids the decoder gives, in order (rank 0's
+ * hold-back filter relies on that). The first SKIM_KEEP are kept. */
+#define SKIM_KEEP 256
+typedef struct skim {
+    uint64_t v[SKIM_KEEP];
+    size_t n, k; /* passed on; matched so far */
+} skim_t;
+
+static int skim_id(void *ctx, uint64_t id)
+{
+    skim_t *s = ctx;
+    if (s->n < SKIM_KEEP) s->v[s->n] = id;
+    s->n++;
+    return 0;
+}
+
+static void skim_match(skim_t *s, uint64_t id)
+{
+    PROMISE(s->k < s->n && (s->k >= SKIM_KEEP || s->v[s->k] == id));
+    s->k++;
+}
+
+static void skim_submit(skim_t *s, const relay__rec_submit_t *m)
+{
+    relay__rbuf_t it = m->args.enc;
+    for (uint32_t i = 0; i < m->args.n; i++) {
+        relay__rec_arg_t a;
+        relay__rec_submit_arg_next(&it, &a);
+        if (a.kind == RELAY_ARG_REF) skim_match(s, a.ref);
+    }
+    if (m->kind == RELAY__KIND_METHOD) skim_match(s, m->actor_id);
+    PROMISE(s->k == s->n);
+}
+
+static void skim_done(skim_t *s, const relay__rec_done_t *m)
+{
+    relay__rbuf_t it = m->rets.enc;
+    for (uint32_t i = 0; i < m->rets.n; i++) {
+        relay__desc_t d;
+        relay__rec_done_ret_next(&it, &d);
+        for (uint32_t k = 0; d.status == RELAY_OK && k < d.nrefs; k++)
+            skim_match(s, relay__desc_ref(&d, k));
+    }
+    PROMISE(s->k == s->n);
+}
+
 /* The rest of the data as one record of type: its decoder accepts it only
  * whole and consumed to the last byte, and then what it returns holds. */
 static void read_record(relay__rbuf_t *r, unsigned type)
@@ -203,10 +251,13 @@ static void read_record(relay__rbuf_t *r, unsigned type)
         relay__rec_ping_t ping;
     } m;
     int rc;
+    skim_t skim = {{0}, 0, 0};
     switch (type) {
     case RELAY__R_SUBMIT:
+        PROMISE(relay__rec_submit_ids(*r, skim_id, &skim) == 0);
         rc = relay__rec_submit_decode(r, &m.submit);
         if (rc == 0) {
+            skim_submit(&skim, &m.submit);
             check_str(m.submit.fn);
             check_str(m.submit.name);
             PROMISE(m.submit.nret <= RELAY_MAX_RETURNS);
@@ -231,8 +282,10 @@ static void read_record(relay__rbuf_t *r, unsigned type)
         }
         break;
     case RELAY__R_DONE:
+        PROMISE(relay__rec_done_ids(*r, skim_id, &skim) == 0);
         rc = relay__rec_done_decode(r, &m.done);
         if (rc == 0) {
+            skim_done(&skim, &m.done);
             check_str(m.done.msg);
             check_rets(&m.done.rets);
             check_ids(&m.done.released);
