@@ -108,6 +108,18 @@ static int fn_flaky(relay_ctx_t *ctx)
     return relay_ctx_return(ctx, 0, &seven, sizeof seven);
 }
 
+static relay_task_opts_t on_resource(relay_resource_t *res, const char *name)
+{
+    relay_task_opts_t o;
+    memset(&o, 0, sizeof o);
+    res->name = name;
+    res->quantity = 1;
+    o.field_mask = RELAY_TASK_OPT_RESOURCES;
+    o.resources = res;
+    o.num_resources = 1;
+    return o;
+}
+
 /* (v) -> v + 1. */
 static int fn_add1(relay_ctx_t *ctx)
 {
@@ -176,12 +188,8 @@ static int fn_wait_for_slot(relay_ctx_t *ctx)
     int64_t ms, v = 0;
     if (test_ctx_arg_fixed(ctx, 0, &ms, sizeof ms)) return 1;
     test_sleep((double)ms / 1000.0);
-    relay_resource_t slot = {"slot", 1};
-    relay_task_opts_t o;
-    memset(&o, 0, sizeof o);
-    o.field_mask = RELAY_TASK_OPT_RESOURCES;
-    o.resources = &slot;
-    o.num_resources = 1;
+    relay_resource_t slot;
+    relay_task_opts_t o = on_resource(&slot, "slot");
     relay_arg_t a = relay_arg_value(&v, sizeof v);
     relay_ref_t r;
     TASK_OK(ctx, relay_submit("add1", &a, 1, &o, &r));
@@ -202,12 +210,8 @@ static int fn_slow_on_1(relay_ctx_t *ctx)
 static int fn_hold_slot_wait(relay_ctx_t *ctx)
 {
     int64_t v = 0;
-    relay_resource_t slot = {"slot", 1};
-    relay_task_opts_t o;
-    memset(&o, 0, sizeof o);
-    o.field_mask = RELAY_TASK_OPT_RESOURCES;
-    o.resources = &slot;
-    o.num_resources = 1;
+    relay_resource_t slot;
+    relay_task_opts_t o = on_resource(&slot, "slot");
     relay_arg_t a = relay_arg_value(&v, sizeof v);
     relay_ref_t needs_slot, consumer;
     TASK_OK(ctx, relay_submit("add1", &a, 1, &o, &needs_slot));
@@ -232,18 +236,6 @@ static int fn_sum(relay_ctx_t *ctx)
 }
 
 /* ---- helpers --------------------------------------------------------------- */
-
-static relay_task_opts_t on_resource(relay_resource_t *res, const char *name)
-{
-    relay_task_opts_t o;
-    memset(&o, 0, sizeof o);
-    res->name = name;
-    res->quantity = 1;
-    o.field_mask = RELAY_TASK_OPT_RESOURCES;
-    o.resources = res;
-    o.num_resources = 1;
-    return o;
-}
 
 /* A chain of n links, the first one slow; links alternate between the
  * resources even and odd when asked. Returns the last link's ref. */
@@ -506,6 +498,14 @@ static void drive_moved(void)
     CHECK_OK(relay_release(root));
 }
 
+static const struct {
+    const char *name;
+    void (*drive)(void);
+} scenarios[] = {
+    {"chain", drive_chain}, {"alternate", drive_alternate}, {"fail", drive_fail},
+    {"spill", drive_spill}, {"blocked", drive_blocked},     {"deadlock", drive_deadlock},
+    {"cycle", drive_cycle}, {"fanout", drive_fanout},       {"moved", drive_moved}};
+
 /* ---- layout and main ---------------------------------------------------------- */
 
 static relay_config_t layout(void)
@@ -604,26 +604,11 @@ int main(int argc, char **argv)
     relay_config_t cfg = layout();
     CHECK_OK(relay_init(&argc, &argv, &cfg));
     if (world_rank == 0) {
-        if (!strcmp(scenario, "chain"))
-            drive_chain();
-        else if (!strcmp(scenario, "alternate"))
-            drive_alternate();
-        else if (!strcmp(scenario, "fail"))
-            drive_fail();
-        else if (!strcmp(scenario, "spill"))
-            drive_spill();
-        else if (!strcmp(scenario, "blocked"))
-            drive_blocked();
-        else if (!strcmp(scenario, "deadlock"))
-            drive_deadlock();
-        else if (!strcmp(scenario, "fanout"))
-            drive_fanout();
-        else if (!strcmp(scenario, "cycle"))
-            drive_cycle();
-        else if (!strcmp(scenario, "moved"))
-            drive_moved();
-        else
-            CHECK(!"unknown scenario");
+        void (*drive)(void) = NULL;
+        for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++)
+            if (!strcmp(scenario, scenarios[i].name)) drive = scenarios[i].drive;
+        CHECK(drive != NULL); /* an unknown scenario */
+        drive();
     }
     test_barrier();
     check_rest();

@@ -183,11 +183,6 @@ void relay__sched_destroy(void)
     fwd_id = 0;
 }
 
-uint64_t relay__sched_running(void)
-{
-    return S() ? S()->running : 0;
-}
-
 uint64_t relay__sched_pending(void)
 {
     return S() ? S()->tasks.count : 0;

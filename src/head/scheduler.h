@@ -22,8 +22,6 @@ void relay__sched_dep_ready(struct relay__stask *t, struct relay__dentry *e);
 /* Rank 0's finalize: tell every rank to stop; EXIT follows their acks. */
 void relay__sched_shutdown(void);
 uint64_t relay__sched_pending(void);
-/* Tasks dispatched to ranks and not finished (0 off rank 0). */
-uint64_t relay__sched_running(void);
 /* Work put off to the top of the runtime, where no handler is under way
  * (a deadlock check, at most so often): called after each message and at
  * every turn of the runtime thread. Lock held. */
