@@ -437,6 +437,8 @@ static void check_submit_eq(const relay__rec_submit_t *a, const relay__rec_submi
         CHECK(a->actor_name == NULL);
     CHECK_EQ(a->actor_id, b->actor_id);
     CHECK_EQ(a->class_hash, b->class_hash);
+    CHECK_EQ(a->keeps_cpu, b->keeps_cpu);
+    CHECK_EQ(a->caller, b->caller);
 }
 
 static void rec_submit(void)
@@ -501,6 +503,7 @@ static void rec_submit(void)
     m.req = 77;
     m.max_conc = 4;
     m.actor_name = "counter";
+    m.keeps_cpu = 1;
     relay__rec_submit_encode(&w, &m);
     buf = decode_ok(&w, dec_submit, &got);
     check_submit_eq(&got, &m, args);
@@ -508,7 +511,9 @@ static void rec_submit(void)
     check_cuts(&w, dec_submit);
     check_skim(&w, relay__rec_submit_ids, NULL, 0);
     size_t o_ckind = o_arg1 + 1, o_mc = o_ckind + 1 + 8;
-    CHECK_EQ(o_mc + 4 + S("counter"), w.len);
+    size_t o_keeps = o_mc + 4 + S("counter");
+    CHECK_EQ(o_keeps + 1, w.len);
+    BAD8(&w, dec_submit, o_keeps, 2, "keeps-CPU");
     BAD32(&w, dec_submit, o_nret, 1, "constructor has returns");
     BAD32(&w, dec_submit, o_mc, 0, "max_concurrency");
     BAD32(&w, dec_submit, o_mc, RELAY_MAX_CONCURRENCY + 1, "max_concurrency");
@@ -521,8 +526,10 @@ static void rec_submit(void)
     m.req = 0;
     m.max_conc = 0;
     m.actor_name = NULL;
+    m.keeps_cpu = 0;
     m.actor_id = id(3, 5, 0);
     m.class_hash = 99;
+    m.caller = id(2, 9, 0);
     relay__rec_submit_encode(&w, &m);
     buf = decode_ok(&w, dec_submit, &got);
     check_submit_eq(&got, &m, args);
@@ -531,6 +538,17 @@ static void rec_submit(void)
     check_skim(&w, relay__rec_submit_ids, &m.actor_id, 1);
     BAD64(&w, dec_submit, o_ckind + 1, 0, "actor id");
     BAD64(&w, dec_submit, o_ckind + 1, id(NRANKS, 5, 0), "actor id");
+    size_t o_caller = o_ckind + 1 + 16;
+    CHECK_EQ(o_caller + 8, w.len);
+    BAD64(&w, dec_submit, o_caller, id(2, 9, 1), "caller");
+    BAD64(&w, dec_submit, o_caller, id(NRANKS, 9, 0), "caller");
+    /* 0: the sending rank's threads outside tasks. */
+    fresh(&w);
+    m.caller = 0;
+    relay__rec_submit_encode(&w, &m);
+    buf = decode_ok(&w, dec_submit, &got);
+    check_submit_eq(&got, &m, args);
+    free(buf);
 
     /* A method call with every kind of argument and a demand: the refs
      * in order, then the actor. */
@@ -677,6 +695,7 @@ static void rec_task(void)
     CHECK_EQ(got.actor_id, m.actor_id);
     CHECK_EQ(got.class_hash, m.class_hash);
     CHECK_EQ(got.max_conc, 0);
+    CHECK_EQ(got.keeps_cpu, 0);
     check_arg_list(&got.args, args, 1, 1);
     free(buf);
     check_cuts(&w, dec_task);
@@ -690,16 +709,19 @@ static void rec_task(void)
     m.kind = RELAY__KIND_ACTOR;
     m.nret = 0;
     m.max_conc = RELAY_MAX_CONCURRENCY;
+    m.keeps_cpu = 1;
     m.args.n = 0;
     relay__rec_task_encode(&w, &m);
     buf = decode_ok(&w, dec_task, &got);
     CHECK_EQ(got.kind, RELAY__KIND_ACTOR);
+    CHECK_EQ(got.keeps_cpu, 1);
     CHECK_EQ(got.nret, 0);
     CHECK_EQ(got.max_conc, RELAY_MAX_CONCURRENCY);
     CHECK_EQ(got.args.n, 0);
     free(buf);
     check_cuts(&w, dec_task);
     BAD32(&w, dec_task, o_mc, 0, "max_concurrency");
+    BAD8(&w, dec_task, o_mc + 4, 2, "keeps-CPU");
     BAD32(&w, dec_task, o_nret, 1, "constructor has returns");
     relay__wbuf_free(&w);
 }

@@ -214,9 +214,15 @@ typedef struct relay__rec_submit {
     uint64_t req;
     uint32_t max_conc; /* 1..RELAY_MAX_CONCURRENCY */
     const char *actor_name;
+    /* Constructors: 1 when the actor holds its CPUs for its life (num_cpus
+     * given); 0 when they only place it (Ray's default actor). */
+    uint8_t keeps_cpu;
     /* Methods: the actor (any valid id: rank 0 fails a call to an actor
-     * it does not know) and the class its handle names. */
+     * it does not know) and the class its handle names; the caller whose
+     * calls keep their order: 0 for the sending rank's threads outside
+     * tasks, else the calling task's id (an actor's, inside its methods). */
     uint64_t actor_id, class_hash;
+    uint64_t caller;
 } relay__rec_submit_t;
 void relay__rec_submit_encode(relay__wbuf_t *w, const relay__rec_submit_t *m);
 int relay__rec_submit_decode(relay__rbuf_t *r, relay__rec_submit_t *m_p);
@@ -252,9 +258,11 @@ typedef struct relay__rec_task {
     relay__gpu_use_t gpus[RELAY__MAX_GPUS];
     uint8_t kind;
     /* Constructors and methods: the actor, its class, a constructor's
-     * max_concurrency (a method's is 0). */
+     * max_concurrency (a method's is 0) and whether the actor keeps the
+     * constructor's CPUs for its life (as in SUBMIT; a method's is 0). */
     uint64_t actor_id, class_hash;
     uint32_t max_conc;
+    uint8_t keeps_cpu;
     relay__rec_args_t args; /* refs with their desc */
 } relay__rec_task_t;
 void relay__rec_task_encode(relay__wbuf_t *w, const relay__rec_task_t *m);

@@ -148,8 +148,8 @@ static int nret_check(relay__rbuf_t *r, uint8_t kind, uint32_t nret)
 
 /* [u64 task_id][u64 fn_hash][str fn][str name][u32 nret][u32 retries]
  * [u32 nargs][args][u8 has_demand][demand][u8 kind] then a constructor's
- * [u64 req][u32 max_conc][str actor_name] or a method's [u64 actor_id]
- * [u64 class_hash]. */
+ * [u64 req][u32 max_conc][str actor_name][u8 keeps_cpu] or a method's
+ * [u64 actor_id][u64 class_hash][u64 caller]. */
 void relay__rec_submit_encode(relay__wbuf_t *w, const relay__rec_submit_t *m)
 {
     relay__put_u64(w, m->task_id);
@@ -166,22 +166,26 @@ void relay__rec_submit_encode(relay__wbuf_t *w, const relay__rec_submit_t *m)
         relay__put_u64(w, m->req);
         relay__put_u32(w, m->max_conc);
         relay__put_str(w, m->actor_name);
+        relay__put_u8(w, (uint8_t)(m->keeps_cpu != 0));
     } else if (m->kind == RELAY__KIND_METHOD) {
         relay__put_u64(w, m->actor_id);
         relay__put_u64(w, m->class_hash);
+        relay__put_u64(w, m->caller);
     }
 }
 
 static int submit_tail_decode(relay__rbuf_t *r, relay__rec_submit_t *m)
 {
-    m->req = m->actor_id = m->class_hash = 0;
+    m->req = m->actor_id = m->class_hash = m->caller = 0;
     m->max_conc = 0;
+    m->keeps_cpu = 0;
     m->actor_name = NULL;
     m->kind = relay__get_u8(r);
     if (m->kind == RELAY__KIND_ACTOR) {
         m->req = relay__get_u64(r);
         m->max_conc = relay__get_u32(r);
         m->actor_name = relay__rec_get_str(r, 0, RELAY_MAX_NAME - 1, "the actor name is too long");
+        m->keeps_cpu = (uint8_t)relay__rec_get_bool(r, "the keeps-CPU flag is not 0 or 1");
         if (!r->err && (m->max_conc < 1 || m->max_conc > RELAY_MAX_CONCURRENCY))
             return relay__rbuf_fail(r, "max_concurrency is out of range");
     } else if (m->kind == RELAY__KIND_METHOD) {
@@ -189,6 +193,10 @@ static int submit_tail_decode(relay__rbuf_t *r, relay__rec_submit_t *m)
          * actor it does not know, which a dropped record would not do. */
         m->actor_id = relay__rec_get_id(r, "the actor id is invalid");
         m->class_hash = relay__get_u64(r);
+        m->caller = relay__get_u64(r);
+        if (!r->err && m->caller &&
+            (!relay__rec_id_ok(m->caller) || relay__id_index(m->caller) != 0))
+            return relay__rbuf_fail(r, "the caller is not a task id");
     } else if (m->kind != RELAY__KIND_TASK && !r->err) {
         return relay__rbuf_fail(r, "unknown task kind");
     }
@@ -264,7 +272,8 @@ int relay__rec_submit_ids(relay__rbuf_t r, relay__rec_id_fn *fn, void *ctx)
 /* [u64 task_id][u64 fn_hash][str fn][str name][u32 nret][u32 attempt]
  * [u8 has_res] then [u64 cpu][u32 ngpu][(u32 dev, u64 units) x ngpu];
  * [u8 kind], an actor's or method's [u64 actor_id][u64 class_hash]
- * [u32 max_conc]; [u32 nargs][args with descriptors]. */
+ * [u32 max_conc], a constructor's [u8 keeps_cpu]; [u32 nargs][args with
+ * descriptors]. */
 void relay__rec_task_encode(relay__wbuf_t *w, const relay__rec_task_t *m)
 {
     relay__put_u64(w, m->task_id);
@@ -287,6 +296,7 @@ void relay__rec_task_encode(relay__wbuf_t *w, const relay__rec_task_t *m)
         relay__put_u64(w, m->actor_id);
         relay__put_u64(w, m->class_hash);
         relay__put_u32(w, m->max_conc);
+        if (m->kind == RELAY__KIND_ACTOR) relay__put_u8(w, (uint8_t)(m->keeps_cpu != 0));
     }
     args_encode(w, &m->args, 1);
 }
@@ -317,6 +327,7 @@ static int task_actor_decode(relay__rbuf_t *r, relay__rec_task_t *m)
 {
     m->actor_id = m->class_hash = 0;
     m->max_conc = 0;
+    m->keeps_cpu = 0;
     m->kind = relay__get_u8(r);
     if (m->kind == RELAY__KIND_TASK) return r->err ? -1 : 0;
     if (m->kind != RELAY__KIND_ACTOR && m->kind != RELAY__KIND_METHOD)
@@ -324,8 +335,9 @@ static int task_actor_decode(relay__rbuf_t *r, relay__rec_task_t *m)
     m->actor_id = relay__rec_get_task_id(r, "the actor id is invalid");
     m->class_hash = relay__get_u64(r);
     m->max_conc = relay__get_u32(r);
-    if (r->err) return -1;
     int ctor = m->kind == RELAY__KIND_ACTOR;
+    if (ctor) m->keeps_cpu = (uint8_t)relay__rec_get_bool(r, "the keeps-CPU flag is not 0 or 1");
+    if (r->err) return -1;
     if (ctor ? m->max_conc < 1 || m->max_conc > RELAY_MAX_CONCURRENCY : m->max_conc != 0)
         return relay__rbuf_fail(r, "max_concurrency is out of range");
     return 0;
