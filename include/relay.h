@@ -355,7 +355,14 @@ typedef int (*relay_actor_init_fn)(relay_ctx_t *ctx, void **state_p);
  * returns become error objects and the actor lives on. */
 typedef int (*relay_method_fn)(relay_ctx_t *ctx, void *state);
 /* Destructor: runs once, on the actor's rank, when the actor is killed or
- * at relay_finalize. */
+ * at relay_finalize. Refs are the actor's when its constructor, a method
+ * or the destructor took them (relay_put, relay_retain, the returns of
+ * relay_submit and relay_actor_call): they stay held until released, and
+ * those still held when the actor dies (killed, at relay_finalize, or its
+ * constructor failed) are released by relay after the destructor ran, as
+ * Ray drops an actor's references with it. A destructor that only frees
+ * its state leaks nothing. (A hold taken in a plain task is its rank's:
+ * it stays after the task returns, until released on that rank.) */
 typedef void (*relay_actor_fini_fn)(void *state);
 
 #define RELAY_ANY_ARGS (-1)
@@ -392,14 +399,21 @@ enum {
     RELAY_ACTOR_OPT_NAME = 1u << 4,
 };
 
-/* Options of an actor. Its resources are placed like a task's and held
+/* Options of an actor. Its resources are placed like a task's, on a rank
+ * where they are free now (never queued behind running tasks), and held
  * for its whole life (a GPU actor keeps its device, current on the threads
  * that run its methods); a method blocked in get/wait gives the actor's
  * CPUs back to the rank while every running method of the actor is
- * blocked, and keeps its GPUs. */
+ * blocked, and keeps its GPUs. CPUs, as in Ray: without
+ * RELAY_ACTOR_OPT_NUM_CPUS an actor needs 1 CPU free to be placed (its
+ * constructor runs on it) and holds none once built, so any number of
+ * default actors live on a rank, its CPUs left to tasks; with it, the
+ * actor holds num_cpus for its life (0 too: placed anywhere, holds none).
+ * Methods run on the actor's own threads either way, never the pool's. */
 typedef struct relay_actor_opts {
     uint64_t field_mask;
-    double num_cpus; /* default 1 */
+    /* Default: 1 to be placed, 0 held while it lives (see above). */
+    double num_cpus;
     double num_gpus; /* default 0; as for tasks */
     const relay_resource_t *resources;
     size_t num_resources;
@@ -423,17 +437,23 @@ typedef struct relay_actor_opts {
 int relay_actor_create(const char *cls_name, const relay_arg_t *args, size_t nargs,
                        const relay_actor_opts_t *opts, relay_actor_t *actor_p);
 
-/* Call a method. Calls made by one rank start in the order it made them
- * (with max_concurrency 1 each runs after the previous has returned);
- * results are objects like a task's. opts: NULL, or relay_task_opts_t
- * with only RELAY_TASK_OPT_NUM_RETURNS and RELAY_TASK_OPT_NAME (resources
- * belong to the actor). [OUT] returns_p: num_returns refs, held by the
- * caller. Errors: INVALID_ARG (a null handle, other option bits...),
- * INVALID_REF (a handle this rank never made), UNKNOWN_FUNCTION (the class
- * has no such method), OUT_OF_RANGE (argument count, num_returns),
- * NOT_INITIALIZED, SHUTDOWN, NO_MEMORY. A call to a dead actor fails as its
- * result, with RELAY_ERR_ACTOR_DEAD; to an actor rank 0 does not know,
- * with RELAY_ERR_INVALID_REF. */
+/* Call a method. Calls made by one caller start in the order it made them
+ * (with max_concurrency 1 each runs after the previous has returned); the
+ * calls of different callers are independent: one waiting for its ref
+ * arguments holds back only its own caller's later calls. A caller, as
+ * Ray's handles are per worker: a running task (each its own), an actor
+ * (its constructor and methods together), or a rank's threads outside
+ * tasks (the driver's main thread and any others, together). Results are
+ * objects like a task's. opts: NULL, or relay_task_opts_t with only
+ * RELAY_TASK_OPT_NUM_RETURNS and RELAY_TASK_OPT_NAME (resources belong to
+ * the actor). [OUT] returns_p: num_returns refs, held by the caller
+ * (inside an actor: by the actor, see relay_actor_fini_fn). Errors:
+ * INVALID_ARG (a null handle, other option bits...), INVALID_REF (a handle
+ * this rank never made), UNKNOWN_FUNCTION (the class has no such method),
+ * OUT_OF_RANGE (argument count, num_returns), NOT_INITIALIZED, SHUTDOWN,
+ * NO_MEMORY. A call to a dead actor fails as its result, with
+ * RELAY_ERR_ACTOR_DEAD; to an actor rank 0 does not know, with
+ * RELAY_ERR_INVALID_REF. */
 int relay_actor_call(relay_actor_t actor, const char *method, const relay_arg_t *args, size_t nargs,
                      const relay_task_opts_t *opts, relay_ref_t *returns_p);
 

@@ -7,6 +7,7 @@
 #include "log.h"
 #include "registry.h"
 #include "runtime.h"
+#include "worker.h"
 
 static int check_handle(const char *call, relay_actor_t a, const relay__class_t **cls_p)
 {
@@ -85,6 +86,8 @@ int relay_actor_create(const char *cls_name, const relay_arg_t *args, size_t nar
         (rc = relay__check_args(call, cls_name, args, nargs)) ||
         (rc = actor_demand(cls_name, opts, &sb.demand)))
         return rc;
+    /* Ray's default actor: a CPU to be placed, none held while it lives. */
+    sb.keeps_cpu = opts && (opts->field_mask & RELAY_ACTOR_OPT_NUM_CPUS);
     uint64_t id;
     rc = relay__client_submit(&sb, args, nargs, &id, NULL);
     if (rc == RELAY_ERR_EXISTS)
@@ -126,6 +129,7 @@ int relay_actor_call(relay_actor_t actor, const char *method, const relay_arg_t 
     sb.kind = RELAY__KIND_METHOD;
     sb.actor_id = actor.id;
     sb.class_hash = actor.class_hash;
+    sb.caller = relay__worker_caller();
     relay__demand_default(&sb.demand);
     if (opts && (opts->field_mask & RELAY_TASK_OPT_NUM_RETURNS)) sb.nret = opts->num_returns;
     if (opts && (opts->field_mask & RELAY_TASK_OPT_NAME)) sb.name = opts->name;

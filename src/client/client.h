@@ -57,6 +57,8 @@ typedef struct relay__submit {
     uint32_t max_conc;      /* constructors */
     const char *actor_name; /* constructors: "" or the name */
     int want_reply;         /* constructors: wait for rank 0 to take the name */
+    uint8_t keeps_cpu;      /* constructors: num_cpus given, held for life */
+    uint64_t caller;        /* methods: whose order they keep (0: no task's) */
 } relay__submit_t;
 
 /* Copy, encode and send a checked submission (lock not held). [OUT]

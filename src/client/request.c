@@ -32,6 +32,7 @@ uint64_t relay__hold_add(uint64_t id)
         relay__log(RELAY__LOG_ERROR, "out of memory recording a hold");
         abort();
     }
+    relay__worker_hold_moved(id, 1);
     return n;
 }
 
@@ -43,6 +44,7 @@ long relay__hold_drop(uint64_t id)
         relay__map_remove(&relay__g.holds, id);
     else
         relay__map_put(&relay__g.holds, id, (void *)(n - 1));
+    relay__worker_hold_moved(id, -1);
     return (long)(n - 1);
 }
 

@@ -181,6 +181,8 @@ static void encode_submit(relay__wbuf_t *w, uint64_t req, const void *arg)
     m.actor_name = sb->actor_name;
     m.actor_id = sb->actor_id;
     m.class_hash = sb->class_hash;
+    m.keeps_cpu = sb->keeps_cpu;
+    m.caller = sb->caller;
     relay__rec_submit_encode(w, &m);
 }
 

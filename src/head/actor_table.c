@@ -1,6 +1,7 @@
 /* Rank 0's actor table: every actor's state, its name, its placement
  * (the body task that holds its resources), the per-caller streams that
- * keep each caller's calls in order, and the calls sent to its rank. */
+ * keep each caller's calls in order (a caller: a task, an actor, or a
+ * rank's threads outside tasks), and the calls sent to its rank. */
 #include "actor_table.h"
 
 #include <stdio.h>
@@ -239,6 +240,13 @@ int relay__actor_built(stask_t *body, int status, const char *msg)
         relay__map_remove(&relay__sched_state()->tasks, body->id);
         relay__sched_unpin(body);
         a->built = 1;
+        /* Ray's default actor: its CPU placed it; it holds none from now
+         * on (its rank gave it back to its pool too). The DONE's handler
+         * dispatches onto it. */
+        if (!body->keeps_cpu) {
+            relay__sched_state()->acct[body->rank].cpu_used -= body->cpu_held;
+            body->cpu_held = 0;
+        }
         return 1;
     }
     if (a->state != RELAY__ACTOR_DEAD) {
@@ -263,7 +271,15 @@ void relay__actor_body_freed(stask_t *body)
     }
 }
 
-int relay__actor_on_call(stask_t *t, int src, char *msg, size_t n)
+/* The stream of t's caller: a task (or an actor) by its id, the rest of
+ * a rank (its threads outside tasks) by the rank. Ids have return index
+ * 0, so a rank's key, with index 1, is never one. */
+static uint64_t stream_key(const stask_t *t)
+{
+    return t->caller ? t->caller : (uint64_t)t->submitter << 8 | 1;
+}
+
+int relay__actor_on_call(stask_t *t, char *msg, size_t n)
 {
     sactor_t *a = relay__actor_find(t->actor_id);
     if (!a) {
@@ -280,7 +296,7 @@ int relay__actor_on_call(stask_t *t, int src, char *msg, size_t n)
         snprintf(msg, n, "%s", a->dead_msg);
         return a->dead_status;
     }
-    uint64_t key = (uint64_t)src + 1;
+    uint64_t key = stream_key(t);
     relay__stream_t *s = relay__map_get(&a->streams, key);
     if (!s && (!(s = calloc(1, sizeof *s)) ||
                (relay__list_init(&s->calls), relay__map_put(&a->streams, key, s) != 0))) {
@@ -296,8 +312,13 @@ int relay__actor_on_call(stask_t *t, int src, char *msg, size_t n)
 
 void relay__actor_call_ready(stask_t *t)
 {
-    relay__stream_t *s = relay__map_get(&t->actor->streams, (uint64_t)t->submitter + 1);
-    if (s) pump(t->actor, s);
+    sactor_t *a = t->actor;
+    uint64_t key = stream_key(t);
+    relay__stream_t *s = relay__map_get(&a->streams, key);
+    if (!s) return;
+    pump(a, s);
+    /* A caller per task: a stream goes once it has nothing left to send. */
+    if (relay__list_empty(&s->calls)) free(relay__map_remove(&a->streams, key));
 }
 
 /* ---------------------------------------------------------------------- */
@@ -365,8 +386,8 @@ void relay__actor_on_cpu(int src, relay__rbuf_t *r)
     int64_t delta = m.delta;
     sactor_t *a = relay__actor_find(id);
     stask_t *body = a ? a->body : NULL;
-    if (!body || a->rank != src || body->cpu_held + delta < 0 ||
-        body->cpu_held + delta > body->shape->d.cpu) {
+    int64_t life = body && body->keeps_cpu ? body->shape->d.cpu : 0;
+    if (!body || a->rank != src || body->cpu_held + delta < 0 || body->cpu_held + delta > life) {
         if (!relay__sched_state()->shutting_down)
             relay__log(RELAY__LOG_WARN, "rank %d moved CPUs of actor %#llx it does not hold", src,
                        (unsigned long long)id);

@@ -1,8 +1,11 @@
 /* Actors: the client calls (create, call, lookup, kill: src/actor.c) and
  * rank 0's actor table. An actor is created by a constructor task placed
- * like any task; that task's resources stay reserved for the actor's life.
+ * like any task; that task's resources stay reserved for the actor's life
+ * (its CPUs only when the actor asked for them: Ray's default actor needs
+ * one free to be placed and holds none once built).
  * Calls are tasks too, sent to the actor's rank by rank 0 in the order
- * each rank made them, once the actor is placed and their arguments exist
+ * each caller made them (a task, an actor, or a rank's threads outside
+ * tasks), once the actor is placed and their arguments exist
  * (MPI keeps the order from rank 0 to the actor's rank; the actor runs
  * them in that order). Their results fill the directory like a task's.
  * Lock held for every call. */
@@ -36,8 +39,8 @@ int relay__actor_built(struct relay__stask *body, int status, const char *msg);
 /* The body task is being freed. */
 void relay__actor_body_freed(struct relay__stask *body);
 /* A method's SUBMIT (t in the task table): queue it behind the earlier
- * calls of its rank. RELAY_OK, or the status to fail t with, msg set. */
-int relay__actor_on_call(struct relay__stask *t, int src, char *msg, size_t n);
+ * calls of its caller. RELAY_OK, or the status to fail t with, msg set. */
+int relay__actor_on_call(struct relay__stask *t, char *msg, size_t n);
 /* A queued call's arguments are all in (or one failed). */
 void relay__actor_call_ready(struct relay__stask *t);
 

@@ -30,7 +30,7 @@ typedef struct relay__blocked {
 
 struct relay__stask;
 
-/* Calls one rank made to one actor, not sent yet, in the order made. */
+/* Calls one caller made to one actor, not sent yet, in the order made. */
 typedef struct relay__stream {
     relay__list_t calls; /* tasks by their link */
 } relay__stream_t;
@@ -48,7 +48,7 @@ typedef struct relay__sactor {
     char *name;                /* NULL: unnamed, or the name freed */
     int dead_status;
     char *dead_msg;
-    relay__map_t streams; /* submitter + 1 -> relay__stream_t */
+    relay__map_t streams; /* caller key (actor_table.c) -> relay__stream_t */
     uint32_t max_conc;
     /* Calls sent to its rank and not finished, in the order sent: the
      * first max_conc run (it starts them in order), the others wait. */
@@ -72,6 +72,8 @@ typedef struct relay__stask {
     uint64_t id, fn_hash, seq; /* seq: arrival order at rank 0 */
     uint8_t kind;              /* RELAY__KIND_TASK, _ACTOR (constructor) or _METHOD */
     uint32_t max_conc;         /* constructors */
+    uint8_t keeps_cpu;         /* constructors: the actor holds its CPUs for life */
+    uint64_t caller;           /* methods: whose calls they keep order among */
     uint64_t actor_id, req;    /* methods: their actor; constructors: the reply wanted */
     uint64_t class_hash;       /* methods: the class their handle names */
     const char *actor_name;    /* constructors: "" or the name (in values) */

@@ -211,9 +211,10 @@ int relay__sched_gpu_pick(const int64_t *gpu_free, int ngpu, int64_t units, rela
     return n == want ? n : -1;
 }
 
-/* Whether rank r can take a task asking for d now. An actor keeps its
- * CPUs for its life: it gets them only where they are free, never in the
- * queue a rank keeps for short tasks. */
+/* Whether rank r can take a task asking for d now. An actor's
+ * constructor gets its CPUs only where they are free, never in the queue
+ * a rank keeps for short tasks: the actor keeps them for its life, or
+ * (Ray's default actor) needs them free to be placed at all. */
 static int fits(const relay__demand_t *d, int r, int actor)
 {
     const acct_t *a = &S()->acct[r];
@@ -390,6 +391,7 @@ static void send_task(stask_t *t, int rank)
     m.actor_id = ctor ? t->id : t->actor_id;
     m.class_hash = ctor ? t->fn_hash : t->class_hash;
     m.max_conc = t->max_conc;
+    m.keeps_cpu = t->keeps_cpu;
     m.args = (relay__rec_args_t){t->nargs, task_arg, t, {0}};
     /* A task for this rank's own workers is handed over at the next turn
      * of progress, after the records for other ranks have left: a local
@@ -726,7 +728,7 @@ void relay__sched_dep_ready(stask_t *t, relay__dentry_t *e)
         return;
     }
     if (t->kind == RELAY__KIND_METHOD) {
-        relay__actor_call_ready(t); /* in order behind its rank's earlier calls */
+        relay__actor_call_ready(t); /* in order behind its caller's earlier calls */
         return;
     }
     const char *why = t->fail_msg ? t->fail_msg : "a dependency failed";
@@ -807,6 +809,8 @@ static stask_t *task_new(int src, const relay__rec_submit_t *m)
     t->kind = m->kind;
     t->req = m->req;
     t->max_conc = m->max_conc;
+    t->keeps_cpu = m->keeps_cpu;
+    t->caller = m->caller;
     t->actor_id = m->actor_id;
     t->class_hash = m->class_hash;
     return t;
@@ -872,8 +876,8 @@ void relay__sched_on_submit(int src, relay__rbuf_t *r)
             rc = RELAY_ERR_INVALID_REF;
         }
     }
-    /* A call queues behind its rank's earlier calls to the actor. */
-    if (!rc && t->kind == RELAY__KIND_METHOD) rc = relay__actor_on_call(t, src, msg, sizeof msg);
+    /* A call queues behind its caller's earlier calls to the actor. */
+    if (!rc && t->kind == RELAY__KIND_METHOD) rc = relay__actor_on_call(t, msg, sizeof msg);
     if (rc) {
         task_fail(t, rc, msg);
         return;

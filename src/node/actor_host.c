@@ -34,11 +34,14 @@ typedef struct relay__host {
     int blocked;
     int released;                   /* its CPUs given back: every running method waits */
     uint64_t next_take, next_start; /* start tickets: methods enter in order */
-    int64_t cpu;
+    int64_t cpu;                    /* held for its life: num_cpus given, else 0 (Ray's default) */
     uint32_t ngpu;
     uint32_t gpu_index[RELAY__MAX_GPUS];
     int64_t gpu_units[RELAY__MAX_GPUS];
     pthread_cond_t cv;
+    /* Holds its constructor, methods and destructor took and have not
+     * dropped: id -> count. They go when it dies. */
+    relay__map_t holds;
 } relay__host_t;
 
 static struct {
@@ -51,6 +54,9 @@ static struct {
 /* The actor's CPUs moved between it and the pool: rank 0 keeps count. */
 static void post_cpu(const struct relay__host *h, int64_t delta);
 
+/* The actor whose destructor runs on this thread (no task context then). */
+static _Thread_local relay__host_t *tls_fini;
+
 static relay__host_t *host_of(uint64_t id)
 {
     return relay__map_get(&H.hosts, id);
@@ -61,8 +67,88 @@ static void host_free(relay__host_t *h)
     relay__map_remove(&H.hosts, h->id);
     relay_ctx_t *c;
     RELAY__LIST_EACH(&h->mailbox, c, relay_ctx_t, link) relay__ctx_free(c);
+    relay__map_destroy(&h->holds);
     pthread_cond_destroy(&h->cv);
     free(h);
+}
+
+void relay__host_hold_moved(const relay_ctx_t *c, uint64_t id, int delta)
+{
+    relay__host_t *h = c && c->kind != RELAY__KIND_TASK ? c->host : tls_fini;
+    if (!h) return;
+    uintptr_t n = (uintptr_t)relay__map_get(&h->holds, id);
+    if (delta > 0) {
+        if (relay__map_put(&h->holds, id, (void *)(n + 1)) != 0) {
+            relay__log(RELAY__LOG_ERROR, "out of memory recording an actor's hold");
+            abort();
+        }
+    } else if (n == 1) {
+        relay__map_remove(&h->holds, id);
+    } else if (n > 1) {
+        relay__map_put(&h->holds, id, (void *)(n - 1)); /* replaces: no memory */
+    }
+}
+
+/* One of the rank's holds on id goes, as relay_release counts them
+ * (client/refs.c, above this layer): the count left, or -1 when the rank
+ * holds none. */
+static long rank_hold_drop(uint64_t id)
+{
+    uintptr_t n = (uintptr_t)relay__map_get(&relay__g.holds, id);
+    if (n == 0) return -1;
+    if (n == 1)
+        relay__map_remove(&relay__g.holds, id);
+    else
+        relay__map_put(&relay__g.holds, id, (void *)(n - 1)); /* replaces: no memory */
+    return (long)(n - 1);
+}
+
+/* Rank 0 drops this rank from the holders of ids. */
+static void post_release(const uint64_t *ids, size_t n)
+{
+    if (n == 0 || relay__g.shutting_down) return;
+    relay__rec_ids_t m = {{(uint32_t)n, ids}};
+    size_t start;
+    relay__wbuf_t *w = relay__msg_begin(0, RELAY__R_RELEASE, &start);
+    relay__rec_ids_encode(w, &m);
+    relay__msg_end(0, w, start);
+}
+
+/* The actor is dead and its destructor ran (or never will): the holds it
+ * took and kept go, as Ray drops an actor's references with it. One the
+ * rank no longer has (dropped by a task of the rank) is skipped. */
+static void drop_holds(relay__host_t *h)
+{
+    size_t n = 0, i = 0;
+    uint64_t *zero = malloc((h->holds.count ? h->holds.count : 1) * sizeof *zero);
+    if (!zero) {
+        relay__log(RELAY__LOG_ERROR, "out of memory releasing an actor's refs");
+        abort();
+    }
+    relay__map_t holds = h->holds;
+    relay__map_init(&h->holds); /* the drops below are no longer its */
+    for (; i < holds.cap; i++) {
+        if (!holds.slots[i].key) continue;
+        uint64_t id = holds.slots[i].key;
+        long left = 1;
+        for (uintptr_t k = (uintptr_t)holds.slots[i].value; k > 0 && left > 0; k--)
+            left = rank_hold_drop(id);
+        if (left == 0) zero[n++] = id;
+    }
+    relay__map_destroy(&holds);
+    post_release(zero, n);
+    free(zero);
+}
+
+/* The destructor, run unlocked with this thread's holds its. */
+static void run_fini(relay__host_t *h)
+{
+    if (!h->cls->fini) return;
+    pthread_mutex_unlock(&relay__g.lock);
+    tls_fini = h;
+    h->cls->fini(h->state);
+    tls_fini = NULL;
+    pthread_mutex_lock(&relay__g.lock);
 }
 
 /* Every call not started fails with the actor's death (none at shutdown:
@@ -114,7 +200,8 @@ int relay__host_on_create(relay_ctx_t *c)
     h->cls = cls;
     h->phase = CONSTRUCTING;
     h->max_conc = c->max_conc ? c->max_conc : 1;
-    h->cpu = c->cpu;
+    h->cpu = c->keeps_cpu ? c->cpu : 0;
+    relay__map_init(&h->holds);
     h->ctor_id = c->task_id;
     h->ngpu = c->ngpu;
     memcpy(h->gpu_index, c->gpu_index, c->ngpu * sizeof *h->gpu_index);
@@ -135,11 +222,8 @@ int relay__host_on_create(relay_ctx_t *c)
 static void cleanup(relay__host_t *h, int give_back)
 {
     h->cleaned = 1;
-    if (h->cls->fini) {
-        pthread_mutex_unlock(&relay__g.lock);
-        h->cls->fini(h->state);
-        pthread_mutex_lock(&relay__g.lock);
-    }
+    run_fini(h);
+    drop_holds(h);
     H.alive--; /* counted as hosted until its destructor has run */
     relay__pool_t *p = relay__g.pool;
     if (p && give_back) {
@@ -410,11 +494,7 @@ int relay__host_construct(relay_ctx_t *c)
     }
     if (rc == 0 && !c->failed && !h->kill_pending && start_threads(h) != 0) {
         relay__ctx_failf(c, "no thread could be started for it on rank %d", relay__g.rank);
-        if (h->cls->fini) { /* it was built: undo that, unlocked as in cleanup */
-            pthread_mutex_unlock(&relay__g.lock);
-            h->cls->fini(h->state);
-            pthread_mutex_lock(&relay__g.lock);
-        }
+        run_fini(h); /* it was built: undo that */
     }
     if (rc != 0 || c->failed) {
         /* Calls that came meanwhile fail with the constructor's reason. */
@@ -425,11 +505,19 @@ int relay__host_construct(relay_ctx_t *c)
                  c->fail_msg ? c->fail_msg : "it returned non-zero");
         if (!h->kill_pending) set_dead(h, RELAY_ERR_ACTOR_DEAD, why);
         relay__post_done(c, rc ? rc : -1);
+        drop_holds(h);
         host_free(h);
         return 0;
     }
     H.alive++;
     relay__post_done(c, 0);
+    if (!h->kill_pending && c->cpu > h->cpu) {
+        /* Ray's default actor: the CPU it was placed with goes back to
+         * the pool now (rank 0 hears it from the DONE). */
+        relay__pool_t *p = relay__g.pool;
+        p->cpu_free += c->cpu - h->cpu;
+        relay__pool_cpus_freed(p);
+    }
     if (!h->kill_pending) {
         h->phase = ALIVE;
         pthread_cond_broadcast(&h->cv); /* calls may be waiting */

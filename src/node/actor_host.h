@@ -1,6 +1,8 @@
 /* Actors on the rank that hosts them. The constructor runs as a task on
  * the worker pool (it waits for its CPUs like one); then the actor keeps
- * those CPUs and GPUs for its life and runs its methods on its own threads
+ * its GPUs for its life, and its CPUs when it asked for them (Ray's
+ * default actor gives its CPU back once built), and runs its methods on
+ * its own threads
  * (max_concurrency of them), taking calls from its mailbox in the order
  * rank 0 sent them. A kill fails the calls not started, lets running ones
  * finish, runs the destructor and gives the resources back. Lock held for
@@ -31,6 +33,10 @@ void relay__host_unblock(relay_ctx_t *c);
 /* Drop a call still in a mailbox (rank 0 cancels it; failed with status
  * and msg). Returns 1 when found. */
 int relay__host_cancel(uint64_t task_id, int status, const char *msg);
+/* A hold on id was taken (delta 1) or dropped (-1) on a thread running
+ * c (NULL: no task): one an actor's constructor, methods or destructor
+ * took stays the actor's until dropped, and goes when the actor dies. */
+void relay__host_hold_moved(const relay_ctx_t *c, uint64_t id, int delta);
 /* The GPUs of a method's actor. */
 void relay__host_gpus(const relay_ctx_t *c, uint32_t *n_p, const uint32_t **index_p);
 /* Shutting down: actors stop taking calls and run their destructors. */

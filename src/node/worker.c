@@ -30,6 +30,18 @@ void relay__worker_set_current(relay_ctx_t *c)
     tls_ctx = c;
 }
 
+uint64_t relay__worker_caller(void)
+{
+    const relay_ctx_t *c = tls_ctx;
+    if (!c) return 0;
+    return c->kind == RELAY__KIND_TASK ? c->task_id : c->actor_id;
+}
+
+void relay__worker_hold_moved(uint64_t id, int delta)
+{
+    relay__host_hold_moved(tls_ctx, id, delta);
+}
+
 void relay__ctx_free(relay_ctx_t *c)
 {
     relay__flow_forget(c);
@@ -602,6 +614,7 @@ static relay_ctx_t *ctx_new(const relay__rec_task_t *m)
     c->actor_id = m->actor_id;
     c->class_hash = m->class_hash;
     c->max_conc = m->max_conc;
+    c->keeps_cpu = m->keeps_cpu;
     for (uint32_t g = 0; g < ngpu; g++) {
         c->gpu_index[g] = m->gpus[g].dev;
         c->gpu_units[g] = m->gpus[g].units;

@@ -28,6 +28,14 @@ void relay__pool_stats(uint64_t *running_p, uint64_t *blocked_p, uint64_t *threa
 
 /* The task running on the calling thread, or NULL. */
 relay_ctx_t *relay__worker_current(void);
+/* Whose actor calls the calling thread makes, each caller's kept in
+ * order: the running task's id, or inside an actor's constructor or
+ * methods the actor's (one caller, as in Ray); 0 outside any task. */
+uint64_t relay__worker_caller(void);
+/* The calling thread took (delta 1) or dropped (-1) a hold on id: one an
+ * actor's constructor, methods or destructor took is the actor's, given
+ * up when it dies (actor_host.h). Lock held. */
+void relay__worker_hold_moved(uint64_t id, int delta);
 /* The running task blocks / resumes (lock held; unblock may wait for the
  * task's CPUs to come free). */
 void relay__worker_block(relay_ctx_t *ctx, const relay__wait_t *wait);

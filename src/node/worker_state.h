@@ -41,6 +41,7 @@ struct relay_ctx {
     int64_t *gpu_units;
     uint64_t actor_id, class_hash; /* actors and methods */
     uint32_t max_conc;             /* constructors */
+    uint8_t keeps_cpu;             /* constructors: the actor keeps cpu for life */
     struct relay__host *host;      /* actors and methods: the actor here */
     double seconds;                /* the function's run time */
     relay__warg_t *args;
