@@ -289,7 +289,14 @@ enum {
  * its thread. */
 typedef struct relay_task_opts {
     uint64_t field_mask;
-    int num_returns; /* 1..RELAY_MAX_RETURNS, default 1 */
+    /* 0..RELAY_MAX_RETURNS, default 1. 0 (as Ray's num_returns=0): a task
+     * run for its side effects, of which nothing can be got. It counts as
+     * pending until it has run (tasks_pending), and is retried, placed
+     * ahead of its inputs and checked for deadlocks like any task; its
+     * failure, which nobody can get, is logged at error level on rank 0
+     * (after its last attempt) with its name, its function and the rank it
+     * failed on. relay_finalize abandons it unfinished, as any task. */
+    int num_returns;
     /* Times a failed task is run again, 0..100, default 0 (a task failed
      * by RELAY_ERR_DEADLOCK or RELAY_ERR_SHUTDOWN is not run again). */
     int max_retries;
@@ -315,7 +322,7 @@ typedef struct relay_task_opts {
  * [IN] fn: registered name. [IN] args: nargs arguments (NULL if 0). Value
  * arguments are copied before the call returns. [IN] opts: NULL for
  * defaults. [OUT] returns_p: num_returns refs, held by the caller until
- * released.
+ * released; may be NULL when num_returns is 0.
  * Errors: INVALID_ARG, UNKNOWN_FUNCTION, OUT_OF_RANGE (num_returns, args),
  * INVALID_REF (a ref argument this rank made that does not exist),
  * INFEASIBLE (no rank offers the resources asked for), NOT_INITIALIZED,
@@ -428,7 +435,9 @@ int relay_actor_create(const char *cls_name, const relay_arg_t *args, size_t nar
  * results are objects like a task's. opts: NULL, or relay_task_opts_t
  * with only RELAY_TASK_OPT_NUM_RETURNS and RELAY_TASK_OPT_NAME (resources
  * belong to the actor). [OUT] returns_p: num_returns refs, held by the
- * caller. Errors: INVALID_ARG (a null handle, other option bits...),
+ * caller; may be NULL when num_returns is 0 (a call run for its side
+ * effects, its failure logged on rank 0 as a task's). Errors: INVALID_ARG
+ * (a null handle, other option bits...),
  * INVALID_REF (a handle this rank never made), UNKNOWN_FUNCTION (the class
  * has no such method), OUT_OF_RANGE (argument count, num_returns),
  * NOT_INITIALIZED, SHUTDOWN, NO_MEMORY. A call to a dead actor fails as its

@@ -659,9 +659,14 @@ static void task_retire(stask_t *t)
     task_free(t);
 }
 
-/* Every return of t becomes an error object. */
+/* Every return of t becomes an error object. A task with no returns (a
+ * constructor aside: its actor's death tells) has nothing to carry its
+ * failure: it is logged here, once, after its last attempt. */
 static void task_fail(stask_t *t, int status, const char *msg)
 {
+    if (t->nret == 0 && t->kind != RELAY__KIND_ACTOR && !S()->shutting_down)
+        relay__log(RELAY__LOG_ERROR, "task '%s' (function '%s', no returns) failed: %s", t->name,
+                   t->fn, msg);
     struct relay_object *err = relay__obj_new_error(0, status, msg);
     if (!err) abort();
     for (uint32_t i = 0; i < t->nret; i++) {
