@@ -717,12 +717,13 @@ void relay__sched_cancel(stask_t *t, int status, const char *msg)
 void relay__sched_dep_ready(stask_t *t, relay__dentry_t *e)
 {
     if (e->obj && e->obj->status != RELAY_OK && !t->fail_status) {
-        char msg[1024];
-        snprintf(msg, sizeof msg, "task '%s' was not run: its argument %#llx failed: %s", t->name,
-                 (unsigned long long)e->id, e->obj->errmsg);
+        char head[RELAY_MAX_NAME + 64];
+        snprintf(head, sizeof head, "task '%s' was not run: its argument %#llx failed", t->name,
+                 (unsigned long long)e->id);
         t->fail_status =
             e->obj->status == RELAY_ERR_DEADLOCK ? RELAY_ERR_DEADLOCK : RELAY_ERR_TASK_FAILED;
-        t->fail_msg = strdup(msg);
+        /* The argument's error is a chain of causes: kept whole, bounded. */
+        t->fail_msg = relay__errjoin(head, ": ", e->obj->errmsg);
     }
     if (t->ahead) ahead_forward(t, e);
     if (--t->missing > 0) return;

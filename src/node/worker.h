@@ -28,6 +28,10 @@ void relay__pool_stats(uint64_t *running_p, uint64_t *blocked_p, uint64_t *threa
 
 /* The task running on the calling thread, or NULL. */
 relay_ctx_t *relay__worker_current(void);
+/* A get or wait (call) inside the running task failed with status, the
+ * detail in relay_last_error(): kept as the cause of a failure the task
+ * then passes on. Nothing outside a task. */
+void relay__worker_note_failure(const char *call, int status);
 /* The running task blocks / resumes (lock held; unblock may wait for the
  * task's CPUs to come free). */
 void relay__worker_block(relay_ctx_t *ctx, const relay__wait_t *wait);
