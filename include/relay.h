@@ -78,8 +78,10 @@ const char *relay_strerror(int status);
 const char *relay_status_name(int status);
 
 /* Detail of the last failing relay call on the calling thread (for a failed
- * task: function, rank and reason). Empty string when none. The pointer is
- * valid until the next relay call on this thread. Any thread, any time. */
+ * task: function, rank and reason, with its chain of causes: see
+ * relay_fn_t). At most RELAY_MAX_ERROR - 1 bytes; empty string when none.
+ * The pointer is valid until the next relay call on this thread. Any
+ * thread, any time. */
 const char *relay_last_error(void);
 
 /* ------------------------------------------------------------------------ */
@@ -104,8 +106,24 @@ typedef struct relay_object *relay_object_t;
 /* Task context handed to a running remote function. */
 typedef struct relay_ctx relay_ctx_t;
 
-/* A remote function. Return 0 on success; any other value (or a call to
- * relay_ctx_fail) fails the task and turns its returns into error objects. */
+/* A remote function. Return 0 on success, having set every return (see
+ * relay_ctx_return); any other value (or a call to relay_ctx_fail, or a
+ * return left unset) fails the task and turns its returns into error
+ * objects.
+ * Causes, as Ray chains them: when the function returns the status of a
+ * relay_get, relay_get_many, relay_get_value or relay_wait that failed
+ * inside it (the last one that failed), the error reads
+ *   "task 'foo' (function 'foo') failed on rank 1: RELAY_ERR_TASK_FAILED
+ *    from relay_get <- task 'bar' (function 'bar') failed on rank 2:
+ *    division by zero"
+ * (the get's own error after " <- "), so a failure passed on from task to
+ * task keeps every link down to its root cause. relay_ctx_fail after such
+ * a failure appends it to its reason the same way, unless the reason
+ * quotes it already. Another non-zero value reads "function returned N",
+ * without the cause. An error message is at most RELAY_MAX_ERROR - 1
+ * bytes: a longer chain loses links from its middle, replaced by
+ * " <- [...] <- ", and keeps its first ~500 bytes (the newest failures)
+ * and its end (the root cause). */
 typedef int (*relay_fn_t)(relay_ctx_t *ctx);
 
 /* Timeouts are in seconds; RELAY_FOREVER (any negative value) waits forever. */
@@ -115,6 +133,7 @@ typedef int (*relay_fn_t)(relay_ctx_t *ctx);
 #define RELAY_MAX_ARGS 4096    /* arguments per task */
 #define RELAY_MAX_NAME 128     /* function name, including the NUL */
 #define RELAY_MAX_RESOURCES 16 /* custom resources per rank and per task */
+#define RELAY_MAX_ERROR 2048   /* an error message, including the NUL */
 
 /* A named quantity of a custom resource (a license, a local disk, a
  * memory pool...), offered by ranks and asked for by tasks. Quantities are
@@ -289,7 +308,14 @@ enum {
  * its thread. */
 typedef struct relay_task_opts {
     uint64_t field_mask;
-    int num_returns; /* 1..RELAY_MAX_RETURNS, default 1 */
+    /* 0..RELAY_MAX_RETURNS, default 1. 0 (as Ray's num_returns=0): a task
+     * run for its side effects, of which nothing can be got. It counts as
+     * pending until it has run (tasks_pending), and is retried, placed
+     * ahead of its inputs and checked for deadlocks like any task; its
+     * failure, which nobody can get, is logged at error level on rank 0
+     * (after its last attempt) with its name, its function and the rank it
+     * failed on. relay_finalize abandons it unfinished, as any task. */
+    int num_returns;
     /* Times a failed task is run again, 0..100, default 0 (a task failed
      * by RELAY_ERR_DEADLOCK or RELAY_ERR_SHUTDOWN is not run again). */
     int max_retries;
@@ -315,7 +341,7 @@ typedef struct relay_task_opts {
  * [IN] fn: registered name. [IN] args: nargs arguments (NULL if 0). Value
  * arguments are copied before the call returns. [IN] opts: NULL for
  * defaults. [OUT] returns_p: num_returns refs, held by the caller until
- * released.
+ * released; may be NULL when num_returns is 0.
  * Errors: INVALID_ARG, UNKNOWN_FUNCTION, OUT_OF_RANGE (num_returns, args),
  * INVALID_REF (a ref argument this rank made that does not exist),
  * INFEASIBLE (no rank offers the resources asked for), NOT_INITIALIZED,
@@ -351,8 +377,9 @@ typedef struct relay_actor {
  * frees what it allocated. */
 typedef int (*relay_actor_init_fn)(relay_ctx_t *ctx, void **state_p);
 /* Method: arguments and returns through ctx like a task; state is the
- * constructor's. Non-zero (or relay_ctx_fail) fails this call only: its
- * returns become error objects and the actor lives on. */
+ * constructor's. Non-zero (or relay_ctx_fail, or a return left unset)
+ * fails this call only, with its chain of causes as a task's: its returns
+ * become error objects and the actor lives on. */
 typedef int (*relay_method_fn)(relay_ctx_t *ctx, void *state);
 /* Destructor: runs once, on the actor's rank, when the actor is killed or
  * at relay_finalize. Refs are the actor's when its constructor, a method
@@ -447,13 +474,14 @@ int relay_actor_create(const char *cls_name, const relay_arg_t *args, size_t nar
  * objects like a task's. opts: NULL, or relay_task_opts_t with only
  * RELAY_TASK_OPT_NUM_RETURNS and RELAY_TASK_OPT_NAME (resources belong to
  * the actor). [OUT] returns_p: num_returns refs, held by the caller
- * (inside an actor: by the actor, see relay_actor_fini_fn). Errors:
- * INVALID_ARG (a null handle, other option bits...), INVALID_REF (a handle
- * this rank never made), UNKNOWN_FUNCTION (the class has no such method),
- * OUT_OF_RANGE (argument count, num_returns), NOT_INITIALIZED, SHUTDOWN,
- * NO_MEMORY. A call to a dead actor fails as its result, with
- * RELAY_ERR_ACTOR_DEAD; to an actor rank 0 does not know, with
- * RELAY_ERR_INVALID_REF. */
+ * (inside an actor: by the actor, see relay_actor_fini_fn); may be NULL
+ * when num_returns is 0 (a call run for its side effects, its failure
+ * logged on rank 0 as a task's). Errors: INVALID_ARG (a null handle, other
+ * option bits...), INVALID_REF (a handle this rank never made),
+ * UNKNOWN_FUNCTION (the class has no such method), OUT_OF_RANGE (argument
+ * count, num_returns), NOT_INITIALIZED, SHUTDOWN, NO_MEMORY. A call to a
+ * dead actor fails as its result, with RELAY_ERR_ACTOR_DEAD; to an actor
+ * rank 0 does not know, with RELAY_ERR_INVALID_REF. */
 int relay_actor_call(relay_actor_t actor, const char *method, const relay_arg_t *args, size_t nargs,
                      const relay_task_opts_t *opts, relay_ref_t *returns_p);
 
@@ -615,8 +643,15 @@ int relay_ctx_arg_object(relay_ctx_t *ctx, size_t i, relay_object_t *obj_p);
  * was passed by value), OUT_OF_RANGE. */
 int relay_ctx_arg_ref(relay_ctx_t *ctx, size_t i, relay_ref_t *ref_p);
 
-/* Set return i to a copy of size bytes (an unset return is an empty
- * object). Setting it again replaces it. Errors: INVALID_ARG,
+/* Set return i to a copy of size bytes (size 0 makes an empty object).
+ * Setting it again replaces it. Every return must be set before the
+ * function returns 0: one left unset fails the whole task, the returns it
+ * set included, with an error naming the task, its function, the rank and
+ * what is missing ("task 'f' (function 'f') failed on rank 1: it did not
+ * set returns 0, 2 of 3"). Ray fails the whole task the same way when a
+ * function returns fewer values than num_returns: the task did not do
+ * what it promised, so none of its values is trusted (and a retry, when
+ * max_retries allows, runs it again). Methods alike. Errors: INVALID_ARG,
  * OUT_OF_RANGE, NO_MEMORY. */
 int relay_ctx_return(relay_ctx_t *ctx, size_t i, const void *data, size_t size);
 
@@ -631,8 +666,9 @@ int relay_ctx_return_array(relay_ctx_t *ctx, size_t i, const void *data, relay_d
                            int ndims, const uint64_t *dims);
 
 /* Fail the task with a printf-style reason; its returns become error
- * objects naming the function, the rank and the reason. The function
- * should then return. Errors: INVALID_ARG. */
+ * objects naming the function, the rank and the reason (followed by the
+ * cause when a get or wait failed in the task before: see relay_fn_t).
+ * The function should then return. Errors: INVALID_ARG. */
 int relay_ctx_fail(relay_ctx_t *ctx, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))

@@ -641,7 +641,9 @@ static void bad_input(void)
     CHECK_STATUS(relay_actor_call(good, "get", NULL, 0, NULL, NULL), RELAY_ERR_INVALID_ARG);
     relay_task_opts_t gpu = {.field_mask = RELAY_TASK_OPT_NUM_GPUS, .num_gpus = 1};
     CHECK_STATUS(relay_actor_call(good, "get", NULL, 0, &gpu, &r), RELAY_ERR_INVALID_ARG);
-    relay_task_opts_t nret = {.field_mask = RELAY_TASK_OPT_NUM_RETURNS, .num_returns = 0};
+    relay_task_opts_t nret = {.field_mask = RELAY_TASK_OPT_NUM_RETURNS, .num_returns = -1};
+    CHECK_STATUS(relay_actor_call(good, "get", NULL, 0, &nret, &r), RELAY_ERR_OUT_OF_RANGE);
+    nret.num_returns = RELAY_MAX_RETURNS + 1;
     CHECK_STATUS(relay_actor_call(good, "get", NULL, 0, &nret, &r), RELAY_ERR_OUT_OF_RANGE);
     relay_actor_t forged = good;
     forged.class_hash ^= 1;

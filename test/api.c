@@ -69,7 +69,8 @@ typedef struct info {
 } info_t;
 
 /* Called with (value int64, ref to an int64), num_returns 2: reports what
- * the ctx accessors say in return 0 and leaves return 1 unset. */
+ * the ctx accessors say in return 0 and sets return 1 to an empty object
+ * (an unset return would fail the task). */
 static int fn_introspect(relay_ctx_t *ctx)
 {
     info_t in;
@@ -100,6 +101,7 @@ static int fn_introspect(relay_ctx_t *ctx)
     in.obj1_nrefs = (int64_t)relay_object_num_refs(obj);
     in.obj1_status = relay_object_status(obj);
     if (relay_object_data(obj)) memcpy(&in.obj1_value, relay_object_data(obj), 8);
+    if (relay_ctx_return(ctx, 1, NULL, 0)) return 4;
     return relay_ctx_return(ctx, 0, &in, sizeof in);
 }
 
@@ -308,7 +310,7 @@ static void check_tasks(int size, uint64_t *submitted)
     CHECK_EQ(in.obj1_nrefs, 0);
     CHECK_EQ(in.obj1_status, RELAY_OK);
     CHECK_EQ(in.obj1_value, 9);
-    /* An unset return is an empty object. */
+    /* A return set to no bytes is an empty object. */
     CHECK_OK(relay_get(ir[1], TEST_LONG_S, &obj));
     CHECK_EQ(relay_object_size(obj), 0);
     CHECK_OK(relay_object_status(obj));

@@ -143,6 +143,27 @@ static void bad_at(const char *file, int line, const relay__wbuf_t *w, decode_fn
     checks++;
 }
 #define BAD8(w, dec, off, v, want) bad_at(__FILE__, __LINE__, (w), (dec), (off), 1, (v), (want))
+
+/* The record with 4 bytes at off replaced by v is accepted. */
+static void ok32_at(const char *file, int line, const relay__wbuf_t *w, decode_fn dec, size_t off,
+                    uint32_t v)
+{
+    CHECK(off + 4 <= w->len);
+    uint8_t *b = malloc(w->len);
+    CHECK(b != NULL);
+    memcpy(b, w->data, w->len);
+    memcpy(b + off, &v, 4);
+    any_rec_t m;
+    const char *why = NULL;
+    int rc = decode_copy(b, w->len, dec, &m, NULL, &why);
+    if (rc != 0)
+        fprintf(stderr, "%s:%d: 4 bytes at %zu set to %u rejected: %s\n", file, line, off, v,
+                why ? why : "truncated");
+    CHECK_AT_EQ(file, line, rc, 0);
+    free(b);
+    checks++;
+}
+#define OK32(w, dec, off, v) ok32_at(__FILE__, __LINE__, (w), (dec), (off), (v))
 #define BAD32(w, dec, off, v, want) bad_at(__FILE__, __LINE__, (w), (dec), (off), 4, (v), (want))
 #define BAD64(w, dec, off, v, want) bad_at(__FILE__, __LINE__, (w), (dec), (off), 8, (v), (want))
 
@@ -476,7 +497,7 @@ static void rec_submit(void)
     BAD8(&w, dec_submit, o_fn + 4 + 2, 'x', "NUL");       /* the NUL of "fn" */
     BAD8(&w, dec_submit, o_name + 4 + 1, 0, "task name"); /* a NUL inside */
     BAD32(&w, dec_submit, o_nret, RELAY_MAX_RETURNS + 1, "too many returns");
-    BAD32(&w, dec_submit, o_nret, 0, "no return");
+    OK32(&w, dec_submit, o_nret, 0); /* a task with no returns */
     BAD32(&w, dec_submit, o_retries, RELAY__MAX_RETRIES + 1, "retries");
     BAD32(&w, dec_submit, o_nargs, RELAY_MAX_ARGS + 1, "too many arguments");
     BAD32(&w, dec_submit, o_nargs, UINT32_MAX, "too many arguments");
@@ -636,6 +657,7 @@ static void rec_task(void)
     size_t o_arg3 = o_arg2 + 1 + 8 + 1 + DR_LEN;
     CHECK_EQ(o_arg3 + 1 + 8 + 1 + 4 + S(desc_error().errmsg), w.len);
     BAD32(&w, dec_task, o_nret, RELAY_MAX_RETURNS + 1, "too many returns");
+    OK32(&w, dec_task, o_nret, 0); /* a task with no returns */
     BAD32(&w, dec_task, o_att, RELAY__MAX_RETRIES + 1, "attempts");
     BAD8(&w, dec_task, o_res, 2, "resources flag");
     BAD64(&w, dec_task, o_cpu, (uint64_t)-5, "CPUs");
@@ -702,7 +724,7 @@ static void rec_task(void)
     size_t o_mkind = o_res + 1, o_mc = o_mkind + 17;
     BAD64(&w, dec_task, o_mkind + 1, 0, "actor id");
     BAD32(&w, dec_task, o_mc, 1, "max_concurrency");
-    BAD32(&w, dec_task, o_nret, 0, "no return");
+    OK32(&w, dec_task, o_nret, 0); /* a method with no returns */
 
     /* A constructor: no returns, max_concurrency 1.. */
     fresh(&w);

@@ -104,7 +104,7 @@ static int tile_step(relay_ctx_t *ctx, void *state)
     double *swap = t->u;
     t->u = t->next;
     t->next = swap;
-    return 0;
+    return relay_ctx_return(ctx, 0, NULL, 0); /* done: an empty object */
 }
 
 /* -> all its points. */

@@ -9,7 +9,7 @@ static const char *const level_names[] = {"error", "warning", "info", "debug"};
 
 static void vlog(int level, const char *fmt, va_list ap)
 {
-    char line[1024];
+    char line[RELAY_MAX_ERROR + 256];
     vsnprintf(line, sizeof line, fmt, ap);
     /* One fprintf per line keeps lines of different threads from mixing. */
     fprintf(stderr, "[relay %d] %s: %s\n", relay__g.rank, level_names[level], line);
@@ -26,7 +26,7 @@ void relay__log(int level, const char *fmt, ...)
 
 int relay__error(int status, const char *fmt, ...)
 {
-    char msg[1024];
+    char msg[RELAY_MAX_ERROR];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);

@@ -15,6 +15,12 @@ void relay__log(int level, const char *fmt, ...) __attribute__((format(printf, 2
  * `return relay__error(RELAY_ERR_X, "...")` where they first detect it. */
 int relay__error(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* a, then sep and b (when b is not NULL), as one error message of at
+ * most RELAY_MAX_ERROR - 1 bytes: a chain of causes too long loses its
+ * middle links (" <- [...] <- " marks where), never its first bytes nor
+ * its root cause at the end. Malloc'ed; NULL when out of memory. */
+char *relay__errjoin(const char *a, const char *sep, const char *b);
+
 /* Set the calling thread's last error detail without logging. */
 void relay__set_last_error(const char *msg);
 

@@ -106,9 +106,7 @@ int relay_actor_call(relay_actor_t actor, const char *method, const relay_arg_t 
     int rc = relay__check_on(call);
     if (rc) return rc;
     const relay__class_t *cls = NULL;
-    if (!method || !returns_p)
-        return relay__error(RELAY_ERR_INVALID_ARG, "%s: NULL %s", call,
-                            method ? "returns_p" : "method");
+    if (!method) return relay__error(RELAY_ERR_INVALID_ARG, "%s: NULL method", call);
     if ((rc = check_handle(call, actor, &cls))) return rc;
     const relay__method_t *m = relay__class_method(cls, relay__fn_hash(method));
     if (!m || strcmp(m->name, method) != 0)
@@ -134,6 +132,7 @@ int relay_actor_call(relay_actor_t actor, const char *method, const relay_arg_t 
     if (opts && (opts->field_mask & RELAY_TASK_OPT_NUM_RETURNS)) sb.nret = opts->num_returns;
     if (opts && (opts->field_mask & RELAY_TASK_OPT_NAME)) sb.name = opts->name;
     if ((rc = relay__check_num_returns(call, method, sb.nret)) ||
+        (rc = relay__check_returns_p(call, method, sb.nret, returns_p)) ||
         (rc = relay__check_task_name(call, method, sb.name)) ||
         (rc = check_count(call, method, m->num_args, nargs)) ||
         (rc = relay__check_args(call, method, args, nargs)))

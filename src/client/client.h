@@ -69,6 +69,9 @@ int relay__client_submit(relay__submit_t *sb, const relay_arg_t *args, size_t na
 int relay__check_args(const char *call, const char *fn, const relay_arg_t *args, size_t nargs);
 int relay__check_task_name(const char *call, const char *fn, const char *name);
 int relay__check_num_returns(const char *call, const char *fn, int nret);
+/* returns_p may be NULL only when there are no returns. */
+int relay__check_returns_p(const char *call, const char *fn, int nret,
+                           const relay_ref_t *returns_p);
 /* A typed array's description, checked; its size in bytes. */
 struct relay__array;
 /* An id this rank can tell is invalid: null, a rank that does not exist,

@@ -233,14 +233,22 @@ static int get_impl(const char *call, const relay_ref_t *refs, size_t n, double 
     return first;
 }
 
+/* A failed get or wait inside a task is kept as the cause of the task's
+ * own failure, should it pass that status on. */
+static int noted(const char *call, int rc)
+{
+    if (rc != RELAY_OK) relay__worker_note_failure(call, rc);
+    return rc;
+}
+
 int relay_get(relay_ref_t ref, double timeout_s, relay_object_t *obj_p)
 {
-    return get_impl("relay_get", &ref, 1, timeout_s, obj_p);
+    return noted("relay_get", get_impl("relay_get", &ref, 1, timeout_s, obj_p));
 }
 
 int relay_get_many(const relay_ref_t *refs, size_t n, double timeout_s, relay_object_t *objs_p)
 {
-    return get_impl("relay_get_many", refs, n, timeout_s, objs_p);
+    return noted("relay_get_many", get_impl("relay_get_many", refs, n, timeout_s, objs_p));
 }
 
 int relay_get_value(relay_ref_t ref, void *buf, size_t size, double timeout_s)
@@ -254,11 +262,11 @@ int relay_get_value(relay_ref_t ref, void *buf, size_t size, double timeout_s)
     else if (rc == RELAY_OK && size)
         memcpy(buf, obj->data, size);
     if (obj) relay_object_free(obj);
-    return rc;
+    return noted("relay_get_value", rc);
 }
 
-int relay_wait(const relay_ref_t *refs, size_t n, size_t num_ready, double timeout_s, int *ready_p,
-               size_t *num_ready_p)
+static int wait_impl(const relay_ref_t *refs, size_t n, size_t num_ready, double timeout_s,
+                     int *ready_p, size_t *num_ready_p)
 {
     int rc = relay__check_on("relay_wait");
     if (rc) return rc;
@@ -309,4 +317,10 @@ int relay_wait(const relay_ref_t *refs, size_t n, size_t num_ready, double timeo
     pthread_cond_destroy(&b.cv);
     free(s.q);
     return rc;
+}
+
+int relay_wait(const relay_ref_t *refs, size_t n, size_t num_ready, double timeout_s, int *ready_p,
+               size_t *num_ready_p)
+{
+    return noted("relay_wait", wait_impl(refs, n, num_ready, timeout_s, ready_p, num_ready_p));
 }

@@ -47,9 +47,16 @@ int relay__check_task_name(const char *call, const char *fn, const char *name)
 
 int relay__check_num_returns(const char *call, const char *fn, int nret)
 {
-    if (nret < 1 || nret > RELAY_MAX_RETURNS)
-        return relay__error(RELAY_ERR_OUT_OF_RANGE, "%s(%s): num_returns %d not in 1..%d", call, fn,
+    if (nret < 0 || nret > RELAY_MAX_RETURNS)
+        return relay__error(RELAY_ERR_OUT_OF_RANGE, "%s(%s): num_returns %d not in 0..%d", call, fn,
                             nret, RELAY_MAX_RETURNS);
+    return RELAY_OK;
+}
+
+int relay__check_returns_p(const char *call, const char *fn, int nret, const relay_ref_t *returns_p)
+{
+    if (nret > 0 && !returns_p)
+        return relay__error(RELAY_ERR_INVALID_ARG, "%s(%s): returns_p is NULL", call, fn);
     return RELAY_OK;
 }
 
@@ -57,7 +64,6 @@ static int check_submit(const char *fn, const relay_arg_t *args, size_t nargs,
                         const relay_task_opts_t *opts, relay_ref_t *returns_p, relay__submit_t *sb)
 {
     if (!fn) return relay__error(RELAY_ERR_INVALID_ARG, "relay_submit: fn is NULL");
-    if (!returns_p) return relay__error(RELAY_ERR_INVALID_ARG, "relay_submit: returns_p is NULL");
     memset(sb, 0, sizeof *sb);
     sb->fn_hash = relay__fn_hash(fn);
     if (!relay__fn_lookup(sb->fn_hash, NULL))
@@ -72,7 +78,9 @@ static int check_submit(const char *fn, const relay_arg_t *args, size_t nargs,
     if (opts && (opts->field_mask & RELAY_TASK_OPT_MAX_RETRIES)) sb->retries = opts->max_retries;
     if (opts && (opts->field_mask & RELAY_TASK_OPT_NAME)) sb->name = opts->name;
     int rc;
-    if ((rc = relay__check_num_returns("relay_submit", fn, sb->nret))) return rc;
+    if ((rc = relay__check_num_returns("relay_submit", fn, sb->nret)) ||
+        (rc = relay__check_returns_p("relay_submit", fn, sb->nret, returns_p)))
+        return rc;
     if (sb->retries < 0 || sb->retries > RELAY__MAX_RETRIES)
         return relay__error(RELAY_ERR_OUT_OF_RANGE, "relay_submit(%s): max_retries %d not in 0..%d",
                             fn, sb->retries, RELAY__MAX_RETRIES);

@@ -661,9 +661,14 @@ static void task_retire(stask_t *t)
     task_free(t);
 }
 
-/* Every return of t becomes an error object. */
+/* Every return of t becomes an error object. A task with no returns (a
+ * constructor aside: its actor's death tells) has nothing to carry its
+ * failure: it is logged here, once, after its last attempt. */
 static void task_fail(stask_t *t, int status, const char *msg)
 {
+    if (t->nret == 0 && t->kind != RELAY__KIND_ACTOR && !S()->shutting_down)
+        relay__log(RELAY__LOG_ERROR, "task '%s' (function '%s', no returns) failed: %s", t->name,
+                   t->fn, msg);
     struct relay_object *err = relay__obj_new_error(0, status, msg);
     if (!err) abort();
     for (uint32_t i = 0; i < t->nret; i++) {
@@ -714,12 +719,13 @@ void relay__sched_cancel(stask_t *t, int status, const char *msg)
 void relay__sched_dep_ready(stask_t *t, relay__dentry_t *e)
 {
     if (e->obj && e->obj->status != RELAY_OK && !t->fail_status) {
-        char msg[1024];
-        snprintf(msg, sizeof msg, "task '%s' was not run: its argument %#llx failed: %s", t->name,
-                 (unsigned long long)e->id, e->obj->errmsg);
+        char head[RELAY_MAX_NAME + 64];
+        snprintf(head, sizeof head, "task '%s' was not run: its argument %#llx failed", t->name,
+                 (unsigned long long)e->id);
         t->fail_status =
             e->obj->status == RELAY_ERR_DEADLOCK ? RELAY_ERR_DEADLOCK : RELAY_ERR_TASK_FAILED;
-        t->fail_msg = strdup(msg);
+        /* The argument's error is a chain of causes: kept whole, bounded. */
+        t->fail_msg = relay__errjoin(head, ": ", e->obj->errmsg);
     }
     if (t->ahead) ahead_forward(t, e);
     if (--t->missing > 0) return;

@@ -498,11 +498,13 @@ int relay__host_construct(relay_ctx_t *c)
     }
     if (rc != 0 || c->failed) {
         /* Calls that came meanwhile fail with the constructor's reason. */
-        char why[sizeof h->dead_msg];
+        char why[sizeof h->dead_msg], num[48];
         snprintf(why, sizeof why,
                  "actor '%s' (%#llx) is dead: its constructor failed on rank %d: %s", h->cls->name,
                  (unsigned long long)h->id, relay__g.rank,
-                 c->fail_msg ? c->fail_msg : "it returned non-zero");
+                 rc            ? relay__ctx_reason(c, rc, num, sizeof num)
+                 : c->fail_msg ? c->fail_msg
+                               : "it returned non-zero");
         if (!h->kill_pending) set_dead(h, RELAY_ERR_ACTOR_DEAD, why);
         relay__post_done(c, rc ? rc : -1);
         drop_holds(h);

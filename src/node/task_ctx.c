@@ -5,6 +5,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "gpu.h"
@@ -115,12 +116,23 @@ int relay_ctx_fail(relay_ctx_t *ctx, const char *fmt, ...)
 {
     if (!ctx || !fmt)
         return relay__error(RELAY_ERR_INVALID_ARG, "relay_ctx_fail: NULL %s", ctx ? "fmt" : "ctx");
-    char buf[900];
+    char buf[RELAY_MAX_ERROR];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    relay__ctx_failf(ctx, "%s", buf);
+    /* After a failed get, that failure follows the reason as its cause,
+     * unless the reason quotes it already. */
+    const char *cause =
+        ctx->cause && !strstr(buf, ctx->cause + ctx->cause_detail) ? ctx->cause : NULL;
+    char *msg = relay__errjoin(buf, " <- ", cause);
+    if (!msg) {
+        relay__ctx_failf(ctx, "%s", buf); /* out of memory: the reason alone */
+        return RELAY_OK;
+    }
+    ctx->failed = 1;
+    free(ctx->fail_msg);
+    ctx->fail_msg = msg;
     return RELAY_OK;
 }
 

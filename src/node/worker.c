@@ -42,6 +42,21 @@ void relay__worker_hold_moved(uint64_t id, int delta)
     relay__host_hold_moved(tls_ctx, id, delta);
 }
 
+void relay__worker_note_failure(const char *call, int status)
+{
+    relay_ctx_t *c = tls_ctx;
+    if (!c || status == RELAY_OK) return;
+    char head[96];
+    snprintf(head, sizeof head, "%s from %s", relay_status_name(status), call);
+    char *cause = relay__errjoin(head, " <- ", relay_last_error());
+    if (!cause) return; /* out of memory: the failure goes without its cause */
+    free(c->cause);
+    c->cause = cause;
+    c->cause_status = status;
+    c->cause_detail = strlen(head) + 4;
+    if (c->cause_detail > strlen(cause)) c->cause_detail = strlen(cause);
+}
+
 void relay__ctx_free(relay_ctx_t *c)
 {
     relay__flow_forget(c);
@@ -52,6 +67,7 @@ void relay__ctx_free(relay_ctx_t *c)
     for (uint32_t i = 0; i < c->nret; i++)
         relay__obj_unref(c->rets[i]);
     free(c->fail_msg);
+    free(c->cause);
     free(c->deferred);
     free(c); /* tables and names share its allocation */
 }
@@ -99,18 +115,37 @@ void relay__ctx_add_delivered(relay_ctx_t *c, uint64_t consumer)
     c->delivered[c->ndelivered++] = consumer;
 }
 
-/* The returns of a task that ran, final: empty ones made, large ones kept
- * in this rank's store. */
+/* The returns of a task that ran, all set: large ones kept in this rank's
+ * store. */
 static void rets_finalize(relay_ctx_t *c)
 {
+    for (uint32_t i = 0; i < c->nret; i++)
+        if (c->rets[i]->size > relay__g.cfg.inline_max) relay__store_insert(c->rets[i]);
+}
+
+/* Fail c, whose function returned success, if it left returns unset: as
+ * Ray fails a task that returns fewer values than num_returns. */
+static void check_rets_set(relay_ctx_t *c)
+{
+    char list[RELAY_MAX_RETURNS * 4];
+    size_t len = 0;
+    uint32_t missing = 0;
     for (uint32_t i = 0; i < c->nret; i++) {
-        struct relay_object *o = c->rets[i];
-        if (!o) {
-            o = c->rets[i] = relay__obj_new(c->task_id | i, 0, 0);
-            if (!o) abort();
-        }
-        if (o->size > relay__g.cfg.inline_max) relay__store_insert(o);
+        if (c->rets[i]) continue;
+        len += (size_t)snprintf(list + len, sizeof list - len, "%s%u", missing ? ", " : "", i);
+        missing++;
     }
+    if (missing)
+        relay__ctx_failf(c, "it did not set return%s %s of %u", missing > 1 ? "s" : "", list,
+                         c->nret);
+}
+
+const char *relay__ctx_reason(const relay_ctx_t *c, int rc, char *buf, size_t n)
+{
+    if (c->fail_msg) return c->fail_msg;
+    if (c->cause && rc == c->cause_status) return c->cause;
+    snprintf(buf, n, "function returned %d", rc);
+    return buf;
 }
 
 /* Return i of a task that ran: inline, or kept in this rank's store. */
@@ -126,17 +161,16 @@ static void done_ret(void *ctx, uint32_t i, relay__desc_t *d_p)
 
 void relay__post_done(relay_ctx_t *c, int rc)
 {
-    char msg[1024] = "";
+    char *msg = NULL, head[3 * RELAY_MAX_NAME] = "";
     int status = RELAY_OK;
+    if (!c->failed && rc == 0) check_rets_set(c);
     if (c->failed || rc != 0) {
         status = RELAY_ERR_TASK_FAILED;
-        char reason[900];
-        if (c->fail_msg)
-            snprintf(reason, sizeof reason, "%s", c->fail_msg);
-        else
-            snprintf(reason, sizeof reason, "function returned %d", rc);
-        snprintf(msg, sizeof msg, "task '%s' (function '%s') failed on rank %d: %s", c->name, c->fn,
-                 relay__g.rank, reason);
+        char num[48];
+        snprintf(head, sizeof head, "task '%s' (function '%s') failed on rank %d: ", c->name, c->fn,
+                 relay__g.rank);
+        /* Out of memory, the head alone says where it failed. */
+        msg = relay__errjoin(head, "", relay__ctx_reason(c, rc, num, sizeof num));
     }
     /* Tasks placed ahead get the returns before rank 0 hears of them. */
     if (status == RELAY_OK) {
@@ -146,7 +180,7 @@ void relay__post_done(relay_ctx_t *c, int rc)
     relay__rec_done_t m = {c->task_id,
                            status,
                            (uint64_t)(c->seconds * 1e9),
-                           msg,
+                           msg ? msg : head,
                            {status == RELAY_OK ? c->nret : 0, done_ret, c, {0}},
                            {(uint32_t)c->ndeferred, c->deferred},
                            {c->ndelivered, c->delivered}};
@@ -154,6 +188,7 @@ void relay__post_done(relay_ctx_t *c, int rc)
     relay__wbuf_t *w = relay__msg_begin(0, RELAY__R_DONE, &start);
     relay__rec_done_encode(w, &m);
     relay__msg_end(0, w, start);
+    free(msg);
 }
 
 /* The rank tells rank 0 it is idle once shutting down. Lock held. */

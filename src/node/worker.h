@@ -36,6 +36,10 @@ uint64_t relay__worker_caller(void);
  * actor's constructor, methods or destructor took is the actor's, given
  * up when it dies (actor_host.h). Lock held. */
 void relay__worker_hold_moved(uint64_t id, int delta);
+/* A get or wait (call) inside the running task failed with status, the
+ * detail in relay_last_error(): kept as the cause of a failure the task
+ * then passes on. Nothing outside a task. */
+void relay__worker_note_failure(const char *call, int status);
 /* The running task blocks / resumes (lock held; unblock may wait for the
  * task's CPUs to come free). */
 void relay__worker_block(relay_ctx_t *ctx, const relay__wait_t *wait);

@@ -48,6 +48,12 @@ struct relay_ctx {
     struct relay_object **rets;
     int failed;
     char *fail_msg;
+    /* The last get or wait that failed inside the function: its status,
+     * and "STATUS from call <- its error" (the error from cause_detail on),
+     * so a failure passed on carries its cause. */
+    int cause_status;
+    char *cause;
+    size_t cause_detail;
     uint64_t *deferred;
     size_t ndeferred, capdeferred;
     /* Dataflow (dataflow.h): arguments still to come, whether it waits
@@ -96,6 +102,10 @@ void relay__ctx_add_delivered(relay_ctx_t *c, uint64_t consumer);
 /* A context whose arguments are all here joins the pool's queue. */
 void relay__pool_enqueue(relay_ctx_t *c);
 void relay__ctx_failf(relay_ctx_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Why c failed, given its function's return rc: its relay_ctx_fail reason,
+ * the cause of a failed get whose status it returned, or rc itself
+ * (written to buf). */
+const char *relay__ctx_reason(const relay_ctx_t *c, int rc, char *buf, size_t n);
 /* Fetch a context's large arguments from their holders (waits). */
 int relay__ctx_fetch_args(relay_ctx_t *c);
 /* Completion of a context that ran (rc: the function's return). */

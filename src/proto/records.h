@@ -203,7 +203,7 @@ typedef struct relay__rec_submit {
     uint64_t task_id; /* the submitter's id, return index 0 */
     uint64_t fn_hash;
     const char *fn, *name;  /* 1..RELAY_MAX_NAME-1 characters */
-    uint32_t nret;          /* 1..RELAY_MAX_RETURNS (a constructor: 0) */
+    uint32_t nret;          /* 0..RELAY_MAX_RETURNS (a constructor: 0) */
     uint32_t retries;       /* 0..RELAY__MAX_RETRIES */
     relay__rec_args_t args; /* at most RELAY_MAX_ARGS; no desc */
     int has_demand;         /* 0: 1 CPU */

@@ -134,11 +134,11 @@ void relay__rec_done_ret_next(relay__rbuf_t *it, relay__desc_t *d_p)
     relay__desc_read(it, d_p);
 }
 
-/* A task or method returns something; a constructor nothing. */
+/* A constructor returns nothing; a task or method may return nothing
+ * too (it runs for its side effects). */
 static int nret_check(relay__rbuf_t *r, uint8_t kind, uint32_t nret)
 {
     if (kind == RELAY__KIND_ACTOR && nret) return relay__rbuf_fail(r, "a constructor has returns");
-    if (kind != RELAY__KIND_ACTOR && !nret) return relay__rbuf_fail(r, "a task has no return");
     return 0;
 }
 

@@ -263,7 +263,7 @@ static void read_record(relay__rbuf_t *r, unsigned type)
             PROMISE(m.submit.nret <= RELAY_MAX_RETURNS);
             PROMISE(m.submit.retries <= RELAY__MAX_RETRIES);
             PROMISE(m.submit.kind <= RELAY__KIND_METHOD);
-            PROMISE((m.submit.kind == RELAY__KIND_ACTOR) == (m.submit.nret == 0));
+            PROMISE(m.submit.kind != RELAY__KIND_ACTOR || m.submit.nret == 0);
             if (m.submit.kind == RELAY__KIND_ACTOR) {
                 PROMISE(m.submit.max_conc >= 1 && m.submit.max_conc <= RELAY_MAX_CONCURRENCY);
                 check_str(m.submit.actor_name);
