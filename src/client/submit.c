@@ -9,6 +9,7 @@
 #include "log.h"
 #include "registry.h"
 #include "runtime.h"
+#include "worker.h"
 
 /* ---------------------------------------------------------------------- */
 /* submit                                                                   */
@@ -181,6 +182,10 @@ static void encode_submit(relay__wbuf_t *w, uint64_t req, const void *arg)
     m.actor_name = sb->actor_name;
     m.actor_id = sb->actor_id;
     m.class_hash = sb->class_hash;
+    /* Submitted from inside a task: that task is its parent. */
+    relay_ctx_t *cur = relay__worker_current();
+    m.parent = 0;
+    if (cur) relay_ctx_task_id(cur, &m.parent);
     relay__rec_submit_encode(w, &m);
 }
 
