@@ -62,7 +62,8 @@ extern "C" {
     X(ERR_ACTOR_DEAD, -19, "the actor is dead (killed, or its constructor failed)")                \
     X(ERR_NOT_FOUND, -20, "no actor has this name")                                                \
     X(ERR_CORRUPT, -21, "an object read back from its spill file failed its checksum")             \
-    X(ERR_IO, -22, "a file could not be read or written")
+    X(ERR_IO, -22, "a file could not be read or written")                                          \
+    X(ERR_CANCELLED, -23, "the task was cancelled")
 
 typedef enum relay_status {
 #define RELAY__STATUS_ENUM(name, value, desc) RELAY_##name = value,
@@ -354,6 +355,42 @@ typedef struct relay_task_opts {
 int relay_submit(const char *fn, const relay_arg_t *args, size_t nargs,
                  const relay_task_opts_t *opts, relay_ref_t *returns_p);
 
+/* Cancel the task (or actor call) whose return ref is, as Ray's
+ * ray.cancel(ref, force, recursive). Returns once rank 0 has taken the
+ * request; the outcome shows in the task's returns.
+ * - Not started yet (waiting at rank 0, or sent to a rank and still
+ *   queued or waiting for its inputs there): removed, it holds nothing
+ *   any more, is not retried, and its returns fail with
+ *   RELAY_ERR_CANCELLED ("task '<name>' (function '<fn>') was cancelled
+ *   ..."). Tasks that take them as arguments then fail with
+ *   RELAY_ERR_TASK_FAILED, their message naming that cancellation (as for
+ *   any failed argument).
+ * - Running: relay cannot stop a thread inside a function, so it asks:
+ *   relay_ctx_cancelled(ctx) returns 1 from then on, and the task's
+ *   relay_get / relay_get_many / relay_get_value / relay_wait calls,
+ *   blocked ones included, return RELAY_ERR_CANCELLED promptly (like
+ *   Ray's TaskCancelledError). Whatever the function then returns, its
+ *   returns fail with RELAY_ERR_CANCELLED and it is not retried. A task
+ *   whose completion was already on its way when the cancel reached its
+ *   rank keeps its result (the cancel came too late, as for a finished
+ *   one).
+ * - Finished or failed: nothing happens, RELAY_OK.
+ * - Actor calls: one not started is removed as above (its returns fail
+ *   with RELAY_ERR_CANCELLED; the actor's later calls still run in
+ *   order); a running call is left alone (RELAY_OK) and its flag is not
+ *   set.
+ * [IN] force: Ray kills the worker process; relay's tasks share their
+ *   rank's process, so force means the same as 0 for tasks (not started:
+ *   removed; running: flagged). For an actor call force is refused with
+ *   RELAY_ERR_INVALID_ARG, as Ray refuses it for actor tasks.
+ * [IN] recursive: also cancel, the same way, the tasks and actor calls
+ *   the task submitted that have not finished, transitively (Ray's
+ *   default is recursive=True). Actors it created are not killed.
+ * Errors: INVALID_ARG (a ref made by relay_put; force on an actor call),
+ * INVALID_REF (a ref no one made, or released everywhere),
+ * NOT_INITIALIZED, SHUTDOWN. */
+int relay_cancel(relay_ref_t ref, int force, int recursive);
+
 /* ------------------------------------------------------------------------ */
 /* Actors                                                                    */
 /* ------------------------------------------------------------------------ */
@@ -490,8 +527,10 @@ int relay_actor_call(relay_actor_t actor, const char *method, const relay_arg_t 
 int relay_actor_lookup(const char *name, relay_actor_t *actor_p);
 
 /* Kill an actor: its calls not yet started, and calls made later, fail
- * with RELAY_ERR_ACTOR_DEAD; a running method finishes, then the
- * destructor runs and the actor's resources are freed. Killing a dead
+ * with RELAY_ERR_ACTOR_DEAD; a running method finishes (relay_ctx_cancelled
+ * returns 1 inside it from then on, so a long one can stop early; its
+ * gets are not interrupted and its returns stand), then the destructor
+ * runs and the actor's resources are freed. Killing a dead
  * actor does nothing. Returns once rank 0 has taken the request (rank 0
  * remembers dead actors, so their calls keep failing that way). Errors:
  * INVALID_ARG (a null handle), INVALID_REF (a handle no rank made),
@@ -554,7 +593,9 @@ int relay_put_object(const void *data, size_t size, const relay_ref_t *refs, siz
  * is still set to an error object whose relay_object_error() gives the
  * message.
  * Errors: INVALID_ARG, INVALID_REF, TIMEOUT, TASK_FAILED, DEADLOCK,
- * SHUTDOWN, NOT_INITIALIZED, NO_MEMORY, MPI. Inside a task, a get that
+ * CANCELLED (the object's task was cancelled: *obj_p is set as for
+ * TASK_FAILED; or, inside a task that relay_cancel reached, at once and
+ * with no object), SHUTDOWN, NOT_INITIALIZED, NO_MEMORY, MPI. Inside a task, a get that
  * still waits after a short spin (about 50 us) gives the task's CPUs back
  * to its rank until it returns, unless the rank is at max_threads; its
  * GPUs and custom resources stay with it. */
@@ -576,7 +617,8 @@ int relay_get_value(relay_ref_t ref, void *buf, size_t size, double timeout_s);
  * [OUT] num_ready_p: may be NULL. Both are written also on ERR_TIMEOUT and
  * on ERR_INVALID_REF (the unknown ref counts as not ready). timeout_s as in
  * relay_get. Errors: INVALID_ARG (num_ready > n, NaN timeout), INVALID_REF,
- * TIMEOUT, SHUTDOWN, NOT_INITIALIZED. */
+ * TIMEOUT, CANCELLED (inside a task relay_cancel reached), SHUTDOWN,
+ * NOT_INITIALIZED. */
 int relay_wait(const relay_ref_t *refs, size_t n, size_t num_ready, double timeout_s, int *ready_p,
                size_t *num_ready_p);
 
@@ -678,6 +720,12 @@ int relay_ctx_fail(relay_ctx_t *ctx, const char *fmt, ...)
 /* [OUT] the rank running the task / the task's id. Errors: INVALID_ARG. */
 int relay_ctx_rank(const relay_ctx_t *ctx, int *rank_p);
 int relay_ctx_task_id(const relay_ctx_t *ctx, uint64_t *task_id_p);
+
+/* 1 once relay_cancel reached the running task (see relay_cancel), or,
+ * in an actor's method, once its actor was killed (relay_actor_kill); 0
+ * otherwise and for a NULL ctx. Cheap: poll it in long loops. Any thread
+ * while the function runs. */
+int relay_ctx_cancelled(const relay_ctx_t *ctx);
 
 /* Inside an actor's constructor or method: [OUT] actor_p, the actor's own
  * handle. Errors: INVALID_ARG, NOT_IN_TASK (a plain task). */

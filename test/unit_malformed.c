@@ -94,6 +94,7 @@ static void put_submit(relay__wbuf_t *w, const submit_spec_t *s)
         relay__put_u64(w, 10000);
     }
     relay__put_u8(w, s->task_kind);
+    relay__put_u64(w, 0); /* no parent task */
     if (s->trailing) relay__put_u32(w, 0xdeadbeef);
 }
 

@@ -32,6 +32,7 @@ DECODER(free, relay__rec_ids_t)
 DECODER(retain_check, relay__rec_req_id_t)
 DECODER(get_cancel, relay__rec_req_id_t)
 DECODER(kill, relay__rec_req_id_t)
+DECODER(abort, relay__rec_abort_t)
 DECODER(sync, relay__rec_req_id_t)
 DECODER(get, relay__rec_get_t)
 DECODER(get_reply, relay__rec_get_reply_t)
@@ -424,6 +425,7 @@ static relay__rec_submit_t submit_task(relay__rec_arg_t *args)
     m.demand.custom[1].idx = 4;
     m.demand.custom[1].units = 1;
     m.kind = RELAY__KIND_TASK;
+    m.parent = id(3, 11, 0);
     return m;
 }
 
@@ -460,6 +462,7 @@ static void check_submit_eq(const relay__rec_submit_t *a, const relay__rec_submi
     CHECK_EQ(a->class_hash, b->class_hash);
     CHECK_EQ(a->keeps_cpu, b->keeps_cpu);
     CHECK_EQ(a->caller, b->caller);
+    CHECK_EQ(a->parent, b->parent);
 }
 
 static void rec_submit(void)
@@ -481,8 +484,8 @@ static void rec_submit(void)
     size_t o_retries = o_nret + 4, o_nargs = o_retries + 4, o_arg0 = o_nargs + 4;
     size_t o_arg1 = o_arg0 + 1 + 8 + 8, o_arg2 = o_arg1 + 1 + 8, o_dem = o_arg2 + 1 + 8;
     size_t o_cpu = o_dem + 1, o_gpu = o_cpu + 8, o_ncustom = o_gpu + 8, o_c0 = o_ncustom + 4;
-    size_t o_c1 = o_c0 + 12, o_kind = o_c1 + 12;
-    CHECK_EQ(o_kind + 1, w.len);
+    size_t o_c1 = o_c0 + 12, o_kind = o_c1 + 12, o_parent = o_kind + 1;
+    CHECK_EQ(o_parent + 8, w.len);
 
     /* The crash this file guards against: an argument kind that is neither
      * value (1) nor ref (2) was read as a ref. */
@@ -514,6 +517,17 @@ static void rec_submit(void)
     BAD64(&w, dec_submit, o_c0 + 4, 0, "order");
     BAD8(&w, dec_submit, o_kind, 3, "unknown task kind");
     BAD8(&w, dec_submit, o_kind, 255, "unknown task kind");
+    BAD64(&w, dec_submit, o_parent, id(3, 11, 1), "parent");
+    BAD64(&w, dec_submit, o_parent, id(NRANKS, 11, 0), "parent");
+
+    /* No parent: submitted by the program's own thread. */
+    fresh(&w);
+    m.parent = 0;
+    relay__rec_submit_encode(&w, &m);
+    buf = decode_ok(&w, dec_submit, &got);
+    check_submit_eq(&got, &m, args);
+    free(buf);
+    check_skim(&w, relay__rec_submit_ids, &args[1].ref, 1);
 
     /* A constructor (no returns, a name, a reply wanted) without demand. */
     fresh(&w);
@@ -533,7 +547,7 @@ static void rec_submit(void)
     check_skim(&w, relay__rec_submit_ids, NULL, 0);
     size_t o_ckind = o_arg1 + 1, o_mc = o_ckind + 1 + 8;
     size_t o_keeps = o_mc + 4 + S("counter");
-    CHECK_EQ(o_keeps + 1, w.len);
+    CHECK_EQ(o_keeps + 1 + 8, w.len);
     BAD8(&w, dec_submit, o_keeps, 2, "keeps-CPU");
     BAD32(&w, dec_submit, o_nret, 1, "constructor has returns");
     BAD32(&w, dec_submit, o_mc, 0, "max_concurrency");
@@ -1050,6 +1064,21 @@ static void rec_req_ids(void)
     BAD64(&w, dec_sync, 8, 1, "names an id");
     BAD64(&w, dec_sync, 0, 0, "request id 0");
     relay__wbuf_free(&w);
+
+    /* ABORT: [u64 req][u64 id][u8 flags]. */
+    relay__wbuf_init(&w);
+    relay__rec_abort_t a = {7, id(2, 3, 4), RELAY__ABORT_FORCE | RELAY__ABORT_RECURSIVE}, ga;
+    relay__rec_abort_encode(&w, &a);
+    free(decode_ok(&w, dec_abort, &ga));
+    CHECK_EQ(ga.req, a.req);
+    CHECK_EQ(ga.id, a.id);
+    CHECK_EQ(ga.flags, a.flags);
+    check_cuts(&w, dec_abort);
+    BAD64(&w, dec_abort, 0, 0, "request id 0");
+    BAD64(&w, dec_abort, 8, 0, "id is invalid");
+    BAD64(&w, dec_abort, 8, id(NRANKS, 3, 0), "id is invalid");
+    BAD8(&w, dec_abort, 16, 4, "unknown flags");
+    relay__wbuf_free(&w);
 }
 
 static void rec_get(void)
@@ -1246,7 +1275,9 @@ static void rec_control(void)
 static void rec_types(void)
 {
     CHECK_EQ(RELAY__R_SUBMIT, 1);
-    CHECK_EQ(RELAY__R_END, 33); /* 32 types */
+    CHECK_EQ(RELAY__R_END, 34); /* 33 types */
+    CHECK_STREQ(relay__record_name(RELAY__R_ABORT), "ABORT");
+    CHECK(!relay__record_route_ok(RELAY__R_ABORT, 2, 1));
     CHECK_STREQ(relay__record_name(RELAY__R_SUBMIT), "SUBMIT");
     CHECK_STREQ(relay__record_name(RELAY__R_GET_REPLY), "GET_REPLY");
     CHECK_STREQ(relay__record_name(RELAY__R_PONG), "PONG");

@@ -153,6 +153,19 @@ static int req_result(relay__req_t *q)
     return q->obj->status;
 }
 
+/* relay_cancel reached the task running on this thread: its gets and
+ * waits return RELAY_ERR_CANCELLED from then on. */
+static int task_cancelled(void)
+{
+    relay_ctx_t *ctx = relay__worker_current();
+    return ctx && relay__worker_cancel_bits(ctx) & RELAY__CANCEL_TASK;
+}
+
+static int cancelled_error(const char *call)
+{
+    return relay__error(RELAY_ERR_CANCELLED, "%s: the task calling it was cancelled", call);
+}
+
 static int get_impl(const char *call, const relay_ref_t *refs, size_t n, double timeout_s,
                     relay_object_t *objs_p)
 {
@@ -161,6 +174,7 @@ static int get_impl(const char *call, const relay_ref_t *refs, size_t n, double 
     if (!objs_p) return relay__error(RELAY_ERR_INVALID_ARG, "%s: output is NULL", call);
     if ((rc = relay__check_refs_arg(call, refs, n)) || (rc = relay__check_timeout(call, timeout_s)))
         return rc;
+    if (task_cancelled()) return cancelled_error(call);
     if (n == 0) return RELAY_OK;
     relay__batch_t b;
     req_set_t s = {calloc(n, sizeof(relay__req_t)), n, n, &b};
@@ -189,6 +203,7 @@ static int get_impl(const char *call, const relay_ref_t *refs, size_t n, double 
         pthread_cond_destroy(&b.cv);
         free(s.q);
         if (shut) return relay__error(RELAY_ERR_SHUTDOWN, "%s: relay is shutting down", call);
+        if (task_cancelled()) return cancelled_error(call);
         return relay__error(RELAY_ERR_TIMEOUT, "%s: %zu object(s) not ready after %.3f s", call, n,
                             timeout_s);
     }
@@ -276,6 +291,7 @@ static int wait_impl(const relay_ref_t *refs, size_t n, size_t num_ready, double
     if (num_ready > n)
         return relay__error(RELAY_ERR_INVALID_ARG, "relay_wait: num_ready %zu > n %zu", num_ready,
                             n);
+    if (task_cancelled()) return cancelled_error("relay_wait");
     relay__batch_t b;
     req_set_t s = {calloc(n ? n : 1, sizeof(relay__req_t)), n, num_ready, &b};
     if (!s.q) return relay__error(RELAY_ERR_NO_MEMORY, "relay_wait: out of memory");
@@ -308,6 +324,8 @@ static int wait_impl(const relay_ref_t *refs, size_t n, size_t num_ready, double
             rc = relay__error(rc, "relay_wait: %s",
                               rc == RELAY_ERR_INVALID_REF ? "a ref is unknown or already released"
                                                           : relay_strerror(rc));
+        else if ((!done || k < num_ready) && !relay__g.shutting_down && task_cancelled())
+            rc = cancelled_error("relay_wait");
         else if (!done || k < num_ready)
             rc = relay__error(relay__g.shutting_down ? RELAY_ERR_SHUTDOWN : RELAY_ERR_TIMEOUT,
                               "relay_wait: %zu of %zu ready, %zu wanted", k, n, num_ready);

@@ -111,9 +111,13 @@ int relay__wait_until(relay__batch_t *b, double deadline, int (*done)(void *), v
     relay_ctx_t *ctx = relay__worker_current();
     relay__wait_t none = {NULL, 0, 0, 1};
     int blocked = 0, ok;
+    /* A get or wait of a task ends when relay_cancel reaches the task. */
+    relay_ctx_t *cancellable = wait ? ctx : NULL;
+    if (cancellable) relay__worker_wait_cv(cancellable, &b->cv);
     /* Where ranks outnumber cores, spinning steals the core the reply needs. */
     double spin_end = relay__bell_oversubscribed() ? 0 : relay__now() + SPIN_WAIT_SECONDS;
-    while (!(ok = done(arg)) && !relay__g.shutting_down) {
+    while (!(ok = done(arg)) && !relay__g.shutting_down &&
+           !(cancellable && relay__worker_cancel_bits(cancellable) & RELAY__CANCEL_TASK)) {
         double now = relay__now();
         if (deadline >= 0 && now >= deadline) break;
         if (now < spin_end) {
@@ -146,6 +150,7 @@ int relay__wait_until(relay__batch_t *b, double deadline, int (*done)(void *), v
         ts.tv_nsec = ns % 1000000000L;
         pthread_cond_timedwait(&b->cv, &relay__g.lock, &ts);
     }
+    if (cancellable) relay__worker_wait_cv(cancellable, NULL);
     if (blocked) relay__worker_unblock(ctx);
     return ok;
 }

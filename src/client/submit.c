@@ -9,6 +9,7 @@
 #include "log.h"
 #include "registry.h"
 #include "runtime.h"
+#include "worker.h"
 
 /* ---------------------------------------------------------------------- */
 /* submit                                                                   */
@@ -191,6 +192,10 @@ static void encode_submit(relay__wbuf_t *w, uint64_t req, const void *arg)
     m.class_hash = sb->class_hash;
     m.keeps_cpu = sb->keeps_cpu;
     m.caller = sb->caller;
+    /* Submitted from inside a task: that task is its parent. */
+    relay_ctx_t *cur = relay__worker_current();
+    m.parent = 0;
+    if (cur) relay_ctx_task_id(cur, &m.parent);
     relay__rec_submit_encode(w, &m);
 }
 

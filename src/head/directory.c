@@ -219,6 +219,16 @@ int relay__dir_add_dep(relay__dentry_t *e, struct relay__stask *t)
     return 0;
 }
 
+uint32_t relay__dir_drop_dep(relay__dentry_t *e, struct relay__stask *t)
+{
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < e->ndeps; i++)
+        if (e->deps[i] != t) e->deps[kept++] = e->deps[i];
+    uint32_t dropped = e->ndeps - kept;
+    e->ndeps = kept;
+    return dropped;
+}
+
 static void post_free(int holder, uint64_t id)
 {
     relay__rec_ids_t m = {{1, &id}};
@@ -317,6 +327,7 @@ void relay__dir_on_put(int src, relay__rbuf_t *r)
         relay__log(RELAY__LOG_ERROR, "out of memory recording object %#llx", id);
         return;
     }
+    e->put = 1;
     if (d->is_inline) {
         struct relay_object *o = relay__obj_from_desc(m.id, d);
         if (!o) o = relay__dir_oom_object(m.id, d->size);

@@ -35,6 +35,7 @@ typedef struct relay__dentry {
     relay__dwaiter_t *waiters;
     struct relay__stask **deps; /* tasks waiting for it */
     uint32_t ndeps, capdeps;
+    int put; /* made by relay_put, not by a task (relay_cancel refuses it) */
 } relay__dentry_t;
 
 int relay__dir_init(void);
@@ -48,6 +49,8 @@ relay__dentry_t *relay__dir_add_pending(uint64_t id);
 void relay__dir_set_ready(relay__dentry_t *e, struct relay_object *obj, int holder, uint64_t size,
                           const uint64_t *refs, uint32_t nrefs, const struct relay__array *array);
 int relay__dir_add_dep(relay__dentry_t *e, struct relay__stask *t);
+/* t no longer waits for e (cancelled): returns how many times it did. */
+uint32_t relay__dir_drop_dep(relay__dentry_t *e, struct relay__stask *t);
 /* Free e if nothing keeps it alive any more. */
 void relay__dir_maybe_free(relay__dentry_t *e);
 /* e's descriptor (records.h), pointing into e. */

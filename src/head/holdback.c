@@ -173,11 +173,14 @@ static int first_unsettled(int src, uint64_t epoch, uint8_t type, relay__rbuf_t 
     relay__rec_req_id_t q;
     relay__rec_get_t g;
     relay__rec_put_t p;
+    relay__rec_abort_t a;
     switch (type) {
     case RELAY__R_GET:
         return relay__rec_get_decode(&r, &g) ? -1 : check_id(src, epoch, g.id, why_p);
     case RELAY__R_KILL:
         return relay__rec_kill_decode(&r, &q) ? -1 : check_id(src, epoch, q.id, why_p);
+    case RELAY__R_ABORT:
+        return relay__rec_abort_decode(&r, &a) ? -1 : check_id(src, epoch, a.id, why_p);
     case RELAY__R_RETAIN_CHECK:
         return relay__rec_retain_check_decode(&r, &q) ? -1 : check_id(src, epoch, q.id, why_p);
     case RELAY__R_PUT:

@@ -88,6 +88,8 @@ typedef struct relay__stask {
     int pinned;               /* its ref arguments are pinned in the directory */
     int fail_status;          /* a dependency failed: the task will not run */
     int cancelling;           /* rank 0 asked its rank to drop it */
+    int cancelled;            /* relay_cancel: never started or retried from now on */
+    uint64_t parent;          /* the task that submitted it, or 0 */
     int ahead;                /* sent to rank before its arguments exist, not started */
     int done_early;           /* finished before all its arguments were known ready here */
     int has_consumer;         /* a task was placed ahead on its rank for its returns */

@@ -36,6 +36,9 @@ static uint64_t fwd_id;
 static int *fwd_ranks;
 static uint32_t fwd_n, fwd_cap;
 
+static void cancel_here(stask_t *t);
+static void drop_deps(stask_t *t);
+
 /* CPUs a rank may be promised beyond its capacity, so the next task is at
  * hand when a CPU frees instead of a round trip later: enough for about
  * QUEUE_SECONDS of work at the recent average run time. Short tasks get a
@@ -127,6 +130,7 @@ int relay__sched_init(void)
     relay__handler_set(RELAY__R_SYNC, relay__sched_on_sync);
     relay__handler_set(RELAY__R_SHUTDOWN_ACK, relay__sched_on_shutdown_ack);
     relay__handler_set(RELAY__R_RECALLED, relay__sched_on_recalled);
+    relay__handler_set(RELAY__R_ABORT, relay__sched_on_abort);
     relay__comm_hooks()->tick = relay__sched_tick;
     return relay__actors_init();
 }
@@ -652,6 +656,7 @@ void relay__sched_unpin(stask_t *t)
  * nothing, until they are (the directory's lists of dependents name it). */
 static void task_retire(stask_t *t)
 {
+    if (t->cancelled) drop_deps(t); /* nothing to wait for: it is over */
     if (t->missing > 0) {
         t->done_early = 1;
         return;
@@ -698,15 +703,20 @@ void relay__sched_fail_ready(stask_t *t, int status, const char *msg)
 }
 
 /* Ask t's rank to fail t with status and msg if it has not started. */
-static void cancel(stask_t *t, int status, const char *msg)
+static void post_cancel(const stask_t *t, int status, const char *msg)
 {
-    if (t->cancelling || t->rank < 0) return;
-    t->cancelling = 1;
     relay__rec_cancel_t m = {t->id, status, msg};
     size_t start;
     relay__wbuf_t *w = relay__msg_begin(t->rank, RELAY__R_CANCEL, &start);
     relay__rec_cancel_encode(w, &m);
     relay__msg_end(t->rank, w, start);
+}
+
+static void cancel(stask_t *t, int status, const char *msg)
+{
+    if (t->cancelling || t->rank < 0) return;
+    t->cancelling = 1;
+    post_cancel(t, status, msg);
 }
 
 void relay__sched_cancel(stask_t *t, int status, const char *msg)
@@ -748,6 +758,127 @@ void relay__sched_dep_ready(stask_t *t, relay__dentry_t *e)
         make_ready(t);
         dispatch();
     }
+}
+
+/* ---------------------------------------------------------------------- */
+/* relay_cancel                                                             */
+/* ---------------------------------------------------------------------- */
+
+/* t no longer waits for its arguments in the directory's lists. */
+static void drop_deps(stask_t *t)
+{
+    for (uint32_t i = 0; t->missing > 0 && i < t->nargs; i++) {
+        if (t->args[i].kind != RELAY_ARG_REF) continue;
+        relay__dentry_t *e = relay__dir_lookup(t->args[i].ref);
+        if (e && !e->ready) t->missing -= (int)relay__dir_drop_dep(e, t);
+    }
+}
+
+/* t, cancelled and on no rank (queued here, on its actor's stream, or
+ * waiting for its arguments), fails at once holding nothing. */
+static void cancel_here(stask_t *t)
+{
+    char msg[400];
+    snprintf(msg, sizeof msg, "task '%s' (function '%s') was cancelled before it started", t->name,
+             t->fn);
+    relay__list_remove(&t->link);
+    drop_deps(t);
+    task_fail(t, RELAY_ERR_CANCELLED, msg);
+}
+
+/* Cancel t: failed here if no rank has it; else its rank drops it if it
+ * has not started, or flags it (a running method runs on untouched). The
+ * rank's DONE then ends it like any other; a DONE that crossed the CANCEL
+ * stands. */
+static void cancel_one(stask_t *t)
+{
+    if (t->cancelled || t->done_early || t->kind == RELAY__KIND_ACTOR) return;
+    t->cancelled = 1;
+    t->retries_left = 0;
+    if (t->rank < 0) {
+        cancel_here(t);
+        return;
+    }
+    char msg[400];
+    snprintf(msg, sizeof msg,
+             "task '%s' (function '%s') was cancelled before it started on rank %d", t->name, t->fn,
+             t->rank);
+    if (t->kind == RELAY__KIND_TASK) t->cancelling = 1; /* not moved, not recalled any more */
+    post_cancel(t, RELAY_ERR_CANCELLED, msg);
+}
+
+/* Add id to the set and the list; 0, or -1 when out of memory. */
+static int tree_add(relay__map_t *set, uint64_t **ids, size_t *n, size_t *cap, uint64_t id)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? 2 * *cap : 16;
+        uint64_t *v = realloc(*ids, c * sizeof *v);
+        if (!v) return -1;
+        *ids = v;
+        *cap = c;
+    }
+    if (relay__map_put(set, id, (void *)1) != 0) return -1;
+    (*ids)[(*n)++] = id;
+    return 0;
+}
+
+/* Cancel root and, when recursive, every pending task it submitted,
+ * transitively (one pass over the tasks per generation). Tasks are looked
+ * up again by id: failing one may fail and free its dependents. */
+static void cancel_tree(stask_t *root, int recursive)
+{
+    relay__map_t set;
+    relay__map_init(&set);
+    uint64_t *ids = NULL;
+    size_t n = 0, cap = 0, before = 0;
+    int oom = tree_add(&set, &ids, &n, &cap, root->id) != 0;
+    while (recursive && !oom && n > before) {
+        before = n;
+        stask_t *t;
+        RELAY__MAP_EACH(&S()->tasks, t)
+        {
+            if (!oom && t->parent && relay__map_get(&set, t->parent) &&
+                !relay__map_get(&set, t->id))
+                oom = tree_add(&set, &ids, &n, &cap, t->id) != 0;
+        }
+    }
+    if (oom) relay__log(RELAY__LOG_ERROR, "out of memory: not every child of a cancelled task is");
+    for (size_t i = 0; i < n; i++) {
+        stask_t *t = relay__map_get(&S()->tasks, ids[i]);
+        if (t) cancel_one(t);
+    }
+    relay__map_destroy(&set);
+    free(ids);
+}
+
+/* The status relay_cancel answers for ref id, cancelling its maker. */
+static int abort_task(int src, const relay__rec_abort_t *m)
+{
+    stask_t *t = maker_of(m->id);
+    if (!t || t->kind == RELAY__KIND_ACTOR || relay__id_index(m->id) >= t->nret) {
+        relay__dentry_t *e = relay__dir_lookup(m->id);
+        if (!e) return RELAY_ERR_INVALID_REF;
+        return e->put ? RELAY_ERR_INVALID_ARG : RELAY_OK; /* finished: nothing to do */
+    }
+    if ((m->flags & RELAY__ABORT_FORCE) && t->kind == RELAY__KIND_METHOD)
+        return RELAY_ERR_INVALID_ARG;
+    relay__log(RELAY__LOG_INFO, "rank %d cancels task '%s' (%#llx)%s", src, t->name,
+               (unsigned long long)t->id,
+               m->flags & RELAY__ABORT_RECURSIVE ? " and the tasks it submitted" : "");
+    cancel_tree(t, m->flags & RELAY__ABORT_RECURSIVE);
+    return RELAY_OK;
+}
+
+void relay__sched_on_abort(int src, relay__rbuf_t *r)
+{
+    relay__rec_abort_t m;
+    if (relay__rec_abort_decode(r, &m) != 0) {
+        relay__rec_malformed(RELAY__R_ABORT, src, r);
+        return;
+    }
+    relay__post_reply(src, m.req, abort_task(src, &m));
+    if (may_deadlock(S())) S()->check_due = 1;
+    dispatch();
 }
 
 /* ---------------------------------------------------------------------- */
@@ -819,6 +950,7 @@ static stask_t *task_new(int src, const relay__rec_submit_t *m)
     t->caller = m->caller;
     t->actor_id = m->actor_id;
     t->class_hash = m->class_hash;
+    t->parent = m->parent;
     return t;
 }
 
@@ -934,7 +1066,7 @@ static void record_return(int src, const relay__desc_t *d, uint64_t id)
 static int retryable(int status)
 {
     return status != RELAY_ERR_DEADLOCK && status != RELAY_ERR_SHUTDOWN &&
-           status != RELAY_ERR_ACTOR_DEAD;
+           status != RELAY_ERR_ACTOR_DEAD && status != RELAY_ERR_CANCELLED;
 }
 
 static void recall(stask_t *t)
@@ -1091,7 +1223,10 @@ void relay__sched_on_recalled(int src, relay__rbuf_t *r)
     else
         unreserve(t, 1);
     relay__g.tasks_moved++;
-    if (!t->missing) make_ready(t);
+    if (t->cancelled)
+        cancel_here(t); /* cancelled while the RECALL travelled: it never runs */
+    else if (!t->missing)
+        make_ready(t);
     dispatch();
 }
 

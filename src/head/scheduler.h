@@ -32,6 +32,8 @@ void relay__sched_on_done(int src, relay__rbuf_t *r);
 void relay__sched_on_block(int src, relay__rbuf_t *r);
 void relay__sched_on_unblock(int src, relay__rbuf_t *r);
 void relay__sched_on_sync(int src, relay__rbuf_t *r);
+/* relay_cancel's request (ABORT), answered by a REPLY. */
+void relay__sched_on_abort(int src, relay__rbuf_t *r);
 void relay__sched_on_shutdown_ack(int src, relay__rbuf_t *r);
 
 #endif

@@ -25,6 +25,7 @@ typedef struct relay__host {
     int dead_status;
     char dead_msg[1100];
     relay__list_t mailbox; /* calls not taken by a thread, in arrival order */
+    relay__list_t taken;   /* calls its threads took, until they finish */
     uint64_t ctor_id;      /* its constructor's task, queued or running */
     int constructing;      /* the constructor runs (no longer cancellable) */
     uint32_t max_conc;
@@ -182,7 +183,8 @@ int relay__host_on_create(relay_ctx_t *c)
         snprintf(msg, sizeof msg, "actor %#llx: %s on rank %d", (unsigned long long)c->actor_id,
                  cls ? "created twice" : "its class is not registered", relay__g.rank);
     } else if (!(h = calloc(1, sizeof *h)) ||
-               (relay__list_init(&h->mailbox), relay__map_put(&H.hosts, c->actor_id, h) != 0)) {
+               (relay__list_init(&h->mailbox), relay__list_init(&h->taken),
+                relay__map_put(&H.hosts, c->actor_id, h) != 0)) {
         free(h);
         h = NULL;
         snprintf(msg, sizeof msg, "actor %#llx: out of memory on rank %d",
@@ -268,6 +270,9 @@ void relay__host_on_kill(int src, relay__rbuf_t *r)
         fail_mailbox(h);
         return;
     }
+    /* Methods running now finish; relay_ctx_cancelled tells them. */
+    relay_ctx_t *c;
+    RELAY__LIST_EACH(&h->taken, c, relay_ctx_t, link) relay__worker_flag(c, RELAY__CANCEL_KILLED);
     set_dead(h, status, msg); /* its threads clean up once idle */
 }
 
@@ -437,9 +442,11 @@ static void *actor_main(void *arg)
         if (h->phase != ALIVE) break;
         relay_ctx_t *c = relay__ctx_first(&h->mailbox);
         relay__list_remove(&c->link);
+        relay__list_push_back(&h->taken, &c->link);
         h->inflight++;
         run_method(h, c, h->next_take++);
         h->inflight--;
+        relay__list_remove(&c->link);
         relay__ctx_free(c);
     }
     /* The thread that sees it idle last cleans up; the others just go. */

@@ -154,6 +154,11 @@ relay_ctx_t *relay__flow_take_waiting(uint64_t task_id)
     return c;
 }
 
+relay_ctx_t *relay__flow_live(uint64_t task_id)
+{
+    return F ? relay__map_get(&F->live, task_id) : NULL;
+}
+
 void relay__flow_drop_waiting(void)
 {
     if (!F || !F->nwaiting) return;

@@ -36,6 +36,9 @@ int relay__flow_deliver(relay_ctx_t *c);
 /* The waiting (not queued) context of task_id, taken out of waiting, or
  * NULL. */
 relay_ctx_t *relay__flow_take_waiting(uint64_t task_id);
+/* The context of task_id on this rank, from its arrival to its free
+ * (waiting, queued, running or finishing), or NULL. */
+relay_ctx_t *relay__flow_live(uint64_t task_id);
 /* Free every waiting context (shutdown: they will not run). */
 void relay__flow_drop_waiting(void);
 /* Tasks waiting here for objects. */

@@ -152,6 +152,11 @@ int relay_ctx_task_id(const relay_ctx_t *ctx, uint64_t *task_id_p)
     return RELAY_OK;
 }
 
+int relay_ctx_cancelled(const relay_ctx_t *ctx)
+{
+    return ctx && relay__worker_cancel_bits(ctx) ? 1 : 0;
+}
+
 int relay_ctx_actor(const relay_ctx_t *ctx, relay_actor_t *actor_p)
 {
     if (!ctx || !actor_p)

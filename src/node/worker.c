@@ -57,6 +57,22 @@ void relay__worker_note_failure(const char *call, int status)
     if (c->cause_detail > strlen(cause)) c->cause_detail = strlen(cause);
 }
 
+int relay__worker_cancel_bits(const relay_ctx_t *c)
+{
+    return atomic_load_explicit(&c->cancel, memory_order_relaxed);
+}
+
+void relay__worker_flag(relay_ctx_t *c, int bits)
+{
+    atomic_fetch_or_explicit(&c->cancel, bits, memory_order_relaxed);
+    if (c->wait_cv) pthread_cond_broadcast(c->wait_cv);
+}
+
+void relay__worker_wait_cv(relay_ctx_t *c, pthread_cond_t *cv)
+{
+    c->wait_cv = cv;
+}
+
 void relay__ctx_free(relay_ctx_t *c)
 {
     relay__flow_forget(c);
@@ -164,7 +180,12 @@ void relay__post_done(relay_ctx_t *c, int rc)
     char *msg = NULL, head[3 * RELAY_MAX_NAME] = "";
     int status = RELAY_OK;
     if (!c->failed && rc == 0) check_rets_set(c);
-    if (c->failed || rc != 0) {
+    if (relay__worker_cancel_bits(c) & RELAY__CANCEL_TASK) {
+        /* Whatever it returned: its caller asked for it not to finish. */
+        status = RELAY_ERR_CANCELLED;
+        snprintf(head, sizeof head, "task '%s' (function '%s') was cancelled (it ran on rank %d)",
+                 c->name, c->fn, relay__g.rank);
+    } else if (c->failed || rc != 0) {
         status = RELAY_ERR_TASK_FAILED;
         char num[48];
         snprintf(head, sizeof head, "task '%s' (function '%s') failed on rank %d: ", c->name, c->fn,
@@ -318,6 +339,8 @@ static int fail_early(relay_ctx_t *c)
 static int run_task(relay__pool_t *p, relay_ctx_t *c)
 {
     if (c->failed || relay__ctx_fetch_args(c) != RELAY_OK) return fail_early(c);
+    /* Cancelled while its arguments came: it does not start. */
+    if (relay__worker_cancel_bits(c) & RELAY__CANCEL_TASK) return fail_early(c);
     const char *name = NULL;
     relay_fn_t fn = c->kind == RELAY__KIND_TASK ? relay__fn_lookup(c->fn_hash, &name) : NULL;
     if (c->kind == RELAY__KIND_TASK && (!fn || strcmp(name, c->fn) != 0)) {
@@ -787,9 +810,14 @@ void relay__worker_on_cancel(int src, relay__rbuf_t *r)
     if (!p) return;
     /* A call still in its actor's mailbox is dropped there. */
     if (relay__host_cancel(m.task_id, m.status, m.msg)) return;
-    /* Only a task still queued can be dropped; one that started runs on. */
+    /* Only a task still queued can be dropped; one that started runs on,
+     * told by its flag when relay_cancel asked (a method: not even that). */
     relay_ctx_t *c = relay__pool_take_queued(p, m.task_id);
-    if (!c) return;
+    if (!c) {
+        c = m.status == RELAY_ERR_CANCELLED ? relay__flow_live(m.task_id) : NULL;
+        if (c && c->kind == RELAY__KIND_TASK) relay__worker_flag(c, RELAY__CANCEL_TASK);
+        return;
+    }
     relay__post_failure(m.task_id, m.status, m.msg);
     if (c->kind == RELAY__KIND_ACTOR) relay__host_abort(c, m.msg);
     relay__ctx_free(c);

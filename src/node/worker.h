@@ -7,6 +7,7 @@
 #ifndef RELAY_WORKER_H
 #define RELAY_WORKER_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,6 +45,16 @@ void relay__worker_note_failure(const char *call, int status);
  * task's CPUs to come free). */
 void relay__worker_block(relay_ctx_t *ctx, const relay__wait_t *wait);
 void relay__worker_unblock(relay_ctx_t *ctx);
+/* Why relay_ctx_cancelled says 1: relay_cancel reached the running task
+ * (its gets and waits then return RELAY_ERR_CANCELLED, its returns fail
+ * with it), or its actor was killed (a flag to poll, nothing more). */
+enum { RELAY__CANCEL_TASK = 1, RELAY__CANCEL_KILLED = 2 };
+/* The RELAY__CANCEL_* bits of ctx (any thread, lock not needed). */
+int relay__worker_cancel_bits(const relay_ctx_t *ctx);
+/* Set bits on ctx and wake its get/wait if one sleeps (lock held). */
+void relay__worker_flag(relay_ctx_t *ctx, int bits);
+/* The condition ctx's get/wait sleeps on now, or NULL (lock held). */
+void relay__worker_wait_cv(relay_ctx_t *ctx, pthread_cond_t *cv);
 /* Releases made inside a task go out with its completion. Lock held. */
 void relay__worker_defer_releases(relay_ctx_t *ctx, const uint64_t *ids, size_t n);
 

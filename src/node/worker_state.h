@@ -6,6 +6,7 @@
 #define RELAY_WORKER_STATE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "list.h"
@@ -64,7 +65,11 @@ struct relay_ctx {
     uint32_t nsubs, capsubs;
     uint64_t *delivered;
     uint32_t ndelivered, capdelivered;
-    relay__list_t link; /* on its pool's queue or its actor's mailbox */
+    /* RELAY__CANCEL_* bits, read without the lock by relay_ctx_cancelled;
+     * the condition its get/wait sleeps on, so a cancel can wake it. */
+    atomic_int cancel;
+    pthread_cond_t *wait_cv;
+    relay__list_t link; /* on its pool's queue, its actor's mailbox, or running there */
 };
 
 /* The first context queued on q, or NULL. */

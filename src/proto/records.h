@@ -46,6 +46,7 @@
     X(BLOCK, TO0)         /* worker: a task blocked (CPUs given back, what it waits for) */        \
     X(UNBLOCK, TO0)       /* worker: it resumed (CPUs taken back) */                               \
     X(KILL, TO0)          /* client: kill this actor (REPLY) */                                    \
+    X(ABORT, TO0)         /* client: cancel the task making this object (REPLY) */                 \
     X(LOOKUP, TO0)        /* client: the actor of this name (ACTOR_REPLY) */                       \
     X(ACTOR_GONE, TO0)    /* actor's rank: destructor ran, resources back */                       \
     X(ACTOR_CPU, TO0)     /* actor's rank: its CPUs given back (-) or taken (+) */                 \
@@ -223,6 +224,9 @@ typedef struct relay__rec_submit {
      * tasks, else the calling task's id (an actor's, inside its methods). */
     uint64_t actor_id, class_hash;
     uint64_t caller;
+    /* The task that submitted it (0: none, the program's own threads), so
+     * that cancelling a task can cancel what it submitted. */
+    uint64_t parent;
 } relay__rec_submit_t;
 void relay__rec_submit_encode(relay__wbuf_t *w, const relay__rec_submit_t *m);
 int relay__rec_submit_decode(relay__rbuf_t *r, relay__rec_submit_t *m_p);
@@ -367,6 +371,16 @@ int relay__rec_retain_check_decode(relay__rbuf_t *r, relay__rec_req_id_t *m_p);
 int relay__rec_get_cancel_decode(relay__rbuf_t *r, relay__rec_req_id_t *m_p);
 int relay__rec_kill_decode(relay__rbuf_t *r, relay__rec_req_id_t *m_p);
 int relay__rec_sync_decode(relay__rbuf_t *r, relay__rec_req_id_t *m_p);
+
+/* ABORT: cancel the task whose return id is (relay_cancel); flags
+ * RELAY__ABORT_*. Answered by a REPLY. */
+enum { RELAY__ABORT_FORCE = 1, RELAY__ABORT_RECURSIVE = 2 };
+typedef struct relay__rec_abort {
+    uint64_t req, id;
+    uint8_t flags;
+} relay__rec_abort_t;
+void relay__rec_abort_encode(relay__wbuf_t *w, const relay__rec_abort_t *m);
+int relay__rec_abort_decode(relay__rbuf_t *r, relay__rec_abort_t *m_p);
 
 /* GET: flags RELAY__GET_*. */
 typedef struct relay__rec_get {

@@ -114,6 +114,24 @@ int relay__rec_sync_decode(relay__rbuf_t *r, relay__rec_req_id_t *m_p)
 }
 
 /* [u64 req][u64 id][u8 flags]. */
+void relay__rec_abort_encode(relay__wbuf_t *w, const relay__rec_abort_t *m)
+{
+    relay__put_u64(w, m->req);
+    relay__put_u64(w, m->id);
+    relay__put_u8(w, m->flags);
+}
+
+int relay__rec_abort_decode(relay__rbuf_t *r, relay__rec_abort_t *m_p)
+{
+    m_p->req = get_req(r);
+    m_p->id = relay__rec_get_id(r, "the object id is invalid");
+    m_p->flags = relay__get_u8(r);
+    if (!r->err && (m_p->flags & ~(RELAY__ABORT_FORCE | RELAY__ABORT_RECURSIVE)))
+        return relay__rbuf_fail(r, "unknown flags");
+    return relay__rec_end(r);
+}
+
+/* [u64 req][u64 id][u8 flags]. */
 void relay__rec_get_encode(relay__wbuf_t *w, const relay__rec_get_t *m)
 {
     relay__put_u64(w, m->req);

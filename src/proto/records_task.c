@@ -172,6 +172,7 @@ void relay__rec_submit_encode(relay__wbuf_t *w, const relay__rec_submit_t *m)
         relay__put_u64(w, m->class_hash);
         relay__put_u64(w, m->caller);
     }
+    relay__put_u64(w, m->parent);
 }
 
 static int submit_tail_decode(relay__rbuf_t *r, relay__rec_submit_t *m)
@@ -201,6 +202,10 @@ static int submit_tail_decode(relay__rbuf_t *r, relay__rec_submit_t *m)
         return relay__rbuf_fail(r, "unknown task kind");
     }
     if (!r->err) nret_check(r, m->kind, m->nret);
+    /* The parent is a task's own id, or 0. */
+    m->parent = relay__get_u64(r);
+    if (!r->err && m->parent && (!relay__rec_id_ok(m->parent) || relay__id_index(m->parent) != 0))
+        return relay__rbuf_fail(r, "the parent task id is invalid");
     return relay__rec_end(r);
 }
 
