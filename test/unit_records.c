@@ -574,7 +574,7 @@ static void rec_submit(void)
     BAD64(&w, dec_submit, o_ckind + 1, 0, "actor id");
     BAD64(&w, dec_submit, o_ckind + 1, id(NRANKS, 5, 0), "actor id");
     size_t o_caller = o_ckind + 1 + 16;
-    CHECK_EQ(o_caller + 8, w.len);
+    CHECK_EQ(o_caller + 8 + 8, w.len); /* then the parent */
     BAD64(&w, dec_submit, o_caller, id(2, 9, 1), "caller");
     BAD64(&w, dec_submit, o_caller, id(NRANKS, 9, 0), "caller");
     /* 0: the sending rank's threads outside tasks. */

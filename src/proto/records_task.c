@@ -149,7 +149,7 @@ static int nret_check(relay__rbuf_t *r, uint8_t kind, uint32_t nret)
 /* [u64 task_id][u64 fn_hash][str fn][str name][u32 nret][u32 retries]
  * [u32 nargs][args][u8 has_demand][demand][u8 kind] then a constructor's
  * [u64 req][u32 max_conc][str actor_name][u8 keeps_cpu] or a method's
- * [u64 actor_id][u64 class_hash][u64 caller]. */
+ * [u64 actor_id][u64 class_hash][u64 caller]; last [u64 parent]. */
 void relay__rec_submit_encode(relay__wbuf_t *w, const relay__rec_submit_t *m)
 {
     relay__put_u64(w, m->task_id);
