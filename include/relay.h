@@ -655,6 +655,28 @@ int relay_ctx_actor(const relay_ctx_t *ctx, relay_actor_t *actor_p);
  * [OUT] num_ids_p: how many the task has. Errors: INVALID_ARG. */
 int relay_ctx_gpu_ids(const relay_ctx_t *ctx, int *ids, size_t max_ids, size_t *num_ids_p);
 
+/* The physical ids of the task's GPUs, what Ray's get_gpu_ids() gives: for
+ * each of relay_ctx_gpu_ids' ordinals, the entry of CUDA_VISIBLE_DEVICES at
+ * that ordinal as the job gave it ("4", or a UUID such as "GPU-5d2c..." or
+ * "MIG-..."), or the ordinal itself when CUDA_VISIBLE_DEVICES is unset or
+ * has no entry there. With CUDA_VISIBLE_DEVICES=4,5,6 a task with all
+ * three GPUs gets ordinals 0, 1, 2 (for cudaSetDevice) and physical ids
+ * 4, 5, 6 (for logs, nvidia-smi, pinning). Virtual GPUs (RELAY_NUM_GPUS
+ * beyond the real devices) map their ordinal the same way, so a machine
+ * without GPUs can rehearse a job's mapping; their ids name no device.
+ * relay reads CUDA_VISIBLE_DEVICES once, in relay_init. */
+#define RELAY_GPU_NAME_MAX 128 /* a physical id's characters, NUL included */
+/* [OUT] buf: the physical id of GPU i (0 <= i < num_ids of
+ * relay_ctx_gpu_ids) as a NUL-terminated string of at most
+ * RELAY_GPU_NAME_MAX - 1 characters (longer entries are cut). Errors:
+ * INVALID_ARG (NULL ctx or buf), OUT_OF_RANGE (i), SIZE_MISMATCH (size too
+ * small for the id and its NUL: buf untouched; RELAY_GPU_NAME_MAX always
+ * suffices). */
+int relay_ctx_gpu_physical_name(const relay_ctx_t *ctx, size_t i, char *buf, size_t size);
+/* The same as numbers, in the manner of relay_ctx_gpu_ids: -1 where the id
+ * is not a plain non-negative number (a UUID). */
+int relay_ctx_gpu_physical_ids(const relay_ctx_t *ctx, int *ids, size_t max_ids, size_t *num_ids_p);
+
 /* ------------------------------------------------------------------------ */
 /* Introspection                                                             */
 /* ------------------------------------------------------------------------ */
