@@ -537,7 +537,9 @@ int relay_get_value(relay_ref_t ref, void *buf, size_t size, double timeout_s);
  * num_ready flags are set on success, on the first num_ready refs in input
  * order among those ready when it returns (a loop "wait for one, handle
  * it, wait for the rest" sees each ref once). On ERR_TIMEOUT the flags are
- * those of the refs ready by then, fewer than num_ready.
+ * those of the refs ready by then, fewer than num_ready. To know which
+ * refs are ready first, a wait for fewer than n asks rank 0 which are ready
+ * now before it waits for more: one round trip more than a wait for all.
  * num_ready 0 (a deviation: Ray wants at least 1) is a poll that does not
  * wait: it flags every ref ready now, however many, so a program can see
  * all that is done in one call; timeout_s does not matter then.
