@@ -601,10 +601,20 @@ int relay_put_object(const void *data, size_t size, const relay_ref_t *refs, siz
  * GPUs and custom resources stay with it. */
 int relay_get(relay_ref_t ref, double timeout_s, relay_object_t *obj_p);
 
-/* Get n objects. [OUT] objs_p: n views (all set, error objects included)
- * unless the status is INVALID_ARG, INVALID_REF (a ref that names no
- * object), TIMEOUT, SHUTDOWN, NOT_INITIALIZED or NO_MEMORY, in which case
- * none is set. Otherwise returns the first error among the objects. */
+/* Get n objects (a ref may appear more than once). It returns as soon as
+ * one of them is known to have failed, without waiting for the others, as
+ * Ray's get raises a task's error at once.
+ * [OUT] objs_p: n entries. None is set when the status is INVALID_ARG,
+ * INVALID_REF (a ref that names no object), TIMEOUT, SHUTDOWN,
+ * NOT_INITIALIZED or NO_MEMORY. On RELAY_OK all n are views. On an
+ * object's error (TASK_FAILED, DEADLOCK, ...: the first in input order
+ * among the objects in, its message in relay_last_error) every entry is
+ * set: a view for each object that was in by then, the failed ones
+ * included (as error objects), NULL for the others, whose requests are
+ * cancelled. Free each non-NULL entry with relay_object_free. When every
+ * object is in when the call returns, all n are views, as before.
+ * timeout_s as in relay_get; with 0, a failed object wins over one not
+ * ready. */
 int relay_get_many(const relay_ref_t *refs, size_t n, double timeout_s, relay_object_t *objs_p);
 
 /* Get an object of exactly size bytes and copy it into buf.
@@ -612,13 +622,25 @@ int relay_get_many(const relay_ref_t *refs, size_t n, double timeout_s, relay_ob
 int relay_get_value(relay_ref_t ref, void *buf, size_t size, double timeout_s);
 
 /* Wait until num_ready of the n refs are ready (done or failed) or the
- * timeout expires; num_ready 0 returns at once with the flags of the refs
- * already known to be ready. [OUT] ready_p: n flags (1 ready), may be NULL.
- * [OUT] num_ready_p: may be NULL. Both are written also on ERR_TIMEOUT and
- * on ERR_INVALID_REF (the unknown ref counts as not ready). timeout_s as in
- * relay_get. Errors: INVALID_ARG (num_ready > n, NaN timeout), INVALID_REF,
- * TIMEOUT, CANCELLED (inside a task relay_cancel reached), SHUTDOWN,
- * NOT_INITIALIZED. */
+ * timeout expires, as Ray's wait(refs, num_returns=num_ready): exactly
+ * num_ready flags are set on success, on the first num_ready refs in input
+ * order among those ready when it returns (a loop "wait for one, handle
+ * it, wait for the rest" sees each ref once). On ERR_TIMEOUT the flags are
+ * those of the refs ready by then, fewer than num_ready. To know which
+ * refs are ready first, a wait for fewer than n asks rank 0 which are ready
+ * now before it waits for more: one round trip more than a wait for all.
+ * num_ready 0 (a deviation: Ray wants at least 1) is a poll that does not
+ * wait: it flags every ref ready now, however many, so a program can see
+ * all that is done in one call; timeout_s does not matter then.
+ * [IN] refs: n distinct refs; a repeated one is INVALID_ARG (as in Ray),
+ * naming both indices in relay_last_error, with nothing waited for and the
+ * outputs untouched.
+ * [OUT] ready_p: n flags (1 ready), may be NULL.
+ * [OUT] num_ready_p: the number of flags set, may be NULL. Both are written
+ * also on ERR_TIMEOUT and on ERR_INVALID_REF (the unknown ref counts as not
+ * ready). timeout_s as in relay_get. Errors: INVALID_ARG (num_ready > n,
+ * NaN timeout, a repeated ref), INVALID_REF, TIMEOUT, CANCELLED (inside a
+ * task relay_cancel reached), SHUTDOWN, NOT_INITIALIZED, NO_MEMORY. */
 int relay_wait(const relay_ref_t *refs, size_t n, size_t num_ready, double timeout_s, int *ready_p,
                size_t *num_ready_p);
 
@@ -737,6 +759,28 @@ int relay_ctx_actor(const relay_ctx_t *ctx, relay_actor_t *actor_p);
  * [OUT] ids: up to max_ids of them (may be NULL when max_ids is 0).
  * [OUT] num_ids_p: how many the task has. Errors: INVALID_ARG. */
 int relay_ctx_gpu_ids(const relay_ctx_t *ctx, int *ids, size_t max_ids, size_t *num_ids_p);
+
+/* The physical ids of the task's GPUs, what Ray's get_gpu_ids() gives: for
+ * each of relay_ctx_gpu_ids' ordinals, the entry of CUDA_VISIBLE_DEVICES at
+ * that ordinal as the job gave it ("4", or a UUID such as "GPU-5d2c..." or
+ * "MIG-..."), or the ordinal itself when CUDA_VISIBLE_DEVICES is unset or
+ * has no entry there. With CUDA_VISIBLE_DEVICES=4,5,6 a task with all
+ * three GPUs gets ordinals 0, 1, 2 (for cudaSetDevice) and physical ids
+ * 4, 5, 6 (for logs, nvidia-smi, pinning). Virtual GPUs (RELAY_NUM_GPUS
+ * beyond the real devices) map their ordinal the same way, so a machine
+ * without GPUs can rehearse a job's mapping; their ids name no device.
+ * relay reads CUDA_VISIBLE_DEVICES once, in relay_init. */
+#define RELAY_GPU_NAME_MAX 128 /* a physical id's characters, NUL included */
+/* [OUT] buf: the physical id of GPU i (0 <= i < num_ids of
+ * relay_ctx_gpu_ids) as a NUL-terminated string of at most
+ * RELAY_GPU_NAME_MAX - 1 characters (longer entries are cut). Errors:
+ * INVALID_ARG (NULL ctx or buf), OUT_OF_RANGE (i), SIZE_MISMATCH (size too
+ * small for the id and its NUL: buf untouched; RELAY_GPU_NAME_MAX always
+ * suffices). */
+int relay_ctx_gpu_physical_name(const relay_ctx_t *ctx, size_t i, char *buf, size_t size);
+/* The same as numbers, in the manner of relay_ctx_gpu_ids: -1 where the id
+ * is not a plain non-negative number (a UUID). */
+int relay_ctx_gpu_physical_ids(const relay_ctx_t *ctx, int *ids, size_t max_ids, size_t *num_ids_p);
 
 /* ------------------------------------------------------------------------ */
 /* Introspection                                                             */

@@ -135,8 +135,10 @@ static void check_failures(void)
     relay_ref_t named = submit_opts("fail_msg", NULL, 0, &opts);
     expect_failed(named, msg, sizeof msg, "custom_task_name", "boom 42", NULL);
 
-    /* get_many: every view set, the first error returned. */
+    /* get_many: every view set, the first error returned (once both are
+     * in: with one still running it would return the failure at once). */
     relay_ref_t ok = test_submit("ok", NULL, 0);
+    CHECK_OK(relay_wait(&ok, 1, 1, TEST_LONG_S, NULL, NULL));
     relay_ref_t mix[2] = {ok, fm};
     relay_object_t objs[2] = {NULL, NULL};
     CHECK_STATUS(relay_get_many(mix, 2, TEST_LONG_S, objs), RELAY_ERR_TASK_FAILED);

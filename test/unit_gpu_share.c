@@ -31,8 +31,39 @@ static void expect(int nlocal, const int *hosts, const char *const *seen, int me
         CHECK_EQ(owned[i], want[i]);
 }
 
+/* The physical id relay__gpu_visible_entry gives ordinal for visible. */
+static void expect_entry(const char *visible, int ordinal, const char *want, int from_visible)
+{
+    char buf[RELAY_GPU_NAME_MAX];
+    memset(buf, 'x', sizeof buf);
+    CHECK_EQ(relay__gpu_visible_entry(visible, ordinal, buf, sizeof buf), from_visible);
+    CHECK_STREQ(buf, want);
+}
+
+/* CUDA_VISIBLE_DEVICES as Ray reports it: the entry of each ordinal. */
+static void check_visible_entries(void)
+{
+    expect_entry("4,5,6", 0, "4", 1);
+    expect_entry("4,5,6", 2, "6", 1);
+    expect_entry("4,5,6", 3, "3", 0); /* no such entry: the ordinal */
+    expect_entry(NULL, 5, "5", 0);    /* unset: ordinals are physical ids */
+    expect_entry("", 0, "0", 0);
+    expect_entry(" 7 , 3", 1, "3", 1);
+    expect_entry("4,,6", 1, "1", 0);
+    const char *uuids = "GPU-5d2c6a1e-0f4b-2c3d-8e9f-0123456789ab,MIG-GPU-5d2c6a1e/1/0,2";
+    expect_entry(uuids, 0, "GPU-5d2c6a1e-0f4b-2c3d-8e9f-0123456789ab", 1);
+    expect_entry(uuids, 1, "MIG-GPU-5d2c6a1e/1/0", 1);
+    expect_entry(uuids, 2, "2", 1);
+    /* Cut to the buffer. */
+    char small[4];
+    CHECK_EQ(relay__gpu_visible_entry(uuids, 0, small, sizeof small), 1);
+    CHECK_STREQ(small, "GPU");
+}
+
 int main(void)
 {
+    check_visible_entries();
+
     const int all2[] = {1, 1}, all3[] = {1, 1, 1}, driver3[] = {0, 1, 1};
 
     /* mpirun: both ranks see all four devices; they alternate. */

@@ -13,7 +13,8 @@
 typedef struct relay__batch {
     pthread_cond_t cv;
     size_t completed;
-    size_t need; /* wake the waiter when completed reaches this */
+    size_t need;   /* wake the waiter when completed reaches this */
+    size_t failed; /* of the completed, those that ended in an error (get_many stops there) */
 } relay__batch_t;
 
 /* need = 1; the condition uses the monotonic clock (timed waits). */
@@ -26,6 +27,7 @@ static inline void relay__batch_init(relay__batch_t *b)
     pthread_condattr_destroy(&attr);
     b->completed = 0;
     b->need = 1;
+    b->failed = 0;
 }
 
 /* One request of b completed. Lock held. */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "comm.h"
+#include "hashmap.h"
 #include "log.h"
 #include "runtime.h"
 #include "store.h"
@@ -24,6 +25,25 @@ static int set_done(void *arg)
     return s->batch->completed >= s->need;
 }
 
+/* A get_many is over at its first failure too. */
+static int set_done_or_failed(void *arg)
+{
+    req_set_t *s = arg;
+    return s->batch->failed || set_done(arg);
+}
+
+/* Ask rank 0 for q's object (q->obj_id, q->batch set). Lock held. */
+static void post_get(relay__req_t *q, int flags)
+{
+    q->req_id = ++relay__g.next_req;
+    relay__map_put(&relay__g.reqs, q->req_id, q);
+    relay__rec_get_t m = {q->req_id, q->obj_id, (uint8_t)flags};
+    size_t start;
+    relay__wbuf_t *w = relay__msg_begin(0, RELAY__R_GET, &start);
+    relay__rec_get_encode(w, &m);
+    relay__msg_end(0, w, start);
+}
+
 /* Post GET records for the refs not held in this rank's store. Lock held. */
 static void post_gets(req_set_t *s, const relay_ref_t *refs, relay__batch_t *b, int flags)
 {
@@ -36,15 +56,10 @@ static void post_gets(req_set_t *s, const relay_ref_t *refs, relay__batch_t *b, 
             q->obj = local;
             q->replied = 1;
             b->completed++;
+            if (local->status != RELAY_OK) b->failed++;
             continue;
         }
-        q->req_id = ++relay__g.next_req;
-        relay__map_put(&relay__g.reqs, q->req_id, q);
-        relay__rec_get_t m = {q->req_id, q->obj_id, (uint8_t)flags};
-        size_t start;
-        relay__wbuf_t *w = relay__msg_begin(0, RELAY__R_GET, &start);
-        relay__rec_get_encode(w, &m);
-        relay__msg_end(0, w, start);
+        post_get(q, flags);
     }
 }
 
@@ -153,6 +168,61 @@ static int req_result(relay__req_t *q)
     return q->obj->status;
 }
 
+/* The request-level failure among the completed requests (unknown ref,
+ * a fetch that failed, shutdown, not ready to a zero timeout): its index,
+ * or n. */
+static size_t first_req_failure(const req_set_t *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        const relay__req_t *q = &s->q[i];
+        if (!relay__req_complete(q)) continue;
+        /* A failed object is a better answer than one not ready now. */
+        if (q->status == RELAY_ERR_TIMEOUT && s->batch->failed) continue;
+        if (q->status != RELAY_OK || (q->fetch && q->fetch->status != RELAY_OK)) return i;
+    }
+    return s->n;
+}
+
+/* End a get whose request bad failed: no view is given. Lock held. */
+static int get_req_failed(const char *call, req_set_t *s, size_t bad)
+{
+    relay__req_t *q = &s->q[bad];
+    int rc = req_result(q);
+    char why[600];
+    const relay__fetch_t *f = q->fetch;
+    snprintf(why, sizeof why, "%s",
+             f && f->errmsg                ? f->errmsg
+             : rc == RELAY_ERR_INVALID_REF ? "unknown or already released"
+                                           : relay_strerror(rc));
+    uint64_t id = q->obj_id;
+    drop_reqs(s, 0);
+    if (rc == RELAY_ERR_SHUTDOWN) return relay__error(rc, "%s: relay is shutting down", call);
+    return relay__error(rc, "%s: ref %#llx: %s", call, (unsigned long long)id, why);
+}
+
+/* Hand out the views of the completed requests (NULL for the others, whose
+ * requests are cancelled); the first error among them in input order.
+ * Lock held. */
+static int get_give_views(req_set_t *s, relay_object_t *objs_p)
+{
+    int first = RELAY_OK;
+    for (size_t i = 0; i < s->n; i++) {
+        relay__req_t *q = &s->q[i];
+        if (!relay__req_complete(q) || q->status != RELAY_OK) {
+            objs_p[i] = NULL;
+            continue;
+        }
+        objs_p[i] = relay__view_give(q->obj);
+        q->obj = NULL; /* the view's now */
+        if (first == RELAY_OK && objs_p[i]->status != RELAY_OK) {
+            first = objs_p[i]->status;
+            relay__set_last_error(objs_p[i]->errmsg);
+        }
+    }
+    drop_reqs(s, 0);
+    return first;
+}
+
 /* relay_cancel reached the task running on this thread: its gets and
  * waits return RELAY_ERR_CANCELLED from then on. */
 static int task_cancelled(void)
@@ -195,8 +265,10 @@ static int get_impl(const char *call, const relay_ref_t *refs, size_t n, double 
     if (now) timeout_s = RELAY_FOREVER;
     /* A zero timeout waits only for answers, which always come. */
     relay__wait_t wait = {refs, n, n, now};
-    int done = relay__wait_until(&b, relay__deadline_of(timeout_s), set_done, &s, &wait);
-    if (!done) {
+    int done = relay__wait_until(&b, relay__deadline_of(timeout_s), set_done_or_failed, &s, &wait);
+    /* Not done but failed: the deadline passed or relay shuts down as the
+     * failure came in. The failure is the better answer. */
+    if (!done && !b.failed) {
         int shut = relay__g.shutting_down;
         drop_reqs(&s, 0);
         pthread_mutex_unlock(&relay__g.lock);
@@ -208,43 +280,15 @@ static int get_impl(const char *call, const relay_ref_t *refs, size_t n, double 
                             timeout_s);
     }
     for (size_t i = 0; i < n; i++)
-        if (s.q[i].fetch) relay__fetch_adopt(s.q[i].fetch, &s.q[i].obj);
+        if (s.q[i].fetch && s.q[i].fetch->done) relay__fetch_adopt(s.q[i].fetch, &s.q[i].obj);
     /* Request-level failures (unknown ref, shutdown) give no object at all. */
-    int first = RELAY_OK;
-    size_t bad = n;
-    for (size_t i = 0; i < n && bad == n; i++) {
-        if (s.q[i].status != RELAY_OK || (s.q[i].fetch && s.q[i].fetch->status != RELAY_OK))
-            bad = i;
-    }
-    if (bad < n) {
-        first = req_result(&s.q[bad]);
-        char why[600];
-        const relay__fetch_t *f = s.q[bad].fetch;
-        snprintf(why, sizeof why, "%s",
-                 f && f->errmsg                   ? f->errmsg
-                 : first == RELAY_ERR_INVALID_REF ? "unknown or already released"
-                                                  : relay_strerror(first));
-        drop_reqs(&s, 0);
-        pthread_mutex_unlock(&relay__g.lock);
-        pthread_cond_destroy(&b.cv);
-        free(s.q);
-        if (first == RELAY_ERR_SHUTDOWN)
-            return relay__error(first, "%s: relay is shutting down", call);
-        return relay__error(first, "%s: ref %#llx: %s", call, (unsigned long long)refs[bad].id,
-                            why);
-    }
-    for (size_t i = 0; i < n; i++) {
-        objs_p[i] = relay__view_give(s.q[i].obj);
-        if (first == RELAY_OK && s.q[i].obj->status != RELAY_OK) {
-            first = s.q[i].obj->status;
-            relay__set_last_error(s.q[i].obj->errmsg);
-        }
-    }
-    drop_reqs(&s, 1);
+    size_t bad = first_req_failure(&s);
+    int first = bad < n ? get_req_failed(call, &s, bad) : get_give_views(&s, objs_p);
     pthread_mutex_unlock(&relay__g.lock);
     pthread_cond_destroy(&b.cv);
     free(s.q);
-    if (first != RELAY_OK) relay__log(RELAY__LOG_INFO, "%s: %s", call, relay_last_error());
+    if (first != RELAY_OK && bad == n)
+        relay__log(RELAY__LOG_INFO, "%s: %s", call, relay_last_error());
     return first;
 }
 
@@ -280,6 +324,99 @@ int relay_get_value(relay_ref_t ref, void *buf, size_t size, double timeout_s)
     return noted("relay_get_value", rc);
 }
 
+/* The first ref of refs that repeats an earlier one: 1 and both indices,
+ * 0 when none, -1 when out of memory. */
+static int find_repeat(const relay_ref_t *refs, size_t n, size_t *earlier_p, size_t *again_p)
+{
+    relay__map_t seen;
+    relay__map_init(&seen);
+    int found = 0;
+    for (size_t i = 0; i < n && !found; i++) {
+        void *prev = relay__map_get(&seen, refs[i].id);
+        if (prev) {
+            *earlier_p = (size_t)((uintptr_t)prev - 1);
+            *again_p = i;
+            found = 1;
+        } else if (relay__map_put(&seen, refs[i].id, (void *)(uintptr_t)(i + 1)) != 0) {
+            found = -1;
+        }
+    }
+    relay__map_destroy(&seen);
+    return found;
+}
+
+static int req_ready(const relay__req_t *q)
+{
+    return relay__req_complete(q) && q->status == RELAY_OK;
+}
+
+static size_t count_ready(const req_set_t *s)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < s->n; i++)
+        k += req_ready(&s->q[i]);
+    return k;
+}
+
+/* A request's own error (unknown ref...), not TIMEOUT, which answers a
+ * question about now with "not ready". */
+static int req_error(const relay__req_t *q)
+{
+    return q->replied && q->status != RELAY_OK && q->status != RELAY_ERR_TIMEOUT ? q->status
+                                                                                 : RELAY_OK;
+}
+
+/* Ask again, for an answer once ready, about the refs rank 0 said were
+ * not ready now; the batch then counts those answers, need of them. */
+static void ask_again(req_set_t *s, size_t need)
+{
+    relay__batch_t *b = s->batch;
+    b->completed = b->failed = 0;
+    b->need = s->need = need;
+    for (size_t i = 0; i < s->n; i++) {
+        relay__req_t *q = &s->q[i];
+        if (!q->replied || q->status != RELAY_ERR_TIMEOUT) continue;
+        q->replied = 0;
+        q->status = RELAY_OK;
+        post_get(q, 0);
+    }
+}
+
+/* relay_wait's waiting, on a set with every request unposted. The ready
+ * refs it reports are the first k in input order among those ready: so
+ * when fewer than all are wanted it first asks rank 0 which are ready now,
+ * and only then waits for more. Returns the first request error. Lock
+ * held. */
+static int wait_ready(req_set_t *s, const relay_ref_t *refs, size_t k, double timeout_s)
+{
+    size_t n = s->n;
+    relay__batch_t *b = s->batch;
+    double deadline = relay__deadline_of(timeout_s);
+    int ask_now = timeout_s == 0 || k < n;
+    if (ask_now) {
+        b->need = s->need = n; /* every answer, ready or not: they always come */
+        post_gets(s, refs, b, RELAY__GET_NOW);
+        relay__wait_t w = {refs, n, k, 1};
+        relay__wait_until(b, -1, set_done, s, &w);
+    }
+    int rc = RELAY_OK;
+    for (size_t i = 0; i < n && rc == RELAY_OK; i++)
+        rc = req_error(&s->q[i]);
+    size_t ready = count_ready(s);
+    if (rc != RELAY_OK || timeout_s == 0 || ready >= k || relay__g.shutting_down) return rc;
+    if (ask_now) {
+        ask_again(s, k - ready);
+    } else {
+        b->need = s->need = k;
+        post_gets(s, refs, b, 0);
+    }
+    relay__wait_t w = {refs, n, k, 0};
+    relay__wait_until(b, deadline, set_done, s, &w);
+    for (size_t i = 0; i < n && rc == RELAY_OK; i++)
+        rc = req_error(&s->q[i]);
+    return rc;
+}
+
 static int wait_impl(const relay_ref_t *refs, size_t n, size_t num_ready, double timeout_s,
                      int *ready_p, size_t *num_ready_p)
 {
@@ -291,42 +428,38 @@ static int wait_impl(const relay_ref_t *refs, size_t n, size_t num_ready, double
     if (num_ready > n)
         return relay__error(RELAY_ERR_INVALID_ARG, "relay_wait: num_ready %zu > n %zu", num_ready,
                             n);
+    size_t earlier = 0, again = 0;
+    int rep = find_repeat(refs, n, &earlier, &again);
+    if (rep < 0) return relay__error(RELAY_ERR_NO_MEMORY, "relay_wait: out of memory");
+    if (rep)
+        return relay__error(RELAY_ERR_INVALID_ARG,
+                            "relay_wait: refs[%zu] repeats refs[%zu] (%#llx)", again, earlier,
+                            (unsigned long long)refs[again].id);
     if (task_cancelled()) return cancelled_error("relay_wait");
     relay__batch_t b;
     req_set_t s = {calloc(n ? n : 1, sizeof(relay__req_t)), n, num_ready, &b};
     if (!s.q) return relay__error(RELAY_ERR_NO_MEMORY, "relay_wait: out of memory");
     relay__batch_init(&b);
-    b.need = num_ready;
     pthread_mutex_lock(&relay__g.lock);
     if (relay__g.shutting_down) {
         rc = relay__error(RELAY_ERR_SHUTDOWN, "relay_wait: relay is shutting down");
     } else {
-        int now = timeout_s == 0;
-        post_gets(&s, refs, &b, now ? RELAY__GET_NOW : 0);
-        if (now) {
-            b.need = n; /* every answer, ready or not */
-            timeout_s = RELAY_FOREVER;
-        }
-        relay__wait_t wait = {refs, n, num_ready, now};
-        int done = relay__wait_until(&b, relay__deadline_of(timeout_s), set_done, &s, &wait);
+        rc = wait_ready(&s, refs, num_ready, timeout_s);
+        /* The first num_ready ready ones in input order (all, for 0). */
         size_t k = 0;
         for (size_t i = 0; i < n; i++) {
-            int ready = relay__req_complete(&s.q[i]) && s.q[i].status == RELAY_OK;
-            /* TIMEOUT answers a zero-timeout wait: not ready, not an error. */
-            if (relay__req_complete(&s.q[i]) && s.q[i].status != RELAY_OK &&
-                s.q[i].status != RELAY_ERR_TIMEOUT && rc == RELAY_OK)
-                rc = s.q[i].status;
-            if (ready_p) ready_p[i] = ready;
-            k += ready;
+            int flag = req_ready(&s.q[i]) && (num_ready == 0 || k < num_ready);
+            if (ready_p) ready_p[i] = flag;
+            k += flag;
         }
         if (num_ready_p) *num_ready_p = k;
         if (rc != RELAY_OK)
             rc = relay__error(rc, "relay_wait: %s",
                               rc == RELAY_ERR_INVALID_REF ? "a ref is unknown or already released"
                                                           : relay_strerror(rc));
-        else if ((!done || k < num_ready) && !relay__g.shutting_down && task_cancelled())
+        else if (k < num_ready && !relay__g.shutting_down && task_cancelled())
             rc = cancelled_error("relay_wait");
-        else if (!done || k < num_ready)
+        else if (k < num_ready)
             rc = relay__error(relay__g.shutting_down ? RELAY_ERR_SHUTDOWN : RELAY_ERR_TIMEOUT,
                               "relay_wait: %zu of %zu ready, %zu wanted", k, n, num_ready);
         drop_reqs(&s, 0);

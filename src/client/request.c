@@ -159,6 +159,11 @@ void relay__req_replied(relay__req_t *q)
 {
     q->replied = 1;
     if (!q->fetch) relay__batch_signal(q->batch); /* else the fetch signals */
+    /* A failure ends a get_many at once, whatever else it waits for.
+     * TIMEOUT answers a zero-timeout question: not ready, not failed. */
+    int failed = (q->status != RELAY_OK && q->status != RELAY_ERR_TIMEOUT) ||
+                 (q->status == RELAY_OK && q->obj && q->obj->status != RELAY_OK);
+    if (failed && q->batch->failed++ == 0) pthread_cond_broadcast(&q->batch->cv);
 }
 
 /* A reply that cannot be read still ends its request (INTERNAL) when its

@@ -5,6 +5,7 @@
  * rank keeps what it sees). A device never goes to two ranks. */
 #include "gpu.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,7 +18,33 @@ static struct {
     int nreal;    /* of those, real devices (the first nreal) */
     int nvisible; /* devices CUDA shows this process */
     int ids[RELAY__MAX_GPUS];
+    char physical[RELAY__MAX_GPUS][RELAY_GPU_NAME_MAX];
 } G;
+
+int relay__gpu_visible_entry(const char *visible, int ordinal, char *buf, size_t size)
+{
+    if (size == 0) return 0;
+    const char *p = visible;
+    for (int i = 0; p && i < ordinal; i++) {
+        p = strchr(p, ',');
+        if (p) p++;
+    }
+    if (p && ordinal >= 0) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        size_t len = strcspn(p, ",");
+        while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+            len--;
+        if (len) {
+            if (len >= size) len = size - 1;
+            memcpy(buf, p, len);
+            buf[len] = '\0';
+            return 1;
+        }
+    }
+    snprintf(buf, size, "%d", ordinal);
+    return 0;
+}
 
 int relay__gpu_share(int nlocal, const int *hosts, const int *ndev, const unsigned char *uuids,
                      int me, int *owned)
@@ -145,6 +172,10 @@ int relay__gpu_setup(MPI_Comm node, int hosts, int override)
     /* Virtual GPUs get ids no device of this process has. */
     for (int i = G.nreal; i < G.n; i++)
         G.ids[i] = G.nvisible + (i - G.nreal);
+    /* Read once: CUDA too reads it once, when it starts. */
+    const char *visible = getenv("CUDA_VISIBLE_DEVICES");
+    for (int i = 0; i < G.n; i++)
+        relay__gpu_visible_entry(visible, G.ids[i], G.physical[i], sizeof G.physical[i]);
     return RELAY_OK;
 }
 
@@ -161,6 +192,11 @@ int relay__gpu_count(void)
 int relay__gpu_id(int index)
 {
     return index >= 0 && index < G.n ? G.ids[index] : -1;
+}
+
+const char *relay__gpu_physical(int index)
+{
+    return index >= 0 && index < G.n ? G.physical[index] : NULL;
 }
 
 int relay__gpu_bind(int index)

@@ -5,6 +5,8 @@
 #ifndef RELAY_GPU_H
 #define RELAY_GPU_H
 
+#include <stddef.h>
+
 #include <mpi.h>
 
 #define RELAY__GPU_UUID_BYTES 16
@@ -22,9 +24,12 @@ int relay__gpu_backend_set(int dev);
  * sets the count, extending the list with virtual GPUs. */
 int relay__gpu_setup(MPI_Comm node, int hosts, int override);
 void relay__gpu_teardown(void);
-/* This rank's GPUs: count, and the CUDA ordinal (or virtual id) of each. */
+/* This rank's GPUs: count, the CUDA ordinal (or virtual id) of each, and
+ * its physical id (the CUDA_VISIBLE_DEVICES entry of its ordinal; NULL for
+ * an index out of range). */
 int relay__gpu_count(void);
 int relay__gpu_id(int index);
+const char *relay__gpu_physical(int index);
 /* Make GPU index current on the calling thread; virtual GPUs need nothing.
  * Returns 0, or the backend's error code. */
 int relay__gpu_bind(int index);
@@ -36,5 +41,11 @@ int relay__gpu_bind(int index);
  * owned (room for ndev[me]) and returns how many. */
 int relay__gpu_share(int nlocal, const int *hosts, const int *ndev, const unsigned char *uuids,
                      int me, int *owned);
+
+/* The physical id of ordinal in visible (the value of CUDA_VISIBLE_DEVICES,
+ * NULL when unset): its entry, white space trimmed and cut to size - 1
+ * characters, or the ordinal in decimal when visible has no such entry.
+ * Returns 1 when the id came from visible. */
+int relay__gpu_visible_entry(const char *visible, int ordinal, char *buf, size_t size);
 
 #endif

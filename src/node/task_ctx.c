@@ -170,19 +170,83 @@ int relay_ctx_actor(const relay_ctx_t *ctx, relay_actor_t *actor_p)
     return RELAY_OK;
 }
 
-int relay_ctx_gpu_ids(const relay_ctx_t *ctx, int *ids, size_t max_ids, size_t *num_ids_p)
+/* The rank's GPU indices the task (or, for a method, its actor) holds. */
+static uint32_t task_gpus(const relay_ctx_t *ctx, const uint32_t **index_p)
+{
+    uint32_t n = ctx->ngpu;
+    *index_p = ctx->gpu_index;
+    if (ctx->kind == RELAY__KIND_METHOD) relay__host_gpus(ctx, &n, index_p); /* its actor's */
+    return n;
+}
+
+static int check_gpu_ids_args(const char *call, const relay_ctx_t *ctx, const int *ids,
+                              size_t max_ids, const size_t *num_ids_p)
 {
     if (!ctx || !num_ids_p || (!ids && max_ids))
-        return relay__error(RELAY_ERR_INVALID_ARG, "relay_ctx_gpu_ids: NULL %s",
+        return relay__error(RELAY_ERR_INVALID_ARG, "%s: NULL %s", call,
                             !ctx         ? "ctx"
                             : !num_ids_p ? "num_ids_p"
                                          : "ids");
-    uint32_t n = ctx->ngpu;
-    const uint32_t *index = ctx->gpu_index;
-    if (ctx->kind == RELAY__KIND_METHOD) relay__host_gpus(ctx, &n, &index); /* its actor's */
+    return RELAY_OK;
+}
+
+int relay_ctx_gpu_ids(const relay_ctx_t *ctx, int *ids, size_t max_ids, size_t *num_ids_p)
+{
+    int rc = check_gpu_ids_args("relay_ctx_gpu_ids", ctx, ids, max_ids, num_ids_p);
+    if (rc) return rc;
+    const uint32_t *index;
+    uint32_t n = task_gpus(ctx, &index);
     for (uint32_t g = 0; g < n && g < max_ids; g++)
         ids[g] = relay__gpu_id((int)index[g]);
     *num_ids_p = n;
+    return RELAY_OK;
+}
+
+/* A physical id as a number: a plain decimal, else -1 (a UUID). */
+static int physical_number(const char *id)
+{
+    long v = 0;
+    if (!*id) return -1;
+    for (const char *p = id; *p; p++) {
+        if (*p < '0' || *p > '9' || v > 100000000) return -1;
+        v = v * 10 + (*p - '0');
+    }
+    return (int)v;
+}
+
+int relay_ctx_gpu_physical_ids(const relay_ctx_t *ctx, int *ids, size_t max_ids, size_t *num_ids_p)
+{
+    int rc = check_gpu_ids_args("relay_ctx_gpu_physical_ids", ctx, ids, max_ids, num_ids_p);
+    if (rc) return rc;
+    const uint32_t *index;
+    uint32_t n = task_gpus(ctx, &index);
+    for (uint32_t g = 0; g < n && g < max_ids; g++) {
+        const char *id = relay__gpu_physical((int)index[g]);
+        ids[g] = id ? physical_number(id) : -1;
+    }
+    *num_ids_p = n;
+    return RELAY_OK;
+}
+
+int relay_ctx_gpu_physical_name(const relay_ctx_t *ctx, size_t i, char *buf, size_t size)
+{
+    if (!ctx || !buf)
+        return relay__error(RELAY_ERR_INVALID_ARG, "relay_ctx_gpu_physical_name: NULL %s",
+                            ctx ? "buf" : "ctx");
+    const uint32_t *index;
+    uint32_t n = task_gpus(ctx, &index);
+    if (i >= n)
+        return relay__error(RELAY_ERR_OUT_OF_RANGE,
+                            "relay_ctx_gpu_physical_name: GPU %zu of a task with %u", i, n);
+    const char *id = relay__gpu_physical((int)index[i]);
+    if (!id)
+        return relay__error(RELAY_ERR_INTERNAL, "relay_ctx_gpu_physical_name: no GPU %u", index[i]);
+    size_t len = strlen(id);
+    if (len >= size)
+        return relay__error(RELAY_ERR_SIZE_MISMATCH,
+                            "relay_ctx_gpu_physical_name: id '%s' needs %zu bytes, buf has %zu", id,
+                            len + 1, size);
+    memcpy(buf, id, len + 1);
     return RELAY_OK;
 }
 
