@@ -351,7 +351,24 @@ typedef struct relay_task_opts {
  * get its resources (or a worker thread) because the tasks holding them
  * are blocked waiting for it, directly or through other tasks, fails with
  * RELAY_ERR_DEADLOCK as its result instead of waiting forever, so the
- * blocked get returns that (a get with a timeout counts as blocked). */
+ * blocked get returns that (a get with a timeout counts as blocked).
+ * Order, as in Ray: tasks asking for the same resources (num_cpus,
+ * num_gpus, resources) start in the order they became ready, per rank; a
+ * task that some rank can run now never waits behind tasks asking for
+ * other resources that no rank can give them yet (a 1-CPU task behind GPU
+ * or license tasks waiting for theirs; a 0-CPU task, which a rank starts
+ * at once on a thread of its own whatever its CPUs do, behind 1-CPU
+ * tasks). Deviation, against starvation (Ray has no such guard): a task
+ * overtaken that way for about four average task run times (at least
+ * 0.1 s) reserves what it is short of on the ranks that could run it;
+ * tasks of other shapes submitted after it then get none of that there
+ * until it has started. Not while tasks blocked in get/wait keep
+ * resources (GPUs, custom resources, CPUs at max_threads, an actor's), or
+ * tasks waiting for their inputs on a rank hold custom resources: a wait
+ * added for the reservation could then close a cycle. On a rank, tasks
+ * asking for CPUs start in the order they arrived there, a bigger one
+ * holding back smaller ones behind it (rank 0 sends a rank no more than
+ * its CPUs and a short queue allow). */
 int relay_submit(const char *fn, const relay_arg_t *args, size_t nargs,
                  const relay_task_opts_t *opts, relay_ref_t *returns_p);
 

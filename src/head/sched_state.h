@@ -66,6 +66,10 @@ typedef struct relay__shape {
     uint64_t ntasks;     /* tasks of this shape, in any state */
     relay__list_t ready; /* tasks by their link */
     relay__list_t link;  /* on the scheduler's shapes */
+    /* Its head as dispatch last saw it while other shapes had ready tasks
+     * too, and since when (how long it may have been overtaken). */
+    uint64_t head_seq;
+    double head_since;
 } relay__shape_t;
 
 typedef struct relay__stask {

@@ -49,6 +49,11 @@ static void drop_deps(stask_t *t);
 /* The deadlock check runs at most every CHECK_MIN_SECONDS, and never takes
  * more than 1/CHECK_SPACING of rank 0's time. */
 #define CHECK_MIN_SECONDS 1e-3
+/* A task that cannot run reserves what it waits for once it has waited
+ * RESERVE_RUNS average run times, and never less than RESERVE_MIN_SECONDS
+ * (starving_head). */
+#define RESERVE_RUNS 4
+#define RESERVE_MIN_SECONDS 0.1
 #define CHECK_SPACING 20
 
 /* Only tasks that hold resources while they cannot go on can be part of a
@@ -231,18 +236,44 @@ static int fits(const relay__demand_t *d, int r, int actor)
     return 1;
 }
 
+/* Whether h, ready and waiting, is short on rank r of something t would
+ * take there. */
+static int takes_from(const stask_t *t, const stask_t *h, int r)
+{
+    const acct_t *a = &S()->acct[r];
+    const relay__demand_t *d = &t->shape->d, *hd = &h->shape->d;
+    int64_t room = a->cpu_cap + (h->kind == RELAY__KIND_ACTOR ? 0 : queue_allowance(a));
+    if (d->cpu && hd->cpu && a->cpu_used + hd->cpu > room) return 1;
+    if (d->gpu && hd->gpu && relay__sched_gpu_pick(a->gpu_free, a->ngpu, hd->gpu, NULL) < 0)
+        return 1;
+    for (uint32_t i = 0; i < d->ncustom; i++)
+        for (uint32_t j = 0; j < hd->ncustom; j++)
+            if (d->custom[i].idx == hd->custom[j].idx &&
+                a->custom_free[hd->custom[j].idx] < hd->custom[j].units)
+                return 1;
+    return 0;
+}
+
+/* Whether rank r may take t now: it fits, and it does not take what a
+ * starving older task (dispatch's reservation) waits for there. */
+static int may_take(const stask_t *t, int r, const stask_t *starving)
+{
+    if (!fits(&t->shape->d, r, t->kind == RELAY__KIND_ACTOR)) return 0;
+    return !starving || t->seq < starving->seq || t->shape == starving->shape ||
+           !relay__demand_fits_capacity(&starving->shape->d, r) || !takes_from(t, starving, r);
+}
+
 /* The rank for t: the holder of its largest remote argument if that rank
  * can take it, else the least loaded rank that can. -1 when none can. */
-static int pick_rank(const stask_t *t)
+static int pick_rank(const stask_t *t, const stask_t *starving)
 {
     relay__sched_t *s = S();
-    const relay__demand_t *d = &t->shape->d;
-    int actor = t->kind == RELAY__KIND_ACTOR, best = -1;
+    int best = -1;
     uint64_t best_size = 0;
     for (uint32_t i = 0; i < t->nargs; i++) {
         if (t->args[i].kind != RELAY_ARG_REF) continue;
         relay__dentry_t *e = relay__dir_lookup(t->args[i].ref);
-        if (e && !e->obj && e->size > best_size && fits(d, e->holder_rank, actor)) {
+        if (e && !e->obj && e->size > best_size && may_take(t, e->holder_rank, starving)) {
             best = e->holder_rank;
             best_size = e->size;
         }
@@ -252,7 +283,7 @@ static int pick_rank(const stask_t *t)
      * tasks keeps going to the same warm rank and idle ranks stay asleep. */
     double best_load = DBL_MAX;
     for (int r = 0; r < relay__g.size; r++) {
-        if (!fits(d, r, actor)) continue;
+        if (!may_take(t, r, starving)) continue;
         double load = (double)s->acct[r].cpu_used / (double)s->acct[r].cpu_cap;
         if (load < best_load) {
             best_load = load;
@@ -589,11 +620,57 @@ void relay__sched_tick(void)
     if (S() && S()->check_due) maybe_check_deadlock();
 }
 
+/* How long the head of a shape may wait while other shapes' tasks go
+ * first, before it reserves what it waits for: a few of the recent run
+ * times (the resources it needs then come free within about one run). */
+static double reserve_seconds(void)
+{
+    double runs = RESERVE_RUNS * S()->avg_run_seconds;
+    return runs > RESERVE_MIN_SECONDS ? runs : RESERVE_MIN_SECONDS;
+}
+
+/* The oldest head of a shape that fits on no rank now and has waited past
+ * reserve_seconds() while other shapes had ready tasks, or NULL. Tasks of
+ * other shapes that arrived after it then get nothing it is short of on
+ * the ranks that could run it, until it gets it: a task that can run now
+ * overtakes one that cannot, but not forever. A shape alone needs no
+ * reservation: its own queue is in arrival order. None either while
+ * tasks hold resources they cannot go on with (blocked, or placed ahead
+ * holding custom resources): what they wait for might be held back for a
+ * task that waits for them, a deadlock the check would not see. */
+static const stask_t *starving_head(void)
+{
+    relay__sched_t *s = S();
+    if (may_deadlock(s)) return NULL;
+    int nready = 0;
+    shape_t *sh;
+    RELAY__LIST_EACH(&s->shapes, sh, shape_t, link)
+    {
+        nready += ready_head(sh) != NULL;
+    }
+    if (nready < 2) return NULL;
+    double now = relay__now(), since = now - reserve_seconds();
+    const stask_t *oldest = NULL;
+    RELAY__LIST_EACH(&s->shapes, sh, shape_t, link)
+    {
+        stask_t *h = ready_head(sh);
+        if (!h) continue;
+        if (sh->head_seq != h->seq) {
+            sh->head_seq = h->seq;
+            sh->head_since = now;
+        }
+        if (sh->head_since > since || (oldest && h->seq > oldest->seq)) continue;
+        if (pick_rank(h, NULL) < 0) oldest = h;
+    }
+    return oldest;
+}
+
 /* Send ready tasks to ranks that can take them, oldest first among the
  * shapes whose head fits somewhere. */
 static void dispatch(void)
 {
     relay__sched_t *s = S();
+    const stask_t *starving = starving_head();
     while (!s->shutting_down) {
         shape_t *best = NULL;
         int best_rank = -1;
@@ -602,7 +679,7 @@ static void dispatch(void)
         {
             stask_t *head = ready_head(sh);
             if (!head || (best && head->seq > ready_head(best)->seq)) continue;
-            int r = pick_rank(head);
+            int r = pick_rank(head, starving);
             if (r < 0) {
                 /* Waiting is normal; waiting on a blocked holder may not be. */
                 if (may_deadlock(s)) s->check_due = 1;

@@ -230,13 +230,17 @@ void relay__worker_maybe_ack(void)
 
 static int spawn(relay__pool_t *p);
 
-/* The queue's head may start now: it asks for no CPU, or nobody resuming
- * waits and its CPUs are free. Strict order: a task asking for many CPUs
- * is not overtaken forever by small ones. */
-static int startable(const relay__pool_t *p)
+/* The next task to start now, or NULL: one asking for no CPU, else the
+ * head of the CPU queue if nobody resuming waits and its CPUs are free.
+ * Strict order among tasks asking for CPUs: a task asking for many is not
+ * overtaken forever by small ones (rank 0 sends it only when the CPUs
+ * promised here leave room for it, so it waits for those alone). */
+static relay_ctx_t *startable(const relay__pool_t *p)
 {
-    const relay_ctx_t *c = relay__ctx_first(&p->queue);
-    return c && (c->cpu == 0 || (p->resumers == 0 && c->cpu <= p->cpu_free));
+    relay_ctx_t *c = relay__ctx_first(&p->free_queue);
+    if (c) return c;
+    c = relay__ctx_first(&p->queue);
+    return c && (c->cpu == 0 || (p->resumers == 0 && c->cpu <= p->cpu_free)) ? c : NULL;
 }
 
 /* Make sure a thread takes the head if it can start. Lock held. */
@@ -393,7 +397,7 @@ int relay__pool_spin(relay__pool_t *p, int (*ready)(const void *), const void *a
 
 static int pool_startable(const void *p)
 {
-    return startable(p);
+    return startable(p) != NULL;
 }
 
 /* An idle worker first polls for tasks itself (one thread at a time): the
@@ -428,8 +432,8 @@ static void *worker_main(void *arg)
             pthread_cond_wait(&p->cv, &relay__g.lock);
             p->idle--;
         }
-        if (!startable(p)) break;
-        relay_ctx_t *c = relay__ctx_first(&p->queue);
+        relay_ctx_t *c = startable(p);
+        if (!c) break;
         relay__list_remove(&c->link);
         p->cpu_free -= c->cpu;
         int kept = 0; /* by an actor c constructed */
@@ -479,6 +483,7 @@ int relay__pool_start(int ncpus, int max_threads)
         return relay__error(RELAY_ERR_NO_MEMORY, "relay_init: out of memory");
     }
     relay__list_init(&p->queue);
+    relay__list_init(&p->free_queue);
     if (relay__flow_init() != RELAY_OK) {
         free(p->threads);
         free(p);
@@ -517,6 +522,7 @@ void relay__pool_join(void)
     relay_ctx_t *c;
     pthread_mutex_lock(&relay__g.lock); /* the runtime thread still runs */
     RELAY__LIST_EACH(&p->queue, c, relay_ctx_t, link) relay__ctx_free(c);
+    RELAY__LIST_EACH(&p->free_queue, c, relay_ctx_t, link) relay__ctx_free(c);
     relay__flow_drop_waiting();
     relay__flow_destroy();
     relay__g.pool = NULL;
@@ -527,23 +533,30 @@ void relay__pool_join(void)
     free(p);
 }
 
-relay_ctx_t *relay__pool_take_queued(relay__pool_t *p, uint64_t task_id)
+static relay_ctx_t *take_from(relay__pool_t *p, relay__list_t *q, uint64_t task_id)
 {
     relay_ctx_t *c;
-    RELAY__LIST_EACH(&p->queue, c, relay_ctx_t, link)
+    RELAY__LIST_EACH(q, c, relay_ctx_t, link)
     {
         if (c->task_id != task_id) continue;
         relay__list_remove(&c->link);
         kick(p);
         return c;
     }
-    return relay__flow_take_waiting(task_id);
+    return NULL;
+}
+
+relay_ctx_t *relay__pool_take_queued(relay__pool_t *p, uint64_t task_id)
+{
+    relay_ctx_t *c = take_from(p, &p->queue, task_id);
+    if (!c) c = take_from(p, &p->free_queue, task_id);
+    return c ? c : relay__flow_take_waiting(task_id);
 }
 
 void relay__pool_enqueue(relay_ctx_t *c)
 {
     relay__pool_t *p = relay__g.pool;
-    relay__list_push_back(&p->queue, &c->link);
+    relay__list_push_back(c->cpu ? &p->queue : &p->free_queue, &c->link);
     kick(p);
 }
 
@@ -836,6 +849,11 @@ void relay__pool_shutdown(void)
          * them now fail with RELAY_ERR_SHUTDOWN). */
         relay_ctx_t *c;
         RELAY__LIST_EACH(&p->queue, c, relay_ctx_t, link)
+        {
+            relay__list_remove(&c->link);
+            relay__ctx_free(c);
+        }
+        RELAY__LIST_EACH(&p->free_queue, c, relay_ctx_t, link)
         {
             relay__list_remove(&c->link);
             relay__ctx_free(c);

@@ -80,7 +80,11 @@ static inline relay_ctx_t *relay__ctx_first(const relay__list_t *q)
 }
 
 typedef struct relay__pool {
-    relay__list_t queue; /* queued, started in order */
+    relay__list_t queue; /* queued asking for CPUs, started in order */
+    /* Queued asking for no CPU: they start at once, whatever waits for
+     * CPUs in queue (a task that needs nothing never waits behind one
+     * that needs something). */
+    relay__list_t free_queue;
     int64_t cpu_cap, cpu_free;
     int nthreads, idle, active, blocked, max_threads;
     int starting; /* threads started that have not looked for work yet */
