@@ -372,21 +372,21 @@ int relay__rec_get_cancel_decode(relay__rbuf_t *r, relay__rec_req_id_t *m_p);
 int relay__rec_kill_decode(relay__rbuf_t *r, relay__rec_req_id_t *m_p);
 int relay__rec_sync_decode(relay__rbuf_t *r, relay__rec_req_id_t *m_p);
 
+/* A request naming an id, with flags: ABORT and GET. */
+typedef struct relay__rec_req_flags {
+    uint64_t req, id;
+    uint8_t flags;
+} relay__rec_req_flags_t;
+
 /* ABORT: cancel the task whose return id is (relay_cancel); flags
  * RELAY__ABORT_*. Answered by a REPLY. */
 enum { RELAY__ABORT_FORCE = 1, RELAY__ABORT_RECURSIVE = 2 };
-typedef struct relay__rec_abort {
-    uint64_t req, id;
-    uint8_t flags;
-} relay__rec_abort_t;
+typedef relay__rec_req_flags_t relay__rec_abort_t;
 void relay__rec_abort_encode(relay__wbuf_t *w, const relay__rec_abort_t *m);
 int relay__rec_abort_decode(relay__rbuf_t *r, relay__rec_abort_t *m_p);
 
 /* GET: flags RELAY__GET_*. */
-typedef struct relay__rec_get {
-    uint64_t req, id;
-    uint8_t flags;
-} relay__rec_get_t;
+typedef relay__rec_req_flags_t relay__rec_get_t;
 void relay__rec_get_encode(relay__wbuf_t *w, const relay__rec_get_t *m);
 int relay__rec_get_decode(relay__rbuf_t *r, relay__rec_get_t *m_p);
 

@@ -113,40 +113,41 @@ int relay__rec_sync_decode(relay__rbuf_t *r, relay__rec_req_id_t *m_p)
     return relay__rec_end(r);
 }
 
-/* [u64 req][u64 id][u8 flags]. */
-void relay__rec_abort_encode(relay__wbuf_t *w, const relay__rec_abort_t *m)
+/* ABORT and GET: [u64 req][u64 id][u8 flags]. */
+static void req_flags_encode(relay__wbuf_t *w, const relay__rec_req_flags_t *m)
 {
     relay__put_u64(w, m->req);
     relay__put_u64(w, m->id);
     relay__put_u8(w, m->flags);
+}
+
+static int req_flags_decode(relay__rbuf_t *r, relay__rec_req_flags_t *m_p, uint8_t known)
+{
+    m_p->req = get_req(r);
+    m_p->id = relay__rec_get_id(r, "the object id is invalid");
+    m_p->flags = relay__get_u8(r);
+    if (!r->err && (m_p->flags & ~known)) return relay__rbuf_fail(r, "unknown flags");
+    return relay__rec_end(r);
+}
+
+void relay__rec_abort_encode(relay__wbuf_t *w, const relay__rec_abort_t *m)
+{
+    req_flags_encode(w, m);
 }
 
 int relay__rec_abort_decode(relay__rbuf_t *r, relay__rec_abort_t *m_p)
 {
-    m_p->req = get_req(r);
-    m_p->id = relay__rec_get_id(r, "the object id is invalid");
-    m_p->flags = relay__get_u8(r);
-    if (!r->err && (m_p->flags & ~(RELAY__ABORT_FORCE | RELAY__ABORT_RECURSIVE)))
-        return relay__rbuf_fail(r, "unknown flags");
-    return relay__rec_end(r);
+    return req_flags_decode(r, m_p, RELAY__ABORT_FORCE | RELAY__ABORT_RECURSIVE);
 }
 
-/* [u64 req][u64 id][u8 flags]. */
 void relay__rec_get_encode(relay__wbuf_t *w, const relay__rec_get_t *m)
 {
-    relay__put_u64(w, m->req);
-    relay__put_u64(w, m->id);
-    relay__put_u8(w, m->flags);
+    req_flags_encode(w, m);
 }
 
 int relay__rec_get_decode(relay__rbuf_t *r, relay__rec_get_t *m_p)
 {
-    m_p->req = get_req(r);
-    m_p->id = relay__rec_get_id(r, "the object id is invalid");
-    m_p->flags = relay__get_u8(r);
-    if (!r->err && (m_p->flags & ~(RELAY__GET_DATA | RELAY__GET_NOW)))
-        return relay__rbuf_fail(r, "unknown flags");
-    return relay__rec_end(r);
+    return req_flags_decode(r, m_p, RELAY__GET_DATA | RELAY__GET_NOW);
 }
 
 /* [u64 req][u32 status][u8 has_desc][desc]. */
