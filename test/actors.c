@@ -26,23 +26,11 @@ typedef struct counter {
     int64_t out_of_order;
 } counter_t;
 
-static int64_t arg_i64(relay_ctx_t *ctx, size_t i)
-{
-    int64_t v = 0;
-    test_ctx_arg_fixed(ctx, i, &v, sizeof v);
-    return v;
-}
-
-static int ret_i64(relay_ctx_t *ctx, int64_t v)
-{
-    return relay_ctx_return(ctx, 0, &v, sizeof v);
-}
-
 static int counter_init(relay_ctx_t *ctx, void **state_p)
 {
     counter_t *c = calloc(1, sizeof *c);
     if (!c) return 1;
-    if (relay_ctx_num_args(ctx) == 1) c->value = arg_i64(ctx, 0);
+    if (relay_ctx_num_args(ctx) == 1) c->value = test_arg_i64(ctx, 0);
     *state_p = c;
     return 0;
 }
@@ -56,34 +44,34 @@ static void counter_fini(void *state)
 static int m_add(relay_ctx_t *ctx, void *state)
 {
     counter_t *c = state;
-    c->value += arg_i64(ctx, 0);
-    return ret_i64(ctx, c->value);
+    c->value += test_arg_i64(ctx, 0);
+    return test_ret_i64(ctx, c->value);
 }
 
 static int m_get(relay_ctx_t *ctx, void *state)
 {
-    return ret_i64(ctx, ((counter_t *)state)->value);
+    return test_ret_i64(ctx, ((counter_t *)state)->value);
 }
 
 /* (i): the calls must come 0, 1, 2, ... */
 static int m_append(relay_ctx_t *ctx, void *state)
 {
     counter_t *c = state;
-    int64_t i = arg_i64(ctx, 0);
+    int64_t i = test_arg_i64(ctx, 0);
     if (i != c->next) c->out_of_order++;
     c->next = i + 1;
-    return ret_i64(ctx, c->out_of_order);
+    return test_ret_i64(ctx, c->out_of_order);
 }
 
 /* (caller, i): each caller's calls come 0, 1, 2, ... */
 static int m_append_from(relay_ctx_t *ctx, void *state)
 {
     counter_t *c = state;
-    int64_t who = arg_i64(ctx, 0), i = arg_i64(ctx, 1);
+    int64_t who = test_arg_i64(ctx, 0), i = test_arg_i64(ctx, 1);
     if (who < 0 || who >= 16) return 1;
     if (i != c->next_of[who]) c->out_of_order++;
     c->next_of[who] = i + 1;
-    return ret_i64(ctx, c->out_of_order);
+    return test_ret_i64(ctx, c->out_of_order);
 }
 
 static int m_fail(relay_ctx_t *ctx, void *state)
@@ -98,13 +86,13 @@ static int m_rank(relay_ctx_t *ctx, void *state)
     (void)state;
     int r;
     TASK_OK(ctx, relay_ctx_rank(ctx, &r));
-    return ret_i64(ctx, r);
+    return test_ret_i64(ctx, r);
 }
 
 /* (ms): sleeps, then returns its rank. */
 static int m_slow(relay_ctx_t *ctx, void *state)
 {
-    test_sleep((double)arg_i64(ctx, 0) / 1000.0);
+    test_sleep((double)test_arg_i64(ctx, 0) / 1000.0);
     return m_rank(ctx, state);
 }
 
@@ -130,7 +118,7 @@ static int m_meet(relay_ctx_t *ctx, void *state)
         test_sleep(0.001);
     test_sleep(0.01);
     atomic_fetch_sub(&conc_now, 1);
-    return ret_i64(ctx, atomic_load(&conc_max));
+    return test_ret_i64(ctx, atomic_load(&conc_max));
 }
 
 /* (other actor): calls other.add(1) and gets it (blocking in a method). */
@@ -145,7 +133,7 @@ static int m_poke(relay_ctx_t *ctx, void *state)
     TASK_OK(ctx, relay_actor_call(other, "add", &a, 1, NULL, &r));
     TASK_OK(ctx, relay_get_value(r, &v, sizeof v, TEST_LONG_S));
     TASK_OK(ctx, relay_release(r));
-    return ret_i64(ctx, v);
+    return test_ret_i64(ctx, v);
 }
 
 /* Gets a task that can only run on this rank's CPUs, held by the actor. */
@@ -157,7 +145,7 @@ static int m_wait_task(relay_ctx_t *ctx, void *state)
     TASK_OK(ctx, relay_submit("ranks", NULL, 0, NULL, &r));
     TASK_OK(ctx, relay_get_value(r, &v, sizeof v, TEST_LONG_S));
     TASK_OK(ctx, relay_release(r));
-    return ret_i64(ctx, v);
+    return test_ret_i64(ctx, v);
 }
 
 /* A GPU actor's method getting a GPU task: -> the status of its get. */
@@ -170,7 +158,7 @@ static int m_wait_gpu_task(relay_ctx_t *ctx, void *state)
     TASK_OK(ctx, relay_submit("ranks", NULL, 0, &o, &r));
     int64_t st = relay_get_value(r, &v, sizeof v, TEST_LONG_S);
     TASK_OK(ctx, relay_release(r));
-    return ret_i64(ctx, st);
+    return test_ret_i64(ctx, st);
 }
 
 /* -> its own handle's id, checked against relay_ctx_actor. */
@@ -179,7 +167,7 @@ static int m_self(relay_ctx_t *ctx, void *state)
     (void)state;
     relay_actor_t me;
     TASK_OK(ctx, relay_ctx_actor(ctx, &me));
-    return ret_i64(ctx, (int64_t)me.id);
+    return test_ret_i64(ctx, (int64_t)me.id);
 }
 
 /* (anything): -> how many calls of it had returned when it started; each
@@ -190,7 +178,7 @@ static int m_start_order(relay_ctx_t *ctx, void *state)
     int64_t before = __atomic_load_n(&c->finished, __ATOMIC_SEQ_CST);
     test_sleep(0.005);
     __atomic_fetch_add(&c->finished, 1, __ATOMIC_SEQ_CST);
-    return ret_i64(ctx, before);
+    return test_ret_i64(ctx, before);
 }
 
 /* Calls a method of its own actor and gets it: with one thread, the
@@ -205,7 +193,7 @@ static int m_call_self(relay_ctx_t *ctx, void *state)
     int64_t v;
     int64_t st = relay_get_value(r, &v, sizeof v, TEST_LONG_S);
     TASK_OK(ctx, relay_release(r));
-    return ret_i64(ctx, st);
+    return test_ret_i64(ctx, st);
 }
 
 /* (other): other.call_back(me): A -> B -> A. -> the status A's get saw. */
@@ -221,7 +209,7 @@ static int m_ping(relay_ctx_t *ctx, void *state)
     int64_t v;
     int64_t st = relay_get_value(r, &v, sizeof v, TEST_LONG_S);
     TASK_OK(ctx, relay_release(r));
-    return ret_i64(ctx, st);
+    return test_ret_i64(ctx, st);
 }
 
 /* -> how many GPUs its context lists. */
@@ -231,7 +219,7 @@ static int m_gpu_count(relay_ctx_t *ctx, void *state)
     int ids[4];
     size_t n = 0;
     TASK_OK(ctx, relay_ctx_gpu_ids(ctx, ids, 4, &n));
-    return ret_i64(ctx, (int64_t)n);
+    return test_ret_i64(ctx, (int64_t)n);
 }
 
 static const relay_method_t counter_methods[] = {
@@ -268,7 +256,7 @@ static int fn_ranks(relay_ctx_t *ctx)
 {
     int r;
     TASK_OK(ctx, relay_ctx_rank(ctx, &r));
-    return ret_i64(ctx, r);
+    return test_ret_i64(ctx, r);
 }
 
 /* (actor, caller, n): n ordered calls as caller; -> what the last saw. */
@@ -276,7 +264,7 @@ static int fn_caller(relay_ctx_t *ctx)
 {
     relay_actor_t a;
     TASK_OK(ctx, test_ctx_arg_fixed(ctx, 0, &a, sizeof a));
-    int64_t who = arg_i64(ctx, 1), n = arg_i64(ctx, 2), v = -1;
+    int64_t who = test_arg_i64(ctx, 1), n = test_arg_i64(ctx, 2), v = -1;
     relay_ref_t last = RELAY_REF_NULL;
     for (int64_t i = 0; i < n; i++) {
         relay_arg_t args[2] = {relay_arg_value(&who, sizeof who), relay_arg_value(&i, sizeof i)};
@@ -287,7 +275,7 @@ static int fn_caller(relay_ctx_t *ctx)
     }
     TASK_OK(ctx, relay_get_value(last, &v, sizeof v, TEST_LONG_S));
     TASK_OK(ctx, relay_release(last));
-    return ret_i64(ctx, v);
+    return test_ret_i64(ctx, v);
 }
 
 /* (actor): finds it by name "registry" too, adds 10 through each. */
@@ -308,7 +296,7 @@ static int fn_use_actor(relay_ctx_t *ctx)
     TASK_OK(ctx, relay_actor_call(b, "add", &arg, 1, NULL, &r[1]));
     TASK_OK(ctx, relay_get_value(r[1], &v, sizeof v, TEST_LONG_S));
     TASK_OK(ctx, relay_release_many(r, 2));
-    return ret_i64(ctx, v);
+    return test_ret_i64(ctx, v);
 }
 
 /* Holds the license; -> its rank. */

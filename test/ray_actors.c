@@ -26,18 +26,6 @@
 static int world_rank, world_size;
 static atomic_int a_called; /* the order scenario's first caller has called */
 
-static int64_t arg_i64(relay_ctx_t *ctx, size_t i)
-{
-    int64_t v = 0;
-    test_ctx_arg_fixed(ctx, i, &v, sizeof v);
-    return v;
-}
-
-static int ret_i64(relay_ctx_t *ctx, int64_t v)
-{
-    return relay_ctx_return(ctx, 0, &v, sizeof v);
-}
-
 static int64_t take(relay_ref_t r)
 {
     int64_t v = 0;
@@ -60,13 +48,13 @@ static int m_rank(relay_ctx_t *ctx, void *state)
     (void)state;
     int r;
     TASK_OK(ctx, relay_ctx_rank(ctx, &r));
-    return ret_i64(ctx, r);
+    return test_ret_i64(ctx, r);
 }
 
 static int m_echo(relay_ctx_t *ctx, void *state)
 {
     (void)state;
-    return ret_i64(ctx, arg_i64(ctx, 0));
+    return test_ret_i64(ctx, test_arg_i64(ctx, 0));
 }
 
 /* Blocks in get on a task it submits (the method's CPUs, if any, go back
@@ -80,7 +68,7 @@ static int m_wait_task(relay_ctx_t *ctx, void *state)
     TASK_OK(ctx, relay_submit("add1", &a, 1, NULL, &r));
     TASK_OK(ctx, relay_get_value(r, &v, sizeof v, WAIT_S));
     TASK_OK(ctx, relay_release(r));
-    return ret_i64(ctx, v);
+    return test_ret_i64(ctx, v);
 }
 
 static const relay_method_t plain_methods[] = {
@@ -115,7 +103,7 @@ static int m_keep(relay_ctx_t *ctx, void *state)
 {
     keeper_t *k = state;
     relay_ref_t given;
-    int64_t n = arg_i64(ctx, 1);
+    int64_t n = test_arg_i64(ctx, 1);
     if (test_ctx_arg_fixed(ctx, 0, &given, sizeof given) || n < 1 || n > KEEP_MAX) return 1;
     TASK_OK(ctx, relay_retain(given));
     k->refs[k->n++] = given;
@@ -132,7 +120,7 @@ static int m_keep(relay_ctx_t *ctx, void *state)
     relay_ref_t gone;
     TASK_OK(ctx, relay_put(&n, sizeof n, &gone));
     TASK_OK(ctx, relay_release(gone));
-    return ret_i64(ctx, k->n);
+    return test_ret_i64(ctx, k->n);
 }
 
 static const relay_method_t keeper_methods[] = {{"keep", m_keep, 2}};
@@ -155,7 +143,7 @@ static int fn_cpus_free(relay_ctx_t *ctx)
 {
     relay_resources_t res;
     TASK_OK(ctx, relay_local_resources(&res));
-    return ret_i64(ctx, (int64_t)(res.cpus_free * 1000.0 + 0.5));
+    return test_ret_i64(ctx, (int64_t)(res.cpus_free * 1000.0 + 0.5));
 }
 
 /* (actor, ref by value): calls actor.echo(ref), says so, gets the answer. */
@@ -171,7 +159,7 @@ static int fn_call_waiting(relay_ctx_t *ctx)
     atomic_store(&a_called, 1);
     TASK_OK(ctx, relay_get_value(r, &v, sizeof v, 3 * WAIT_S));
     TASK_OK(ctx, relay_release(r));
-    return ret_i64(ctx, v);
+    return test_ret_i64(ctx, v);
 }
 
 /* (actor): once the other caller has called, calls actor.echo(7) and
@@ -193,7 +181,7 @@ static int fn_call_ready(relay_ctx_t *ctx)
     TASK_OK(ctx, relay_actor_call(a, "echo", &arg, 1, NULL, &r));
     TASK_OK(ctx, relay_get_value(r, &v, sizeof v, 3 * WAIT_S));
     TASK_OK(ctx, relay_release(r));
-    return ret_i64(ctx, v);
+    return test_ret_i64(ctx, v);
 }
 
 /* ---- driver helpers ------------------------------------------------------ */

@@ -32,18 +32,6 @@ typedef struct slots {
     int64_t v[NSLOTS];
 } slots_t;
 
-static int64_t arg_i64(relay_ctx_t *ctx, size_t i)
-{
-    int64_t v = 0;
-    test_ctx_arg_fixed(ctx, i, &v, sizeof v);
-    return v;
-}
-
-static int ret_i64(relay_ctx_t *ctx, int64_t v)
-{
-    return relay_ctx_return(ctx, 0, &v, sizeof v);
-}
-
 static int board_init(relay_ctx_t *ctx, void **state_p)
 {
     (void)ctx;
@@ -59,17 +47,17 @@ static void board_fini(void *state)
 /* (i, v): slot i = v. */
 static int m_set(relay_ctx_t *ctx, void *state)
 {
-    int64_t i = arg_i64(ctx, 0);
+    int64_t i = test_arg_i64(ctx, 0);
     if (i < 0 || i >= NSLOTS) return 1;
-    ((slots_t *)state)->v[i] = arg_i64(ctx, 1);
-    return ret_i64(ctx, 0);
+    ((slots_t *)state)->v[i] = test_arg_i64(ctx, 1);
+    return test_ret_i64(ctx, 0);
 }
 
 static int m_get(relay_ctx_t *ctx, void *state)
 {
-    int64_t i = arg_i64(ctx, 0);
+    int64_t i = test_arg_i64(ctx, 0);
     if (i < 0 || i >= NSLOTS) return 1;
-    return ret_i64(ctx, ((slots_t *)state)->v[i]);
+    return test_ret_i64(ctx, ((slots_t *)state)->v[i]);
 }
 
 /* Slot i of b = v; waited for unless wait is 0 (a cancelled task's gets
@@ -113,18 +101,18 @@ static int64_t board_wait(int64_t i)
  * saw the flag. */
 static int nap(relay_ctx_t *ctx)
 {
-    int64_t ms = arg_i64(ctx, 0), slot = -1;
+    int64_t ms = test_arg_i64(ctx, 0), slot = -1;
     relay_actor_t b = RELAY_ACTOR_NULL;
     if (relay_ctx_num_args(ctx) == 3) {
         TASK_OK(ctx, test_ctx_arg_fixed(ctx, 1, &b, sizeof b));
-        slot = arg_i64(ctx, 2);
+        slot = test_arg_i64(ctx, 2);
         TASK_OK(ctx, board_set(b, slot, 1, 1));
     }
     int saw = 0;
     for (double end = test_now() + (double)ms / 1000; !saw && test_now() < end; test_sleep(0.001))
         saw = relay_ctx_cancelled(ctx);
     if (saw && slot >= 0) TASK_OK(ctx, board_set(b, slot + 1, 1, 0));
-    return ret_i64(ctx, saw ? -1 : ms);
+    return test_ret_i64(ctx, saw ? -1 : ms);
 }
 
 static int m_nap(relay_ctx_t *ctx, void *state)
@@ -170,14 +158,14 @@ static int blocker(relay_ctx_t *ctx)
     board_set(board, S_BLOCK + 2, rc2, 0);
     board_set(board, S_BLOCK + 3, rc3, 0);
     board_set(board, S_BLOCK + 1, rc1, 0); /* last: the driver waits for it */
-    return ret_i64(ctx, 7);
+    return test_ret_i64(ctx, 7);
 }
 
 /* (child_ms, slot, board): submits nap(child_ms), puts its id in slot, and waits
  * to be cancelled (30 s at most). */
 static int spawner(relay_ctx_t *ctx)
 {
-    int64_t ms = arg_i64(ctx, 0), slot = arg_i64(ctx, 1);
+    int64_t ms = test_arg_i64(ctx, 0), slot = test_arg_i64(ctx, 1);
     relay_actor_t board = arg_board(ctx, 2);
     relay_arg_t a = relay_arg_value(&ms, sizeof ms);
     relay_ref_t child;
@@ -187,7 +175,7 @@ static int spawner(relay_ctx_t *ctx)
          test_sleep(0.001)) {
     }
     relay_release(child);
-    return ret_i64(ctx, 1);
+    return test_ret_i64(ctx, 1);
 }
 
 /* ---- checks ------------------------------------------------------------------ */

@@ -100,18 +100,11 @@ static int64_t gpu_max_any(void)
 
 /* ---- remote functions --------------------------------------------------- */
 
-static int64_t arg_i64(relay_ctx_t *ctx, size_t i)
-{
-    int64_t v = 0;
-    test_ctx_arg_fixed(ctx, i, &v, sizeof v);
-    return v;
-}
-
 /* (ms) -> tasks_blocked seen on this rank while it ran. */
 static int fn_leaf(relay_ctx_t *ctx)
 {
     run_enter();
-    test_sleep((double)arg_i64(ctx, 0) / 1000.0);
+    test_sleep((double)test_arg_i64(ctx, 0) / 1000.0);
     relay_stats_t s;
     TASK_OK(ctx, relay_stats(&s));
     int64_t blocked = (int64_t)s.tasks_blocked;
@@ -123,7 +116,7 @@ static int fn_leaf(relay_ctx_t *ctx)
 static int fn_blocker(relay_ctx_t *ctx)
 {
     run_enter();
-    int64_t ms = arg_i64(ctx, 0), v = 0;
+    int64_t ms = test_arg_i64(ctx, 0), v = 0;
     relay_arg_t a = relay_arg_value(&ms, sizeof ms);
     relay_ref_t r;
     TASK_OK(ctx, relay_submit("leaf", &a, 1, NULL, &r));
@@ -140,7 +133,7 @@ static int fn_blocker(relay_ctx_t *ctx)
 static int fn_nest(relay_ctx_t *ctx)
 {
     run_enter();
-    int64_t level = arg_i64(ctx, 0), sum = 0;
+    int64_t level = test_arg_i64(ctx, 0), sum = 0;
     if (level == 0) {
         sum = 1;
         run_leave();
@@ -180,7 +173,7 @@ static int fn_nest(relay_ctx_t *ctx)
  * meet > 0 first waits until that many units of its GPU are in use. */
 static int fn_gpu_hold(relay_ctx_t *ctx)
 {
-    int64_t share = arg_i64(ctx, 0), ms = arg_i64(ctx, 1), want = arg_i64(ctx, 2);
+    int64_t share = test_arg_i64(ctx, 0), ms = test_arg_i64(ctx, 1), want = test_arg_i64(ctx, 2);
     int ids[8];
     size_t n;
     if (gpu_enter(ctx, (int)share, ids, &n)) return 1;
@@ -197,7 +190,7 @@ static int fn_gpu_hold(relay_ctx_t *ctx)
 /* -> {rank, gpus_free x UNIT, cpus_free x UNIT}, seen after ms of sleep. */
 static int fn_probe(relay_ctx_t *ctx)
 {
-    test_sleep((double)arg_i64(ctx, 0) / 1000.0);
+    test_sleep((double)test_arg_i64(ctx, 0) / 1000.0);
     relay_resources_t res;
     TASK_OK(ctx, relay_local_resources(&res));
     int rank;
@@ -264,7 +257,7 @@ static int fn_gpu_wait_gpu(relay_ctx_t *ctx)
     int ids[8];
     size_t n;
     if (gpu_enter(ctx, UNIT, ids, &n)) return 1;
-    int64_t ms = arg_i64(ctx, 0);
+    int64_t ms = test_arg_i64(ctx, 0);
     char msg[1024];
     int64_t st = get_gpu_child(ctx, ms < 0 ? RELAY_FOREVER : (double)ms / 1000.0, msg, sizeof msg);
     gpu_leave(ids, n, UNIT);
@@ -324,7 +317,7 @@ static int fn_gpu_then_gpu(relay_ctx_t *ctx)
 /* (depth) -> status seen down a chain of tasks each getting the next. */
 static int fn_chain(relay_ctx_t *ctx)
 {
-    int64_t depth = arg_i64(ctx, 0), st = RELAY_OK;
+    int64_t depth = test_arg_i64(ctx, 0), st = RELAY_OK;
     if (depth > 0) {
         int64_t below = depth - 1, v = 0;
         relay_arg_t a = relay_arg_value(&below, sizeof below);
@@ -343,7 +336,7 @@ static int fn_chain(relay_ctx_t *ctx)
  * blocked. */
 static int fn_late_chain(relay_ctx_t *ctx)
 {
-    int64_t depth = arg_i64(ctx, 0), st = RELAY_OK;
+    int64_t depth = test_arg_i64(ctx, 0), st = RELAY_OK;
     if (depth > 0) {
         relay_resource_t there = {"there", 1}, here = {"here", 1};
         relay_task_opts_t o;

@@ -347,6 +347,20 @@ static inline int test_ctx_arg_fixed(relay_ctx_t *ctx, size_t i, void *out, size
     return RELAY_OK;
 }
 
+/* Argument i of a task as an int64_t; 0 when it is not 8 bytes. */
+static inline int64_t test_arg_i64(relay_ctx_t *ctx, size_t i)
+{
+    int64_t v = 0;
+    test_ctx_arg_fixed(ctx, i, &v, sizeof v);
+    return v;
+}
+
+/* Return 0 of a task set to v. */
+static inline int test_ret_i64(relay_ctx_t *ctx, int64_t v)
+{
+    return relay_ctx_return(ctx, 0, &v, sizeof v);
+}
+
 /* (ms: int64) -> ms, after sleeping that many milliseconds. */
 static inline int test_fn_sleep_ms(relay_ctx_t *ctx)
 {
