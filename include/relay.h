@@ -359,13 +359,20 @@ typedef struct relay_task_opts {
  * or license tasks waiting for theirs; a 0-CPU task, which a rank starts
  * at once on a thread of its own whatever its CPUs do, behind 1-CPU
  * tasks). Deviation, against starvation (Ray has no such guard): a task
- * overtaken that way for about four average task run times (at least
+ * overtaken that way (by tasks started, or sent to a rank to wait there
+ * for their inputs) for about four average task run times (at least
  * 0.1 s) reserves what it is short of on the ranks that could run it;
  * tasks of other shapes submitted after it then get none of that there
- * until it has started. Not while tasks blocked in get/wait keep
- * resources (GPUs, custom resources, CPUs at max_threads, an actor's), or
- * tasks waiting for their inputs on a rank hold custom resources: a wait
- * added for the reservation could then close a cycle. On a rank, tasks
+ * until it has started: none starts there, none is sent there to wait
+ * for its inputs, none queued on another rank is moved there to a free
+ * CPU. Tasks sent to wait for their inputs before the reservation began
+ * keep what they hold and start when their inputs arrive. While tasks
+ * blocked in get/wait keep resources (GPUs, custom resources, CPUs at
+ * max_threads, an actor's), or tasks waiting for their inputs on a rank
+ * hold custom resources, ready tasks are not held back nor kept from a
+ * free CPU (a wait added for the reservation could then close a cycle),
+ * but still none is sent to wait for its inputs into the reservation (it
+ * waits for them unsent instead, which only delays it). On a rank, tasks
  * asking for CPUs start in the order they arrived there, a bigger one
  * holding back smaller ones behind it (rank 0 sends a rank no more than
  * its CPUs and a short queue allow). */

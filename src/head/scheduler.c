@@ -38,6 +38,8 @@ static uint32_t fwd_n, fwd_cap;
 
 static void cancel_here(stask_t *t);
 static void drop_deps(stask_t *t);
+static const stask_t *starving_head(const relay__shape_t *by);
+static const stask_t *dispatch_starving(void);
 
 /* CPUs a rank may be promised beyond its capacity, so the next task is at
  * hand when a CPU frees instead of a round trip later: enough for about
@@ -254,13 +256,19 @@ static int takes_from(const stask_t *t, const stask_t *h, int r)
     return 0;
 }
 
+/* Whether rank r keeps for starving (an older task of another shape, see
+ * starving_head) something t would take there. */
+static int reserved(const stask_t *t, int r, const stask_t *starving)
+{
+    return starving && t->seq > starving->seq && t->shape != starving->shape &&
+           relay__demand_fits_capacity(&starving->shape->d, r) && takes_from(t, starving, r);
+}
+
 /* Whether rank r may take t now: it fits, and it does not take what a
  * starving older task (dispatch's reservation) waits for there. */
 static int may_take(const stask_t *t, int r, const stask_t *starving)
 {
-    if (!fits(&t->shape->d, r, t->kind == RELAY__KIND_ACTOR)) return 0;
-    return !starving || t->seq < starving->seq || t->shape == starving->shape ||
-           !relay__demand_fits_capacity(&starving->shape->d, r) || !takes_from(t, starving, r);
+    return fits(&t->shape->d, r, t->kind == RELAY__KIND_ACTOR) && !reserved(t, r, starving);
 }
 
 /* The rank for t: the holder of its largest remote argument if that rank
@@ -468,20 +476,27 @@ static double ahead_load(int r)
            (double)a->cpu_cap;
 }
 
+/* Whether t may wait on rank r: it fits there, and takes nothing r keeps
+ * for a starving task. Once placed it starts when its inputs arrive, the
+ * reservation or not, so the reservation applies here or nowhere. */
+static int may_ahead(const stask_t *t, int r, const stask_t *starving)
+{
+    return fits_ahead(&t->shape->d, r) && !reserved(t, r, starving);
+}
+
 /* The rank for t, placed ahead: owner computes. The first task placed for
  * the returns of a maker goes to the maker's rank (a chain stays where
  * its data is, its links passed over by no message); further ones (a
  * fan-out) to the least loaded rank. -1: none fits. */
-static int ahead_rank(const stask_t *t)
+static int ahead_rank(const stask_t *t, const stask_t *starving)
 {
-    const relay__demand_t *d = &t->shape->d;
     int best = -1;
     double best_load = DBL_MAX;
     for (uint32_t i = 0; i < t->nargs; i++) {
         if (t->args[i].kind != RELAY_ARG_REF) continue;
         relay__dentry_t *e = relay__dir_lookup(t->args[i].ref);
         stask_t *m = e && !e->ready ? maker_of(e->id) : NULL;
-        if (!m || m->rank < 0 || m->has_consumer || !fits_ahead(d, m->rank)) continue;
+        if (!m || m->rank < 0 || m->has_consumer || !may_ahead(t, m->rank, starving)) continue;
         double load = ahead_load(m->rank);
         if (load < best_load) {
             best = m->rank;
@@ -490,7 +505,7 @@ static int ahead_rank(const stask_t *t)
     }
     if (best >= 0) return best;
     for (int r = 0; r < relay__g.size; r++) {
-        if (!fits_ahead(d, r)) continue;
+        if (!may_ahead(t, r, starving)) continue;
         double load = ahead_load(r);
         if (load < best_load) {
             best_load = load;
@@ -510,12 +525,17 @@ static void claim_makers(const stask_t *t, int r)
     }
 }
 
-/* Send t, whose arguments are not all made, to the rank that will run it. */
+/* Send t, whose arguments are not all made, to the rank that will run it;
+ * none may take it: it waits here, holding nothing, until they are. A
+ * task placed ahead overtakes the tasks queued here as a dispatched one
+ * does, so it respects the reservation of a starving one, even while
+ * dispatch's is off (may_deadlock): not placing a task ahead only delays
+ * it, it never makes a task wait for one that waits for it. */
 static void place_ahead(stask_t *t)
 {
     relay__sched_t *s = S();
     if (t->kind != RELAY__KIND_TASK || t->fail_status || t->no_ahead || s->shutting_down) return;
-    int r = ahead_rank(t);
+    int r = ahead_rank(t, starving_head(t->shape));
     if (r < 0) return;
     claim_makers(t, r);
     reserve_place(t, r);
@@ -630,25 +650,23 @@ static double reserve_seconds(void)
 }
 
 /* The oldest head of a shape that fits on no rank now and has waited past
- * reserve_seconds() while other shapes had ready tasks, or NULL. Tasks of
- * other shapes that arrived after it then get nothing it is short of on
- * the ranks that could run it, until it gets it: a task that can run now
- * overtakes one that cannot, but not forever. A shape alone needs no
- * reservation: its own queue is in arrival order. None either while
- * tasks hold resources they cannot go on with (blocked, or placed ahead
- * holding custom resources): what they wait for might be held back for a
- * task that waits for them, a deadlock the check would not see. */
-static const stask_t *starving_head(void)
+ * reserve_seconds() while tasks of other shapes could overtake it, or
+ * NULL: by, a shape whose task is being placed ahead, or NULL for
+ * dispatch (the other shapes with ready tasks). Tasks of other shapes that
+ * arrived after it then get nothing it is short of on the ranks that
+ * could run it, until it gets it: a task that can run now overtakes one
+ * that cannot, but not forever. A shape alone needs no reservation (and
+ * costs no clock read): its own queue is in arrival order. */
+static const stask_t *starving_head(const shape_t *by)
 {
     relay__sched_t *s = S();
-    if (may_deadlock(s)) return NULL;
-    int nready = 0;
+    int others = 0;
     shape_t *sh;
     RELAY__LIST_EACH(&s->shapes, sh, shape_t, link)
     {
-        nready += ready_head(sh) != NULL;
+        others += ready_head(sh) != NULL && sh != by;
     }
-    if (nready < 2) return NULL;
+    if (others < (by ? 1 : 2)) return NULL;
     double now = relay__now(), since = now - reserve_seconds();
     const stask_t *oldest = NULL;
     RELAY__LIST_EACH(&s->shapes, sh, shape_t, link)
@@ -665,12 +683,21 @@ static const stask_t *starving_head(void)
     return oldest;
 }
 
+/* The reservation dispatch and stealing keep. None while tasks hold
+ * resources they cannot go on with (blocked, or placed ahead holding
+ * custom resources): what they wait for might be held back for a task
+ * that waits for them, a deadlock the check would not see. */
+static const stask_t *dispatch_starving(void)
+{
+    return may_deadlock(S()) ? NULL : starving_head(NULL);
+}
+
 /* Send ready tasks to ranks that can take them, oldest first among the
  * shapes whose head fits somewhere. */
 static void dispatch(void)
 {
     relay__sched_t *s = S();
-    const stask_t *starving = starving_head();
+    const stask_t *starving = dispatch_starving();
     while (!s->shutting_down) {
         shape_t *best = NULL;
         int best_rank = -1;
@@ -1183,12 +1210,15 @@ static void unplace(stask_t *t)
  * ahead on a rank that counts more running tasks than it has CPUs (so
  * some wait in its queue), the newest first, to run it on idle. One
  * RECALL at a time per idle rank; the rank answers whether it had started
- * it. */
+ * it. Never one that idle keeps a starving task's resources from, as
+ * dispatch would: it would only go back to the end of a queue. */
 static void maybe_steal(int idle)
 {
     relay__sched_t *s = S();
     acct_t *a = &s->acct[idle];
     if (s->shutting_down || a->stealing || a->cpu_used + RELAY__UNIT > a->cpu_cap) return;
+    const stask_t *starving = NULL;
+    int looked = 0; /* for a starving task: only once a task fits */
     for (int r = 0; r < relay__g.size; r++) {
         acct_t *b = &s->acct[r];
         if (r == idle || b->cpu_used <= b->cpu_cap) continue;
@@ -1198,6 +1228,8 @@ static void maybe_steal(int idle)
             if (t->recalling || t->runs_there || t->cancelling || t->blocked ||
                 !fits(&t->shape->d, idle, 0))
                 continue;
+            if (!looked++) starving = dispatch_starving();
+            if (reserved(t, idle, starving)) continue;
             t->steal_for = idle;
             a->stealing = t->id;
             recall(t);
@@ -1269,6 +1301,23 @@ void relay__sched_on_done(int src, relay__rbuf_t *r)
     maybe_steal(src);
 }
 
+/* t, taken back from its rank's queue for the idle rank steal_for: it
+ * goes there if that rank may still take it, else (the reservation began
+ * meanwhile, or another task took the CPU) first in its shape's queue
+ * here. It became ready before any task queued there, and dispatch could
+ * send it back to its old rank (holding its inputs), to the end of the
+ * queue it left. */
+static void steal_land(stask_t *t)
+{
+    int r = t->steal_for;
+    if (r >= 0 && r < relay__g.size && may_take(t, r, dispatch_starving())) {
+        reserve(t, r);
+        send_task(t, r);
+        return;
+    }
+    relay__list_push_front(&t->shape->ready, &t->link);
+}
+
 void relay__sched_on_recalled(int src, relay__rbuf_t *r)
 {
     relay__sched_t *s = S();
@@ -1295,6 +1344,7 @@ void relay__sched_on_recalled(int src, relay__rbuf_t *r)
     /* Back here: placed again like any ready task once its inputs are
      * made, with them as the directory knows them (the copies its old rank
      * got are dropped). */
+    int stolen = !t->ahead;
     if (t->ahead)
         unplace(t);
     else
@@ -1302,6 +1352,8 @@ void relay__sched_on_recalled(int src, relay__rbuf_t *r)
     relay__g.tasks_moved++;
     if (t->cancelled)
         cancel_here(t); /* cancelled while the RECALL travelled: it never runs */
+    else if (!t->missing && stolen)
+        steal_land(t);
     else if (!t->missing)
         make_ready(t);
     dispatch();
