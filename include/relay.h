@@ -313,9 +313,14 @@ typedef struct relay_task_opts {
      * run for its side effects, of which nothing can be got. It counts as
      * pending until it has run (tasks_pending), and is retried, placed
      * ahead of its inputs and checked for deadlocks like any task; its
-     * failure, which nobody can get, is logged at error level on rank 0
-     * (after its last attempt) with its name, its function and the rank it
-     * failed on. relay_finalize abandons it unfinished, as any task. */
+     * failure, which nobody can get, is logged on rank 0 (after its last
+     * attempt) as "task '<name>' (function '<fn>', no returns) failed:
+     * <why>", the why naming the rank it failed on, at error level; when
+     * the failure was asked for (relay_cancel reached it: "... was
+     * cancelled: <why>"; or relay_actor_kill killed its actor) at info
+     * level. Having no ref, it cannot be cancelled directly, only through
+     * a recursive relay_cancel of a task that submitted it. relay_finalize
+     * abandons it unfinished, as any task. */
     int num_returns;
     /* Times a failed task is run again, 0..100, default 0 (a task failed
      * by RELAY_ERR_DEADLOCK or RELAY_ERR_SHUTDOWN is not run again). */
@@ -393,7 +398,10 @@ int relay_submit(const char *fn, const relay_arg_t *args, size_t nargs,
  *   relay_ctx_cancelled(ctx) returns 1 from then on, and the task's
  *   relay_get / relay_get_many / relay_get_value / relay_wait calls,
  *   blocked ones included, return RELAY_ERR_CANCELLED promptly (like
- *   Ray's TaskCancelledError). Whatever the function then returns, its
+ *   Ray's TaskCancelledError): a blocked one takes its CPUs back at once
+ *   even if another task took them meanwhile, and the rank runs over its
+ *   CPUs until the cancelled task ends (no task asking for CPUs starts
+ *   there meanwhile). Whatever the function then returns, its
  *   returns fail with RELAY_ERR_CANCELLED and it is not retried. A task
  *   whose completion was already on its way when the cancel reached its
  *   rank keeps its result (the cancel came too late, as for a finished
@@ -402,14 +410,22 @@ int relay_submit(const char *fn, const relay_arg_t *args, size_t nargs,
  * - Actor calls: one not started is removed as above (its returns fail
  *   with RELAY_ERR_CANCELLED; the actor's later calls still run in
  *   order); a running call is left alone (RELAY_OK) and its flag is not
- *   set.
+ *   set, but with recursive the tasks and calls it submitted that have
+ *   not finished are cancelled all the same (not those it submits later).
  * [IN] force: Ray kills the worker process; relay's tasks share their
  *   rank's process, so force means the same as 0 for tasks (not started:
  *   removed; running: flagged). For an actor call force is refused with
  *   RELAY_ERR_INVALID_ARG, as Ray refuses it for actor tasks.
  * [IN] recursive: also cancel, the same way, the tasks and actor calls
  *   the task submitted that have not finished, transitively (Ray's
- *   default is recursive=True). Actors it created are not killed.
+ *   default is recursive=True), those submitted by its children that
+ *   finished included. A task cancelled this way (not a running actor
+ *   call) also has the tasks it submits from then on, or that were on
+ *   their way, cancelled as they reach rank 0: they never run, and fail
+ *   with RELAY_ERR_CANCELLED naming it. Its actor calls still run, so a
+ *   cancelled task can report to an actor as it ends. Actors it created
+ *   are not killed. Tasks submitted with num_returns 0 have no ref: this
+ *   is the only way to cancel them.
  * Errors: INVALID_ARG (a ref made by relay_put; force on an actor call),
  * INVALID_REF (a ref no one made, or released everywhere),
  * NOT_INITIALIZED, SHUTDOWN. */
@@ -619,7 +635,8 @@ int relay_put_object(const void *data, size_t size, const relay_ref_t *refs, siz
  * Errors: INVALID_ARG, INVALID_REF, TIMEOUT, TASK_FAILED, DEADLOCK,
  * CANCELLED (the object's task was cancelled: *obj_p is set as for
  * TASK_FAILED; or, inside a task that relay_cancel reached, at once and
- * with no object), SHUTDOWN, NOT_INITIALIZED, NO_MEMORY, MPI. Inside a task, a get that
+ * with *obj_p set to NULL, relay_last_error() saying "the task calling it
+ * was cancelled"), SHUTDOWN, NOT_INITIALIZED, NO_MEMORY, MPI. Inside a task, a get that
  * still waits after a short spin (about 50 us) gives the task's CPUs back
  * to its rank until it returns, unless the rank is at max_threads; its
  * GPUs and custom resources stay with it. */
@@ -636,7 +653,9 @@ int relay_get(relay_ref_t ref, double timeout_s, relay_object_t *obj_p);
  * set: a view for each object that was in by then, the failed ones
  * included (as error objects), NULL for the others, whose requests are
  * cancelled. Free each non-NULL entry with relay_object_free. When every
- * object is in when the call returns, all n are views, as before.
+ * object is in when the call returns, all n are views, as before. On
+ * CANCELLED because the calling task was cancelled (see relay_get) every
+ * entry is NULL; an object's CANCELLED sets them as any object's error.
  * timeout_s as in relay_get; with 0, a failed object wins over one not
  * ready. */
 int relay_get_many(const relay_ref_t *refs, size_t n, double timeout_s, relay_object_t *objs_p);
@@ -661,10 +680,12 @@ int relay_get_value(relay_ref_t ref, void *buf, size_t size, double timeout_s);
  * outputs untouched.
  * [OUT] ready_p: n flags (1 ready), may be NULL.
  * [OUT] num_ready_p: the number of flags set, may be NULL. Both are written
- * also on ERR_TIMEOUT and on ERR_INVALID_REF (the unknown ref counts as not
- * ready). timeout_s as in relay_get. Errors: INVALID_ARG (num_ready > n,
- * NaN timeout, a repeated ref), INVALID_REF, TIMEOUT, CANCELLED (inside a
- * task relay_cancel reached), SHUTDOWN, NOT_INITIALIZED, NO_MEMORY. */
+ * also on ERR_TIMEOUT, on ERR_INVALID_REF (the unknown ref counts as not
+ * ready) and on ERR_CANCELLED (the refs known ready when the cancel came;
+ * none when the task was cancelled before the call). timeout_s as in
+ * relay_get. Errors: INVALID_ARG (num_ready > n, NaN timeout, a repeated
+ * ref), INVALID_REF, TIMEOUT, CANCELLED (inside a task relay_cancel
+ * reached), SHUTDOWN, NOT_INITIALIZED, NO_MEMORY. */
 int relay_wait(const relay_ref_t *refs, size_t n, size_t num_ready, double timeout_s, int *ready_p,
                size_t *num_ready_p);
 

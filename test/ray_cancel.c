@@ -5,7 +5,11 @@
  * task is a no-op; an actor call is removed if queued and left alone if
  * running; relay_actor_kill sets the flag of a running method; consumers
  * of a cancelled task fail naming the cancellation. Nothing is left behind
- * (directory, pending tasks).
+ * (directory, pending tasks). Also: a cancelled blocked get returns even
+ * while its CPUs are taken; recursive reaches tasks submitted after the
+ * cancel and the children of finished children; a cancelled task with no
+ * returns is not logged as an error; a cancelled task's get outputs are
+ * NULL and its wait's flags zero.
  *
  * Every worker rank offers 1 CPU. A "board" actor (no CPU) is where tasks
  * say that they run and what they saw, since their own returns fail. */
@@ -14,15 +18,25 @@
 static relay_actor_t board;
 
 enum {
-    S_SPIN = 0,     /* started, saw the flag */
-    S_BLOCK = 2,    /* started, then get / get_value / wait statuses */
-    S_SPAWN = 6,    /* the child's id (recursive) */
-    S_SPAWN_NR = 7, /* the child's id (not recursive) */
-    S_FILL = 8,     /* 8..15: the tasks filling the CPUs, each started + saw */
-    S_CALL = 24,    /* the running actor call started */
-    S_KILL = 26,    /* the method of a killed actor started, saw */
-    S_CHAIN = 28,   /* the head of a chain started */
-    S_ACHAIN = 30,  /* the head of a chain placed ahead started */
+    S_SPIN = 0,      /* started, saw the flag */
+    S_BLOCK = 2,     /* started, then get / get_value / wait statuses */
+    S_SPAWN = 6,     /* the child's id (recursive) */
+    S_SPAWN_NR = 7,  /* the child's id (not recursive) */
+    S_FILL = 8,      /* 8..15: the tasks filling the CPUs, each started + saw */
+    S_CALL = 24,     /* the running actor call started */
+    S_KILL = 26,     /* the method of a killed actor started, saw */
+    S_CHAIN = 28,    /* the head of a chain started */
+    S_ACHAIN = 30,   /* the head of a chain placed ahead started */
+    S_UNBL = 32,     /* lone_blocker started, then its get's status */
+    S_UNBL_ID = 34,  /* lone_blocker's child's id */
+    S_UNBL_NAP = 36, /* lone_blocker's child started, saw */
+    S_HOG = 38,      /* 38..45: naps taking the CPUs a blocked task gave back */
+    S_LATE = 46,     /* latecomer started, submitted after the cancel */
+    S_LATE_NAP = 48, /* latecomer's late child started, saw */
+    S_GP = 50,       /* grandparent's child finished */
+    S_G = 52,        /* the grandchild started, saw */
+    S_ZERO = 54,     /* a child with no returns started, saw */
+    S_OUT = 56,      /* outputs started, then what its calls left */
     NSLOTS = 64
 };
 
@@ -178,6 +192,115 @@ static int spawner(relay_ctx_t *ctx)
     return test_ret_i64(ctx, 1);
 }
 
+/* Spins until ctx is cancelled (30 s at most). */
+static void until_cancelled(relay_ctx_t *ctx)
+{
+    for (double end = test_now() + 30; !relay_ctx_cancelled(ctx) && test_now() < end;
+         test_sleep(0.001)) {
+    }
+}
+
+/* Submits nap(30000, b, slot), with returns or none; releases it. */
+static int fire_nap(relay_actor_t b, int64_t slot, int nret, uint64_t *id_p)
+{
+    int64_t ms = 30000;
+    relay_arg_t a[3] = {relay_arg_value(&ms, sizeof ms), relay_arg_value(&b, sizeof b),
+                        relay_arg_value(&slot, sizeof slot)};
+    relay_task_opts_t o = {.field_mask = RELAY_TASK_OPT_NUM_RETURNS, .num_returns = nret};
+    relay_ref_t r = RELAY_REF_NULL;
+    int rc = relay_submit("nap", a, 3, &o, nret ? &r : NULL);
+    if (id_p) *id_p = r.id;
+    if (rc == RELAY_OK && nret) relay_release(r);
+    return rc;
+}
+
+/* (board): tells S_UNBL it started, submits nap(30 s) reporting at
+ * S_UNBL_NAP (its id in S_UNBL_ID) and blocks in a get of it; the get's
+ * status goes to S_UNBL + 1. */
+static int lone_blocker(relay_ctx_t *ctx)
+{
+    relay_actor_t b = arg_board(ctx, 0);
+    TASK_OK(ctx, board_set(b, S_UNBL, 1, 1));
+    int64_t ms = 30000, slot = S_UNBL_NAP;
+    relay_arg_t a[3] = {relay_arg_value(&ms, sizeof ms), relay_arg_value(&b, sizeof b),
+                        relay_arg_value(&slot, sizeof slot)};
+    relay_ref_t child;
+    TASK_OK(ctx, relay_submit("nap", a, 3, NULL, &child));
+    TASK_OK(ctx, board_set(b, S_UNBL_ID, (int64_t)child.id, 1));
+    relay_object_t obj = NULL;
+    int rc = relay_get(child, TEST_LONG_S, &obj);
+    if (obj) relay_object_free(obj);
+    relay_release(child);
+    board_set(b, S_UNBL + 1, rc, 0);
+    return test_ret_i64(ctx, 7);
+}
+
+/* (board): tells S_LATE it started; once cancelled, submits nap(30 s)
+ * reporting at S_LATE_NAP and tells S_LATE + 1 (1: submitted). */
+static int latecomer(relay_ctx_t *ctx)
+{
+    relay_actor_t b = arg_board(ctx, 0);
+    TASK_OK(ctx, board_set(b, S_LATE, 1, 1));
+    until_cancelled(ctx);
+    int rc = fire_nap(b, S_LATE_NAP, 1, NULL);
+    board_set(b, S_LATE + 1, rc == RELAY_OK ? 1 : 2, 0);
+    return test_ret_i64(ctx, 1);
+}
+
+/* (board): submits nap(30 s) reporting at S_G, and ends. */
+static int spawn_g(relay_ctx_t *ctx)
+{
+    TASK_OK(ctx, fire_nap(arg_board(ctx, 0), S_G, 1, NULL));
+    return test_ret_i64(ctx, 1);
+}
+
+/* (board): runs spawn_g to its end, tells S_GP, waits to be cancelled. */
+static int grandparent(relay_ctx_t *ctx)
+{
+    relay_actor_t b = arg_board(ctx, 0);
+    relay_arg_t a = relay_arg_value(&b, sizeof b);
+    relay_ref_t child;
+    int64_t v = 0;
+    TASK_OK(ctx, relay_submit("spawn_g", &a, 1, NULL, &child));
+    TASK_OK(ctx, relay_get_value(child, &v, sizeof v, TEST_LONG_S));
+    relay_release(child);
+    TASK_OK(ctx, board_set(b, S_GP, 1, 1));
+    until_cancelled(ctx);
+    return test_ret_i64(ctx, 1);
+}
+
+/* (board): submits nap(30 s) with no returns reporting at S_ZERO, waits
+ * to be cancelled. */
+static int spawn0(relay_ctx_t *ctx)
+{
+    TASK_OK(ctx, fire_nap(arg_board(ctx, 0), S_ZERO, 0, NULL));
+    until_cancelled(ctx);
+    return test_ret_i64(ctx, 1);
+}
+
+/* (board): tells S_OUT it started; once cancelled, a get, a get_many and
+ * a wait whose outputs hold garbage; S_OUT + 1: 1 if every status is
+ * CANCELLED, every object NULL and the wait's outputs zero, else 2. */
+static int outputs(relay_ctx_t *ctx)
+{
+    relay_actor_t b = arg_board(ctx, 0);
+    int64_t x = 5;
+    relay_ref_t p;
+    TASK_OK(ctx, relay_put(&x, sizeof x, &p));
+    TASK_OK(ctx, board_set(b, S_OUT, 1, 1));
+    until_cancelled(ctx);
+    relay_object_t junk = (relay_object_t)(uintptr_t)0x8, one = junk, many[2] = {junk, junk};
+    relay_ref_t two[2] = {p, p};
+    int flag = 7;
+    size_t k = 99;
+    int ok = relay_get(p, TEST_LONG_S, &one) == RELAY_ERR_CANCELLED && !one;
+    ok &= relay_get_many(two, 2, TEST_LONG_S, many) == RELAY_ERR_CANCELLED && !many[0] && !many[1];
+    ok &= relay_wait(&p, 1, 1, TEST_LONG_S, &flag, &k) == RELAY_ERR_CANCELLED && !flag && !k;
+    relay_release(p);
+    board_set(b, S_OUT + 1, ok ? 1 : 2, 0);
+    return test_ret_i64(ctx, 1);
+}
+
 /* ---- checks ------------------------------------------------------------------ */
 
 /* The ref's object is an error of status want whose message contains
@@ -245,6 +368,7 @@ static void running_task(void)
     double t0 = test_now();
     CHECK_OK(relay_cancel(r, 1, 1));
     check_fails(r, RELAY_ERR_CANCELLED, "was cancelled");
+    check_fails(r, RELAY_ERR_CANCELLED, "was cancelled while it ran on rank");
     CHECK_LT(test_now() - t0, 20.0);
     CHECK_EQ(board_wait(S_SPIN + 1), 1);
     CHECK_OK(relay_release(r));
@@ -289,6 +413,131 @@ static void recursive(void)
         CHECK_OK(relay_release(parent));
         CHECK_OK(relay_release(child));
     }
+}
+
+/* Submit fn(board) asking for no CPU (a child of it then has the CPU). */
+static relay_ref_t submit_cpuless(const char *fn)
+{
+    relay_arg_t a = relay_arg_value(&board, sizeof board);
+    relay_task_opts_t o = {.field_mask = RELAY_TASK_OPT_NUM_CPUS, .num_cpus = 0};
+    relay_ref_t r;
+    CHECK_OK(relay_submit(fn, &a, 1, &o, &r));
+    return r;
+}
+
+/* Waits until rank 0 counts no pending task (timeout_s at most). */
+static void wait_no_pending(double timeout_s)
+{
+    const size_t off = offsetof(relay_stats_t, tasks_pending);
+    const uint64_t zero = 0;
+    relay_stats_t s =
+        test__poll_stats(&off, &zero, 1, timeout_s, "tasks pending", __FILE__, __LINE__);
+    CHECK_EQ(s.tasks_pending, 0);
+}
+
+/* A task blocked in a get whose CPU another task took meanwhile: once
+ * cancelled (not recursively: its child runs on), its get returns at
+ * once, not when that CPU comes free. */
+static void blocked_cpu_taken(void)
+{
+    relay_arg_t a = relay_arg_value(&board, sizeof board);
+    relay_ref_t r = test_submit("lone_blocker", &a, 1);
+    board_wait(S_UNBL);
+    relay_ref_t child = {(uint64_t)board_wait(S_UNBL_ID)};
+    board_wait(S_UNBL_NAP);
+    test_sleep(0.3); /* it is blocked in its get by now, its CPU given back */
+    /* One 30 s nap per worker CPU, the child included: the blocked task's
+     * CPU is one of them (the least loaded rank gets each). */
+    relay_ref_t hog[4];
+    int nh = test_size() - 2;
+    CHECK_LT(nh, 5);
+    for (int i = 0; i < nh; i++)
+        hog[i] = submit_nap(30000, S_HOG + 2 * i);
+    for (int i = 0; i < nh; i++)
+        board_wait(S_HOG + 2 * i);
+    double t0 = test_now();
+    CHECK_OK(relay_cancel(r, 0, 0));
+    CHECK_EQ(board_wait(S_UNBL + 1), RELAY_ERR_CANCELLED);
+    CHECK_LT(test_now() - t0, 15.0); /* not the naps' 30 s */
+    check_fails(r, RELAY_ERR_CANCELLED, "task 'lone_blocker'");
+    CHECK_EQ(board_get(S_UNBL_NAP + 1), 0); /* not recursive: untouched */
+    CHECK_OK(relay_cancel(child, 0, 0));
+    CHECK_EQ(board_wait(S_UNBL_NAP + 1), 1);
+    for (int i = 0; i < nh; i++) {
+        CHECK_OK(relay_cancel(hog[i], 0, 0));
+        check_fails(hog[i], RELAY_ERR_CANCELLED, "was cancelled");
+        CHECK_OK(relay_release(hog[i]));
+    }
+    CHECK_OK(relay_release(r));
+}
+
+/* Recursive reaches what the task submits after the cancel: it never
+ * runs. */
+static void recursive_after(void)
+{
+    relay_arg_t a = relay_arg_value(&board, sizeof board);
+    relay_ref_t p = test_submit("latecomer", &a, 1);
+    board_wait(S_LATE);
+    CHECK_OK(relay_cancel(p, 0, 1));
+    check_fails(p, RELAY_ERR_CANCELLED, "task 'latecomer'");
+    CHECK_EQ(board_wait(S_LATE + 1), 1); /* it did submit one */
+    wait_no_pending(TEST_LONG_S / 4);    /* not the late nap's 30 s */
+    CHECK_EQ(board_get(S_LATE_NAP), 0);  /* which never started */
+    CHECK_OK(relay_release(p));
+}
+
+/* Recursive reaches a grandchild whose parent finished before the
+ * cancel. */
+static void recursive_grandchild(void)
+{
+    relay_ref_t gp = submit_cpuless("grandparent");
+    board_wait(S_GP);
+    board_wait(S_G);
+    CHECK_OK(relay_cancel(gp, 0, 1));
+    check_fails(gp, RELAY_ERR_CANCELLED, "task 'grandparent'");
+    CHECK_EQ(board_wait(S_G + 1), 1); /* the grandchild saw the flag */
+    CHECK_OK(relay_release(gp));
+    wait_no_pending(TEST_LONG_S);
+}
+
+/* A task with no returns cancelled through its parent: rank 0 does not
+ * log it as an error (it was asked for). Rank 0's stderr is read back. */
+static void zero_returns_log(void)
+{
+    relay_ref_t p = submit_cpuless("spawn0");
+    board_wait(S_ZERO);
+    fflush(stderr);
+    FILE *log = tmpfile();
+    CHECK(log != NULL);
+    int saved = dup(2);
+    CHECK(saved >= 0 && dup2(fileno(log), 2) >= 0);
+    CHECK_OK(relay_cancel(p, 0, 1));
+    check_fails(p, RELAY_ERR_CANCELLED, "task 'spawn0'");
+    int saw = (int)board_wait(S_ZERO + 1);
+    wait_no_pending(TEST_LONG_S); /* the child's failure was handled */
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    char text[8192];
+    size_t len = (fseek(log, 0, SEEK_SET), fread(text, 1, sizeof text - 1, log));
+    text[len] = 0;
+    fclose(log);
+    fputs(text, stderr);
+    CHECK_EQ(saw, 1);
+    CHECK(strstr(text, "no returns) failed") == NULL);
+    CHECK_OK(relay_release(p));
+}
+
+/* A cancelled task's get, get_many and wait: NULL objects, zero flags. */
+static void cancelled_outputs(void)
+{
+    relay_arg_t a = relay_arg_value(&board, sizeof board);
+    relay_ref_t r = test_submit("outputs", &a, 1);
+    board_wait(S_OUT);
+    CHECK_OK(relay_cancel(r, 0, 0));
+    check_fails(r, RELAY_ERR_CANCELLED, "task 'outputs'");
+    CHECK_EQ(board_wait(S_OUT + 1), 1);
+    CHECK_OK(relay_release(r));
 }
 
 /* Finished: no-op. A put object: INVALID_ARG. Unknown: INVALID_REF. */
@@ -439,6 +688,12 @@ int main(int argc, char **argv)
     CHECK_OK(relay_register("add1", fn_add1));
     CHECK_OK(relay_register("blocker", blocker));
     CHECK_OK(relay_register("spawner", spawner));
+    CHECK_OK(relay_register("lone_blocker", lone_blocker));
+    CHECK_OK(relay_register("latecomer", latecomer));
+    CHECK_OK(relay_register("spawn_g", spawn_g));
+    CHECK_OK(relay_register("grandparent", grandparent));
+    CHECK_OK(relay_register("spawn0", spawn0));
+    CHECK_OK(relay_register("outputs", outputs));
     relay_config_t cfg = {.field_mask = RELAY_CONFIG_NUM_CPUS, .num_cpus = 1};
     CHECK_OK(relay_init(&argc, &argv, &cfg));
     if (world_rank == 0) {
@@ -460,6 +715,16 @@ int main(int argc, char **argv)
         actor_kill_flag();
         printf("chains\n");
         chains();
+        printf("blocked task, its CPU taken\n");
+        blocked_cpu_taken();
+        printf("recursive: submitted after the cancel\n");
+        recursive_after();
+        printf("recursive: grandchild of a finished child\n");
+        recursive_grandchild();
+        printf("no returns: not an error\n");
+        zero_returns_log();
+        printf("outputs of a cancelled task\n");
+        cancelled_outputs();
         CHECK_OK(relay_actor_kill(board));
         /* Nothing left: no object, no pending task, no hold. */
         relay_stats_t s =

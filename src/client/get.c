@@ -236,6 +236,16 @@ static int cancelled_error(const char *call)
     return relay__error(RELAY_ERR_CANCELLED, "%s: the task calling it was cancelled", call);
 }
 
+/* A get ends because its calling task was cancelled: every entry NULL,
+ * unlike an object's CANCELLED, which sets them (a caller freeing each
+ * non-NULL entry frees nothing it did not get). */
+static int get_cancelled(const char *call, relay_object_t *objs_p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        objs_p[i] = NULL;
+    return cancelled_error(call);
+}
+
 static int get_impl(const char *call, const relay_ref_t *refs, size_t n, double timeout_s,
                     relay_object_t *objs_p)
 {
@@ -244,7 +254,7 @@ static int get_impl(const char *call, const relay_ref_t *refs, size_t n, double 
     if (!objs_p) return relay__error(RELAY_ERR_INVALID_ARG, "%s: output is NULL", call);
     if ((rc = relay__check_refs_arg(call, refs, n)) || (rc = relay__check_timeout(call, timeout_s)))
         return rc;
-    if (task_cancelled()) return cancelled_error(call);
+    if (task_cancelled()) return get_cancelled(call, objs_p, n);
     if (n == 0) return RELAY_OK;
     relay__batch_t b;
     req_set_t s = {calloc(n, sizeof(relay__req_t)), n, n, &b};
@@ -275,7 +285,7 @@ static int get_impl(const char *call, const relay_ref_t *refs, size_t n, double 
         pthread_cond_destroy(&b.cv);
         free(s.q);
         if (shut) return relay__error(RELAY_ERR_SHUTDOWN, "%s: relay is shutting down", call);
-        if (task_cancelled()) return cancelled_error(call);
+        if (task_cancelled()) return get_cancelled(call, objs_p, n);
         return relay__error(RELAY_ERR_TIMEOUT, "%s: %zu object(s) not ready after %.3f s", call, n,
                             timeout_s);
     }
@@ -403,7 +413,10 @@ static int wait_ready(req_set_t *s, const relay_ref_t *refs, size_t k, double ti
     for (size_t i = 0; i < n && rc == RELAY_OK; i++)
         rc = req_error(&s->q[i]);
     size_t ready = count_ready(s);
-    if (rc != RELAY_OK || timeout_s == 0 || ready >= k || relay__g.shutting_down) return rc;
+    /* Cancelled during the question: its answers are all it reports. */
+    if (rc != RELAY_OK || timeout_s == 0 || ready >= k || relay__g.shutting_down ||
+        task_cancelled())
+        return rc;
     if (ask_now) {
         ask_again(s, k - ready);
     } else {
@@ -435,7 +448,13 @@ static int wait_impl(const relay_ref_t *refs, size_t n, size_t num_ready, double
         return relay__error(RELAY_ERR_INVALID_ARG,
                             "relay_wait: refs[%zu] repeats refs[%zu] (%#llx)", again, earlier,
                             (unsigned long long)refs[again].id);
-    if (task_cancelled()) return cancelled_error("relay_wait");
+    if (task_cancelled()) {
+        /* Nothing is known ready: the outputs say so, as after a wait. */
+        for (size_t i = 0; ready_p && i < n; i++)
+            ready_p[i] = 0;
+        if (num_ready_p) *num_ready_p = 0;
+        return cancelled_error("relay_wait");
+    }
     relay__batch_t b;
     req_set_t s = {calloc(n ? n : 1, sizeof(relay__req_t)), n, num_ready, &b};
     if (!s.q) return relay__error(RELAY_ERR_NO_MEMORY, "relay_wait: out of memory");

@@ -339,6 +339,7 @@ void relay__actor_on_kill(int src, relay__rbuf_t *r)
     snprintf(why, sizeof why, "actor '%s' (%#llx) is dead: it was killed by rank %d", class_name(a),
              (unsigned long long)a->id, src);
     int placed = a->rank >= 0;
+    a->killed = 1;
     set_dead(a, RELAY_ERR_ACTOR_DEAD, why);
     if (placed) {
         /* Its rank fails what it has queued, then runs the destructor. */

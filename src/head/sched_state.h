@@ -56,6 +56,7 @@ typedef struct relay__sactor {
     struct relay__sactor *next_same_name; /* names that share a hash */
     int stuck_blocked;  /* scratch of the deadlock check: running, blocked, stuck */
     int running_moving; /* scratch: running calls known to progress */
+    int killed;         /* by relay_actor_kill: what its death fails is not an error */
 } relay__sactor_t;
 
 /* Tasks asking for the same resources share a shape, which queues those
@@ -94,6 +95,9 @@ typedef struct relay__stask {
     int cancelling;           /* rank 0 asked its rank to drop it */
     int cancelled;            /* relay_cancel: never started or retried from now on */
     uint64_t parent;          /* the task that submitted it, or 0 */
+    int linked;               /* counted in its parent's nkids (scheduler.c, lineage) */
+    uint32_t nkids;           /* pending tasks, or lineage links, it is the parent of */
+    int cancel_kids;          /* cancelled recursively: tasks it submits are cancelled */
     int ahead;                /* sent to rank before its arguments exist, not started */
     int done_early;           /* finished before all its arguments were known ready here */
     int has_consumer;         /* a task was placed ahead on its rank for its returns */
@@ -132,8 +136,17 @@ typedef struct relay__acct {
     int64_t *custom_free; /* [cluster ncustom] units */
 } relay__acct_t;
 
+/* A task gone from the task table whose children are still pending: its
+ * parent link, kept so that a recursive cancel reaches its descendants.
+ * It goes when the last of them retires (scheduler.c, lineage). */
+typedef struct relay__lineage {
+    uint64_t id, parent;
+    uint32_t nkids;
+} relay__lineage_t;
+
 typedef struct relay__sched {
     relay__map_t tasks;
+    relay__map_t lineage;   /* id -> relay__lineage_t */
     relay__list_t shapes;   /* by their link */
     relay__shape_t *dflt;   /* 1 CPU, the common shape */
     relay__acct_t *acct;    /* [rank] */

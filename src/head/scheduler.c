@@ -129,6 +129,7 @@ int relay__sched_init(void)
     relay__list_push_back(&s->shapes, &s->dflt->link);
     s->avg_run_seconds = 1e-3; /* until tasks tell: assume they are not tiny */
     relay__map_init(&s->tasks);
+    relay__map_init(&s->lineage);
     relay__g.sched = s;
     relay__handler_set(RELAY__R_SUBMIT, relay__sched_on_submit);
     relay__handler_set(RELAY__R_DONE, relay__sched_on_done);
@@ -181,6 +182,9 @@ void relay__sched_destroy(void)
     stask_t *t;
     RELAY__MAP_EACH(&s->tasks, t) task_free(t);
     relay__map_destroy(&s->tasks);
+    relay__lineage_t *l;
+    RELAY__MAP_EACH(&s->lineage, l) free(l);
+    relay__map_destroy(&s->lineage);
     relay__actors_destroy();
     shape_t *sh;
     RELAY__LIST_EACH(&s->shapes, sh, shape_t, link) free(sh);
@@ -755,6 +759,77 @@ void relay__sched_unpin(stask_t *t)
     t->pinned = 0;
 }
 
+/* ---------------------------------------------------------------------- */
+/* Lineage: who submitted whom, for recursive cancels                       */
+/* ---------------------------------------------------------------------- */
+
+/* A task's parent (the task that submitted it) is in the task table when
+ * the task arrives: the parent's rank sends its SUBMITs before its DONE,
+ * and rank 0 handles one rank's records in order. A task that leaves the
+ * table while tasks it submitted are pending leaves a link (its id and
+ * its parent's) in the lineage map, so that a recursive cancel of an
+ * ancestor still finds them. Every task and link counts its pending
+ * children (nkids); a link goes with its last child, and the links above
+ * it that then have none go too: the map holds only ancestors of pending
+ * tasks, never more than the tasks times their nesting depth. */
+
+/* The count of pending children of task or link id, or NULL: rank 0 keeps
+ * no line for it (a rank's main thread, or a task gone without children). */
+static uint32_t *kids_of(uint64_t id)
+{
+    if (!id) return NULL;
+    stask_t *p = relay__map_get(&S()->tasks, id);
+    if (p) return &p->nkids;
+    relay__lineage_t *l = relay__map_get(&S()->lineage, id);
+    return l ? &l->nkids : NULL;
+}
+
+/* t, new in the task table, counts as its parent's child. */
+static void lineage_join(stask_t *t)
+{
+    uint32_t *k = kids_of(t->parent);
+    if (!k) return;
+    ++*k;
+    t->linked = 1;
+}
+
+/* A child of id is gone: so are the links left with no child. */
+static void lineage_drop_kid(uint64_t id)
+{
+    relay__map_t *lines = &S()->lineage;
+    while (id) {
+        stask_t *p = relay__map_get(&S()->tasks, id);
+        if (p) {
+            p->nkids--;
+            return;
+        }
+        relay__lineage_t *l = relay__map_get(lines, id);
+        if (!l || --l->nkids > 0) return;
+        id = l->parent;
+        relay__map_remove(lines, l->id);
+        free(l);
+    }
+}
+
+/* t has just left the task table: a link stays while its children are
+ * pending, else its parent has a child less. */
+static void lineage_leave(stask_t *t)
+{
+    uint64_t parent = t->linked ? t->parent : 0;
+    t->linked = 0;
+    if (t->nkids > 0) {
+        relay__lineage_t *l = malloc(sizeof *l);
+        if (l && relay__map_put(&S()->lineage, t->id, l) == 0) {
+            *l = (relay__lineage_t){t->id, parent, t->nkids};
+            return;
+        }
+        free(l); /* out of memory: a recursive cancel misses what is below */
+        relay__log(RELAY__LOG_WARN, "out of memory: the children of task %#llx lose their line",
+                   (unsigned long long)t->id);
+    }
+    lineage_drop_kid(parent);
+}
+
 /* Drop t: its arguments are no longer pinned. A task placed ahead may
  * finish before rank 0 hears that its inputs are made: it stays, holding
  * nothing, until they are (the directory's lists of dependents name it). */
@@ -765,19 +840,35 @@ static void task_retire(stask_t *t)
         t->done_early = 1;
         return;
     }
-    relay__map_remove(&S()->tasks, t->id);
+    if (relay__map_remove(&S()->tasks, t->id) == t) lineage_leave(t);
     relay__sched_unpin(t);
     task_free(t);
 }
 
-/* Every return of t becomes an error object. A task with no returns (a
- * constructor aside: its actor's death tells) has nothing to carry its
- * failure: it is logged here, once, after its last attempt. */
+/* Whether task_fail logs t's failure itself: a task with no returns (a
+ * constructor aside: its actor's death tells) has nothing else to carry
+ * it. */
+static int fail_logged_here(const stask_t *t)
+{
+    return t->nret == 0 && t->kind != RELAY__KIND_ACTOR && !S()->shutting_down;
+}
+
+/* The log line of a failed task with no returns, once, after its last
+ * attempt. Asked for (relay_cancel, relay_actor_kill): not an error. */
+static void log_failure(const stask_t *t, int status, const char *msg)
+{
+    int asked = status == RELAY_ERR_CANCELLED ||
+                (status == RELAY_ERR_ACTOR_DEAD && t->actor && t->actor->killed);
+    relay__log(asked ? RELAY__LOG_INFO : RELAY__LOG_ERROR,
+               "task '%s' (function '%s', no returns) %s: %s", t->name, t->fn,
+               status == RELAY_ERR_CANCELLED ? "was cancelled" : "failed", msg);
+}
+
+/* Every return of t becomes an error object (fail_logged_here: a log line
+ * instead). */
 static void task_fail(stask_t *t, int status, const char *msg)
 {
-    if (t->nret == 0 && t->kind != RELAY__KIND_ACTOR && !S()->shutting_down)
-        relay__log(RELAY__LOG_ERROR, "task '%s' (function '%s', no returns) failed: %s", t->name,
-                   t->fn, msg);
+    if (fail_logged_here(t)) log_failure(t, status, msg);
     struct relay_object *err = relay__obj_new_error(0, status, msg);
     if (!err) abort();
     for (uint32_t i = 0; i < t->nret; i++) {
@@ -802,7 +893,7 @@ void relay__sched_fail_ready(stask_t *t, int status, const char *msg)
 {
     if (!relay__list_linked(&t->link)) return; /* not queued: nothing to fail here */
     relay__list_remove(&t->link);
-    relay__log(RELAY__LOG_WARN, "%s", msg);
+    if (!fail_logged_here(t)) relay__log(RELAY__LOG_WARN, "%s", msg); /* else task_fail logs */
     task_fail(t, status, msg);
 }
 
@@ -926,9 +1017,21 @@ static int tree_add(relay__map_t *set, uint64_t **ids, size_t *n, size_t *cap, u
     return 0;
 }
 
+/* Add id to the tree when its parent is in it; 0, or -1 when out of
+ * memory. */
+static int tree_grow(relay__map_t *set, uint64_t **ids, size_t *n, size_t *cap, uint64_t id,
+                     uint64_t parent)
+{
+    if (!parent || !relay__map_get(set, parent) || relay__map_get(set, id)) return 0;
+    return tree_add(set, ids, n, cap, id);
+}
+
 /* Cancel root and, when recursive, every pending task it submitted,
- * transitively (one pass over the tasks per generation). Tasks are looked
- * up again by id: failing one may fail and free its dependents. */
+ * transitively, through the links of those that finished (one pass over
+ * the tasks and links per generation). Plain tasks among them also
+ * cancel, on arrival, the tasks they submit from now on; running actor
+ * calls are left alone and do not. Tasks are looked up again by id:
+ * failing one may fail and free its dependents. */
 static void cancel_tree(stask_t *root, int recursive)
 {
     relay__map_t set;
@@ -936,20 +1039,25 @@ static void cancel_tree(stask_t *root, int recursive)
     uint64_t *ids = NULL;
     size_t n = 0, cap = 0, before = 0;
     int oom = tree_add(&set, &ids, &n, &cap, root->id) != 0;
-    while (recursive && !oom && n > before) {
+    while (recursive && root->nkids && !oom && n > before) {
         before = n;
         stask_t *t;
         RELAY__MAP_EACH(&S()->tasks, t)
         {
-            if (!oom && t->parent && relay__map_get(&set, t->parent) &&
-                !relay__map_get(&set, t->id))
-                oom = tree_add(&set, &ids, &n, &cap, t->id) != 0;
+            if (!oom) oom = tree_grow(&set, &ids, &n, &cap, t->id, t->parent) != 0;
+        }
+        relay__lineage_t *l;
+        RELAY__MAP_EACH(&S()->lineage, l)
+        {
+            if (!oom) oom = tree_grow(&set, &ids, &n, &cap, l->id, l->parent) != 0;
         }
     }
     if (oom) relay__log(RELAY__LOG_ERROR, "out of memory: not every child of a cancelled task is");
     for (size_t i = 0; i < n; i++) {
         stask_t *t = relay__map_get(&S()->tasks, ids[i]);
-        if (t) cancel_one(t);
+        if (!t) continue; /* a link, or failed with an earlier one */
+        if (recursive && t->kind == RELAY__KIND_TASK) t->cancel_kids = 1;
+        cancel_one(t);
     }
     relay__map_destroy(&set);
     free(ids);
@@ -1086,6 +1194,22 @@ static int submit_acceptable(int src, const relay__rec_submit_t *m)
     return 1;
 }
 
+/* RELAY_ERR_CANCELLED (msg set) for a plain task whose parent was
+ * cancelled recursively: submitted while the cancel travelled or after
+ * it, it never runs. Actor calls still go: a cancelled task may report
+ * to an actor as it ends. 0 otherwise. */
+static int cancelled_on_arrival(stask_t *t, char *msg, size_t n)
+{
+    const stask_t *p = t->parent ? relay__map_get(&S()->tasks, t->parent) : NULL;
+    if (!p || !p->cancel_kids || t->kind != RELAY__KIND_TASK) return 0;
+    snprintf(msg, n,
+             "task '%s' (function '%s') was cancelled before it started: task '%s' (%#llx), "
+             "which submitted it, was cancelled with its children",
+             t->name, t->fn, p->name, (unsigned long long)p->id);
+    t->cancelled = 1;
+    return RELAY_ERR_CANCELLED;
+}
+
 void relay__sched_on_submit(int src, relay__rbuf_t *r)
 {
     relay__sched_t *s = S();
@@ -1102,6 +1226,7 @@ void relay__sched_on_submit(int src, relay__rbuf_t *r)
         if (t) task_free(t);
         return;
     }
+    lineage_join(t);
     t->seq = ++s->next_seq;
     for (uint32_t i = 0; i < t->nret; i++)
         if (!relay__dir_add_pending(t->id | i)) abort();
@@ -1118,6 +1243,7 @@ void relay__sched_on_submit(int src, relay__rbuf_t *r)
             rc = RELAY_ERR_INVALID_REF;
         }
     }
+    if (!rc) rc = cancelled_on_arrival(t, msg, sizeof msg);
     /* A call queues behind its caller's earlier calls to the actor. */
     if (!rc && t->kind == RELAY__KIND_METHOD) rc = relay__actor_on_call(t, msg, sizeof msg);
     if (rc) {
@@ -1257,7 +1383,8 @@ void relay__sched_on_done(int src, relay__rbuf_t *r)
     s->avg_run_seconds += (m.run_ns * 1e-9 + 1e-7 - s->avg_run_seconds) / 16;
     if (known) start_ahead(t); /* it ran before rank 0 knew its inputs were made */
     if (known && t->kind == RELAY__KIND_ACTOR && relay__actor_built(t, m.status, msg)) {
-        s->running--; /* the actor keeps the resources of its constructor's task */
+        s->running--;     /* the actor keeps the resources of its constructor's task */
+        lineage_leave(t); /* its body left the task table */
         known = 0;
     } else if (known) {
         unreserve(t, 1);

@@ -66,6 +66,8 @@ void relay__worker_flag(relay_ctx_t *c, int bits)
 {
     atomic_fetch_or_explicit(&c->cancel, bits, memory_order_relaxed);
     if (c->wait_cv) pthread_cond_broadcast(c->wait_cv);
+    /* It may be waiting for its CPUs back after a get (take_back). */
+    if (c->released && relay__g.pool) pthread_cond_broadcast(&relay__g.pool->resume_cv);
 }
 
 void relay__worker_wait_cv(relay_ctx_t *c, pthread_cond_t *cv)
@@ -183,8 +185,8 @@ void relay__post_done(relay_ctx_t *c, int rc)
     if (relay__worker_cancel_bits(c) & RELAY__CANCEL_TASK) {
         /* Whatever it returned: its caller asked for it not to finish. */
         status = RELAY_ERR_CANCELLED;
-        snprintf(head, sizeof head, "task '%s' (function '%s') was cancelled (it ran on rank %d)",
-                 c->name, c->fn, relay__g.rank);
+        snprintf(head, sizeof head, "task '%s' (function '%s') was cancelled %s on rank %d",
+                 c->name, c->fn, c->started ? "while it ran" : "before it started", relay__g.rank);
     } else if (c->failed || rc != 0) {
         status = RELAY_ERR_TASK_FAILED;
         char num[48];
@@ -368,6 +370,7 @@ static int run_task(relay__pool_t *p, relay_ctx_t *c)
     }
     pthread_mutex_unlock(&relay__g.lock);
     tls_ctx = c;
+    c->started = 1;
     double t0 = relay__now();
     int rc = fn(c);
     c->seconds = relay__now() - t0;
@@ -575,14 +578,26 @@ int relay__pool_thread_for_cpus(const relay__pool_t *p)
     return p->idle + p->starting > 0 || p->nthreads < p->max_threads;
 }
 
-void relay__pool_take_back(relay__pool_t *p, int64_t cpu)
+/* Take cpu back, waiting while they are in use, unless c (may be NULL)
+ * is cancelled: a cancelled task's get returns at once, its CPUs taken
+ * even if another task took them meanwhile. The rank then runs over its
+ * CPUs until that task ends, and the books say so (cpu_free below zero
+ * here, the UNBLOCK's CPUs at rank 0): no task asking for CPUs starts in
+ * the meantime, and every unit taken comes back when it ends. */
+static void take_back(relay__pool_t *p, int64_t cpu, const relay_ctx_t *c)
 {
     p->resumers++;
-    while (p->cpu_free < cpu && !relay__g.shutting_down && !p->stop)
+    while (p->cpu_free < cpu && !relay__g.shutting_down && !p->stop &&
+           !(c && relay__worker_cancel_bits(c) & RELAY__CANCEL_TASK))
         pthread_cond_wait(&p->resume_cv, &relay__g.lock);
     p->resumers--;
     p->cpu_free -= cpu;
     if (!p->resumers) kick(p);
+}
+
+void relay__pool_take_back(relay__pool_t *p, int64_t cpu)
+{
+    take_back(p, cpu, NULL);
 }
 
 void relay__worker_block(relay_ctx_t *c, const relay__wait_t *wait)
@@ -625,7 +640,7 @@ void relay__worker_unblock(relay_ctx_t *c)
     if (c->kind == RELAY__KIND_METHOD) {
         relay__host_unblock(c);
     } else if (c->released) {
-        relay__pool_take_back(p, c->cpu);
+        take_back(p, c->cpu, c);
         c->released = 0;
         taken = c->cpu;
     }

@@ -37,6 +37,7 @@ struct relay_ctx {
     uint8_t kind; /* RELAY__KIND_TASK, _ACTOR (its constructor) or _METHOD */
     int64_t cpu;  /* CPU units it holds while it runs */
     int released; /* blocked, its CPUs given back */
+    int started;  /* its function was called (post_done's wording) */
     uint32_t ngpu;
     uint32_t *gpu_index; /* among the rank's GPUs */
     int64_t *gpu_units;
