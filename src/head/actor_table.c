@@ -373,6 +373,16 @@ void relay__actor_call_ready(stask_t *t)
     pump_key(t->actor, stream_key(t)); /* t may be freed meanwhile */
 }
 
+void relay__actor_call_dropped(stask_t *t, int status, const char *msg)
+{
+    sactor_t *a = t->actor;
+    uint64_t key = stream_key(t);
+    relay__list_remove(&t->link);
+    relay__sched_task_fail(t, status, msg);
+    /* It may have been the head that held back the caller's next calls. */
+    if (a) pump_key(a, key);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Handlers                                                                 */
 /* ---------------------------------------------------------------------- */
