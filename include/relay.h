@@ -466,7 +466,11 @@ typedef int (*relay_method_fn)(relay_ctx_t *ctx, void *state);
  * constructor failed) are released by relay after the destructor ran, as
  * Ray drops an actor's references with it. A destructor that only frees
  * its state leaks nothing. (A hold taken in a plain task is its rank's:
- * it stays after the task returns, until released on that rank.) */
+ * it stays after the task returns, until released on that rank.) Holds
+ * are counted per rank: a release on another thread of the actor's rank
+ * drops one of the rank's holds on that ref, which is one of the actor's
+ * only when the rank would otherwise hold fewer than its actors took
+ * (that one is then not released again when the actor dies). */
 typedef void (*relay_actor_fini_fn)(void *state);
 
 #define RELAY_ANY_ARGS (-1)

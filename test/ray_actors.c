@@ -11,6 +11,16 @@
  *   order: calls to one actor are ordered per caller: a task's call with
  *          ready arguments does not wait behind another task's call (same
  *          rank) whose argument is still being made.
+ *   chain: a call whose argument fails fails, and so does the same
+ *          caller's next call, which takes the first one's return (rank 0
+ *          fails it from within failing the first); the caller's later
+ *          ready call still runs. The same chain on an actor killed before
+ *          it was placed fails whole.
+ *   rank_holds: holds the actor's rank has from elsewhere stay the rank's:
+ *          a method's relay_release_many failing on a bad ref leaves them
+ *          as they were, and a hold the actor took that another thread of
+ *          its rank dropped is not dropped again when the actor dies (a
+ *          hold the rank took since stays).
  * Optional argument: one scenario's name (default: all of them).
  *
  * Layout (each rank's relay_config_t): every worker rank offers 1 CPU;
@@ -71,10 +81,28 @@ static int m_wait_task(relay_ctx_t *ctx, void *state)
     return test_ret_i64(ctx, v);
 }
 
+/* (ref by value): relay_release_many of it and a null ref -> its status. */
+static int m_release_bad(relay_ctx_t *ctx, void *state)
+{
+    (void)state;
+    relay_ref_t two[2] = {{(uint64_t)test_arg_i64(ctx, 0)}, RELAY_REF_NULL};
+    return test_ret_i64(ctx, relay_release_many(two, 2));
+}
+
+/* (v): puts v and keeps the hold (the actor's) -> the ref, by value. */
+static int m_put_keep(relay_ctx_t *ctx, void *state)
+{
+    (void)state;
+    int64_t v = test_arg_i64(ctx, 0);
+    relay_ref_t r;
+    TASK_OK(ctx, relay_put(&v, sizeof v, &r));
+    return test_ret_i64(ctx, (int64_t)r.id);
+}
+
 static const relay_method_t plain_methods[] = {
-    {"rank", m_rank, 0},
-    {"echo", m_echo, 1},
-    {"wait_task", m_wait_task, 0},
+    {"rank", m_rank, 0},           {"echo", m_echo, 1},
+    {"wait_task", m_wait_task, 0}, {"release_bad", m_release_bad, 1},
+    {"put_keep", m_put_keep, 1},
 };
 
 /* ---- the "keeper" class: refs kept in the state --------------------------- */
@@ -184,6 +212,36 @@ static int fn_call_ready(relay_ctx_t *ctx)
     return test_ret_i64(ctx, v);
 }
 
+/* (ms): fails after ms milliseconds. */
+static int fn_fail_ms(relay_ctx_t *ctx)
+{
+    test_sleep((double)test_arg_i64(ctx, 0) / 1000.0);
+    relay_ctx_fail(ctx, "fails on purpose");
+    return 1;
+}
+
+/* (v): puts v, a hold of this rank outside any actor -> the ref, by value. */
+static int fn_put_here(relay_ctx_t *ctx)
+{
+    int64_t v = test_arg_i64(ctx, 0);
+    relay_ref_t r;
+    TASK_OK(ctx, relay_put(&v, sizeof v, &r));
+    return test_ret_i64(ctx, (int64_t)r.id);
+}
+
+/* (ref by value) -> the status of relay_release / relay_retain of it. */
+static int fn_release_id(relay_ctx_t *ctx)
+{
+    relay_ref_t r = {(uint64_t)test_arg_i64(ctx, 0)};
+    return test_ret_i64(ctx, relay_release(r));
+}
+
+static int fn_retain_id(relay_ctx_t *ctx)
+{
+    relay_ref_t r = {(uint64_t)test_arg_i64(ctx, 0)};
+    return test_ret_i64(ctx, relay_retain(r));
+}
+
 /* ---- driver helpers ------------------------------------------------------ */
 
 static int worker_ranks(void)
@@ -203,6 +261,46 @@ static relay_ref_t call0(relay_actor_t a, const char *m)
     relay_ref_t r;
     CHECK_OK(relay_actor_call(a, m, NULL, 0, NULL, &r));
     return r;
+}
+
+static relay_ref_t call1(relay_actor_t a, const char *m, relay_arg_t arg)
+{
+    relay_ref_t r;
+    CHECK_OK(relay_actor_call(a, m, &arg, 1, NULL, &r));
+    return r;
+}
+
+static relay_arg_t i64_arg(const int64_t *v)
+{
+    return relay_arg_value(v, sizeof *v);
+}
+
+/* fn(v) run on rank 1, asking for no CPU and home units of home: its
+ * int64 return. */
+static int64_t on_home(double units, const char *fn, int64_t v)
+{
+    relay_resource_t home = {"home", units};
+    relay_task_opts_t o = {.field_mask = RELAY_TASK_OPT_NUM_CPUS | RELAY_TASK_OPT_RESOURCES,
+                           .num_cpus = 0,
+                           .resources = &home,
+                           .num_resources = 1};
+    relay_arg_t a = i64_arg(&v);
+    relay_ref_t r;
+    CHECK_OK(relay_submit(fn, &a, 1, &o, &r));
+    return take(r);
+}
+
+/* The ref's object is an error of status want whose message contains
+ * what; the ref is released. */
+static void check_fails(relay_ref_t r, int want, const char *what)
+{
+    relay_object_t o = NULL;
+    CHECK_STATUS(relay_get(r, WAIT_S, &o), want);
+    CHECK(o != NULL);
+    CHECK_EQ(relay_object_status(o), want);
+    CHECK_CONTAINS(relay_object_error(o), what);
+    CHECK_OK(relay_object_free(o));
+    CHECK_OK(relay_release(r));
 }
 
 /* Free CPUs (in 1/1000) a probe task asking for none sees on its rank;
@@ -335,6 +433,72 @@ static void order(void)
     CHECK_OK(relay_actor_kill(a));
 }
 
+/* c[0] = a.echo(first), c[1] = a.echo(c[0]), c[2] = a.echo(7): one caller. */
+static void call_chain(relay_actor_t a, relay_arg_t first, relay_ref_t c[3])
+{
+    static const int64_t seven = 7;
+    c[0] = call1(a, "echo", first);
+    c[1] = call1(a, "echo", relay_arg_ref(c[0]));
+    c[2] = call1(a, "echo", i64_arg(&seven));
+}
+
+static void chain(void)
+{
+    relay_actor_t a = make("plain", NULL);
+    CHECK_GE(take(call0(a, "rank")), 0); /* placed */
+    int64_t ms = 300;
+    relay_ref_t f, c[3];
+    relay_arg_t fa = i64_arg(&ms);
+    CHECK_OK(relay_submit("fail_ms", &fa, 1, NULL, &f));
+    call_chain(a, relay_arg_ref(f), c);
+    check_fails(c[0], RELAY_ERR_TASK_FAILED, "fails on purpose");
+    check_fails(c[1], RELAY_ERR_TASK_FAILED, "fails on purpose");
+    CHECK_EQ(take(c[2]), 7);
+    CHECK_OK(relay_release(f));
+    CHECK_OK(relay_actor_kill(a));
+
+    /* Never placed: its constructor waits for a slow argument. The kill
+     * fails the ready call, which fails the one waiting for it. */
+    ms = SLOW_MS;
+    relay_ref_t s;
+    relay_arg_t sa = i64_arg(&ms);
+    CHECK_OK(relay_submit("sleep_ms", &sa, 1, NULL, &s));
+    sa = relay_arg_ref(s);
+    relay_actor_t p;
+    CHECK_OK(relay_actor_create("lazy", &sa, 1, NULL, &p));
+    int64_t five = 5;
+    call_chain(p, i64_arg(&five), c);
+    CHECK_OK(relay_actor_kill(p));
+    check_fails(c[0], RELAY_ERR_ACTOR_DEAD, "killed");
+    check_fails(c[1], RELAY_ERR_TASK_FAILED, "killed");
+    check_fails(c[2], RELAY_ERR_ACTOR_DEAD, "killed");
+    CHECK_OK(relay_release(s));
+}
+
+static void rank_holds(void)
+{
+    relay_resource_t half = {"home", 0.5};
+    relay_actor_opts_t ao = {
+        .field_mask = RELAY_ACTOR_OPT_RESOURCES, .resources = &half, .num_resources = 1};
+    relay_actor_t a = make("plain", &ao); /* on rank 1, where home is */
+    /* x: the rank's. The method's release of it and a bad ref fails. */
+    int64_t x = on_home(0.5, "put_here", 21);
+    CHECK_EQ(take(call1(a, "release_bad", i64_arg(&x))), RELAY_ERR_INVALID_REF);
+    /* y: the actor's, which a task of its rank drops (the driver keeps y
+     * alive), then takes again as the rank's. */
+    int64_t v = 22;
+    relay_ref_t y = {(uint64_t)take(call1(a, "put_keep", i64_arg(&v)))};
+    CHECK_OK(relay_retain(y));
+    CHECK_EQ(on_home(0.5, "release_id", (int64_t)y.id), RELAY_OK);
+    CHECK_EQ(on_home(0.5, "retain_id", (int64_t)y.id), RELAY_OK);
+    CHECK_OK(relay_actor_kill(a));
+    /* Once it is gone (all of home is free), rank 1 holds both still. */
+    CHECK_EQ(on_home(1.0, "release_id", x), RELAY_OK);
+    CHECK_EQ(on_home(0.5, "release_id", (int64_t)y.id), RELAY_OK);
+    CHECK_EQ(test_get_i64(y), 22);
+    CHECK_OK(relay_release(y));
+}
+
 static relay_config_t layout(void)
 {
     static relay_resource_t home[1] = {{"home", 1}};
@@ -363,20 +527,29 @@ int main(int argc, char **argv)
                                  sizeof plain_methods / sizeof plain_methods[0]};
     relay_actor_class_t keeper = {keeper_init, 0, free, keeper_methods, 1};
     relay_actor_class_t leaky = {leaky_init, 0, free, plain_methods, 1};
+    relay_actor_class_t lazy = {plain_init, 1, free, plain_methods,
+                                sizeof plain_methods / sizeof plain_methods[0]};
     CHECK_OK(relay_register_actor("plain", &plain));
     CHECK_OK(relay_register_actor("keeper", &keeper));
     CHECK_OK(relay_register_actor("leaky", &leaky));
+    CHECK_OK(relay_register_actor("lazy", &lazy));
     CHECK_OK(relay_register("add1", test_fn_add1));
     CHECK_OK(relay_register("sleep_ms", test_fn_sleep_ms));
     CHECK_OK(relay_register("cpus_free", fn_cpus_free));
     CHECK_OK(relay_register("call_waiting", fn_call_waiting));
     CHECK_OK(relay_register("call_ready", fn_call_ready));
+    CHECK_OK(relay_register("fail_ms", fn_fail_ms));
+    CHECK_OK(relay_register("put_here", fn_put_here));
+    CHECK_OK(relay_register("release_id", fn_release_id));
+    CHECK_OK(relay_register("retain_id", fn_retain_id));
     relay_config_t cfg = layout();
     CHECK_OK(relay_init(&argc, &argv, &cfg));
     if (world_rank == 0) {
         if (!only || strcmp(only, "holds") == 0) holds();
         if (!only || strcmp(only, "cpus") == 0) cpus();
         if (!only || strcmp(only, "order") == 0) order();
+        if (!only || strcmp(only, "chain") == 0) chain();
+        if (!only || strcmp(only, "rank_holds") == 0) rank_holds();
     }
     test_barrier();
     /* Every big object a keeper put lived in its rank's store: gone. */

@@ -4,12 +4,14 @@
  * reaches the tasks it submitted, non-recursive leaves them; a finished
  * task is a no-op; an actor call is removed if queued and left alone if
  * running; relay_actor_kill sets the flag of a running method; consumers
- * of a cancelled task fail naming the cancellation. Nothing is left behind
- * (directory, pending tasks). Also: a cancelled blocked get returns even
- * while its CPUs are taken; recursive reaches tasks submitted after the
- * cancel and the children of finished children; a cancelled task with no
- * returns is not logged as an error; a cancelled task's get outputs are
- * NULL and its wait's flags zero.
+ * of a cancelled task fail naming the cancellation; an actor call
+ * cancelled while it waits for its argument does not hold back its
+ * caller's later calls. Nothing is left behind (directory, pending tasks).
+ * Also: a cancelled blocked get returns even while its CPUs are taken;
+ * recursive reaches tasks submitted after the cancel and the children of
+ * finished children; a cancelled task with no returns is not logged as an
+ * error; a cancelled task's get outputs are NULL and its wait's flags zero.
+ * Optional argument: one scenario's name (default: all of them).
  *
  * Every worker rank offers 1 CPU. A "board" actor (no CPU) is where tasks
  * say that they run and what they saw, since their own returns fail. */
@@ -614,6 +616,36 @@ static void actor_calls(void)
     CHECK_OK(relay_actor_kill(w));
 }
 
+/* A call waiting for its argument is removed; the same caller's later
+ * call, ready behind it, then runs at once (not after the argument). */
+static void actor_call_waiting(void)
+{
+    relay_actor_t w = make_actor();
+    relay_ref_t slow = submit_nap(30000, -1);
+    relay_arg_t a = relay_arg_ref(slow);
+    relay_ref_t waiting, later;
+    CHECK_OK(relay_actor_call(w, "nap", &a, 1, NULL, &waiting));
+    later = call_nap(w, 10, -1);
+    test_sleep(0.2);
+    double t0 = test_now();
+    CHECK_OK(relay_cancel(waiting, 0, 0));
+    check_fails(waiting, RELAY_ERR_CANCELLED, "task 'nap' (function 'nap') was cancelled");
+    int64_t v = 0;
+    CHECK_OK(relay_get_value(later, &v, sizeof v, 20.0));
+    CHECK_EQ(v, 10);
+    CHECK_LT(test_now() - t0, 20.0);
+    /* The caller's calls go on in order. */
+    relay_ref_t next = call_nap(w, 20, -1);
+    CHECK_EQ(test_get_i64(next), 20);
+    CHECK_OK(relay_cancel(slow, 0, 0));
+    check_fails(slow, RELAY_ERR_CANCELLED, "was cancelled");
+    CHECK_OK(relay_release(slow));
+    CHECK_OK(relay_release(waiting));
+    CHECK_OK(relay_release(later));
+    CHECK_OK(relay_release(next));
+    CHECK_OK(relay_actor_kill(w));
+}
+
 /* relay_actor_kill while a method runs: relay_ctx_cancelled says 1 in
  * it, it returns early, and its return stands. */
 static void actor_kill_flag(void)
@@ -669,6 +701,26 @@ static int fn_add1(relay_ctx_t *ctx)
     return test_fn_add1(ctx);
 }
 
+static const struct {
+    const char *name;
+    void (*run)(void);
+} scenarios[] = {
+    {"queued_task", queued_task},
+    {"running_task", running_task},
+    {"blocked_task", blocked_task},
+    {"recursive", recursive},
+    {"finished_and_bad", finished_and_bad},
+    {"actor_calls", actor_calls},
+    {"actor_call_waiting", actor_call_waiting},
+    {"actor_kill_flag", actor_kill_flag},
+    {"chains", chains},
+    {"blocked_cpu_taken", blocked_cpu_taken},
+    {"recursive_after", recursive_after},
+    {"recursive_grandchild", recursive_grandchild},
+    {"zero_returns_log", zero_returns_log},
+    {"cancelled_outputs", cancelled_outputs},
+};
+
 int main(int argc, char **argv)
 {
     int provided, world_rank, world_size;
@@ -679,6 +731,7 @@ int main(int argc, char **argv)
         MPI_Finalize();
         return TEST_SKIP;
     }
+    const char *only = argc > 1 ? argv[1] : NULL;
     static const relay_method_t methods[] = {
         {"set", m_set, 2}, {"get", m_get, 1}, {"nap", m_nap, RELAY_ANY_ARGS}};
     relay_actor_class_t cls = {board_init, 0, board_fini, methods,
@@ -699,32 +752,11 @@ int main(int argc, char **argv)
     if (world_rank == 0) {
         relay_stats_t s0 = test_stats();
         board = make_actor();
-        printf("queued task\n");
-        queued_task();
-        printf("running task\n");
-        running_task();
-        printf("blocked task\n");
-        blocked_task();
-        printf("recursive\n");
-        recursive();
-        printf("finished and bad refs\n");
-        finished_and_bad();
-        printf("actor calls\n");
-        actor_calls();
-        printf("actor kill flag\n");
-        actor_kill_flag();
-        printf("chains\n");
-        chains();
-        printf("blocked task, its CPU taken\n");
-        blocked_cpu_taken();
-        printf("recursive: submitted after the cancel\n");
-        recursive_after();
-        printf("recursive: grandchild of a finished child\n");
-        recursive_grandchild();
-        printf("no returns: not an error\n");
-        zero_returns_log();
-        printf("outputs of a cancelled task\n");
-        cancelled_outputs();
+        for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {
+            if (only && strcmp(only, scenarios[i].name) != 0) continue;
+            printf("%s\n", scenarios[i].name);
+            scenarios[i].run();
+        }
         CHECK_OK(relay_actor_kill(board));
         /* Nothing left: no object, no pending task, no hold. */
         relay_stats_t s =

@@ -40,17 +40,20 @@ int relay_release_many(const relay_ref_t *refs, size_t n)
     uint64_t small[64], *zero = n <= 64 ? small : malloc(n * sizeof *zero);
     if (!zero) return relay__error(RELAY_ERR_NO_MEMORY, "relay_release: out of memory");
     pthread_mutex_lock(&relay__g.lock);
-    /* Drop the holds one by one; on a ref not held, put back those already
-     * dropped, so a bad ref changes nothing. */
+    /* Drop the rank's holds one by one; on a ref not held, put back those
+     * already dropped, so a bad ref changes nothing. An actor's holds move
+     * only once every drop stands: a put-back is no hold taken. */
     size_t nz = 0, dropped = 0;
     for (; dropped < n; dropped++) {
-        long left = refs[dropped].id ? relay__hold_drop(refs[dropped].id) : -1;
+        long left = refs[dropped].id ? relay__hold_rank_move(refs[dropped].id, -1) : -1;
         if (left < 0) break;
         if (left == 0) zero[nz++] = refs[dropped].id;
     }
+    for (size_t i = 0; dropped == n && i < n; i++)
+        relay__worker_hold_moved(refs[i].id, -1);
     if (dropped < n) {
         for (size_t i = 0; i < dropped; i++)
-            relay__hold_add(refs[i].id);
+            relay__hold_rank_move(refs[i].id, 1);
         nz = 0;
         rc = relay__error(RELAY_ERR_INVALID_REF,
                           "relay_release: ref %#llx is not held by rank %d (never obtained or "

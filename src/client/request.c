@@ -25,27 +25,32 @@ int relay__req_complete(const relay__req_t *q)
 /* Holds                                                                    */
 /* ---------------------------------------------------------------------- */
 
-uint64_t relay__hold_add(uint64_t id)
+long relay__hold_rank_move(uint64_t id, int delta)
 {
-    uintptr_t n = (uintptr_t)relay__map_get(&relay__g.holds, id) + 1;
-    if (relay__map_put(&relay__g.holds, id, (void *)n) != 0) {
+    uintptr_t n = (uintptr_t)relay__map_get(&relay__g.holds, id);
+    if (delta < 0 && n == 0) return -1;
+    n += (uintptr_t)(intptr_t)delta;
+    if (n == 0) {
+        relay__map_remove(&relay__g.holds, id);
+    } else if (relay__map_put(&relay__g.holds, id, (void *)n) != 0) {
         relay__log(RELAY__LOG_ERROR, "out of memory recording a hold");
         abort();
     }
+    return (long)n;
+}
+
+uint64_t relay__hold_add(uint64_t id)
+{
+    long n = relay__hold_rank_move(id, 1);
     relay__worker_hold_moved(id, 1);
-    return n;
+    return (uint64_t)n;
 }
 
 long relay__hold_drop(uint64_t id)
 {
-    uintptr_t n = (uintptr_t)relay__map_get(&relay__g.holds, id);
-    if (n == 0) return -1;
-    if (n == 1)
-        relay__map_remove(&relay__g.holds, id);
-    else
-        relay__map_put(&relay__g.holds, id, (void *)(n - 1));
-    relay__worker_hold_moved(id, -1);
-    return (long)(n - 1);
+    long n = relay__hold_rank_move(id, -1);
+    if (n >= 0) relay__worker_hold_moved(id, -1);
+    return n;
 }
 
 void relay__post_release(const uint64_t *ids, size_t n)

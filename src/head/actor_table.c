@@ -171,21 +171,35 @@ static void forget_name(sactor_t *a)
     a->name = NULL;
 }
 
+/* The call of s to send or fail now, or NULL: the first, unless it waits
+ * (for its arguments, or for the actor to be placed: later calls wait
+ * behind it); on a dead actor the first whose arguments are in (the others
+ * fail when theirs come). */
+static stask_t *next_call(const sactor_t *a, relay__stream_t *s)
+{
+    int dead = a->state == RELAY__ACTOR_DEAD;
+    stask_t *t;
+    RELAY__LIST_EACH(&s->calls, t, stask_t, link)
+    {
+        if (t->missing == 0 && (dead || t->fail_status || a->rank >= 0)) return t;
+        if (!dead) return NULL;
+    }
+    return NULL;
+}
+
 /* Send the calls of s that can go, in order; on a dead actor fail every
- * call whose arguments are in. */
+ * call whose arguments are in. Failing a call can make another one of a
+ * ready and pump again, on this stream or another, from inside: so the
+ * next call is looked up afresh each time, and no stream of a is freed
+ * while a pump of a runs (tidy). */
 static void pump(sactor_t *a, relay__stream_t *s)
 {
     relay__sched_t *S = relay__sched_state();
     stask_t *t;
-    RELAY__LIST_EACH(&s->calls, t, stask_t, link)
-    {
-        int dead = a->state == RELAY__ACTOR_DEAD;
-        if (t->missing > 0 || (!dead && !t->fail_status && a->rank < 0)) {
-            if (!dead) break; /* later calls wait behind it */
-            continue;
-        }
+    a->pumping++;
+    while ((t = next_call(a, s))) {
         relay__list_remove(&t->link);
-        if (dead || t->fail_status) {
+        if (a->state == RELAY__ACTOR_DEAD || t->fail_status) {
             relay__sched_task_fail(t, t->fail_status ? t->fail_status : a->dead_status,
                                    t->fail_msg ? t->fail_msg : a->dead_msg);
             continue;
@@ -198,6 +212,38 @@ static void pump(sactor_t *a, relay__stream_t *s)
         relay__list_push_back(&a->sent, &t->sent);
         relay__sched_send(t, a->rank);
     }
+    a->pumping--;
+}
+
+/* Free every stream of a that has no call left. */
+static void sweep(sactor_t *a)
+{
+    relay__map_t *m = &a->streams;
+    uint64_t *keys = malloc((m->count ? m->count : 1) * sizeof *keys);
+    if (!keys) return; /* they stay until the table goes */
+    size_t n = 0;
+    for (size_t i = 0; i < m->cap; i++) {
+        relay__stream_t *st = m->slots[i].value;
+        if (m->slots[i].key && relay__list_empty(&st->calls)) keys[n++] = m->slots[i].key;
+    }
+    for (size_t i = 0; i < n; i++)
+        free(relay__map_remove(m, keys[i]));
+    free(keys);
+    a->untidy = 0;
+}
+
+/* A caller per task: a stream goes once it has nothing left to send:
+ * key's now, unless a pump of a runs (it holds on to its stream and may be
+ * walking them all); then every one emptied meanwhile, once none runs. */
+static void tidy(sactor_t *a, uint64_t key)
+{
+    if (a->pumping > 0) {
+        a->untidy = 1;
+        return;
+    }
+    relay__stream_t *s = relay__map_get(&a->streams, key);
+    if (s && relay__list_empty(&s->calls)) free(relay__map_remove(&a->streams, key));
+    if (a->untidy) sweep(a);
 }
 
 void relay__actor_call_left(stask_t *t)
@@ -209,7 +255,11 @@ void relay__actor_call_left(stask_t *t)
 static void pump_all(sactor_t *a)
 {
     relay__stream_t *st;
+    a->pumping++; /* the walk needs the map unchanged */
     RELAY__MAP_EACH(&a->streams, st) pump(a, st);
+    a->pumping--;
+    a->untidy = 1;
+    if (a->pumping == 0) sweep(a);
 }
 
 /* The actor is dead: its name goes, its waiting calls fail. */
@@ -310,15 +360,27 @@ int relay__actor_on_call(stask_t *t, char *msg, size_t n)
     return RELAY_OK;
 }
 
+/* Pump the stream under key, if any, and tidy. */
+static void pump_key(sactor_t *a, uint64_t key)
+{
+    relay__stream_t *s = relay__map_get(&a->streams, key);
+    if (s) pump(a, s);
+    tidy(a, key);
+}
+
 void relay__actor_call_ready(stask_t *t)
+{
+    pump_key(t->actor, stream_key(t)); /* t may be freed meanwhile */
+}
+
+void relay__actor_call_dropped(stask_t *t, int status, const char *msg)
 {
     sactor_t *a = t->actor;
     uint64_t key = stream_key(t);
-    relay__stream_t *s = relay__map_get(&a->streams, key);
-    if (!s) return;
-    pump(a, s);
-    /* A caller per task: a stream goes once it has nothing left to send. */
-    if (relay__list_empty(&s->calls)) free(relay__map_remove(&a->streams, key));
+    relay__list_remove(&t->link);
+    relay__sched_task_fail(t, status, msg);
+    /* It may have been the head that held back the caller's next calls. */
+    if (a) pump_key(a, key);
 }
 
 /* ---------------------------------------------------------------------- */

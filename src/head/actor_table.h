@@ -43,6 +43,9 @@ void relay__actor_body_freed(struct relay__stask *body);
 int relay__actor_on_call(struct relay__stask *t, char *msg, size_t n);
 /* A queued call's arguments are all in (or one failed). */
 void relay__actor_call_ready(struct relay__stask *t);
+/* A call not sent yet (on its caller's stream) is taken off and fails with
+ * status and msg; the caller's later calls go if they can. */
+void relay__actor_call_dropped(struct relay__stask *t, int status, const char *msg);
 
 /* A call sent to its actor's rank finished (or was dropped). */
 void relay__actor_call_left(struct relay__stask *t);

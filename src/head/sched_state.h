@@ -49,6 +49,8 @@ typedef struct relay__sactor {
     int dead_status;
     char *dead_msg;
     relay__map_t streams; /* caller key (actor_table.c) -> relay__stream_t */
+    int pumping;          /* pumps of its streams running (they nest) */
+    int untidy;           /* a stream emptied while pumping is still there */
     uint32_t max_conc;
     /* Calls sent to its rank and not finished, in the order sent: the
      * first max_conc run (it starts them in order), the others wait. */

@@ -978,7 +978,10 @@ static void cancel_here(stask_t *t)
              t->fn);
     relay__list_remove(&t->link);
     drop_deps(t);
-    task_fail(t, RELAY_ERR_CANCELLED, msg);
+    if (t->kind == RELAY__KIND_METHOD)
+        relay__actor_call_dropped(t, RELAY_ERR_CANCELLED, msg); /* its caller's next calls go */
+    else
+        task_fail(t, RELAY_ERR_CANCELLED, msg);
 }
 
 /* Cancel t: failed here if no rank has it; else its rank drops it if it

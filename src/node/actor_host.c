@@ -47,7 +47,10 @@ typedef struct relay__host {
 
 static struct {
     relay__map_t hosts; /* id -> host, until its threads are gone */
-    int threads;        /* actor threads alive */
+    /* id -> the holds of every actor here on it, together: never more than
+     * the rank has (relay__g.holds). */
+    relay__map_t held;
+    int threads; /* actor threads alive */
     uint64_t alive, calls_run, running;
     pthread_cond_t gone_cv;
 } H = {.gone_cv = PTHREAD_COND_INITIALIZER};
@@ -63,31 +66,74 @@ static relay__host_t *host_of(uint64_t id)
     return relay__map_get(&H.hosts, id);
 }
 
+/* Count id in m by delta; a count reaching 0 goes. */
+static void count_move(relay__map_t *m, uint64_t id, long delta)
+{
+    uintptr_t n = (uintptr_t)relay__map_get(m, id) + (uintptr_t)delta;
+    if (n == 0) {
+        relay__map_remove(m, id);
+    } else if (relay__map_put(m, id, (void *)n) != 0) {
+        relay__log(RELAY__LOG_ERROR, "out of memory recording an actor's hold");
+        abort();
+    }
+}
+
+/* h's holds on id move by delta, and the rank's actors' total with them. */
+static void held_move(relay__host_t *h, uint64_t id, long delta)
+{
+    count_move(&h->holds, id, delta);
+    count_move(&H.held, id, delta);
+}
+
+/* h's holds are no longer counted among its rank's actors'. */
+static void held_forget(const relay__host_t *h)
+{
+    const relay__map_t *m = &h->holds;
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->slots[i].key)
+            count_move(&H.held, m->slots[i].key, -(long)(uintptr_t)m->slots[i].value);
+}
+
 static void host_free(relay__host_t *h)
 {
     relay__map_remove(&H.hosts, h->id);
     relay_ctx_t *c;
     RELAY__LIST_EACH(&h->mailbox, c, relay_ctx_t, link) relay__ctx_free(c);
+    held_forget(h);
     relay__map_destroy(&h->holds);
     pthread_cond_destroy(&h->cv);
     free(h);
 }
 
+/* An actor here that holds id, or NULL. */
+static relay__host_t *holder_of(uint64_t id)
+{
+    relay__host_t *h;
+    RELAY__MAP_EACH(&H.hosts, h)
+    {
+        if (relay__map_get(&h->holds, id)) return h;
+    }
+    return NULL;
+}
+
 void relay__host_hold_moved(const relay_ctx_t *c, uint64_t id, int delta)
 {
     relay__host_t *h = c && c->kind != RELAY__KIND_TASK ? c->host : tls_fini;
-    if (!h) return;
-    uintptr_t n = (uintptr_t)relay__map_get(&h->holds, id);
     if (delta > 0) {
-        if (relay__map_put(&h->holds, id, (void *)(n + 1)) != 0) {
-            relay__log(RELAY__LOG_ERROR, "out of memory recording an actor's hold");
-            abort();
-        }
-    } else if (n == 1) {
-        relay__map_remove(&h->holds, id);
-    } else if (n > 1) {
-        relay__map_put(&h->holds, id, (void *)(n - 1)); /* replaces: no memory */
+        if (h) held_move(h, id, 1);
+        return;
     }
+    if (h && relay__map_get(&h->holds, id)) {
+        held_move(h, id, -1);
+        return;
+    }
+    /* Dropped on a thread not of an actor that has it: when the rank is
+     * left with fewer holds on id than its actors count, one of theirs
+     * went (holds are counts: which one cannot be told), and it must not
+     * go a second time when that actor dies. */
+    uintptr_t total = (uintptr_t)relay__map_get(&H.held, id);
+    if (total > (uintptr_t)relay__map_get(&relay__g.holds, id) && (h = holder_of(id)))
+        held_move(h, id, -1);
 }
 
 /* One of the rank's holds on id goes, as relay_release counts them
@@ -126,6 +172,7 @@ static void drop_holds(relay__host_t *h)
         relay__log(RELAY__LOG_ERROR, "out of memory releasing an actor's refs");
         abort();
     }
+    held_forget(h);
     relay__map_t holds = h->holds;
     relay__map_init(&h->holds); /* the drops below are no longer its */
     for (; i < holds.cap; i++) {
@@ -306,6 +353,8 @@ void relay__host_join(void)
     free(left);
     relay__map_destroy(&H.hosts);
     relay__map_init(&H.hosts);
+    relay__map_destroy(&H.held); /* empty by now */
+    relay__map_init(&H.held);
     H.alive = H.calls_run = 0;
     pthread_mutex_unlock(&relay__g.lock);
 }

@@ -35,7 +35,10 @@ void relay__host_unblock(relay_ctx_t *c);
 int relay__host_cancel(uint64_t task_id, int status, const char *msg);
 /* A hold on id was taken (delta 1) or dropped (-1) on a thread running
  * c (NULL: no task): one an actor's constructor, methods or destructor
- * took stays the actor's until dropped, and goes when the actor dies. */
+ * took stays the actor's until dropped, and goes when the actor dies.
+ * Dropped on another thread, it is the actor's only when the rank would
+ * otherwise hold fewer than its actors took. The rank's count has moved
+ * already. */
 void relay__host_hold_moved(const relay_ctx_t *c, uint64_t id, int delta);
 /* The GPUs of a method's actor. */
 void relay__host_gpus(const relay_ctx_t *c, uint32_t *n_p, const uint32_t **index_p);
