@@ -410,8 +410,9 @@ int relay_submit(const char *fn, const relay_arg_t *args, size_t nargs,
  * - Actor calls: one not started is removed as above (its returns fail
  *   with RELAY_ERR_CANCELLED; the actor's later calls still run in
  *   order); a running call is left alone (RELAY_OK) and its flag is not
- *   set, but with recursive the tasks and calls it submitted that have
- *   not finished are cancelled all the same (not those it submits later).
+ *   set, but with recursive the tasks and calls it submitted that rank 0
+ *   knows of and that have not finished are cancelled all the same (not
+ *   those it submits later, nor those still on their way to rank 0).
  * [IN] force: Ray kills the worker process; relay's tasks share their
  *   rank's process, so force means the same as 0 for tasks (not started:
  *   removed; running: flagged). For an actor call force is refused with

@@ -519,6 +519,7 @@ static void rec_submit(void)
     BAD8(&w, dec_submit, o_kind, 255, "unknown task kind");
     BAD64(&w, dec_submit, o_parent, id(3, 11, 1), "parent");
     BAD64(&w, dec_submit, o_parent, id(NRANKS, 11, 0), "parent");
+    BAD64(&w, dec_submit, o_parent, m.task_id, "itself as its parent");
 
     /* No parent: submitted by the program's own thread. */
     fresh(&w);

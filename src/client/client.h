@@ -96,10 +96,8 @@ void relay__client_on_local_reply(uint64_t req_id, int status, struct relay_obje
 /* Fail every pending request with RELAY_ERR_SHUTDOWN. Lock held. */
 void relay__client_fail_all(void);
 
-/* Hold bookkeeping (lock held). drop returns the new count, or -1 when
- * this rank holds no such ref. */
+/* Hold bookkeeping (lock held): one more hold, the new count. */
 uint64_t relay__hold_add(uint64_t id);
-long relay__hold_drop(uint64_t id);
 /* The rank's count alone moves by delta (1 or -1), no actor's: the new
  * count, or -1 when there is none to drop. An actor's holds follow
  * (relay__worker_hold_moved) once the move stands. */

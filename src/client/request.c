@@ -46,13 +46,6 @@ uint64_t relay__hold_add(uint64_t id)
     return (uint64_t)n;
 }
 
-long relay__hold_drop(uint64_t id)
-{
-    long n = relay__hold_rank_move(id, -1);
-    if (n >= 0) relay__worker_hold_moved(id, -1);
-    return n;
-}
-
 void relay__post_release(const uint64_t *ids, size_t n)
 {
     if (n == 0) return;

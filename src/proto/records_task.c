@@ -202,10 +202,12 @@ static int submit_tail_decode(relay__rbuf_t *r, relay__rec_submit_t *m)
         return relay__rbuf_fail(r, "unknown task kind");
     }
     if (!r->err) nret_check(r, m->kind, m->nret);
-    /* The parent is a task's own id, or 0. */
+    /* The parent is another task's own id, or 0. */
     m->parent = relay__get_u64(r);
     if (!r->err && m->parent && (!relay__rec_id_ok(m->parent) || relay__id_index(m->parent) != 0))
         return relay__rbuf_fail(r, "the parent task id is invalid");
+    if (!r->err && m->parent == m->task_id)
+        return relay__rbuf_fail(r, "the task names itself as its parent");
     return relay__rec_end(r);
 }
 
