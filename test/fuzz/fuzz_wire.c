@@ -155,9 +155,12 @@ static void check_ids(const relay__ids_t *l)
 }
 
 /* A decoded argument list read back as a handler does: every item decodes
- * again, and the list ends where the items do. */
-static void check_args(const relay__rec_args_t *l, int with_desc)
+ * again, and the list ends where the items do. A TASK's ref is described,
+ * or pending (a task placed ahead of its inputs): no descriptor then, but
+ * its maker's rank, a rank of the job or -1. Returns the pending ones. */
+static uint32_t check_args(const relay__rec_args_t *l, int with_desc)
 {
+    uint32_t pending = 0;
     PROMISE(l->n <= RELAY_MAX_ARGS);
     relay__rbuf_t it = l->enc;
     PROMISE(it.p == it.end || inside(it.p, (size_t)(it.end - it.p)));
@@ -169,10 +172,18 @@ static void check_args(const relay__rec_args_t *l, int with_desc)
             relay__rec_submit_arg_next(&it, &a);
         PROMISE(!it.err && (a.kind == RELAY_ARG_VALUE || a.kind == RELAY_ARG_REF));
         if (a.kind == RELAY_ARG_VALUE) PROMISE(a.size == 0 || inside(a.data, (size_t)a.size));
-        if (a.kind == RELAY_ARG_REF) PROMISE(a.ref != 0);
-        if (a.kind == RELAY_ARG_REF && with_desc) check_desc(&a.desc);
+        if (a.kind == RELAY_ARG_VALUE) continue;
+        PROMISE(id_ok(a.ref) && (with_desc || !a.pending));
+        if (!with_desc) continue;
+        if (!a.pending) {
+            check_desc(&a.desc);
+            continue;
+        }
+        PROMISE(a.pending == 1 && a.producer >= -1 && a.producer < relay__g.size);
+        pending++;
     }
     PROMISE(it.p == it.end);
+    return pending;
 }
 
 static void check_rets(const relay__rec_descs_t *l)
@@ -318,7 +329,8 @@ static void read_record(relay__rbuf_t *r, unsigned type)
                         m.task.keeps_cpu <= 1 && m.task.nret == 0);
             else
                 PROMISE(m.task.max_conc == 0 && m.task.keeps_cpu == 0);
-            check_args(&m.task.args, 1);
+            /* Only a plain task is placed ahead of its inputs. */
+            PROMISE(check_args(&m.task.args, 1) == 0 || m.task.kind == RELAY__KIND_TASK);
         }
         break;
     case RELAY__R_DONE:
