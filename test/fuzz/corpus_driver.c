@@ -7,12 +7,13 @@
  * made on ranks 1 and 2, not on the driver.
  *
  * Rank 0 submits tasks and creates a named actor; rank 1 is a client of
- * every kind (put, array, refs in objects, submit with options, get with
- * and without timeouts, wait, retain, release, sync, actor calls, lookup,
- * kill); rank 2 uses a ref rank 1 sends it with MPI at once, so rank 0 may
- * have to ask rank 1 (PING) before judging it. Run with
- * RELAY_INLINE_MAX=1024 (large objects are fetched between ranks),
- * RELAY_NUM_GPUS=1 and RELAY_RESOURCES=fuzzres=4 (demands of every kind). */
+ * every kind (put, array, refs in objects, submit with options or no
+ * returns, get with and without timeouts, wait, retain, release, sync,
+ * cancel, actor calls, lookup, kill); rank 2 uses a ref rank 1 sends it
+ * with MPI at once, so rank 0 may have to ask rank 1 (PING) before judging
+ * it. Run with RELAY_INLINE_MAX=1024 (large objects are fetched between
+ * ranks), RELAY_NUM_GPUS=1 and RELAY_RESOURCES=fuzzres=4 (demands of every
+ * kind). */
 #include <string.h>
 
 #include "../check.h"
@@ -143,12 +144,22 @@ static void client(void)
     get_free(got, 30);
     get_free(slow, 30);
 
+    /* A task with no returns, run for its side effects. */
+    relay_task_opts_t none = {.field_mask = RELAY_TASK_OPT_NUM_RETURNS, .num_returns = 0};
+    CHECK_OK(relay_submit(FUZZ_FN_ECHO, args + 1, 1, &none, NULL));
+    /* relay_cancel (ABORT): a task that submits one (its SUBMIT names it
+     * as parent), with what it submitted; its rank is told (CANCEL). */
+    relay_ref_t doomed = submit(FUZZ_FN_NESTED, &nv, 1, NULL);
+    CHECK_OK(relay_cancel(doomed, 0, 1));
+    get_free(doomed, 30);
+
     CHECK_OK(relay_retain(small));
     CHECK_OK(relay_release(small));
     CHECK_OK(relay_sync(30));
 
-    /* Actors: a call, a lookup, a method that blocks (its actor's CPUs go
-     * back), an actor made and killed here, a task calling one. */
+    /* Actors: a call, a lookup, a method that blocks, an actor made here
+     * that keeps its CPUs (num_cpus given) and is killed here, a task
+     * calling one (the call names it as caller). */
     relay_actor_t found;
     CHECK_OK(relay_actor_lookup("fuzz_counter", &found));
     relay_ref_t c1, c2;
@@ -158,7 +169,14 @@ static void client(void)
     get_free(c1, 30);
     get_free(c2, 30);
     relay_actor_t mine;
-    CHECK_OK(relay_actor_create(FUZZ_CLASS, NULL, 0, NULL, &mine));
+    relay_actor_opts_t keeps = {.field_mask = RELAY_ACTOR_OPT_NUM_CPUS, .num_cpus = 0.5};
+    CHECK_OK(relay_actor_create(FUZZ_CLASS, NULL, 0, &keeps, &mine));
+    /* Its method blocks on a sleeping task: the CPUs it keeps go back to
+     * its rank meanwhile (ACTOR_CPU; a default actor holds none). */
+    relay_ref_t nap = submit(FUZZ_FN_SLEEP, &sv, 1, NULL), c3;
+    relay_arg_t napv = relay_arg_value(&nap, sizeof nap);
+    CHECK_OK(relay_actor_call(mine, "wait", &napv, 1, NULL, &c3));
+    get_free(c3, 30);
     const char name[] = "fuzz_counter";
     uint8_t kill = 1;
     relay_arg_t av[3] = {relay_arg_value(&mine, sizeof mine), relay_arg_value(name, strlen(name)),
@@ -166,7 +184,8 @@ static void client(void)
     relay_ref_t via = submit(FUZZ_FN_ACTOR, av, 3, NULL);
     get_free(via, 30);
     CHECK_OK(relay_actor_kill(mine));
-    relay_release_many((relay_ref_t[]){c1, c2, failed, put, nested, slow, got, via}, 8);
+    relay_release_many(
+        (relay_ref_t[]){c1, c2, c3, nap, failed, put, nested, slow, got, via, doomed}, 11);
     relay_release_many((relay_ref_t[]){small, arr}, 2);
     int done = 1;
     CHECK_EQ(MPI_Send(&done, 1, MPI_INT, 0, TAG_DONE, MPI_COMM_WORLD), MPI_SUCCESS);

@@ -171,6 +171,10 @@ static void at_exit(void)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+    /* Open MPI catches SIGABRT at MPI_Init unless told not to, before
+     * libFuzzer sets its handlers (which then leave it be): an abort (a
+     * failed assertion) would end the run without the input saved. */
+    setenv("OMPI_MCA_opal_signal", "", 0);
     int provided = 0;
     if (MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided) != MPI_SUCCESS ||
         provided < MPI_THREAD_MULTIPLE) {

@@ -52,6 +52,10 @@ static void at_exit(void)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+    /* Open MPI catches SIGABRT at MPI_Init unless told not to, before
+     * libFuzzer sets its handlers (which then leave it be): an abort (a
+     * failed assertion, a broken promise) would end the run without the input saved. */
+    setenv("OMPI_MCA_opal_signal", "", 0);
     int provided = 0;
     MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided);
     static const relay_resource_t res[2] = {{"fuzzres", 4}, {"other", 1}};
@@ -135,17 +139,32 @@ static void check_str(const char *s)
     PROMISE(s && inside(s, strlen(s) + 1));
 }
 
+/* An id the decoders take for one some rank made (of a rank of the job,
+ * a return index below RELAY_MAX_RETURNS); a task's own: index 0. */
+static int id_ok(uint64_t id)
+{
+    return id != 0 && relay__id_rank(id) < relay__g.size && relay__id_index(id) < RELAY_MAX_RETURNS;
+}
+
+static int task_id_ok(uint64_t id)
+{
+    return id_ok(id) && relay__id_index(id) == 0;
+}
+
 static void check_ids(const relay__ids_t *l)
 {
     PROMISE(l->n == 0 || inside(l->v, (size_t)l->n * 8));
     for (uint32_t i = 0; i < l->n; i++)
-        PROMISE(relay__ids_at(l, i) != 0);
+        PROMISE(id_ok(relay__ids_at(l, i)));
 }
 
 /* A decoded argument list read back as a handler does: every item decodes
- * again, and the list ends where the items do. */
-static void check_args(const relay__rec_args_t *l, int with_desc)
+ * again, and the list ends where the items do. A TASK's ref is described,
+ * or pending (a task placed ahead of its inputs): no descriptor then, but
+ * its maker's rank, a rank of the job or -1. Returns the pending ones. */
+static uint32_t check_args(const relay__rec_args_t *l, int with_desc)
 {
+    uint32_t pending = 0;
     PROMISE(l->n <= RELAY_MAX_ARGS);
     relay__rbuf_t it = l->enc;
     PROMISE(it.p == it.end || inside(it.p, (size_t)(it.end - it.p)));
@@ -157,10 +176,18 @@ static void check_args(const relay__rec_args_t *l, int with_desc)
             relay__rec_submit_arg_next(&it, &a);
         PROMISE(!it.err && (a.kind == RELAY_ARG_VALUE || a.kind == RELAY_ARG_REF));
         if (a.kind == RELAY_ARG_VALUE) PROMISE(a.size == 0 || inside(a.data, (size_t)a.size));
-        if (a.kind == RELAY_ARG_REF) PROMISE(a.ref != 0);
-        if (a.kind == RELAY_ARG_REF && with_desc) check_desc(&a.desc);
+        if (a.kind == RELAY_ARG_VALUE) continue;
+        PROMISE(id_ok(a.ref) && (with_desc || !a.pending));
+        if (!with_desc) continue;
+        if (!a.pending) {
+            check_desc(&a.desc);
+            continue;
+        }
+        PROMISE(a.pending == 1 && a.producer >= -1 && a.producer < relay__g.size);
+        pending++;
     }
     PROMISE(it.p == it.end);
+    return pending;
 }
 
 static void check_rets(const relay__rec_descs_t *l)
@@ -236,8 +263,11 @@ static void read_record(relay__rbuf_t *r, unsigned type)
         relay__rec_unblock_t unblock;
         relay__rec_cancel_t cancel;
         relay__rec_put_t put;
+        relay__rec_recall_t recall;
+        relay__rec_subscribe_t subscribe;
         relay__rec_ids_t ids;
         relay__rec_req_id_t req_id;
+        relay__rec_abort_t abort;
         relay__rec_get_t get;
         relay__rec_get_reply_t get_reply;
         relay__rec_reply_t reply;
@@ -264,10 +294,24 @@ static void read_record(relay__rbuf_t *r, unsigned type)
             PROMISE(m.submit.retries <= RELAY__MAX_RETRIES);
             PROMISE(m.submit.kind <= RELAY__KIND_METHOD);
             PROMISE(m.submit.kind != RELAY__KIND_ACTOR || m.submit.nret == 0);
+            PROMISE(task_id_ok(m.submit.task_id));
             if (m.submit.kind == RELAY__KIND_ACTOR) {
                 PROMISE(m.submit.max_conc >= 1 && m.submit.max_conc <= RELAY_MAX_CONCURRENCY);
                 check_str(m.submit.actor_name);
+                PROMISE(m.submit.keeps_cpu <= 1);
+            } else {
+                /* What only a constructor carries is zero for the others. */
+                PROMISE(m.submit.req == 0 && m.submit.max_conc == 0 && !m.submit.actor_name);
+                PROMISE(m.submit.keeps_cpu == 0);
             }
+            /* A method names its actor and its caller (0: the rank's own
+             * threads, else a task's id); the others neither. */
+            if (m.submit.kind == RELAY__KIND_METHOD)
+                PROMISE(id_ok(m.submit.actor_id) &&
+                        (m.submit.caller == 0 || task_id_ok(m.submit.caller)));
+            else
+                PROMISE(m.submit.actor_id == 0 && m.submit.class_hash == 0 && m.submit.caller == 0);
+            PROMISE(m.submit.parent == 0 || task_id_ok(m.submit.parent));
             check_args(&m.submit.args, 0);
         }
         break;
@@ -278,7 +322,19 @@ static void read_record(relay__rbuf_t *r, unsigned type)
             check_str(m.task.name);
             PROMISE(m.task.nret <= RELAY_MAX_RETURNS && m.task.attempt <= RELAY__MAX_RETRIES);
             PROMISE(m.task.ngpu <= RELAY__MAX_GPUS);
-            check_args(&m.task.args, 1);
+            PROMISE(task_id_ok(m.task.task_id) && m.task.kind <= RELAY__KIND_METHOD);
+            if (m.task.kind == RELAY__KIND_TASK)
+                PROMISE(m.task.actor_id == 0 && m.task.class_hash == 0 && m.task.max_conc == 0);
+            else
+                PROMISE(task_id_ok(m.task.actor_id));
+            /* A constructor's threads and CPU flag; a method has neither. */
+            if (m.task.kind == RELAY__KIND_ACTOR)
+                PROMISE(m.task.max_conc >= 1 && m.task.max_conc <= RELAY_MAX_CONCURRENCY &&
+                        m.task.keeps_cpu <= 1 && m.task.nret == 0);
+            else
+                PROMISE(m.task.max_conc == 0 && m.task.keeps_cpu == 0);
+            /* Only a plain task is placed ahead of its inputs. */
+            PROMISE(check_args(&m.task.args, 1) == 0 || m.task.kind == RELAY__KIND_TASK);
         }
         break;
     case RELAY__R_DONE:
@@ -289,6 +345,7 @@ static void read_record(relay__rbuf_t *r, unsigned type)
             check_str(m.done.msg);
             check_rets(&m.done.rets);
             check_ids(&m.done.released);
+            check_ids(&m.done.delivered);
         }
         break;
     case RELAY__R_BLOCK:
@@ -301,14 +358,28 @@ static void read_record(relay__rbuf_t *r, unsigned type)
     case RELAY__R_UNBLOCK:
         rc = relay__rec_unblock_decode(r, &m.unblock);
         break;
+    case RELAY__R_RECALL:
+    case RELAY__R_RECALLED:
+        rc = type == RELAY__R_RECALL ? relay__rec_recall_decode(r, &m.recall)
+                                     : relay__rec_recalled_decode(r, &m.recall);
+        if (rc == 0) PROMISE(task_id_ok(m.recall.task_id) && m.recall.taken <= 1);
+        if (rc == 0 && type == RELAY__R_RECALL) PROMISE(m.recall.taken == 0);
+        break;
     case RELAY__R_CANCEL:
         rc = relay__rec_cancel_decode(r, &m.cancel);
         if (rc == 0) PROMISE(m.cancel.status != RELAY_OK);
         if (rc == 0) check_str(m.cancel.msg);
         break;
     case RELAY__R_PUT:
-        rc = relay__rec_put_decode(r, &m.put);
+    case RELAY__R_OBJECT:
+        rc = type == RELAY__R_PUT ? relay__rec_put_decode(r, &m.put)
+                                  : relay__rec_object_decode(r, &m.put);
+        if (rc == 0) PROMISE(type == RELAY__R_PUT ? task_id_ok(m.put.id) : id_ok(m.put.id));
         if (rc == 0) check_desc(&m.put.desc);
+        break;
+    case RELAY__R_SUBSCRIBE:
+        rc = relay__rec_subscribe_decode(r, &m.subscribe);
+        if (rc == 0) PROMISE(id_ok(m.subscribe.id) && task_id_ok(m.subscribe.consumer));
         break;
     case RELAY__R_RELEASE:
     case RELAY__R_FREE:
@@ -325,6 +396,13 @@ static void read_record(relay__rbuf_t *r, unsigned type)
         break;
     case RELAY__R_KILL:
         rc = relay__rec_kill_decode(r, &m.req_id);
+        break;
+    case RELAY__R_ABORT:
+        rc = relay__rec_abort_decode(r, &m.abort);
+        if (rc == 0) {
+            PROMISE(m.abort.req != 0 && id_ok(m.abort.id));
+            PROMISE((m.abort.flags & ~(RELAY__ABORT_FORCE | RELAY__ABORT_RECURSIVE)) == 0);
+        }
         break;
     case RELAY__R_SYNC:
         rc = relay__rec_sync_decode(r, &m.req_id);
@@ -377,9 +455,15 @@ static void read_record(relay__rbuf_t *r, unsigned type)
     case RELAY__R_PONG:
         rc = relay__rec_pong_decode(r, &m.ping);
         break;
-    default: /* SHUTDOWN_ACK, SHUTDOWN, EXIT */
+    case RELAY__R_SHUTDOWN_ACK:
+    case RELAY__R_SHUTDOWN:
+    case RELAY__R_EXIT:
         rc = relay__rec_empty_decode(r);
         break;
+    default:
+        /* A record type added to the table needs its case here. */
+        PROMISE(!"a record type read_record does not know");
+        return;
     }
     PROMISE((rc == 0) == !r->err && (rc != 0 || r->p == r->end));
 }

@@ -13,13 +13,16 @@
 # OUT_DIR: default test/fuzz/corpus beside this script (replaced).
 #
 # Records come first from fuzz_corpus_driver (corpus_driver.c), whose tasks
-# are the fuzz targets' own functions; the three kinds it cannot provoke
-# come from existing tests: PING and PONG (causal_refs: a ref used before
-# its maker's record arrived), CANCEL (resources threads: a deadlock victim
-# already queued at its rank) and FETCH_ERR (spill corrupt: a holder that
-# cannot read an object back). File names: <record>-N, smallest first;
-# msg-N: messages of several records. The ids in them are then rewritten
-# as rank 0's (rank0_ids.c): the target is a one-rank job.
+# are the fuzz targets' own functions; the kinds it cannot provoke come
+# from existing tests: PING and PONG (causal_refs: a ref used before its
+# maker's record arrived), CANCEL (resources threads: a deadlock victim
+# already queued at its rank), FETCH_ERR (spill corrupt: a holder that
+# cannot read an object back), SUBSCRIBE, OBJECT, RECALL and RECALLED
+# (dataflow alternate and moved: tasks placed ahead of their inputs, taken
+# back). Every record type of the table (RELAY__RECORD_MAP in
+# src/proto/records.h) must have been captured. File names: <record>-N,
+# smallest first; msg-N: messages of several records. The ids in them are
+# then rewritten as rank 0's (rank0_ids.c): the target is a one-rank job.
 set -eu
 
 [ $# -ge 1 ] || { echo "usage: make_corpus.sh BUILD_DIR [OUT_DIR]" >&2; exit 2; }
@@ -28,7 +31,8 @@ build=$(cd "$1" && pwd)
 out=${2:-$here/corpus}
 lib=$build/test/fuzz/librelay_capture.so
 for f in "$lib" "$build/test/fuzz/fuzz_corpus_driver" "$build/test/fuzz/fuzz_rank0_ids" \
-    "$build/test/test_causal_refs" "$build/test/test_resources" "$build/test/test_spill"; do
+    "$build/test/test_causal_refs" "$build/test/test_resources" "$build/test/test_spill" \
+    "$build/test/test_dataflow"; do
     [ -e "$f" ] || { echo "make_corpus.sh: $f missing: build $build first" >&2; exit 1; }
 done
 
@@ -53,6 +57,8 @@ capture drv -x RELAY_INLINE_MAX=1024 -x RELAY_NUM_GPUS=1 -x RELAY_RESOURCES=fuzz
 capture causal -x RELAY_INLINE_MAX=1024 "$build/test/test_causal_refs"
 capture threads "$build/test/test_resources" threads
 capture corrupt "$build/test/test_spill" corrupt
+capture alternate "$build/test/test_dataflow" alternate
+capture moved "$build/test/test_dataflow" moved
 
 # Files matching a pattern, smallest first.
 by_size() {
@@ -77,13 +83,15 @@ spread() {
         k=$((k + 1))
     done
 }
-# In the order of enum relay__record_type (runtime.h): type = position.
+# The record types in the order of the table, RELAY__RECORD_MAP
+# (src/proto/records.h): type = position, from 1.
+names=$(sed -n 's/^ *X(\([A-Z_]*\), *[A-Z0-9]*).*/\1/p' "$here/../../src/proto/records.h" |
+    tr 'A-Z' 'a-z')
+[ -n "$names" ] || { echo "make_corpus.sh: no record table in records.h" >&2; exit 1; }
 # SUBMIT, TASK and DONE come in many shapes (kinds of task, options,
 # arguments): more of them are kept.
 t=0
-for name in submit put release retain_check get get_cancel done block unblock kill lookup \
-    actor_gone actor_cpu sync shutdown_ack get_reply reply actor_reply task cancel actor_kill \
-    free fetch fetch_err shutdown exit ping pong; do
+for name in $names; do
     t=$((t + 1))
     files=$(by_size "$t.drv.*")
     [ -n "$files" ] || files=$(by_size "$t.*")
@@ -102,6 +110,12 @@ for name in submit put release retain_check get get_cancel done block unblock ki
         [ "$(wc -c <"$first")" -eq "$(wc -c <"$last")" ] || keep="$first $last"
         ;;
     esac
+    # A constructor (the one record whose function is the class) carries
+    # fields no other kind has: keep the smallest if the spread missed it.
+    if [ "$name" = submit ] || [ "$name" = task ]; then
+        ctor=$(for f in $files; do grep -q FuzzCounter "$f" && { echo "$f"; break; }; done)
+        [ -z "$ctor" ] || echo "$keep" | grep -qx "$ctor" || keep="$keep $ctor"
+    fi
     k=0
     for f in $keep; do
         k=$((k + 1))
