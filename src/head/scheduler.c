@@ -1533,12 +1533,30 @@ void relay__sched_on_done(int src, relay__rbuf_t *r)
     maybe_steal(src);
 }
 
+/* t queues in its shape's ready queue by arrival, ahead of the tasks
+ * that came after it. Taking the head's place, it also takes its clock:
+ * the shape has waited that long (starving_head). */
+static void ready_by_seq(stask_t *t)
+{
+    shape_t *sh = t->shape;
+    stask_t *head = ready_head(sh), *q;
+    relay__list_t *pos = &sh->ready;
+    RELAY__LIST_EACH(&sh->ready, q, stask_t, link)
+    {
+        if (q->seq > t->seq) break;
+        pos = &q->link;
+    }
+    relay__list_insert_after(pos, &t->link);
+    if (head && pos == &sh->ready && sh->head_seq == head->seq) sh->head_seq = t->seq;
+}
+
 /* t, taken back from its rank's queue for the idle rank steal_for: it
  * goes there if that rank may still take it, else (the reservation began
- * meanwhile, or another task took the CPU) first in its shape's queue
- * here. It became ready before any task queued there, and dispatch could
- * send it back to its old rank (holding its inputs), to the end of the
- * queue it left. */
+ * meanwhile, or another task took the CPU) into its shape's queue here,
+ * by arrival: placed ahead, it skipped that queue, where older tasks of
+ * its shape may still wait; younger ones it goes before. Dispatch may
+ * then send it back to its old rank (which holds its inputs), to the end
+ * of the queue it left. */
 static void steal_land(stask_t *t)
 {
     int r = t->steal_for;
@@ -1547,7 +1565,7 @@ static void steal_land(stask_t *t)
         send_task(t, r);
         return;
     }
-    relay__list_push_front(&t->shape->ready, &t->link);
+    ready_by_seq(t);
 }
 
 void relay__sched_on_recalled(int src, relay__rbuf_t *r)
