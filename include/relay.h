@@ -426,7 +426,11 @@ int relay_submit(const char *fn, const relay_arg_t *args, size_t nargs,
  *   with RELAY_ERR_CANCELLED naming it. Its actor calls still run, so a
  *   cancelled task can report to an actor as it ends. Actors it created
  *   are not killed. Tasks submitted with num_returns 0 have no ref: this
- *   is the only way to cancel them.
+ *   is the only way to cancel them. For the pending tasks whose submitter
+ *   finished, rank 0 keeps a line from that submitter to its nearest
+ *   unfinished ancestor: never more lines than such tasks, however long
+ *   the chain of finished tasks above them. A recursive cancel looks once
+ *   at each pending task and line, whatever the depth.
  * Errors: INVALID_ARG (a ref made by relay_put; force on an actor call),
  * INVALID_REF (a ref no one made, or released everywhere),
  * NOT_INITIALIZED, SHUTDOWN. */

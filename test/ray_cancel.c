@@ -10,7 +10,9 @@
  * Also: a cancelled blocked get returns even while its CPUs are taken;
  * recursive reaches tasks submitted after the cancel and the children of
  * finished children; a cancelled task with no returns is not logged as an
- * error; a cancelled task's get outputs are NULL and its wait's flags zero.
+ * error; a cancelled task's get outputs are NULL and its wait's flags zero;
+ * recursive reaches the leaf of a deep chain of tasks that each submitted
+ * the next and finished.
  * Optional argument: one scenario's name (default: all of them).
  *
  * Every worker rank offers 1 CPU. A "board" actor (no CPU) is where tasks
@@ -39,6 +41,7 @@ enum {
     S_G = 52,        /* the grandchild started, saw */
     S_ZERO = 54,     /* a child with no returns started, saw */
     S_OUT = 56,      /* outputs started, then what its calls left */
+    S_DEEP = 58,     /* the leaf of a deep chain started, saw */
     NSLOTS = 64
 };
 
@@ -280,6 +283,31 @@ static int spawn0(relay_ctx_t *ctx)
     return test_ret_i64(ctx, 1);
 }
 
+/* (k, board): submits deep(k - 1, board) with no returns and ends; deep(0)
+ * naps 30 s reporting at S_DEEP instead. */
+static int deep(relay_ctx_t *ctx)
+{
+    int64_t k = test_arg_i64(ctx, 0) - 1;
+    relay_actor_t b = arg_board(ctx, 1);
+    if (k < 0) return fire_nap(b, S_DEEP, 0, NULL) != RELAY_OK;
+    relay_arg_t a[2] = {relay_arg_value(&k, sizeof k), relay_arg_value(&b, sizeof b)};
+    relay_task_opts_t o = {.field_mask = RELAY_TASK_OPT_NUM_RETURNS, .num_returns = 0};
+    return relay_submit("deep", a, 2, &o, NULL) != RELAY_OK;
+}
+
+/* (k, board): submits deep(k, board), tells S_GP + 1 and waits to be
+ * cancelled. */
+static int deep_root(relay_ctx_t *ctx)
+{
+    int64_t k = test_arg_i64(ctx, 0);
+    relay_actor_t b = arg_board(ctx, 1);
+    relay_arg_t a[2] = {relay_arg_value(&k, sizeof k), relay_arg_value(&b, sizeof b)};
+    relay_task_opts_t o = {.field_mask = RELAY_TASK_OPT_NUM_RETURNS, .num_returns = 0};
+    TASK_OK(ctx, relay_submit("deep", a, 2, &o, NULL));
+    until_cancelled(ctx);
+    return test_ret_i64(ctx, 1);
+}
+
 /* (board): tells S_OUT it started; once cancelled, a get, a get_many and
  * a wait whose outputs hold garbage; S_OUT + 1: 1 if every status is
  * CANCELLED, every object NULL and the wait's outputs zero, else 2. */
@@ -502,6 +530,31 @@ static void recursive_grandchild(void)
     wait_no_pending(TEST_LONG_S);
 }
 
+/* Recursive reaches the leaf below a chain of 2000 tasks that each
+ * submitted the next and finished (rank 0 keeps their line), and nothing
+ * of the chain is left once the leaf has gone. */
+static void recursive_deep(void)
+{
+    int64_t depth = 2000;
+    relay_arg_t a[2] = {relay_arg_value(&depth, sizeof depth),
+                        relay_arg_value(&board, sizeof board)};
+    relay_task_opts_t o = {.field_mask = RELAY_TASK_OPT_NUM_CPUS, .num_cpus = 0};
+    relay_ref_t root;
+    CHECK_OK(relay_submit("deep_root", a, 2, &o, &root));
+    board_wait(S_DEEP);
+    /* The chain has ended: only the root and the leaf are pending. */
+    const size_t off = offsetof(relay_stats_t, tasks_pending);
+    const uint64_t two = 2;
+    relay_stats_t s =
+        test__poll_stats(&off, &two, 1, TEST_LONG_S, "tasks pending", __FILE__, __LINE__);
+    CHECK_EQ(s.tasks_pending, 2);
+    CHECK_OK(relay_cancel(root, 0, 1));
+    check_fails(root, RELAY_ERR_CANCELLED, "task 'deep_root'");
+    CHECK_EQ(board_wait(S_DEEP + 1), 1); /* the leaf saw the flag */
+    CHECK_OK(relay_release(root));
+    wait_no_pending(TEST_LONG_S);
+}
+
 /* A task with no returns cancelled through its parent: rank 0 does not
  * log it as an error (it was asked for). Rank 0's stderr is read back. */
 static void zero_returns_log(void)
@@ -717,6 +770,7 @@ static const struct {
     {"blocked_cpu_taken", blocked_cpu_taken},
     {"recursive_after", recursive_after},
     {"recursive_grandchild", recursive_grandchild},
+    {"recursive_deep", recursive_deep},
     {"zero_returns_log", zero_returns_log},
     {"cancelled_outputs", cancelled_outputs},
 };
@@ -747,6 +801,8 @@ int main(int argc, char **argv)
     CHECK_OK(relay_register("grandparent", grandparent));
     CHECK_OK(relay_register("spawn0", spawn0));
     CHECK_OK(relay_register("outputs", outputs));
+    CHECK_OK(relay_register("deep", deep));
+    CHECK_OK(relay_register("deep_root", deep_root));
     relay_config_t cfg = {.field_mask = RELAY_CONFIG_NUM_CPUS, .num_cpus = 1};
     CHECK_OK(relay_init(&argc, &argv, &cfg));
     if (world_rank == 0) {

@@ -99,6 +99,7 @@ typedef struct relay__stask {
     uint64_t parent;          /* the task that submitted it, or 0 */
     int linked;               /* counted in its parent's nkids (scheduler.c, lineage) */
     uint32_t nkids;           /* pending tasks, or lineage links, it is the parent of */
+    relay__list_t links;      /* the lineage links it is the parent of, by their sib */
     int cancel_kids;          /* cancelled recursively: tasks it submits are cancelled */
     int ahead;                /* sent to rank before its arguments exist, not started */
     int done_early;           /* finished before all its arguments were known ready here */
@@ -139,11 +140,13 @@ typedef struct relay__acct {
 } relay__acct_t;
 
 /* A task gone from the task table whose children are still pending: its
- * parent link, kept so that a recursive cancel reaches its descendants.
- * It goes when the last of them retires (scheduler.c, lineage). */
+ * link to its nearest ancestor still in the table, kept so that a
+ * recursive cancel reaches its descendants. It goes when the last of them
+ * retires (scheduler.c, lineage). */
 typedef struct relay__lineage {
-    uint64_t id, parent;
-    uint32_t nkids;
+    uint64_t id, parent; /* parent: a task in the table */
+    uint32_t nkids;      /* its pending children */
+    relay__list_t sib;   /* on its parent's links */
 } relay__lineage_t;
 
 typedef struct relay__sched {

@@ -766,15 +766,19 @@ void relay__sched_unpin(stask_t *t)
 /* A task's parent (the task that submitted it) is in the task table when
  * the task arrives: the parent's rank sends its SUBMITs before its DONE,
  * and rank 0 handles one rank's records in order. A task that leaves the
- * table while tasks it submitted are pending leaves a link (its id and
- * its parent's) in the lineage map, so that a recursive cancel of an
- * ancestor still finds them. Every task and link counts its pending
- * children (nkids); a link goes with its last child, and the links above
- * it that then have none go too: the map holds only ancestors of pending
- * tasks, never more than the tasks times their nesting depth. */
+ * table while tasks it submitted are pending leaves a link in the lineage
+ * map: its id, and its nearest ancestor still in the table. A link's
+ * parent is thus always a task in the table, which keeps its links on a
+ * list: when it leaves in turn, they move up to its own nearest ancestor
+ * in the table. With none there, no link is kept: a recursive cancel
+ * starts from a task in the table and could not reach it. Every task and
+ * link counts its children (nkids: pending tasks, and a task's links
+ * too); a link goes with its last pending child. So every link is the
+ * parent of a pending task: the map never holds more links than there are
+ * pending tasks, however long the chain of finished tasks above them. */
 
-/* The count of pending children of task or link id, or NULL: rank 0 keeps
- * no line for it (a rank's main thread, or a task gone without children). */
+/* The count of children of task or link id, or NULL: rank 0 keeps no
+ * line for it (a rank's main thread, or a task gone without children). */
 static uint32_t *kids_of(uint64_t id)
 {
     if (!id) return NULL;
@@ -784,48 +788,99 @@ static uint32_t *kids_of(uint64_t id)
     return l ? &l->nkids : NULL;
 }
 
+/* The nearest ancestor in the task table of a task whose parent is id, or
+ * NULL. */
+static stask_t *live_ancestor(uint64_t id)
+{
+    if (!id) return NULL;
+    stask_t *p = relay__map_get(&S()->tasks, id);
+    if (p) return p;
+    relay__lineage_t *l = relay__map_get(&S()->lineage, id);
+    return l ? relay__map_get(&S()->tasks, l->parent) : NULL;
+}
+
 /* t, new in the task table, counts as its parent's child. */
 static void lineage_join(stask_t *t)
 {
+    relay__list_init(&t->links);
     uint32_t *k = kids_of(t->parent);
     if (!k) return;
     ++*k;
     t->linked = 1;
 }
 
-/* A child of id is gone: so are the links left with no child. */
-static void lineage_drop_kid(uint64_t id)
+/* l becomes a child of task up. */
+static void link_adopt(stask_t *up, relay__lineage_t *l)
 {
-    relay__map_t *lines = &S()->lineage;
-    while (id) {
-        stask_t *p = relay__map_get(&S()->tasks, id);
-        if (p) {
-            p->nkids--;
-            return;
-        }
-        relay__lineage_t *l = relay__map_get(lines, id);
-        if (!l || --l->nkids > 0) return;
-        id = l->parent;
-        relay__map_remove(lines, l->id);
-        free(l);
-    }
+    if (!up->links.next) relay__list_init(&up->links); /* a task made by hand (unit tests) */
+    relay__list_push_back(&up->links, &l->sib);
+    l->parent = up->id;
+    up->nkids++;
 }
 
-/* t has just left the task table: a link stays while its children are
- * pending, else its parent has a child less. */
+static void link_free(relay__lineage_t *l)
+{
+    relay__list_remove(&l->sib);
+    relay__map_remove(&S()->lineage, l->id);
+    free(l);
+}
+
+/* A pending child of task or link id is gone: a link with no child goes
+ * too, and its parent (a task) has a child less. */
+static void lineage_drop_kid(uint64_t id)
+{
+    stask_t *p = id ? relay__map_get(&S()->tasks, id) : NULL;
+    if (p) {
+        p->nkids--;
+        return;
+    }
+    relay__lineage_t *l = id ? relay__map_get(&S()->lineage, id) : NULL;
+    if (!l || --l->nkids > 0) return;
+    stask_t *up = relay__map_get(&S()->tasks, l->parent);
+    if (up) up->nkids--;
+    link_free(l);
+}
+
+/* The links of t, leaving the table, move up to task up (NULL: none, and
+ * they go). Returns how many there were. */
+static uint32_t links_move(stask_t *t, stask_t *up)
+{
+    uint32_t n = 0;
+    if (!relay__list_linked(&t->links)) return 0;
+    relay__lineage_t *l;
+    RELAY__LIST_EACH(&t->links, l, relay__lineage_t, sib)
+    {
+        n++;
+        relay__list_remove(&l->sib);
+        if (up)
+            link_adopt(up, l);
+        else
+            link_free(l);
+    }
+    return n;
+}
+
+/* t has just left the task table: its links move up to its nearest
+ * ancestor in the table, and a link for t stays there while tasks it
+ * submitted are pending; its parent has a child less. */
 static void lineage_leave(stask_t *t)
 {
     uint64_t parent = t->linked ? t->parent : 0;
     t->linked = 0;
-    if (t->nkids > 0) {
+    stask_t *up = live_ancestor(parent);
+    uint32_t moved = links_move(t, up);
+    uint32_t pending = t->nkids > moved ? t->nkids - moved : 0;
+    t->nkids = 0;
+    if (pending > 0 && up) {
         relay__lineage_t *l = malloc(sizeof *l);
         if (l && relay__map_put(&S()->lineage, t->id, l) == 0) {
-            *l = (relay__lineage_t){t->id, parent, t->nkids};
-            return;
+            *l = (relay__lineage_t){.id = t->id, .nkids = pending};
+            link_adopt(up, l);
+        } else {
+            free(l); /* out of memory: a recursive cancel misses what is below */
+            relay__log(RELAY__LOG_WARN, "out of memory: the children of task %#llx lose their line",
+                       (unsigned long long)t->id);
         }
-        free(l); /* out of memory: a recursive cancel misses what is below */
-        relay__log(RELAY__LOG_WARN, "out of memory: the children of task %#llx lose their line",
-                   (unsigned long long)t->id);
     }
     lineage_drop_kid(parent);
 }
@@ -1005,65 +1060,112 @@ static void cancel_one(stask_t *t)
     post_cancel(t, RELAY_ERR_CANCELLED, msg);
 }
 
-/* Add id to the set and the list; 0, or -1 when out of memory. */
-static int tree_add(relay__map_t *set, uint64_t **ids, size_t *n, size_t *cap, uint64_t id)
+/* Task and link ids, growing. */
+typedef struct idvec {
+    uint64_t *v;
+    size_t n, cap;
+} idvec_t;
+
+/* 0, or -1 when out of memory. */
+static int idvec_push(idvec_t *a, uint64_t id)
 {
-    if (*n == *cap) {
-        size_t c = *cap ? 2 * *cap : 16;
-        uint64_t *v = realloc(*ids, c * sizeof *v);
+    if (a->n == a->cap) {
+        size_t c = a->cap ? 2 * a->cap : 16;
+        uint64_t *v = realloc(a->v, c * sizeof *v);
         if (!v) return -1;
-        *ids = v;
-        *cap = c;
+        a->v = v;
+        a->cap = c;
     }
-    if (relay__map_put(set, id, (void *)1) != 0) return -1;
-    (*ids)[(*n)++] = id;
+    a->v[a->n++] = id;
     return 0;
 }
 
-/* Add id to the tree when its parent is in it; 0, or -1 when out of
- * memory. */
-static int tree_grow(relay__map_t *set, uint64_t **ids, size_t *n, size_t *cap, uint64_t id,
-                     uint64_t parent)
+/* A recursive cancel's tree: the ids under its root, each after its
+ * parent, and what is known of every task or link met so far. */
+enum { TREE_IN = 1, TREE_OUT, TREE_CLIMBING };
+typedef struct tree {
+    relay__map_t mark; /* id -> TREE_* */
+    idvec_t in, path;
+} tree_t;
+
+/* The parent of task or link id, or 0: rank 0 keeps no line for it. */
+static uint64_t parent_of(uint64_t id)
 {
-    if (!parent || !relay__map_get(set, parent) || relay__map_get(set, id)) return 0;
-    return tree_add(set, ids, n, cap, id);
+    stask_t *t = relay__map_get(&S()->tasks, id);
+    if (t) return t->parent;
+    relay__lineage_t *l = relay__map_get(&S()->lineage, id);
+    return l ? l->parent : 0;
+}
+
+/* Whether id is in the tree: climbs its parents up to one already known
+ * (or none), then marks every id climbed alike, so that no climb passes
+ * them again and the whole tree costs one look at each task and link. A
+ * loop of parents (malformed) is out. 0, or -1 when out of memory. */
+static int tree_climb(tree_t *tr, uint64_t id)
+{
+    uintptr_t known = TREE_OUT;
+    tr->path.n = 0;
+    for (; id; id = parent_of(id)) {
+        known = (uintptr_t)relay__map_get(&tr->mark, id);
+        if (known) break;
+        known = TREE_OUT;
+        if (idvec_push(&tr->path, id) != 0 ||
+            relay__map_put(&tr->mark, id, (void *)(uintptr_t)TREE_CLIMBING) != 0)
+            return -1;
+    }
+    if (known == TREE_CLIMBING) known = TREE_OUT;
+    for (size_t i = tr->path.n; i-- > 0;) { /* the oldest first */
+        uint64_t p = tr->path.v[i];
+        if (relay__map_put(&tr->mark, p, (void *)known) != 0) return -1;
+        if (known == TREE_IN && idvec_push(&tr->in, p) != 0) return -1;
+    }
+    return 0;
+}
+
+/* Fill tr->in with root and, when recursive, every task and link below
+ * it: its pending descendants, through the links of those that finished,
+ * each after its parent. 0, or -1 when out of memory (tr->in then holds
+ * part of them). */
+static int tree_build(tree_t *tr, stask_t *root, int recursive)
+{
+    if (idvec_push(&tr->in, root->id) != 0 ||
+        relay__map_put(&tr->mark, root->id, (void *)(uintptr_t)TREE_IN) != 0)
+        return -1;
+    if (!recursive || !root->nkids) return 0;
+    stask_t *t;
+    RELAY__MAP_EACH(&S()->tasks, t)
+    {
+        if (tree_climb(tr, t->id) != 0) return -1;
+    }
+    relay__lineage_t *l;
+    RELAY__MAP_EACH(&S()->lineage, l)
+    {
+        if (tree_climb(tr, l->id) != 0) return -1;
+    }
+    return 0;
 }
 
 /* Cancel root and, when recursive, every pending task it submitted,
  * transitively, through the links of those that finished (one pass over
- * the tasks and links per generation). Plain tasks among them also
+ * the tasks and links, whatever the depth). Plain tasks among them also
  * cancel, on arrival, the tasks they submit from now on; running actor
  * calls are left alone and do not. Tasks are looked up again by id:
  * failing one may fail and free its dependents. */
 static void cancel_tree(stask_t *root, int recursive)
 {
-    relay__map_t set;
-    relay__map_init(&set);
-    uint64_t *ids = NULL;
-    size_t n = 0, cap = 0, before = 0;
-    int oom = tree_add(&set, &ids, &n, &cap, root->id) != 0;
-    while (recursive && root->nkids && !oom && n > before) {
-        before = n;
-        stask_t *t;
-        RELAY__MAP_EACH(&S()->tasks, t)
-        {
-            if (!oom) oom = tree_grow(&set, &ids, &n, &cap, t->id, t->parent) != 0;
-        }
-        relay__lineage_t *l;
-        RELAY__MAP_EACH(&S()->lineage, l)
-        {
-            if (!oom) oom = tree_grow(&set, &ids, &n, &cap, l->id, l->parent) != 0;
-        }
-    }
-    if (oom) relay__log(RELAY__LOG_ERROR, "out of memory: not every child of a cancelled task is");
-    for (size_t i = 0; i < n; i++) {
-        stask_t *t = relay__map_get(&S()->tasks, ids[i]);
+    tree_t tr = {0};
+    relay__map_init(&tr.mark);
+    if (tree_build(&tr, root, recursive) != 0)
+        relay__log(RELAY__LOG_ERROR, "out of memory: not every child of a cancelled task is");
+    for (size_t i = 0; i < tr.in.n; i++) {
+        stask_t *t = relay__map_get(&S()->tasks, tr.in.v[i]);
         if (!t) continue; /* a link, or failed with an earlier one */
         if (recursive && t->kind == RELAY__KIND_TASK) t->cancel_kids = 1;
         cancel_one(t);
     }
-    relay__map_destroy(&set);
-    free(ids);
+    relay__map_destroy(&tr.mark);
+    free(tr.in.v);
+    free(tr.path.v);
 }
 
 /* The status relay_cancel answers for ref id, cancelling its maker. */
@@ -1431,12 +1533,30 @@ void relay__sched_on_done(int src, relay__rbuf_t *r)
     maybe_steal(src);
 }
 
+/* t queues in its shape's ready queue by arrival, ahead of the tasks
+ * that came after it. Taking the head's place, it also takes its clock:
+ * the shape has waited that long (starving_head). */
+static void ready_by_seq(stask_t *t)
+{
+    shape_t *sh = t->shape;
+    stask_t *head = ready_head(sh), *q;
+    relay__list_t *pos = &sh->ready;
+    RELAY__LIST_EACH(&sh->ready, q, stask_t, link)
+    {
+        if (q->seq > t->seq) break;
+        pos = &q->link;
+    }
+    relay__list_insert_after(pos, &t->link);
+    if (head && pos == &sh->ready && sh->head_seq == head->seq) sh->head_seq = t->seq;
+}
+
 /* t, taken back from its rank's queue for the idle rank steal_for: it
  * goes there if that rank may still take it, else (the reservation began
- * meanwhile, or another task took the CPU) first in its shape's queue
- * here. It became ready before any task queued there, and dispatch could
- * send it back to its old rank (holding its inputs), to the end of the
- * queue it left. */
+ * meanwhile, or another task took the CPU) into its shape's queue here,
+ * by arrival: placed ahead, it skipped that queue, where older tasks of
+ * its shape may still wait; younger ones it goes before. Dispatch may
+ * then send it back to its old rank (which holds its inputs), to the end
+ * of the queue it left. */
 static void steal_land(stask_t *t)
 {
     int r = t->steal_for;
@@ -1445,7 +1565,7 @@ static void steal_land(stask_t *t)
         send_task(t, r);
         return;
     }
-    relay__list_push_front(&t->shape->ready, &t->link);
+    ready_by_seq(t);
 }
 
 void relay__sched_on_recalled(int src, relay__rbuf_t *r)
