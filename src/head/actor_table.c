@@ -216,6 +216,14 @@ static void pump(sactor_t *a, relay__stream_t *s)
 }
 
 /* Free every stream of a that has no call left. */
+/* The stream of a rank's threads outside tasks (see stream_key) is kept
+ * while the actor lives, at most one per rank, so that a driver calling
+ * in a loop does not make and free one per call. */
+static int keep_stream(const sactor_t *a, uint64_t key)
+{
+    return (key & 0xff) == 1 && a->state != RELAY__ACTOR_DEAD;
+}
+
 static void sweep(sactor_t *a)
 {
     relay__map_t *m = &a->streams;
@@ -224,7 +232,8 @@ static void sweep(sactor_t *a)
     size_t n = 0;
     for (size_t i = 0; i < m->cap; i++) {
         relay__stream_t *st = m->slots[i].value;
-        if (m->slots[i].key && relay__list_empty(&st->calls)) keys[n++] = m->slots[i].key;
+        uint64_t key = m->slots[i].key;
+        if (key && !keep_stream(a, key) && relay__list_empty(&st->calls)) keys[n++] = key;
     }
     for (size_t i = 0; i < n; i++)
         free(relay__map_remove(m, keys[i]));
@@ -232,9 +241,10 @@ static void sweep(sactor_t *a)
     a->untidy = 0;
 }
 
-/* A caller per task: a stream goes once it has nothing left to send:
- * key's now, unless a pump of a runs (it holds on to its stream and may be
- * walking them all); then every one emptied meanwhile, once none runs. */
+/* A caller per task: a task's or an actor's stream goes once it has
+ * nothing left to send: key's now, unless a pump of a runs (it holds on to
+ * its stream and may be walking them all); then every one emptied
+ * meanwhile, once none runs. A rank's stream stays while a lives. */
 static void tidy(sactor_t *a, uint64_t key)
 {
     if (a->pumping > 0) {
@@ -242,7 +252,8 @@ static void tidy(sactor_t *a, uint64_t key)
         return;
     }
     relay__stream_t *s = relay__map_get(&a->streams, key);
-    if (s && relay__list_empty(&s->calls)) free(relay__map_remove(&a->streams, key));
+    if (s && !keep_stream(a, key) && relay__list_empty(&s->calls))
+        free(relay__map_remove(&a->streams, key));
     if (a->untidy) sweep(a);
 }
 
