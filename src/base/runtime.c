@@ -1,6 +1,7 @@
 /* The process-wide state every part shares, its checks and the clock. */
 #include "runtime.h"
 
+#include <stdlib.h>
 #include <time.h>
 
 #include "log.h"
@@ -23,4 +24,18 @@ int relay__check_on(const char *call)
     if (!relay__is_on())
         return relay__error(RELAY_ERR_NOT_INITIALIZED, "%s: relay is not initialized", call);
     return RELAY_OK;
+}
+
+long relay__hold_rank_move(uint64_t id, int delta)
+{
+    uintptr_t n = (uintptr_t)relay__map_get(&relay__g.holds, id);
+    if (delta < 0 && n == 0) return -1;
+    n += (uintptr_t)(intptr_t)delta;
+    if (n == 0) {
+        relay__map_remove(&relay__g.holds, id);
+    } else if (relay__map_put(&relay__g.holds, id, (void *)n) != 0) {
+        relay__log(RELAY__LOG_ERROR, "out of memory recording a hold");
+        abort();
+    }
+    return (long)n;
 }

@@ -88,4 +88,11 @@ int relay__check_on(const char *call);
 /* Monotonic clock in seconds. */
 double relay__now(void);
 
+/* The rank's hold count on id (relay__g.holds) moves by delta (1 or -1):
+ * the new count, or -1 when there is none to drop. Shared by the client's
+ * retain/release and by an actor's death, which drops the holds it kept.
+ * An actor's own bookkeeping follows the move (relay__worker_hold_moved).
+ * Lock held. */
+long relay__hold_rank_move(uint64_t id, int delta);
+
 #endif

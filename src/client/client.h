@@ -98,10 +98,6 @@ void relay__client_fail_all(void);
 
 /* Hold bookkeeping (lock held): one more hold, the new count. */
 uint64_t relay__hold_add(uint64_t id);
-/* The rank's count alone moves by delta (1 or -1), no actor's: the new
- * count, or -1 when there is none to drop. An actor's holds follow
- * (relay__worker_hold_moved) once the move stands. */
-long relay__hold_rank_move(uint64_t id, int delta);
 
 /* Queue a RELEASE record for ids whose local count reached 0. Lock held. */
 void relay__post_release(const uint64_t *ids, size_t n);

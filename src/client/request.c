@@ -25,20 +25,6 @@ int relay__req_complete(const relay__req_t *q)
 /* Holds                                                                    */
 /* ---------------------------------------------------------------------- */
 
-long relay__hold_rank_move(uint64_t id, int delta)
-{
-    uintptr_t n = (uintptr_t)relay__map_get(&relay__g.holds, id);
-    if (delta < 0 && n == 0) return -1;
-    n += (uintptr_t)(intptr_t)delta;
-    if (n == 0) {
-        relay__map_remove(&relay__g.holds, id);
-    } else if (relay__map_put(&relay__g.holds, id, (void *)n) != 0) {
-        relay__log(RELAY__LOG_ERROR, "out of memory recording a hold");
-        abort();
-    }
-    return (long)n;
-}
-
 uint64_t relay__hold_add(uint64_t id)
 {
     long n = relay__hold_rank_move(id, 1);

@@ -136,20 +136,6 @@ void relay__host_hold_moved(const relay_ctx_t *c, uint64_t id, int delta)
         held_move(h, id, -1);
 }
 
-/* One of the rank's holds on id goes, as relay_release counts them
- * (client/refs.c, above this layer): the count left, or -1 when the rank
- * holds none. */
-static long rank_hold_drop(uint64_t id)
-{
-    uintptr_t n = (uintptr_t)relay__map_get(&relay__g.holds, id);
-    if (n == 0) return -1;
-    if (n == 1)
-        relay__map_remove(&relay__g.holds, id);
-    else
-        relay__map_put(&relay__g.holds, id, (void *)(n - 1)); /* replaces: no memory */
-    return (long)(n - 1);
-}
-
 /* Rank 0 drops this rank from the holders of ids. */
 static void post_release(const uint64_t *ids, size_t n)
 {
@@ -180,7 +166,7 @@ static void drop_holds(relay__host_t *h)
         uint64_t id = holds.slots[i].key;
         long left = 1;
         for (uintptr_t k = (uintptr_t)holds.slots[i].value; k > 0 && left > 0; k--)
-            left = rank_hold_drop(id);
+            left = relay__hold_rank_move(id, -1);
         if (left == 0) zero[n++] = id;
     }
     relay__map_destroy(&holds);
