@@ -63,7 +63,9 @@ extern "C" {
     X(ERR_NOT_FOUND, -20, "no actor has this name")                                                \
     X(ERR_CORRUPT, -21, "an object read back from its spill file failed its checksum")             \
     X(ERR_IO, -22, "a file could not be read or written")                                          \
-    X(ERR_CANCELLED, -23, "the task was cancelled")
+    X(ERR_CANCELLED, -23, "the task was cancelled")                                                \
+    X(ERR_RANK_LOST, -24, "the rank holding this work or object was lost")                         \
+    X(ERR_WRONG_THREAD, -25, "this call is not allowed on the calling thread")
 
 typedef enum relay_status {
 #define RELAY__STATUS_ENUM(name, value, desc) RELAY_##name = value,

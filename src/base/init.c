@@ -95,6 +95,7 @@ static void teardown(void)
     relay__obj_cache_drain();
     relay__map_destroy(&relay__g.reqs);
     relay__map_destroy(&relay__g.holds);
+    relay__rank_fates_free();
     relay__bell_fini();
     free_node_comms();
     if (relay__g.comm != MPI_COMM_NULL) MPI_Comm_free(&relay__g.comm);

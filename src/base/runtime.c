@@ -2,6 +2,8 @@
 #include "runtime.h"
 
 #include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "log.h"
@@ -38,4 +40,35 @@ long relay__hold_rank_move(uint64_t id, int delta)
         abort();
     }
     return (long)n;
+}
+
+void relay__rank_fate_set(int rank, const char *text)
+{
+    if (rank < 0 || rank >= relay__g.size || !text) return;
+    if (!relay__g.rank_fates) relay__g.rank_fates = calloc((size_t)relay__g.size, sizeof(char *));
+    if (relay__g.rank_fates) {
+        char *copy = strdup(text);
+        if (copy) {
+            free(relay__g.rank_fates[rank]);
+            relay__g.rank_fates[rank] = copy;
+        }
+    }
+}
+
+void relay__rank_fate(int rank, char *buf, size_t n)
+{
+    if (!buf || n == 0) return;
+    buf[0] = '\0';
+    if (rank < 0 || rank >= relay__g.size) return;
+    if (relay__g.rank_fates && relay__g.rank_fates[rank])
+        snprintf(buf, n, "%s", relay__g.rank_fates[rank]);
+}
+
+void relay__rank_fates_free(void)
+{
+    if (!relay__g.rank_fates) return;
+    for (int r = 0; r < relay__g.size; r++)
+        free(relay__g.rank_fates[r]);
+    free(relay__g.rank_fates);
+    relay__g.rank_fates = NULL;
 }

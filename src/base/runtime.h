@@ -73,6 +73,7 @@ typedef struct relay__runtime {
     atomic_uint_fast64_t tasks_submitted, tasks_executed, bytes_fetched, live_views, live_objects;
     /* Dataflow counters (lock held): relay_stats_t says what each counts. */
     uint64_t placed_ahead, objects_forwarded, objects_pushed, objects_handed_over, tasks_moved;
+    char **rank_fates; /* relay__rank_fate: size entries, NULL until one is set */
 } relay__runtime_t;
 
 extern relay__runtime_t relay__g;
@@ -94,5 +95,13 @@ double relay__now(void);
  * An actor's own bookkeeping follows the move (relay__worker_hold_moved).
  * Lock held. */
 long relay__hold_rank_move(uint64_t id, int delta);
+
+/* What is known of how a rank ended (a crash report it sent), kept so that
+ * the errors of the work it held can say it: "" when nothing is known.
+ * Set replaces. Lock held (teardown frees them: relay__rank_fates_free). */
+void relay__rank_fate_set(int rank, const char *text);
+/* Copies the rank's fate into buf (n bytes, NUL-terminated; "" if none). */
+void relay__rank_fate(int rank, char *buf, size_t n);
+void relay__rank_fates_free(void);
 
 #endif
