@@ -170,6 +170,7 @@ enum {
     RELAY_CONFIG_SPILL_DIR = 1u << 11,
     RELAY_CONFIG_SPILL_KEEP = 1u << 12,
     RELAY_CONFIG_SPILL_MAX = 1u << 13,
+    RELAY_CONFIG_CRASH_REPORT = 1u << 14,
 };
 
 typedef struct relay_config {
@@ -237,6 +238,17 @@ typedef struct relay_config {
      * that would go beyond fails like a full disk (the object stays in
      * memory). Default 0: no limit but the disk's. */
     size_t spill_max;
+    /* RELAY_CRASH_REPORT (0/1): on ranks hosting workers, a fatal signal
+     * (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT) on a thread running a
+     * task, actor constructor or method, or exit() called there, prints
+     * one line naming the task, its function, the rank, the host and the
+     * signal (or exit status), then a backtrace, and sends the line to
+     * rank 0, which prints it too ("relay: rank 0 reports: ..."); then the
+     * process dies as it would have: the previous handlers (the program's
+     * own, installed before relay_init) run, core dumps stay. A handler the
+     * program installs after relay_init replaces relay's. _exit() cannot be
+     * seen. Default 1; 0 installs nothing. */
+    int crash_report;
 } relay_config_t;
 
 /* Register a remote function under a name, on every rank (the same binary

@@ -50,6 +50,7 @@ DECODER(object, relay__rec_put_t)
 DECODER(subscribe, relay__rec_subscribe_t)
 DECODER(recall, relay__rec_recall_t)
 DECODER(recalled, relay__rec_recall_t)
+DECODER(crash, relay__rec_crash_t)
 
 static int dec_empty(relay__rbuf_t *r, void *m)
 {
@@ -1261,7 +1262,42 @@ static void rec_control(void)
         BAD64(&w, decs[k], 0, 0, "epoch 0");
         relay__wbuf_free(&w);
     }
-    /* SHUTDOWN, SHUTDOWN_ACK, EXIT: nothing, and nothing more. */
+    /* CRASH: a report of 1..RELAY__CRASH_TEXT_MAX characters. */
+    {
+        relay__wbuf_t w;
+        relay__wbuf_init(&w);
+        relay__rec_crash_t c = {"rank 2 (host h, pid 7): task 't' (function 'f') crashed: SIGSEGV"},
+                           gc;
+        relay__rec_crash_encode(&w, &c);
+        void *buf = decode_ok(&w, dec_crash, &gc);
+        CHECK_STREQ(gc.text, c.text);
+        free(buf);
+        check_cuts(&w, dec_crash);
+        relay__wbuf_free(&w);
+        any_rec_t m;
+        relay__wbuf_init(&w);
+        c.text = ""; /* no report */
+        relay__rec_crash_encode(&w, &c);
+        CHECK_EQ(decode_copy(w.data, w.len, dec_crash, &m, NULL, NULL), -1);
+        relay__wbuf_free(&w);
+        relay__wbuf_init(&w);
+        char *big = malloc(RELAY__CRASH_TEXT_MAX + 2);
+        CHECK(big != NULL);
+        memset(big, 'x', RELAY__CRASH_TEXT_MAX + 1);
+        big[RELAY__CRASH_TEXT_MAX + 1] = '\0';
+        c.text = big;
+        relay__rec_crash_encode(&w, &c);
+        CHECK_EQ(decode_copy(w.data, w.len, dec_crash, &m, NULL, NULL), -1);
+        big[RELAY__CRASH_TEXT_MAX] = '\0';
+        relay__wbuf_free(&w);
+        relay__wbuf_init(&w);
+        relay__rec_crash_encode(&w, &c);
+        free(decode_ok(&w, dec_crash, &gc));
+        CHECK_EQ(strlen(gc.text), RELAY__CRASH_TEXT_MAX);
+        free(big);
+        relay__wbuf_free(&w);
+    }
+    /* SHUTDOWN, SHUTDOWN_ACK, EXIT, CRASH_ACK: nothing, and nothing more. */
     relay__wbuf_t w;
     relay__wbuf_init(&w);
     free(decode_ok(&w, dec_empty, NULL));
@@ -1276,7 +1312,7 @@ static void rec_control(void)
 static void rec_types(void)
 {
     CHECK_EQ(RELAY__R_SUBMIT, 1);
-    CHECK_EQ(RELAY__R_END, 34); /* 33 types */
+    CHECK_EQ(RELAY__R_END, 36); /* 35 types */
     CHECK_STREQ(relay__record_name(RELAY__R_ABORT), "ABORT");
     CHECK(!relay__record_route_ok(RELAY__R_ABORT, 2, 1));
     CHECK_STREQ(relay__record_name(RELAY__R_SUBMIT), "SUBMIT");
@@ -1305,6 +1341,10 @@ static void rec_types(void)
     CHECK(relay__record_route_ok(RELAY__R_OBJECT, 0, 1));
     CHECK(!relay__record_route_ok(RELAY__R_RECALL, 1, 2));
     CHECK(!relay__record_route_ok(RELAY__R_RECALLED, 1, 2));
+    CHECK(relay__record_route_ok(RELAY__R_CRASH, 2, 0));
+    CHECK(!relay__record_route_ok(RELAY__R_CRASH, 2, 1));
+    CHECK(relay__record_route_ok(RELAY__R_CRASH_ACK, 0, 2));
+    CHECK(!relay__record_route_ok(RELAY__R_CRASH_ACK, 1, 2));
     CHECK(!relay__record_route_ok(0, 0, 0));
     CHECK(!relay__record_route_ok(RELAY__R_END, 0, 0));
     CHECK(!relay__record_route_ok(200, 1, 2));

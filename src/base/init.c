@@ -15,6 +15,7 @@
 #include "client.h"
 #include "comm.h"
 #include "config.h"
+#include "crash.h"
 #include "holdback.h"
 #include "doorbell.h"
 #include "dataflow.h"
@@ -85,6 +86,7 @@ static void teardown(void)
     relay__pool_join();
     relay__store_stop(); /* no read answers a fetch once the transport is gone */
     relay__comm_join();
+    relay__crash_fini(); /* nothing runs tasks now, and no report could go */
     relay__holdback_destroy();
     relay__sched_destroy();
     relay__dir_destroy();
@@ -265,6 +267,7 @@ int relay_init(int *argc, char ***argv, const relay_config_t *config)
      * first does: a task may call relay from its first instruction. Tasks
      * arrive through the transport, so it comes last; idle workers already
      * poll for it and take turns only once it is published whole. */
+    if (!rc) relay__crash_init(hosts_workers); /* before any worker thread starts */
     if (!rc && hosts_workers) rc = relay__pool_start(cfg.num_cpus, cfg.max_threads);
     if (!rc) {
         atomic_store_explicit(&relay__g.state, RELAY__STATE_ON, memory_order_release);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "comm.h"
+#include "crash.h"
 #include "gpu.h"
 #include "hashmap.h"
 #include "log.h"
@@ -461,6 +462,7 @@ static int has_work(const void *arg)
 static void *actor_main(void *arg)
 {
     relay__host_t *h = arg;
+    relay__crash_thread_begin();
     /* Its first GPU is current on this thread for the actor's life. */
     int gpu_rc = h->ngpu ? relay__gpu_bind((int)h->gpu_index[0]) : 0;
     if (gpu_rc)
@@ -495,6 +497,7 @@ static void *actor_main(void *arg)
     pthread_cond_broadcast(&H.gone_cv);
     relay__worker_maybe_ack();
     pthread_mutex_unlock(&relay__g.lock);
+    relay__crash_thread_end();
     return NULL;
 }
 

@@ -5,6 +5,7 @@
 
 #include "batch.h"
 #include "comm.h"
+#include "crash.h"
 #include "dataflow.h"
 #include "doorbell.h"
 #include "gpu.h"
@@ -28,6 +29,7 @@ relay_ctx_t *relay__worker_current(void)
 void relay__worker_set_current(relay_ctx_t *c)
 {
     tls_ctx = c;
+    relay__crash_running(c);
 }
 
 uint64_t relay__worker_caller(void)
@@ -369,12 +371,12 @@ static int run_task(relay__pool_t *p, relay_ctx_t *c)
         return 0;
     }
     pthread_mutex_unlock(&relay__g.lock);
-    tls_ctx = c;
+    relay__worker_set_current(c);
     c->started = 1;
     double t0 = relay__now();
     int rc = fn(c);
     c->seconds = relay__now() - t0;
-    tls_ctx = NULL;
+    relay__worker_set_current(NULL);
     pthread_mutex_lock(&relay__g.lock);
     relay__pool_gpus_use(p, c, -1);
     atomic_fetch_add_explicit(&relay__g.tasks_executed, 1, memory_order_relaxed);
@@ -416,6 +418,7 @@ static void poll_for_work(relay__pool_t *p)
 static void *worker_main(void *arg)
 {
     relay__pool_t *p = arg;
+    relay__crash_thread_begin();
     pthread_mutex_lock(&relay__g.lock);
     p->starting--;
     for (;;) {
@@ -462,6 +465,7 @@ static void *worker_main(void *arg)
         relay__worker_maybe_ack();
     }
     pthread_mutex_unlock(&relay__g.lock);
+    relay__crash_thread_end();
     return NULL;
 }
 

@@ -66,9 +66,11 @@
     X(PING, FROM0)        /* answer once your earlier records are out */                           \
     X(PONG, TO0)          /* answer to PING */                                                     \
     X(SUBSCRIBE, PEER)    /* rank of a task placed ahead to its producer's: push me the object */  \
-    X(OBJECT, PEER)  /* producer (or rank 0) to a rank where tasks placed ahead wait for it */     \
-    X(RECALL, FROM0) /* give this task back if it has not started (RECALLED) */                    \
-    X(RECALLED, TO0) /* answer to RECALL: whether the task was taken back */
+    X(OBJECT, PEER)     /* producer (or rank 0) to a rank where tasks placed ahead wait for it */  \
+    X(RECALL, FROM0)    /* give this task back if it has not started (RECALLED) */                 \
+    X(RECALLED, TO0)    /* answer to RECALL: whether the task was taken back */                    \
+    X(CRASH, TO0)       /* a rank's task crashed: its report, for the driver */                    \
+    X(CRASH_ACK, FROM0) /* rank 0 printed a CRASH: the crashing rank may die */
 
 enum relay__record_type {
     RELAY__R_NONE = 0,
@@ -479,7 +481,16 @@ void relay__rec_ping_encode(relay__wbuf_t *w, const relay__rec_ping_t *m);
 int relay__rec_ping_decode(relay__rbuf_t *r, relay__rec_ping_t *m_p);
 int relay__rec_pong_decode(relay__rbuf_t *r, relay__rec_ping_t *m_p);
 
-/* SHUTDOWN, SHUTDOWN_ACK and EXIT carry nothing: the decoder checks that
+/* CRASH: the one-line report of a task that crashed on the sending rank
+ * (node/crash.c), 1..RELAY__CRASH_TEXT_MAX characters. */
+#define RELAY__CRASH_TEXT_MAX 4095
+typedef struct relay__rec_crash {
+    const char *text;
+} relay__rec_crash_t;
+void relay__rec_crash_encode(relay__wbuf_t *w, const relay__rec_crash_t *m);
+int relay__rec_crash_decode(relay__rbuf_t *r, relay__rec_crash_t *m_p);
+
+/* SHUTDOWN, SHUTDOWN_ACK, EXIT and CRASH_ACK carry nothing: the decoder checks that
  * the payload is empty. */
 int relay__rec_empty_decode(relay__rbuf_t *r);
 

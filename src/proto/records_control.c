@@ -1,5 +1,5 @@
 /* Actor and control records: LOOKUP, ACTOR_REPLY, ACTOR_GONE, ACTOR_CPU,
- * ACTOR_KILL, PING, PONG (SHUTDOWN, SHUTDOWN_ACK and EXIT are empty). */
+ * ACTOR_KILL, PING, PONG, CRASH (SHUTDOWN, SHUTDOWN_ACK, EXIT and CRASH_ACK are empty). */
 #include "records.h"
 #include "records_impl.h"
 #include "runtime.h"
@@ -105,4 +105,16 @@ int relay__rec_ping_decode(relay__rbuf_t *r, relay__rec_ping_t *m_p)
 int relay__rec_pong_decode(relay__rbuf_t *r, relay__rec_ping_t *m_p)
 {
     return relay__rec_ping_decode(r, m_p);
+}
+
+/* [str text]. */
+void relay__rec_crash_encode(relay__wbuf_t *w, const relay__rec_crash_t *m)
+{
+    relay__put_str(w, m->text);
+}
+
+int relay__rec_crash_decode(relay__rbuf_t *r, relay__rec_crash_t *m_p)
+{
+    m_p->text = relay__rec_get_str(r, 1, RELAY__CRASH_TEXT_MAX, "bad report text");
+    return relay__rec_end(r);
 }

@@ -773,6 +773,7 @@ static void *runtime_main(void *arg)
 
         pthread_mutex_lock(&relay__g.lock);
         if (hooks.tick) hooks.tick();
+        if (hooks.runtime_turn) hooks.runtime_turn();
         if (others) {
             /* Until the other thread stops polling, which may be soon. */
             sleep_for(sleep_cap(0, SPIN_SECONDS));

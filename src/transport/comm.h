@@ -51,6 +51,9 @@ typedef struct relay__comm_hooks {
     int (*filter)(int src, uint8_t type, const relay__rbuf_t *r);
     void (*on_message)(void); /* a new incoming message starts */
     void (*tick)(void);       /* after each turn of dispatching (rank 0's scheduler) */
+    /* Each turn of the runtime thread's loop, on that thread only (a
+     * crashed task's report to send: node/crash.c). */
+    void (*runtime_turn)(void);
 } relay__comm_hooks_t;
 relay__comm_hooks_t *relay__comm_hooks(void);
 

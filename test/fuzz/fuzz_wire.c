@@ -279,6 +279,7 @@ static void read_record(relay__rbuf_t *r, unsigned type)
         relay__rec_actor_cpu_t actor_cpu;
         relay__rec_actor_kill_t actor_kill;
         relay__rec_ping_t ping;
+        relay__rec_crash_t crash;
     } m;
     int rc;
     skim_t skim = {{0}, 0, 0};
@@ -455,9 +456,17 @@ static void read_record(relay__rbuf_t *r, unsigned type)
     case RELAY__R_PONG:
         rc = relay__rec_pong_decode(r, &m.ping);
         break;
+    case RELAY__R_CRASH:
+        rc = relay__rec_crash_decode(r, &m.crash);
+        if (rc == 0) {
+            check_str(m.crash.text);
+            PROMISE(*m.crash.text && strlen(m.crash.text) <= RELAY__CRASH_TEXT_MAX);
+        }
+        break;
     case RELAY__R_SHUTDOWN_ACK:
     case RELAY__R_SHUTDOWN:
     case RELAY__R_EXIT:
+    case RELAY__R_CRASH_ACK:
         rc = relay__rec_empty_decode(r);
         break;
     default:
