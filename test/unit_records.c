@@ -1292,8 +1292,9 @@ static void rec_control(void)
         relay__wbuf_free(&w);
         relay__wbuf_init(&w);
         relay__rec_crash_encode(&w, &c);
-        free(decode_ok(&w, dec_crash, &gc));
+        buf = decode_ok(&w, dec_crash, &gc);
         CHECK_EQ(strlen(gc.text), RELAY__CRASH_TEXT_MAX);
+        free(buf);
         free(big);
         relay__wbuf_free(&w);
     }
