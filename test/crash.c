@@ -9,6 +9,7 @@
  *   overflow  unbounded recursion (SIGSEGV on the alternate signal stack)
  *   exit      exit(3)
  *   off       as segv, run with RELAY_CRASH_REPORT=0: no report
+ *   method    as segv, in an actor's method (the actor lives on rank 2)
  *   handler   as segv, with the program's own SIGSEGV handler installed
  *             before relay_init: it must still run (it writes a marker,
  *             then dies by the default action). */
@@ -98,6 +99,34 @@ static int crash_overflow(relay_ctx_t *ctx)
     return recurse(&depth);
 }
 
+static int boom(relay_ctx_t *ctx, void *state)
+{
+    (void)state;
+    return crash_segv(ctx);
+}
+
+static void call_method(const relay_resource_t *site)
+{
+    relay_actor_opts_t ao;
+    memset(&ao, 0, sizeof ao);
+    ao.field_mask = RELAY_ACTOR_OPT_RESOURCES;
+    ao.resources = site;
+    ao.num_resources = 1;
+    relay_actor_t actor;
+    CHECK_OK(relay_actor_create("crash_actor", NULL, 0, &ao, &actor));
+    relay_task_opts_t o;
+    memset(&o, 0, sizeof o);
+    o.field_mask = RELAY_TASK_OPT_NAME;
+    o.name = "crash_method_task";
+    relay_ref_t ref;
+    CHECK_OK(relay_actor_call(actor, "boom", NULL, 0, &o, &ref));
+    relay_object_t obj;
+    int rc = relay_get(ref, TEST_LONG_S, &obj);
+    fprintf(stderr, "test_crash: the get returned %s (%s): the job should have died\n",
+            relay_status_name(rc), relay_last_error());
+    MPI_Abort(MPI_COMM_WORLD, 1);
+}
+
 static int crash_exit(relay_ctx_t *ctx)
 {
     (void)ctx;
@@ -128,6 +157,7 @@ int main(int argc, char **argv)
         {"overflow", "crash_overflow", crash_overflow},
         {"exit", "crash_exit", crash_exit},
         {"off", "crash_off", crash_segv},
+        {"method", "crash_method", crash_segv},
         {"handler", "crash_handler", crash_segv},
     };
     int pick = -1;
@@ -135,6 +165,9 @@ int main(int argc, char **argv)
         CHECK_OK(relay_register(table[i].fn, table[i].f));
         if (!strcmp(table[i].scenario, scenario)) pick = (int)i;
     }
+    static const relay_method_t methods[] = {{"boom", boom, 0}};
+    const relay_actor_class_t cls = {NULL, 0, NULL, methods, 1};
+    CHECK_OK(relay_register_actor("crash_actor", &cls));
     if (pick < 0) {
         fprintf(stderr, "test_crash: unknown scenario '%s'\n", scenario);
         MPI_Finalize();
@@ -156,6 +189,7 @@ int main(int argc, char **argv)
     cfg.resources = &site;
     cfg.num_resources = rank == 2 ? 1 : 0;
     CHECK_OK(relay_init(&argc, &argv, &cfg));
+    if (rank == 0 && !strcmp(scenario, "method")) call_method(&site);
     if (rank == 0) {
         char name[64];
         snprintf(name, sizeof name, "%s_task", table[pick].fn);
