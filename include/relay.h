@@ -36,7 +36,10 @@ extern "C" {
 /* Status codes                                                              */
 /* ------------------------------------------------------------------------ */
 
-/* X(name, value, description): one table makes the enum and the strings. */
+/* X(name, value, description): one table makes the enum and the strings.
+ * RELAY_ERR_WRONG_THREAD: a call that only one thread may make was made on
+ * another (relay_finalize off the thread that called relay_init, e.g. from
+ * inside a task or an actor method). */
 #define RELAY_STATUS_MAP(X)                                                                        \
     X(OK, 0, "success")                                                                            \
     X(ERR_INVALID_ARG, -1, "invalid argument")                                                     \
@@ -170,6 +173,7 @@ enum {
     RELAY_CONFIG_SPILL_DIR = 1u << 11,
     RELAY_CONFIG_SPILL_KEEP = 1u << 12,
     RELAY_CONFIG_SPILL_MAX = 1u << 13,
+    RELAY_CONFIG_FINALIZE_TIMEOUT = 1u << 14,
 };
 
 typedef struct relay_config {
@@ -237,6 +241,12 @@ typedef struct relay_config {
      * that would go beyond fails like a full disk (the object stays in
      * memory). Default 0: no limit but the disk's. */
     size_t spill_max;
+    /* RELAY_FINALIZE_TIMEOUT: seconds rank 0's relay_finalize waits for
+     * the tasks and actor methods still running to return (they are
+     * flagged: relay_ctx_cancelled says 1 from the moment it begins), before
+     * it abandons them: see relay_finalize. Default 10; 0..1e6 (0: do not
+     * wait for running work at all). Read on rank 0 only. */
+    double finalize_timeout;
 } relay_config_t;
 
 /* Register a remote function under a name, on every rank (the same binary
@@ -256,10 +266,29 @@ int relay_register(const char *name, relay_fn_t fn);
 int relay_init(int *argc, char ***argv, const relay_config_t *config);
 
 /* Collective. On rank 0 (the driver) it shuts the cluster down: tasks not
- * yet finished are abandoned and blocked gets anywhere return
- * RELAY_ERR_SHUTDOWN. On other ranks it returns once the driver has called
- * relay_finalize and this rank's running tasks have returned. Finalises MPI
- * only if relay_init initialised it. Errors: NOT_INITIALIZED. Main thread. */
+ * yet started are dropped, blocked gets anywhere return RELAY_ERR_SHUTDOWN,
+ * and the tasks and actor methods still running are asked to end:
+ * relay_ctx_cancelled returns 1 in them from then on, so a long one that
+ * polls it can stop early. Rank 0 waits for them at most finalize_timeout
+ * seconds (RELAY_FINALIZE_TIMEOUT, default 10); then it logs at error level
+ * each one still running ("relay_finalize: abandoned task 'x' (function
+ * 'f') still running on rank 2 after 10.0 s"), tells every rank to finish
+ * and returns RELAY_ERR_TIMEOUT, relay_last_error naming them. Other ranks
+ * return once the driver has called relay_finalize and this rank's running
+ * tasks have returned, or rank 0 gave up on them: then they too return
+ * RELAY_ERR_TIMEOUT naming what they abandoned. Abandoned work is left to
+ * run on its thread, which is neither joined nor freed (its memory stays
+ * allocated until the process ends; the destructor of an actor whose
+ * method was abandoned does not run); relay calls it makes from then on
+ * return RELAY_ERR_NOT_INITIALIZED or RELAY_ERR_SHUTDOWN, and what it
+ * returns is dropped. Either way relay is finalized when the call returns
+ * (RELAY_ERR_TIMEOUT included): relay_init may be called again.
+ * Finalises MPI only if relay_init initialised it.
+ * Errors: NOT_INITIALIZED, WRONG_THREAD (called on a thread other than the
+ * one that called relay_init: from a task, an actor's constructor or
+ * method, or another thread; it returns at once, naming the task, and
+ * changes nothing), TIMEOUT (work abandoned, see above). Only the thread
+ * that called relay_init. */
 int relay_finalize(void);
 
 /* [OUT] rank_p / size_p: this process's rank and the number of ranks in

@@ -47,8 +47,11 @@ void relay__host_shutdown(void);
 /* Actor threads are still at work (shutdown waits for them). */
 int relay__host_busy(void);
 /* Finalize: wait for every actor thread to end, free what is left. Lock
- * not held. */
-void relay__host_join(void);
+ * not held. Threads inside a method (rank 0 no longer waits for them) are
+ * abandoned with their actor, which stays allocated and whose destructor
+ * does not run: named after what report holds already (n bytes), and
+ * counted in the return. */
+int relay__host_join(char *report, size_t n);
 /* Live actors, methods run, methods running now. */
 void relay__host_stats(uint64_t *hosted_p, uint64_t *calls_run_p, uint64_t *running_p);
 

@@ -23,7 +23,11 @@ typedef struct relay__wait {
 } relay__wait_t;
 
 int relay__pool_start(int ncpus, int max_threads); /* lock not held */
-void relay__pool_join(void);                       /* after EXIT: waits for the threads */
+/* After EXIT: waits for the threads, except those still running a task
+ * (rank 0 gave up waiting for them): those are abandoned, named in report
+ * (n bytes), and left to run; the pool stays allocated for them. Returns
+ * how many tasks and actor methods were abandoned. */
+int relay__pool_join(char *report, size_t n);
 /* Running, blocked and thread counts, and resources (lock held). */
 void relay__pool_stats(uint64_t *running_p, uint64_t *blocked_p, uint64_t *threads_p);
 
