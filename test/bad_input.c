@@ -67,6 +67,36 @@ static int fn_bad_ctx(relay_ctx_t *ctx)
     return relay_ctx_return(ctx, 0, st, sizeof st);
 }
 
+/* An actor to reach one rank twice: "mk" puts an object, releases it and
+ * returns its id as a value; "ret" (that id as its argument) returns the
+ * status of relay_ctx_return_object with that ref in return 0, and its
+ * message in return 1. */
+static int m_mk(relay_ctx_t *ctx, void *state)
+{
+    (void)state;
+    int64_t v = 9;
+    relay_ref_t a;
+    if (relay_put(&v, sizeof v, &a) || relay_release(a)) return 1;
+    return relay_ctx_return(ctx, 0, &a.id, sizeof a.id);
+}
+
+static int m_ret(relay_ctx_t *ctx, void *state)
+{
+    (void)state;
+    const void *d;
+    size_t sz;
+    if (relay_ctx_arg(ctx, 0, &d, &sz) || sz != sizeof(uint64_t)) return 1;
+    relay_ref_t a;
+    memcpy(&a.id, d, sizeof a.id);
+    int64_t st = relay_ctx_return_object(ctx, 0, "x", 1, &a, 1);
+    const char *msg = relay_last_error();
+    if (relay_ctx_return(ctx, 0, &st, sizeof st)) return 1;
+    return relay_ctx_return(ctx, 1, msg, strlen(msg) + 1);
+}
+
+static const relay_method_t keeper_methods[] = {{"mk", m_mk, 0}, {"ret", m_ret, 1}};
+static const relay_actor_class_t keeper = {NULL, 0, NULL, keeper_methods, 2};
+
 /* A bad call: the exact status, and this rank's counters unchanged. */
 #define BAD(call, want)                                                                            \
     do {                                                                                           \
@@ -232,6 +262,73 @@ static void check_dead_ref_arg(relay_ref_t dead, int refused_at_submit)
     CHECK_OK(relay_release(r));
 }
 
+/* Own refs released (and gone) or never made are refused by the calls
+ * that would use them, naming the ref; own refs released here but still
+ * alive (contained in an object) are not. */
+static void check_released_refs(relay_ref_t released, relay_ref_t never)
+{
+    relay_ref_t r = {4242};
+    int64_t v = 1;
+    relay_ref_t two[2] = {RELAY_REF_NULL, released};
+    BAD(relay_put_object(&v, sizeof v, &released, 1, &r), RELAY_ERR_INVALID_REF);
+    CHECK_CONTAINS(relay_last_error(), "refs[0]");
+    CHECK_CONTAINS(relay_last_error(), "released");
+    two[0] = test_put_i64(2);
+    BAD(relay_put_object(&v, sizeof v, two, 2, &r), RELAY_ERR_INVALID_REF);
+    CHECK_CONTAINS(relay_last_error(), "refs[1]");
+    CHECK_OK(relay_release(two[0]));
+    BAD(relay_put_object(&v, sizeof v, &never, 1, &r), RELAY_ERR_INVALID_REF);
+    CHECK_CONTAINS(relay_last_error(), "refs[0]");
+    CHECK_EQ(r.id, 4242);
+    relay_arg_t arg = relay_arg_ref(released);
+    relay_actor_t act = {4242, 0};
+    BAD(relay_actor_create("keeper", &arg, 1, NULL, &act), RELAY_ERR_OUT_OF_RANGE);
+    BAD(relay_actor_create("keeper", NULL, 2, NULL, &act), RELAY_ERR_INVALID_ARG);
+    CHECK_EQ(act.id, 4242);
+
+    /* Released here, alive in a container: used as before. */
+    relay_ref_t a = test_put_i64(77), b;
+    CHECK_OK(relay_put_object(NULL, 0, &a, 1, &b));
+    CHECK_OK(relay_release(a));
+    CHECK_OK(relay_sync(TEST_LONG_S));
+    relay_object_t ob;
+    CHECK_OK(relay_get(b, TEST_LONG_S, &ob));
+    relay_ref_t inner;
+    CHECK_OK(relay_object_ref(ob, 0, &inner));
+    CHECK_EQ(inner.id, a.id);
+    arg = relay_arg_ref(inner);
+    relay_ref_t t = test_submit("ok", &arg, 1);
+    CHECK_EQ(test_get_i64(t), 1);
+    relay_ref_t c;
+    CHECK_OK(relay_put_object(NULL, 0, &inner, 1, &c));
+    CHECK_EQ(test_get_i64(inner), 77);
+    CHECK_OK(relay_object_free(ob));
+    CHECK_OK(relay_release_many((relay_ref_t[]){b, c, t}, 3));
+
+    /* relay_ctx_return_object inside a method, with a ref its rank made
+     * and released (gone once "mk" is done), and after that a bad count. */
+    CHECK_OK(relay_actor_create("keeper", NULL, 0, NULL, &act));
+    relay_ref_t made;
+    CHECK_OK(relay_actor_call(act, "mk", NULL, 0, NULL, &made));
+    uint64_t id = 0;
+    CHECK_OK(relay_get_value(made, &id, sizeof id, TEST_LONG_S));
+    relay_arg_t idarg = relay_arg_value(&id, sizeof id);
+    relay_task_opts_t two_rets = {.field_mask = RELAY_TASK_OPT_NUM_RETURNS, .num_returns = 2};
+    relay_ref_t rets[2];
+    CHECK_OK(relay_actor_call(act, "ret", &idarg, 1, &two_rets, rets));
+    int64_t st = 0;
+    CHECK_OK(relay_get_value(rets[0], &st, sizeof st, TEST_LONG_S));
+    CHECK_STATUS((int)st, RELAY_ERR_INVALID_REF);
+    relay_object_t msg;
+    CHECK_OK(relay_get(rets[1], TEST_LONG_S, &msg));
+    CHECK_CONTAINS((const char *)relay_object_data(msg), "refs[0]");
+    CHECK_CONTAINS((const char *)relay_object_data(msg), "released");
+    CHECK_OK(relay_object_free(msg));
+    BAD(relay_actor_call(act, "ret", NULL, 1, NULL, &r), RELAY_ERR_INVALID_ARG);
+    CHECK_OK(relay_release_many((relay_ref_t[]){made, rets[0], rets[1]}, 3));
+    CHECK_OK(relay_actor_kill(act));
+}
+
 static void driver(int size)
 {
     relay_ref_t valid = test_put_i64(5);
@@ -259,8 +356,12 @@ static void driver(int size)
     check_dead_ref(released);
     for (size_t k = 0; k < nnever; k++)
         check_dead_ref(never[k]);
-    check_dead_ref_arg(released, 0);
+    check_dead_ref_arg(released, 1);
+    CHECK_CONTAINS(relay_last_error(), "argument 0");
+    CHECK_CONTAINS(relay_last_error(), "released");
     check_dead_ref_arg(never[0], 1);
+    CHECK_CONTAINS(relay_last_error(), "argument 0");
+    check_released_refs(released, never[0]);
 
     /* The boundaries are accepted: RELAY_MAX_ARGS arguments, RELAY_MAX_RETURNS
      * returns. */
@@ -338,6 +439,7 @@ int main(int argc, char **argv)
     CHECK_OK(relay_register("ok", fn_ok));
     CHECK_OK(relay_register("count_args", fn_count_args));
     CHECK_OK(relay_register("bad_ctx", fn_bad_ctx));
+    CHECK_OK(relay_register_actor("keeper", &keeper));
     CHECK_OK(relay_init(&argc, &argv, NULL));
     int rank = test_rank(), size = test_size();
     if (rank == 0) {

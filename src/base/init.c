@@ -101,6 +101,7 @@ static int teardown_report(char *report, size_t n)
     relay__obj_cache_drain();
     relay__map_destroy(&relay__g.reqs);
     relay__map_destroy(&relay__g.holds);
+    relay__released_reset();
     relay__rank_fates_free();
     relay__bell_fini();
     free_node_comms();
@@ -253,6 +254,7 @@ int relay_init(int *argc, char ***argv, const relay_config_t *config)
     relay__g.next_req = 0;
     relay__map_init(&relay__g.reqs);
     relay__map_init(&relay__g.holds);
+    relay__released_reset();
     if ((rc = mpi_setup(argc, argv, node_per_rank))) {
         free_node_comms();
         if (relay__g.comm != MPI_COMM_NULL) MPI_Comm_free(&relay__g.comm);
