@@ -105,6 +105,26 @@ typedef struct relay_ref {
 
 #define RELAY_REF_NULL ((relay_ref_t){0})
 
+/* Dead own refs. A ref this rank made (its creating rank is this rank)
+ * that it never made (a sequence number beyond those it handed out), or
+ * that it released and that no longer exists, is refused on the spot with
+ * RELAY_ERR_INVALID_REF by relay_submit, relay_actor_create and
+ * relay_actor_call (as a ref argument) and by relay_put_object and
+ * relay_ctx_return_object (as a contained ref), relay_last_error naming
+ * the argument or refs[] index and the ref; nothing is created, held or
+ * submitted. The rule: a ref this rank made, holds no more (no hold from
+ * submit, put or retain) and released lately (the last 4096 such refs of
+ * the rank are remembered) is checked with rank 0 before it is used, one
+ * round trip; it is refused only when rank 0 no longer knows it. So a ref
+ * released here but kept alive by something else (an object containing
+ * it, a pending task's argument, another rank's hold) is used as before,
+ * and so are refs read from objects, passed back by tasks or received as
+ * task arguments, and actor handles. Refs of other ranks, and own refs
+ * released longer ago, are judged where they are used (a task given a
+ * ref that no longer exists fails with RELAY_ERR_INVALID_REF, as its
+ * result). Inside a task, releases take effect when it returns: its own
+ * refs it released are not dead before. */
+
 /* Opaque read-only view of an object obtained with relay_get(). Valid until
  * relay_object_free(); independent of the ref's lifetime. */
 typedef struct relay_object *relay_object_t;
@@ -380,8 +400,8 @@ typedef struct relay_task_opts {
  * defaults. [OUT] returns_p: num_returns refs, held by the caller until
  * released; may be NULL when num_returns is 0.
  * Errors: INVALID_ARG, UNKNOWN_FUNCTION, OUT_OF_RANGE (num_returns, args),
- * INVALID_REF (a ref argument this rank made that does not exist),
- * INFEASIBLE (no rank offers the resources asked for), NOT_INITIALIZED,
+ * INVALID_REF (a null ref argument, or one this rank made that was never
+ * made or was released and is gone: see "Dead own refs"), INFEASIBLE (no rank offers the resources asked for), NOT_INITIALIZED,
  * SHUTDOWN, NO_MEMORY. A ref argument unknown to the directory makes the
  * task fail with RELAY_ERR_INVALID_REF as its result. A task that can never
  * get its resources (or a worker thread) because the tasks holding them
@@ -622,8 +642,8 @@ int relay_actor_kill(relay_actor_t actor);
 /* ------------------------------------------------------------------------ */
 
 /* Store a copy of size bytes as an immutable object. [OUT] ref_p: held by
- * the caller until released. Errors: INVALID_ARG (data NULL with size > 0),
- * NOT_INITIALIZED, NO_MEMORY. An object larger than the store budget goes
+ * the caller until released. Errors: INVALID_ARG (data NULL with size > 0,
+ * ref_p NULL), NOT_INITIALIZED, SHUTDOWN, NO_MEMORY. An object larger than the store budget goes
  * to the spill file directly from data, without a copy in memory. */
 int relay_put(const void *data, size_t size, relay_ref_t *ref_p);
 
@@ -659,7 +679,9 @@ int relay_put_array(const void *data, relay_dtype_t dtype, int ndims, const uint
 /* Like relay_put, for an object that also contains refs (nrefs of them):
  * they stay alive as long as the object does. Errors: as relay_put, plus
  * INVALID_ARG (refs NULL with nrefs > 0), INVALID_REF (a null ref, or one
- * this rank made that never existed), OUT_OF_RANGE (nrefs > UINT32_MAX). */
+ * this rank made that was never made or was released and is gone: see
+ * "Dead own refs"; relay_last_error names refs[i]), OUT_OF_RANGE
+ * (nrefs > UINT32_MAX). */
 int relay_put_object(const void *data, size_t size, const relay_ref_t *refs, size_t nrefs,
                      relay_ref_t *ref_p);
 
@@ -732,7 +754,8 @@ int relay_wait(const relay_ref_t *refs, size_t n, size_t num_ready, double timeo
 /* Drop one hold on a ref this rank holds (from submit, put or retain).
  * The object is freed everywhere once no rank holds it, no pending task
  * needs it and no live object contains it. Errors: INVALID_REF (this rank
- * holds no such ref), NOT_INITIALIZED. */
+ * holds no such ref: none of the n is dropped then), INVALID_ARG (refs
+ * NULL with n > 0), NOT_INITIALIZED. */
 int relay_release(relay_ref_t ref);
 int relay_release_many(const relay_ref_t *refs, size_t n);
 
@@ -762,7 +785,8 @@ int relay_object_array(relay_object_t obj, relay_dtype_t *dtype_p, int *ndims_p,
  * NOT_INITIALIZED. */
 int relay_object_save(relay_object_t obj, const char *path, const char *dataset);
 
-/* RELAY_OK, or the error status of an error object; INVALID_ARG for NULL. */
+/* RELAY_OK, or the error status of an error object; INVALID_ARG for NULL
+ * (with relay_last_error saying so). */
 int relay_object_status(relay_object_t obj);
 /* The error message of an error object, NULL otherwise. */
 const char *relay_object_error(relay_object_t obj);
@@ -806,11 +830,17 @@ int relay_ctx_return(relay_ctx_t *ctx, size_t i, const void *data, size_t size);
 
 /* Set return i to an object with bytes and contained refs. Refs the task
  * holds may be released right after this call: releases made inside a task
- * take effect after its returns are recorded. */
+ * take effect after its returns are recorded. Errors: as relay_ctx_return,
+ * plus INVALID_ARG (refs NULL with nrefs > 0), INVALID_REF (a null ref, a
+ * rank that does not exist, or a ref of this rank never made or released
+ * and gone: see "Dead own refs"; relay_last_error names refs[i]); the
+ * return is left as it was. */
 int relay_ctx_return_object(relay_ctx_t *ctx, size_t i, const void *data, size_t size,
                             const relay_ref_t *refs, size_t nrefs);
 
-/* Set return i to a copy of a typed array (as relay_put_array). */
+/* Set return i to a copy of a typed array (as relay_put_array). Errors:
+ * as relay_ctx_return, plus relay_put_array's INVALID_ARG and
+ * OUT_OF_RANGE. */
 int relay_ctx_return_array(relay_ctx_t *ctx, size_t i, const void *data, relay_dtype_t dtype,
                            int ndims, const uint64_t *dims);
 

@@ -108,6 +108,109 @@ static const relay_actor_class_t keeper = {NULL, 0, NULL, keeper_methods, 2};
         CHECK_EQ(bad__a.live_views, bad__b.live_views);                                            \
     } while (0)
 
+/* The calls the checks above leave out: actors, arrays, resources,
+ * cancel and retain, views and GPU ids with NULL. */
+static void check_bad_calls_more(relay_ref_t valid)
+{
+    relay_ref_t r = {4242};
+    relay_actor_t a = {4242, 0};
+    relay_actor_t null_actor = RELAY_ACTOR_NULL;
+    /* A handle of a rank that exists, which that rank never made. */
+    relay_actor_t never = {(uint64_t)test_rank() << 44 | UINT64_C(0xfffffff00), 0};
+    int64_t v = 3;
+    uint64_t dims[2] = {1, 1};
+    double q = -1;
+    size_t n = 99;
+    BAD(relay_actor_create(NULL, NULL, 0, NULL, &a), RELAY_ERR_INVALID_ARG);
+    BAD(relay_actor_create("keeper", NULL, 0, NULL, NULL), RELAY_ERR_INVALID_ARG);
+    BAD(relay_actor_create("no_such_class", NULL, 0, NULL, &a), RELAY_ERR_UNKNOWN_FUNCTION);
+    BAD(relay_actor_create("ok", NULL, 0, NULL, &a), RELAY_ERR_UNKNOWN_FUNCTION); /* a function */
+    BAD(relay_actor_create("keeper", NULL, 3, NULL, &a), RELAY_ERR_INVALID_ARG);
+    CHECK_EQ(a.id, 4242);
+    BAD(relay_actor_call(null_actor, "mk", NULL, 0, NULL, &r), RELAY_ERR_INVALID_ARG);
+    never.class_hash = 1;
+    BAD(relay_actor_call(never, "mk", NULL, 0, NULL, &r), RELAY_ERR_INVALID_REF);
+    BAD(relay_actor_kill(null_actor), RELAY_ERR_INVALID_ARG);
+    BAD(relay_actor_kill(never), RELAY_ERR_INVALID_REF);
+    BAD(relay_actor_lookup(NULL, &a), RELAY_ERR_INVALID_ARG);
+    BAD(relay_actor_lookup("x", NULL), RELAY_ERR_INVALID_ARG);
+    BAD(relay_actor_lookup("no_actor_has_this_name", &a), RELAY_ERR_NOT_FOUND);
+    BAD(relay_put_array(&v, RELAY_INT64, 0, dims, &r), RELAY_ERR_INVALID_ARG);
+    BAD(relay_put_array(&v, RELAY_INT64, 1, NULL, &r), RELAY_ERR_INVALID_ARG);
+    BAD(relay_put_array(&v, (relay_dtype_t)99, 1, dims, &r), RELAY_ERR_INVALID_ARG);
+    BAD(relay_put_array(NULL, RELAY_INT64, 1, dims, &r), RELAY_ERR_INVALID_ARG);
+    dims[0] = dims[1] = UINT64_C(1) << 62;
+    BAD(relay_put_array(&v, RELAY_INT64, 2, dims, &r), RELAY_ERR_OUT_OF_RANGE);
+    CHECK_EQ(r.id, 4242);
+    BAD(relay_cancel(RELAY_REF_NULL, 0, 0), RELAY_ERR_INVALID_REF);
+    BAD(relay_cancel(valid, 0, 0), RELAY_ERR_INVALID_ARG); /* made by relay_put */
+    BAD(relay_retain(RELAY_REF_NULL), RELAY_ERR_INVALID_REF);
+    BAD(relay_stats(NULL), RELAY_ERR_INVALID_ARG);
+    BAD(relay_local_resources(NULL), RELAY_ERR_INVALID_ARG);
+    BAD(relay_resource_capacity(0, NULL, &q), RELAY_ERR_INVALID_ARG);
+    BAD(relay_resource_capacity(0, "CPU", NULL), RELAY_ERR_INVALID_ARG);
+    BAD(relay_resource_capacity(test_size(), "CPU", &q), RELAY_ERR_INVALID_ARG);
+    BAD(relay_resource_capacity(-2, "CPU", &q), RELAY_ERR_INVALID_ARG);
+    CHECK(q == -1);
+    BAD(relay_object_array(NULL, NULL, NULL, NULL), RELAY_ERR_INVALID_ARG);
+    BAD(relay_object_save(NULL, "x.h5", "d"), RELAY_ERR_INVALID_ARG);
+    BAD(relay_object_status(NULL), RELAY_ERR_INVALID_ARG);
+    CHECK_CONTAINS(relay_last_error(), "relay_object_status");
+    BAD(relay_ctx_actor(NULL, &a), RELAY_ERR_INVALID_ARG);
+    BAD(relay_ctx_gpu_ids(NULL, NULL, 0, &n), RELAY_ERR_INVALID_ARG);
+    BAD(relay_ctx_gpu_physical_ids(NULL, NULL, 0, &n), RELAY_ERR_INVALID_ARG);
+    char name[RELAY_GPU_NAME_MAX];
+    BAD(relay_ctx_gpu_physical_name(NULL, 0, name, sizeof name), RELAY_ERR_INVALID_ARG);
+    dims[0] = 1;
+    BAD(relay_ctx_return_array(NULL, 0, &v, RELAY_INT64, 1, dims), RELAY_ERR_INVALID_ARG);
+    CHECK_EQ(n, 99);
+    CHECK_EQ(a.id, 4242);
+}
+
+/* Before relay_init and after relay_finalize every call that needs relay
+ * says NOT_INITIALIZED. */
+static void check_not_initialized(void)
+{
+    relay_ref_t r = {4242};
+    relay_object_t o = NULL;
+    relay_actor_t a = {4242, 1};
+    relay_stats_t s;
+    relay_resources_t res;
+    int64_t v = 1;
+    int rank = -1, ready = -1;
+    size_t n = 99;
+    double q;
+    CHECK_STATUS(relay_finalize(), RELAY_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(relay_rank(&rank), RELAY_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(relay_size(&rank), RELAY_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(relay_submit("ok", NULL, 0, NULL, &r), RELAY_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(relay_cancel(r, 0, 0), RELAY_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(relay_actor_create("keeper", NULL, 0, NULL, &a), RELAY_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(relay_actor_call(a, "mk", NULL, 0, NULL, &r), RELAY_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(relay_actor_lookup("x", &a), RELAY_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(relay_actor_kill(a), RELAY_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(relay_put(&v, sizeof v, &r), RELAY_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(relay_put_object(&v, sizeof v, NULL, 0, &r), RELAY_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(relay_put_array(&v, RELAY_INT64, 1, (uint64_t[]){1}, &r),
+                 RELAY_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(relay_get(r, 0, &o), RELAY_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(relay_get_many(&r, 1, 0, &o), RELAY_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(relay_get_value(r, &v, sizeof v, 0), RELAY_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(relay_wait(&r, 1, 1, 0, &ready, &n), RELAY_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(relay_release(r), RELAY_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(relay_retain(r), RELAY_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(relay_stats(&s), RELAY_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(relay_local_resources(&res), RELAY_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(relay_resource_capacity(0, "CPU", &q), RELAY_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(relay_sync(1.0), RELAY_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(relay_object_save(NULL, "x.h5", "d"), RELAY_ERR_NOT_INITIALIZED);
+    CHECK_EQ(r.id, 4242);
+    CHECK(o == NULL);
+    CHECK_EQ(a.id, 4242);
+    CHECK_EQ(rank, -1);
+    CHECK_EQ(n, 99);
+}
+
 /* Bad pointers and sizes, the same on every rank's main thread. */
 static void check_bad_pointers(relay_ref_t valid)
 {
@@ -194,6 +297,7 @@ static void check_bad_pointers(relay_ref_t valid)
     CHECK_EQ(ready[0], -1);
 
     BAD(relay_release_many(NULL, 2), RELAY_ERR_INVALID_ARG);
+    check_bad_calls_more(valid);
     BAD(relay_object_ref(NULL, 0, &r), RELAY_ERR_INVALID_ARG);
     BAD(relay_object_free(NULL), RELAY_ERR_INVALID_ARG);
     CHECK_OK(relay_get(valid, INFINITY, &o)); /* an infinite timeout waits forever */
@@ -440,6 +544,7 @@ int main(int argc, char **argv)
     CHECK_OK(relay_register("count_args", fn_count_args));
     CHECK_OK(relay_register("bad_ctx", fn_bad_ctx));
     CHECK_OK(relay_register_actor("keeper", &keeper));
+    check_not_initialized();
     CHECK_OK(relay_init(&argc, &argv, NULL));
     int rank = test_rank(), size = test_size();
     if (rank == 0) {
@@ -449,6 +554,7 @@ int main(int argc, char **argv)
         worker(rank);
     }
     CHECK_OK(relay_finalize());
+    check_not_initialized();
     if (rank == 0) printf("bad_input: PASS (%d ranks)\n", size);
     return 0;
 }
