@@ -401,23 +401,19 @@ typedef struct relay_task_opts {
  * released; may be NULL when num_returns is 0.
  * Errors: INVALID_ARG, UNKNOWN_FUNCTION, OUT_OF_RANGE (num_returns, args),
  * INVALID_REF (a null ref argument, or one this rank made that was never
- * made or was released and is gone: see "Dead own refs"), INFEASIBLE (no rank offers the resources asked for), NOT_INITIALIZED,
- * SHUTDOWN, NO_MEMORY. A ref argument unknown to the directory makes the
- * task fail with RELAY_ERR_INVALID_REF as its result. A task that can never
- * get its resources (or a worker thread) because the tasks holding them
- * are blocked waiting for it, directly or through other tasks, fails with
- * RELAY_ERR_DEADLOCK as its result instead of waiting forever, so the
- * blocked get returns that (a get with a timeout counts as blocked).
- * Order, as in Ray: tasks asking for the same resources (num_cpus,
- * num_gpus, resources) start in the order they became ready, per rank; a
- * task that some rank can run now never waits behind tasks asking for
- * other resources that no rank can give them yet (a 1-CPU task behind GPU
- * or license tasks waiting for theirs; a 0-CPU task, which a rank starts
- * at once on a thread of its own whatever its CPUs do, behind 1-CPU
- * tasks). Deviation, against starvation (Ray has no such guard): a task
- * overtaken that way (by tasks started, or sent to a rank to wait there
- * for their inputs) for about four average task run times (at least
- * 0.1 s) reserves what it is short of on the ranks that could run it;
+ * made or was released and is gone: see "Dead own refs"), INFEASIBLE (no rank offers the resources
+ * asked for), NOT_INITIALIZED, SHUTDOWN, NO_MEMORY. A ref argument unknown to the directory makes
+ * the task fail with RELAY_ERR_INVALID_REF as its result. A task that can never get its resources
+ * (or a worker thread) because the tasks holding them are blocked waiting for it, directly or
+ * through other tasks, fails with RELAY_ERR_DEADLOCK as its result instead of waiting forever, so
+ * the blocked get returns that (a get with a timeout counts as blocked). Order, as in Ray: tasks
+ * asking for the same resources (num_cpus, num_gpus, resources) start in the order they became
+ * ready, per rank; a task that some rank can run now never waits behind tasks asking for other
+ * resources that no rank can give them yet (a 1-CPU task behind GPU or license tasks waiting for
+ * theirs; a 0-CPU task, which a rank starts at once on a thread of its own whatever its CPUs do,
+ * behind 1-CPU tasks). Deviation, against starvation (Ray has no such guard): a task overtaken that
+ * way (by tasks started, or sent to a rank to wait there for their inputs) for about four average
+ * task run times (at least 0.1 s) reserves what it is short of on the ranks that could run it;
  * tasks of other shapes submitted after it then get none of that there
  * until it has started: none starts there, none is sent there to wait
  * for its inputs, none queued on another rank is moved there to a free
@@ -859,8 +855,9 @@ int relay_ctx_rank(const relay_ctx_t *ctx, int *rank_p);
 int relay_ctx_task_id(const relay_ctx_t *ctx, uint64_t *task_id_p);
 
 /* 1 once relay_cancel reached the running task (see relay_cancel), or,
- * in an actor's method, once its actor was killed (relay_actor_kill); 0
- * otherwise and for a NULL ctx. Cheap: poll it in long loops. Any thread
+ * in an actor's method, once its actor was killed (relay_actor_kill), or
+ * once rank 0's relay_finalize began (it waits for running work only
+ * finalize_timeout); 0 otherwise and for a NULL ctx. Cheap: poll it in long loops. Any thread
  * while the function runs. */
 int relay_ctx_cancelled(const relay_ctx_t *ctx);
 

@@ -375,10 +375,18 @@ int relay__host_join(char *report, size_t n)
     for (size_t i = 0; left && i < H.hosts.cap; i++)
         if (H.hosts.slots[i].key) left[k++] = H.hosts.slots[i].value;
     for (size_t i = 0; i < k; i++) {
-        if (left[i]->running > 0)
-            abandoned += abandon(left[i], report, n);
-        else
-            host_free(left[i]);
+        relay__host_t *h = left[i];
+        if (h->running > 0) {
+            abandoned += abandon(h, report, n);
+        } else if (h->phase == CONSTRUCTING && h->constructing) {
+            /* Its constructor runs on a pool thread, abandoned there (and
+             * named by the pool): the actor stays for it. */
+            h->abandoned = 1;
+            h->next_abandoned = abandoned_hosts;
+            abandoned_hosts = h;
+        } else {
+            host_free(h);
+        }
     }
     free(left);
     /* The abandoned threads never come back to these counts. */
@@ -586,6 +594,7 @@ int relay__host_construct(relay_ctx_t *c)
         c->seconds = relay__now() - t0;
         relay__worker_set_current(NULL);
         pthread_mutex_lock(&relay__g.lock);
+        if (h->abandoned) return -1; /* relay has gone: nothing to report to */
     }
     if (rc == 0 && !c->failed && !h->kill_pending && start_threads(h) != 0) {
         relay__ctx_failf(c, "no thread could be started for it on rank %d", relay__g.rank);

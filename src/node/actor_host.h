@@ -19,7 +19,8 @@
  * behind it. Returns 0, or -1 when it failed (posted, c freed). */
 int relay__host_on_create(relay_ctx_t *c);
 /* Run the constructor (on a pool thread; the lock is released around it).
- * Returns 1 when the actor lives on with c's CPUs and GPUs. */
+ * Returns 1 when the actor lives on with c's CPUs and GPUs, -1 when
+ * relay_finalize abandoned it meanwhile (nothing may be touched then). */
 int relay__host_construct(relay_ctx_t *c);
 /* A queued constructor was cancelled by rank 0 (posted by the caller). */
 void relay__host_abort(relay_ctx_t *c, const char *msg);

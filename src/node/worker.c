@@ -366,7 +366,8 @@ static int run_task(relay__pool_t *p, relay_ctx_t *c)
     relay__pool_gpus_use(p, c, +1);
     if (c->kind == RELAY__KIND_ACTOR) {
         /* The constructor; if the actor lives, it keeps the resources. */
-        if (relay__host_construct(c)) return 1;
+        int kept = relay__host_construct(c);
+        if (kept) return kept;
         relay__pool_gpus_use(p, c, -1);
         return 0;
     }
