@@ -36,7 +36,10 @@ extern "C" {
 /* Status codes                                                              */
 /* ------------------------------------------------------------------------ */
 
-/* X(name, value, description): one table makes the enum and the strings. */
+/* X(name, value, description): one table makes the enum and the strings.
+ * RELAY_ERR_WRONG_THREAD: a call that only one thread may make was made on
+ * another (relay_finalize off the thread that called relay_init, e.g. from
+ * inside a task or an actor method). */
 #define RELAY_STATUS_MAP(X)                                                                        \
     X(OK, 0, "success")                                                                            \
     X(ERR_INVALID_ARG, -1, "invalid argument")                                                     \
@@ -101,6 +104,26 @@ typedef struct relay_ref {
 } relay_ref_t;
 
 #define RELAY_REF_NULL ((relay_ref_t){0})
+
+/* Dead own refs. A ref this rank made (its creating rank is this rank)
+ * that it never made (a sequence number beyond those it handed out), or
+ * that it released and that no longer exists, is refused on the spot with
+ * RELAY_ERR_INVALID_REF by relay_submit, relay_actor_create and
+ * relay_actor_call (as a ref argument) and by relay_put_object and
+ * relay_ctx_return_object (as a contained ref), relay_last_error naming
+ * the argument or refs[] index and the ref; nothing is created, held or
+ * submitted. The rule: a ref this rank made, holds no more (no hold from
+ * submit, put or retain) and released lately (the last 4096 such refs of
+ * the rank are remembered) is checked with rank 0 before it is used, one
+ * round trip; it is refused only when rank 0 no longer knows it. So a ref
+ * released here but kept alive by something else (an object containing
+ * it, a pending task's argument, another rank's hold) is used as before,
+ * and so are refs read from objects, passed back by tasks or received as
+ * task arguments, and actor handles. Refs of other ranks, and own refs
+ * released longer ago, are judged where they are used (a task given a
+ * ref that no longer exists fails with RELAY_ERR_INVALID_REF, as its
+ * result). Inside a task, releases take effect when it returns: its own
+ * refs it released are not dead before. */
 
 /* Opaque read-only view of an object obtained with relay_get(). Valid until
  * relay_object_free(); independent of the ref's lifetime. */
@@ -171,6 +194,7 @@ enum {
     RELAY_CONFIG_SPILL_KEEP = 1u << 12,
     RELAY_CONFIG_SPILL_MAX = 1u << 13,
     RELAY_CONFIG_CRASH_REPORT = 1u << 14,
+    RELAY_CONFIG_FINALIZE_TIMEOUT = 1u << 15,
 };
 
 typedef struct relay_config {
@@ -249,6 +273,12 @@ typedef struct relay_config {
      * program installs after relay_init replaces relay's. _exit() cannot be
      * seen. Default 1; 0 installs nothing. */
     int crash_report;
+    /* RELAY_FINALIZE_TIMEOUT: seconds rank 0's relay_finalize waits for
+     * the tasks and actor methods still running to return (they are
+     * flagged: relay_ctx_cancelled says 1 from the moment it begins), before
+     * it abandons them: see relay_finalize. Default 10; 0..1e6 (0: do not
+     * wait for running work at all). Read on rank 0 only. */
+    double finalize_timeout;
 } relay_config_t;
 
 /* Register a remote function under a name, on every rank (the same binary
@@ -268,10 +298,29 @@ int relay_register(const char *name, relay_fn_t fn);
 int relay_init(int *argc, char ***argv, const relay_config_t *config);
 
 /* Collective. On rank 0 (the driver) it shuts the cluster down: tasks not
- * yet finished are abandoned and blocked gets anywhere return
- * RELAY_ERR_SHUTDOWN. On other ranks it returns once the driver has called
- * relay_finalize and this rank's running tasks have returned. Finalises MPI
- * only if relay_init initialised it. Errors: NOT_INITIALIZED. Main thread. */
+ * yet started are dropped, blocked gets anywhere return RELAY_ERR_SHUTDOWN,
+ * and the tasks and actor methods still running are asked to end:
+ * relay_ctx_cancelled returns 1 in them from then on, so a long one that
+ * polls it can stop early. Rank 0 waits for them at most finalize_timeout
+ * seconds (RELAY_FINALIZE_TIMEOUT, default 10); then it logs at error level
+ * each one still running ("relay_finalize: abandoned task 'x' (function
+ * 'f') still running on rank 2 after 10.0 s"), tells every rank to finish
+ * and returns RELAY_ERR_TIMEOUT, relay_last_error naming them. Other ranks
+ * return once the driver has called relay_finalize and this rank's running
+ * tasks have returned, or rank 0 gave up on them: then they too return
+ * RELAY_ERR_TIMEOUT naming what they abandoned. Abandoned work is left to
+ * run on its thread, which is neither joined nor freed (its memory stays
+ * allocated until the process ends; the destructor of an actor whose
+ * method was abandoned does not run); relay calls it makes from then on
+ * return RELAY_ERR_NOT_INITIALIZED or RELAY_ERR_SHUTDOWN, and what it
+ * returns is dropped. Either way relay is finalized when the call returns
+ * (RELAY_ERR_TIMEOUT included): relay_init may be called again.
+ * Finalises MPI only if relay_init initialised it.
+ * Errors: NOT_INITIALIZED, WRONG_THREAD (called on a thread other than the
+ * one that called relay_init: from a task, an actor's constructor or
+ * method, or another thread; it returns at once, naming the task, and
+ * changes nothing), TIMEOUT (work abandoned, see above). Only the thread
+ * that called relay_init. */
 int relay_finalize(void);
 
 /* [OUT] rank_p / size_p: this process's rank and the number of ranks in
@@ -363,24 +412,20 @@ typedef struct relay_task_opts {
  * defaults. [OUT] returns_p: num_returns refs, held by the caller until
  * released; may be NULL when num_returns is 0.
  * Errors: INVALID_ARG, UNKNOWN_FUNCTION, OUT_OF_RANGE (num_returns, args),
- * INVALID_REF (a ref argument this rank made that does not exist),
- * INFEASIBLE (no rank offers the resources asked for), NOT_INITIALIZED,
- * SHUTDOWN, NO_MEMORY. A ref argument unknown to the directory makes the
- * task fail with RELAY_ERR_INVALID_REF as its result. A task that can never
- * get its resources (or a worker thread) because the tasks holding them
- * are blocked waiting for it, directly or through other tasks, fails with
- * RELAY_ERR_DEADLOCK as its result instead of waiting forever, so the
- * blocked get returns that (a get with a timeout counts as blocked).
- * Order, as in Ray: tasks asking for the same resources (num_cpus,
- * num_gpus, resources) start in the order they became ready, per rank; a
- * task that some rank can run now never waits behind tasks asking for
- * other resources that no rank can give them yet (a 1-CPU task behind GPU
- * or license tasks waiting for theirs; a 0-CPU task, which a rank starts
- * at once on a thread of its own whatever its CPUs do, behind 1-CPU
- * tasks). Deviation, against starvation (Ray has no such guard): a task
- * overtaken that way (by tasks started, or sent to a rank to wait there
- * for their inputs) for about four average task run times (at least
- * 0.1 s) reserves what it is short of on the ranks that could run it;
+ * INVALID_REF (a null ref argument, or one this rank made that was never
+ * made or was released and is gone: see "Dead own refs"), INFEASIBLE (no rank offers the resources
+ * asked for), NOT_INITIALIZED, SHUTDOWN, NO_MEMORY. A ref argument unknown to the directory makes
+ * the task fail with RELAY_ERR_INVALID_REF as its result. A task that can never get its resources
+ * (or a worker thread) because the tasks holding them are blocked waiting for it, directly or
+ * through other tasks, fails with RELAY_ERR_DEADLOCK as its result instead of waiting forever, so
+ * the blocked get returns that (a get with a timeout counts as blocked). Order, as in Ray: tasks
+ * asking for the same resources (num_cpus, num_gpus, resources) start in the order they became
+ * ready, per rank; a task that some rank can run now never waits behind tasks asking for other
+ * resources that no rank can give them yet (a 1-CPU task behind GPU or license tasks waiting for
+ * theirs; a 0-CPU task, which a rank starts at once on a thread of its own whatever its CPUs do,
+ * behind 1-CPU tasks). Deviation, against starvation (Ray has no such guard): a task overtaken that
+ * way (by tasks started, or sent to a rank to wait there for their inputs) for about four average
+ * task run times (at least 0.1 s) reserves what it is short of on the ranks that could run it;
  * tasks of other shapes submitted after it then get none of that there
  * until it has started: none starts there, none is sent there to wait
  * for its inputs, none queued on another rank is moved there to a free
@@ -605,8 +650,8 @@ int relay_actor_kill(relay_actor_t actor);
 /* ------------------------------------------------------------------------ */
 
 /* Store a copy of size bytes as an immutable object. [OUT] ref_p: held by
- * the caller until released. Errors: INVALID_ARG (data NULL with size > 0),
- * NOT_INITIALIZED, NO_MEMORY. An object larger than the store budget goes
+ * the caller until released. Errors: INVALID_ARG (data NULL with size > 0,
+ * ref_p NULL), NOT_INITIALIZED, SHUTDOWN, NO_MEMORY. An object larger than the store budget goes
  * to the spill file directly from data, without a copy in memory. */
 int relay_put(const void *data, size_t size, relay_ref_t *ref_p);
 
@@ -642,7 +687,9 @@ int relay_put_array(const void *data, relay_dtype_t dtype, int ndims, const uint
 /* Like relay_put, for an object that also contains refs (nrefs of them):
  * they stay alive as long as the object does. Errors: as relay_put, plus
  * INVALID_ARG (refs NULL with nrefs > 0), INVALID_REF (a null ref, or one
- * this rank made that never existed), OUT_OF_RANGE (nrefs > UINT32_MAX). */
+ * this rank made that was never made or was released and is gone: see
+ * "Dead own refs"; relay_last_error names refs[i]), OUT_OF_RANGE
+ * (nrefs > UINT32_MAX). */
 int relay_put_object(const void *data, size_t size, const relay_ref_t *refs, size_t nrefs,
                      relay_ref_t *ref_p);
 
@@ -715,7 +762,8 @@ int relay_wait(const relay_ref_t *refs, size_t n, size_t num_ready, double timeo
 /* Drop one hold on a ref this rank holds (from submit, put or retain).
  * The object is freed everywhere once no rank holds it, no pending task
  * needs it and no live object contains it. Errors: INVALID_REF (this rank
- * holds no such ref), NOT_INITIALIZED. */
+ * holds no such ref: none of the n is dropped then), INVALID_ARG (refs
+ * NULL with n > 0), NOT_INITIALIZED. */
 int relay_release(relay_ref_t ref);
 int relay_release_many(const relay_ref_t *refs, size_t n);
 
@@ -745,7 +793,8 @@ int relay_object_array(relay_object_t obj, relay_dtype_t *dtype_p, int *ndims_p,
  * NOT_INITIALIZED. */
 int relay_object_save(relay_object_t obj, const char *path, const char *dataset);
 
-/* RELAY_OK, or the error status of an error object; INVALID_ARG for NULL. */
+/* RELAY_OK, or the error status of an error object; INVALID_ARG for NULL
+ * (with relay_last_error saying so). */
 int relay_object_status(relay_object_t obj);
 /* The error message of an error object, NULL otherwise. */
 const char *relay_object_error(relay_object_t obj);
@@ -789,11 +838,17 @@ int relay_ctx_return(relay_ctx_t *ctx, size_t i, const void *data, size_t size);
 
 /* Set return i to an object with bytes and contained refs. Refs the task
  * holds may be released right after this call: releases made inside a task
- * take effect after its returns are recorded. */
+ * take effect after its returns are recorded. Errors: as relay_ctx_return,
+ * plus INVALID_ARG (refs NULL with nrefs > 0), INVALID_REF (a null ref, a
+ * rank that does not exist, or a ref of this rank never made or released
+ * and gone: see "Dead own refs"; relay_last_error names refs[i]); the
+ * return is left as it was. */
 int relay_ctx_return_object(relay_ctx_t *ctx, size_t i, const void *data, size_t size,
                             const relay_ref_t *refs, size_t nrefs);
 
-/* Set return i to a copy of a typed array (as relay_put_array). */
+/* Set return i to a copy of a typed array (as relay_put_array). Errors:
+ * as relay_ctx_return, plus relay_put_array's INVALID_ARG and
+ * OUT_OF_RANGE. */
 int relay_ctx_return_array(relay_ctx_t *ctx, size_t i, const void *data, relay_dtype_t dtype,
                            int ndims, const uint64_t *dims);
 
@@ -812,8 +867,9 @@ int relay_ctx_rank(const relay_ctx_t *ctx, int *rank_p);
 int relay_ctx_task_id(const relay_ctx_t *ctx, uint64_t *task_id_p);
 
 /* 1 once relay_cancel reached the running task (see relay_cancel), or,
- * in an actor's method, once its actor was killed (relay_actor_kill); 0
- * otherwise and for a NULL ctx. Cheap: poll it in long loops. Any thread
+ * in an actor's method, once its actor was killed (relay_actor_kill), or
+ * once rank 0's relay_finalize began (it waits for running work only
+ * finalize_timeout); 0 otherwise and for a NULL ctx. Cheap: poll it in long loops. Any thread
  * while the function runs. */
 int relay_ctx_cancelled(const relay_ctx_t *ctx);
 

@@ -67,6 +67,36 @@ static int fn_bad_ctx(relay_ctx_t *ctx)
     return relay_ctx_return(ctx, 0, st, sizeof st);
 }
 
+/* An actor to reach one rank twice: "mk" puts an object, releases it and
+ * returns its id as a value; "ret" (that id as its argument) returns the
+ * status of relay_ctx_return_object with that ref in return 0, and its
+ * message in return 1. */
+static int m_mk(relay_ctx_t *ctx, void *state)
+{
+    (void)state;
+    int64_t v = 9;
+    relay_ref_t a;
+    if (relay_put(&v, sizeof v, &a) || relay_release(a)) return 1;
+    return relay_ctx_return(ctx, 0, &a.id, sizeof a.id);
+}
+
+static int m_ret(relay_ctx_t *ctx, void *state)
+{
+    (void)state;
+    const void *d;
+    size_t sz;
+    if (relay_ctx_arg(ctx, 0, &d, &sz) || sz != sizeof(uint64_t)) return 1;
+    relay_ref_t a;
+    memcpy(&a.id, d, sizeof a.id);
+    int64_t st = relay_ctx_return_object(ctx, 0, "x", 1, &a, 1);
+    const char *msg = relay_last_error();
+    if (relay_ctx_return(ctx, 0, &st, sizeof st)) return 1;
+    return relay_ctx_return(ctx, 1, msg, strlen(msg) + 1);
+}
+
+static const relay_method_t keeper_methods[] = {{"mk", m_mk, 0}, {"ret", m_ret, 1}};
+static const relay_actor_class_t keeper = {NULL, 0, NULL, keeper_methods, 2};
+
 /* A bad call: the exact status, and this rank's counters unchanged. */
 #define BAD(call, want)                                                                            \
     do {                                                                                           \
@@ -77,6 +107,109 @@ static int fn_bad_ctx(relay_ctx_t *ctx)
         CHECK_EQ(bad__a.tasks_submitted, bad__b.tasks_submitted);                                  \
         CHECK_EQ(bad__a.live_views, bad__b.live_views);                                            \
     } while (0)
+
+/* The calls the checks above leave out: actors, arrays, resources,
+ * cancel and retain, views and GPU ids with NULL. */
+static void check_bad_calls_more(relay_ref_t valid)
+{
+    relay_ref_t r = {4242};
+    relay_actor_t a = {4242, 0};
+    relay_actor_t null_actor = RELAY_ACTOR_NULL;
+    /* A handle of a rank that exists, which that rank never made. */
+    relay_actor_t never = {(uint64_t)test_rank() << 44 | UINT64_C(0xfffffff00), 0};
+    int64_t v = 3;
+    uint64_t dims[2] = {1, 1};
+    double q = -1;
+    size_t n = 99;
+    BAD(relay_actor_create(NULL, NULL, 0, NULL, &a), RELAY_ERR_INVALID_ARG);
+    BAD(relay_actor_create("keeper", NULL, 0, NULL, NULL), RELAY_ERR_INVALID_ARG);
+    BAD(relay_actor_create("no_such_class", NULL, 0, NULL, &a), RELAY_ERR_UNKNOWN_FUNCTION);
+    BAD(relay_actor_create("ok", NULL, 0, NULL, &a), RELAY_ERR_UNKNOWN_FUNCTION); /* a function */
+    BAD(relay_actor_create("keeper", NULL, 3, NULL, &a), RELAY_ERR_INVALID_ARG);
+    CHECK_EQ(a.id, 4242);
+    BAD(relay_actor_call(null_actor, "mk", NULL, 0, NULL, &r), RELAY_ERR_INVALID_ARG);
+    never.class_hash = 1;
+    BAD(relay_actor_call(never, "mk", NULL, 0, NULL, &r), RELAY_ERR_INVALID_REF);
+    BAD(relay_actor_kill(null_actor), RELAY_ERR_INVALID_ARG);
+    BAD(relay_actor_kill(never), RELAY_ERR_INVALID_REF);
+    BAD(relay_actor_lookup(NULL, &a), RELAY_ERR_INVALID_ARG);
+    BAD(relay_actor_lookup("x", NULL), RELAY_ERR_INVALID_ARG);
+    BAD(relay_actor_lookup("no_actor_has_this_name", &a), RELAY_ERR_NOT_FOUND);
+    BAD(relay_put_array(&v, RELAY_INT64, 0, dims, &r), RELAY_ERR_INVALID_ARG);
+    BAD(relay_put_array(&v, RELAY_INT64, 1, NULL, &r), RELAY_ERR_INVALID_ARG);
+    BAD(relay_put_array(&v, (relay_dtype_t)99, 1, dims, &r), RELAY_ERR_INVALID_ARG);
+    BAD(relay_put_array(NULL, RELAY_INT64, 1, dims, &r), RELAY_ERR_INVALID_ARG);
+    dims[0] = dims[1] = UINT64_C(1) << 62;
+    BAD(relay_put_array(&v, RELAY_INT64, 2, dims, &r), RELAY_ERR_OUT_OF_RANGE);
+    CHECK_EQ(r.id, 4242);
+    BAD(relay_cancel(RELAY_REF_NULL, 0, 0), RELAY_ERR_INVALID_REF);
+    BAD(relay_cancel(valid, 0, 0), RELAY_ERR_INVALID_ARG); /* made by relay_put */
+    BAD(relay_retain(RELAY_REF_NULL), RELAY_ERR_INVALID_REF);
+    BAD(relay_stats(NULL), RELAY_ERR_INVALID_ARG);
+    BAD(relay_local_resources(NULL), RELAY_ERR_INVALID_ARG);
+    BAD(relay_resource_capacity(0, NULL, &q), RELAY_ERR_INVALID_ARG);
+    BAD(relay_resource_capacity(0, "CPU", NULL), RELAY_ERR_INVALID_ARG);
+    BAD(relay_resource_capacity(test_size(), "CPU", &q), RELAY_ERR_INVALID_ARG);
+    BAD(relay_resource_capacity(-2, "CPU", &q), RELAY_ERR_INVALID_ARG);
+    CHECK(q == -1);
+    BAD(relay_object_array(NULL, NULL, NULL, NULL), RELAY_ERR_INVALID_ARG);
+    BAD(relay_object_save(NULL, "x.h5", "d"), RELAY_ERR_INVALID_ARG);
+    BAD(relay_object_status(NULL), RELAY_ERR_INVALID_ARG);
+    CHECK_CONTAINS(relay_last_error(), "relay_object_status");
+    BAD(relay_ctx_actor(NULL, &a), RELAY_ERR_INVALID_ARG);
+    BAD(relay_ctx_gpu_ids(NULL, NULL, 0, &n), RELAY_ERR_INVALID_ARG);
+    BAD(relay_ctx_gpu_physical_ids(NULL, NULL, 0, &n), RELAY_ERR_INVALID_ARG);
+    char name[RELAY_GPU_NAME_MAX];
+    BAD(relay_ctx_gpu_physical_name(NULL, 0, name, sizeof name), RELAY_ERR_INVALID_ARG);
+    dims[0] = 1;
+    BAD(relay_ctx_return_array(NULL, 0, &v, RELAY_INT64, 1, dims), RELAY_ERR_INVALID_ARG);
+    CHECK_EQ(n, 99);
+    CHECK_EQ(a.id, 4242);
+}
+
+/* Before relay_init and after relay_finalize every call that needs relay
+ * says NOT_INITIALIZED. */
+static void check_not_initialized(void)
+{
+    relay_ref_t r = {4242};
+    relay_object_t o = NULL;
+    relay_actor_t a = {4242, 1};
+    relay_stats_t s;
+    relay_resources_t res;
+    int64_t v = 1;
+    int rank = -1, ready = -1;
+    size_t n = 99;
+    double q;
+    CHECK_STATUS(relay_finalize(), RELAY_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(relay_rank(&rank), RELAY_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(relay_size(&rank), RELAY_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(relay_submit("ok", NULL, 0, NULL, &r), RELAY_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(relay_cancel(r, 0, 0), RELAY_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(relay_actor_create("keeper", NULL, 0, NULL, &a), RELAY_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(relay_actor_call(a, "mk", NULL, 0, NULL, &r), RELAY_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(relay_actor_lookup("x", &a), RELAY_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(relay_actor_kill(a), RELAY_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(relay_put(&v, sizeof v, &r), RELAY_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(relay_put_object(&v, sizeof v, NULL, 0, &r), RELAY_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(relay_put_array(&v, RELAY_INT64, 1, (uint64_t[]){1}, &r),
+                 RELAY_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(relay_get(r, 0, &o), RELAY_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(relay_get_many(&r, 1, 0, &o), RELAY_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(relay_get_value(r, &v, sizeof v, 0), RELAY_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(relay_wait(&r, 1, 1, 0, &ready, &n), RELAY_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(relay_release(r), RELAY_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(relay_retain(r), RELAY_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(relay_stats(&s), RELAY_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(relay_local_resources(&res), RELAY_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(relay_resource_capacity(0, "CPU", &q), RELAY_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(relay_sync(1.0), RELAY_ERR_NOT_INITIALIZED);
+    CHECK_STATUS(relay_object_save(NULL, "x.h5", "d"), RELAY_ERR_NOT_INITIALIZED);
+    CHECK_EQ(r.id, 4242);
+    CHECK(o == NULL);
+    CHECK_EQ(a.id, 4242);
+    CHECK_EQ(rank, -1);
+    CHECK_EQ(n, 99);
+}
 
 /* Bad pointers and sizes, the same on every rank's main thread. */
 static void check_bad_pointers(relay_ref_t valid)
@@ -164,6 +297,7 @@ static void check_bad_pointers(relay_ref_t valid)
     CHECK_EQ(ready[0], -1);
 
     BAD(relay_release_many(NULL, 2), RELAY_ERR_INVALID_ARG);
+    check_bad_calls_more(valid);
     BAD(relay_object_ref(NULL, 0, &r), RELAY_ERR_INVALID_ARG);
     BAD(relay_object_free(NULL), RELAY_ERR_INVALID_ARG);
     CHECK_OK(relay_get(valid, INFINITY, &o)); /* an infinite timeout waits forever */
@@ -232,6 +366,73 @@ static void check_dead_ref_arg(relay_ref_t dead, int refused_at_submit)
     CHECK_OK(relay_release(r));
 }
 
+/* Own refs released (and gone) or never made are refused by the calls
+ * that would use them, naming the ref; own refs released here but still
+ * alive (contained in an object) are not. */
+static void check_released_refs(relay_ref_t released, relay_ref_t never)
+{
+    relay_ref_t r = {4242};
+    int64_t v = 1;
+    relay_ref_t two[2] = {RELAY_REF_NULL, released};
+    BAD(relay_put_object(&v, sizeof v, &released, 1, &r), RELAY_ERR_INVALID_REF);
+    CHECK_CONTAINS(relay_last_error(), "refs[0]");
+    CHECK_CONTAINS(relay_last_error(), "released");
+    two[0] = test_put_i64(2);
+    BAD(relay_put_object(&v, sizeof v, two, 2, &r), RELAY_ERR_INVALID_REF);
+    CHECK_CONTAINS(relay_last_error(), "refs[1]");
+    CHECK_OK(relay_release(two[0]));
+    BAD(relay_put_object(&v, sizeof v, &never, 1, &r), RELAY_ERR_INVALID_REF);
+    CHECK_CONTAINS(relay_last_error(), "refs[0]");
+    CHECK_EQ(r.id, 4242);
+    relay_arg_t arg = relay_arg_ref(released);
+    relay_actor_t act = {4242, 0};
+    BAD(relay_actor_create("keeper", &arg, 1, NULL, &act), RELAY_ERR_OUT_OF_RANGE);
+    BAD(relay_actor_create("keeper", NULL, 2, NULL, &act), RELAY_ERR_INVALID_ARG);
+    CHECK_EQ(act.id, 4242);
+
+    /* Released here, alive in a container: used as before. */
+    relay_ref_t a = test_put_i64(77), b;
+    CHECK_OK(relay_put_object(NULL, 0, &a, 1, &b));
+    CHECK_OK(relay_release(a));
+    CHECK_OK(relay_sync(TEST_LONG_S));
+    relay_object_t ob;
+    CHECK_OK(relay_get(b, TEST_LONG_S, &ob));
+    relay_ref_t inner;
+    CHECK_OK(relay_object_ref(ob, 0, &inner));
+    CHECK_EQ(inner.id, a.id);
+    arg = relay_arg_ref(inner);
+    relay_ref_t t = test_submit("ok", &arg, 1);
+    CHECK_EQ(test_get_i64(t), 1);
+    relay_ref_t c;
+    CHECK_OK(relay_put_object(NULL, 0, &inner, 1, &c));
+    CHECK_EQ(test_get_i64(inner), 77);
+    CHECK_OK(relay_object_free(ob));
+    CHECK_OK(relay_release_many((relay_ref_t[]){b, c, t}, 3));
+
+    /* relay_ctx_return_object inside a method, with a ref its rank made
+     * and released (gone once "mk" is done), and after that a bad count. */
+    CHECK_OK(relay_actor_create("keeper", NULL, 0, NULL, &act));
+    relay_ref_t made;
+    CHECK_OK(relay_actor_call(act, "mk", NULL, 0, NULL, &made));
+    uint64_t id = 0;
+    CHECK_OK(relay_get_value(made, &id, sizeof id, TEST_LONG_S));
+    relay_arg_t idarg = relay_arg_value(&id, sizeof id);
+    relay_task_opts_t two_rets = {.field_mask = RELAY_TASK_OPT_NUM_RETURNS, .num_returns = 2};
+    relay_ref_t rets[2];
+    CHECK_OK(relay_actor_call(act, "ret", &idarg, 1, &two_rets, rets));
+    int64_t st = 0;
+    CHECK_OK(relay_get_value(rets[0], &st, sizeof st, TEST_LONG_S));
+    CHECK_STATUS((int)st, RELAY_ERR_INVALID_REF);
+    relay_object_t msg;
+    CHECK_OK(relay_get(rets[1], TEST_LONG_S, &msg));
+    CHECK_CONTAINS((const char *)relay_object_data(msg), "refs[0]");
+    CHECK_CONTAINS((const char *)relay_object_data(msg), "released");
+    CHECK_OK(relay_object_free(msg));
+    BAD(relay_actor_call(act, "ret", NULL, 1, NULL, &r), RELAY_ERR_INVALID_ARG);
+    CHECK_OK(relay_release_many((relay_ref_t[]){made, rets[0], rets[1]}, 3));
+    CHECK_OK(relay_actor_kill(act));
+}
+
 static void driver(int size)
 {
     relay_ref_t valid = test_put_i64(5);
@@ -259,8 +460,12 @@ static void driver(int size)
     check_dead_ref(released);
     for (size_t k = 0; k < nnever; k++)
         check_dead_ref(never[k]);
-    check_dead_ref_arg(released, 0);
+    check_dead_ref_arg(released, 1);
+    CHECK_CONTAINS(relay_last_error(), "argument 0");
+    CHECK_CONTAINS(relay_last_error(), "released");
     check_dead_ref_arg(never[0], 1);
+    CHECK_CONTAINS(relay_last_error(), "argument 0");
+    check_released_refs(released, never[0]);
 
     /* The boundaries are accepted: RELAY_MAX_ARGS arguments, RELAY_MAX_RETURNS
      * returns. */
@@ -338,6 +543,8 @@ int main(int argc, char **argv)
     CHECK_OK(relay_register("ok", fn_ok));
     CHECK_OK(relay_register("count_args", fn_count_args));
     CHECK_OK(relay_register("bad_ctx", fn_bad_ctx));
+    CHECK_OK(relay_register_actor("keeper", &keeper));
+    check_not_initialized();
     CHECK_OK(relay_init(&argc, &argv, NULL));
     int rank = test_rank(), size = test_size();
     if (rank == 0) {
@@ -347,6 +554,7 @@ int main(int argc, char **argv)
         worker(rank);
     }
     CHECK_OK(relay_finalize());
+    check_not_initialized();
     if (rank == 0) printf("bad_input: PASS (%d ranks)\n", size);
     return 0;
 }

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,6 +133,31 @@ static int resolve_spill_dir(const relay_config_t *in)
     return RELAY_OK;
 }
 
+/* finalize_timeout: the field, then RELAY_FINALIZE_TIMEOUT (seconds,
+ * a finite number in 0..1e6). */
+static int resolve_finalize_timeout(const relay_config_t *in, double *v)
+{
+    *v = 10.0;
+    if (in && (in->field_mask & RELAY_CONFIG_FINALIZE_TIMEOUT)) {
+        if (!(in->finalize_timeout >= 0 && in->finalize_timeout <= 1e6))
+            return relay__error(RELAY_ERR_CONFIG,
+                                "relay_config_t.finalize_timeout = %g is outside 0..1e6 seconds",
+                                in->finalize_timeout);
+        *v = in->finalize_timeout;
+    }
+    const char *s = getenv("RELAY_FINALIZE_TIMEOUT");
+    if (!s) return RELAY_OK;
+    char *end;
+    errno = 0;
+    double x = strtod(s, &end);
+    if (end == s || *end || errno || !isfinite(x) || x < 0 || x > 1e6)
+        return relay__error(RELAY_ERR_CONFIG,
+                            "RELAY_FINALIZE_TIMEOUT = '%s' is not a number of seconds in 0..1e6",
+                            s);
+    *v = x;
+    return RELAY_OK;
+}
+
 int relay__config_nodes(int *per_rank_p)
 {
     const char *s = getenv("RELAY_NODES");
@@ -172,6 +198,8 @@ int relay__config_resolve(const relay_config_t *in, relay_config_t *out, relay__
     RESOLVE(opt_crash_report, RELAY_CONFIG_CRASH_REPORT, crash_report, crash_report);
 #undef RESOLVE
     if ((rc = resolve_spill_dir(in))) return rc;
+    double finalize_timeout;
+    if ((rc = resolve_finalize_timeout(in, &finalize_timeout))) return rc;
     if (max_threads == 0) {
         max_threads = num_cpus + 512;
     } else if (max_threads < num_cpus) {
@@ -202,6 +230,7 @@ int relay__config_resolve(const relay_config_t *in, relay_config_t *out, relay__
     out->spill_max = (size_t)spill_max;
     out->crash_report = (int)crash_report;
     out->num_resources = 0;
+    out->finalize_timeout = finalize_timeout;
     if (in && (in->field_mask & RELAY_CONFIG_COMM) && in->comm == MPI_COMM_NULL)
         return relay__error(RELAY_ERR_CONFIG, "relay_config_t.comm is MPI_COMM_NULL");
     return RELAY_OK;

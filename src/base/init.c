@@ -28,6 +28,7 @@
 #include "spill.h"
 #include "store.h"
 #include "worker.h"
+#include "worker_state.h"
 
 /* MPI for relay: initialise it if nobody has, and insist on full thread
  * support because the runtime thread talks MPI while the program's threads
@@ -81,9 +82,14 @@ static void free_node_comms(void)
     relay__g.node = relay__g.host = MPI_COMM_NULL;
 }
 
-static void teardown(void)
+/* The thread that called relay_init: the only one that may finalize. */
+static pthread_t init_thread;
+
+/* Stops every part. Work still running here (relay_finalize's wait gave
+ * up on it) is abandoned, named in report (n bytes); returns how many. */
+static int teardown_report(char *report, size_t n)
 {
-    relay__pool_join();
+    int abandoned = relay__pool_join(report, n);
     relay__store_stop(); /* no read answers a fetch once the transport is gone */
     relay__comm_join();
     relay__crash_fini(); /* nothing runs tasks now, and no report could go */
@@ -97,11 +103,19 @@ static void teardown(void)
     relay__obj_cache_drain();
     relay__map_destroy(&relay__g.reqs);
     relay__map_destroy(&relay__g.holds);
+    relay__released_reset();
     relay__rank_fates_free();
     relay__bell_fini();
     free_node_comms();
     if (relay__g.comm != MPI_COMM_NULL) MPI_Comm_free(&relay__g.comm);
     relay__g.comm = MPI_COMM_NULL;
+    return abandoned;
+}
+
+static void teardown(void)
+{
+    char none[1];
+    teardown_report(none, sizeof none);
 }
 
 /* Collective: what this rank offers (GPUs first: the machine's ranks share
@@ -242,6 +256,7 @@ int relay_init(int *argc, char ***argv, const relay_config_t *config)
     relay__g.next_req = 0;
     relay__map_init(&relay__g.reqs);
     relay__map_init(&relay__g.holds);
+    relay__released_reset();
     if ((rc = mpi_setup(argc, argv, node_per_rank))) {
         free_node_comms();
         if (relay__g.comm != MPI_COMM_NULL) MPI_Comm_free(&relay__g.comm);
@@ -278,6 +293,7 @@ int relay_init(int *argc, char ***argv, const relay_config_t *config)
         teardown();
         return rc;
     }
+    init_thread = pthread_self();
     relay__log(RELAY__LOG_INFO, "rank %d of %d: %d worker CPUs, %d GPUs, %u custom resources%s",
                relay__g.rank, relay__g.size, hosts_workers ? cfg.num_cpus : 0, relay__gpu_count(),
                hosts_workers ? offer.ncustom : 0,
@@ -285,22 +301,85 @@ int relay_init(int *argc, char ***argv, const relay_config_t *config)
     return RELAY_OK;
 }
 
+/* Finalize on another thread would wait for itself (a task: its rank
+ * acknowledges once its tasks return) or pull relay from under the thread
+ * that called relay_init. */
+static int wrong_thread(void)
+{
+    const relay_ctx_t *c = relay__worker_current();
+    if (c)
+        return relay__error(RELAY_ERR_WRONG_THREAD,
+                            "relay_finalize: called from %s '%s' on rank %d; only the thread that "
+                            "called relay_init may finalize",
+                            c->kind == RELAY__KIND_METHOD  ? "actor method"
+                            : c->kind == RELAY__KIND_ACTOR ? "actor constructor"
+                                                           : "task",
+                            c->name, relay__g.rank);
+    return relay__error(RELAY_ERR_WRONG_THREAD,
+                        "relay_finalize: called on a thread other than the one that called "
+                        "relay_init on rank %d; only that thread may finalize",
+                        relay__g.rank);
+}
+
+/* Rank 0 waits for every rank's acknowledgement at most finalize_timeout,
+ * then abandons what still runs (named in report) and sends EXIT itself.
+ * Returns how many tasks it abandoned. Lock held. */
+static int wait_for_exit(char *report, size_t n, double *waited_p)
+{
+    double t0 = relay__now(), limit = relay__g.cfg.finalize_timeout;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    double end = (double)until.tv_sec + until.tv_nsec * 1e-9 + limit;
+    until.tv_sec = (time_t)end;
+    until.tv_nsec = (long)((end - (double)until.tv_sec) * 1e9);
+    int timed_out = 0;
+    while (!relay__g.exiting && !timed_out)
+        timed_out = pthread_cond_timedwait(&relay__g.state_cv, &relay__g.lock, &until) != 0 &&
+                    !relay__g.exiting;
+    int abandoned = 0;
+    if (timed_out) {
+        *waited_p = relay__now() - t0;
+        abandoned = relay__sched_abandon(*waited_p, report, n);
+    }
+    while (!relay__g.exiting) /* the EXIT rank 0 sent itself */
+        pthread_cond_wait(&relay__g.state_cv, &relay__g.lock);
+    return abandoned;
+}
+
 int relay_finalize(void)
 {
     int rc = relay__check_on("relay_finalize");
     if (rc) return rc;
+    if (!pthread_equal(pthread_self(), init_thread)) return wrong_thread();
+    char report[RELAY_MAX_ERROR - 200], here[RELAY_MAX_ERROR - 200];
+    double waited = 0;
+    int abandoned = 0;
     pthread_mutex_lock(&relay__g.lock);
-    if (relay__g.rank == 0) relay__sched_shutdown();
+    if (relay__g.rank == 0) {
+        relay__sched_shutdown();
+        abandoned = wait_for_exit(report, sizeof report, &waited);
+    }
     while (!relay__g.exiting)
         pthread_cond_wait(&relay__g.state_cv, &relay__g.lock);
     pthread_mutex_unlock(&relay__g.lock);
     atomic_store_explicit(&relay__g.state, RELAY__STATE_OFF, memory_order_release);
-    teardown();
-    /* Nothing of relay's may still be in flight when MPI goes away. */
+    int left_here = teardown_report(here, sizeof here);
+    /* Nothing of relay's may still be in flight when MPI goes away (the
+     * threads abandoned above no longer reach MPI through relay). */
     if (relay__g.mpi_owned) {
         MPI_Finalize();
         relay__g.mpi_owned = 0;
     }
+    if (abandoned)
+        return relay__error(RELAY_ERR_TIMEOUT,
+                            "relay_finalize: abandoned %d task(s) still running after %.1f s "
+                            "(finalize_timeout): %s",
+                            abandoned, waited, report);
+    if (left_here)
+        return relay__error(RELAY_ERR_TIMEOUT,
+                            "relay_finalize: abandoned %d task(s) still running on rank %d when "
+                            "rank 0 ended the job: %s",
+                            left_here, relay__g.rank, here);
     return RELAY_OK;
 }
 

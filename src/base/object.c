@@ -270,7 +270,8 @@ size_t relay_object_num_refs(relay_object_t obj)
 }
 int relay_object_status(relay_object_t obj)
 {
-    return obj ? obj->status : RELAY_ERR_INVALID_ARG;
+    if (!obj) return relay__error(RELAY_ERR_INVALID_ARG, "relay_object_status: NULL object");
+    return obj->status;
 }
 const char *relay_object_error(relay_object_t obj)
 {

@@ -104,4 +104,11 @@ void relay__rank_fate_set(int rank, const char *text);
 void relay__rank_fate(int rank, char *buf, size_t n);
 void relay__rank_fates_free(void);
 
+/* Whether id, made by this rank, lost its last hold here lately (the last
+ * few thousand such ids are remembered; a new hold forgets it): a use of
+ * it is then worth checking with rank 0. Lock held. Reset: emptied (at
+ * init and finalize). */
+int relay__released_own(uint64_t id);
+void relay__released_reset(void);
+
 #endif

@@ -24,8 +24,13 @@ static int check_handle(const char *call, relay_actor_t a, const relay__class_t 
     return RELAY_OK;
 }
 
-static int check_count(const char *call, const char *what, int want, size_t nargs)
+/* NULL args with a count is INVALID_ARG whatever the count, as for
+ * relay_submit; then the count must be what the function takes. */
+static int check_count(const char *call, const char *what, int want, const relay_arg_t *args,
+                       size_t nargs)
 {
+    if (nargs && !args)
+        return relay__error(RELAY_ERR_INVALID_ARG, "%s(%s): args is NULL", call, what);
     if (want != RELAY_ANY_ARGS && (size_t)want != nargs)
         return relay__error(RELAY_ERR_OUT_OF_RANGE, "%s(%s): %zu arguments, it takes %d", call,
                             what, nargs, want);
@@ -82,7 +87,7 @@ int relay_actor_create(const char *cls_name, const relay_arg_t *args, size_t nar
         sb.actor_name = opts->name;
         sb.want_reply = 1;
     }
-    if ((rc = check_count(call, cls_name, cls->init_num_args, nargs)) ||
+    if ((rc = check_count(call, cls_name, cls->init_num_args, args, nargs)) ||
         (rc = relay__check_args(call, cls_name, args, nargs)) ||
         (rc = actor_demand(cls_name, opts, &sb.demand)))
         return rc;
@@ -134,7 +139,7 @@ int relay_actor_call(relay_actor_t actor, const char *method, const relay_arg_t 
     if ((rc = relay__check_num_returns(call, method, sb.nret)) ||
         (rc = relay__check_returns_p(call, method, sb.nret, returns_p)) ||
         (rc = relay__check_task_name(call, method, sb.name)) ||
-        (rc = check_count(call, method, m->num_args, nargs)) ||
+        (rc = check_count(call, method, m->num_args, args, nargs)) ||
         (rc = relay__check_args(call, method, args, nargs)))
         return rc;
     return relay__client_submit(&sb, args, nargs, NULL, returns_p);

@@ -77,6 +77,15 @@ struct relay__array;
 /* An id this rank can tell is invalid: null, a rank that does not exist,
  * or one of its own never handed out (INVALID_REF, logged). */
 int relay__check_id(const char *call, uint64_t id);
+/* A ref handed to relay to be used (a task's ref argument, a ref put in an
+ * object): relay__check_id's checks, and for a ref this rank made and no
+ * longer holds, having released it lately (relay__released_own), a round
+ * trip asking rank 0 whether it still lives (something else may keep it:
+ * an object containing it, a task's argument, another rank's hold).
+ * INVALID_REF, naming what ("argument 2", or "refs[2]" for another what)
+ * and the ref, when it does not.
+ * Lock not held. */
+int relay__check_ref_use(const char *call, const char *what, size_t index, uint64_t id);
 
 /* Handlers of GET_REPLY and REPLY records. Lock held. */
 void relay__client_on_get_reply(int src, relay__rbuf_t *r);

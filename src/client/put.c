@@ -62,7 +62,9 @@ static int put_impl(const char *call, const void *data, size_t size, const relay
     if (!data && size) return relay__error(RELAY_ERR_INVALID_ARG, "%s: data is NULL", call);
     if (nrefs > UINT32_MAX)
         return relay__error(RELAY_ERR_OUT_OF_RANGE, "%s: too many refs (%zu)", call, nrefs);
-    if ((rc = relay__check_refs_arg(call, refs, nrefs))) return rc;
+    if (!refs && nrefs) return relay__error(RELAY_ERR_INVALID_ARG, "%s: refs is NULL", call);
+    for (size_t k = 0; k < nrefs; k++)
+        if ((rc = relay__check_ref_use(call, "refs", k, refs[k].id))) return rc;
     uint64_t id = relay__id_make(relay__g.rank, relay__new_seq(), 0);
     struct relay_object *obj = NULL;
     int direct = put_direct(id, data, size, refs, (uint32_t)nrefs, array) == RELAY_OK;
@@ -99,7 +101,7 @@ static int put_impl(const char *call, const void *data, size_t size, const relay
 int relay_put_object(const void *data, size_t size, const relay_ref_t *refs, size_t nrefs,
                      relay_ref_t *ref_p)
 {
-    return put_impl("relay_put", data, size, refs, nrefs, NULL, ref_p);
+    return put_impl(nrefs ? "relay_put_object" : "relay_put", data, size, refs, nrefs, NULL, ref_p);
 }
 
 int relay_put_array(const void *data, relay_dtype_t dtype, int ndims, const uint64_t *dims,

@@ -2,11 +2,43 @@
  * as the directory counts them. */
 #include "client.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "log.h"
 #include "runtime.h"
 #include "worker.h"
+
+/* Whether rank 0 still knows id. The check takes a hold there, given back
+ * at once (this rank keeps none). Lock held. */
+static int still_lives(uint64_t id)
+{
+    int rc = relay__round_trip(RELAY__R_RETAIN_CHECK, id, RELAY_FOREVER);
+    if (rc == RELAY_OK) relay__post_release(&id, 1);
+    return rc;
+}
+
+int relay__check_ref_use(const char *call, const char *what, size_t index, uint64_t id)
+{
+    char where[256];
+    snprintf(where, sizeof where, strcmp(what, "argument") ? "%s: %s[%zu]" : "%s: %s %zu", call,
+             what, index);
+    int rc = relay__check_id(where, id);
+    if (rc || relay__id_rank(id) != relay__g.rank) return rc;
+    pthread_mutex_lock(&relay__g.lock);
+    if (!relay__map_get(&relay__g.holds, id) && relay__released_own(id)) rc = still_lives(id);
+    pthread_mutex_unlock(&relay__g.lock);
+    if (rc == RELAY_ERR_INVALID_REF)
+        return relay__error(rc,
+                            "%s (ref %#llx) was released by rank %d, its maker, and no longer "
+                            "exists",
+                            where, (unsigned long long)id, relay__g.rank);
+    if (rc)
+        return relay__error(rc, "%s (ref %#llx): %s", where, (unsigned long long)id,
+                            relay_strerror(rc));
+    return RELAY_OK;
+}
 
 int relay_retain(relay_ref_t ref)
 {

@@ -284,6 +284,7 @@ int relay_sync(double timeout_s)
 void relay__client_init(void)
 {
     if (relay__g.rank == 0) relay__dir_set_local_reply(relay__client_on_local_reply);
+    relay__ctx_set_ref_check(relay__check_ref_use);
     relay__handler_set(RELAY__R_GET_REPLY, relay__client_on_get_reply);
     relay__handler_set(RELAY__R_REPLY, relay__client_on_reply);
     relay__handler_set(RELAY__R_ACTOR_REPLY, relay__client_on_actor_reply);

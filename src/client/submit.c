@@ -3,6 +3,7 @@
  * constructors go the same way (client/actor_calls.c). */
 #include "client.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "comm.h"
@@ -28,7 +29,9 @@ int relay__check_args(const char *call, const char *fn, const relay_arg_t *args,
                 return relay__error(RELAY_ERR_INVALID_ARG, "%s(%s): argument %zu has NULL data",
                                     call, fn, i);
         } else if (args[i].kind == RELAY_ARG_REF) {
-            int rc = relay__check_id(call, args[i].ref.id);
+            char who[RELAY_MAX_NAME + 64];
+            snprintf(who, sizeof who, "%s(%s)", call, fn);
+            int rc = relay__check_ref_use(who, "argument", i, args[i].ref.id);
             if (rc) return rc;
         } else {
             return relay__error(RELAY_ERR_INVALID_ARG, "%s(%s): argument %zu has unknown kind %d",

@@ -159,6 +159,7 @@ typedef struct relay__sched {
     uint64_t running;       /* dispatched, not finished */
     uint64_t next_seq;
     int shutting_down, acks;
+    int exit_sent;            /* EXIT went to every rank: once only */
     char *acked;              /* [rank]: its SHUTDOWN_ACK came */
     uint64_t blocked_holders; /* blocked without timeout, holding resources */
     uint64_t ahead_holders;   /* placed ahead, holding custom resources while they wait */

@@ -1693,6 +1693,19 @@ void relay__sched_shutdown(void)
     }
 }
 
+/* EXIT to every rank, once: after rank 0 gave up waiting, a late ack
+ * must not send a second to a rank that may have left MPI. */
+static void send_exit(relay__sched_t *s)
+{
+    if (s->exit_sent) return;
+    s->exit_sent = 1;
+    for (int k = 0; k < relay__g.size; k++) {
+        size_t start;
+        relay__wbuf_t *w = relay__msg_begin(k, RELAY__R_EXIT, &start);
+        relay__msg_end(k, w, start);
+    }
+}
+
 void relay__sched_on_shutdown_ack(int src, relay__rbuf_t *r)
 {
     relay__sched_t *s = S();
@@ -1709,9 +1722,38 @@ void relay__sched_on_shutdown_ack(int src, relay__rbuf_t *r)
     }
     s->acked[src] = 1;
     if (++s->acks < relay__g.size) return;
-    for (int k = 0; k < relay__g.size; k++) {
-        size_t start;
-        relay__wbuf_t *w = relay__msg_begin(k, RELAY__R_EXIT, &start);
-        relay__msg_end(k, w, start);
+    send_exit(s);
+}
+
+int relay__sched_abandon(double waited_s, char *buf, size_t n)
+{
+    relay__sched_t *s = S();
+    int count = 0;
+    size_t used = 0;
+    buf[0] = '\0';
+    if (s->exit_sent) return 0;
+    relay__stask_t *t;
+    RELAY__MAP_EACH(&s->tasks, t)
+    {
+        /* Dispatched, started or not (a rank's queue was dropped at
+         * SHUTDOWN, so what is left there runs), on a rank still busy. */
+        if (t->rank < 0 || t->ahead || s->acked[t->rank]) continue;
+        if (t->kind == RELAY__KIND_ACTOR && t->actor && t->actor->built) continue;
+        char what[RELAY_MAX_NAME + 64];
+        if (t->kind == RELAY__KIND_METHOD)
+            snprintf(what, sizeof what, "method of actor %#llx", (unsigned long long)t->actor_id);
+        else
+            snprintf(what, sizeof what, "function '%s'", t->fn);
+        relay__log(RELAY__LOG_ERROR,
+                   "relay_finalize: abandoned task '%s' (%s) still running on rank %d after %.1f s",
+                   t->name, what, t->rank, waited_s);
+        if (used < n) {
+            int w = snprintf(buf + used, n - used, "%s'%s' (%s) on rank %d", count ? ", " : "",
+                             t->name, what, t->rank);
+            used += w > 0 ? (size_t)w : 0;
+        }
+        count++;
     }
+    send_exit(s);
+    return count;
 }

@@ -21,6 +21,11 @@ void relay__sched_destroy(void);
 void relay__sched_dep_ready(struct relay__stask *t, struct relay__dentry *e);
 /* Rank 0's finalize: tell every rank to stop; EXIT follows their acks. */
 void relay__sched_shutdown(void);
+/* Rank 0's finalize waited waited_s seconds for the acks in vain: every
+ * task still running on a rank that has not acknowledged is logged at
+ * error level and named in buf (n bytes), and EXIT goes to every rank.
+ * Returns how many tasks were named (0: the acks were all in after all). */
+int relay__sched_abandon(double waited_s, char *buf, size_t n);
 uint64_t relay__sched_pending(void);
 /* Work put off to the top of the runtime, where no handler is under way
  * (a deadlock check, at most so often): called after each message and at

@@ -41,6 +41,10 @@ typedef struct relay__host {
     uint32_t gpu_index[RELAY__MAX_GPUS];
     int64_t gpu_units[RELAY__MAX_GPUS];
     pthread_cond_t cv;
+    /* Finalize left while a method ran: it stays allocated for good, and
+     * its threads leave as their methods return, touching nothing. */
+    int abandoned;
+    struct relay__host *next_abandoned;
     /* Holds its constructor, methods and destructor took and have not
      * dropped: id -> count. They go when it dies. */
     relay__map_t holds;
@@ -315,6 +319,11 @@ void relay__host_shutdown(void)
     relay__host_t *h;
     RELAY__MAP_EACH(&H.hosts, h)
     {
+        /* Methods running now are asked to end (relay_ctx_cancelled):
+         * rank 0's finalize waits for them only so long. */
+        relay_ctx_t *c;
+        RELAY__LIST_EACH(&h->taken, c, relay_ctx_t, link)
+        relay__worker_flag(c, RELAY__CANCEL_KILLED);
         if (h->phase == ALIVE) set_dead(h, RELAY_ERR_SHUTDOWN, "relay is shutting down");
         if (h->phase == CONSTRUCTING) h->kill_pending = 1;
     }
@@ -325,25 +334,72 @@ int relay__host_busy(void)
     return H.threads > 0;
 }
 
-void relay__host_join(void)
+/* Actors abandoned at finalize, kept reachable on purpose (their threads
+ * may still read them) so that leak checkers do not report them. */
+static relay__host_t *abandoned_hosts;
+
+/* Leave h to the threads inside its methods; name those in report. */
+static int abandon(relay__host_t *h, char *report, size_t n)
+{
+    int count = 0;
+    size_t used = strlen(report);
+    relay_ctx_t *c;
+    RELAY__LIST_EACH(&h->taken, c, relay_ctx_t, link)
+    {
+        relay__log(RELAY__LOG_ERROR,
+                   "relay_finalize: abandoned method '%s' of actor '%s' (%#llx) still running on "
+                   "rank %d",
+                   c->name, h->cls->name, (unsigned long long)h->id, relay__g.rank);
+        if (used < n) {
+            int w = snprintf(report + used, n - used, "%s'%s' (method of actor '%s')",
+                             used ? ", " : "", c->name, h->cls->name);
+            used += w > 0 ? (size_t)w : 0;
+        }
+        count++;
+    }
+    h->abandoned = 1;
+    h->next_abandoned = abandoned_hosts;
+    abandoned_hosts = h;
+    return count;
+}
+
+int relay__host_join(char *report, size_t n)
 {
     pthread_mutex_lock(&relay__g.lock);
-    while (H.threads > 0)
+    /* Every thread leaves but those inside a method. */
+    while (H.threads > (int)H.running)
         pthread_cond_wait(&H.gone_cv, &relay__g.lock);
     /* Freeing removes from the map: take them all out first. */
-    size_t n = 0;
+    size_t k = 0;
+    int abandoned = 0;
     relay__host_t **left = malloc((H.hosts.count ? H.hosts.count : 1) * sizeof *left);
     for (size_t i = 0; left && i < H.hosts.cap; i++)
-        if (H.hosts.slots[i].key) left[n++] = H.hosts.slots[i].value;
-    for (size_t i = 0; i < n; i++)
-        host_free(left[i]);
+        if (H.hosts.slots[i].key) left[k++] = H.hosts.slots[i].value;
+    for (size_t i = 0; i < k; i++) {
+        relay__host_t *h = left[i];
+        if (h->running > 0) {
+            abandoned += abandon(h, report, n);
+        } else if (h->phase == CONSTRUCTING && h->constructing) {
+            /* Its constructor runs on a pool thread, abandoned there (and
+             * named by the pool): the actor stays for it. */
+            h->abandoned = 1;
+            h->next_abandoned = abandoned_hosts;
+            abandoned_hosts = h;
+        } else {
+            host_free(h);
+        }
+    }
     free(left);
+    /* The abandoned threads never come back to these counts. */
+    H.threads = 0;
+    H.running = 0;
     relay__map_destroy(&H.hosts);
     relay__map_init(&H.hosts);
     relay__map_destroy(&H.held); /* empty by now */
     relay__map_init(&H.held);
     H.alive = H.calls_run = 0;
     pthread_mutex_unlock(&relay__g.lock);
+    return abandoned;
 }
 
 void relay__host_stats(uint64_t *hosted_p, uint64_t *calls_run_p, uint64_t *running_p)
@@ -422,8 +478,8 @@ static void take_back(relay__host_t *h)
  * order calls were taken). Its arguments are fetched first, then it waits
  * for the calls taken before it to have entered their methods: calls
  * start in order however long their arguments take. Lock held, released
- * while the method runs. */
-static void run_method(relay__host_t *h, relay_ctx_t *c, uint64_t ticket)
+ * while the method runs. -1: finalize abandoned it meanwhile. */
+static int run_method(relay__host_t *h, relay_ctx_t *c, uint64_t ticket)
 {
     int ok = relay__ctx_fetch_args(c) == RELAY_OK;
     while (ticket != h->next_start)
@@ -434,7 +490,7 @@ static void run_method(relay__host_t *h, relay_ctx_t *c, uint64_t ticket)
     if (ok && !m) relay__ctx_failf(c, "actor class '%s' has no method '%s'", h->cls->name, c->fn);
     if (!ok || !m) {
         relay__post_done(c, -1);
-        return;
+        return 0;
     }
     h->running++;
     H.running++;
@@ -446,11 +502,13 @@ static void run_method(relay__host_t *h, relay_ctx_t *c, uint64_t ticket)
     c->seconds = relay__now() - t0;
     relay__worker_set_current(NULL);
     pthread_mutex_lock(&relay__g.lock);
+    if (h->abandoned) return -1; /* relay has gone: nothing to report to */
     h->running--;
     H.running--;
     maybe_release(h); /* the ones left may all be waiting */
     H.calls_run++;
     relay__post_done(c, rc);
+    return 0;
 }
 
 static int has_work(const void *arg)
@@ -481,7 +539,10 @@ static void *actor_main(void *arg)
         relay__list_remove(&c->link);
         relay__list_push_back(&h->taken, &c->link);
         h->inflight++;
-        run_method(h, c, h->next_take++);
+        if (run_method(h, c, h->next_take++) < 0) {
+            pthread_mutex_unlock(&relay__g.lock);
+            return NULL;
+        }
         h->inflight--;
         relay__list_remove(&c->link);
         relay__ctx_free(c);
@@ -536,6 +597,7 @@ int relay__host_construct(relay_ctx_t *c)
         c->seconds = relay__now() - t0;
         relay__worker_set_current(NULL);
         pthread_mutex_lock(&relay__g.lock);
+        if (h->abandoned) return -1; /* relay has gone: nothing to report to */
     }
     if (rc == 0 && !c->failed && !h->kill_pending && start_threads(h) != 0) {
         relay__ctx_failf(c, "no thread could be started for it on rank %d", relay__g.rank);

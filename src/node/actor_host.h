@@ -19,7 +19,8 @@
  * behind it. Returns 0, or -1 when it failed (posted, c freed). */
 int relay__host_on_create(relay_ctx_t *c);
 /* Run the constructor (on a pool thread; the lock is released around it).
- * Returns 1 when the actor lives on with c's CPUs and GPUs. */
+ * Returns 1 when the actor lives on with c's CPUs and GPUs, -1 when
+ * relay_finalize abandoned it meanwhile (nothing may be touched then). */
 int relay__host_construct(relay_ctx_t *c);
 /* A queued constructor was cancelled by rank 0 (posted by the caller). */
 void relay__host_abort(relay_ctx_t *c, const char *msg);
@@ -47,8 +48,11 @@ void relay__host_shutdown(void);
 /* Actor threads are still at work (shutdown waits for them). */
 int relay__host_busy(void);
 /* Finalize: wait for every actor thread to end, free what is left. Lock
- * not held. */
-void relay__host_join(void);
+ * not held. Threads inside a method (rank 0 no longer waits for them) are
+ * abandoned with their actor, which stays allocated and whose destructor
+ * does not run: named after what report holds already (n bytes), and
+ * counted in the return. */
+int relay__host_join(char *report, size_t n);
 /* Live actors, methods run, methods running now. */
 void relay__host_stats(uint64_t *hosted_p, uint64_t *calls_run_p, uint64_t *running_p);
 

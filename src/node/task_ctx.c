@@ -65,6 +65,13 @@ int relay_ctx_arg_ref(relay_ctx_t *ctx, size_t i, relay_ref_t *ref_p)
     return RELAY_OK;
 }
 
+static relay__ref_check_t ref_check;
+
+void relay__ctx_set_ref_check(relay__ref_check_t check)
+{
+    ref_check = check;
+}
+
 int relay_ctx_return_object(relay_ctx_t *ctx, size_t i, const void *data, size_t size,
                             const relay_ref_t *refs, size_t nrefs)
 {
@@ -82,6 +89,12 @@ int relay_ctx_return_object(relay_ctx_t *ctx, size_t i, const void *data, size_t
         if (refs[k].id == 0 || relay__id_rank(refs[k].id) >= relay__g.size ||
             relay__id_index(refs[k].id) >= RELAY_MAX_RETURNS)
             return relay__error(RELAY_ERR_INVALID_REF, "relay_ctx_return: ref %zu is invalid", k);
+    /* One this rank never made, or released and gone, is refused now: the
+     * object would hold a dangling ref. */
+    for (size_t k = 0; ref_check && k < nrefs; k++) {
+        int rc = ref_check("relay_ctx_return_object", "refs", k, refs[k].id);
+        if (rc) return rc;
+    }
     struct relay_object *o = relay__obj_copy(ctx->task_id | (unsigned)i, data, size,
                                              (const uint64_t *)refs, (uint32_t)nrefs);
     if (!o)

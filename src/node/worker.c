@@ -2,6 +2,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "batch.h"
 #include "comm.h"
@@ -343,7 +344,8 @@ static int fail_early(relay_ctx_t *c)
 }
 
 /* Lock held on entry and exit; released while the function runs. Returns
- * 1 when c's CPUs and GPUs now belong to an actor it constructed. */
+ * 1 when c's CPUs and GPUs now belong to an actor it constructed, -1 when
+ * relay_finalize abandoned it meanwhile. */
 static int run_task(relay__pool_t *p, relay_ctx_t *c)
 {
     if (c->failed || relay__ctx_fetch_args(c) != RELAY_OK) return fail_early(c);
@@ -366,7 +368,8 @@ static int run_task(relay__pool_t *p, relay_ctx_t *c)
     relay__pool_gpus_use(p, c, +1);
     if (c->kind == RELAY__KIND_ACTOR) {
         /* The constructor; if the actor lives, it keeps the resources. */
-        if (relay__host_construct(c)) return 1;
+        int kept = relay__host_construct(c);
+        if (kept) return kept;
         relay__pool_gpus_use(p, c, -1);
         return 0;
     }
@@ -378,6 +381,7 @@ static int run_task(relay__pool_t *p, relay_ctx_t *c)
     c->seconds = relay__now() - t0;
     relay__worker_set_current(NULL);
     pthread_mutex_lock(&relay__g.lock);
+    if (p->abandoned) return -1; /* relay has gone: nothing to report to */
     relay__pool_gpus_use(p, c, -1);
     atomic_fetch_add_explicit(&relay__g.tasks_executed, 1, memory_order_relaxed);
     relay__post_done(c, rc);
@@ -417,7 +421,8 @@ static void poll_for_work(relay__pool_t *p)
 
 static void *worker_main(void *arg)
 {
-    relay__pool_t *p = arg;
+    relay__slot_t *me = arg;
+    relay__pool_t *p = me->pool;
     relay__crash_thread_begin();
     pthread_mutex_lock(&relay__g.lock);
     p->starting--;
@@ -446,7 +451,10 @@ static void *worker_main(void *arg)
         if (!relay__g.shutting_down) {
             p->active++;
             kick(p); /* the next one may fit too */
+            me->running = c;
             kept = run_task(p, c);
+            if (kept < 0) break; /* abandoned: p and c are no longer ours to touch */
+            me->running = NULL;
             p->active--;
         }
         if (!kept) p->cpu_free += c->cpu;
@@ -464,6 +472,10 @@ static void *worker_main(void *arg)
         relay__ctx_free(c);
         relay__worker_maybe_ack();
     }
+    if (!p->abandoned) {
+        me->gone = 1;
+        pthread_cond_broadcast(&p->cv);
+    }
     pthread_mutex_unlock(&relay__g.lock);
     relay__crash_thread_end();
     return NULL;
@@ -472,7 +484,9 @@ static void *worker_main(void *arg)
 static int spawn(relay__pool_t *p)
 {
     if (p->nthreads >= p->max_threads) return -1;
-    if (pthread_create(&p->threads[p->nthreads], NULL, worker_main, p) != 0) return -1;
+    p->slots[p->nthreads] = (relay__slot_t){p, NULL, 0};
+    if (pthread_create(&p->threads[p->nthreads], NULL, worker_main, &p->slots[p->nthreads]) != 0)
+        return -1;
     p->nthreads++;
     p->starting++;
     return 0;
@@ -485,7 +499,10 @@ int relay__pool_start(int ncpus, int max_threads)
     p->cpu_cap = p->cpu_free = (int64_t)ncpus * RELAY__UNIT;
     p->max_threads = max_threads;
     p->threads = calloc((size_t)p->max_threads, sizeof *p->threads);
-    if (!p->threads) {
+    p->slots = calloc((size_t)p->max_threads, sizeof *p->slots);
+    if (!p->threads || !p->slots) {
+        free(p->threads);
+        free(p->slots);
         free(p);
         return relay__error(RELAY_ERR_NO_MEMORY, "relay_init: out of memory");
     }
@@ -493,6 +510,7 @@ int relay__pool_start(int ncpus, int max_threads)
     relay__list_init(&p->free_queue);
     if (relay__flow_init() != RELAY_OK) {
         free(p->threads);
+        free(p->slots);
         free(p);
         return RELAY_ERR_NO_MEMORY;
     }
@@ -512,20 +530,67 @@ int relay__pool_start(int ncpus, int max_threads)
     return rc;
 }
 
-void relay__pool_join(void)
+/* Pools whose threads were abandoned at finalize: kept reachable on
+ * purpose (their threads may still use them), so that leak checkers do
+ * not report them; they go with the process. */
+static relay__pool_t *abandoned_pools[8];
+
+/* Name the tasks still running in report; their threads are left to run
+ * (detached), the pool with them. Lock held. */
+static int abandon(relay__pool_t *p, char *report, size_t n)
+{
+    int count = 0;
+    size_t used = strlen(report);
+    for (int i = 0; i < p->nthreads; i++) {
+        relay_ctx_t *c = p->slots[i].running;
+        if (!c) continue;
+        relay__log(RELAY__LOG_ERROR,
+                   "relay_finalize: abandoned task '%s' (function '%s') still running on rank %d",
+                   c->name, c->fn, relay__g.rank);
+        if (used < n) {
+            int w = snprintf(report + used, n - used, "%s'%s' (function '%s')", used ? ", " : "",
+                             c->name, c->fn);
+            used += w > 0 ? (size_t)w : 0;
+        }
+        pthread_detach(p->threads[i]);
+        count++;
+    }
+    p->abandoned = 1;
+    for (size_t k = 0; k < sizeof abandoned_pools / sizeof *abandoned_pools; k++)
+        if (!abandoned_pools[k]) {
+            abandoned_pools[k] = p;
+            break;
+        }
+    return count;
+}
+
+int relay__pool_join(char *report, size_t n)
 {
     relay__pool_t *p = relay__g.pool;
-    if (!p) return;
-    pthread_mutex_lock(&relay__g.lock);
-    p->stop = 1;
-    pthread_cond_broadcast(&p->cv);
-    pthread_cond_broadcast(&p->resume_cv);
-    int n = p->nthreads;
-    pthread_mutex_unlock(&relay__g.lock);
-    /* Threads started after this point (none: stop is set) would be missed. */
-    for (int i = 0; i < n; i++)
-        pthread_join(p->threads[i], NULL);
-    relay__host_join();
+    if (n) report[0] = '\0';
+    int abandoned = 0;
+    if (p) {
+        pthread_mutex_lock(&relay__g.lock);
+        p->stop = 1;
+        pthread_cond_broadcast(&p->cv);
+        pthread_cond_broadcast(&p->resume_cv);
+        /* Every thread leaves but those inside a task, which (after EXIT)
+         * rank 0 no longer waits for. */
+        for (;;) {
+            int left = 0;
+            for (int i = 0; i < p->nthreads; i++)
+                left += !p->slots[i].gone && !p->slots[i].running;
+            if (!left) break;
+            pthread_cond_wait(&p->cv, &relay__g.lock);
+        }
+        if (p->active > 0) abandoned = abandon(p, report, n);
+        int nthreads = p->nthreads;
+        pthread_mutex_unlock(&relay__g.lock);
+        for (int i = 0; i < nthreads; i++)
+            if (!abandoned || p->slots[i].gone) pthread_join(p->threads[i], NULL);
+    }
+    abandoned += relay__host_join(report, n);
+    if (!p) return abandoned;
     relay_ctx_t *c;
     pthread_mutex_lock(&relay__g.lock); /* the runtime thread still runs */
     RELAY__LIST_EACH(&p->queue, c, relay_ctx_t, link) relay__ctx_free(c);
@@ -534,10 +599,13 @@ void relay__pool_join(void)
     relay__flow_destroy();
     relay__g.pool = NULL;
     pthread_mutex_unlock(&relay__g.lock);
+    if (p->abandoned) return abandoned; /* its threads may still read it */
     pthread_cond_destroy(&p->cv);
     pthread_cond_destroy(&p->resume_cv);
     free(p->threads);
+    free(p->slots);
     free(p);
+    return abandoned;
 }
 
 static relay_ctx_t *take_from(relay__pool_t *p, relay__list_t *q, uint64_t task_id)
@@ -878,6 +946,11 @@ void relay__pool_shutdown(void)
             relay__ctx_free(c);
         }
         relay__flow_drop_waiting();
+        /* Running ones are asked to end (relay_ctx_cancelled says 1; their
+         * gets fail with RELAY_ERR_SHUTDOWN already): rank 0's finalize
+         * waits for them only finalize_timeout. */
+        for (int i = 0; i < p->nthreads; i++)
+            if (p->slots[i].running) relay__worker_flag(p->slots[i].running, RELAY__CANCEL_KILLED);
         pthread_cond_broadcast(&p->cv);
         pthread_cond_broadcast(&p->resume_cv);
     }

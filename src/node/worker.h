@@ -23,7 +23,11 @@ typedef struct relay__wait {
 } relay__wait_t;
 
 int relay__pool_start(int ncpus, int max_threads); /* lock not held */
-void relay__pool_join(void);                       /* after EXIT: waits for the threads */
+/* After EXIT: waits for the threads, except those still running a task
+ * (rank 0 gave up waiting for them): those are abandoned, named in report
+ * (n bytes), and left to run; the pool stays allocated for them. Returns
+ * how many tasks and actor methods were abandoned. */
+int relay__pool_join(char *report, size_t n);
 /* Running, blocked and thread counts, and resources (lock held). */
 void relay__pool_stats(uint64_t *running_p, uint64_t *blocked_p, uint64_t *threads_p);
 
@@ -57,6 +61,11 @@ void relay__worker_flag(relay_ctx_t *ctx, int bits);
 void relay__worker_wait_cv(relay_ctx_t *ctx, pthread_cond_t *cv);
 /* Releases made inside a task go out with its completion. Lock held. */
 void relay__worker_defer_releases(relay_ctx_t *ctx, const uint64_t *ids, size_t n);
+
+/* How relay_ctx_return_object checks the refs it is given (the client's
+ * relay__check_ref_use, set at init: this part cannot call it). */
+typedef int (*relay__ref_check_t)(const char *call, const char *what, size_t index, uint64_t id);
+void relay__ctx_set_ref_check(relay__ref_check_t check);
 
 void relay__worker_on_task(int src, relay__rbuf_t *r);
 void relay__worker_on_cancel(int src, relay__rbuf_t *r);

@@ -96,7 +96,20 @@ typedef struct relay__pool {
     int64_t gpu_used[RELAY__MAX_GPUS];
     pthread_cond_t cv, resume_cv;
     pthread_t *threads;
+    /* [max_threads]: what each thread runs (NULL: none), for finalize to
+     * flag and, when it must, abandon; and whether it has left. */
+    struct relay__slot *slots;
+    /* relay_finalize left while tasks still ran: the pool, their threads
+     * and contexts stay allocated for good; a thread whose task returns
+     * sees this and leaves without touching anything else. */
+    int abandoned;
 } relay__pool_t;
+
+typedef struct relay__slot {
+    relay__pool_t *pool;
+    relay_ctx_t *running;
+    int gone;
+} relay__slot_t;
 
 void relay__ctx_free(relay_ctx_t *c);
 /* Fill a's object from what d says of it: inline bytes, an object of this
