@@ -218,6 +218,8 @@ static void check_bad_config(int *argc, char ***argv)
         {"RELAY_SPILL_KEEP", "yes"},
         {"RELAY_SPILL_MAX", "abc"},
         {"RELAY_SPILL_MAX", "-5"},
+        {"RELAY_SPILL_CLEAN", "2"},
+        {"RELAY_SPILL_CLEAN", "yes"},
         {"RELAY_NODES", ""},
         {"RELAY_NODES", "Rank"},
         {"RELAY_NODES", "1"},
@@ -256,6 +258,7 @@ static void check_bad_config(int *argc, char ***argv)
         {{.field_mask = RELAY_CONFIG_SPILL_DIR, .spill_dir = "/nonexistent/relay-spill"},
          "/nonexistent/relay-spill"},
         {{.field_mask = RELAY_CONFIG_SPILL_KEEP, .spill_keep = 2}, "spill_keep"},
+        {{.field_mask = RELAY_CONFIG_SPILL_CLEAN, .spill_clean = -1}, "spill_clean"},
     };
     for (size_t i = 0; i < sizeof bad_fields / sizeof bad_fields[0]; i++) {
         int rc = relay_init(argc, argv, &bad_fields[i].cfg);
