@@ -14,8 +14,7 @@ static relay__spill_name_t name(const char *host, long long pid, const char *job
     return s;
 }
 
-static void round_trip(const char *host, long long pid, const char *job, int rank,
-                       const char *want)
+static void round_trip(const char *host, long long pid, const char *job, int rank, const char *want)
 {
     relay__spill_name_t s = name(host, pid, job, rank), back;
     char file[256];

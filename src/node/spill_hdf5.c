@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -347,24 +346,30 @@ uint64_t relay__spill_bytes(void)
     return atomic_load(&F.bytes);
 }
 
-/* The HDF5 file on the descriptor relay made. Format 1.8 or later:
- * attributes over 64 KiB (the refs of an object with thousands) then go to
- * dense storage instead of failing. HDF5's own lock is left out where it
- * can be: relay holds one on the file (HDF5 takes the same kind, flock,
- * and two on one file conflict even within a process); without the
- * setting HDF5's lock stands in for relay's. */
+/* The HDF5 file at the path relay made. Format 1.8 or later: attributes
+ * over 64 KiB (the refs of an object with thousands) then go to dense
+ * storage instead of failing. HDF5's own locking stays as the program has
+ * it: HDF5 refuses a second open of a file whose locking differs (a
+ * program reading the spill file while relay writes it). */
 static hid_t create_hdf5(void)
 {
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     if (fapl < 0) return H5I_INVALID_HID;
     H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST);
-#if H5_VERSION_GE(1, 10, 7)
-    if (H5Pset_file_locking(fapl, 0, 1) >= 0 && flock(F.fd, LOCK_EX | LOCK_NB) != 0)
-        relay__log(RELAY__LOG_DEBUG, "spill: no lock on %s: %s", F.path, strerror(errno));
-#endif
     hid_t f = H5Fcreate(F.path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     H5Pclose(fapl);
     return f;
+}
+
+/* relay's lock on its file, held while the rank lives: an open file
+ * description lock, which leaves HDF5's flock alone on local file systems
+ * (where a file system cannot have both, HDF5's lock stands in). */
+static void lock_spill_file(void)
+{
+    struct flock l = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+    if (fcntl(F.fd, F_OFD_SETLK, &l) != 0)
+        relay__log(RELAY__LOG_DEBUG, "spill: no lock of relay's on %s: %s", F.path,
+                   strerror(errno));
 }
 
 /* The rank's file, created at the first write (again after a failed
@@ -387,6 +392,8 @@ static hid_t spill_file(char *why, size_t n)
     if (F.file < 0) {
         snprintf(why, n, "HDF5 cannot create it");
         close_spill_file(0); /* relay made it: nothing of it stays */
+    } else {
+        lock_spill_file();
     }
     return F.file;
 }

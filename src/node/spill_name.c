@@ -126,18 +126,26 @@ static int gone(long long pid)
     return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
 }
 
-/* Remove path when nobody holds a lock on it; the lock taken here keeps a
- * starting writer out meanwhile. 1 when removed. */
+/* Whether anybody holds a lock on fd's file: relay's (an open file
+ * description lock) or HDF5's (flock, while a program has it open where
+ * HDF5 locks files). 1 when provably nobody. */
+static int unlocked(int fd)
+{
+    struct flock l = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+    if (fcntl(fd, F_OFD_GETLK, &l) != 0 || l.l_type != F_UNLCK) return 0;
+    return flock(fd, LOCK_EX | LOCK_NB) == 0;
+}
+
+/* Remove path when nobody holds a lock on it. 1 when removed. */
 static int remove_unlocked(const char *path, const struct stat *seen)
 {
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) return 0;
     struct stat st;
     int removed = 0;
-    /* The very file looked at, and nobody's: its writer keeps a lock while
-     * it lives (so does HDF5 while a file is open, where it locks). */
+    /* The very file looked at, and nobody's. */
     if (fstat(fd, &st) == 0 && st.st_ino == seen->st_ino && st.st_dev == seen->st_dev &&
-        flock(fd, LOCK_EX | LOCK_NB) == 0)
+        unlocked(fd))
         removed = unlink(path) == 0;
     close(fd);
     return removed;
