@@ -233,10 +233,11 @@ typedef struct relay_config {
      * every rank). Default $TMPDIR, else /tmp. It must exist and be
      * writable: relay_init checks. A file already at that path is never
      * overwritten. When the disk is full (or the quota reached) a spill
-     * fails, the object stays in memory (stats: spill_failures), a file
-     * relay could not start is removed, and later spills try again, so
-     * spilling resumes once there is space. While it lives, each rank
-     * holds a lock (flock) on its file.
+     * fails, the object stays in memory (stats: spill_failures counts
+     * each failed try), a file relay could not start is removed, and the
+     * store tries again at most once a second, so spilling resumes once
+     * there is space. While it lives, each rank
+     * holds a lock on its file (an fcntl open file description lock).
      * On a shared file system (NFS, Lustre, GPFS) ranks of every host can
      * share the directory: the names differ by host and process. A
      * node-local directory ($TMPDIR on most clusters) is faster and is
