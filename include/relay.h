@@ -195,6 +195,7 @@ enum {
     RELAY_CONFIG_SPILL_MAX = 1u << 13,
     RELAY_CONFIG_CRASH_REPORT = 1u << 14,
     RELAY_CONFIG_FINALIZE_TIMEOUT = 1u << 15,
+    RELAY_CONFIG_SPILL_CLEAN = 1u << 16,
 };
 
 typedef struct relay_config {
@@ -249,14 +250,28 @@ typedef struct relay_config {
      * its ranks. 0 writes every large object out. Each rank may have its
      * own. */
     size_t store_budget;
-    /* RELAY_SPILL_DIR: directory of the spill files (one HDF5 file per
-     * rank, relay-<job>-<rank>.h5, <job> being Slurm's job.step and rank
-     * 0's pid, or rank 0's start time and pid). Default $TMPDIR, else
-     * /tmp. It must exist and be writable: relay_init checks. A file
-     * already at that path is never overwritten. */
+    /* RELAY_SPILL_DIR: directory of the spill files, one HDF5 file per
+     * rank that spills, made at its first spill:
+     *   relay-<host>-<pid>-<job>-<rank>.h5
+     * host and pid: the machine and process that write it; <job>: Slurm's
+     * job.step, else rank 0's start time, then rank 0's pid (the same on
+     * every rank). Default $TMPDIR, else /tmp. It must exist and be
+     * writable: relay_init checks. A file already at that path is never
+     * overwritten. When the disk is full (or the quota reached) a spill
+     * fails, the object stays in memory (stats: spill_failures counts
+     * each failed try), a file relay could not start is removed, and the
+     * store tries again at most once a second, so spilling resumes once
+     * there is space. While it lives, each rank
+     * holds a lock on its file (an fcntl open file description lock).
+     * On a shared file system (NFS, Lustre, GPFS) ranks of every host can
+     * share the directory: the names differ by host and process. A
+     * node-local directory ($TMPDIR on most clusters) is faster and is
+     * cleaned with the job. */
     const char *spill_dir;
-    /* RELAY_SPILL_KEEP (0/1): leave the spill files at relay_finalize
-     * (default 0: removed). */
+    /* RELAY_SPILL_KEEP (0/1): leave the spill files at relay_finalize,
+     * made read-only (default 0: removed). relay never removes a
+     * read-only spill file, RELAY_SPILL_CLEAN included: remove kept files
+     * yourself. */
     int spill_keep;
     /* RELAY_SPILL_MAX: most bytes a rank's spill file may hold; a spill
      * that would go beyond fails like a full disk (the object stays in
@@ -279,6 +294,18 @@ typedef struct relay_config {
      * it abandons them: see relay_finalize. Default 10; 0..1e6 (0: do not
      * wait for running work at all). Read on rank 0 only. */
     double finalize_timeout;
+    /* RELAY_SPILL_CLEAN (0/1): at relay_init the first rank of each host
+     * looks in the spill directory for relay-*.h5 files of other runs.
+     * 1 (default): it removes those that are provably stale: written on
+     * this host (the name says so) by a process that is gone, with no lock
+     * held on them and not read-only (kept), and logs how many (info
+     * level). 0: it removes nothing. Either way it warns once per host of
+     * the others ("N spill files (X MiB) from other runs in DIR"): files of
+     * runs still going, of other hosts (their processes cannot be seen:
+     * never removed, even on a shared file system), kept ones, and names
+     * of older relay versions. Remove those only when no relay job uses
+     * the directory. */
+    int spill_clean;
 } relay_config_t;
 
 /* Register a remote function under a name, on every rank (the same binary

@@ -20,6 +20,7 @@
  *
  * Each run spills into a directory of its own (made by rank 0), which the
  * test checks is empty again after relay_finalize. */
+#include <ctype.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -599,14 +600,20 @@ static void try_dir(int *argc, char ***argv, const char *where, int on_rank, con
 #define OCCUPIED "not relay's: leave me alone"
 
 /* Put a file of someone else's where rank 0's spill file will go (the
- * name Slurm's job and step and rank 0's pid give it). */
+ * name its host and pid, Slurm's job and step and rank 0's pid give it:
+ * relay-<host>-<pid>-<job>.<step>-<pid of rank 0>-<rank>.h5). */
 static void occupy_path(char *path, size_t n)
 {
     setenv("SLURM_JOB_ID", "4242", 1);
     setenv("SLURM_STEP_ID", "7", 1);
     long long pid = (long long)getpid();
     MPI_Bcast(&pid, 1, MPI_LONG_LONG, 0, MPI_COMM_WORLD);
-    snprintf(path, n, "%s/relay-4242.7-%lld-0.h5", dir, pid);
+    char host[256] = "";
+    gethostname(host, sizeof host);
+    host[63] = '\0';
+    for (char *c = host; *c; c++)
+        if (!isalnum((unsigned char)*c) && !strchr("._-", *c)) *c = '_';
+    snprintf(path, n, "%s/relay-%s-%lld-4242.7-%lld-0.h5", dir, host, pid, pid);
     if (world_rank != 0) return;
     FILE *f = fopen(path, "w");
     CHECK(f != NULL);

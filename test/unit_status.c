@@ -220,6 +220,8 @@ static void check_bad_config(int *argc, char ***argv)
         {"RELAY_SPILL_MAX", "-5"},
         {"RELAY_CRASH_REPORT", "2"},
         {"RELAY_CRASH_REPORT", "on"},
+        {"RELAY_SPILL_CLEAN", "2"},
+        {"RELAY_SPILL_CLEAN", "yes"},
         {"RELAY_NODES", ""},
         {"RELAY_NODES", "Rank"},
         {"RELAY_NODES", "1"},
@@ -259,6 +261,7 @@ static void check_bad_config(int *argc, char ***argv)
          "/nonexistent/relay-spill"},
         {{.field_mask = RELAY_CONFIG_SPILL_KEEP, .spill_keep = 2}, "spill_keep"},
         {{.field_mask = RELAY_CONFIG_CRASH_REPORT, .crash_report = -1}, "crash_report"},
+        {{.field_mask = RELAY_CONFIG_SPILL_CLEAN, .spill_clean = -1}, "spill_clean"},
     };
     for (size_t i = 0; i < sizeof bad_fields / sizeof bad_fields[0]; i++) {
         int rc = relay_init(argc, argv, &bad_fields[i].cfg);

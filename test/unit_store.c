@@ -32,8 +32,8 @@ static void unlock(void)
 
 static void store_open(uint64_t budget)
 {
-    char job[32];
-    snprintf(job, sizeof job, "unit%d", ++scenario_no);
+    char job[32]; /* <stamp>-<pid of rank 0>, as spill file names need */
+    snprintf(job, sizeof job, "unit%d-%d", ++scenario_no, (int)getpid());
     CHECK_OK(relay__spill_init(dir, "spill_dir", job, 0, 0, 0));
     CHECK_OK(relay__store_init(budget));
 }

@@ -132,18 +132,21 @@ static int resources_setup(int hosts_workers, const relay__offer_t *offer)
 }
 
 /* A name for this job's spill files, the same on every rank: Slurm's job
- * and step when there are, then rank 0's start time and process id (two
- * runs in one allocation differ). Collective. */
+ * and step when there are, else rank 0's start time; then rank 0's
+ * process id (two runs in one allocation differ). No '-' in the first
+ * part: spill file names are read from the right. Collective. */
 static void job_name(char *buf, size_t n)
 {
-    char name[64] = "";
+    char name[RELAY__SPILL_JOB_MAX] = "";
     if (relay__g.rank == 0) {
         const char *job = getenv("SLURM_JOB_ID"), *step = getenv("SLURM_STEP_ID");
+        char stamp[48];
         if (job && *job)
-            snprintf(name, sizeof name, "%.20s.%.10s-%lld", job, step && *step ? step : "0",
-                     (long long)getpid());
+            snprintf(stamp, sizeof stamp, "%.20s.%.10s", job, step && *step ? step : "0");
         else
-            snprintf(name, sizeof name, "%lld-%lld", (long long)time(NULL), (long long)getpid());
+            snprintf(stamp, sizeof stamp, "%lld", (long long)time(NULL));
+        relay__spill_token(name, 40, stamp);
+        snprintf(name + strlen(name), sizeof name - strlen(name), "-%lld", (long long)getpid());
     }
     MPI_Bcast(name, (int)sizeof name, MPI_CHAR, 0, relay__g.comm);
     name[sizeof name - 1] = '\0';
@@ -203,7 +206,7 @@ static uint64_t default_budget(void)
 /* The store and its spill file. Collective (the job name, and whether every rank can spill). */
 static int store_setup(void)
 {
-    char job[64];
+    char job[RELAY__SPILL_JOB_MAX];
     job_name(job, sizeof job);
     uint64_t budget =
         relay__g.cfg.store_budget == SIZE_MAX ? default_budget() : relay__g.cfg.store_budget;
@@ -218,6 +221,13 @@ static int store_setup(void)
     if (!all)
         return relay__error(RELAY_ERR_CONFIG, "relay_init: another rank cannot use its spill "
                                               "directory");
+    /* Leftovers of ended runs: looked for once per host. */
+    int host_rank = 0;
+    MPI_Comm_rank(relay__g.host, &host_rank);
+    if (host_rank == 0) {
+        relay__spill_clean_t found;
+        relay__spill_clean(relay__g.cfg.spill_dir, job, relay__g.cfg.spill_clean, &found);
+    }
     return relay__store_init(budget);
 }
 

@@ -15,10 +15,12 @@
 struct relay_object;
 
 /* Check dir (writable: a file can be made in it) and remember where the
- * rank's file goes. CONFIG naming `what` and dir when it cannot be used. */
+ * rank's file goes: relay__spill_name_make of this host, this process and
+ * job. CONFIG naming `what` and dir when it cannot be used. */
 int relay__spill_init(const char *dir, const char *what, const char *job, int rank,
                       uint64_t max_bytes, int keep);
-/* Close the file, and remove it unless kept. */
+/* Close the file, and remove it unless kept (a kept file is left
+ * read-only: relay never removes it). */
 void relay__spill_fini(void);
 
 /* Write o (its bytes at data, which may be the caller's buffer) as a
@@ -37,5 +39,48 @@ const char *relay__spill_path(void);
 
 /* relay_object_save: o as dataset name in the file at path. */
 int relay__spill_save(const struct relay_object *o, const char *path, const char *name);
+
+/* ---- Names of spill files, and the leftovers of ended runs ------------- */
+
+/* A spill file's name says who wrote it, so that a later run on the same
+ * host can tell whether it is still in use:
+ *   relay-<host>-<pid>-<stamp>-<pid0>-<rank>.h5
+ * host and pid: the machine and process that write it; <stamp>-<pid0>:
+ * the job (Slurm's job.step, else rank 0's start time; then rank 0's pid),
+ * the same on every rank; rank: the writer's. Only host may contain '-':
+ * the name is read from the right. */
+#define RELAY__SPILL_HOST_MAX 64
+#define RELAY__SPILL_JOB_MAX 64
+typedef struct relay__spill_name {
+    char host[RELAY__SPILL_HOST_MAX];
+    long long pid;
+    char job[RELAY__SPILL_JOB_MAX]; /* <stamp>-<pid0> */
+    int rank;
+} relay__spill_name_t;
+
+/* The file name (no directory) of s into buf; -1 when it does not fit or
+ * a part is not of the form above. */
+int relay__spill_name_make(char *buf, size_t n, const relay__spill_name_t *s);
+/* Read a file name (no directory) made by relay__spill_name_make; -1 for
+ * any other name (older relays' relay-<job>-<rank>.h5 among them). */
+int relay__spill_name_parse(const char *file, relay__spill_name_t *out);
+/* This host's name as spill file names carry it: characters other than
+ * letters, digits, '.', '-' and '_' become '_'. */
+void relay__spill_hostname(char *buf, size_t n);
+/* Letters, digits, '.' and '_' of s into buf, any other character as '_'
+ * (a job stamp: no '-'). */
+void relay__spill_token(char *buf, size_t n, const char *s);
+
+/* What relay__spill_clean found in a spill directory. */
+typedef struct relay__spill_clean {
+    unsigned removed, others; /* stale ones removed; others left */
+    uint64_t removed_bytes, other_bytes;
+} relay__spill_clean_t;
+
+/* Look through dir for relay-*.h5 files that are not job's. Provably
+ * stale ones (written on this host by a process that is gone, holding no
+ * lock, not kept read-only) are removed when remove is set; the others are
+ * counted. One log line for each kind found. */
+void relay__spill_clean(const char *dir, const char *job, int remove, relay__spill_clean_t *out);
 
 #endif

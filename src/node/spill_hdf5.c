@@ -23,14 +23,22 @@
 #define ATTR_REFS "relay_refs"
 #define OPAQUE_TAG "relay object bytes"
 
+/* Space a new HDF5 file must find before HDF5 is asked to make it: HDF5
+ * 1.10 leaks memory (and prints "infinite loop closing library" at exit)
+ * when H5Fcreate fails to write the superblock. Its first writes take a
+ * few KiB. */
+#define CREATE_ROOM ((off_t)64 << 10)
+
 static struct {
     pthread_mutex_t lock; /* every HDF5 call of relay */
     char path[4096];
     hid_t file;             /* H5I_INVALID_HID until the first write */
+    int fd;                 /* the file relay made, locked while it lives; -1 */
     _Atomic uint64_t bytes; /* of the datasets in the file (read without the lock) */
+    uint64_t count;         /* datasets in the file */
     uint64_t max_bytes;
-    int keep, inited;
-} F = {.lock = PTHREAD_MUTEX_INITIALIZER, .file = H5I_INVALID_HID};
+    int keep, inited, warned;
+} F = {.lock = PTHREAD_MUTEX_INITIALIZER, .file = H5I_INVALID_HID, .fd = -1};
 
 /* ---------------------------------------------------------------------- */
 /* HDF5 helpers (lock held)                                                 */
@@ -226,12 +234,34 @@ static int write_dataset(hid_t loc, const char *name, const struct relay_object 
         uint64_t sum = relay__cksum_final(&c);
         rc = put_attr(d, ATTR_SUM, &sum, 1);
     }
-    if (d >= 0) H5Dclose(d);
+    /* Closing writes what HDF5 still buffers: a failure there is the
+     * write's (the id is gone either way). */
+    if (d >= 0 && H5Dclose(d) < 0) rc = -1;
     if (dcpl >= 0) H5Pclose(dcpl);
     H5Sclose(space);
     if (close_type) H5Tclose(type);
     if (rc && d >= 0) H5Ldelete(loc, name, H5P_DEFAULT);
     return rc;
+}
+
+/* Make path, a new file (never over one that exists), and check it can
+ * take HDF5's first writes. Returns the open descriptor (the caller
+ * removes the file if what follows fails), or -1 with errno set. */
+static int new_file(const char *path, mode_t mode)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    if (fd < 0) return -1;
+    int err = posix_fallocate(fd, 0, CREATE_ROOM);
+    /* Only a lack of space counts: a file system without fallocate
+     * (EOPNOTSUPP, EINVAL) says nothing about it. */
+    if (err == ENOSPC || err == EDQUOT || err == EFBIG || (err == 0 && ftruncate(fd, 0) != 0)) {
+        if (err == 0) err = errno;
+        close(fd);
+        unlink(path);
+        errno = err;
+        return -1;
+    }
+    return fd;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -255,27 +285,53 @@ int relay__spill_init(const char *dir, const char *what, const char *job, int ra
                             strerror(errno));
     close(fd);
     unlink(probe);
+    relay__spill_name_t name = {.pid = (long long)getpid(), .rank = rank};
+    relay__spill_hostname(name.host, sizeof name.host);
+    snprintf(name.job, sizeof name.job, "%s", job);
+    char file[256];
+    if (relay__spill_name_make(file, sizeof file, &name) != 0)
+        return relay__error(RELAY_ERR_INTERNAL, "spill: no file name for host '%s', job '%s'",
+                            name.host, job);
     pthread_mutex_lock(&F.lock);
-    snprintf(F.path, sizeof F.path, "%s/relay-%s-%d.h5", dir, job, rank);
+    snprintf(F.path, sizeof F.path, "%s/%s", dir, file);
     F.file = H5I_INVALID_HID;
+    F.fd = -1;
     atomic_store(&F.bytes, 0);
+    F.count = 0;
     F.max_bytes = max_bytes;
     F.keep = keep;
+    F.warned = 0;
     F.inited = 1;
     pthread_mutex_unlock(&F.lock);
     return RELAY_OK;
+}
+
+/* Close the rank's file; remove it unless keep (then left read-only,
+ * which tells later runs it was kept). Lock held. */
+static void close_spill_file(int keep)
+{
+    if (F.file >= 0 && H5Fclose(F.file) < 0)
+        relay__log(RELAY__LOG_WARN, "spill: closing %s failed%s", F.path,
+                   keep ? ": the kept file may be incomplete" : "");
+    if (F.file >= 0 || F.fd >= 0) {
+        if (!keep)
+            unlink(F.path);
+        else if (chmod(F.path, 0400) != 0)
+            relay__log(RELAY__LOG_WARN, "spill: cannot make kept %s read-only: %s", F.path,
+                       strerror(errno));
+    }
+    if (F.fd >= 0) close(F.fd); /* its lock goes with it */
+    F.file = H5I_INVALID_HID;
+    F.fd = -1;
+    atomic_store(&F.bytes, 0);
+    F.count = 0;
 }
 
 void relay__spill_fini(void)
 {
     hush_t h;
     lock_hdf5(&h);
-    if (F.file >= 0) {
-        H5Fclose(F.file);
-        if (!F.keep) unlink(F.path);
-    }
-    F.file = H5I_INVALID_HID;
-    atomic_store(&F.bytes, 0);
+    close_spill_file(F.keep);
     F.inited = 0;
     unlock_hdf5(&h);
 }
@@ -290,20 +346,55 @@ uint64_t relay__spill_bytes(void)
     return atomic_load(&F.bytes);
 }
 
-/* The rank's file, created at the first write: never over another file
- * (a kept one, another job's). Format 1.8 or later: attributes over 64 KiB
- * (the refs of an object with thousands) then go to dense storage instead
- * of failing. Lock held. */
-static hid_t spill_file(void)
+/* The HDF5 file at the path relay made. Format 1.8 or later: attributes
+ * over 64 KiB (the refs of an object with thousands) then go to dense
+ * storage instead of failing. HDF5's own locking stays as the program has
+ * it: HDF5 refuses a second open of a file whose locking differs (a
+ * program reading the spill file while relay writes it). */
+static hid_t create_hdf5(void)
+{
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0) return H5I_INVALID_HID;
+    H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST);
+    hid_t f = H5Fcreate(F.path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
+    return f;
+}
+
+/* relay's lock on its file, held while the rank lives: an open file
+ * description lock, which leaves HDF5's flock alone on local file systems
+ * (where a file system cannot have both, HDF5's lock stands in). */
+static void lock_spill_file(void)
+{
+    struct flock l = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+    if (fcntl(F.fd, F_OFD_SETLK, &l) != 0)
+        relay__log(RELAY__LOG_DEBUG, "spill: no lock of relay's on %s: %s", F.path,
+                   strerror(errno));
+}
+
+/* The rank's file, created at the first write (again after a failed
+ * first write): never over another file (a kept one, another job's). The
+ * descriptor relay opens stays open, with a lock that tells later runs the
+ * file is in use. -1 with the reason in why. Lock held. */
+static hid_t spill_file(char *why, size_t n)
 {
     if (F.file >= 0) return F.file;
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    if (fapl >= 0) H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST);
-    F.file = fapl < 0 ? -1 : H5Fcreate(F.path, H5F_ACC_EXCL, H5P_DEFAULT, fapl);
-    if (fapl >= 0) H5Pclose(fapl);
-    if (F.file < 0 && access(F.path, F_OK) == 0)
-        relay__log(RELAY__LOG_WARN, "spill: %s exists already (another run's?): not touched",
-                   F.path);
+    F.fd = new_file(F.path, 0600);
+    if (F.fd < 0) {
+        int err = errno;
+        snprintf(why, n, "%s", strerror(err));
+        if (err == EEXIST && !F.warned++)
+            relay__log(RELAY__LOG_WARN, "spill: %s exists already (another run's?): not touched",
+                       F.path);
+        return H5I_INVALID_HID;
+    }
+    F.file = create_hdf5();
+    if (F.file < 0) {
+        snprintf(why, n, "HDF5 cannot create it");
+        close_spill_file(0); /* relay made it: nothing of it stays */
+    } else {
+        lock_spill_file();
+    }
     return F.file;
 }
 
@@ -311,13 +402,36 @@ static hid_t spill_file(void)
 /* Objects                                                                  */
 /* ---------------------------------------------------------------------- */
 
-int relay__spill_write(const struct relay_object *o, const void *data)
+/* Write o into the rank's file: 0, or -1 with the reason in why. Lock
+ * held. */
+static int write_object(const struct relay_object *o, const void *data, char *why, size_t n)
 {
     char name[32];
     dataset_name(o->id, name, sizeof name);
+    if (spill_file(why, n) < 0) return -1;
+    if (write_dataset(F.file, name, o, data, 1, H5P_DEFAULT) != 0) {
+        snprintf(why, n, "the write failed (disk full?)");
+    } else if (H5Fflush(F.file, H5F_SCOPE_LOCAL) < 0) { /* its metadata must be there too */
+        H5Ldelete(F.file, name, H5P_DEFAULT);
+        snprintf(why, n, "the flush after it failed (disk full?)");
+    } else {
+        return 0;
+    }
+    /* A file that holds nothing goes (the space it took comes back): the
+     * next spill makes it again. */
+    if (F.count == 0) {
+        close_spill_file(0);
+        snprintf(why + strlen(why), n - strlen(why), "; the file was removed until the next spill");
+    }
+    return -1;
+}
+
+int relay__spill_write(const struct relay_object *o, const void *data)
+{
     hush_t h;
     lock_hdf5(&h);
     int rc = RELAY_OK;
+    char why[200] = "";
     uint64_t used = atomic_load(&F.bytes);
     if (!F.inited) {
         rc = relay__error(RELAY_ERR_IO, "spill: no spill file (relay is not initialized)");
@@ -327,15 +441,12 @@ int relay__spill_write(const struct relay_object *o, const void *data)
                           "%llu bytes",
                           (unsigned long long)o->id, o->size, F.path,
                           (unsigned long long)F.max_bytes);
-    } else if (spill_file() < 0 || write_dataset(F.file, name, o, data, 1, H5P_DEFAULT) != 0) {
-        rc = relay__error(RELAY_ERR_IO, "spill: cannot write object %#llx (%zu bytes) to %s",
-                          (unsigned long long)o->id, o->size, F.path);
-    } else if (H5Fflush(F.file, H5F_SCOPE_LOCAL) < 0) { /* its metadata must be there too */
-        H5Ldelete(F.file, name, H5P_DEFAULT);
-        rc = relay__error(RELAY_ERR_IO, "spill: cannot flush %s after writing object %#llx", F.path,
-                          (unsigned long long)o->id);
+    } else if (write_object(o, data, why, sizeof why) != 0) {
+        rc = relay__error(RELAY_ERR_IO, "spill: cannot write object %#llx (%zu bytes) to %s: %s",
+                          (unsigned long long)o->id, o->size, F.path, why);
     } else {
         atomic_fetch_add(&F.bytes, o->size);
+        F.count++;
     }
     unlock_hdf5(&h);
     return rc;
@@ -407,6 +518,7 @@ void relay__spill_delete(uint64_t id, uint64_t size)
         H5Ldelete(F.file, name, H5P_DEFAULT) >= 0) {
         uint64_t used = atomic_load(&F.bytes);
         atomic_store(&F.bytes, size <= used ? used - size : 0);
+        if (F.count) F.count--;
     }
     unlock_hdf5(&h);
 }
@@ -447,14 +559,30 @@ int relay__spill_save(const struct relay_object *o, const char *path, const char
     hush_t h;
     lock_hdf5(&h);
     int rc = RELAY_OK;
+    hid_t f = H5I_INVALID_HID;
+    /* A file relay makes is made first without HDF5 (and goes again if the
+     * save fails): a path that cannot take one never reaches HDF5. */
+    int made = 0;
+    char why[160] = "";
     struct stat st;
-    hid_t f = stat(path, &st) == 0 ? H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT)
-                                   : H5Fcreate(path, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
+    if (stat(path, &st) == 0) {
+        f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+        if (f < 0) snprintf(why, sizeof why, "cannot open HDF5 file");
+    } else {
+        int fd = new_file(path, 0666);
+        if (fd < 0) {
+            snprintf(why, sizeof why, "cannot create HDF5 file: %s", strerror(errno));
+        } else {
+            made = 1;
+            close(fd);
+            f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+            if (f < 0) snprintf(why, sizeof why, "cannot create HDF5 file");
+        }
+    }
     hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
     if (lcpl >= 0) H5Pset_create_intermediate_group(lcpl, 1);
     if (f < 0) {
-        rc = relay__error(RELAY_ERR_IO, "relay_object_save: cannot %s HDF5 file '%s'",
-                          stat(path, &st) == 0 ? "open" : "create", path);
+        rc = relay__error(RELAY_ERR_IO, "relay_object_save: '%s': %s", path, why);
     } else if (path_exists(f, name)) {
         rc = relay__error(RELAY_ERR_EXISTS, "relay_object_save: '%s' has a dataset '%s' already",
                           path, name);
@@ -470,6 +598,7 @@ int relay__spill_save(const struct relay_object *o, const char *path, const char
     if (lcpl >= 0) H5Pclose(lcpl);
     if (f >= 0 && H5Fclose(f) < 0 && rc == RELAY_OK)
         rc = relay__error(RELAY_ERR_IO, "relay_object_save: cannot close '%s'", path);
+    if (rc != RELAY_OK && made) unlink(path); /* nothing half made stays */
     unlock_hdf5(&h);
     return rc;
 }

@@ -502,6 +502,7 @@ int relay__store_insert_direct(struct relay_object *o, const void *data)
         s->write_s += t;
     } else {
         s->failures++;
+        s->retry_at = relay__now() + RETRY_SECONDS; /* the I/O thread waits too */
     }
     pthread_mutex_unlock(&relay__g.lock);
     return rc;
