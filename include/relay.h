@@ -975,6 +975,10 @@ typedef struct relay_stats {
     uint64_t tasks_placed_ahead, tasks_waiting;
     uint64_t objects_pushed, objects_handed_over, objects_forwarded;
     uint64_t tasks_moved;
+    /* Round trips to rank 0 asking whether a ref this rank made and
+     * released lately still lives, made when a call is handed it (a task's
+     * argument, a ref put in an object): once per such ref found alive. */
+    uint64_t ref_checks;
 } relay_stats_t;
 
 /* [OUT] stats_p. Errors: INVALID_ARG, NOT_INITIALIZED. */

@@ -433,6 +433,37 @@ static void check_released_refs(relay_ref_t released, relay_ref_t never)
     CHECK_OK(relay_actor_kill(act));
 }
 
+/* Leaves put, a container holding them, the leaves released: a leaf read
+ * from the container is checked with rank 0 at its first use only, however
+ * often it is used after (a task per leaf, twice, then a put). */
+static void check_live_refs_checked_once(void)
+{
+    enum { LEAVES = 8 };
+    relay_ref_t leaf[LEAVES], box, out[2 * LEAVES], again;
+    for (int k = 0; k < LEAVES; k++)
+        leaf[k] = test_put_i64(100 + k);
+    CHECK_OK(relay_put_object(NULL, 0, leaf, LEAVES, &box));
+    CHECK_OK(relay_release_many(leaf, LEAVES));
+    relay_object_t ob;
+    CHECK_OK(relay_get(box, TEST_LONG_S, &ob));
+    uint64_t before = test_stats().ref_checks;
+    for (int k = 0; k < 2 * LEAVES; k++) {
+        relay_ref_t in;
+        CHECK_OK(relay_object_ref(ob, (size_t)(k % LEAVES), &in));
+        relay_arg_t arg = relay_arg_ref(in);
+        out[k] = test_submit("ok", &arg, 1);
+        if (k == LEAVES) CHECK_EQ(test_stats().ref_checks - before, LEAVES);
+    }
+    CHECK_OK(relay_put_object(NULL, 0, leaf, LEAVES, &again));
+    CHECK_EQ(test_stats().ref_checks - before, LEAVES);
+    for (int k = 0; k < 2 * LEAVES; k++)
+        CHECK_EQ(test_get_i64(out[k]), 1);
+    CHECK_OK(relay_object_free(ob));
+    CHECK_OK(relay_release_many(out, 2 * LEAVES));
+    CHECK_OK(relay_release(again));
+    CHECK_OK(relay_release(box));
+}
+
 static void driver(int size)
 {
     relay_ref_t valid = test_put_i64(5);
@@ -466,6 +497,7 @@ static void driver(int size)
     check_dead_ref_arg(never[0], 1);
     CHECK_CONTAINS(relay_last_error(), "argument 0");
     check_released_refs(released, never[0]);
+    check_live_refs_checked_once();
 
     /* The boundaries are accepted: RELAY_MAX_ARGS arguments, RELAY_MAX_RETURNS
      * returns. */

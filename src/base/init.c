@@ -446,6 +446,7 @@ int relay_stats(relay_stats_t *s)
     s->objects_handed_over = relay__g.objects_handed_over;
     s->objects_forwarded = relay__g.objects_forwarded;
     s->tasks_moved = relay__g.tasks_moved;
+    s->ref_checks = relay__g.ref_checks;
     relay__pool_stats(&s->tasks_running, &s->tasks_blocked, &s->worker_threads);
     uint64_t methods;
     relay__host_stats(&s->actors_hosted, &s->actor_calls_run, &methods);

@@ -53,6 +53,11 @@ int relay__released_own(uint64_t id)
     return relay__map_get(&released, id) != NULL;
 }
 
+void relay__released_forget(uint64_t id)
+{
+    relay__map_remove(&released, id);
+}
+
 void relay__released_reset(void)
 {
     relay__map_destroy(&released);

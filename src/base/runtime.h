@@ -73,7 +73,8 @@ typedef struct relay__runtime {
     atomic_uint_fast64_t tasks_submitted, tasks_executed, bytes_fetched, live_views, live_objects;
     /* Dataflow counters (lock held): relay_stats_t says what each counts. */
     uint64_t placed_ahead, objects_forwarded, objects_pushed, objects_handed_over, tasks_moved;
-    char **rank_fates; /* relay__rank_fate: size entries, NULL until one is set */
+    uint64_t ref_checks; /* relay_stats_t's (lock held) */
+    char **rank_fates;   /* relay__rank_fate: size entries, NULL until one is set */
 } relay__runtime_t;
 
 extern relay__runtime_t relay__g;
@@ -109,6 +110,8 @@ void relay__rank_fates_free(void);
  * it is then worth checking with rank 0. Lock held. Reset: emptied (at
  * init and finalize). */
 int relay__released_own(uint64_t id);
+/* id is known to live still (rank 0 said so): no longer worth checking. */
+void relay__released_forget(uint64_t id);
 void relay__released_reset(void);
 
 #endif

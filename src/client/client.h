@@ -77,15 +77,28 @@ struct relay__array;
 /* An id this rank can tell is invalid: null, a rank that does not exist,
  * or one of its own never handed out (INVALID_REF, logged). */
 int relay__check_id(const char *call, uint64_t id);
-/* A ref handed to relay to be used (a task's ref argument, a ref put in an
- * object): relay__check_id's checks, and for a ref this rank made and no
+/* Whether id passes relay__check_id's checks (nothing logged). */
+int relay__id_known(uint64_t id);
+/* The refs a call hands to relay to be used: refs[0..n), or the
+ * RELAY_ARG_REF ones among args[0..n) (a task's arguments, fn its
+ * function). */
+typedef struct relay__ref_uses {
+    const char *call, *fn;
+    const relay_ref_t *refs;
+    const relay_arg_t *args;
+    size_t n;
+} relay__ref_uses_t;
+/* relay__check_id's checks of each, and for a ref this rank made and no
  * longer holds, having released it lately (relay__released_own), a round
  * trip asking rank 0 whether it still lives (something else may keep it:
- * an object containing it, a task's argument, another rank's hold).
- * INVALID_REF, naming what ("argument 2", or "refs[2]" for another what)
- * and the ref, when it does not.
- * Lock not held. */
-int relay__check_ref_use(const char *call, const char *what, size_t index, uint64_t id);
+ * an object containing it, a task's argument, another rank's hold); one
+ * found alive is not asked about again. INVALID_REF, naming the first
+ * that fails ("argument 2", or "refs[2]") and the ref. The messages are
+ * made only on failure, and the lock is taken once, only when an own ref
+ * is among them. Lock not held. */
+int relay__check_ref_uses(const relay__ref_uses_t *u);
+/* The same for refs[0..n) (relay_put_object, relay_ctx_return_object). */
+int relay__check_refs(const char *call, const relay_ref_t *refs, size_t n);
 
 /* Handlers of GET_REPLY and REPLY records. Lock held. */
 void relay__client_on_get_reply(int src, relay__rbuf_t *r);

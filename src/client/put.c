@@ -63,8 +63,7 @@ static int put_impl(const char *call, const void *data, size_t size, const relay
     if (nrefs > UINT32_MAX)
         return relay__error(RELAY_ERR_OUT_OF_RANGE, "%s: too many refs (%zu)", call, nrefs);
     if (!refs && nrefs) return relay__error(RELAY_ERR_INVALID_ARG, "%s: refs is NULL", call);
-    for (size_t k = 0; k < nrefs; k++)
-        if ((rc = relay__check_ref_use(call, "refs", k, refs[k].id))) return rc;
+    if ((rc = relay__check_refs(call, refs, nrefs))) return rc;
     uint64_t id = relay__id_make(relay__g.rank, relay__new_seq(), 0);
     struct relay_object *obj = NULL;
     int direct = put_direct(id, data, size, refs, (uint32_t)nrefs, array) == RELAY_OK;

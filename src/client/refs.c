@@ -11,33 +11,77 @@
 #include "worker.h"
 
 /* Whether rank 0 still knows id. The check takes a hold there, given back
- * at once (this rank keeps none). Lock held. */
+ * at once (this rank keeps none). A ref found alive is not asked about
+ * again: the next use of it goes unchecked, as any ref this rank does not
+ * remember releasing. Lock held. */
 static int still_lives(uint64_t id)
 {
+    relay__g.ref_checks++;
     int rc = relay__round_trip(RELAY__R_RETAIN_CHECK, id, RELAY_FOREVER);
-    if (rc == RELAY_OK) relay__post_release(&id, 1);
+    if (rc == RELAY_OK) {
+        relay__post_release(&id, 1);
+        relay__released_forget(id);
+    }
     return rc;
 }
 
-int relay__check_ref_use(const char *call, const char *what, size_t index, uint64_t id)
+/* The i-th entry of u: 1 with its id in *id when it is a ref. */
+static int ref_at(const relay__ref_uses_t *u, size_t i, uint64_t *id)
 {
-    char where[256];
-    snprintf(where, sizeof where, strcmp(what, "argument") ? "%s: %s[%zu]" : "%s: %s %zu", call,
-             what, index);
-    int rc = relay__check_id(where, id);
-    if (rc || relay__id_rank(id) != relay__g.rank) return rc;
-    pthread_mutex_lock(&relay__g.lock);
-    if (!relay__map_get(&relay__g.holds, id) && relay__released_own(id)) rc = still_lives(id);
-    pthread_mutex_unlock(&relay__g.lock);
+    if (u->args) {
+        if (u->args[i].kind != RELAY_ARG_REF) return 0;
+        *id = u->args[i].ref.id;
+    } else {
+        *id = u->refs[i].id;
+    }
+    return 1;
+}
+
+/* The error for entry i of u (rc from the check of rank 0, or 0 for
+ * relay__check_id's own). Only here are the messages' words put
+ * together: the checks themselves cost no formatting. */
+static int ref_use_error(const relay__ref_uses_t *u, size_t i, uint64_t id, int rc)
+{
+    char where[RELAY_MAX_NAME + 96];
+    if (u->args)
+        snprintf(where, sizeof where, "%s(%s): argument %zu", u->call, u->fn, i);
+    else
+        snprintf(where, sizeof where, "%s: refs[%zu]", u->call, i);
+    if (!rc) return relay__check_id(where, id);
     if (rc == RELAY_ERR_INVALID_REF)
         return relay__error(rc,
                             "%s (ref %#llx) was released by rank %d, its maker, and no longer "
                             "exists",
                             where, (unsigned long long)id, relay__g.rank);
-    if (rc)
-        return relay__error(rc, "%s (ref %#llx): %s", where, (unsigned long long)id,
-                            relay_strerror(rc));
-    return RELAY_OK;
+    return relay__error(rc, "%s (ref %#llx): %s", where, (unsigned long long)id,
+                        relay_strerror(rc));
+}
+
+int relay__check_ref_uses(const relay__ref_uses_t *u)
+{
+    int own = 0;
+    uint64_t id;
+    for (size_t i = 0; i < u->n; i++) {
+        if (!ref_at(u, i, &id)) continue;
+        if (!relay__id_known(id)) return ref_use_error(u, i, id, 0);
+        own |= relay__id_rank(id) == relay__g.rank;
+    }
+    if (!own) return RELAY_OK;
+    int rc = RELAY_OK;
+    size_t i = 0;
+    pthread_mutex_lock(&relay__g.lock);
+    for (; i < u->n && !rc; i++)
+        if (ref_at(u, i, &id) && relay__id_rank(id) == relay__g.rank &&
+            !relay__map_get(&relay__g.holds, id) && relay__released_own(id))
+            rc = still_lives(id);
+    pthread_mutex_unlock(&relay__g.lock);
+    return rc ? ref_use_error(u, i - 1, id, rc) : RELAY_OK;
+}
+
+int relay__check_refs(const char *call, const relay_ref_t *refs, size_t n)
+{
+    relay__ref_uses_t u = {call, NULL, refs, NULL, n};
+    return relay__check_ref_uses(&u);
 }
 
 int relay_retain(relay_ref_t ref)

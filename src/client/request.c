@@ -42,15 +42,20 @@ void relay__post_release(const uint64_t *ids, size_t n)
     relay__msg_end(0, w, start);
 }
 
-/* Check what can be checked locally: not null, a rank that exists, and for
+/* What can be checked locally: not null, a rank that exists, and for
  * this rank's own ids a sequence number already handed out. */
+int relay__id_known(uint64_t id)
+{
+    int rank = relay__id_rank(id);
+    return id != 0 && rank < relay__g.size &&
+           (rank != relay__g.rank || relay__id_seq(id) < atomic_load(&relay__g.next_seq)) &&
+           relay__id_index(id) < RELAY_MAX_RETURNS;
+}
+
 static int check_ref(const char *call, uint64_t id)
 {
     if (id == 0) return relay__error(RELAY_ERR_INVALID_REF, "%s: RELAY_REF_NULL", call);
-    int rank = relay__id_rank(id);
-    if (rank >= relay__g.size ||
-        (rank == relay__g.rank && relay__id_seq(id) >= atomic_load(&relay__g.next_seq)) ||
-        relay__id_index(id) >= RELAY_MAX_RETURNS)
+    if (!relay__id_known(id))
         return relay__error(RELAY_ERR_INVALID_REF, "%s: ref %#llx was never created", call,
                             (unsigned long long)id);
     return RELAY_OK;
@@ -284,7 +289,7 @@ int relay_sync(double timeout_s)
 void relay__client_init(void)
 {
     if (relay__g.rank == 0) relay__dir_set_local_reply(relay__client_on_local_reply);
-    relay__ctx_set_ref_check(relay__check_ref_use);
+    relay__ctx_set_ref_check(relay__check_refs);
     relay__handler_set(RELAY__R_GET_REPLY, relay__client_on_get_reply);
     relay__handler_set(RELAY__R_REPLY, relay__client_on_reply);
     relay__handler_set(RELAY__R_ACTOR_REPLY, relay__client_on_actor_reply);

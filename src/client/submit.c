@@ -28,17 +28,13 @@ int relay__check_args(const char *call, const char *fn, const relay_arg_t *args,
             if (!args[i].data && args[i].size)
                 return relay__error(RELAY_ERR_INVALID_ARG, "%s(%s): argument %zu has NULL data",
                                     call, fn, i);
-        } else if (args[i].kind == RELAY_ARG_REF) {
-            char who[RELAY_MAX_NAME + 64];
-            snprintf(who, sizeof who, "%s(%s)", call, fn);
-            int rc = relay__check_ref_use(who, "argument", i, args[i].ref.id);
-            if (rc) return rc;
-        } else {
+        } else if (args[i].kind != RELAY_ARG_REF) {
             return relay__error(RELAY_ERR_INVALID_ARG, "%s(%s): argument %zu has unknown kind %d",
                                 call, fn, i, (int)args[i].kind);
         }
     }
-    return RELAY_OK;
+    relay__ref_uses_t refs = {call, fn, NULL, args, nargs};
+    return relay__check_ref_uses(&refs);
 }
 
 int relay__check_task_name(const char *call, const char *fn, const char *name)

@@ -91,10 +91,8 @@ int relay_ctx_return_object(relay_ctx_t *ctx, size_t i, const void *data, size_t
             return relay__error(RELAY_ERR_INVALID_REF, "relay_ctx_return: ref %zu is invalid", k);
     /* One this rank never made, or released and gone, is refused now: the
      * object would hold a dangling ref. */
-    for (size_t k = 0; ref_check && k < nrefs; k++) {
-        int rc = ref_check("relay_ctx_return_object", "refs", k, refs[k].id);
-        if (rc) return rc;
-    }
+    int rc = ref_check ? ref_check("relay_ctx_return_object", refs, nrefs) : RELAY_OK;
+    if (rc) return rc;
     struct relay_object *o = relay__obj_copy(ctx->task_id | (unsigned)i, data, size,
                                              (const uint64_t *)refs, (uint32_t)nrefs);
     if (!o)

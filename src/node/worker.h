@@ -63,8 +63,8 @@ void relay__worker_wait_cv(relay_ctx_t *ctx, pthread_cond_t *cv);
 void relay__worker_defer_releases(relay_ctx_t *ctx, const uint64_t *ids, size_t n);
 
 /* How relay_ctx_return_object checks the refs it is given (the client's
- * relay__check_ref_use, set at init: this part cannot call it). */
-typedef int (*relay__ref_check_t)(const char *call, const char *what, size_t index, uint64_t id);
+ * relay__check_refs, set at init: this part cannot call it). */
+typedef int (*relay__ref_check_t)(const char *call, const relay_ref_t *refs, size_t n);
 void relay__ctx_set_ref_check(relay__ref_check_t check);
 
 void relay__worker_on_task(int src, relay__rbuf_t *r);
