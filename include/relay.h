@@ -286,7 +286,18 @@ typedef struct relay_config {
      * process dies as it would have: the previous handlers (the program's
      * own, installed before relay_init) run, core dumps stay. A handler the
      * program installs after relay_init replaces relay's. _exit() cannot be
-     * seen. Default 1; 0 installs nothing. */
+     * seen. A second thread crashing while the report is made writes one
+     * line of its own. The backtrace is bounded by an alarm of 2 s: should
+     * it hang (the crash struck inside the loader or the unwinder), SIGALRM
+     * ends the process (no core dump then). On threads running no task, a
+     * signal for which the program installed a handler before relay_init
+     * goes to that handler silently (a runtime may recover from it); with
+     * no handler, relay says "<signal> outside a task". Programs whose
+     * runtimes raise these signals on purpose on the threads running tasks
+     * (a JVM, Julia's garbage collector, guard-page tricks that fix the
+     * fault and return) must set 0: relay would report a crash the program
+     * recovers from, and rank 0 would keep it as the rank's fate. Default 1; 0
+     * installs nothing. */
     int crash_report;
     /* RELAY_FINALIZE_TIMEOUT: seconds rank 0's relay_finalize waits for
      * the tasks and actor methods still running to return (they are

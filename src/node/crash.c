@@ -22,6 +22,8 @@
  * the job at once. */
 #define ACK_WAIT_MS 1000
 #define BACKTRACE_FRAMES 64
+/* The longest the backtrace may take (whole seconds: alarm(2)). */
+#define BACKTRACE_LIMIT_S 2
 /* Room for the handler, backtrace_symbols_fd and a sanitizer's handler
  * chained after relay's. */
 #define ALT_STACK_MIN (128 * 1024)
@@ -227,31 +229,75 @@ static void tell_rank0(void)
         sleep_ms(1);
 }
 
-/* Write the report (exit status when sig is 0), once per process: a
- * second thread crashing meanwhile waits for the first to be through. */
-static void report(int sig, const siginfo_t *si, int status)
+/* backtrace() takes the loader's lock (and libgcc's): were the crashing
+ * thread holding one, it would wait for good. An alarm bounds it, SIGALRM
+ * at its default action ending the process; the program's SIGALRM action
+ * and alarm come back after. */
+static void bounded_backtrace(void)
 {
-    int expected = 0;
-    if (!atomic_compare_exchange_strong(&S.claimed, &expected, 1)) {
-        for (int i = 0; i < 2 * ACK_WAIT_MS && !atomic_load(&S.done); i++)
-            sleep_ms(1);
-        return;
-    }
-    relay__crash_text_t t = {S.report, sizeof S.report, 0};
+    struct sigaction dfl, old;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    if (sigaction(SIGALRM, &dfl, &old) != 0) return;
+    sigset_t alrm, was;
+    sigemptyset(&alrm);
+    sigaddset(&alrm, SIGALRM);
+    pthread_sigmask(SIG_UNBLOCK, &alrm, &was);
+    unsigned left = alarm(BACKTRACE_LIMIT_S);
+    void *frames[BACKTRACE_FRAMES];
+    int n = backtrace(frames, BACKTRACE_FRAMES);
+    backtrace_symbols_fd(frames, n, STDERR_FILENO);
+    alarm(0);
+    sigaction(SIGALRM, &old, NULL);
+    pthread_sigmask(SIG_SETMASK, &was, NULL);
+    if (left) alarm(left);
+}
+
+/* "relay: <what happened>\n" into line; tail, when not NULL, before the
+ * newline. */
+static size_t describe(char *line, size_t n, int sig, const siginfo_t *si, int status,
+                       const char *tail)
+{
+    relay__crash_text_t l = {line, n, 0};
+    relay__crash_put(&l, "relay: ");
+    relay__crash_text_t t = {line + l.len, n - l.len, 0};
     if (sig)
         relay__crash_describe_signal(&t, S.who, &tls_work, sig, si, (long)getpid());
     else
         relay__crash_describe_exit(&t, S.who, &tls_work, status);
-    char line[sizeof S.report + 16];
-    relay__crash_text_t l = {line, sizeof line, 0};
-    relay__crash_put(&l, "relay: ");
-    relay__crash_put(&l, S.report);
+    l.len += t.len;
+    if (tail) relay__crash_put(&l, tail);
     relay__crash_put(&l, "\n");
-    write_all(line, l.len);
-    void *frames[BACKTRACE_FRAMES];
-    int n = backtrace(frames, BACKTRACE_FRAMES);
-    backtrace_symbols_fd(frames, n, STDERR_FILENO);
+    return l.len;
+}
+
+/* Write the report (exit status when sig is 0), once per process: a
+ * second thread crashing meanwhile waits for the first to be through, then
+ * says one line of its own (no backtrace, no message to rank 0). The line
+ * goes to rank 0 before the backtrace is made, so that the backtrace
+ * cannot hold it up. */
+static void report(int sig, const siginfo_t *si, int status)
+{
+    char line[sizeof S.report + 64];
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&S.claimed, &expected, 1)) {
+        for (int i = 0; i < 2 * ACK_WAIT_MS + 1000 * BACKTRACE_LIMIT_S && !atomic_load(&S.done);
+             i++)
+            sleep_ms(1);
+        write_all(line, describe(line, sizeof line, sig, si, status,
+                                 ", after another crash in this process (no backtrace)"));
+        return;
+    }
+    size_t n = describe(line, sizeof line, sig, si, status, NULL);
+    write_all(line, n);
+    /* The report proper: the line without "relay: " and the newline. */
+    size_t len = n - strlen("relay: ") - 1;
+    if (len >= sizeof S.report) len = sizeof S.report - 1;
+    memcpy(S.report, line + strlen("relay: "), len);
+    S.report[len] = '\0';
     tell_rank0();
+    bounded_backtrace();
     atomic_store(&S.done, 1);
 }
 
@@ -267,17 +313,15 @@ static int slot(int sig)
  * action is taken again (a fault by returning to the faulting
  * instruction, a raised signal by raising it: it is blocked until this
  * handler returns). */
-static void chain(int sig, siginfo_t *si, void *uc)
+static int is_function(const struct sigaction *a)
 {
-    int i = slot(sig);
-    if (i < 0) return;
-    struct sigaction old = S.old[i];
-    sigaction(sig, &old, NULL);
-    if (old.sa_handler == SIG_DFL) {
-        if (!si || si->si_code <= 0) raise(sig);
-        return;
-    }
-    if (old.sa_handler == SIG_IGN) return; /* a fault is fatal anyway: the kernel sees to it */
+    return a->sa_handler != SIG_DFL && a->sa_handler != SIG_IGN;
+}
+
+/* old, a function, run as the kernel runs a handler (its mask until it
+ * returns: the return from relay's restores the thread's own). */
+static void run_handler(int sig, siginfo_t *si, void *uc, struct sigaction old)
+{
     if (old.sa_flags & SA_RESETHAND) {
         struct sigaction dfl;
         memset(&dfl, 0, sizeof dfl);
@@ -293,9 +337,33 @@ static void chain(int sig, siginfo_t *si, void *uc)
         old.sa_handler(sig);
 }
 
+static void chain(int sig, siginfo_t *si, void *uc)
+{
+    int i = slot(sig);
+    if (i < 0) return;
+    struct sigaction old = S.old[i];
+    sigaction(sig, &old, NULL);
+    if (old.sa_handler == SIG_DFL) {
+        if (!si || si->si_code <= 0) raise(sig);
+        return;
+    }
+    if (old.sa_handler == SIG_IGN) return; /* a fault is fatal anyway: the kernel sees to it */
+    run_handler(sig, si, uc, old);
+}
+
+/* On a thread running no work, a signal the program handles itself is its
+ * business: its runtime may recover from it (a JVM's or a garbage
+ * collector's guard pages, a handler that fixes the fault and returns).
+ * Its handler runs, relay's stays and says nothing. Otherwise, the
+ * signal is a crash: reported, then the previous action takes over. */
 static void on_fatal(int sig, siginfo_t *si, void *uc)
 {
-    int saved = errno;
+    int saved = errno, i = slot(sig);
+    if (!tls_reporting && !tls_work.what && i >= 0 && is_function(&S.old[i])) {
+        run_handler(sig, si, uc, S.old[i]);
+        errno = saved;
+        return;
+    }
     if (!tls_reporting) {
         tls_reporting = 1;
         if (tls_work.what) {

@@ -4,11 +4,14 @@
  * the work, its function, the rank, the host and the signal, then a
  * backtrace; the line goes to rank 0 too (CRASH), which prints it and keeps
  * it as the rank's fate; then the process dies as it would have without
- * relay (the previous handlers run). Everything the signal handler writes
+ * relay (the previous handlers run). On a thread running no work, a
+ * signal the program installed a handler for goes to it, unreported (its
+ * runtime may recover). Everything the signal handler writes
  * is prepared before the signal can come: names are copied when the work
  * starts, and the handler only formats integers, calls write(2),
- * backtrace(3) and nanosleep(2), and waits (at most about a second) for
- * the runtime thread to send its report and rank 0 to acknowledge it. */
+ * backtrace(3) (bounded by an alarm) and nanosleep(2), and waits (at most
+ * about a second) for the runtime thread to send its report and rank 0 to
+ * acknowledge it. */
 #ifndef RELAY_CRASH_H
 #define RELAY_CRASH_H
 
