@@ -361,21 +361,22 @@ static hid_t create_hdf5(void)
     return f;
 }
 
-/* relay's lock on its file, held while the rank lives: an open file
- * description lock, which leaves HDF5's flock alone on local file systems
- * (where a file system cannot have both, HDF5's lock stands in). */
-static void lock_spill_file(void)
+/* relay's lock on its file (l_type F_WRLCK, or F_UNLCK to drop it), held
+ * while the rank lives: an open file description lock, which leaves
+ * HDF5's flock alone on local file systems. 1 when it is done. */
+static int lock_spill_file(short type)
 {
-    struct flock l = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
-    if (fcntl(F.fd, F_OFD_SETLK, &l) != 0)
-        relay__log(RELAY__LOG_DEBUG, "spill: no lock of relay's on %s: %s", F.path,
-                   strerror(errno));
+    struct flock l = {.l_type = type, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+    if (fcntl(F.fd, F_OFD_SETLK, &l) == 0) return 1;
+    relay__log(RELAY__LOG_DEBUG, "spill: no lock of relay's on %s: %s", F.path, strerror(errno));
+    return 0;
 }
 
 /* The rank's file, created at the first write (again after a failed
  * first write): never over another file (a kept one, another job's). The
  * descriptor relay opens stays open, with a lock that tells later runs the
- * file is in use. -1 with the reason in why. Lock held. */
+ * file is in use, taken as soon as the file exists: another run's cleaning
+ * never finds it unlocked. -1 with the reason in why. Lock held. */
 static hid_t spill_file(char *why, size_t n)
 {
     if (F.file >= 0) return F.file;
@@ -388,12 +389,16 @@ static hid_t spill_file(char *why, size_t n)
                        F.path);
         return H5I_INVALID_HID;
     }
+    int locked = lock_spill_file(F_WRLCK);
     F.file = create_hdf5();
+    if (F.file < 0 && locked && lock_spill_file(F_UNLCK)) {
+        /* Where flock is emulated with fcntl locks (NFS), HDF5's lock and
+         * relay's conflict: HDF5's stands in for relay's. */
+        F.file = create_hdf5();
+    }
     if (F.file < 0) {
         snprintf(why, n, "HDF5 cannot create it");
         close_spill_file(0); /* relay made it: nothing of it stays */
-    } else {
-        lock_spill_file();
     }
     return F.file;
 }
