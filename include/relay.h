@@ -253,7 +253,11 @@ typedef struct relay_config {
     /* RELAY_SPILL_DIR: directory of the spill files, one HDF5 file per
      * rank that spills, made at its first spill:
      *   relay-<host>-<pid>-<job>-<rank>.h5
-     * host and pid: the machine and process that write it; <job>: Slurm's
+     * host and pid: the machine and process that write it (host: its
+     * name, then '.' and the first 8 hex digits of its boot id, from
+     * /proc/sys/kernel/random/boot_id, so that two machines of one name
+     * on a shared file system, or one machine rebooted, are told apart);
+     * <job>: Slurm's
      * job.step, else rank 0's start time, then rank 0's pid (the same on
      * every rank). Default $TMPDIR, else /tmp. It must exist and be
      * writable: relay_init checks. A file already at that path is never
@@ -306,16 +310,19 @@ typedef struct relay_config {
      * wait for running work at all). Read on rank 0 only. */
     double finalize_timeout;
     /* RELAY_SPILL_CLEAN (0/1): at relay_init the first rank of each host
-     * looks in the spill directory for relay-*.h5 files of other runs.
-     * 1 (default): it removes those that are provably stale: written on
-     * this host (the name says so) by a process that is gone, with no lock
-     * held on them and not read-only (kept), and logs how many (info
-     * level). 0: it removes nothing. Either way it warns once per host of
-     * the others ("N spill files (X MiB) from other runs in DIR"): files of
-     * runs still going, of other hosts (their processes cannot be seen:
-     * never removed, even on a shared file system), kept ones, and names
-     * of older relay versions. Remove those only when no relay job uses
-     * the directory. */
+     * looks in the spill directory for relay-*.h5 files of other runs. 1
+     * (default): it removes those that are provably stale: written on this
+     * host since it last booted (the name says so) by a process that is
+     * gone, with no lock held on them and not read-only (kept), and logs how
+     * many (info level). Where flock is emulated with fcntl locks (NFS), the
+     * lock cannot be told absent: nothing is removed there (safe), and the
+     * files are reported as others. 0: it removes nothing. Either way it
+     * warns once per host of the others ("N spill files (X MiB) from other
+     * runs in DIR"): files of runs still going, of other hosts (their
+     * processes cannot be seen: never removed, even on a shared file system;
+     * this host's from before a reboot count as another host's), kept ones,
+     * and names of older relay versions. Remove those only when no relay job
+     * uses the directory. */
     int spill_clean;
 } relay_config_t;
 

@@ -601,18 +601,27 @@ static void try_dir(int *argc, char ***argv, const char *where, int on_rank, con
 
 /* Put a file of someone else's where rank 0's spill file will go (the
  * name its host and pid, Slurm's job and step and rank 0's pid give it:
- * relay-<host>-<pid>-<job>.<step>-<pid of rank 0>-<rank>.h5). */
+ * relay-<host>.<boot>-<pid>-<job>.<step>-<pid of rank 0>-<rank>.h5). */
 static void occupy_path(char *path, size_t n)
 {
     setenv("SLURM_JOB_ID", "4242", 1);
     setenv("SLURM_STEP_ID", "7", 1);
     long long pid = (long long)getpid();
     MPI_Bcast(&pid, 1, MPI_LONG_LONG, 0, MPI_COMM_WORLD);
-    char host[256] = "";
+    char host[256] = "", boot[16] = "";
     gethostname(host, sizeof host);
-    host[63] = '\0';
+    /* Then '.' and the boot id's first 8 hex digits, where Linux says it. */
+    FILE *b = fopen("/proc/sys/kernel/random/boot_id", "r");
+    if (b && fgets(boot, 9, b) && strlen(boot) == 8) {
+        host[54] = '\0';
+    } else {
+        boot[0] = '\0';
+        host[63] = '\0';
+    }
+    if (b) fclose(b);
     for (char *c = host; *c; c++)
         if (!isalnum((unsigned char)*c) && !strchr("._-", *c)) *c = '_';
+    if (boot[0]) strcat(strcat(host, "."), boot);
     snprintf(path, n, "%s/relay-%s-%lld-4242.7-%lld-0.h5", dir, host, pid, pid);
     if (world_rank != 0) return;
     FILE *f = fopen(path, "w");

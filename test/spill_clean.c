@@ -4,7 +4,8 @@
  *   RELAY_SPILL_CLEAN=0   nothing is removed; all of them are reported
  *   default (1)           the provably stale ones go: written on this host
  *                         by a process that is gone, unlocked, not kept;
- *                         another host's, a live process's, one locked as
+ *                         another host's (another name, or this name
+ *                         with another boot id), a live process's, one locked as
  *                         relay locks its file, one locked as HDF5 does, a
  *                         kept (read-only) one and an older relay's name
  *                         stay, and are reported
@@ -25,7 +26,7 @@
 
 static char dir[256], host[RELAY__SPILL_HOST_MAX];
 
-enum { STALE0, STALE1, OTHER_HOST, LIVE, LOCKED, LOCKED_HDF5, KEPT, OLD_NAME, NFILES };
+enum { STALE0, STALE1, OTHER_HOST, OTHER_BOOT, LIVE, LOCKED, LOCKED_HDF5, KEPT, OLD_NAME, NFILES };
 static char files[NFILES][512];
 
 static long long dead_pid(void)
@@ -152,6 +153,16 @@ int main(int argc, char **argv)
     make(STALE0, host, dead, "1700000000", 0);
     make(STALE1, host, dead, "1700000000", 1);
     make(OTHER_HOST, "other-host.invalid", dead, "1700000001", 0);
+    /* This host's name with another boot id: another machine of the same
+     * name, or this one before a reboot. */
+    char other_boot[RELAY__SPILL_HOST_MAX + 16];
+    size_t hl = strlen(host);
+    snprintf(other_boot, sizeof other_boot, "%s", host);
+    if (hl > 9 && host[hl - 9] == '.')
+        memcpy(other_boot + hl - 8, strcmp(host + hl - 8, "00000000") ? "00000000" : "11111111", 8);
+    else
+        snprintf(other_boot + hl, sizeof other_boot - hl, ".00000000");
+    make(OTHER_BOOT, other_boot, dead, "1700000001", 1);
     make(LIVE, host, me, "1700000002", 0);
     make(LOCKED, host, dead, "1700000003", 0);
     make(LOCKED_HDF5, host, dead, "1700000003", 1);
@@ -182,7 +193,7 @@ int main(int argc, char **argv)
     run_relay(0, said, sizeof said);
     for (int i = 0; i < NFILES; i++)
         CHECK(exists(i));
-    CHECK_CONTAINS(said, "8 spill file(s)");
+    CHECK_CONTAINS(said, "9 spill file(s)");
     CHECK_CONTAINS(said, "from other runs in");
     CHECK(strstr(said, "removed") == NULL);
 
@@ -192,7 +203,7 @@ int main(int argc, char **argv)
     for (int i = OTHER_HOST; i < NFILES; i++)
         CHECK(exists(i));
     CHECK_CONTAINS(said, "removed 2 stale spill file(s)");
-    CHECK_CONTAINS(said, "6 spill file(s)");
+    CHECK_CONTAINS(said, "7 spill file(s)");
     for (int i = 0; i < 2; i++)
         CHECK(access(other[i], F_OK) == 0);
 
@@ -203,7 +214,7 @@ int main(int argc, char **argv)
     CHECK(!exists(LOCKED));
     CHECK(!exists(LOCKED_HDF5));
     CHECK_CONTAINS(said, "removed 2 stale spill file(s)");
-    CHECK_CONTAINS(said, "4 spill file(s)");
+    CHECK_CONTAINS(said, "5 spill file(s)");
 
     for (int i = 0; i < NFILES; i++)
         unlink(files[i]);

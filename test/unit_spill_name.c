@@ -67,6 +67,12 @@ int main(void)
     refused("relay-node-0-1733400000-4240-0.h5");   /* pid 0 */
     refused("relay-node-12-1733400000-0-0.h5");     /* rank 0's pid 0 */
     refused("relay-node-12345678901-17-4240-0.h5"); /* pid of 11 digits */
+    /* Beyond a pid_t: as one, negative (kill() would take a process group). */
+    refused("relay-node-4294967295-1733400000-4240-0.h5");
+    refused("relay-node-2147483648-1733400000-4240-0.h5");
+    refused("relay-node-12-1733400000-4294967295-0.h5");
+    round_trip("node", 2147483647, "1733400000-2147483647", 0,
+               "relay-node-2147483647-1733400000-2147483647-0.h5");
     refused("relay-.h5");
     refused("relay-");
     refused("other-node-12-1733400000-4240-0.h5");
@@ -78,6 +84,20 @@ int main(void)
     CHECK(buf[0] != '\0');
     for (const char *p = buf; *p; p++)
         CHECK(isalnum((unsigned char)*p) || *p == '.' || *p == '-' || *p == '_');
+    /* Then this boot's id, where Linux says it. */
+    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+    char boot[64] = "";
+    if (f && fgets(boot, sizeof boot, f)) {
+        size_t len = strlen(buf);
+        CHECK(len > 9 && buf[len - 9] == '.');
+        CHECK(strncmp(buf + len - 8, boot, 8) == 0);
+        /* However long the host's name, the boot id fits: one character
+         * of the name is left in 11 bytes. */
+        char small[11];
+        relay__spill_hostname(small, sizeof small);
+        CHECK(strlen(small) == 10 && small[1] == '.' && strncmp(small + 2, boot, 8) == 0);
+    }
+    if (f) fclose(f);
     relay__spill_token(buf, sizeof buf, "12-3 a/b.c_d");
     CHECK(strcmp(buf, "12_3_a_b.c_d") == 0);
     relay__spill_token(buf, 4, "abcdef");

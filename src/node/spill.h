@@ -45,7 +45,10 @@ int relay__spill_save(const struct relay_object *o, const char *path, const char
 /* A spill file's name says who wrote it, so that a later run on the same
  * host can tell whether it is still in use:
  *   relay-<host>-<pid>-<stamp>-<pid0>-<rank>.h5
- * host and pid: the machine and process that write it; <stamp>-<pid0>:
+ * host and pid: the machine (its name, then '.' and the first 8 hex
+ * digits of its boot id when Linux gives one: two machines of one name on
+ * a shared file system, or one rebooted, are told apart) and the process
+ * (1..INT_MAX) that write it; <stamp>-<pid0>:
  * the job (Slurm's job.step, else rank 0's start time; then rank 0's pid),
  * the same on every rank; rank: the writer's. Only host may contain '-':
  * the name is read from the right. */
@@ -65,7 +68,8 @@ int relay__spill_name_make(char *buf, size_t n, const relay__spill_name_t *s);
  * any other name (older relays' relay-<job>-<rank>.h5 among them). */
 int relay__spill_name_parse(const char *file, relay__spill_name_t *out);
 /* This host's name as spill file names carry it: characters other than
- * letters, digits, '.', '-' and '_' become '_'. */
+ * letters, digits, '.', '-' and '_' become '_'; then ".<boot id>" (8 hex
+ * digits) where /proc/sys/kernel/random/boot_id can be read. */
 void relay__spill_hostname(char *buf, size_t n);
 /* Letters, digits, '.' and '_' of s into buf, any other character as '_'
  * (a job stamp: no '-'). */

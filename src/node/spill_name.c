@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,15 +39,38 @@ void relay__spill_token(char *buf, size_t n, const char *s)
     if (n) buf[i] = '\0';
 }
 
+#define BOOT_CHARS 8
+
+/* The first BOOT_CHARS hex digits of this boot's id into boot (NUL
+ * ended); "" when it cannot be read. */
+static void boot_id(char boot[BOOT_CHARS + 1])
+{
+    boot[0] = '\0';
+    int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    char id[BOOT_CHARS];
+    ssize_t k = read(fd, id, sizeof id);
+    close(fd);
+    if (k != (ssize_t)sizeof id) return;
+    for (int i = 0; i < BOOT_CHARS; i++)
+        if (!isxdigit((unsigned char)id[i])) return;
+    memcpy(boot, id, BOOT_CHARS);
+    boot[BOOT_CHARS] = '\0';
+}
+
 void relay__spill_hostname(char *buf, size_t n)
 {
-    char host[256] = "";
+    if (n == 0) return;
+    char host[256] = "", boot[BOOT_CHARS + 1];
     if (gethostname(host, sizeof host) != 0 || !host[0]) snprintf(host, sizeof host, "unknown");
     host[sizeof host - 1] = '\0';
-    size_t i = 0;
-    for (; host[i] && i + 1 < n; i++)
+    boot_id(boot);
+    /* Room for ".<boot>" however long the name. */
+    size_t room = boot[0] && n > BOOT_CHARS + 2 ? n - BOOT_CHARS - 1 : n, i = 0;
+    for (; host[i] && i + 1 < room; i++)
         buf[i] = host_char((unsigned char)host[i]) ? host[i] : '_';
-    if (n) buf[i] = '\0';
+    buf[i] = '\0';
+    if (room < n) snprintf(buf + i, n - i, ".%s", boot);
 }
 
 /* s[0..len) is 1..max decimal digits. */
@@ -100,7 +124,9 @@ int relay__spill_name_parse(const char *file, relay__spill_name_t *out)
     out->job[jl] = '\0';
     out->pid = strtoll(pid, NULL, 10);
     out->rank = atoi(rank);
-    return out->pid > 0 && atoll(pid0) > 0 ? 0 : -1;
+    /* A pid_t's range: kill() takes a negative one for a process group. */
+    long long p0 = atoll(pid0);
+    return out->pid > 0 && out->pid <= INT_MAX && p0 > 0 && p0 <= INT_MAX ? 0 : -1;
 }
 
 int relay__spill_name_make(char *buf, size_t n, const relay__spill_name_t *s)
