@@ -170,6 +170,7 @@ enum {
     RELAY_CONFIG_SPILL_DIR = 1u << 11,
     RELAY_CONFIG_SPILL_KEEP = 1u << 12,
     RELAY_CONFIG_SPILL_MAX = 1u << 13,
+    RELAY_CONFIG_RANK_TIMEOUT = 1u << 14,
 };
 
 typedef struct relay_config {
@@ -237,6 +238,20 @@ typedef struct relay_config {
      * that would go beyond fails like a full disk (the object stays in
      * memory). Default 0: no limit but the disk's. */
     size_t spill_max;
+    /* RELAY_RANK_TIMEOUT: seconds without any message from a rank after
+     * which it counts as lost (its process died, its node went down).
+     * Rank 0 pings every rank each quarter of this, so an idle or busy
+     * rank is never silent that long while it lives. On rank 0's side a
+     * lost rank's tasks run again elsewhere while they have retries left
+     * (the loss counts as an attempt) or fail with RELAY_ERR_RANK_LOST,
+     * its actors die, objects only it held fail RELAY_ERR_RANK_LOST, and
+     * finalize completes without it. A worker rank that hears nothing from
+     * rank 0 for this long logs it and aborts the job (rank 0 holds the
+     * scheduler and the directory). Needs an MPI that keeps the survivors
+     * running (Open MPI's mpirun --enable-recovery, Slurm's srun
+     * --no-kill); otherwise the launcher ends the job first. Default 10;
+     * 0 turns detection off. 0..86400. */
+    int rank_timeout;
 } relay_config_t;
 
 /* Register a remote function under a name, on every rank (the same binary

@@ -31,6 +31,7 @@ static const int_option_t opt_slurm_cpus = {"SLURM_CPUS_PER_TASK", 1, 4096, 0};
 static const int_option_t opt_store_budget = {"RELAY_STORE_BUDGET", 0, KiB *KiB *KiB *KiB *KiB, 1};
 static const int_option_t opt_spill_keep = {"RELAY_SPILL_KEEP", 0, 1, 0};
 static const int_option_t opt_spill_max = {"RELAY_SPILL_MAX", 0, KiB *KiB *KiB *KiB *KiB, 1};
+static const int_option_t opt_rank_timeout = {"RELAY_RANK_TIMEOUT", 0, 86400, 0};
 
 /* The spill directory as resolved (the field's string may not outlive
  * relay_init's caller). */
@@ -152,7 +153,7 @@ int relay__config_resolve(const relay_config_t *in, relay_config_t *out, relay__
 {
     long long num_cpus = default_cpus(), driver_workers = 0, inline_max = 100 * KiB, log_level = 1,
               poll_max_us = 1000, chunk_bytes = 64 * KiB * KiB, num_gpus = -1, max_threads = 0,
-              store_budget = -1, spill_keep = 0, spill_max = 0;
+              store_budget = -1, spill_keep = 0, spill_max = 0, rank_timeout = 10;
     int rc;
 #define RESOLVE(opt, bit, fld, var)                                                                \
     rc = resolve_one(&opt, in, bit, in ? (long long)in->fld : 0, "relay_config_t." #fld, &var);    \
@@ -168,6 +169,7 @@ int relay__config_resolve(const relay_config_t *in, relay_config_t *out, relay__
     RESOLVE(opt_store_budget, RELAY_CONFIG_STORE_BUDGET, store_budget, store_budget);
     RESOLVE(opt_spill_keep, RELAY_CONFIG_SPILL_KEEP, spill_keep, spill_keep);
     RESOLVE(opt_spill_max, RELAY_CONFIG_SPILL_MAX, spill_max, spill_max);
+    RESOLVE(opt_rank_timeout, RELAY_CONFIG_RANK_TIMEOUT, rank_timeout, rank_timeout);
 #undef RESOLVE
     if ((rc = resolve_spill_dir(in))) return rc;
     if (max_threads == 0) {
@@ -198,6 +200,7 @@ int relay__config_resolve(const relay_config_t *in, relay_config_t *out, relay__
     out->spill_dir = spill_dir;
     out->spill_keep = (int)spill_keep;
     out->spill_max = (size_t)spill_max;
+    out->rank_timeout = (int)rank_timeout;
     out->num_resources = 0;
     if (in && (in->field_mask & RELAY_CONFIG_COMM) && in->comm == MPI_COMM_NULL)
         return relay__error(RELAY_ERR_CONFIG, "relay_config_t.comm is MPI_COMM_NULL");

@@ -28,6 +28,29 @@
 #include "store.h"
 #include "worker.h"
 
+/* Every rank's host name, for the messages that tell of a lost rank.
+ * Collective. */
+static int gather_hosts(void)
+{
+    char name[MPI_MAX_PROCESSOR_NAME] = "", mine[RELAY__HOST_MAX];
+    int len = 0;
+    MPI_Get_processor_name(name, &len);
+    snprintf(mine, sizeof mine, "%s", name);
+    relay__g.hosts = calloc((size_t)relay__g.size, RELAY__HOST_MAX);
+    int ok = relay__g.hosts != NULL, all = 0;
+    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, relay__g.comm);
+    if (!all) {
+        free(relay__g.hosts);
+        relay__g.hosts = NULL;
+        return relay__error(RELAY_ERR_NO_MEMORY, "relay_init: out of memory");
+    }
+    MPI_Allgather(mine, RELAY__HOST_MAX, MPI_CHAR, relay__g.hosts, RELAY__HOST_MAX, MPI_CHAR,
+                  relay__g.comm);
+    for (int r = 0; r < relay__g.size; r++)
+        relay__g.hosts[(size_t)r * RELAY__HOST_MAX + RELAY__HOST_MAX - 1] = '\0';
+    return RELAY_OK;
+}
+
 /* MPI for relay: initialise it if nobody has, and insist on full thread
  * support because the runtime thread talks MPI while the program's threads
  * may too. */
@@ -69,7 +92,7 @@ static int mpi_setup(int *argc, char ***argv, int node_per_rank)
     if (relay__g.size > (1 << 20))
         return relay__error(RELAY_ERR_MPI, "relay_init: %d ranks, at most %d supported",
                             relay__g.size, 1 << 20);
-    return RELAY_OK;
+    return gather_hosts();
 }
 
 static void free_node_comms(void)
@@ -96,6 +119,8 @@ static void teardown(void)
     relay__map_destroy(&relay__g.reqs);
     relay__map_destroy(&relay__g.holds);
     relay__rank_fates_free();
+    free(relay__g.hosts);
+    relay__g.hosts = NULL;
     relay__bell_fini();
     free_node_comms();
     if (relay__g.comm != MPI_COMM_NULL) MPI_Comm_free(&relay__g.comm);
@@ -219,6 +244,13 @@ static void on_shutdown(int src, relay__rbuf_t *r)
     relay__pool_shutdown();
 }
 
+/* A rank was lost (comm.c found it, or rank 0 said so): on rank 0 its work
+ * goes elsewhere or fails; other ranks' transports already dropped it. */
+static void on_rank_lost(int rank)
+{
+    if (relay__g.rank == 0) relay__sched_rank_lost(rank);
+}
+
 int relay_init(int *argc, char ***argv, const relay_config_t *config)
 {
     if (relay__is_on())
@@ -241,6 +273,8 @@ int relay_init(int *argc, char ***argv, const relay_config_t *config)
     relay__map_init(&relay__g.reqs);
     relay__map_init(&relay__g.holds);
     if ((rc = mpi_setup(argc, argv, node_per_rank))) {
+        free(relay__g.hosts);
+        relay__g.hosts = NULL;
         free_node_comms();
         if (relay__g.comm != MPI_COMM_NULL) MPI_Comm_free(&relay__g.comm);
         relay__g.comm = MPI_COMM_NULL;
@@ -256,6 +290,7 @@ int relay_init(int *argc, char ***argv, const relay_config_t *config)
     relay__comm_handlers_init();
     relay__client_init();
     relay__handler_set(RELAY__R_SHUTDOWN, on_shutdown);
+    relay__comm_hooks()->rank_lost = on_rank_lost;
     rc = resources_setup(hosts_workers, &offer);
     if (!rc) rc = store_setup();
     if (!rc && relay__g.rank == 0) rc = relay__dir_init();

@@ -262,6 +262,7 @@ void relay__holdback_on_pong(int src, relay__rbuf_t *r)
         relay__rec_malformed(RELAY__R_PONG, src, r);
         return;
     }
+    if (m.epoch == RELAY__PING_ALIVE) return; /* the transport's: src lives, nothing more */
     uint64_t epoch = m.epoch;
     if (epoch > F->ponged[src]) F->ponged[src] = epoch;
     if (F->pinged[src] <= epoch) F->pinged[src] = 0;

@@ -66,9 +66,10 @@
     X(PING, FROM0)        /* answer once your earlier records are out */                           \
     X(PONG, TO0)          /* answer to PING */                                                     \
     X(SUBSCRIBE, PEER)    /* rank of a task placed ahead to its producer's: push me the object */  \
-    X(OBJECT, PEER)  /* producer (or rank 0) to a rank where tasks placed ahead wait for it */     \
-    X(RECALL, FROM0) /* give this task back if it has not started (RECALLED) */                    \
-    X(RECALLED, TO0) /* answer to RECALL: whether the task was taken back */
+    X(OBJECT, PEER)     /* producer (or rank 0) to a rank where tasks placed ahead wait for it */  \
+    X(RECALL, FROM0)    /* give this task back if it has not started (RECALLED) */                 \
+    X(RECALLED, TO0)    /* answer to RECALL: whether the task was taken back */                    \
+    X(RANK_LOST, FROM0) /* this rank is lost: send it nothing, wait for nothing from it */
 
 enum relay__record_type {
     RELAY__R_NONE = 0,
@@ -478,6 +479,17 @@ typedef struct relay__rec_ping {
 void relay__rec_ping_encode(relay__wbuf_t *w, const relay__rec_ping_t *m);
 int relay__rec_ping_decode(relay__rbuf_t *r, relay__rec_ping_t *m_p);
 int relay__rec_pong_decode(relay__rbuf_t *r, relay__rec_ping_t *m_p);
+
+/* The epoch of rank 0's liveness PINGs (comm.c): their PONGs say the rank
+ * lives and nothing else (the hold-back ignores them). */
+#define RELAY__PING_ALIVE UINT64_MAX
+
+/* RANK_LOST: [u32 rank], a rank of the job other than 0. */
+typedef struct relay__rec_rank_lost {
+    int rank;
+} relay__rec_rank_lost_t;
+void relay__rec_rank_lost_encode(relay__wbuf_t *w, const relay__rec_rank_lost_t *m);
+int relay__rec_rank_lost_decode(relay__rbuf_t *r, relay__rec_rank_lost_t *m_p);
 
 /* SHUTDOWN, SHUTDOWN_ACK and EXIT carry nothing: the decoder checks that
  * the payload is empty. */

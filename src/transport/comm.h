@@ -51,8 +51,15 @@ typedef struct relay__comm_hooks {
     int (*filter)(int src, uint8_t type, const relay__rbuf_t *r);
     void (*on_message)(void); /* a new incoming message starts */
     void (*tick)(void);       /* after each turn of dispatching (rank 0's scheduler) */
+    /* rank was found lost (rank 0) or rank 0 said so (RANK_LOST): the
+     * transport already sends it nothing and fails fetches from it. */
+    void (*rank_lost)(int rank);
 } relay__comm_hooks_t;
 relay__comm_hooks_t *relay__comm_hooks(void);
+
+/* Whether rank was found lost: records for it are dropped, transfers with
+ * it fail (RELAY_ERR_RANK_LOST). Lock held. */
+int relay__comm_rank_lost(int rank);
 
 /* Dispatch every record of one message from src. Lock held. */
 void relay__dispatch(int src, const void *buf, size_t len);

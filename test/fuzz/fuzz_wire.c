@@ -279,6 +279,7 @@ static void read_record(relay__rbuf_t *r, unsigned type)
         relay__rec_actor_cpu_t actor_cpu;
         relay__rec_actor_kill_t actor_kill;
         relay__rec_ping_t ping;
+        relay__rec_rank_lost_t rank_lost;
     } m;
     int rc;
     skim_t skim = {{0}, 0, 0};
@@ -454,6 +455,10 @@ static void read_record(relay__rbuf_t *r, unsigned type)
         break;
     case RELAY__R_PONG:
         rc = relay__rec_pong_decode(r, &m.ping);
+        break;
+    case RELAY__R_RANK_LOST:
+        rc = relay__rec_rank_lost_decode(r, &m.rank_lost);
+        if (rc == 0) PROMISE(m.rank_lost.rank > 0 && m.rank_lost.rank < relay__g.size);
         break;
     case RELAY__R_SHUTDOWN_ACK:
     case RELAY__R_SHUTDOWN:
