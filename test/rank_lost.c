@@ -14,12 +14,15 @@
  *            again on rank 1; one relay_put on rank 2 fails RANK_LOST
  *   actor    calls of an actor on rank 2 fail ACTOR_DEAD with the reason
  *   blocked  a task on rank 1 blocked in get on a task of rank 2 returns
- *   forever  get, get_many and wait with RELAY_FOREVER return */
+ *   forever  get, get_many and wait with RELAY_FOREVER return
+ *   quiet    nobody dies: an idle driver and a task computing longer than
+ *            the timeout (1 s here) must not make a rank count as lost */
 #include <mpi.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "relay.h"
@@ -60,6 +63,17 @@ static int fn_die_on2(relay_ctx_t *ctx)
         raise(SIGKILL);
     }
     return test_ret_i64(ctx, 42);
+}
+
+/* (ms) -> ms, after computing (not sleeping) that long. */
+static int fn_spin_ms(relay_ctx_t *ctx)
+{
+    int64_t ms = test_arg_i64(ctx, 0);
+    volatile uint64_t x = 0;
+    for (double end = test_now() + (double)ms / 1000.0; test_now() < end;)
+        for (int i = 0; i < 100000; i++)
+            x += (uint64_t)i;
+    return test_ret_i64(ctx, ms);
 }
 
 /* () -> BIG bytes of pattern 7, and the rank it ran on. */
@@ -189,8 +203,11 @@ static void kill_rank2(void)
 static void noretry(void)
 {
     relay_ref_t slow = submit1("sleep_ms", 500, on_rank(1, 1));
+    double t0 = test_now();
     relay_ref_t dead = submit1("die_on2", 200, on_rank(2, 1));
     int rc = get_status(dead, RELAY_FOREVER);
+    /* Told, not asserted: the machine is noisy. */
+    printf("rank_lost: the loss was reported %.2f s after rank 2 died\n", test_now() - t0 - 0.2);
     CHECK_STATUS(rc, RELAY_ERR_RANK_LOST);
     check_lost(rc, "task on rank 2");
     CHECK(strstr(relay_last_error(), "die_on2") != NULL);
@@ -314,6 +331,16 @@ static void forever(void)
     relay_release_many(refs, 2);
 }
 
+static void quiet(void)
+{
+    test_sleep(3); /* the driver idle three timeouts long */
+    relay_ref_t r[2] = {submit1("spin_ms", 3000, on_rank(2, 1)),
+                        submit1("spin_ms", 3000, on_rank(1, 1))};
+    CHECK_EQ(test_get_i64(r[0]), 3000);
+    CHECK_EQ(test_get_i64(r[1]), 3000);
+    relay_release_many(r, 2);
+}
+
 int main(int argc, char **argv)
 {
     int provided, rank, size;
@@ -332,6 +359,7 @@ int main(int argc, char **argv)
     CHECK_OK(relay_register("get_inner", fn_get_inner));
     CHECK_OK(relay_register("sleep_ms", test_fn_sleep_ms));
     CHECK_OK(relay_register("add1", test_fn_add1));
+    CHECK_OK(relay_register("spin_ms", fn_spin_ms));
     relay_actor_class_t cls = {counter_init, 0, counter_fini, counter_methods, 2};
     CHECK_OK(relay_register_actor("counter", &cls));
     char here[16];
@@ -357,6 +385,8 @@ int main(int argc, char **argv)
             blocked();
         else if (!strcmp(scenario, "forever"))
             forever();
+        else if (!strcmp(scenario, "quiet"))
+            quiet();
         else
             CHECK(!"unknown scenario");
     }
@@ -364,6 +394,10 @@ int main(int argc, char **argv)
     CHECK_OK(relay_finalize());
     printf("rank_lost %s: rank %d PASS\n", scenario, rank);
     fflush(stdout);
+    /* Open MPI 4.1's MPI_Finalize waits forever for a dead rank in about
+     * one run of three (its fence; a program without relay does the
+     * same): relay's part is over, so the survivors leave without it. */
+    if (strcmp(scenario, "quiet") != 0) _exit(0);
     MPI_Finalize();
     return 0;
 }

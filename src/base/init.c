@@ -248,7 +248,9 @@ static void on_shutdown(int src, relay__rbuf_t *r)
  * goes elsewhere or fails; other ranks' transports already dropped it. */
 static void on_rank_lost(int rank)
 {
-    if (relay__g.rank == 0) relay__sched_rank_lost(rank);
+    if (relay__g.rank != 0) return;
+    relay__holdback_rank_lost(rank);
+    relay__sched_rank_lost(rank);
 }
 
 int relay_init(int *argc, char ***argv, const relay_config_t *config)
@@ -263,7 +265,7 @@ int relay_init(int *argc, char ***argv, const relay_config_t *config)
     if (rc) return rc;
     relay__g.cfg = cfg;
     relay__g.comm = relay__g.host = relay__g.node = MPI_COMM_NULL;
-    relay__g.shutting_down = relay__g.exiting = 0;
+    relay__g.shutting_down = relay__g.exiting = relay__g.ranks_lost = 0;
     atomic_store(&relay__g.next_seq, 1);
     /* Counters describe this init .. finalize period. */
     atomic_store(&relay__g.tasks_submitted, 0);
@@ -328,11 +330,11 @@ int relay_finalize(void)
     pthread_mutex_unlock(&relay__g.lock);
     atomic_store_explicit(&relay__g.state, RELAY__STATE_OFF, memory_order_release);
     teardown();
-    /* Nothing of relay's may still be in flight when MPI goes away. */
-    if (relay__g.mpi_owned) {
-        MPI_Finalize();
-        relay__g.mpi_owned = 0;
-    }
+    /* Nothing of relay's may still be in flight when MPI goes away. With a
+     * rank lost, MPI_Finalize may wait forever for it (Open MPI's fence
+     * does, now and then): the process then leaves MPI as it is. */
+    if (relay__g.mpi_owned && !relay__g.ranks_lost) MPI_Finalize();
+    relay__g.mpi_owned = 0;
     return RELAY_OK;
 }
 

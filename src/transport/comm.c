@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "doorbell.h"
 #include "liveness.h"
@@ -282,10 +283,13 @@ static void on_rank_lost(int src, relay__rbuf_t *r)
     }
     if (m.rank == relay__g.rank) {
         /* Rank 0 gave this rank up (it was silent too long): its work is
-         * gone elsewhere, so it must not go on as if nothing happened. */
-        relay__log(RELAY__LOG_ERROR, "rank 0 found this rank (%d) lost; aborting", m.rank);
-        MPI_Abort(relay__g.comm, 1);
-        return;
+         * gone elsewhere and nothing it says is heard any more, so it
+         * leaves, alone (MPI_Abort would end the survivors too). */
+        relay__log(RELAY__LOG_ERROR,
+                   "rank 0 found this rank (%d) lost (silent for too long): its work went "
+                   "elsewhere; exiting",
+                   m.rank);
+        _exit(1);
     }
     if (C()->dead[m.rank]) return;
     mark_dead(m.rank);
@@ -299,7 +303,9 @@ static void liveness_turn(void)
 {
     relay__comm_t *c = C();
     if (relay__g.exiting) return;
-    int failed = atomic_exchange(&c->send_failed, 0) - 1;
+    int failed = atomic_load_explicit(&c->send_failed, memory_order_relaxed)
+                     ? atomic_exchange(&c->send_failed, 0) - 1
+                     : -1;
     if (relay__g.rank == 0 && failed > 0 && !c->dead[failed])
         declare_lost(failed, "a message to it could not be sent");
     if (c->live.timeout <= 0) return;
