@@ -11,7 +11,8 @@
  *            only rank 2 could run fail
  *   retry    max_retries 1: the task runs again on rank 1
  *   lineage  a large object made by a finished task on rank 2 is made
- *            again on rank 1; one relay_put on rank 2 fails RANK_LOST
+ *            again on rank 1 (a get fetching it from the dead rank asks
+ *            again); one relay_put on rank 2 fails RANK_LOST
  *   actor    calls of an actor on rank 2 fail ACTOR_DEAD with the reason
  *   blocked  a task on rank 1 blocked in get on a task of rank 2 returns
  *   forever  get, get_many and wait with RELAY_FOREVER return
@@ -188,16 +189,6 @@ static void check_pinned_fails(void)
     relay_release(r);
 }
 
-/* Rank 2 dies, and rank 0 knows it once this returns. */
-static void kill_rank2(void)
-{
-    relay_ref_t r = submit1("die_on2", 100, on_rank(2, 1));
-    int rc = get_status(r, RELAY_FOREVER);
-    CHECK_STATUS(rc, RELAY_ERR_RANK_LOST);
-    check_lost(rc, "killer");
-    relay_release(r);
-}
-
 /* ---- scenarios ------------------------------------------------------------ */
 
 static void noretry(void)
@@ -252,10 +243,16 @@ static void lineage(void)
     CHECK_OK(relay_object_ref(b, 0, &put));
     CHECK_OK(relay_retain(put));
     relay_object_free(b);
-    kill_rank2();
-    /* Made again on rank 1, with the same bytes. */
+    /* Rank 2 dies; before rank 0 finds out, a get asks for the object and
+     * fetches from the dead rank: that fetch fails once the loss is known,
+     * and the get asks again for the copy made on rank 1. */
+    relay_ref_t killer = submit1("die_on2", 100, on_rank(2, 1));
+    test_sleep(0.6);
     test_check_pattern(big[0], BIG, 7);
-    int rc = get_status(put, TEST_LONG_S);
+    int rc = get_status(killer, RELAY_FOREVER);
+    CHECK_STATUS(rc, RELAY_ERR_RANK_LOST);
+    relay_release(killer);
+    rc = get_status(put, TEST_LONG_S);
     CHECK_STATUS(rc, RELAY_ERR_RANK_LOST);
     check_lost(rc, "put object");
     CHECK(strstr(relay_last_error(), "relay_put") != NULL);

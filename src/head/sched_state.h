@@ -111,8 +111,8 @@ typedef struct relay__stask {
     int no_ahead;             /* taken back once: waits for its inputs at rank 0 from now on */
     uint64_t delivered_stamp; /* the DONE being handled served it (scheduler.c) */
     int steal_for;            /* recalling: the rank that has a CPU for it */
-    relay__list_t placed;     /* was_ahead and counted running: on its rank's list */
     uint32_t remote_rets;     /* its returns held on a rank, alive (lineage, scheduler.c) */
+    relay__list_t placed;     /* was_ahead and counted running: on its rank's list */
     int progress;             /* scratch of the deadlock check: known to progress */
     int wanted;               /* scratch: a stuck blocked task waits for it */
     char *fail_msg;
