@@ -14,7 +14,8 @@
  *            again on rank 1 (a get fetching it from the dead rank asks
  *            again); one relay_put on rank 2 fails RANK_LOST
  *   actor    calls of an actor on rank 2 fail ACTOR_DEAD with the reason
- *   blocked  a task on rank 1 blocked in get on a task of rank 2 returns
+ *   blocked  a task on rank 1 blocked in get on a task of rank 2 returns;
+ *            rank 0 forgets the gets rank 2 was waiting in
  *   forever  get, get_many and wait with RELAY_FOREVER return
  *   quiet    nobody dies: an idle driver and a task computing longer than
  *            the timeout (1 s here) must not make a rank count as lost */
@@ -294,20 +295,33 @@ static void actor(void)
     relay_release(queued);
 }
 
-static void blocked(void)
+/* A task on rank k blocked in a get of inner. */
+static relay_ref_t get_inner_on(int k, relay_ref_t inner, relay_ref_t *box_p)
 {
-    relay_ref_t dead = submit1("die_on2", 800, on_rank(2, 1));
-    relay_ref_t box;
     int64_t v = 0;
-    CHECK_OK(relay_put_object(&v, sizeof v, &dead, 1, &box));
-    relay_arg_t a = relay_arg_ref(box);
-    relay_task_opts_t o = on_rank(1, 1);
+    CHECK_OK(relay_put_object(&v, sizeof v, &inner, 1, box_p));
+    relay_arg_t a = relay_arg_ref(*box_p);
+    relay_task_opts_t o = on_rank(k, 1);
     relay_ref_t w;
     CHECK_OK(relay_submit("get_inner", &a, 1, &o, &w));
+    return w;
+}
+
+static void blocked(void)
+{
+    /* Rank 2 also waits in a get (of a long task on rank 1) as it dies:
+     * rank 0 forgets that get rather than answer it to nobody later. */
+    relay_ref_t slow = submit1("sleep_ms", 8000, on_rank(1, 1)), box2;
+    relay_ref_t w2 = get_inner_on(2, slow, &box2);
+    relay_ref_t dead = submit1("die_on2", 800, on_rank(2, 1)), box;
+    relay_ref_t w = get_inner_on(1, dead, &box);
     CHECK_STATUS((int)test_get_i64(w), RELAY_ERR_RANK_LOST);
-    relay_release(w);
-    relay_release(box);
-    relay_release(dead);
+    relay_stats_t st = test_stats();
+    CHECK_EQ(st.directory_waiters, 0);
+    CHECK_STATUS(get_status(w2, RELAY_FOREVER), RELAY_ERR_RANK_LOST);
+    CHECK_EQ(test_get_i64(slow), 8000);
+    relay_ref_t refs[6] = {slow, box2, w2, dead, box, w};
+    relay_release_many(refs, 6);
 }
 
 static void forever(void)

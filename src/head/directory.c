@@ -429,6 +429,21 @@ void relay__dir_on_get_cancel(int src, relay__rbuf_t *r)
 /* Lost ranks                                                               */
 /* ---------------------------------------------------------------------- */
 
+/* The gets the lost rank waits for on e: nobody will read the answers. */
+static void drop_waiters_of(relay__dentry_t *e, int rank)
+{
+    for (relay__dwaiter_t **pp = &e->waiters; *pp;) {
+        relay__dwaiter_t *w = *pp;
+        if (w->rank != rank) {
+            pp = &w->next;
+            continue;
+        }
+        *pp = w->next;
+        free(w);
+        D()->waiters--;
+    }
+}
+
 /* e, whose bytes only the lost rank held, becomes an error object: the
  * objects it contained are no longer kept by it. */
 static void entry_lost(relay__dentry_t *e, int rank, const char *lost)
@@ -500,7 +515,10 @@ void relay__dir_rank_lost(int rank, const char *lost)
     size_t n = 0;
     relay__dentry_t *e;
     RELAY__MAP_EACH(m, e)
-    if (e->ready && !e->obj && e->holder_rank == rank) ids[n++] = e->id;
+    {
+        drop_waiters_of(e, rank);
+        if (e->ready && !e->obj && e->holder_rank == rank) ids[n++] = e->id;
+    }
     /* Objects whose task can run again wait for it; the others fail. */
     size_t kept = 0;
     for (size_t i = 0; i < n; i++) {
