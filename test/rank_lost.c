@@ -17,6 +17,8 @@
  *   blocked  a task on rank 1 blocked in get on a task of rank 2 returns;
  *            rank 0 forgets the gets rank 2 was waiting in
  *   forever  get, get_many and wait with RELAY_FOREVER return
+ *   head     rank 0 dies: the workers find it lost and end the job
+ *            (rank_lost.sh wants their "rank 0 ... lost" lines, no hang)
  *   quiet    nobody dies: an idle driver and a task computing longer than
  *            the timeout (1 s here) must not make a rank count as lost */
 #include <mpi.h>
@@ -383,6 +385,10 @@ int main(int argc, char **argv)
     cfg.resources = res;
     cfg.num_resources = 1;
     CHECK_OK(relay_init(&argc, &argv, &cfg));
+    if (rank == 0 && !strcmp(scenario, "head")) {
+        test_sleep(0.3);
+        raise(SIGKILL);
+    }
     if (rank == 0) {
         if (!strcmp(scenario, "noretry"))
             noretry();

@@ -22,6 +22,16 @@ if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
     exit 1
 fi
 if grep -q "^rank_lost: SKIP" <<<"$out"; then exit 77; fi
+# In "head" rank 0 dies: each worker must find it lost and end the job.
+if [ "$scenario" = head ]; then
+    n=$(grep -cE "rank 0 \(host .*\) lost: no message for" <<<"$out")
+    if [ "$n" -lt 1 ] || grep -q "PASS" <<<"$out"; then
+        echo "rank_lost head: FAIL: no worker reported rank 0 lost"
+        exit 1
+    fi
+    echo "rank_lost head: PASS ($n worker(s) found rank 0 lost; mpirun exited $rc)"
+    exit 0
+fi
 status=0
 # In "quiet" nobody dies, and nobody may be taken for lost.
 survivors="0 1"
