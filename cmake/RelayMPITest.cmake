@@ -2,13 +2,19 @@
 #
 # relay_add_mpi_test(NAME <name> TARGET <exe> NP <ranks>
 #                    [TIMEOUT <seconds>] [ARGS <arg>...] [ENV <VAR=value>...]
-#                    [LABELS <label>...] [NO_TSAN <reason>])
+#                    [LABELS <label>...] [NO_TSAN <reason>] [RECOVERY]
+#                    [WRAPPER <command>...])
 #   Runs ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} <ranks> --oversubscribe
 #   ${MPIEXEC_PREFLAGS} <exe> ${MPIEXEC_POSTFLAGS} <args>, labelled "mpi".
 #   With RELAY_TEST_NODES ON (the default) it also registers <name>_nodes,
 #   labelled "nodes" (not "mpi"): the same run with every rank a node of its
 #   own (RELAY_NODES=rank) and, with Open MPI, MPI's messages over TCP
 #   loopback (--mca btl self,tcp): one machine run as several nodes.
+#   RECOVERY adds the mpiexec flags that keep the other ranks running when
+#   one dies (RELAY_RECOVERY_MPIEXEC_FLAGS: Open MPI's --enable-recovery),
+#   for tests of lost ranks. WRAPPER runs <command>... <mpiexec line>
+#   instead of the mpiexec line itself: a script that judges the run by
+#   what the ranks print when mpiexec's status cannot say.
 #
 # relay_add_unit_test(NAME <name> TARGET <exe> [TIMEOUT <seconds>]
 #                     [ARGS <arg>...] [ENV <VAR=value>...] [LABELS <label>...]
@@ -51,6 +57,22 @@ if(MPIEXEC_EXECUTABLE AND NOT DEFINED CACHE{RELAY_NODES_MPIEXEC_FLAGS})
   set(RELAY_NODES_MPIEXEC_FLAGS "${_relay_nodes_flags}" CACHE STRING
     "mpiexec flags of the nodes tests: MPI messages between ranks of one machine as between nodes")
   mark_as_advanced(RELAY_NODES_MPIEXEC_FLAGS)
+endif()
+
+# The mpiexec flags that keep the survivors running when a rank dies:
+# Open MPI's --enable-recovery (its default is to kill the whole job).
+# Other MPIs get none: the tests that need them skip there.
+if(MPIEXEC_EXECUTABLE AND NOT DEFINED CACHE{RELAY_RECOVERY_MPIEXEC_FLAGS})
+  execute_process(COMMAND ${MPIEXEC_EXECUTABLE} --version
+    OUTPUT_VARIABLE _relay_mpiexec_version ERROR_VARIABLE _relay_mpiexec_version
+    RESULT_VARIABLE _relay_mpiexec_rc TIMEOUT 30)
+  set(_relay_recovery_flags "")
+  if(_relay_mpiexec_version MATCHES "Open MPI|OpenRTE|open-mpi")
+    set(_relay_recovery_flags --enable-recovery)
+  endif()
+  set(RELAY_RECOVERY_MPIEXEC_FLAGS "${_relay_recovery_flags}" CACHE STRING
+    "mpiexec flags that keep the other ranks running when one dies (tests of lost ranks)")
+  mark_as_advanced(RELAY_RECOVERY_MPIEXEC_FLAGS)
 endif()
 
 function(_relay_test_environment out_var)
@@ -110,7 +132,8 @@ function(_relay_test_properties name processors label)
 endfunction()
 
 function(relay_add_mpi_test)
-  cmake_parse_arguments(PARSE_ARGV 0 T "" "NAME;TARGET;NP;TIMEOUT;NO_TSAN" "ARGS;ENV;LABELS")
+  cmake_parse_arguments(PARSE_ARGV 0 T "RECOVERY" "NAME;TARGET;NP;TIMEOUT;NO_TSAN"
+    "ARGS;ENV;LABELS;WRAPPER")
   if(NOT T_NAME OR NOT T_TARGET OR NOT T_NP)
     message(FATAL_ERROR "relay_add_mpi_test: NAME, TARGET and NP are required")
   endif()
@@ -120,16 +143,21 @@ function(relay_add_mpi_test)
   if(NOT MPIEXEC_EXECUTABLE)
     message(FATAL_ERROR "relay_add_mpi_test: MPIEXEC_EXECUTABLE is not set (find_package(MPI))")
   endif()
+  set(recovery "")
+  if(T_RECOVERY)
+    set(recovery ${RELAY_RECOVERY_MPIEXEC_FLAGS})
+  endif()
   add_test(NAME ${T_NAME}
-    COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} ${T_NP} --oversubscribe
-            ${MPIEXEC_PREFLAGS} $<TARGET_FILE:${T_TARGET}> ${MPIEXEC_POSTFLAGS} ${T_ARGS})
+    COMMAND ${T_WRAPPER} ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} ${T_NP} --oversubscribe
+            ${recovery} ${MPIEXEC_PREFLAGS} $<TARGET_FILE:${T_TARGET}> ${MPIEXEC_POSTFLAGS}
+            ${T_ARGS})
   _relay_test_properties(${T_NAME} ${T_NP} mpi TIMEOUT "${T_TIMEOUT}" NO_TSAN "${T_NO_TSAN}"
     ENV ${T_ENV} LABELS ${T_LABELS})
   if(RELAY_TEST_NODES)
     add_test(NAME ${T_NAME}_nodes
-      COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} ${T_NP} --oversubscribe
-              ${RELAY_NODES_MPIEXEC_FLAGS} ${MPIEXEC_PREFLAGS} $<TARGET_FILE:${T_TARGET}>
-              ${MPIEXEC_POSTFLAGS} ${T_ARGS})
+      COMMAND ${T_WRAPPER} ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} ${T_NP} --oversubscribe
+              ${recovery} ${RELAY_NODES_MPIEXEC_FLAGS} ${MPIEXEC_PREFLAGS}
+              $<TARGET_FILE:${T_TARGET}> ${MPIEXEC_POSTFLAGS} ${T_ARGS})
     _relay_test_properties(${T_NAME}_nodes ${T_NP} nodes TIMEOUT "${T_TIMEOUT}"
       NO_TSAN "${T_NO_TSAN}" ENV ${T_ENV} RELAY_NODES=rank LABELS ${T_LABELS})
   endif()

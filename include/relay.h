@@ -196,6 +196,7 @@ enum {
     RELAY_CONFIG_CRASH_REPORT = 1u << 14,
     RELAY_CONFIG_FINALIZE_TIMEOUT = 1u << 15,
     RELAY_CONFIG_SPILL_CLEAN = 1u << 16,
+    RELAY_CONFIG_RANK_TIMEOUT = 1u << 17,
 };
 
 typedef struct relay_config {
@@ -324,6 +325,20 @@ typedef struct relay_config {
      * and names of older relay versions. Remove those only when no relay job
      * uses the directory. */
     int spill_clean;
+    /* RELAY_RANK_TIMEOUT: seconds without any message from a rank after
+     * which it counts as lost (its process died, its node went down).
+     * Rank 0 pings every rank each quarter of this, so an idle or busy
+     * rank is never silent that long while it lives. On rank 0's side a
+     * lost rank's tasks run again elsewhere while they have retries left
+     * (the loss counts as an attempt) or fail with RELAY_ERR_RANK_LOST,
+     * its actors die, objects only it held fail RELAY_ERR_RANK_LOST, and
+     * finalize completes without it. A worker rank that hears nothing from
+     * rank 0 for this long logs it and aborts the job (rank 0 holds the
+     * scheduler and the directory). Needs an MPI that keeps the survivors
+     * running (Open MPI's mpirun --enable-recovery, Slurm's srun
+     * --no-kill); otherwise the launcher ends the job first. Default 10;
+     * 0 turns detection off. 0..86400. */
+    int rank_timeout;
 } relay_config_t;
 
 /* Register a remote function under a name, on every rank (the same binary

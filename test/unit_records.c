@@ -46,6 +46,7 @@ DECODER(actor_cpu, relay__rec_actor_cpu_t)
 DECODER(actor_kill, relay__rec_actor_kill_t)
 DECODER(ping, relay__rec_ping_t)
 DECODER(pong, relay__rec_ping_t)
+DECODER(rank_lost, relay__rec_rank_lost_t)
 DECODER(object, relay__rec_put_t)
 DECODER(subscribe, relay__rec_subscribe_t)
 DECODER(recall, relay__rec_recall_t)
@@ -1298,8 +1299,18 @@ static void rec_control(void)
         free(big);
         relay__wbuf_free(&w);
     }
-    /* SHUTDOWN, SHUTDOWN_ACK, EXIT, CRASH_ACK: nothing, and nothing more. */
+    /* RANK_LOST: a rank of the job other than 0. */
     relay__wbuf_t w;
+    relay__wbuf_init(&w);
+    relay__rec_rank_lost_t l = {NRANKS - 1}, gl;
+    relay__rec_rank_lost_encode(&w, &l);
+    free(decode_ok(&w, dec_rank_lost, &gl));
+    CHECK_EQ(gl.rank, NRANKS - 1);
+    check_cuts(&w, dec_rank_lost);
+    BAD32(&w, dec_rank_lost, 0, 0, "rank is 0");
+    BAD32(&w, dec_rank_lost, 0, NRANKS, "not a rank");
+    relay__wbuf_free(&w);
+    /* SHUTDOWN, SHUTDOWN_ACK, EXIT, CRASH_ACK: nothing, and nothing more. */
     relay__wbuf_init(&w);
     free(decode_ok(&w, dec_empty, NULL));
     relay__put_u8(&w, 0);
@@ -1313,7 +1324,7 @@ static void rec_control(void)
 static void rec_types(void)
 {
     CHECK_EQ(RELAY__R_SUBMIT, 1);
-    CHECK_EQ(RELAY__R_END, 36); /* 35 types */
+    CHECK_EQ(RELAY__R_END, 37); /* 36 types */
     CHECK_STREQ(relay__record_name(RELAY__R_ABORT), "ABORT");
     CHECK(!relay__record_route_ok(RELAY__R_ABORT, 2, 1));
     CHECK_STREQ(relay__record_name(RELAY__R_SUBMIT), "SUBMIT");

@@ -30,6 +30,29 @@
 #include "worker.h"
 #include "worker_state.h"
 
+/* Every rank's host name, for the messages that tell of a lost rank.
+ * Collective. */
+static int gather_hosts(void)
+{
+    char name[MPI_MAX_PROCESSOR_NAME] = "", mine[RELAY__HOST_MAX];
+    int len = 0;
+    MPI_Get_processor_name(name, &len);
+    snprintf(mine, sizeof mine, "%s", name);
+    relay__g.hosts = calloc((size_t)relay__g.size, RELAY__HOST_MAX);
+    int ok = relay__g.hosts != NULL, all = 0;
+    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, relay__g.comm);
+    if (!all) {
+        free(relay__g.hosts);
+        relay__g.hosts = NULL;
+        return relay__error(RELAY_ERR_NO_MEMORY, "relay_init: out of memory");
+    }
+    MPI_Allgather(mine, RELAY__HOST_MAX, MPI_CHAR, relay__g.hosts, RELAY__HOST_MAX, MPI_CHAR,
+                  relay__g.comm);
+    for (int r = 0; r < relay__g.size; r++)
+        relay__g.hosts[(size_t)r * RELAY__HOST_MAX + RELAY__HOST_MAX - 1] = '\0';
+    return RELAY_OK;
+}
+
 /* MPI for relay: initialise it if nobody has, and insist on full thread
  * support because the runtime thread talks MPI while the program's threads
  * may too. */
@@ -71,7 +94,7 @@ static int mpi_setup(int *argc, char ***argv, int node_per_rank)
     if (relay__g.size > (1 << 20))
         return relay__error(RELAY_ERR_MPI, "relay_init: %d ranks, at most %d supported",
                             relay__g.size, 1 << 20);
-    return RELAY_OK;
+    return gather_hosts();
 }
 
 static void free_node_comms(void)
@@ -105,6 +128,8 @@ static int teardown_report(char *report, size_t n)
     relay__map_destroy(&relay__g.holds);
     relay__released_reset();
     relay__rank_fates_free();
+    free(relay__g.hosts);
+    relay__g.hosts = NULL;
     relay__bell_fini();
     free_node_comms();
     if (relay__g.comm != MPI_COMM_NULL) MPI_Comm_free(&relay__g.comm);
@@ -245,6 +270,15 @@ static void on_shutdown(int src, relay__rbuf_t *r)
     relay__pool_shutdown();
 }
 
+/* A rank was lost (comm.c found it, or rank 0 said so): on rank 0 its work
+ * goes elsewhere or fails; other ranks' transports already dropped it. */
+static void on_rank_lost(int rank)
+{
+    if (relay__g.rank != 0) return;
+    relay__holdback_rank_lost(rank);
+    relay__sched_rank_lost(rank);
+}
+
 int relay_init(int *argc, char ***argv, const relay_config_t *config)
 {
     if (relay__is_on())
@@ -257,7 +291,7 @@ int relay_init(int *argc, char ***argv, const relay_config_t *config)
     if (rc) return rc;
     relay__g.cfg = cfg;
     relay__g.comm = relay__g.host = relay__g.node = MPI_COMM_NULL;
-    relay__g.shutting_down = relay__g.exiting = 0;
+    relay__g.shutting_down = relay__g.exiting = relay__g.ranks_lost = 0;
     atomic_store(&relay__g.next_seq, 1);
     /* Counters describe this init .. finalize period. */
     atomic_store(&relay__g.tasks_submitted, 0);
@@ -268,6 +302,8 @@ int relay_init(int *argc, char ***argv, const relay_config_t *config)
     relay__map_init(&relay__g.holds);
     relay__released_reset();
     if ((rc = mpi_setup(argc, argv, node_per_rank))) {
+        free(relay__g.hosts);
+        relay__g.hosts = NULL;
         free_node_comms();
         if (relay__g.comm != MPI_COMM_NULL) MPI_Comm_free(&relay__g.comm);
         relay__g.comm = MPI_COMM_NULL;
@@ -283,6 +319,7 @@ int relay_init(int *argc, char ***argv, const relay_config_t *config)
     relay__comm_handlers_init();
     relay__client_init();
     relay__handler_set(RELAY__R_SHUTDOWN, on_shutdown);
+    relay__comm_hooks()->rank_lost = on_rank_lost;
     rc = resources_setup(hosts_workers, &offer);
     if (!rc) rc = store_setup();
     if (!rc && relay__g.rank == 0) rc = relay__dir_init();
@@ -375,11 +412,11 @@ int relay_finalize(void)
     atomic_store_explicit(&relay__g.state, RELAY__STATE_OFF, memory_order_release);
     int left_here = teardown_report(here, sizeof here);
     /* Nothing of relay's may still be in flight when MPI goes away (the
-     * threads abandoned above no longer reach MPI through relay). */
-    if (relay__g.mpi_owned) {
-        MPI_Finalize();
-        relay__g.mpi_owned = 0;
-    }
+     * threads abandoned above no longer reach MPI through relay). With a
+     * rank lost, MPI_Finalize may wait forever for it (Open MPI's fence
+     * does, now and then): the process then leaves MPI as it is. */
+    if (relay__g.mpi_owned && !relay__g.ranks_lost) MPI_Finalize();
+    relay__g.mpi_owned = 0;
     if (abandoned)
         return relay__error(RELAY_ERR_TIMEOUT,
                             "relay_finalize: abandoned %d task(s) still running after %.1f s "

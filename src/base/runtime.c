@@ -104,6 +104,12 @@ void relay__rank_fate(int rank, char *buf, size_t n)
         snprintf(buf, n, "%s", relay__g.rank_fates[rank]);
 }
 
+const char *relay__rank_host(int rank)
+{
+    if (!relay__g.hosts || rank < 0 || rank >= relay__g.size) return "?";
+    return relay__g.hosts + (size_t)rank * RELAY__HOST_MAX;
+}
+
 void relay__rank_fates_free(void)
 {
     if (!relay__g.rank_fates) return;

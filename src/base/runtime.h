@@ -33,6 +33,8 @@ static inline unsigned relay__id_index(uint64_t id)
 }
 
 enum { RELAY__STATE_OFF = 0, RELAY__STATE_ON = 1 };
+/* Bytes kept of a host name, its NUL included. */
+#define RELAY__HOST_MAX 64
 
 typedef struct relay__runtime {
     atomic_int state;
@@ -75,6 +77,8 @@ typedef struct relay__runtime {
     uint64_t placed_ahead, objects_forwarded, objects_pushed, objects_handed_over, tasks_moved;
     uint64_t ref_checks; /* relay_stats_t's (lock held) */
     char **rank_fates;   /* relay__rank_fate: size entries, NULL until one is set */
+    char *hosts;         /* [size * RELAY__HOST_MAX]: each rank's host name (relay_init) */
+    int ranks_lost;      /* ranks found lost (comm.c): collective teardown steps are skipped */
 } relay__runtime_t;
 
 extern relay__runtime_t relay__g;
@@ -104,6 +108,9 @@ void relay__rank_fate_set(int rank, const char *text);
 /* Copies the rank's fate into buf (n bytes, NUL-terminated; "" if none). */
 void relay__rank_fate(int rank, char *buf, size_t n);
 void relay__rank_fates_free(void);
+/* The name of the host rank runs on, "?" when unknown (any thread once
+ * relay_init has gathered them). */
+const char *relay__rank_host(int rank);
 
 /* Whether id, made by this rank, lost its last hold here lately (the last
  * few thousand such ids are remembered; a new hold forgets it): a use of

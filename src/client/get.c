@@ -246,6 +246,29 @@ static int get_cancelled(const char *call, relay_object_t *objs_p, size_t n)
     return cancelled_error(call);
 }
 
+/* Requests whose bytes were being fetched from a rank that was lost: rank
+ * 0 has made the object again elsewhere (lineage) or an error of it by
+ * now (it said the rank was lost only after), so they ask it once more.
+ * Returns how many do. Lock held. */
+static size_t reget_lost(req_set_t *s, int flags)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        relay__req_t *q = &s->q[i];
+        if (!q->fetch || !q->fetch->done || q->fetch->status != RELAY_ERR_RANK_LOST) continue;
+        relay__fetch_finish(q->fetch);
+        q->fetch = NULL;
+        relay__obj_unref(q->obj);
+        q->obj = NULL;
+        q->replied = 0;
+        q->status = RELAY_OK;
+        s->batch->completed--;
+        post_get(q, flags);
+        n++;
+    }
+    return n;
+}
+
 static int get_impl(const char *call, const relay_ref_t *refs, size_t n, double timeout_s,
                     relay_object_t *objs_p)
 {
@@ -270,12 +293,16 @@ static int get_impl(const char *call, const relay_ref_t *refs, size_t n, double 
     }
     /* A zero timeout asks rank 0 for what is ready now, and waits for its
      * answer (and for the bytes of what is), not for the objects. */
-    int now = timeout_s == 0;
-    post_gets(&s, refs, &b, RELAY__GET_DATA | (now ? RELAY__GET_NOW : 0));
+    int now = timeout_s == 0, flags = RELAY__GET_DATA | (now ? RELAY__GET_NOW : 0);
+    post_gets(&s, refs, &b, flags);
     if (now) timeout_s = RELAY_FOREVER;
     /* A zero timeout waits only for answers, which always come. */
     relay__wait_t wait = {refs, n, n, now};
-    int done = relay__wait_until(&b, relay__deadline_of(timeout_s), set_done_or_failed, &s, &wait);
+    double deadline = relay__deadline_of(timeout_s);
+    int done, rounds = 0;
+    do
+        done = relay__wait_until(&b, deadline, set_done_or_failed, &s, &wait);
+    while (done && !b.failed && rounds++ < relay__g.size && reget_lost(&s, flags) > 0);
     /* Not done but failed: the deadline passed or relay shuts down as the
      * failure came in. The failure is the better answer. */
     if (!done && !b.failed) {

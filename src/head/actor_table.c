@@ -493,3 +493,47 @@ void relay__actor_on_gone(int src, relay__rbuf_t *r)
     relay__sched_retire(body);
     relay__sched_dispatch(); /* its resources are free again */
 }
+
+/* The actor's rank was lost: it dies with the reason, the calls sent
+ * there fail with it, and its body gives its resources back. */
+static void actor_lost(sactor_t *a, const char *lost)
+{
+    if (a->state != RELAY__ACTOR_DEAD) {
+        char why[1100];
+        snprintf(why, sizeof why, "actor '%s' (%#llx) is dead: %s", class_name(a),
+                 (unsigned long long)a->id, lost);
+        set_dead(a, RELAY_ERR_ACTOR_DEAD, why);
+    }
+    relay__list_t *n;
+    while ((n = relay__list_first(&a->sent))) {
+        stask_t *t = RELAY__LIST_ENTRY(n, stask_t, sent);
+        relay__sched_unreserve(t, 1); /* off the sent list */
+        relay__sched_task_fail(t, RELAY_ERR_ACTOR_DEAD, a->dead_msg);
+    }
+    stask_t *body = a->body;
+    if (!body) return;
+    if (a->built) {
+        relay__sched_unreserve(body, 0);
+        relay__sched_retire(body);
+    } else if (body->rank >= 0) {
+        relay__sched_unreserve(body, 1);
+        relay__sched_task_fail(body, RELAY_ERR_ACTOR_DEAD, a->dead_msg);
+    }
+}
+
+void relay__actor_rank_lost(int rank, const char *lost)
+{
+    relay__map_t *m = &A()->by_id;
+    uint64_t *ids = malloc((m->count ? m->count : 1) * sizeof *ids);
+    if (!ids) {
+        relay__log(RELAY__LOG_ERROR, "out of memory handling a lost rank");
+        abort();
+    }
+    size_t n = 0;
+    sactor_t *a;
+    RELAY__MAP_EACH(m, a)
+    if (a->rank == rank && a->body) ids[n++] = a->id;
+    for (size_t i = 0; i < n; i++)
+        if ((a = relay__actor_find(ids[i])) && a->rank == rank) actor_lost(a, lost);
+    free(ids);
+}

@@ -50,6 +50,10 @@ void relay__actor_call_dropped(struct relay__stask *t, int status, const char *m
 /* A call sent to its actor's rank finished (or was dropped). */
 void relay__actor_call_left(struct relay__stask *t);
 
+/* rank was lost (lost: "rank 2 (host h) was lost..."): the actors there
+ * die with that reason; their calls sent there fail RELAY_ERR_ACTOR_DEAD. */
+void relay__actor_rank_lost(int rank, const char *lost);
+
 void relay__actor_on_kill(int src, relay__rbuf_t *r);
 void relay__actor_on_cpu(int src, relay__rbuf_t *r);
 void relay__actor_on_lookup(int src, relay__rbuf_t *r);

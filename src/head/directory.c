@@ -270,6 +270,7 @@ void relay__dir_maybe_free(relay__dentry_t *e)
             stack[n++] = c;
         }
         if (e->holder_rank >= 0) post_free(e->holder_rank, e->id);
+        if (e->holder_rank >= 0 && !e->put) relay__sched_output_freed(e->id);
         if (e->obj && e->obj->status == RELAY_OK) D()->inline_bytes -= e->obj->size;
         entry_destroy(e);
         if (n == 0) break;
@@ -422,4 +423,112 @@ void relay__dir_on_get_cancel(int src, relay__rbuf_t *r)
         D()->waiters--;
         return;
     }
+}
+
+/* ---------------------------------------------------------------------- */
+/* Lost ranks                                                               */
+/* ---------------------------------------------------------------------- */
+
+/* The gets the lost rank waits for on e: nobody will read the answers. */
+static void drop_waiters_of(relay__dentry_t *e, int rank)
+{
+    for (relay__dwaiter_t **pp = &e->waiters; *pp;) {
+        relay__dwaiter_t *w = *pp;
+        if (w->rank != rank) {
+            pp = &w->next;
+            continue;
+        }
+        *pp = w->next;
+        free(w);
+        D()->waiters--;
+    }
+}
+
+/* e, whose bytes only the lost rank held, becomes an error object: the
+ * objects it contained are no longer kept by it. */
+static void entry_lost(relay__dentry_t *e, int rank, const char *lost)
+{
+    char msg[1400];
+    if (e->put)
+        snprintf(msg, sizeof msg,
+                 "object %#llx was lost with rank %d: %s; it was made by relay_put on rank %d, "
+                 "so nothing can make it again",
+                 (unsigned long long)e->id, rank, lost, relay__id_rank(e->id));
+    else
+        snprintf(msg, sizeof msg, "object %#llx was lost with rank %d: %s; %s",
+                 (unsigned long long)e->id, rank, lost, relay__sched_lineage_why(e->id));
+    struct relay_object *err = relay__obj_new_error(e->id, RELAY_ERR_RANK_LOST, msg);
+    if (!err) abort();
+    uint64_t *refs = e->refs;
+    uint32_t n = e->nrefs;
+    e->refs = NULL;
+    e->nrefs = 0;
+    free(e->array);
+    e->array = NULL;
+    e->obj = err;
+    e->holder_rank = -1;
+    e->size = err->size;
+    e->pins++; /* kept while what it contained goes */
+    for (uint32_t i = 0; i < n; i++) {
+        relay__dentry_t *c = relay__dir_lookup(refs[i]);
+        if (!c || c->contained <= 0) continue;
+        c->contained--;
+        relay__dir_maybe_free(c);
+    }
+    free(refs);
+    e->pins--;
+    relay__dir_maybe_free(e);
+}
+
+/* e goes back to waiting for its task, which runs again: the objects it
+ * contained are no longer kept by it (the new run's copy names them). */
+void relay__dir_unready(relay__dentry_t *e)
+{
+    uint64_t *refs = e->refs;
+    uint32_t n = e->nrefs;
+    e->refs = NULL;
+    e->nrefs = 0;
+    free(e->array);
+    e->array = NULL;
+    e->ready = 0;
+    e->holder_rank = -1;
+    e->size = 0;
+    e->pins++;
+    for (uint32_t i = 0; i < n; i++) {
+        relay__dentry_t *c = relay__dir_lookup(refs[i]);
+        if (!c || c->contained <= 0) continue;
+        c->contained--;
+        relay__dir_maybe_free(c);
+    }
+    free(refs);
+    e->pins--;
+}
+
+void relay__dir_rank_lost(int rank, const char *lost)
+{
+    relay__map_t *m = &D()->entries;
+    uint64_t *ids = malloc((m->count ? m->count : 1) * sizeof *ids);
+    if (!ids) {
+        relay__log(RELAY__LOG_ERROR, "out of memory handling a lost rank");
+        abort();
+    }
+    size_t n = 0;
+    relay__dentry_t *e;
+    RELAY__MAP_EACH(m, e)
+    {
+        drop_waiters_of(e, rank);
+        if (e->ready && !e->obj && e->holder_rank == rank) ids[n++] = e->id;
+    }
+    /* Objects whose task can run again wait for it; the others fail. */
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        e = relay__dir_lookup(ids[i]);
+        if (!e || !e->ready || e->obj || e->holder_rank != rank) continue;
+        if (!e->put && relay__sched_can_remake(e->id))
+            ids[kept++] = ids[i];
+        else
+            entry_lost(e, rank, lost);
+    }
+    relay__sched_remake(ids, kept, rank, lost);
+    free(ids);
 }

@@ -62,6 +62,13 @@ uint64_t relay__dir_waiters(void);
  * no memory to store: getters are told instead of the job aborting. */
 struct relay_object *relay__dir_oom_object(uint64_t id, uint64_t size);
 
+/* rank was lost (lost: "rank 2 (host h) was lost..."): the objects only
+ * it held are made again by their tasks where the scheduler kept them
+ * (relay__sched_can_remake), else become errors (RELAY_ERR_RANK_LOST). */
+void relay__dir_rank_lost(int rank, const char *lost);
+/* A ready remote entry waits for its task again (lineage). */
+void relay__dir_unready(relay__dentry_t *e);
+
 void relay__dir_on_put(int src, relay__rbuf_t *r);
 void relay__dir_on_release(int src, relay__rbuf_t *r);
 void relay__dir_on_retain_check(int src, relay__rbuf_t *r);

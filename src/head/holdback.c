@@ -255,6 +255,34 @@ static int replay(int src)
     return handled;
 }
 
+/* Handle every held record that can go now, going round until none can:
+ * a source's records may have waited for another's. */
+static void replay_all(void)
+{
+    int handled;
+    do {
+        handled = 0;
+        for (int s = 0; s < relay__g.size; s++)
+            handled += replay(s);
+    } while (handled);
+}
+
+void relay__holdback_rank_lost(int rank)
+{
+    if (!F || rank <= 0 || rank >= relay__g.size) return;
+    /* Its held records go with it; what it made and never announced never
+     * will be, so records naming it wait no more (they find it unknown). */
+    held_t *h;
+    RELAY__LIST_EACH(&F->held[rank], h, held_t, link)
+    {
+        relay__list_remove(&h->link);
+        free(h);
+    }
+    F->ponged[rank] = UINT64_MAX;
+    F->pinged[rank] = 0;
+    replay_all();
+}
+
 void relay__holdback_on_pong(int src, relay__rbuf_t *r)
 {
     relay__rec_ping_t m;
@@ -262,15 +290,9 @@ void relay__holdback_on_pong(int src, relay__rbuf_t *r)
         relay__rec_malformed(RELAY__R_PONG, src, r);
         return;
     }
+    if (m.epoch == RELAY__PING_ALIVE) return; /* the transport's: src lives, nothing more */
     uint64_t epoch = m.epoch;
     if (epoch > F->ponged[src]) F->ponged[src] = epoch;
     if (F->pinged[src] <= epoch) F->pinged[src] = 0;
-    /* A source's records may have waited for another's: go round until
-     * nothing more can be handled. */
-    int handled;
-    do {
-        handled = 0;
-        for (int s = 0; s < relay__g.size; s++)
-            handled += replay(s);
-    } while (handled);
+    replay_all();
 }

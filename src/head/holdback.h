@@ -24,5 +24,8 @@ int relay__holdback_intercept(int src, uint8_t type, const relay__rbuf_t *r);
 void relay__holdback_next_epoch(void);
 
 void relay__holdback_on_pong(int src, relay__rbuf_t *r);
+/* rank was lost: its held records are dropped, and records waiting to
+ * hear from it go on. */
+void relay__holdback_rank_lost(int rank);
 
 #endif

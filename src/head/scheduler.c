@@ -130,6 +130,7 @@ int relay__sched_init(void)
     s->avg_run_seconds = 1e-3; /* until tasks tell: assume they are not tiny */
     relay__map_init(&s->tasks);
     relay__map_init(&s->lineage);
+    relay__map_init(&s->kept);
     relay__g.sched = s;
     relay__handler_set(RELAY__R_SUBMIT, relay__sched_on_submit);
     relay__handler_set(RELAY__R_DONE, relay__sched_on_done);
@@ -182,6 +183,8 @@ void relay__sched_destroy(void)
     stask_t *t;
     RELAY__MAP_EACH(&s->tasks, t) task_free(t);
     relay__map_destroy(&s->tasks);
+    RELAY__MAP_EACH(&s->kept, t) task_free(t);
+    relay__map_destroy(&s->kept);
     relay__lineage_t *l;
     RELAY__MAP_EACH(&s->lineage, l) free(l);
     relay__map_destroy(&s->lineage);
@@ -885,6 +888,15 @@ static void lineage_leave(stask_t *t)
     lineage_drop_kid(parent);
 }
 
+/* A task that made objects held on other ranks stays (off the table, its
+ * arguments unpinned) while one of them lives: should that rank be lost,
+ * it runs again to make them (relay__sched_remake). */
+static int keep_lineage(stask_t *t)
+{
+    if (!t->remote_rets || t->kind != RELAY__KIND_TASK || t->cancelled || t->fail_status) return 0;
+    return relay__map_put(&S()->kept, t->id, t) == 0;
+}
+
 /* Drop t: its arguments are no longer pinned. A task placed ahead may
  * finish before rank 0 hears that its inputs are made: it stays, holding
  * nothing, until they are (the directory's lists of dependents name it). */
@@ -897,7 +909,7 @@ static void task_retire(stask_t *t)
     }
     if (relay__map_remove(&S()->tasks, t->id) == t) lineage_leave(t);
     relay__sched_unpin(t);
-    task_free(t);
+    if (!keep_lineage(t)) task_free(t);
 }
 
 /* Whether task_fail logs t's failure itself: a task with no returns (a
@@ -1299,6 +1311,9 @@ static int submit_acceptable(int src, const relay__rec_submit_t *m)
     return 1;
 }
 
+static int runnable_or_lost(const stask_t *t, char *msg, size_t n);
+static void task_arm(stask_t *t);
+
 /* RELAY_ERR_CANCELLED (msg set) for a plain task whose parent was
  * cancelled recursively: submitted while the cancel travelled or after
  * it, it never runs. Actor calls still go: a cancelled task may report
@@ -1349,12 +1364,20 @@ void relay__sched_on_submit(int src, relay__rbuf_t *r)
         }
     }
     if (!rc) rc = cancelled_on_arrival(t, msg, sizeof msg);
+    if (!rc && relay__g.ranks_lost) rc = runnable_or_lost(t, msg, sizeof msg);
     /* A call queues behind its caller's earlier calls to the actor. */
     if (!rc && t->kind == RELAY__KIND_METHOD) rc = relay__actor_on_call(t, msg, sizeof msg);
     if (rc) {
         task_fail(t, rc, msg);
         return;
     }
+    task_arm(t);
+}
+
+/* t, new in the table, waits for its arguments (pinned), placed ahead when
+ * some are not made yet, or goes ready. */
+static void task_arm(stask_t *t)
+{
     t->missing = 1; /* held until every argument is looked at */
     t->pinned = 1;
     for (uint32_t i = 0; i < t->nargs; i++) {
@@ -1505,6 +1528,7 @@ void relay__sched_on_done(int src, relay__rbuf_t *r)
         relay__desc_t d;
         relay__rec_done_ret_next(&it, &d);
         record_return(src, &d, known ? m.task_id | i : 0);
+        if (known && !d.is_inline && m.status == RELAY_OK) t->remote_rets++;
     }
     done_stamp++; /* nothing else counts as delivered */
     if (known && m.status != RELAY_OK && t->retries_left > 0 && retryable(m.status) &&
@@ -1706,6 +1730,15 @@ static void send_exit(relay__sched_t *s)
     }
 }
 
+/* Every rank acknowledged the shutdown (a lost one counts as having):
+ * they may all leave their loops. */
+static void maybe_exit(void)
+{
+    relay__sched_t *s = S();
+    if (!s->shutting_down || s->acks < relay__g.size) return;
+    send_exit(s);
+}
+
 void relay__sched_on_shutdown_ack(int src, relay__rbuf_t *r)
 {
     relay__sched_t *s = S();
@@ -1721,8 +1754,8 @@ void relay__sched_on_shutdown_ack(int src, relay__rbuf_t *r)
         return;
     }
     s->acked[src] = 1;
-    if (++s->acks < relay__g.size) return;
-    send_exit(s);
+    s->acks++;
+    maybe_exit();
 }
 
 int relay__sched_abandon(double waited_s, char *buf, size_t n)
@@ -1756,4 +1789,239 @@ int relay__sched_abandon(double waited_s, char *buf, size_t n)
     }
     send_exit(s);
     return count;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Lost ranks                                                               */
+/* ---------------------------------------------------------------------- */
+
+/* "rank 2 (host h) was lost[: what is known of how it ended]". */
+void relay__sched_lost_text(int rank, char *buf, size_t n)
+{
+    char fate[512];
+    relay__rank_fate(rank, fate, sizeof fate);
+    snprintf(buf, n, "rank %d (host %s) was lost%s%s", rank, relay__rank_host(rank),
+             *fate ? ": " : "", fate);
+}
+
+/* Whether a rank not lost could ever run a task asking for d. */
+static int runnable_somewhere(const relay__demand_t *d)
+{
+    for (int k = 0; k < relay__g.size; k++)
+        if (!relay__comm_rank_lost(k) && relay__demand_fits_capacity(d, k)) return 1;
+    return 0;
+}
+
+/* RELAY_ERR_RANK_LOST (msg set) for a task or actor that only lost ranks
+ * could run; 0 otherwise. A call runs where its actor is. */
+static int runnable_or_lost(const stask_t *t, char *msg, size_t n)
+{
+    if (t->kind == RELAY__KIND_METHOD || runnable_somewhere(&t->shape->d)) return 0;
+    char want[256];
+    relay__demand_format(&t->shape->d, want, sizeof want);
+    snprintf(msg, n,
+             "task '%s' (function '%s') cannot run: only ranks since lost offered what it asks "
+             "for (%s)",
+             t->name, t->fn, want);
+    return RELAY_ERR_RANK_LOST;
+}
+
+/* Ids of the tasks in the table that pick() chooses: handling one may
+ * free others (a failure reaches its dependents), so each is looked up
+ * again before it is handled. */
+static uint64_t *tasks_where(int (*pick)(const stask_t *, int), int rank, size_t *n_p)
+{
+    relay__sched_t *s = S();
+    uint64_t *ids = malloc((s->tasks.count ? s->tasks.count : 1) * sizeof *ids);
+    if (!ids) {
+        relay__log(RELAY__LOG_ERROR, "out of memory handling a lost rank");
+        abort();
+    }
+    size_t n = 0;
+    stask_t *t;
+    RELAY__MAP_EACH(&s->tasks, t)
+    if (pick(t, rank)) ids[n++] = t->id;
+    *n_p = n;
+    return ids;
+}
+
+/* A plain task sent to the rank (running, queued or placed ahead there). */
+static int on_rank(const stask_t *t, int rank)
+{
+    return t->kind == RELAY__KIND_TASK && t->rank == rank;
+}
+
+/* A task or constructor waiting here (for its inputs or for a rank) that
+ * only lost ranks could run. */
+static int stranded(const stask_t *t, int rank)
+{
+    (void)rank;
+    return t->kind != RELAY__KIND_METHOD && t->rank < 0 && !t->done_early &&
+           !runnable_somewhere(&t->shape->d);
+}
+
+/* t was on the lost rank: it runs again elsewhere while it has retries
+ * left (the loss counts as an attempt), else its returns fail. */
+static void lost_task(stask_t *t, int rank, const char *lost)
+{
+    relay__sched_t *s = S();
+    for (int k = 0; k < relay__g.size; k++)
+        if (s->acct[k].stealing == t->id) s->acct[k].stealing = 0;
+    if (t->ahead)
+        unplace(t);
+    else
+        unreserve(t, 1);
+    t->has_consumer = 0;
+    char msg[1400];
+    if (t->cancelled) {
+        snprintf(msg, sizeof msg, "task '%s' (function '%s') was cancelled; %s", t->name, t->fn,
+                 lost);
+        drop_deps(t);
+        task_fail(t, RELAY_ERR_CANCELLED, msg);
+    } else if (t->fail_status) {
+        drop_deps(t);
+        task_fail(t, t->fail_status, t->fail_msg ? t->fail_msg : "a dependency failed");
+    } else if (t->retries_left > 0) {
+        t->retries_left--;
+        t->attempt++;
+        relay__log(RELAY__LOG_WARN, "task '%s' (function '%s') runs again: it was on rank %d; %s",
+                   t->name, t->fn, rank, lost);
+        if (!t->missing) ready_by_seq(t);
+    } else {
+        snprintf(msg, sizeof msg, "task '%s' (function '%s') was lost with the rank it ran on: %s",
+                 t->name, t->fn, lost);
+        drop_deps(t);
+        task_fail(t, RELAY_ERR_RANK_LOST, msg);
+    }
+}
+
+/* A task left waiting for resources only lost ranks had fails. */
+static void stranded_task(stask_t *t)
+{
+    char msg[600];
+    runnable_or_lost(t, msg, sizeof msg);
+    if (relay__list_linked(&t->link)) {
+        relay__sched_fail_ready(t, RELAY_ERR_RANK_LOST, msg);
+        return;
+    }
+    drop_deps(t);
+    task_fail(t, RELAY_ERR_RANK_LOST, msg);
+}
+
+void relay__sched_rank_lost(int rank)
+{
+    relay__sched_t *s = S();
+    char lost[700];
+    relay__sched_lost_text(rank, lost, sizeof lost);
+    /* Nothing is placed there from now on. */
+    s->acct[rank].cpu_cap = 0;
+    relay__actor_rank_lost(rank, lost);
+    size_t n;
+    uint64_t *ids = tasks_where(on_rank, rank, &n);
+    for (size_t i = 0; i < n; i++) {
+        stask_t *t = relay__map_get(&s->tasks, ids[i]);
+        if (t && on_rank(t, rank)) lost_task(t, rank, lost);
+    }
+    free(ids);
+    ids = tasks_where(stranded, rank, &n);
+    for (size_t i = 0; i < n; i++) {
+        stask_t *t = relay__map_get(&s->tasks, ids[i]);
+        if (t && stranded(t, rank)) stranded_task(t);
+    }
+    free(ids);
+    relay__dir_rank_lost(rank, lost);
+    if (!s->acked[rank]) {
+        s->acked[rank] = 1;
+        s->acks++;
+        maybe_exit();
+    }
+    if (may_deadlock(s)) s->check_due = 1;
+    dispatch();
+}
+
+/* ---------------------------------------------------------------------- */
+/* Lineage: tasks kept to make their lost objects again                     */
+/* ---------------------------------------------------------------------- */
+
+int relay__sched_can_remake(uint64_t id)
+{
+    return relay__map_get(&S()->kept, id & ~(uint64_t)0xff) != NULL;
+}
+
+const char *relay__sched_lineage_why(uint64_t id)
+{
+    (void)id;
+    return "no lineage of what made it is kept (only plain tasks' objects are made again, "
+           "never an actor call's)";
+}
+
+void relay__sched_output_freed(uint64_t id)
+{
+    relay__sched_t *s = S();
+    uint64_t tid = id & ~(uint64_t)0xff;
+    stask_t *t = relay__map_get(&s->kept, tid);
+    if (!t) {
+        t = relay__map_get(&s->tasks, tid);
+        if (t && t->remote_rets) t->remote_rets--;
+        return;
+    }
+    if (t->remote_rets && --t->remote_rets > 0) return;
+    relay__map_remove(&s->kept, tid);
+    task_free(t);
+}
+
+/* Kept task t goes back in the table as if just submitted (the same id and
+ * returns), to make its objects lost with rank. An argument released since
+ * fails them instead. */
+static void remake(stask_t *t, int rank, const char *lost)
+{
+    relay__sched_t *s = S();
+    relay__list_init(&t->link);
+    relay__list_init(&t->placed);
+    relay__list_init(&t->links);
+    t->rank = -1;
+    t->seq = ++s->next_seq;
+    t->attempt++;
+    t->remote_rets = 0;
+    t->parent = 0; /* its parent's line is not followed again */
+    t->linked = 0;
+    t->nkids = 0;
+    t->missing = 0;
+    t->pinned = 0;
+    t->ahead = t->done_early = t->has_consumer = t->was_ahead = t->no_ahead = 0;
+    t->recalling = t->runs_there = t->unplacing = t->cancelling = 0;
+    t->delivered_stamp = 0;
+    if (relay__map_put(&s->tasks, t->id, t) != 0) {
+        relay__log(RELAY__LOG_ERROR, "out of memory making task %#llx again",
+                   (unsigned long long)t->id);
+        abort();
+    }
+    for (uint32_t i = 0; i < t->nargs; i++) {
+        if (t->args[i].kind != RELAY_ARG_REF || relay__dir_lookup(t->args[i].ref)) continue;
+        char msg[1400];
+        snprintf(msg, sizeof msg,
+                 "objects of task '%s' (function '%s') were lost with rank %d: %s; the task "
+                 "cannot run again: its argument %#llx was released",
+                 t->name, t->fn, rank, lost, (unsigned long long)t->args[i].ref);
+        task_fail(t, RELAY_ERR_RANK_LOST, msg);
+        return;
+    }
+    relay__log(RELAY__LOG_WARN,
+               "task '%s' (function '%s') runs again to make its objects lost with rank %d",
+               t->name, t->fn, rank);
+    task_arm(t);
+}
+
+void relay__sched_remake(const uint64_t *ids, size_t n, int rank, const char *lost)
+{
+    relay__sched_t *s = S();
+    for (size_t i = 0; i < n; i++) {
+        relay__dentry_t *e = relay__dir_lookup(ids[i]);
+        if (e) relay__dir_unready(e);
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint64_t tid = ids[i] & ~(uint64_t)0xff;
+        stask_t *t = relay__map_remove(&s->kept, tid);
+        if (t) remake(t, rank, lost);
+    }
 }

@@ -40,5 +40,22 @@ void relay__sched_on_sync(int src, relay__rbuf_t *r);
 /* relay_cancel's request (ABORT), answered by a REPLY. */
 void relay__sched_on_abort(int src, relay__rbuf_t *r);
 void relay__sched_on_shutdown_ack(int src, relay__rbuf_t *r);
+/* rank was lost (the transport sends it nothing any more): nothing is
+ * placed there again, its tasks run again or fail (RELAY_ERR_RANK_LOST),
+ * its actors die, the objects only it held are lost, and it counts as
+ * having acknowledged the shutdown. */
+void relay__sched_rank_lost(int rank);
+/* Lineage. Whether the task that made object id is kept to make it again. */
+int relay__sched_can_remake(uint64_t id);
+/* Why an object cannot be made again (for its error). */
+const char *relay__sched_lineage_why(uint64_t id);
+/* The ready remote objects ids[n], lost with rank, wait again for their
+ * kept tasks, which go back in the table. */
+void relay__sched_remake(const uint64_t *ids, size_t n, int rank, const char *lost);
+/* A remote object made by a task left the directory: the task is kept no
+ * longer once none of its objects live. */
+void relay__sched_output_freed(uint64_t id);
+/* "rank 2 (host h) was lost[: its fate]" into buf. */
+void relay__sched_lost_text(int rank, char *buf, size_t n);
 
 #endif

@@ -70,7 +70,8 @@
     X(RECALL, FROM0)    /* give this task back if it has not started (RECALLED) */                 \
     X(RECALLED, TO0)    /* answer to RECALL: whether the task was taken back */                    \
     X(CRASH, TO0)       /* a rank's task crashed: its report, for the driver */                    \
-    X(CRASH_ACK, FROM0) /* rank 0 printed a CRASH: the crashing rank may die */
+    X(CRASH_ACK, FROM0) /* rank 0 printed a CRASH: the crashing rank may die */                    \
+    X(RANK_LOST, FROM0) /* this rank is lost: send it nothing, wait for nothing from it */
 
 enum relay__record_type {
     RELAY__R_NONE = 0,
@@ -480,6 +481,17 @@ typedef struct relay__rec_ping {
 void relay__rec_ping_encode(relay__wbuf_t *w, const relay__rec_ping_t *m);
 int relay__rec_ping_decode(relay__rbuf_t *r, relay__rec_ping_t *m_p);
 int relay__rec_pong_decode(relay__rbuf_t *r, relay__rec_ping_t *m_p);
+
+/* The epoch of rank 0's liveness PINGs (comm.c): their PONGs say the rank
+ * lives and nothing else (the hold-back ignores them). */
+#define RELAY__PING_ALIVE UINT64_MAX
+
+/* RANK_LOST: [u32 rank], a rank of the job other than 0. */
+typedef struct relay__rec_rank_lost {
+    int rank;
+} relay__rec_rank_lost_t;
+void relay__rec_rank_lost_encode(relay__wbuf_t *w, const relay__rec_rank_lost_t *m);
+int relay__rec_rank_lost_decode(relay__rbuf_t *r, relay__rec_rank_lost_t *m_p);
 
 /* CRASH: the one-line report of a task that crashed on the sending rank
  * (node/crash.c), 1..RELAY__CRASH_TEXT_MAX characters. */

@@ -118,3 +118,18 @@ int relay__rec_crash_decode(relay__rbuf_t *r, relay__rec_crash_t *m_p)
     m_p->text = relay__rec_get_str(r, 1, RELAY__CRASH_TEXT_MAX, "bad report text");
     return relay__rec_end(r);
 }
+
+/* [u32 rank]. */
+void relay__rec_rank_lost_encode(relay__wbuf_t *w, const relay__rec_rank_lost_t *m)
+{
+    relay__put_u32(w, (uint32_t)m->rank);
+}
+
+int relay__rec_rank_lost_decode(relay__rbuf_t *r, relay__rec_rank_lost_t *m_p)
+{
+    uint32_t rank = relay__get_u32(r);
+    if (!r->err && (rank == 0 || rank >= (uint32_t)relay__g.size))
+        return relay__rbuf_fail(r, "the rank is 0 or not a rank of the job");
+    m_p->rank = (int)rank;
+    return relay__rec_end(r);
+}

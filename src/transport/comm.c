@@ -5,12 +5,15 @@
 #include <errno.h>
 #include <limits.h>
 #include <sched.h>
+#include <stdio.h>
 #include <sys/prctl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "doorbell.h"
+#include "liveness.h"
 #include "batch.h"
 #include "log.h"
 #include "object.h"
@@ -49,6 +52,7 @@ typedef struct xfer {
 typedef struct pending_send {
     MPI_Request req;
     void *buf;
+    int dest;
 } pending_send_t;
 
 typedef struct relay__comm {
@@ -76,6 +80,15 @@ typedef struct relay__comm {
     size_t nsends, cap_sends;
     xfer_t *active;
     double last_work; /* when a turn of progress last did something */
+
+    /* Lost ranks (relay lock): nothing goes to them, nothing from them is
+     * handled. The progress thread sweeps its sends and transfers to them
+     * (dead_prog, its copy, taken with the outgoing records). */
+    relay__live_t live;
+    char *dead, *dead_prog;
+    int ndead, ndead_prog;
+    int swept;              /* progress thread: ndead_prog at its last sweep */
+    atomic_int send_failed; /* 1 + the rank a control send to failed, or 0 */
 } relay__comm_t;
 
 /* Acquire: a thread that sees the transport sees it whole (comm_start). */
@@ -216,6 +229,112 @@ static void on_ping(int src, relay__rbuf_t *r)
     relay__msg_end(src, w, start);
 }
 
+/* Lock held: rank is lost. Records queued for it are dropped, a fetch
+ * from it fails; the progress thread sweeps its sends and transfers. */
+static void mark_dead(int rank)
+{
+    relay__comm_t *c = C();
+    if (rank < 0 || rank >= relay__g.size || rank == relay__g.rank || c->dead[rank]) return;
+    c->dead[rank] = 1;
+    c->ndead++;
+    relay__g.ranks_lost++;
+    relay__live_set_lost(&c->live, rank);
+    for (xfer_t *x = c->to_post; x; x = x->next)
+        if (x->peer == rank && !x->cancel) {
+            x->cancel = 1;
+            x->status = RELAY_ERR_RANK_LOST;
+        }
+    relay__comm_wake();
+}
+
+int relay__comm_rank_lost(int rank)
+{
+    relay__comm_t *c = C();
+    return c && rank >= 0 && rank < relay__g.size && c->dead[rank];
+}
+
+/* Rank 0 found rank lost: it says so once, tells every other rank, and
+ * the parts above the transport give its work out again (hooks). */
+static void declare_lost(int rank, const char *why)
+{
+    relay__comm_t *c = C();
+    char fate[512];
+    relay__rank_fate(rank, fate, sizeof fate);
+    relay__log(RELAY__LOG_ERROR, "rank %d (host %s) lost: %s%s%s", rank, relay__rank_host(rank),
+               why, *fate ? "; " : "", fate);
+    mark_dead(rank);
+    relay__rec_rank_lost_t m = {rank};
+    for (int k = 1; k < relay__g.size; k++) {
+        if (c->dead[k]) continue;
+        size_t start;
+        relay__wbuf_t *w = relay__msg_begin(k, RELAY__R_RANK_LOST, &start);
+        relay__rec_rank_lost_encode(w, &m);
+        relay__msg_end(k, w, start);
+    }
+    if (hooks.rank_lost) hooks.rank_lost(rank);
+}
+
+static void on_rank_lost(int src, relay__rbuf_t *r)
+{
+    relay__rec_rank_lost_t m;
+    if (relay__rec_rank_lost_decode(r, &m) != 0) {
+        relay__rec_malformed(RELAY__R_RANK_LOST, src, r);
+        return;
+    }
+    if (m.rank == relay__g.rank) {
+        /* Rank 0 gave this rank up (it was silent too long): its work is
+         * gone elsewhere and nothing it says is heard any more, so it
+         * leaves, alone (MPI_Abort would end the survivors too). */
+        relay__log(RELAY__LOG_ERROR,
+                   "rank 0 found this rank (%d) lost (silent for too long): its work went "
+                   "elsewhere; exiting",
+                   m.rank);
+        _exit(1);
+    }
+    if (C()->dead[m.rank]) return;
+    mark_dead(m.rank);
+    if (hooks.rank_lost) hooks.rank_lost(m.rank);
+}
+
+/* Runtime thread, lock held, about once per loop: rank 0 pings the ranks
+ * and declares the silent ones lost; a worker rank that hears nothing from
+ * rank 0 ends the job (rank 0 holds the scheduler and the directory). */
+static void liveness_turn(void)
+{
+    relay__comm_t *c = C();
+    if (relay__g.exiting) return;
+    int failed = atomic_load_explicit(&c->send_failed, memory_order_relaxed)
+                     ? atomic_exchange(&c->send_failed, 0) - 1
+                     : -1;
+    if (relay__g.rank == 0 && failed > 0 && !c->dead[failed])
+        declare_lost(failed, "a message to it could not be sent");
+    if (c->live.timeout <= 0) return;
+    double silent = 0;
+    int ping = 0, lost = relay__live_check(&c->live, relay__now(), &silent, &ping);
+    if (ping) {
+        relay__rec_ping_t m = {RELAY__PING_ALIVE};
+        for (int k = 1; k < relay__g.size; k++) {
+            if (c->dead[k]) continue;
+            size_t start;
+            relay__wbuf_t *w = relay__msg_begin(k, RELAY__R_PING, &start);
+            relay__rec_ping_encode(w, &m);
+            relay__msg_end(k, w, start);
+        }
+    }
+    if (lost < 0) return;
+    char why[96];
+    snprintf(why, sizeof why, "no message for %.1f s", silent);
+    if (relay__g.rank == 0) {
+        declare_lost(lost, why);
+        return;
+    }
+    relay__log(RELAY__LOG_ERROR,
+               "rank 0 (host %s) lost: %s; the job cannot go on without its scheduler: "
+               "aborting",
+               relay__rank_host(0), why);
+    MPI_Abort(relay__g.comm, 1);
+}
+
 static void on_exit_record(int src, relay__rbuf_t *r)
 {
     if (relay__rec_empty_decode(r) != 0) {
@@ -233,6 +352,7 @@ void relay__comm_handlers_init(void)
     handlers[RELAY__R_PING] = on_ping;
     handlers[RELAY__R_EXIT] = on_exit_record;
     handlers[RELAY__R_FETCH_ERR] = relay__comm_on_fetch_err;
+    handlers[RELAY__R_RANK_LOST] = on_rank_lost;
 }
 
 void relay__dispatch_record(int src, uint8_t type, relay__rbuf_t *r)
@@ -317,6 +437,12 @@ relay__fetch_t *relay__fetch_start(int holder, struct relay_object *obj, struct 
     }
     x->next = c->to_post;
     c->to_post = x;
+    if (c->dead[holder]) { /* completes at the next turn, failed */
+        x->cancel = 1;
+        x->status = RELAY_ERR_RANK_LOST;
+        relay__comm_wake();
+        return f;
+    }
     relay__rec_fetch_t m = {obj->id, x->tag, x->chunk, obj->size};
     size_t start;
     relay__wbuf_t *w = relay__msg_begin(holder, RELAY__R_FETCH, &start);
@@ -425,11 +551,23 @@ static void xfer_post(xfer_t *x)
     x->nreq = n;
 }
 
+/* "rank 2 (host h), which holds it, was lost[: its fate]", malloc'd. */
+static char *lost_text(int rank)
+{
+    char fate[512], *s = NULL;
+    relay__rank_fate(rank, fate, sizeof fate);
+    if (asprintf(&s, "rank %d (host %s), which holds it, was lost%s%s", rank,
+                 relay__rank_host(rank), *fate ? ": " : "", fate) < 0)
+        return NULL;
+    return s;
+}
+
 /* Runtime thread, lock held: a transfer ended; hand the result over. */
 static void xfer_complete(xfer_t *x)
 {
     /* A send that could not go tells the receiver, which would wait. */
-    if (x->is_send && x->status != RELAY_OK && x->status != RELAY_ERR_SHUTDOWN)
+    if (x->is_send && x->status != RELAY_OK && x->status != RELAY_ERR_SHUTDOWN &&
+        !C()->dead[x->peer])
         post_fetch_err(x->peer, x->tag, x->status);
     if (!x->is_send) {
         relay__map_remove(&C()->recv_by_tag, (uint64_t)x->tag);
@@ -439,6 +577,7 @@ static void xfer_complete(xfer_t *x)
         if (f->abandoned) {
             free(f);
         } else {
+            if (x->status == RELAY_ERR_RANK_LOST && !f->errmsg) f->errmsg = lost_text(x->peer);
             f->done = 1;
             f->status = x->status;
             relay__batch_signal(f->batch);
@@ -484,7 +623,7 @@ static int xfers_progress(void)
 /* Control messages                                                         */
 /* ---------------------------------------------------------------------- */
 
-static void track_send(void *buf, MPI_Request req)
+static void track_send(void *buf, MPI_Request req, int dest)
 {
     relay__comm_t *c = C();
     if (c->nsends == c->cap_sends) {
@@ -501,6 +640,7 @@ static void track_send(void *buf, MPI_Request req)
     }
     c->sends[c->nsends].req = req;
     c->sends[c->nsends].buf = buf;
+    c->sends[c->nsends].dest = dest;
     c->nsends++;
 }
 
@@ -520,9 +660,11 @@ static void send_piece(int dest, const uint8_t *p, size_t n, void *owned)
     if (rc != MPI_SUCCESS) {
         relay__log(RELAY__LOG_ERROR, "MPI_Isend to rank %d failed (%d)", dest, rc);
         free(buf);
+        /* With MPI_ERRORS_RETURN a failed send is evidence the rank is gone. */
+        atomic_store(&C()->send_failed, dest + 1);
         return;
     }
-    track_send(buf, req);
+    track_send(buf, req, dest);
 }
 
 /* Send one batch of records; a batch over MAX_MSG_BYTES is cut at record
@@ -554,7 +696,10 @@ static int sends_progress(void)
     int finished = 0;
     for (size_t i = 0; i < c->nsends;) {
         int flag = 0;
-        MPI_Test(&c->sends[i].req, &flag, MPI_STATUS_IGNORE);
+        if (MPI_Test(&c->sends[i].req, &flag, MPI_STATUS_IGNORE) != MPI_SUCCESS) {
+            atomic_store(&c->send_failed, c->sends[i].dest + 1);
+            flag = 1;
+        }
         if (!flag) {
             i++;
             continue;
@@ -608,9 +753,15 @@ static int recv_some(int max)
         }
         MPI_Mrecv(buf, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
         pthread_mutex_lock(&relay__g.lock);
-        local_first();
-        relay__dispatch(st.MPI_SOURCE, buf, (size_t)count);
-        if (hooks.tick) hooks.tick();
+        relay__comm_t *c = C();
+        /* A rank found lost may yet speak (it was only slow): too late, its
+         * work has gone elsewhere. */
+        if (!c->dead[st.MPI_SOURCE]) {
+            if (c->live.timeout > 0) relay__live_heard(&c->live, st.MPI_SOURCE, relay__now());
+            local_first();
+            relay__dispatch(st.MPI_SOURCE, buf, (size_t)count);
+            if (hooks.tick) hooks.tick();
+        }
         pthread_mutex_unlock(&relay__g.lock);
         free(buf);
         got++;
@@ -648,8 +799,17 @@ static size_t take_outgoing(outgoing_t **v, size_t *cap, xfer_t **posts)
         *v = nv;
         *cap = (size_t)c->ndirty;
     }
+    if (c->ndead != c->ndead_prog) {
+        memcpy(c->dead_prog, c->dead, (size_t)relay__g.size);
+        c->ndead_prog = c->ndead;
+    }
     for (int i = 0; i < c->ndirty; i++) {
         int d = c->dirty[i];
+        if (c->dead[d]) { /* records for a lost rank go nowhere */
+            relay__wbuf_free(&c->out[d]);
+            c->is_dirty[d] = 0;
+            continue;
+        }
         (*v)[n].dest = d;
         (*v)[n].buf = c->out[d];
         relay__wbuf_init(&c->out[d]);
@@ -687,6 +847,41 @@ static void sleep_for(double seconds)
     pthread_mutex_lock(&relay__g.lock);
 }
 
+/* Progress lock held: the sends and transfers to or from ranks found lost
+ * since the last sweep end here. MPI may never complete them (a rendezvous
+ * with a dead peer), so their requests are freed, not waited for, and
+ * their buffers are left to the process: MPI may still hold them. */
+static void sweep_lost(void)
+{
+    relay__comm_t *c = C();
+    for (size_t i = 0; i < c->nsends;) {
+        if (!c->dead_prog[c->sends[i].dest]) {
+            i++;
+            continue;
+        }
+        MPI_Request_free(&c->sends[i].req);
+        c->sends[i] = c->sends[--c->nsends];
+    }
+    for (xfer_t **pp = &c->active; *pp;) {
+        xfer_t *x = *pp;
+        if (!c->dead_prog[x->peer]) {
+            pp = &x->next;
+            continue;
+        }
+        *pp = x->next;
+        for (int i = 0; x->reqs && i < x->nreq; i++) {
+            if (x->reqs[i] == MPI_REQUEST_NULL) continue;
+            if (!x->is_send) MPI_Cancel(&x->reqs[i]);
+            MPI_Request_free(&x->reqs[i]);
+        }
+        x->obj = NULL; /* its reference stays: MPI may still hold the bytes */
+        x->status = RELAY_ERR_RANK_LOST;
+        pthread_mutex_lock(&relay__g.lock);
+        xfer_complete(x);
+        pthread_mutex_unlock(&relay__g.lock);
+    }
+}
+
 /* One turn of progress: send what is queued, post transfers, test what is
  * in flight, receive and dispatch. Progress lock held, relay lock not. */
 static int progress_turn(void)
@@ -697,6 +892,10 @@ static int progress_turn(void)
     size_t nout = take_outgoing(&c->outv, &c->outv_cap, &posts);
     pthread_mutex_unlock(&relay__g.lock);
 
+    if (c->ndead_prog != c->swept) {
+        c->swept = c->ndead_prog;
+        sweep_lost();
+    }
     /* Records for other ranks leave before this rank's own are handled:
      * a task handed to a local worker must not hold back the others. */
     int work = (int)nout;
@@ -713,6 +912,10 @@ static int progress_turn(void)
     while (posts) {
         xfer_t *x = posts;
         posts = x->next;
+        if (c->dead_prog[x->peer] && !x->cancel) {
+            x->cancel = 1;
+            x->status = RELAY_ERR_RANK_LOST;
+        }
         if (!x->cancel) xfer_post(x);
         if (x->is_send) relay__bell_ring(x->peer);
         x->next = c->active;
@@ -773,6 +976,7 @@ static void *runtime_main(void *arg)
 
         pthread_mutex_lock(&relay__g.lock);
         if (hooks.tick) hooks.tick();
+        liveness_turn();
         if (hooks.runtime_turn) hooks.runtime_turn();
         if (others) {
             /* Until the other thread stops polling, which may be soon. */
@@ -830,10 +1034,17 @@ int relay__comm_start(void)
     c->out = calloc((size_t)n, sizeof *c->out);
     c->dirty = calloc((size_t)n, sizeof *c->dirty);
     c->is_dirty = calloc((size_t)n, 1);
-    if (!c->out || !c->dirty || !c->is_dirty) {
+    c->dead = calloc((size_t)n, 1);
+    c->dead_prog = calloc((size_t)n, 1);
+    int live = relay__live_init(&c->live, n, relay__g.rank, n > 1 ? relay__g.cfg.rank_timeout : 0,
+                                relay__now());
+    if (!c->out || !c->dirty || !c->is_dirty || !c->dead || !c->dead_prog || live) {
         free(c->out);
         free(c->dirty);
         free(c->is_dirty);
+        free(c->dead);
+        free(c->dead_prog);
+        relay__live_free(&c->live);
         free(c);
         return relay__error(RELAY_ERR_NO_MEMORY, "relay_init: out of memory");
     }
@@ -880,5 +1091,8 @@ void relay__comm_join(void)
     free(c->out);
     free(c->dirty);
     free(c->is_dirty);
+    free(c->dead);
+    free(c->dead_prog);
+    relay__live_free(&c->live);
     free(c);
 }

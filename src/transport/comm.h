@@ -54,8 +54,15 @@ typedef struct relay__comm_hooks {
     /* Each turn of the runtime thread's loop, on that thread only (a
      * crashed task's report to send: node/crash.c). */
     void (*runtime_turn)(void);
+    /* rank was found lost (rank 0) or rank 0 said so (RANK_LOST): the
+     * transport already sends it nothing and fails fetches from it. */
+    void (*rank_lost)(int rank);
 } relay__comm_hooks_t;
 relay__comm_hooks_t *relay__comm_hooks(void);
+
+/* Whether rank was found lost: records for it are dropped, transfers with
+ * it fail (RELAY_ERR_RANK_LOST). Lock held. */
+int relay__comm_rank_lost(int rank);
 
 /* Dispatch every record of one message from src. Lock held. */
 void relay__dispatch(int src, const void *buf, size_t len);

@@ -1,6 +1,9 @@
 #include "doorbell.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/mman.h>
 #include <sched.h>
 #include <linux/futex.h>
 #include <stdatomic.h>
@@ -21,12 +24,13 @@ typedef struct bell {
 
 static struct {
     MPI_Comm node;
-    MPI_Win win;
+    bell_t *shared; /* the node's bells, one per rank of node, in shared memory */
+    size_t shared_len;
     bell_t *own;    /* this rank's bell */
     bell_t **ranks; /* per rank of relay's communicator: its bell, NULL off node */
     bell_t private_bell;
     int oversubscribed;
-} B = {MPI_COMM_NULL, MPI_WIN_NULL, NULL, NULL, {0}, 0};
+} B = {MPI_COMM_NULL, NULL, 0, NULL, NULL, {0}, 0};
 
 static long futex(atomic_uint *addr, int op, unsigned val, const struct timespec *ts)
 {
@@ -51,36 +55,63 @@ static int host_oversubscribed(MPI_Comm host)
     return host_size > CPU_COUNT(&all);
 }
 
-/* Map every rank of this node to its bell in the shared window. The ranks
- * of a node agree on success first, so all of them use the window or none
- * does (a failure on one rank must not leave the others in a collective). */
+/* The node's bells: POSIX shared memory that node rank 0 creates and the
+ * others map, named for them over node. Not an MPI window: freeing one is
+ * collective (MPI_Finalize frees any left), which would wait forever for
+ * a rank that died; a mapping goes with each process on its own. NULL on
+ * failure (logged). Collective over node. */
+static bell_t *map_shared(MPI_Comm node, int node_rank, size_t len)
+{
+    char name[64] = "";
+    int fd = -1;
+    if (node_rank == 0) {
+        static atomic_uint serial;
+        snprintf(name, sizeof name, "/relay-bells-%ld-%u", (long)getpid(),
+                 atomic_fetch_add(&serial, 1));
+        fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
+        if (fd >= 0 && ftruncate(fd, (off_t)len) != 0) {
+            close(fd);
+            fd = -1;
+        }
+        if (fd < 0) name[0] = '\0';
+    }
+    MPI_Bcast(name, (int)sizeof name, MPI_CHAR, 0, node);
+    if (node_rank != 0 && name[0]) fd = shm_open(name, O_RDWR, 0600);
+    void *p = fd >= 0 ? mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : MAP_FAILED;
+    if (fd >= 0) close(fd);
+    int ok = p != MAP_FAILED, all = 0;
+    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, node);
+    if (node_rank == 0 && name[0]) shm_unlink(name); /* every rank has it mapped, or gave up */
+    if (all) return p;
+    if (ok) munmap(p, len);
+    return NULL;
+}
+
+/* Map every rank of this node to its bell in shared memory. The ranks of
+ * a node agree on success first, so all of them use it or none does (a
+ * failure on one rank must not leave the others in a collective). */
 static int map_node(MPI_Comm node)
 {
     int node_size, node_rank;
-    bell_t *mine = NULL;
     B.node = node; /* the runtime's */
     MPI_Comm_size(B.node, &node_size);
     MPI_Comm_rank(B.node, &node_rank);
     int *global = malloc((size_t)node_size * sizeof *global);
-    int ok = global && MPI_Win_allocate_shared(sizeof(bell_t), 1, MPI_INFO_NULL, B.node, &mine,
-                                               &B.win) == MPI_SUCCESS;
-    int all = 0;
+    int ok = global != NULL, all = 0;
     MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, B.node);
-    if (!all) {
-        if (B.win != MPI_WIN_NULL) MPI_Win_free(&B.win);
+    size_t len = (size_t)node_size * sizeof(bell_t);
+    bell_t *bells = all ? map_shared(B.node, node_rank, len) : NULL;
+    if (!bells) {
         free(global);
         return -1;
     }
+    B.shared = bells;
+    B.shared_len = len;
     MPI_Allgather(&relay__g.rank, 1, MPI_INT, global, 1, MPI_INT, B.node);
-    for (int i = 0; i < node_size; i++) {
-        MPI_Aint size;
-        int disp;
-        bell_t *b;
-        MPI_Win_shared_query(B.win, i, &size, &disp, &b);
-        B.ranks[global[i]] = b;
-    }
+    for (int i = 0; i < node_size; i++)
+        B.ranks[global[i]] = &bells[i];
     free(global);
-    B.own = mine;
+    B.own = &bells[node_rank];
     atomic_init(&B.own->seq, 0);
     atomic_init(&B.own->sleeping, 0);
     MPI_Barrier(B.node); /* every bell is initialised before anyone rings */
@@ -108,7 +139,8 @@ int relay__bell_init(MPI_Comm node, MPI_Comm host)
 
 void relay__bell_fini(void)
 {
-    if (B.win != MPI_WIN_NULL) MPI_Win_free(&B.win);
+    if (B.shared) munmap(B.shared, B.shared_len);
+    B.shared = NULL;
     B.node = MPI_COMM_NULL;
     free(B.ranks);
     B.ranks = NULL;

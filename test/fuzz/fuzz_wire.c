@@ -280,6 +280,7 @@ static void read_record(relay__rbuf_t *r, unsigned type)
         relay__rec_actor_kill_t actor_kill;
         relay__rec_ping_t ping;
         relay__rec_crash_t crash;
+        relay__rec_rank_lost_t rank_lost;
     } m;
     int rc;
     skim_t skim = {{0}, 0, 0};
@@ -462,6 +463,9 @@ static void read_record(relay__rbuf_t *r, unsigned type)
             check_str(m.crash.text);
             PROMISE(*m.crash.text && strlen(m.crash.text) <= RELAY__CRASH_TEXT_MAX);
         }
+    case RELAY__R_RANK_LOST:
+        rc = relay__rec_rank_lost_decode(r, &m.rank_lost);
+        if (rc == 0) PROMISE(m.rank_lost.rank > 0 && m.rank_lost.rank < relay__g.size);
         break;
     case RELAY__R_SHUTDOWN_ACK:
     case RELAY__R_SHUTDOWN:

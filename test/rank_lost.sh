@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Runs test_rank_lost, in which rank 2 dies on purpose, and decides from
+# what the survivors print: mpirun's own status tells of the dead rank.
+# Passes when ranks 0 and 1 both print their PASS line and rank 2 does
+# not (it died; in scenario "quiet" nobody dies and all three must).
+# Open MPI keeps the survivors only with mpirun --enable-recovery; with
+# another MPI the test skips (77).
+# Usage: rank_lost.sh <scenario> <mpiexec> <mpiexec args...>
+set -u
+scenario=$1
+shift
+if ! "$1" --version 2>&1 | grep -qiE "open mpi|openrte|open-mpi"; then
+    echo "rank_lost: SKIP: needs Open MPI's mpirun --enable-recovery to keep the" \
+        "survivors of a dead rank running ($1 is another MPI)"
+    exit 77
+fi
+out=$(timeout -k 5 100 "$@" 2>&1)
+rc=$?
+printf '%s\n' "$out"
+if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+    echo "rank_lost $scenario: FAIL: timed out (a survivor hung)"
+    exit 1
+fi
+if grep -q "^rank_lost: SKIP" <<<"$out"; then exit 77; fi
+# In "head" rank 0 dies: each worker must find it lost and end the job.
+if [ "$scenario" = head ]; then
+    n=$(grep -cE "rank 0 \(host .*\) lost: no message for" <<<"$out")
+    if [ "$n" -lt 1 ] || grep -q "PASS" <<<"$out"; then
+        echo "rank_lost head: FAIL: no worker reported rank 0 lost"
+        exit 1
+    fi
+    echo "rank_lost head: PASS ($n worker(s) found rank 0 lost; mpirun exited $rc)"
+    exit 0
+fi
+status=0
+# In "quiet" nobody dies, and nobody may be taken for lost.
+survivors="0 1"
+[ "$scenario" = quiet ] && survivors="0 1 2"
+if [ "$scenario" = quiet ] && grep -qE "error: rank [0-9]+ \(host .*\) lost" <<<"$out"; then
+    echo "rank_lost $scenario: FAIL: a living rank was taken for lost"
+    status=1
+fi
+for r in $survivors; do
+    if ! grep -q "^rank_lost $scenario: rank $r PASS" <<<"$out"; then
+        echo "rank_lost $scenario: FAIL: rank $r printed no PASS line"
+        status=1
+    fi
+done
+if [ "$scenario" != quiet ] && grep -q "^rank_lost $scenario: rank 2 PASS" <<<"$out"; then
+    echo "rank_lost $scenario: FAIL: rank 2 was meant to die"
+    status=1
+fi
+[ $status = 0 ] && echo "rank_lost $scenario: PASS (mpirun exited $rc)"
+exit $status
