@@ -348,7 +348,10 @@ static int fail_early(relay_ctx_t *c)
  * relay_finalize abandoned it meanwhile. */
 static int run_task(relay__pool_t *p, relay_ctx_t *c)
 {
-    if (c->failed || relay__ctx_fetch_args(c) != RELAY_OK) return fail_early(c);
+    int fetched = c->failed ? RELAY_ERR_TASK_FAILED : relay__ctx_fetch_args(c);
+    /* The lock went while its arguments came: finalize may have left. */
+    if (c->abandoned) return -1;
+    if (fetched != RELAY_OK) return fail_early(c);
     /* Cancelled while its arguments came: it does not start. */
     if (relay__worker_cancel_bits(c) & RELAY__CANCEL_TASK) return fail_early(c);
     const char *name = NULL;
@@ -381,7 +384,7 @@ static int run_task(relay__pool_t *p, relay_ctx_t *c)
     c->seconds = relay__now() - t0;
     relay__worker_set_current(NULL);
     pthread_mutex_lock(&relay__g.lock);
-    if (p->abandoned) return -1; /* relay has gone: nothing to report to */
+    if (c->abandoned) return -1; /* relay has gone: nothing to report to */
     relay__pool_gpus_use(p, c, -1);
     atomic_fetch_add_explicit(&relay__g.tasks_executed, 1, memory_order_relaxed);
     relay__post_done(c, rc);
@@ -453,7 +456,9 @@ static void *worker_main(void *arg)
             kick(p); /* the next one may fit too */
             me->running = c;
             kept = run_task(p, c);
-            if (kept < 0) break; /* abandoned: p and c are no longer ours to touch */
+            /* Abandoned, whichever way its task ended: p, c and the
+             * transport are no longer ours to touch. */
+            if (kept < 0 || c->abandoned) break;
             me->running = NULL;
             p->active--;
         }
@@ -530,10 +535,10 @@ int relay__pool_start(int ncpus, int max_threads)
     return rc;
 }
 
-/* Pools whose threads were abandoned at finalize: kept reachable on
- * purpose (their threads may still use them), so that leak checkers do
- * not report them; they go with the process. */
-static relay__pool_t *abandoned_pools[8];
+/* Pools whose threads were abandoned at finalize, one per such
+ * finalize: kept reachable on purpose (their threads may still use them),
+ * so that leak checkers do not report them; they go with the process. */
+static relay__pool_t *abandoned_pools;
 
 /* Name the tasks still running in report; their threads are left to run
  * (detached), the pool with them. Lock held. */
@@ -552,15 +557,13 @@ static int abandon(relay__pool_t *p, char *report, size_t n)
                              c->name, c->fn);
             used += w > 0 ? (size_t)w : 0;
         }
+        c->abandoned = 1;
         pthread_detach(p->threads[i]);
         count++;
     }
     p->abandoned = 1;
-    for (size_t k = 0; k < sizeof abandoned_pools / sizeof *abandoned_pools; k++)
-        if (!abandoned_pools[k]) {
-            abandoned_pools[k] = p;
-            break;
-        }
+    p->next_abandoned = abandoned_pools;
+    abandoned_pools = p;
     return count;
 }
 
