@@ -832,6 +832,10 @@ int relay_object_free(relay_object_t obj);
 /* Inside a running task (the ctx passed to the function)                    */
 /* ------------------------------------------------------------------------ */
 
+/* The calls below that return a status return RELAY_ERR_NOT_INITIALIZED
+ * once relay is finalized on the task's rank (a task relay_finalize
+ * abandoned), whatever their arguments. */
+
 /* Number of arguments; 0 for a NULL ctx. */
 size_t relay_ctx_num_args(const relay_ctx_t *ctx);
 /* Number of returns the caller asked for; 0 for a NULL ctx. */

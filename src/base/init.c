@@ -93,18 +93,23 @@ static int teardown_report(char *report, size_t n)
     relay__store_stop(); /* no read answers a fetch once the transport is gone */
     relay__comm_join();
     relay__crash_fini(); /* nothing runs tasks now, and no report could go */
+    /* A thread abandoned above may be inside a relay call that found relay
+     * on just before it went off: such calls look again once they hold the
+     * lock (relay__is_on), so what they read goes only under it. */
+    pthread_mutex_lock(&relay__g.lock);
     relay__holdback_destroy();
     relay__sched_destroy();
     relay__dir_destroy();
     relay__store_destroy();
-    relay__spill_fini();
     relay__cluster_destroy();
-    relay__gpu_teardown();
-    relay__obj_cache_drain();
     relay__map_destroy(&relay__g.reqs);
     relay__map_destroy(&relay__g.holds);
     relay__released_reset();
     relay__rank_fates_free();
+    pthread_mutex_unlock(&relay__g.lock);
+    relay__spill_fini();
+    relay__gpu_teardown();
+    relay__obj_cache_drain();
     relay__bell_fini();
     free_node_comms();
     if (relay__g.comm != MPI_COMM_NULL) MPI_Comm_free(&relay__g.comm);
@@ -418,6 +423,10 @@ int relay_stats(relay_stats_t *s)
     if (!s) return relay__error(RELAY_ERR_INVALID_ARG, "relay_stats: stats_p is NULL");
     memset(s, 0, sizeof *s);
     pthread_mutex_lock(&relay__g.lock);
+    if ((rc = relay__check_on("relay_stats"))) { /* finalized meanwhile */
+        pthread_mutex_unlock(&relay__g.lock);
+        return rc;
+    }
     s->tasks_submitted = atomic_load(&relay__g.tasks_submitted);
     s->tasks_executed = atomic_load(&relay__g.tasks_executed);
     s->tasks_pending = relay__sched_pending();
