@@ -337,9 +337,10 @@ static int wrong_thread(void)
 }
 
 /* Rank 0 waits for every rank's acknowledgement at most finalize_timeout,
- * then abandons what still runs (named in report) and sends EXIT itself.
+ * then abandons what still runs (named in report), notes the ranks that
+ * did not acknowledge (in unacked, m bytes) and sends EXIT itself.
  * Returns how many tasks it abandoned. Lock held. */
-static int wait_for_exit(char *report, size_t n, double *waited_p)
+static int wait_for_exit(char *report, size_t n, char *unacked, size_t m, double *waited_p)
 {
     double t0 = relay__now(), limit = relay__g.cfg.finalize_timeout;
     struct timespec until;
@@ -354,6 +355,7 @@ static int wait_for_exit(char *report, size_t n, double *waited_p)
     int abandoned = 0;
     if (timed_out) {
         *waited_p = relay__now() - t0;
+        relay__sched_unacked(unacked, m);
         abandoned = relay__sched_abandon(*waited_p, report, n);
     }
     while (!relay__g.exiting) /* the EXIT rank 0 sent itself */
@@ -366,13 +368,13 @@ int relay_finalize(void)
     int rc = relay__check_on("relay_finalize");
     if (rc) return rc;
     if (!pthread_equal(pthread_self(), init_thread)) return wrong_thread();
-    char report[RELAY_MAX_ERROR - 200], here[RELAY_MAX_ERROR - 200];
+    char report[RELAY_MAX_ERROR - 200], here[RELAY_MAX_ERROR - 200], unacked[200] = "";
     double waited = 0;
     int abandoned = 0;
     pthread_mutex_lock(&relay__g.lock);
     if (relay__g.rank == 0) {
         relay__sched_shutdown();
-        abandoned = wait_for_exit(report, sizeof report, &waited);
+        abandoned = wait_for_exit(report, sizeof report, unacked, sizeof unacked, &waited);
     }
     while (!relay__g.exiting)
         pthread_cond_wait(&relay__g.state_cv, &relay__g.lock);
@@ -390,6 +392,14 @@ int relay_finalize(void)
                             "relay_finalize: abandoned %d task(s) still running after %.1f s "
                             "(finalize_timeout): %s",
                             abandoned, waited, report);
+    /* A rank may be busy with what rank 0 cannot name: an actor's
+     * destructor. */
+    if (unacked[0])
+        return relay__error(RELAY_ERR_TIMEOUT,
+                            "relay_finalize: rank %s did not acknowledge the shutdown within "
+                            "%.1f s (finalize_timeout); no task of it was known to run (an "
+                            "actor's destructor may still run there)",
+                            unacked, waited);
     if (left_here)
         return relay__error(RELAY_ERR_TIMEOUT,
                             "relay_finalize: abandoned %d task(s) still running on rank %d when "

@@ -1725,6 +1725,18 @@ void relay__sched_on_shutdown_ack(int src, relay__rbuf_t *r)
     send_exit(s);
 }
 
+void relay__sched_unacked(char *buf, size_t n)
+{
+    relay__sched_t *s = S();
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int k = 0; k < relay__g.size && used < n; k++) {
+        if (s->acked[k]) continue;
+        int w = snprintf(buf + used, n - used, "%s%d", used ? ", " : "", k);
+        used += w > 0 ? (size_t)w : 0;
+    }
+}
+
 int relay__sched_abandon(double waited_s, char *buf, size_t n)
 {
     relay__sched_t *s = S();
