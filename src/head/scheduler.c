@@ -1747,8 +1747,9 @@ int relay__sched_abandon(double waited_s, char *buf, size_t n)
     relay__stask_t *t;
     RELAY__MAP_EACH(&s->tasks, t)
     {
-        /* Dispatched, started or not (a rank's queue was dropped at
-         * SHUTDOWN, so what is left there runs), on a rank still busy. */
+        /* Dispatched to a rank still busy: it started there (a rank
+         * reports each task it drops from its queue at SHUTDOWN, before
+         * its ack), or, placed ahead, it waits for inputs (skipped). */
         if (t->rank < 0 || t->ahead || s->acked[t->rank]) continue;
         if (t->kind == RELAY__KIND_ACTOR && t->actor && t->actor->built) continue;
         char what[RELAY_MAX_NAME + 64];

@@ -205,15 +205,15 @@ static int run_fini(relay__host_t *h, const relay_ctx_t *ctor)
     return 0;
 }
 
-/* Every call not started fails with the actor's death (none at shutdown:
- * rank 0 no longer listens). */
+/* Every call not started fails with the actor's death, at shutdown too:
+ * rank 0, waiting for this rank's ack, then knows they never started. */
 static void fail_mailbox(relay__host_t *h)
 {
     relay_ctx_t *c;
     RELAY__LIST_EACH(&h->mailbox, c, relay_ctx_t, link)
     {
         relay__list_remove(&c->link);
-        if (!relay__g.shutting_down) relay__post_failure(c->task_id, h->dead_status, h->dead_msg);
+        relay__post_failure(c->task_id, h->dead_status, h->dead_msg);
         relay__ctx_free(c);
     }
 }

@@ -926,6 +926,23 @@ void relay__worker_on_cancel(int src, relay__rbuf_t *r)
     relay__ctx_free(c);
 }
 
+/* A queued task dropped at shutdown. Rank 0 hears of it before this
+ * rank's ack, so that a finalize giving up on a busy rank names only the
+ * tasks that started there. Only at shutdown: the path of every task
+ * stays as it was. Lock held. */
+static void drop_queued(relay_ctx_t *c)
+{
+    char msg[3 * RELAY_MAX_NAME + 96];
+    snprintf(msg, sizeof msg,
+             "task '%s' (function '%s') was dropped on rank %d before it started: relay is "
+             "shutting down",
+             c->name, c->fn, relay__g.rank);
+    relay__list_remove(&c->link);
+    relay__post_failure(c->task_id, RELAY_ERR_SHUTDOWN, msg);
+    if (c->kind == RELAY__KIND_ACTOR) relay__host_abort(c, msg);
+    relay__ctx_free(c);
+}
+
 void relay__pool_shutdown(void)
 {
     relay__host_shutdown();
@@ -935,19 +952,11 @@ void relay__pool_shutdown(void)
          * drops one that answers a SHUTDOWN it did not begin, and must
          * still get the one for its own. */
         p->acked = 0;
-        /* Queued tasks are abandoned; running ones finish (blocked gets in
+        /* Queued tasks are dropped; running ones finish (blocked gets in
          * them now fail with RELAY_ERR_SHUTDOWN). */
         relay_ctx_t *c;
-        RELAY__LIST_EACH(&p->queue, c, relay_ctx_t, link)
-        {
-            relay__list_remove(&c->link);
-            relay__ctx_free(c);
-        }
-        RELAY__LIST_EACH(&p->free_queue, c, relay_ctx_t, link)
-        {
-            relay__list_remove(&c->link);
-            relay__ctx_free(c);
-        }
+        RELAY__LIST_EACH(&p->queue, c, relay_ctx_t, link) drop_queued(c);
+        RELAY__LIST_EACH(&p->free_queue, c, relay_ctx_t, link) drop_queued(c);
         relay__flow_drop_waiting();
         /* Running ones are asked to end (relay_ctx_cancelled says 1; their
          * gets fail with RELAY_ERR_SHUTDOWN already): rank 0's finalize
