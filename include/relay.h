@@ -840,8 +840,8 @@ int relay_object_free(relay_object_t obj);
 /* ------------------------------------------------------------------------ */
 
 /* The calls below that return a status return RELAY_ERR_NOT_INITIALIZED
- * once relay is finalized on the task's rank (a task relay_finalize
- * abandoned), whatever their arguments. */
+ * for a non-NULL ctx once relay is finalized on the task's rank (a task
+ * relay_finalize abandoned), whatever their other arguments. */
 
 /* Number of arguments; 0 for a NULL ctx. */
 size_t relay_ctx_num_args(const relay_ctx_t *ctx);

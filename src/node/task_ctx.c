@@ -24,9 +24,16 @@ size_t relay_ctx_num_returns(const relay_ctx_t *ctx)
     return ctx ? ctx->nret : 0;
 }
 
+/* A task relay_finalize abandoned finds relay off on its ctx: its calls
+ * refuse. A NULL ctx is refused as such, relay on or not. */
+static int ctx_check_on(const char *call, const relay_ctx_t *ctx)
+{
+    return ctx ? relay__check_on(call) : RELAY_OK;
+}
+
 static int check_arg(const char *call, const relay_ctx_t *ctx, size_t i, const void *out)
 {
-    int rc = relay__check_on(call); /* a task abandoned by relay_finalize */
+    int rc = ctx_check_on(call, ctx);
     if (rc) return rc;
     if (!ctx || !out)
         return relay__error(RELAY_ERR_INVALID_ARG, "%s: NULL %s", call, ctx ? "output" : "ctx");
@@ -77,7 +84,7 @@ void relay__ctx_set_ref_check(relay__ref_check_t check)
 int relay_ctx_return_object(relay_ctx_t *ctx, size_t i, const void *data, size_t size,
                             const relay_ref_t *refs, size_t nrefs)
 {
-    int rc = relay__check_on("relay_ctx_return");
+    int rc = ctx_check_on("relay_ctx_return", ctx);
     if (rc) return rc;
     if (!ctx) return relay__error(RELAY_ERR_INVALID_ARG, "relay_ctx_return: NULL ctx");
     if (i >= ctx->nret)
@@ -119,7 +126,7 @@ int relay_ctx_return_array(relay_ctx_t *ctx, size_t i, const void *data, relay_d
 {
     relay__array_t a;
     size_t size;
-    int rc = relay__check_on("relay_ctx_return_array");
+    int rc = ctx_check_on("relay_ctx_return_array", ctx);
     if (rc) return rc;
     rc = relay__array_check("relay_ctx_return_array", dtype, ndims, dims, &a, &size);
     if (rc || (rc = relay_ctx_return_object(ctx, i, data, size, NULL, 0))) return rc;
@@ -133,7 +140,7 @@ int relay_ctx_return_array(relay_ctx_t *ctx, size_t i, const void *data, relay_d
 
 int relay_ctx_fail(relay_ctx_t *ctx, const char *fmt, ...)
 {
-    int rc = relay__check_on("relay_ctx_fail");
+    int rc = ctx_check_on("relay_ctx_fail", ctx);
     if (rc) return rc;
     if (!ctx || !fmt)
         return relay__error(RELAY_ERR_INVALID_ARG, "relay_ctx_fail: NULL %s", ctx ? "fmt" : "ctx");
@@ -159,7 +166,7 @@ int relay_ctx_fail(relay_ctx_t *ctx, const char *fmt, ...)
 
 int relay_ctx_rank(const relay_ctx_t *ctx, int *rank_p)
 {
-    int rc = relay__check_on("relay_ctx_rank");
+    int rc = ctx_check_on("relay_ctx_rank", ctx);
     if (rc) return rc;
     if (!ctx || !rank_p)
         return relay__error(RELAY_ERR_INVALID_ARG, "relay_ctx_rank: NULL argument");
@@ -169,7 +176,7 @@ int relay_ctx_rank(const relay_ctx_t *ctx, int *rank_p)
 
 int relay_ctx_task_id(const relay_ctx_t *ctx, uint64_t *task_id_p)
 {
-    int rc = relay__check_on("relay_ctx_task_id");
+    int rc = ctx_check_on("relay_ctx_task_id", ctx);
     if (rc) return rc;
     if (!ctx || !task_id_p)
         return relay__error(RELAY_ERR_INVALID_ARG, "relay_ctx_task_id: NULL argument");
@@ -184,7 +191,7 @@ int relay_ctx_cancelled(const relay_ctx_t *ctx)
 
 int relay_ctx_actor(const relay_ctx_t *ctx, relay_actor_t *actor_p)
 {
-    int rc = relay__check_on("relay_ctx_actor");
+    int rc = ctx_check_on("relay_ctx_actor", ctx);
     if (rc) return rc;
     if (!ctx || !actor_p)
         return relay__error(RELAY_ERR_INVALID_ARG, "relay_ctx_actor: NULL %s",
@@ -209,7 +216,7 @@ static uint32_t task_gpus(const relay_ctx_t *ctx, const uint32_t **index_p)
 static int check_gpu_ids_args(const char *call, const relay_ctx_t *ctx, const int *ids,
                               size_t max_ids, const size_t *num_ids_p)
 {
-    int rc = relay__check_on(call);
+    int rc = ctx_check_on(call, ctx);
     if (rc) return rc;
     if (!ctx || !num_ids_p || (!ids && max_ids))
         return relay__error(RELAY_ERR_INVALID_ARG, "%s: NULL %s", call,
@@ -259,7 +266,7 @@ int relay_ctx_gpu_physical_ids(const relay_ctx_t *ctx, int *ids, size_t max_ids,
 
 int relay_ctx_gpu_physical_name(const relay_ctx_t *ctx, size_t i, char *buf, size_t size)
 {
-    int rc = relay__check_on("relay_ctx_gpu_physical_name");
+    int rc = ctx_check_on("relay_ctx_gpu_physical_name", ctx);
     if (rc) return rc;
     if (!ctx || !buf)
         return relay__error(RELAY_ERR_INVALID_ARG, "relay_ctx_gpu_physical_name: NULL %s",
