@@ -308,7 +308,8 @@ typedef struct relay_config {
      * the tasks and actor methods still running to return (they are
      * flagged: relay_ctx_cancelled says 1 from the moment it begins), before
      * it abandons them: see relay_finalize. Default 10; 0..1e6 (0: do not
-     * wait for running work at all). Read on rank 0 only. */
+     * wait for running work at all). Checked on every rank (a bad value
+     * fails relay_init there); only rank 0's is used. */
     double finalize_timeout;
     /* RELAY_SPILL_CLEAN (0/1): at relay_init the first rank of each host
      * looks in the spill directory for relay-*.h5 files of other runs. 1
@@ -361,19 +362,25 @@ int relay_init(int *argc, char ***argv, const relay_config_t *config);
  * yet started are dropped, blocked gets anywhere return RELAY_ERR_SHUTDOWN,
  * and the tasks and actor methods still running are asked to end:
  * relay_ctx_cancelled returns 1 in them from then on, so a long one that
- * polls it can stop early. Rank 0 waits for them at most finalize_timeout
- * seconds (RELAY_FINALIZE_TIMEOUT, default 10); then it logs at error level
- * each one still running ("relay_finalize: abandoned task 'x' (function
- * 'f') still running on rank 2 after 10.0 s"), tells every rank to finish
- * and returns RELAY_ERR_TIMEOUT, relay_last_error naming them. Other ranks
- * return once the driver has called relay_finalize and this rank's running
- * tasks have returned, or rank 0 gave up on them: then they too return
- * RELAY_ERR_TIMEOUT naming what they abandoned. Abandoned work is left to
- * run on its thread, which is neither joined nor freed (its memory stays
- * allocated until the process ends; the destructor of an actor whose
- * method was abandoned does not run); relay calls it makes from then on
- * return RELAY_ERR_NOT_INITIALIZED or RELAY_ERR_SHUTDOWN, and what it
- * returns is dropped. Either way relay is finalized when the call returns
+ * polls it can stop early; the destructors of the actors still alive run.
+ * Rank 0 waits for all this at most finalize_timeout seconds
+ * (RELAY_FINALIZE_TIMEOUT, default 10); then it logs at error level each
+ * task or method that started and still runs ("relay_finalize: abandoned
+ * task 'x' (function 'f') still running on rank 2 after 10.0 s"), tells
+ * every rank to finish and returns RELAY_ERR_TIMEOUT, relay_last_error
+ * naming them, or, when it knows of none (a destructor that does not
+ * return), the ranks that did not acknowledge ("rank 2 did not acknowledge
+ * the shutdown within 10.0 s"). Other ranks return once the driver has
+ * called relay_finalize and this rank's running tasks, methods and
+ * destructors have returned, or rank 0 gave up on them: then they too
+ * return RELAY_ERR_TIMEOUT naming what they abandoned ("destructor of
+ * actor 'A'" for a destructor). Abandoned work is left to run on its
+ * thread, which is neither joined nor freed (its memory stays allocated
+ * until the process ends; the destructor of an actor whose method was
+ * abandoned does not run); relay calls it makes from then on, the
+ * relay_ctx_* calls on its ctx that return a status included, return
+ * RELAY_ERR_NOT_INITIALIZED or RELAY_ERR_SHUTDOWN, and what it returns is
+ * dropped. Either way relay is finalized when the call returns
  * (RELAY_ERR_TIMEOUT included): relay_init may be called again.
  * Finalises MPI only if relay_init initialised it.
  * Errors: NOT_INITIALIZED, WRONG_THREAD (called on a thread other than the
@@ -864,6 +871,10 @@ int relay_object_free(relay_object_t obj);
 /* ------------------------------------------------------------------------ */
 /* Inside a running task (the ctx passed to the function)                    */
 /* ------------------------------------------------------------------------ */
+
+/* The calls below that return a status return RELAY_ERR_NOT_INITIALIZED
+ * for a non-NULL ctx once relay is finalized on the task's rank (a task
+ * relay_finalize abandoned), whatever their other arguments. */
 
 /* Number of arguments; 0 for a NULL ctx. */
 size_t relay_ctx_num_args(const relay_ctx_t *ctx);

@@ -116,20 +116,25 @@ static int teardown_report(char *report, size_t n)
     relay__store_stop(); /* no read answers a fetch once the transport is gone */
     relay__comm_join();
     relay__crash_fini(); /* nothing runs tasks now, and no report could go */
+    /* A thread abandoned above may be inside a relay call that found relay
+     * on just before it went off: such calls look again once they hold the
+     * lock (relay__is_on), so what they read goes only under it. */
+    pthread_mutex_lock(&relay__g.lock);
     relay__holdback_destroy();
     relay__sched_destroy();
     relay__dir_destroy();
     relay__store_destroy();
-    relay__spill_fini();
     relay__cluster_destroy();
-    relay__gpu_teardown();
-    relay__obj_cache_drain();
     relay__map_destroy(&relay__g.reqs);
     relay__map_destroy(&relay__g.holds);
     relay__released_reset();
     relay__rank_fates_free();
     free(relay__g.hosts);
     relay__g.hosts = NULL;
+    pthread_mutex_unlock(&relay__g.lock);
+    relay__spill_fini();
+    relay__gpu_teardown();
+    relay__obj_cache_drain();
     relay__bell_fini();
     free_node_comms();
     if (relay__g.comm != MPI_COMM_NULL) MPI_Comm_free(&relay__g.comm);
@@ -369,9 +374,10 @@ static int wrong_thread(void)
 }
 
 /* Rank 0 waits for every rank's acknowledgement at most finalize_timeout,
- * then abandons what still runs (named in report) and sends EXIT itself.
+ * then abandons what still runs (named in report), notes the ranks that
+ * did not acknowledge (in unacked, m bytes) and sends EXIT itself.
  * Returns how many tasks it abandoned. Lock held. */
-static int wait_for_exit(char *report, size_t n, double *waited_p)
+static int wait_for_exit(char *report, size_t n, char *unacked, size_t m, double *waited_p)
 {
     double t0 = relay__now(), limit = relay__g.cfg.finalize_timeout;
     struct timespec until;
@@ -386,6 +392,7 @@ static int wait_for_exit(char *report, size_t n, double *waited_p)
     int abandoned = 0;
     if (timed_out) {
         *waited_p = relay__now() - t0;
+        relay__sched_unacked(unacked, m);
         abandoned = relay__sched_abandon(*waited_p, report, n);
     }
     while (!relay__g.exiting) /* the EXIT rank 0 sent itself */
@@ -398,13 +405,13 @@ int relay_finalize(void)
     int rc = relay__check_on("relay_finalize");
     if (rc) return rc;
     if (!pthread_equal(pthread_self(), init_thread)) return wrong_thread();
-    char report[RELAY_MAX_ERROR - 200], here[RELAY_MAX_ERROR - 200];
+    char report[RELAY_MAX_ERROR - 200], here[RELAY_MAX_ERROR - 200], unacked[200] = "";
     double waited = 0;
     int abandoned = 0;
     pthread_mutex_lock(&relay__g.lock);
     if (relay__g.rank == 0) {
         relay__sched_shutdown();
-        abandoned = wait_for_exit(report, sizeof report, &waited);
+        abandoned = wait_for_exit(report, sizeof report, unacked, sizeof unacked, &waited);
     }
     while (!relay__g.exiting)
         pthread_cond_wait(&relay__g.state_cv, &relay__g.lock);
@@ -422,6 +429,14 @@ int relay_finalize(void)
                             "relay_finalize: abandoned %d task(s) still running after %.1f s "
                             "(finalize_timeout): %s",
                             abandoned, waited, report);
+    /* A rank may be busy with what rank 0 cannot name: an actor's
+     * destructor. */
+    if (unacked[0])
+        return relay__error(RELAY_ERR_TIMEOUT,
+                            "relay_finalize: rank %s did not acknowledge the shutdown within "
+                            "%.1f s (finalize_timeout); no task of it was known to run (an "
+                            "actor's destructor may still run there)",
+                            unacked, waited);
     if (left_here)
         return relay__error(RELAY_ERR_TIMEOUT,
                             "relay_finalize: abandoned %d task(s) still running on rank %d when "
@@ -455,6 +470,10 @@ int relay_stats(relay_stats_t *s)
     if (!s) return relay__error(RELAY_ERR_INVALID_ARG, "relay_stats: stats_p is NULL");
     memset(s, 0, sizeof *s);
     pthread_mutex_lock(&relay__g.lock);
+    if ((rc = relay__check_on("relay_stats"))) { /* finalized meanwhile */
+        pthread_mutex_unlock(&relay__g.lock);
+        return rc;
+    }
     s->tasks_submitted = atomic_load(&relay__g.tasks_submitted);
     s->tasks_executed = atomic_load(&relay__g.tasks_executed);
     s->tasks_pending = relay__sched_pending();

@@ -70,6 +70,12 @@ int relay__check_ref_uses(const relay__ref_uses_t *u)
     int rc = RELAY_OK;
     size_t i = 0;
     pthread_mutex_lock(&relay__g.lock);
+    /* Off since the caller looked: the maps may be gone (a thread that
+     * relay_finalize abandoned). */
+    if (!relay__is_on()) {
+        pthread_mutex_unlock(&relay__g.lock);
+        return relay__check_on(u->call);
+    }
     for (; i < u->n && !rc; i++)
         if (ref_at(u, i, &id) && relay__id_rank(id) == relay__g.rank &&
             !relay__map_get(&relay__g.holds, id) && relay__released_own(id))
@@ -89,6 +95,10 @@ int relay_retain(relay_ref_t ref)
     int rc = relay__check_on("relay_retain");
     if (rc || (rc = relay__check_id("relay_retain", ref.id))) return rc;
     pthread_mutex_lock(&relay__g.lock);
+    if (!relay__is_on()) { /* off since the check above */
+        pthread_mutex_unlock(&relay__g.lock);
+        return relay__check_on("relay_retain");
+    }
     if (relay__map_get(&relay__g.holds, ref.id)) {
         relay__hold_add(ref.id); /* the directory already counts this rank */
     } else if ((rc = relay__round_trip(RELAY__R_RETAIN_CHECK, ref.id, RELAY_FOREVER)) == RELAY_OK) {
@@ -116,6 +126,11 @@ int relay_release_many(const relay_ref_t *refs, size_t n)
     uint64_t small[64], *zero = n <= 64 ? small : malloc(n * sizeof *zero);
     if (!zero) return relay__error(RELAY_ERR_NO_MEMORY, "relay_release: out of memory");
     pthread_mutex_lock(&relay__g.lock);
+    if (!relay__is_on()) { /* off since the check above */
+        pthread_mutex_unlock(&relay__g.lock);
+        if (zero != small) free(zero);
+        return relay__check_on("relay_release");
+    }
     /* Drop the rank's holds one by one; on a ref not held, put back those
      * already dropped, so a bad ref changes nothing. An actor's holds move
      * only once every drop stands: a put-back is no hold taken. */

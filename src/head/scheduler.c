@@ -1758,6 +1758,18 @@ void relay__sched_on_shutdown_ack(int src, relay__rbuf_t *r)
     maybe_exit();
 }
 
+void relay__sched_unacked(char *buf, size_t n)
+{
+    relay__sched_t *s = S();
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int k = 0; k < relay__g.size && used < n; k++) {
+        if (s->acked[k]) continue;
+        int w = snprintf(buf + used, n - used, "%s%d", used ? ", " : "", k);
+        used += w > 0 ? (size_t)w : 0;
+    }
+}
+
 int relay__sched_abandon(double waited_s, char *buf, size_t n)
 {
     relay__sched_t *s = S();
@@ -1768,8 +1780,9 @@ int relay__sched_abandon(double waited_s, char *buf, size_t n)
     relay__stask_t *t;
     RELAY__MAP_EACH(&s->tasks, t)
     {
-        /* Dispatched, started or not (a rank's queue was dropped at
-         * SHUTDOWN, so what is left there runs), on a rank still busy. */
+        /* Dispatched to a rank still busy: it started there (a rank
+         * reports each task it drops from its queue at SHUTDOWN, before
+         * its ack), or, placed ahead, it waits for inputs (skipped). */
         if (t->rank < 0 || t->ahead || s->acked[t->rank]) continue;
         if (t->kind == RELAY__KIND_ACTOR && t->actor && t->actor->built) continue;
         char what[RELAY_MAX_NAME + 64];

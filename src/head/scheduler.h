@@ -26,6 +26,10 @@ void relay__sched_shutdown(void);
  * error level and named in buf (n bytes), and EXIT goes to every rank.
  * Returns how many tasks were named (0: the acks were all in after all). */
 int relay__sched_abandon(double waited_s, char *buf, size_t n);
+/* The ranks that have not acknowledged the shutdown, as "2" or "1, 3"
+ * in buf (n bytes; "" when none): said even when no task of theirs is
+ * known to run (an actor's destructor may). Lock held. */
+void relay__sched_unacked(char *buf, size_t n);
 uint64_t relay__sched_pending(void);
 /* Work put off to the top of the runtime, where no handler is under way
  * (a deadlock check, at most so often): called after each message and at

@@ -15,6 +15,7 @@
 #include "worker_state.h"
 
 enum { CONSTRUCTING, ALIVE, DEAD };
+enum { FINI_NONE, FINI_ACTOR, FINI_CTOR };
 
 typedef struct relay__host {
     uint64_t id, class_hash;
@@ -45,6 +46,10 @@ typedef struct relay__host {
      * its threads leave as their methods return, touching nothing. */
     int abandoned;
     struct relay__host *next_abandoned;
+    /* Its destructor runs: FINI_ACTOR on one of its threads (counted in
+     * H.finis, for finalize to wait for and abandon like a method), or
+     * FINI_CTOR on its constructor's pool thread (the pool's to name). */
+    int in_fini;
     /* Holds its constructor, methods and destructor took and have not
      * dropped: id -> count. They go when it dies. */
     relay__map_t holds;
@@ -57,6 +62,7 @@ static struct {
     relay__map_t held;
     int threads; /* actor threads alive */
     uint64_t alive, calls_run, running;
+    int finis; /* of the threads, those inside a destructor */
     pthread_cond_t gone_cv;
 } H = {.gone_cv = PTHREAD_COND_INITIALIZER};
 
@@ -179,26 +185,35 @@ static void drop_holds(relay__host_t *h)
     free(zero);
 }
 
-/* The destructor, run unlocked with this thread's holds its. */
-static void run_fini(relay__host_t *h)
+/* The destructor, run unlocked with this thread's holds its; ctor: the
+ * constructor's context when it runs on that pool thread, else NULL (an
+ * actor thread). -1: finalize abandoned it meanwhile, and nothing of
+ * relay may be touched any more. */
+static int run_fini(relay__host_t *h, const relay_ctx_t *ctor)
 {
-    if (!h->cls->fini) return;
+    if (!h->cls->fini) return 0;
+    h->in_fini = ctor ? FINI_CTOR : FINI_ACTOR;
+    if (!ctor) H.finis++;
     pthread_mutex_unlock(&relay__g.lock);
     tls_fini = h;
     h->cls->fini(h->state);
     tls_fini = NULL;
     pthread_mutex_lock(&relay__g.lock);
+    if (h->abandoned || (ctor && ctor->abandoned)) return -1;
+    if (!ctor) H.finis--;
+    h->in_fini = FINI_NONE;
+    return 0;
 }
 
-/* Every call not started fails with the actor's death (none at shutdown:
- * rank 0 no longer listens). */
+/* Every call not started fails with the actor's death, at shutdown too:
+ * rank 0, waiting for this rank's ack, then knows they never started. */
 static void fail_mailbox(relay__host_t *h)
 {
     relay_ctx_t *c;
     RELAY__LIST_EACH(&h->mailbox, c, relay_ctx_t, link)
     {
         relay__list_remove(&c->link);
-        if (!relay__g.shutting_down) relay__post_failure(c->task_id, h->dead_status, h->dead_msg);
+        relay__post_failure(c->task_id, h->dead_status, h->dead_msg);
         relay__ctx_free(c);
     }
 }
@@ -256,17 +271,17 @@ int relay__host_on_create(relay_ctx_t *c)
 /* ---------------------------------------------------------------------- */
 
 /* The destructor, then the resources back to the rank (unless the
- * constructor's task still has them: give_back 0), then rank 0 told. Runs
- * once, when nothing of the actor runs any more; the lock is released
- * around the destructor. */
-static void cleanup(relay__host_t *h, int give_back)
+ * constructor's task still has them: on its thread, ctor), then rank 0
+ * told. Runs once, when nothing of the actor runs any more; the lock is
+ * released around the destructor. -1: abandoned (see run_fini). */
+static int cleanup(relay__host_t *h, const relay_ctx_t *ctor)
 {
     h->cleaned = 1;
-    run_fini(h);
+    if (run_fini(h, ctor) < 0) return -1;
     drop_holds(h);
     H.alive--; /* counted as hosted until its destructor has run */
     relay__pool_t *p = relay__g.pool;
-    if (p && give_back) {
+    if (p && !ctor) {
         if (!h->released) p->cpu_free += h->cpu;
         for (uint32_t g = 0; g < h->ngpu; g++)
             p->gpu_used[h->gpu_index[g]] -= h->gpu_units[g];
@@ -277,6 +292,7 @@ static void cleanup(relay__host_t *h, int give_back)
     relay__wbuf_t *w = relay__msg_begin(0, RELAY__R_ACTOR_GONE, &start);
     relay__rec_actor_gone_encode(w, &m);
     relay__msg_end(0, w, start);
+    return 0;
 }
 
 void relay__host_on_kill(int src, relay__rbuf_t *r)
@@ -338,7 +354,15 @@ int relay__host_busy(void)
  * may still read them) so that leak checkers do not report them. */
 static relay__host_t *abandoned_hosts;
 
-/* Leave h to the threads inside its methods; name those in report. */
+static void keep_abandoned(relay__host_t *h)
+{
+    h->abandoned = 1;
+    h->next_abandoned = abandoned_hosts;
+    abandoned_hosts = h;
+}
+
+/* Leave h to the threads inside its methods or destructor; name those in
+ * report. */
 static int abandon(relay__host_t *h, char *report, size_t n)
 {
     int count = 0;
@@ -355,19 +379,30 @@ static int abandon(relay__host_t *h, char *report, size_t n)
                              used ? ", " : "", c->name, h->cls->name);
             used += w > 0 ? (size_t)w : 0;
         }
+        c->abandoned = 1;
         count++;
     }
-    h->abandoned = 1;
-    h->next_abandoned = abandoned_hosts;
-    abandoned_hosts = h;
+    if (h->in_fini == FINI_ACTOR) {
+        relay__log(RELAY__LOG_ERROR,
+                   "relay_finalize: abandoned the destructor of actor '%s' (%#llx) still running "
+                   "on rank %d",
+                   h->cls->name, (unsigned long long)h->id, relay__g.rank);
+        if (used < n) {
+            int w = snprintf(report + used, n - used, "%sdestructor of actor '%s'",
+                             used ? ", " : "", h->cls->name);
+            used += w > 0 ? (size_t)w : 0;
+        }
+        count++;
+    }
+    keep_abandoned(h);
     return count;
 }
 
 int relay__host_join(char *report, size_t n)
 {
     pthread_mutex_lock(&relay__g.lock);
-    /* Every thread leaves but those inside a method. */
-    while (H.threads > (int)H.running)
+    /* Every thread leaves but those inside a method or destructor. */
+    while (H.threads > (int)H.running + H.finis)
         pthread_cond_wait(&H.gone_cv, &relay__g.lock);
     /* Freeing removes from the map: take them all out first. */
     size_t k = 0;
@@ -377,14 +412,13 @@ int relay__host_join(char *report, size_t n)
         if (H.hosts.slots[i].key) left[k++] = H.hosts.slots[i].value;
     for (size_t i = 0; i < k; i++) {
         relay__host_t *h = left[i];
-        if (h->running > 0) {
+        if (h->running > 0 || h->in_fini == FINI_ACTOR) {
             abandoned += abandon(h, report, n);
-        } else if (h->phase == CONSTRUCTING && h->constructing) {
-            /* Its constructor runs on a pool thread, abandoned there (and
-             * named by the pool): the actor stays for it. */
-            h->abandoned = 1;
-            h->next_abandoned = abandoned_hosts;
-            abandoned_hosts = h;
+        } else if ((h->phase == CONSTRUCTING && h->constructing) || h->in_fini == FINI_CTOR) {
+            /* Its constructor (or the destructor undoing it) runs on a
+             * pool thread, abandoned there (and named by the pool): the
+             * actor stays for it. */
+            keep_abandoned(h);
         } else {
             host_free(h);
         }
@@ -393,6 +427,7 @@ int relay__host_join(char *report, size_t n)
     /* The abandoned threads never come back to these counts. */
     H.threads = 0;
     H.running = 0;
+    H.finis = 0;
     relay__map_destroy(&H.hosts);
     relay__map_init(&H.hosts);
     relay__map_destroy(&H.held); /* empty by now */
@@ -541,6 +576,7 @@ static void *actor_main(void *arg)
         h->inflight++;
         if (run_method(h, c, h->next_take++) < 0) {
             pthread_mutex_unlock(&relay__g.lock);
+            relay__crash_thread_end();
             return NULL;
         }
         h->inflight--;
@@ -548,7 +584,11 @@ static void *actor_main(void *arg)
         relay__ctx_free(c);
     }
     /* The thread that sees it idle last cleans up; the others just go. */
-    if (h->inflight == 0 && !h->cleaned) cleanup(h, 1);
+    if (h->inflight == 0 && !h->cleaned && cleanup(h, NULL) < 0) {
+        pthread_mutex_unlock(&relay__g.lock); /* abandoned in its destructor */
+        relay__crash_thread_end();
+        return NULL;
+    }
     h->nthreads--;
     H.threads--;
     if (h->nthreads == 0)
@@ -597,11 +637,12 @@ int relay__host_construct(relay_ctx_t *c)
         c->seconds = relay__now() - t0;
         relay__worker_set_current(NULL);
         pthread_mutex_lock(&relay__g.lock);
-        if (h->abandoned) return -1; /* relay has gone: nothing to report to */
+        /* relay has gone: nothing to report to */
+        if (h->abandoned || c->abandoned) return -1;
     }
     if (rc == 0 && !c->failed && !h->kill_pending && start_threads(h) != 0) {
         relay__ctx_failf(c, "no thread could be started for it on rank %d", relay__g.rank);
-        run_fini(h); /* it was built: undo that */
+        if (run_fini(h, c) < 0) return -1; /* it was built: undo that */
     }
     if (rc != 0 || c->failed) {
         /* Calls that came meanwhile fail with the constructor's reason. */
@@ -635,7 +676,7 @@ int relay__host_construct(relay_ctx_t *c)
     /* Killed while it was being built: it dies at once, and its resources
      * go back with the constructor's task. */
     h->phase = DEAD;
-    cleanup(h, 0);
+    if (cleanup(h, c) < 0) return -1;
     host_free(h);
     return 0;
 }

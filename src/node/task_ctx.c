@@ -24,8 +24,17 @@ size_t relay_ctx_num_returns(const relay_ctx_t *ctx)
     return ctx ? ctx->nret : 0;
 }
 
+/* A task relay_finalize abandoned finds relay off on its ctx: its calls
+ * refuse. A NULL ctx is refused as such, relay on or not. */
+static int ctx_check_on(const char *call, const relay_ctx_t *ctx)
+{
+    return ctx ? relay__check_on(call) : RELAY_OK;
+}
+
 static int check_arg(const char *call, const relay_ctx_t *ctx, size_t i, const void *out)
 {
+    int rc = ctx_check_on(call, ctx);
+    if (rc) return rc;
     if (!ctx || !out)
         return relay__error(RELAY_ERR_INVALID_ARG, "%s: NULL %s", call, ctx ? "output" : "ctx");
     if (i >= ctx->nargs)
@@ -75,6 +84,8 @@ void relay__ctx_set_ref_check(relay__ref_check_t check)
 int relay_ctx_return_object(relay_ctx_t *ctx, size_t i, const void *data, size_t size,
                             const relay_ref_t *refs, size_t nrefs)
 {
+    int rc = ctx_check_on("relay_ctx_return", ctx);
+    if (rc) return rc;
     if (!ctx) return relay__error(RELAY_ERR_INVALID_ARG, "relay_ctx_return: NULL ctx");
     if (i >= ctx->nret)
         return relay__error(RELAY_ERR_OUT_OF_RANGE,
@@ -91,7 +102,7 @@ int relay_ctx_return_object(relay_ctx_t *ctx, size_t i, const void *data, size_t
             return relay__error(RELAY_ERR_INVALID_REF, "relay_ctx_return: ref %zu is invalid", k);
     /* One this rank never made, or released and gone, is refused now: the
      * object would hold a dangling ref. */
-    int rc = ref_check ? ref_check("relay_ctx_return_object", refs, nrefs) : RELAY_OK;
+    rc = ref_check ? ref_check("relay_ctx_return_object", refs, nrefs) : RELAY_OK;
     if (rc) return rc;
     struct relay_object *o = relay__obj_copy(ctx->task_id | (unsigned)i, data, size,
                                              (const uint64_t *)refs, (uint32_t)nrefs);
@@ -113,7 +124,9 @@ int relay_ctx_return_array(relay_ctx_t *ctx, size_t i, const void *data, relay_d
 {
     relay__array_t a;
     size_t size;
-    int rc = relay__array_check("relay_ctx_return_array", dtype, ndims, dims, &a, &size);
+    int rc = ctx_check_on("relay_ctx_return_array", ctx);
+    if (rc) return rc;
+    rc = relay__array_check("relay_ctx_return_array", dtype, ndims, dims, &a, &size);
     if (rc || (rc = relay_ctx_return_object(ctx, i, data, size, NULL, 0))) return rc;
     if (relay__obj_set_array(ctx->rets[i], &a) != 0) {
         relay__obj_unref(ctx->rets[i]);
@@ -125,6 +138,8 @@ int relay_ctx_return_array(relay_ctx_t *ctx, size_t i, const void *data, relay_d
 
 int relay_ctx_fail(relay_ctx_t *ctx, const char *fmt, ...)
 {
+    int rc = ctx_check_on("relay_ctx_fail", ctx);
+    if (rc) return rc;
     if (!ctx || !fmt)
         return relay__error(RELAY_ERR_INVALID_ARG, "relay_ctx_fail: NULL %s", ctx ? "fmt" : "ctx");
     char buf[RELAY_MAX_ERROR];
@@ -149,6 +164,8 @@ int relay_ctx_fail(relay_ctx_t *ctx, const char *fmt, ...)
 
 int relay_ctx_rank(const relay_ctx_t *ctx, int *rank_p)
 {
+    int rc = ctx_check_on("relay_ctx_rank", ctx);
+    if (rc) return rc;
     if (!ctx || !rank_p)
         return relay__error(RELAY_ERR_INVALID_ARG, "relay_ctx_rank: NULL argument");
     *rank_p = relay__g.rank;
@@ -157,6 +174,8 @@ int relay_ctx_rank(const relay_ctx_t *ctx, int *rank_p)
 
 int relay_ctx_task_id(const relay_ctx_t *ctx, uint64_t *task_id_p)
 {
+    int rc = ctx_check_on("relay_ctx_task_id", ctx);
+    if (rc) return rc;
     if (!ctx || !task_id_p)
         return relay__error(RELAY_ERR_INVALID_ARG, "relay_ctx_task_id: NULL argument");
     *task_id_p = ctx->task_id;
@@ -170,6 +189,8 @@ int relay_ctx_cancelled(const relay_ctx_t *ctx)
 
 int relay_ctx_actor(const relay_ctx_t *ctx, relay_actor_t *actor_p)
 {
+    int rc = ctx_check_on("relay_ctx_actor", ctx);
+    if (rc) return rc;
     if (!ctx || !actor_p)
         return relay__error(RELAY_ERR_INVALID_ARG, "relay_ctx_actor: NULL %s",
                             ctx ? "actor_p" : "ctx");
@@ -193,6 +214,8 @@ static uint32_t task_gpus(const relay_ctx_t *ctx, const uint32_t **index_p)
 static int check_gpu_ids_args(const char *call, const relay_ctx_t *ctx, const int *ids,
                               size_t max_ids, const size_t *num_ids_p)
 {
+    int rc = ctx_check_on(call, ctx);
+    if (rc) return rc;
     if (!ctx || !num_ids_p || (!ids && max_ids))
         return relay__error(RELAY_ERR_INVALID_ARG, "%s: NULL %s", call,
                             !ctx         ? "ctx"
@@ -241,6 +264,8 @@ int relay_ctx_gpu_physical_ids(const relay_ctx_t *ctx, int *ids, size_t max_ids,
 
 int relay_ctx_gpu_physical_name(const relay_ctx_t *ctx, size_t i, char *buf, size_t size)
 {
+    int rc = ctx_check_on("relay_ctx_gpu_physical_name", ctx);
+    if (rc) return rc;
     if (!ctx || !buf)
         return relay__error(RELAY_ERR_INVALID_ARG, "relay_ctx_gpu_physical_name: NULL %s",
                             ctx ? "buf" : "ctx");

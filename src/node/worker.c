@@ -348,7 +348,10 @@ static int fail_early(relay_ctx_t *c)
  * relay_finalize abandoned it meanwhile. */
 static int run_task(relay__pool_t *p, relay_ctx_t *c)
 {
-    if (c->failed || relay__ctx_fetch_args(c) != RELAY_OK) return fail_early(c);
+    int fetched = c->failed ? RELAY_ERR_TASK_FAILED : relay__ctx_fetch_args(c);
+    /* The lock went while its arguments came: finalize may have left. */
+    if (c->abandoned) return -1;
+    if (fetched != RELAY_OK) return fail_early(c);
     /* Cancelled while its arguments came: it does not start. */
     if (relay__worker_cancel_bits(c) & RELAY__CANCEL_TASK) return fail_early(c);
     const char *name = NULL;
@@ -381,7 +384,7 @@ static int run_task(relay__pool_t *p, relay_ctx_t *c)
     c->seconds = relay__now() - t0;
     relay__worker_set_current(NULL);
     pthread_mutex_lock(&relay__g.lock);
-    if (p->abandoned) return -1; /* relay has gone: nothing to report to */
+    if (c->abandoned) return -1; /* relay has gone: nothing to report to */
     relay__pool_gpus_use(p, c, -1);
     atomic_fetch_add_explicit(&relay__g.tasks_executed, 1, memory_order_relaxed);
     relay__post_done(c, rc);
@@ -453,7 +456,9 @@ static void *worker_main(void *arg)
             kick(p); /* the next one may fit too */
             me->running = c;
             kept = run_task(p, c);
-            if (kept < 0) break; /* abandoned: p and c are no longer ours to touch */
+            /* Abandoned, whichever way its task ended: p, c and the
+             * transport are no longer ours to touch. */
+            if (kept < 0 || c->abandoned) break;
             me->running = NULL;
             p->active--;
         }
@@ -530,10 +535,10 @@ int relay__pool_start(int ncpus, int max_threads)
     return rc;
 }
 
-/* Pools whose threads were abandoned at finalize: kept reachable on
- * purpose (their threads may still use them), so that leak checkers do
- * not report them; they go with the process. */
-static relay__pool_t *abandoned_pools[8];
+/* Pools whose threads were abandoned at finalize, one per such
+ * finalize: kept reachable on purpose (their threads may still use them),
+ * so that leak checkers do not report them; they go with the process. */
+static relay__pool_t *abandoned_pools;
 
 /* Name the tasks still running in report; their threads are left to run
  * (detached), the pool with them. Lock held. */
@@ -552,15 +557,13 @@ static int abandon(relay__pool_t *p, char *report, size_t n)
                              c->name, c->fn);
             used += w > 0 ? (size_t)w : 0;
         }
+        c->abandoned = 1;
         pthread_detach(p->threads[i]);
         count++;
     }
     p->abandoned = 1;
-    for (size_t k = 0; k < sizeof abandoned_pools / sizeof *abandoned_pools; k++)
-        if (!abandoned_pools[k]) {
-            abandoned_pools[k] = p;
-            break;
-        }
+    p->next_abandoned = abandoned_pools;
+    abandoned_pools = p;
     return count;
 }
 
@@ -923,6 +926,23 @@ void relay__worker_on_cancel(int src, relay__rbuf_t *r)
     relay__ctx_free(c);
 }
 
+/* A queued task dropped at shutdown. Rank 0 hears of it before this
+ * rank's ack, so that a finalize giving up on a busy rank names only the
+ * tasks that started there. Only at shutdown: the path of every task
+ * stays as it was. Lock held. */
+static void drop_queued(relay_ctx_t *c)
+{
+    char msg[3 * RELAY_MAX_NAME + 96];
+    snprintf(msg, sizeof msg,
+             "task '%s' (function '%s') was dropped on rank %d before it started: relay is "
+             "shutting down",
+             c->name, c->fn, relay__g.rank);
+    relay__list_remove(&c->link);
+    relay__post_failure(c->task_id, RELAY_ERR_SHUTDOWN, msg);
+    if (c->kind == RELAY__KIND_ACTOR) relay__host_abort(c, msg);
+    relay__ctx_free(c);
+}
+
 void relay__pool_shutdown(void)
 {
     relay__host_shutdown();
@@ -932,19 +952,11 @@ void relay__pool_shutdown(void)
          * drops one that answers a SHUTDOWN it did not begin, and must
          * still get the one for its own. */
         p->acked = 0;
-        /* Queued tasks are abandoned; running ones finish (blocked gets in
+        /* Queued tasks are dropped; running ones finish (blocked gets in
          * them now fail with RELAY_ERR_SHUTDOWN). */
         relay_ctx_t *c;
-        RELAY__LIST_EACH(&p->queue, c, relay_ctx_t, link)
-        {
-            relay__list_remove(&c->link);
-            relay__ctx_free(c);
-        }
-        RELAY__LIST_EACH(&p->free_queue, c, relay_ctx_t, link)
-        {
-            relay__list_remove(&c->link);
-            relay__ctx_free(c);
-        }
+        RELAY__LIST_EACH(&p->queue, c, relay_ctx_t, link) drop_queued(c);
+        RELAY__LIST_EACH(&p->free_queue, c, relay_ctx_t, link) drop_queued(c);
         relay__flow_drop_waiting();
         /* Running ones are asked to end (relay_ctx_cancelled says 1; their
          * gets fail with RELAY_ERR_SHUTDOWN already): rank 0's finalize

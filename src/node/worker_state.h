@@ -38,6 +38,9 @@ struct relay_ctx {
     int64_t cpu;  /* CPU units it holds while it runs */
     int released; /* blocked, its CPUs given back */
     int started;  /* its function was called (post_done's wording) */
+    /* relay_finalize left while it ran: its thread, back from any wait or
+     * function, leaves without touching relay (lock held to read). */
+    int abandoned;
     uint32_t ngpu;
     uint32_t *gpu_index; /* among the rank's GPUs */
     int64_t *gpu_units;
@@ -103,6 +106,7 @@ typedef struct relay__pool {
      * and contexts stay allocated for good; a thread whose task returns
      * sees this and leaves without touching anything else. */
     int abandoned;
+    struct relay__pool *next_abandoned;
 } relay__pool_t;
 
 typedef struct relay__slot {
