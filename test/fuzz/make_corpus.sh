@@ -19,7 +19,8 @@
 # already queued at its rank), FETCH_ERR (spill corrupt: a holder that
 # cannot read an object back), SUBSCRIBE, OBJECT, RECALL and RECALLED
 # (dataflow alternate and moved: tasks placed ahead of their inputs, taken
-# back). Every record type of the table (RELAY__RECORD_MAP in
+# back), CRASH and CRASH_ACK (crash segv), RANK_LOST (rank_lost noretry,
+# under --enable-recovery). Every record type of the table (RELAY__RECORD_MAP in
 # src/proto/records.h) must have been captured. File names: <record>-N,
 # smallest first; msg-N: messages of several records. The ids in them are
 # then rewritten as rank 0's (rank0_ids.c): the target is a one-rank job.
@@ -32,7 +33,7 @@ out=${2:-$here/corpus}
 lib=$build/test/fuzz/librelay_capture.so
 for f in "$lib" "$build/test/fuzz/fuzz_corpus_driver" "$build/test/fuzz/fuzz_rank0_ids" \
     "$build/test/test_causal_refs" "$build/test/test_resources" "$build/test/test_spill" \
-    "$build/test/test_dataflow"; do
+    "$build/test/test_dataflow" "$build/test/test_crash" "$build/test/test_rank_lost"; do
     [ -e "$f" ] || { echo "make_corpus.sh: $f missing: build $build first" >&2; exit 1; }
 done
 
@@ -59,6 +60,17 @@ capture threads "$build/test/test_resources" threads
 capture corrupt "$build/test/test_spill" corrupt
 capture alternate "$build/test/test_dataflow" alternate
 capture moved "$build/test/test_dataflow" moved
+# CRASH and CRASH_ACK come from a job whose task crashes, RANK_LOST from one
+# that loses a rank and goes on: these jobs end with a non-zero status.
+capture_dying() {
+    tag=$1
+    shift
+    echo "== capturing $tag (the job dies): $*"
+    mpirun -np 3 --oversubscribe -x LD_PRELOAD="$lib" -x RELAY_FUZZ_CAPTURE_DIR="$cap" \
+        -x RELAY_FUZZ_CAPTURE_TAG="$tag" "$@" >"$cap/$tag.log" 2>&1 || true
+}
+capture_dying crash "$build/test/test_crash" segv
+capture_dying lost --enable-recovery -x RELAY_RANK_TIMEOUT=2 "$build/test/test_rank_lost" noretry
 
 # Files matching a pattern, smallest first.
 by_size() {
