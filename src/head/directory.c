@@ -444,6 +444,29 @@ static void drop_waiters_of(relay__dentry_t *e, int rank)
     }
 }
 
+/* e no longer describes bytes on a rank (they were lost): its array shape
+ * and holder go, and the objects it contained are no longer kept by it
+ * (e itself is pinned meanwhile: one of them may hold the last link). */
+static void forget_bytes(relay__dentry_t *e)
+{
+    uint64_t *refs = e->refs;
+    uint32_t n = e->nrefs;
+    e->refs = NULL;
+    e->nrefs = 0;
+    free(e->array);
+    e->array = NULL;
+    e->holder_rank = -1;
+    e->pins++;
+    for (uint32_t i = 0; i < n; i++) {
+        relay__dentry_t *c = relay__dir_lookup(refs[i]);
+        if (!c || c->contained <= 0) continue;
+        c->contained--;
+        relay__dir_maybe_free(c);
+    }
+    free(refs);
+    e->pins--;
+}
+
 /* e, whose bytes only the lost rank held, becomes an error object: the
  * objects it contained are no longer kept by it. */
 static void entry_lost(relay__dentry_t *e, int rank, const char *lost)
@@ -459,24 +482,9 @@ static void entry_lost(relay__dentry_t *e, int rank, const char *lost)
                  (unsigned long long)e->id, rank, lost, relay__sched_lineage_why(e->id));
     struct relay_object *err = relay__obj_new_error(e->id, RELAY_ERR_RANK_LOST, msg);
     if (!err) abort();
-    uint64_t *refs = e->refs;
-    uint32_t n = e->nrefs;
-    e->refs = NULL;
-    e->nrefs = 0;
-    free(e->array);
-    e->array = NULL;
+    forget_bytes(e);
     e->obj = err;
-    e->holder_rank = -1;
     e->size = err->size;
-    e->pins++; /* kept while what it contained goes */
-    for (uint32_t i = 0; i < n; i++) {
-        relay__dentry_t *c = relay__dir_lookup(refs[i]);
-        if (!c || c->contained <= 0) continue;
-        c->contained--;
-        relay__dir_maybe_free(c);
-    }
-    free(refs);
-    e->pins--;
     relay__dir_maybe_free(e);
 }
 
@@ -484,24 +492,9 @@ static void entry_lost(relay__dentry_t *e, int rank, const char *lost)
  * contained are no longer kept by it (the new run's copy names them). */
 void relay__dir_unready(relay__dentry_t *e)
 {
-    uint64_t *refs = e->refs;
-    uint32_t n = e->nrefs;
-    e->refs = NULL;
-    e->nrefs = 0;
-    free(e->array);
-    e->array = NULL;
+    forget_bytes(e);
     e->ready = 0;
-    e->holder_rank = -1;
     e->size = 0;
-    e->pins++;
-    for (uint32_t i = 0; i < n; i++) {
-        relay__dentry_t *c = relay__dir_lookup(refs[i]);
-        if (!c || c->contained <= 0) continue;
-        c->contained--;
-        relay__dir_maybe_free(c);
-    }
-    free(refs);
-    e->pins--;
 }
 
 void relay__dir_rank_lost(int rank, const char *lost)
