@@ -1028,6 +1028,14 @@ typedef struct relay_stats {
      * released lately still lives, made when a call is handed it (a task's
      * argument, a ref put in an object): once per such ref found alive. */
     uint64_t ref_checks;
+    /* Rank 0: finished tasks kept (lineage) to make their objects held on
+     * other ranks again should such a rank be lost, and the bytes they
+     * take (their arguments, names). A task is kept while one of those
+     * objects lives, only with rank_timeout > 0 and more than one rank, and
+     * up to 256 MiB of kept tasks: past that, objects of tasks not kept
+     * fail RELAY_ERR_RANK_LOST if their rank is lost ("lineage limit
+     * reached"). */
+    uint64_t lineage_tasks, lineage_bytes;
 } relay_stats_t;
 
 /* [OUT] stats_p. Errors: INVALID_ARG, NOT_INITIALIZED. */

@@ -509,6 +509,7 @@ int relay_stats(relay_stats_t *s)
     s->objects_forwarded = relay__g.objects_forwarded;
     s->tasks_moved = relay__g.tasks_moved;
     s->ref_checks = relay__g.ref_checks;
+    if (relay__g.rank == 0) relay__sched_lineage_stats(&s->lineage_tasks, &s->lineage_bytes);
     relay__pool_stats(&s->tasks_running, &s->tasks_blocked, &s->worker_threads);
     uint64_t methods;
     relay__host_stats(&s->actors_hosted, &s->actor_calls_run, &methods);
