@@ -2013,8 +2013,8 @@ const char *relay__sched_lineage_why(uint64_t id)
 {
     const relay__dentry_t *e = relay__dir_lookup(id);
     if (e && e->unkept)
-        return "it cannot be made again: lineage limit reached (the tasks kept to make lost "
-               "objects again hold their most bytes)";
+        return "it cannot be made again: lineage limit reached (256 MiB of finished tasks "
+               "kept to make lost objects again)";
     return "no lineage of what made it is kept (only plain tasks' objects are made again, "
            "never an actor call's)";
 }

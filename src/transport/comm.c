@@ -321,11 +321,11 @@ static void on_rank_lost(int src, relay__rbuf_t *r)
     if (hooks.rank_lost) hooks.rank_lost(m.rank);
 }
 
+static void judge_silent(int rank, double silent, double now);
+
 /* Runtime thread, lock held, about once per loop: rank 0 pings the ranks
  * and declares the silent ones lost; a worker rank that hears nothing from
  * rank 0 ends the job (rank 0 holds the scheduler and the directory). */
-static void judge_silent(int rank, double silent, double now);
-
 static void liveness_turn(void)
 {
     relay__comm_t *c = C();
@@ -353,15 +353,17 @@ static void liveness_turn(void)
         judge_silent(lost, silent, now);
 }
 
-/* Lock held: rank was silent for silent seconds. A message from it that
- * waits unreceived (a backlog at a saturated rank) is life; otherwise rank
+/* Lock held: rank was silent for silent seconds. A control message from
+ * it that waits unreceived (a backlog at a saturated rank) is life: every
+ * one is received soon (a transfer's message may wait for ever, for a
+ * receive that was cancelled, so it does not count); otherwise rank
  * 0 declares it lost, and a worker, which watches rank 0 only, ends the
  * job. */
 static void judge_silent(int rank, double silent, double now)
 {
     int flag = 0;
     MPI_Status st;
-    if (MPI_Iprobe(rank, MPI_ANY_TAG, relay__g.comm, &flag, &st) == MPI_SUCCESS && flag) {
+    if (MPI_Iprobe(rank, RELAY__TAG_CTRL, relay__g.comm, &flag, &st) == MPI_SUCCESS && flag) {
         relay__live_spare(&C()->live, rank, now);
         return;
     }
