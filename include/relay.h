@@ -333,9 +333,14 @@ typedef struct relay_config {
      * lost rank's tasks run again elsewhere while they have retries left
      * (the loss counts as an attempt) or fail with RELAY_ERR_RANK_LOST,
      * its actors die, objects only it held fail RELAY_ERR_RANK_LOST, and
-     * finalize completes without it. A worker rank that hears nothing from
-     * rank 0 for this long logs it and aborts the job (rank 0 holds the
-     * scheduler and the directory). Needs an MPI that keeps the survivors
+     * finalize completes without it; the lost rank itself is told, so a
+     * rank that was only stopped that long (swapped out, in a debugger)
+     * exits alone when it resumes. Silence counts only from the end of
+     * relay_init (all ranks have started), and a message from the rank
+     * waiting to be received counts as life. A worker rank that hears
+     * nothing from rank 0 for three times this long (rank 0's own thread
+     * may stall) logs it and aborts the job (rank 0 holds the scheduler and
+     * the directory). Needs an MPI that keeps the survivors
      * running (Open MPI's mpirun --enable-recovery, Slurm's srun
      * --no-kill); otherwise the launcher ends the job first. Default 10;
      * 0 turns detection off. 0..86400. */
@@ -1023,6 +1028,14 @@ typedef struct relay_stats {
      * released lately still lives, made when a call is handed it (a task's
      * argument, a ref put in an object): once per such ref found alive. */
     uint64_t ref_checks;
+    /* Rank 0: finished tasks kept (lineage) to make their objects held on
+     * other ranks again should such a rank be lost, and the bytes they
+     * take (their arguments, names). A task is kept while one of those
+     * objects lives, only with rank_timeout > 0 and more than one rank, and
+     * up to 256 MiB of kept tasks: past that, objects of tasks not kept
+     * fail RELAY_ERR_RANK_LOST if their rank is lost ("lineage limit
+     * reached"). */
+    uint64_t lineage_tasks, lineage_bytes;
 } relay_stats_t;
 
 /* [OUT] stats_p. Errors: INVALID_ARG, NOT_INITIALIZED. */

@@ -20,7 +20,12 @@
  *   head     rank 0 dies: the workers find it lost and end the job
  *            (rank_lost.sh wants their "rank 0 ... lost" lines, no hang)
  *   quiet    nobody dies: an idle driver and a task computing longer than
- *            the timeout (1 s here) must not make a rank count as lost */
+ *            two timeouts (3 s here) must not make a rank count as lost
+ *   stopped  rank 2 is stopped (SIGSTOP from a task on rank 1) for 2.5
+ *            timeouts: rank 0 gives it up, and when it resumes it hears
+ *            so and leaves alone (rank_lost.sh wants its farewell line and
+ *            no abort); the survivors go on */
+#include <errno.h>
 #include <mpi.h>
 #include <signal.h>
 #include <stdio.h>
@@ -121,6 +126,24 @@ static int fn_get_inner(relay_ctx_t *ctx)
     int64_t st = relay_get(inner, RELAY_FOREVER, &o);
     if (o) relay_object_free(o);
     return test_ret_i64(ctx, st); /* box is the task's */
+}
+
+/* () -> this process's pid. */
+static int fn_pid(relay_ctx_t *ctx)
+{
+    return test_ret_i64(ctx, (int64_t)getpid());
+}
+
+/* (pid) -> 0 after stopping pid for 2.5 rank timeouts, or errno. */
+static int fn_stop_pid(relay_ctx_t *ctx)
+{
+    pid_t pid = (pid_t)test_arg_i64(ctx, 0);
+    const char *t = getenv("RELAY_RANK_TIMEOUT");
+    double timeout = t ? atof(t) : 2;
+    if (kill(pid, SIGSTOP) != 0) return test_ret_i64(ctx, errno);
+    test_sleep(2.5 * timeout);
+    kill(pid, SIGCONT);
+    return test_ret_i64(ctx, 0);
 }
 
 static int counter_init(relay_ctx_t *ctx, void **state_p)
@@ -346,12 +369,26 @@ static void forever(void)
 
 static void quiet(void)
 {
-    test_sleep(3); /* the driver idle three timeouts long */
-    relay_ref_t r[2] = {submit1("spin_ms", 3000, on_rank(2, 1)),
-                        submit1("spin_ms", 3000, on_rank(1, 1))};
-    CHECK_EQ(test_get_i64(r[0]), 3000);
-    CHECK_EQ(test_get_i64(r[1]), 3000);
+    test_sleep(7); /* the driver idle over two timeouts long */
+    relay_ref_t r[2] = {submit1("spin_ms", 7000, on_rank(2, 1)),
+                        submit1("spin_ms", 7000, on_rank(1, 1))};
+    CHECK_EQ(test_get_i64(r[0]), 7000);
+    CHECK_EQ(test_get_i64(r[1]), 7000);
     relay_release_many(r, 2);
+}
+
+static void stopped(void)
+{
+    relay_ref_t pid = submit1("pid", 0, on_rank(2, 1));
+    int64_t p = test_get_i64(pid);
+    CHECK(p > 0);
+    relay_ref_t stop = submit1("stop_pid", p, on_rank(1, 1));
+    CHECK_EQ(test_get_i64(stop), 0);
+    check_pinned_fails();
+    relay_ref_t after = submit1("add1", 1, on_rank(1, 1));
+    CHECK_EQ(test_get_i64(after), 2);
+    relay_ref_t refs[3] = {pid, stop, after};
+    relay_release_many(refs, 3);
 }
 
 int main(int argc, char **argv)
@@ -373,6 +410,8 @@ int main(int argc, char **argv)
     CHECK_OK(relay_register("sleep_ms", test_fn_sleep_ms));
     CHECK_OK(relay_register("add1", test_fn_add1));
     CHECK_OK(relay_register("spin_ms", fn_spin_ms));
+    CHECK_OK(relay_register("pid", fn_pid));
+    CHECK_OK(relay_register("stop_pid", fn_stop_pid));
     relay_actor_class_t cls = {counter_init, 0, counter_fini, counter_methods, 2};
     CHECK_OK(relay_register_actor("counter", &cls));
     char here[16];
@@ -404,6 +443,8 @@ int main(int argc, char **argv)
             forever();
         else if (!strcmp(scenario, "quiet"))
             quiet();
+        else if (!strcmp(scenario, "stopped"))
+            stopped();
         else
             CHECK(!"unknown scenario");
     }

@@ -33,6 +33,18 @@ if [ "$scenario" = head ]; then
     exit 0
 fi
 status=0
+# In "stopped" rank 2 was only stopped: when it resumes it must hear that it
+# was given up and leave alone, not end the job.
+if [ "$scenario" = stopped ]; then
+    if ! grep -q "rank 0 found this rank (2) lost" <<<"$out"; then
+        echo "rank_lost stopped: FAIL: rank 2 never heard it was given up"
+        status=1
+    fi
+    if grep -qiE "aborting|MPI_ABORT" <<<"$out"; then
+        echo "rank_lost stopped: FAIL: the job was aborted"
+        status=1
+    fi
+fi
 # In "quiet" nobody dies, and nobody may be taken for lost.
 survivors="0 1"
 [ "$scenario" = quiet ] && survivors="0 1 2"

@@ -10,6 +10,11 @@
  *   - a failure passed on by a task that got it keeps its whole chain of
  *     causes, bounded (RELAY_MAX_ERROR) with the root cause kept.
  *
+ *   - rank 0 keeps a finished task (lineage, to make its objects held on
+ *     another rank again should that rank be lost) only while one of
+ *     those objects lives: released ones, even released before the task
+ *     finished, let it go (lineage_tasks back to 0).
+ *
  * Rank r >= 1 offers the custom resource "rank<r>", so tasks can be pinned
  * to ranks; with 2 ranks, "rank 2" is rank 1. Rank 1 also offers one
  * "slot" (the deadlock case). Side effects are counted by Counter actors.
@@ -44,6 +49,58 @@ static relay_task_opts_t on_rank(int r, relay_resource_t *res)
 static int rank_of(int r)
 {
     return r < world_size ? r : world_size - 1;
+}
+
+/* ---- lineage ------------------------------------------------------------- */
+
+#define BIG_RET ((size_t)300 * 1024) /* above the default inline maximum */
+
+/* (ms) -> BIG_RET bytes, after sleeping ms. */
+static int fn_big_ret(relay_ctx_t *ctx)
+{
+    test_sleep((double)test_arg_i64(ctx, 0) / 1000.0);
+    void *buf = malloc(BIG_RET);
+    if (!buf) return 1;
+    test_fill(buf, BIG_RET, 3);
+    int rc = relay_ctx_return(ctx, 0, buf, BIG_RET);
+    free(buf);
+    return rc;
+}
+
+static uint64_t lineage_tasks_now(void)
+{
+    return test_stats().lineage_tasks;
+}
+
+/* Polls until rank 0 keeps want tasks; fails with the count after a while. */
+static void wait_lineage(uint64_t want)
+{
+    const size_t off = offsetof(relay_stats_t, lineage_tasks);
+    relay_stats_t s = test__poll_stats(&off, &want, 1, 30, "kept tasks", __FILE__, __LINE__);
+    CHECK_EQ(s.lineage_tasks, want);
+}
+
+static void case_kept_lineage(void)
+{
+    enum { N = 6 };
+    CHECK_EQ(lineage_tasks_now(), 0);
+    relay_resource_t res;
+    relay_task_opts_t o = on_rank(1, &res);
+    relay_ref_t held[N], dropped[N];
+    for (int i = 0; i < N; i++) {
+        int64_t ms = 100;
+        relay_arg_t a = relay_arg_value(&ms, sizeof ms);
+        CHECK_OK(relay_submit("big_ret", &a, 1, &o, &dropped[i]));
+        CHECK_OK(relay_submit("big_ret", &a, 1, &o, &held[i]));
+    }
+    /* Released before their tasks finish: their objects go as they are
+     * made, and their tasks are not kept. */
+    relay_release_many(dropped, N);
+    for (int i = 0; i < N; i++)
+        test_check_pattern(held[i], BIG_RET, 3);
+    wait_lineage(N); /* the held objects' tasks, kept while they live */
+    relay_release_many(held, N);
+    wait_lineage(0);
 }
 
 /* ---- Counter actor ------------------------------------------------------ */
@@ -754,6 +811,7 @@ int main(int argc, char **argv)
     CHECK_OK(relay_register("bar", fn_bar));
     CHECK_OK(relay_register("foo", fn_foo));
     CHECK_OK(relay_register("deep", fn_deep));
+    CHECK_OK(relay_register("big_ret", fn_big_ret));
     relay_config_t cfg = layout();
     CHECK_OK(relay_init(&argc, &argv, &cfg));
     if (world_rank == 0) {
@@ -767,7 +825,8 @@ int main(int argc, char **argv)
                      {"zero_deadlock_and_logs", case_zero_deadlock_and_logs},
                      {"unset_returns", case_unset_returns},
                      {"chains", case_chains},
-                     {"deep_chain", case_deep_chain}};
+                     {"deep_chain", case_deep_chain},
+                     {"kept_lineage", case_kept_lineage}};
         /* Every case, or only the one named (to see each fail alone). */
         const char *only = argc > 1 ? argv[1] : NULL;
         int ran = 0;

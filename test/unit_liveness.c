@@ -1,7 +1,8 @@
 /* transport/liveness.h on its own: a rank silent past the timeout is lost,
  * a rank heard from is not, rank 0's pings come every quarter of the
- * timeout, a worker watches rank 0 only, and a checker that was itself
- * stalled finds nobody lost. */
+ * timeout, a worker watches rank 0 only (three timeouts long), a checker
+ * that was itself stalled finds nobody lost, one scan finds every silent
+ * rank, and nobody is judged before the ranks arm. */
 #include <stdio.h>
 
 #include "check.h"
@@ -59,8 +60,10 @@ static void worker_watches_rank0_only(void)
     /* Rank 2's silence is none of a worker's business; a worker never pings. */
     CHECK_EQ(run(&l, 0, 30, 0.05, 2, &when, &pings), -1);
     CHECK_EQ(pings, 0);
+    /* Rank 0 silent from 30: lost after three timeouts, not one. */
     CHECK_EQ(run(&l, 30, 60, 0.05, 0, &when, &pings), 0);
-    CHECK(when > 33.5);
+    CHECK(when > 41.5);
+    CHECK(when <= 43.0);
     relay__live_free(&l);
 }
 
@@ -98,8 +101,50 @@ static void off_and_told(void)
     relay__live_free(&l);
 }
 
+static void one_scan_finds_all(void)
+{
+    relay__live_t l;
+    CHECK_EQ(relay__live_init(&l, 5, 0, 10, 0), 0);
+    double silent = 0;
+    int ping = 0;
+    /* Scans come at whole seconds here (then none for 10/16 s). */
+    for (double t = 0; t <= 10.5; t += 0.5) {
+        relay__live_heard(&l, 1, t);
+        relay__live_heard(&l, 3, t);
+        CHECK_EQ(relay__live_check(&l, t, &silent, &ping), -1);
+    }
+    /* Ranks 2 and 4 fell silent together: the same scan finds both. */
+    relay__live_heard(&l, 1, 11);
+    relay__live_heard(&l, 3, 11);
+    CHECK_EQ(relay__live_check(&l, 11, &silent, &ping), 2);
+    CHECK_EQ(relay__live_check(&l, 11, &silent, &ping), 4);
+    CHECK_EQ(relay__live_check(&l, 11, &silent, &ping), -1);
+    CHECK(l.lost[2] && l.lost[4] && !l.lost[1] && !l.lost[3]);
+    relay__live_free(&l);
+}
+
+static void judged_once_armed(void)
+{
+    relay__live_t l;
+    CHECK_EQ(relay__live_init(&l, 3, 0, 1, 0), 0);
+    relay__live_disarm(&l);
+    double when = 0;
+    int pings = 0;
+    /* Ranks still starting, silent for long: nobody judged, no pings. */
+    CHECK_EQ(run(&l, 0, 20, 0.1, 2, &when, &pings), -1);
+    CHECK_EQ(pings, 0);
+    /* Armed at 20: silence counts from then on. */
+    relay__live_arm(&l, 20);
+    CHECK_EQ(run(&l, 20, 20.9, 0.1, 2, &when, &pings), -1);
+    CHECK_EQ(run(&l, 21, 30, 0.1, 2, &when, &pings), 2);
+    CHECK(when > 21.0);
+    relay__live_free(&l);
+}
+
 int main(void)
 {
+    one_scan_finds_all();
+    judged_once_armed();
     rank0_finds_silent_rank();
     worker_watches_rank0_only();
     stalled_checker_finds_nobody();

@@ -345,6 +345,12 @@ int relay_init(int *argc, char ***argv, const relay_config_t *config)
         teardown();
         return rc;
     }
+    /* Ranks start their transports at different times (spill cleaning,
+     * worker threads): silence is judged only once all have, so that a
+     * rank slow to start is not taken for lost. A collective may proceed
+     * beside the runtime thread's point-to-point traffic on one comm. */
+    MPI_Barrier(relay__g.comm);
+    relay__comm_live_arm();
     init_thread = pthread_self();
     relay__log(RELAY__LOG_INFO, "rank %d of %d: %d worker CPUs, %d GPUs, %u custom resources%s",
                relay__g.rank, relay__g.size, hosts_workers ? cfg.num_cpus : 0, relay__gpu_count(),
@@ -503,6 +509,7 @@ int relay_stats(relay_stats_t *s)
     s->objects_forwarded = relay__g.objects_forwarded;
     s->tasks_moved = relay__g.tasks_moved;
     s->ref_checks = relay__g.ref_checks;
+    if (relay__g.rank == 0) relay__sched_lineage_stats(&s->lineage_tasks, &s->lineage_bytes);
     relay__pool_stats(&s->tasks_running, &s->tasks_blocked, &s->worker_threads);
     uint64_t methods;
     relay__host_stats(&s->actors_hosted, &s->actor_calls_run, &methods);

@@ -35,7 +35,8 @@ typedef struct relay__dentry {
     relay__dwaiter_t *waiters;
     struct relay__stask **deps; /* tasks waiting for it */
     uint32_t ndeps, capdeps;
-    int put; /* made by relay_put, not by a task (relay_cancel refuses it) */
+    int put;    /* made by relay_put, not by a task (relay_cancel refuses it) */
+    int unkept; /* its task was not kept: the lineage limit was reached */
 } relay__dentry_t;
 
 int relay__dir_init(void);

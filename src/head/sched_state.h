@@ -112,6 +112,7 @@ typedef struct relay__stask {
     uint64_t delivered_stamp; /* the DONE being handled served it (scheduler.c) */
     int steal_for;            /* recalling: the rank that has a CPU for it */
     uint32_t remote_rets;     /* its returns held on a rank, alive (lineage, scheduler.c) */
+    size_t bytes;             /* its allocation (lineage: what keeping it costs) */
     relay__list_t placed;     /* was_ahead and counted running: on its rank's list */
     int progress;             /* scratch of the deadlock check: known to progress */
     int wanted;               /* scratch: a stuck blocked task waits for it */
@@ -154,6 +155,7 @@ typedef struct relay__sched {
     relay__map_t tasks;
     relay__map_t lineage;   /* id -> relay__lineage_t */
     relay__map_t kept;      /* id -> finished task whose remote returns live (lineage) */
+    uint64_t kept_bytes;    /* of the tasks in kept (bounded: RELAY__LINEAGE_MAX_BYTES) */
     relay__list_t shapes;   /* by their link */
     relay__shape_t *dflt;   /* 1 CPU, the common shape */
     relay__acct_t *acct;    /* [rank] */

@@ -888,13 +888,48 @@ static void lineage_leave(stask_t *t)
     lineage_drop_kid(parent);
 }
 
+/* t is not kept for want of room: its live returns say so if lost. */
+static void mark_unkept(const stask_t *t)
+{
+    for (uint32_t i = 0; i < t->nret; i++) {
+        relay__dentry_t *e = relay__dir_lookup(t->id | i);
+        if (e) e->unkept = 1;
+    }
+}
+
 /* A task that made objects held on other ranks stays (off the table, its
  * arguments unpinned) while one of them lives: should that rank be lost,
- * it runs again to make them (relay__sched_remake). */
+ * it runs again to make them (relay__sched_remake). Only where a rank can
+ * be found lost (detection on, other ranks), and up to
+ * RELAY__LINEAGE_MAX_BYTES of kept tasks. */
 static int keep_lineage(stask_t *t)
 {
+    relay__sched_t *s = S();
     if (!t->remote_rets || t->kind != RELAY__KIND_TASK || t->cancelled || t->fail_status) return 0;
-    return relay__map_put(&S()->kept, t->id, t) == 0;
+    if (relay__g.cfg.rank_timeout <= 0 || relay__g.size < 2) return 0;
+    if (s->kept_bytes + t->bytes > RELAY__LINEAGE_MAX_BYTES) {
+        mark_unkept(t);
+        return 0;
+    }
+    if (relay__map_put(&s->kept, t->id, t) != 0) return 0;
+    s->kept_bytes += t->bytes;
+    return 1;
+}
+
+/* Kept task t leaves kept (freed, or made again). */
+static stask_t *unkeep(uint64_t tid)
+{
+    relay__sched_t *s = S();
+    stask_t *t = relay__map_remove(&s->kept, tid);
+    if (t) s->kept_bytes -= t->bytes;
+    return t;
+}
+
+void relay__sched_lineage_stats(uint64_t *tasks_p, uint64_t *bytes_p)
+{
+    relay__sched_t *s = S();
+    *tasks_p = s ? s->kept.count : 0;
+    *bytes_p = s ? s->kept_bytes : 0;
 }
 
 /* Drop t: its arguments are no longer pinned. A task placed ahead may
@@ -1244,10 +1279,11 @@ static stask_t *task_new(int src, const relay__rec_submit_t *m)
     size_t actor_len = m->actor_name ? strlen(m->actor_name) + 1 : 0;
     size_t vlen = (size_t)(m->args.enc.end - m->args.enc.p);
     shape_t *sh = m->has_demand ? shape_of(&m->demand) : S()->dflt;
-    stask_t *t = sh ? calloc(1, sizeof *t + m->args.n * sizeof(relay__sarg_t) + fn_len + name_len +
-                                    actor_len + vlen)
-                    : NULL;
+    size_t bytes =
+        sizeof(stask_t) + m->args.n * sizeof(relay__sarg_t) + fn_len + name_len + actor_len + vlen;
+    stask_t *t = sh ? calloc(1, bytes) : NULL;
     if (!t) return NULL;
+    t->bytes = bytes;
     t->args = (relay__sarg_t *)(t + 1);
     t->fn = (char *)(t->args + m->args.n);
     t->name = t->fn + fn_len;
@@ -1399,6 +1435,14 @@ static void task_arm(stask_t *t)
     relay__sched_dep_ready(t, &none);
 }
 
+/* Whether the return id is an object held on a rank that the directory
+ * still has: freeing it will call relay__sched_output_freed. */
+static int remote_alive(uint64_t id)
+{
+    const relay__dentry_t *e = relay__dir_lookup(id);
+    return e && e->ready && !e->obj && e->holder_rank >= 0 && !e->put;
+}
+
 /* One return of a DONE record: make its entry ready. */
 static void record_return(int src, const relay__desc_t *d, uint64_t id)
 {
@@ -1528,7 +1572,11 @@ void relay__sched_on_done(int src, relay__rbuf_t *r)
         relay__desc_t d;
         relay__rec_done_ret_next(&it, &d);
         record_return(src, &d, known ? m.task_id | i : 0);
-        if (known && !d.is_inline && m.status == RELAY_OK) t->remote_rets++;
+        /* Counted once made ready and still there: an entry no ref holds
+         * any more is freed at once (relay__sched_output_freed then found
+         * nothing to count down). Returns that survived a remake count
+         * again here. */
+        if (known && m.status == RELAY_OK && remote_alive(m.task_id | i)) t->remote_rets++;
     }
     done_stamp++; /* nothing else counts as delivered */
     if (known && m.status != RELAY_OK && t->retries_left > 0 && retryable(m.status) &&
@@ -1963,7 +2011,10 @@ int relay__sched_can_remake(uint64_t id)
 
 const char *relay__sched_lineage_why(uint64_t id)
 {
-    (void)id;
+    const relay__dentry_t *e = relay__dir_lookup(id);
+    if (e && e->unkept)
+        return "it cannot be made again: lineage limit reached (256 MiB of finished tasks "
+               "kept to make lost objects again)";
     return "no lineage of what made it is kept (only plain tasks' objects are made again, "
            "never an actor call's)";
 }
@@ -1979,7 +2030,7 @@ void relay__sched_output_freed(uint64_t id)
         return;
     }
     if (t->remote_rets && --t->remote_rets > 0) return;
-    relay__map_remove(&s->kept, tid);
+    unkeep(tid);
     task_free(t);
 }
 
@@ -1995,10 +2046,19 @@ static void remake(stask_t *t, int rank, const char *lost)
     t->rank = -1;
     t->seq = ++s->next_seq;
     t->attempt++;
-    t->remote_rets = 0;
-    t->parent = 0; /* its parent's line is not followed again */
+    t->remote_rets = 0; /* its DONE counts the returns alive then, survivors too */
+    t->parent = 0;      /* its parent's line is not followed again */
     t->linked = 0;
     t->nkids = 0;
+    /* Its children still pending count in a link left when it finished:
+     * they count in t again, and the link goes. */
+    relay__lineage_t *l = relay__map_get(&s->lineage, t->id);
+    if (l) {
+        t->nkids = l->nkids;
+        stask_t *up = relay__map_get(&s->tasks, l->parent);
+        if (up && up->nkids) up->nkids--;
+        link_free(l);
+    }
     t->missing = 0;
     t->pinned = 0;
     t->ahead = t->done_early = t->has_consumer = t->was_ahead = t->no_ahead = 0;
@@ -2027,14 +2087,13 @@ static void remake(stask_t *t, int rank, const char *lost)
 
 void relay__sched_remake(const uint64_t *ids, size_t n, int rank, const char *lost)
 {
-    relay__sched_t *s = S();
     for (size_t i = 0; i < n; i++) {
         relay__dentry_t *e = relay__dir_lookup(ids[i]);
         if (e) relay__dir_unready(e);
     }
     for (size_t i = 0; i < n; i++) {
         uint64_t tid = ids[i] & ~(uint64_t)0xff;
-        stask_t *t = relay__map_remove(&s->kept, tid);
+        stask_t *t = unkeep(tid);
         if (t) remake(t, rank, lost);
     }
 }

@@ -51,6 +51,11 @@ void relay__sched_on_shutdown_ack(int src, relay__rbuf_t *r);
 void relay__sched_rank_lost(int rank);
 /* Lineage. Whether the task that made object id is kept to make it again. */
 int relay__sched_can_remake(uint64_t id);
+/* Tasks kept to make their lost objects again, and their bytes (rank 0;
+ * 0 elsewhere). At most RELAY__LINEAGE_MAX_BYTES are kept: past it a
+ * finished task is not, and its objects, if lost, cannot be made again. */
+#define RELAY__LINEAGE_MAX_BYTES ((uint64_t)256 << 20)
+void relay__sched_lineage_stats(uint64_t *tasks_p, uint64_t *bytes_p);
 /* Why an object cannot be made again (for its error). */
 const char *relay__sched_lineage_why(uint64_t id);
 /* The ready remote objects ids[n], lost with rank, wait again for their

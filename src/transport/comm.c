@@ -253,8 +253,32 @@ int relay__comm_rank_lost(int rank)
     return c && rank >= 0 && rank < relay__g.size && c->dead[rank];
 }
 
-/* Rank 0 found rank lost: it says so once, tells every other rank, and
- * the parts above the transport give its work out again (hooks). */
+/* RANK_LOST naming rank, to rank itself, sent at once and never waited
+ * for: the queued path drops records for a lost rank, yet a rank only
+ * stopped for a while (swapped out, in a debugger) must hear, when it
+ * wakes, that it was given up, and leave alone rather than find rank 0
+ * silent and end the whole job. A dead rank never receives it; its few
+ * bytes are left to MPI. */
+static void send_farewell(int rank)
+{
+    relay__rec_rank_lost_t m = {rank};
+    relay__wbuf_t w;
+    relay__wbuf_init(&w);
+    size_t start = relay__record_begin(&w, RELAY__R_RANK_LOST);
+    relay__rec_rank_lost_encode(&w, &m);
+    relay__record_end(&w, start);
+    MPI_Request req;
+    if (!w.oom && MPI_Isend(w.data, (int)w.len, MPI_BYTE, rank, RELAY__TAG_CTRL, relay__g.comm,
+                            &req) == MPI_SUCCESS) {
+        MPI_Request_free(&req);
+        return;
+    }
+    relay__wbuf_free(&w);
+}
+
+/* Rank 0 found rank lost: it says so once, tells every other rank (rank
+ * itself first), and the parts above the transport give its work out
+ * again (hooks). */
 static void declare_lost(int rank, const char *why)
 {
     relay__comm_t *c = C();
@@ -262,6 +286,7 @@ static void declare_lost(int rank, const char *why)
     relay__rank_fate(rank, fate, sizeof fate);
     relay__log(RELAY__LOG_ERROR, "rank %d (host %s) lost: %s%s%s", rank, relay__rank_host(rank),
                why, *fate ? "; " : "", fate);
+    send_farewell(rank);
     mark_dead(rank);
     relay__rec_rank_lost_t m = {rank};
     for (int k = 1; k < relay__g.size; k++) {
@@ -296,6 +321,8 @@ static void on_rank_lost(int src, relay__rbuf_t *r)
     if (hooks.rank_lost) hooks.rank_lost(m.rank);
 }
 
+static void judge_silent(int rank, double silent, double now);
+
 /* Runtime thread, lock held, about once per loop: rank 0 pings the ranks
  * and declares the silent ones lost; a worker rank that hears nothing from
  * rank 0 ends the job (rank 0 holds the scheduler and the directory). */
@@ -309,8 +336,8 @@ static void liveness_turn(void)
     if (relay__g.rank == 0 && failed > 0 && !c->dead[failed])
         declare_lost(failed, "a message to it could not be sent");
     if (c->live.timeout <= 0) return;
-    double silent = 0;
-    int ping = 0, lost = relay__live_check(&c->live, relay__now(), &silent, &ping);
+    double now = relay__now(), silent = 0;
+    int ping = 0, lost = relay__live_check(&c->live, now, &silent, &ping);
     if (ping) {
         relay__rec_ping_t m = {RELAY__PING_ALIVE};
         for (int k = 1; k < relay__g.size; k++) {
@@ -321,11 +348,29 @@ static void liveness_turn(void)
             relay__msg_end(k, w, start);
         }
     }
-    if (lost < 0) return;
+    /* Every rank silent at this scan, not only the first. */
+    for (; lost >= 0; lost = relay__live_check(&c->live, now, &silent, &ping))
+        judge_silent(lost, silent, now);
+}
+
+/* Lock held: rank was silent for silent seconds. A control message from
+ * it that waits unreceived (a backlog at a saturated rank) is life: every
+ * one is received soon (a transfer's message may wait for ever, for a
+ * receive that was cancelled, so it does not count); otherwise rank
+ * 0 declares it lost, and a worker, which watches rank 0 only, ends the
+ * job. */
+static void judge_silent(int rank, double silent, double now)
+{
+    int flag = 0;
+    MPI_Status st;
+    if (MPI_Iprobe(rank, RELAY__TAG_CTRL, relay__g.comm, &flag, &st) == MPI_SUCCESS && flag) {
+        relay__live_spare(&C()->live, rank, now);
+        return;
+    }
     char why[96];
     snprintf(why, sizeof why, "no message for %.1f s", silent);
     if (relay__g.rank == 0) {
-        declare_lost(lost, why);
+        declare_lost(rank, why);
         return;
     }
     relay__log(RELAY__LOG_ERROR,
@@ -333,6 +378,14 @@ static void liveness_turn(void)
                "aborting",
                relay__rank_host(0), why);
     MPI_Abort(relay__g.comm, 1);
+}
+
+void relay__comm_live_arm(void)
+{
+    relay__comm_t *c = C();
+    pthread_mutex_lock(&relay__g.lock);
+    relay__live_arm(&c->live, relay__now());
+    pthread_mutex_unlock(&relay__g.lock);
 }
 
 static void on_exit_record(int src, relay__rbuf_t *r)
@@ -1048,6 +1101,7 @@ int relay__comm_start(void)
         free(c);
         return relay__error(RELAY_ERR_NO_MEMORY, "relay_init: out of memory");
     }
+    relay__live_disarm(&c->live); /* until every rank has started */
     pthread_mutex_init(&c->progress_lock, NULL);
     relay__map_init(&c->recv_by_tag);
     int *tag_ub = NULL, flag = 0;

@@ -72,6 +72,9 @@ void relay__dispatch_record(int src, uint8_t type, relay__rbuf_t *r);
 /* Start/stop the runtime thread. stop waits for it to leave its loop,
  * which it does once relay__g.exiting is set and its sends are done. */
 int relay__comm_start(void);
+/* Judging ranks by their silence starts (every rank has started: relay_init
+ * calls it after a barrier that follows relay__comm_start). */
+void relay__comm_live_arm(void);
 void relay__comm_join(void);
 void relay__comm_wake(void); /* lock held */
 
