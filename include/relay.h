@@ -387,7 +387,10 @@ int relay_init(int *argc, char ***argv, const relay_config_t *config);
  * RELAY_ERR_NOT_INITIALIZED or RELAY_ERR_SHUTDOWN, and what it returns is
  * dropped. Either way relay is finalized when the call returns
  * (RELAY_ERR_TIMEOUT included): relay_init may be called again.
- * Finalises MPI only if relay_init initialised it.
+ * Finalises MPI only if relay_init initialised it, and not after a rank
+ * was lost (see rank_timeout): Open MPI's MPI_Finalize may then wait
+ * forever for the dead rank. On the survivors of a loss it completes
+ * without the lost ranks.
  * Errors: NOT_INITIALIZED, WRONG_THREAD (called on a thread other than the
  * one that called relay_init: from a task, an actor's constructor or
  * method, or another thread; it returns at once, naming the task, and
