@@ -32,7 +32,9 @@ static const int fatal_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
 #define NFATAL (sizeof fatal_signals / sizeof fatal_signals[0])
 
 static struct {
-    int enabled; /* handlers installed by this relay_init */
+    /* Handlers installed by this relay_init. Atomic: threads relay_finalize
+     * abandoned still start and end work after it is cleared. */
+    atomic_int enabled;
     int exit_hooked;
     struct sigaction old[NFATAL];
     char who[320]; /* "rank 2 (host vm, pid 1234)" */
@@ -387,7 +389,8 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
 static void on_exit_hook(int status, void *arg)
 {
     (void)arg;
-    if (!S.enabled || !tls_work.what || tls_reporting) return;
+    if (!atomic_load_explicit(&S.enabled, memory_order_relaxed) || !tls_work.what || tls_reporting)
+        return;
     tls_reporting = 1;
     report(0, NULL, status);
 }
@@ -480,13 +483,13 @@ void relay__crash_init(int hosts_workers)
     relay__comm_hooks()->runtime_turn = on_runtime_turn;
     /* An exit hook cannot be removed: one per process, idle while off. */
     if (!S.exit_hooked && on_exit(on_exit_hook, NULL) == 0) S.exit_hooked = 1;
-    S.enabled = 1;
+    atomic_store_explicit(&S.enabled, 1, memory_order_relaxed);
 }
 
 void relay__crash_fini(void)
 {
-    if (!S.enabled) return;
-    S.enabled = 0;
+    if (!atomic_load_explicit(&S.enabled, memory_order_relaxed)) return;
+    atomic_store_explicit(&S.enabled, 0, memory_order_relaxed);
     for (size_t i = 0; i < NFATAL; i++) {
         struct sigaction cur;
         if (sigaction(fatal_signals[i], NULL, &cur) == 0 && (cur.sa_flags & SA_SIGINFO) &&
@@ -497,7 +500,7 @@ void relay__crash_fini(void)
 
 void relay__crash_thread_begin(void)
 {
-    if (!S.enabled) return;
+    if (!atomic_load_explicit(&S.enabled, memory_order_relaxed)) return;
     stack_t cur;
     if (sigaltstack(NULL, &cur) == 0 && !(cur.ss_flags & SS_DISABLE)) return;
     size_t size = (size_t)SIGSTKSZ > ALT_STACK_MIN ? (size_t)SIGSTKSZ : ALT_STACK_MIN;
@@ -525,7 +528,7 @@ void relay__crash_running(const struct relay_ctx *c)
         tls_work.what = NULL;
         return;
     }
-    if (!S.enabled) return;
+    if (!atomic_load_explicit(&S.enabled, memory_order_relaxed)) return;
     const char *what = c->kind == RELAY__KIND_ACTOR    ? "actor constructor"
                        : c->kind == RELAY__KIND_METHOD ? "actor method"
                                                        : "task";
