@@ -444,13 +444,11 @@ static void on_crash_ack(int src, relay__rbuf_t *r)
 /* Install                                                                  */
 /* ---------------------------------------------------------------------- */
 
+/* The host as relay_init gathered it: the same name lost-rank errors use. */
 static void set_who(void)
 {
-    char host[256];
-    if (gethostname(host, sizeof host) != 0) strcpy(host, "?");
-    host[sizeof host - 1] = '\0';
-    snprintf(S.who, sizeof S.who, "rank %d (host %s, pid %ld)", relay__g.rank, host,
-             (long)getpid());
+    snprintf(S.who, sizeof S.who, "rank %d (host %s, pid %ld)", relay__g.rank,
+             relay__rank_host(relay__g.rank), (long)getpid());
 }
 
 void relay__crash_init(int hosts_workers)
