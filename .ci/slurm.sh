@@ -1,0 +1,258 @@
+#!/usr/bin/env bash
+# Start a single-node Slurm on this machine and run every job script in
+# hpc-jobs/ with sbatch, shrunk to the machine, checking each job's output.
+# Needs root and the Debian packages slurmctld slurmd slurm-client munge
+# (which bring slurm-wlm-basic-plugins, holding the pmix plugin). Uses a
+# build that already exists (default build/, or the first argument):
+#   bash .ci/slurm.sh [build-dir]
+# Everything it starts (its own munged, slurmctld, slurmd) listens on its own
+# socket and ports and keeps its configuration, state and logs under
+# $RELAY_SLURM_DIR (default /tmp/relay-slurm); all of it is stopped and
+# removed on exit, failure included, and a run killed before it could clean
+# up is cleaned up by the next one. Nothing under /etc is read or written
+# (SLURM_CONF points at the private slurm.conf).
+# Variables: RELAY_SLURM_DIR, RELAY_SLURM_PORT (slurmctld's port; slurmd
+# uses the next), RELAY_SLURM_CPUS (CPUs the node declares, default the
+# larger of nproc and 4, so that 3 ranks of 1 CPU fit on a 2-core machine),
+# RELAY_SLURM_TIMEOUT (seconds a job may take, default 180),
+# RELAY_SLURM_KEEP=1 (leave the daemons running and the directory in place,
+# to look at by hand).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+REPO="$(pwd)"
+
+BUILD="$(realpath "${1:-build}")"
+DIR="${RELAY_SLURM_DIR:-/tmp/relay-slurm}"
+PORT="${RELAY_SLURM_PORT:-16817}"
+JOB_TIMEOUT="${RELAY_SLURM_TIMEOUT:-180}"
+HOST="$(hostname -s)"
+CPUS="${RELAY_SLURM_CPUS:-$(($(nproc) > 4 ? $(nproc) : 4))}"
+
+say() { echo "slurm: $*"; }
+die() {
+    echo "slurm: $*" >&2
+    exit 1
+}
+
+[ "$(id -u)" -eq 0 ] || die "needs root (it starts munged, slurmctld and slurmd)"
+for cmd in munged mungekey slurmctld slurmd sbatch scontrol sinfo; do
+    command -v "$cmd" >/dev/null || die "$cmd not found: install slurmctld slurmd slurm-client munge"
+done
+for app in relay-nested relay-pi relay-circular; do
+    [ -x "$BUILD/apps/$app" ] || die "$BUILD/apps/$app not found: build first (cmake --build $BUILD)"
+done
+
+source .ci/env.sh
+
+# Stop the processes a run started, named by the pid files it wrote, and only
+# while the pid still belongs to one of them.
+stop_pidfile() {
+    local file="$1" pid
+    alive "$file" || return 0
+    pid="$(cat "$file")"
+    kill "$pid" 2>/dev/null || return 0
+    for _ in $(seq 50); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill -9 "$pid" 2>/dev/null || true
+}
+
+# alive PIDFILE: the process it names runs with an argument under $DIR, so
+# it is one this script started (here or in a run killed before its trap).
+alive() {
+    [ -s "$1" ] && tr '\0' '\n' <"/proc/$(cat "$1")/cmdline" 2>/dev/null | grep -qF "$DIR/"
+}
+
+stop_all() {
+    # Cancel every job of this private cluster first: with
+    # proctrack/linuxproc, job steps would outlive slurmd.
+    if alive "$DIR/slurmctld.pid"; then
+        SLURM_CONF="$DIR/slurm.conf" timeout 10 scancel --partition=ci 2>/dev/null || true
+        for _ in $(seq 40); do
+            [ -z "$(SLURM_CONF="$DIR/slurm.conf" timeout 5 squeue -h -o %i 2>/dev/null)" ] && break
+            sleep 0.25
+        done
+    fi
+    # slurmd before slurmctld, munged last: both daemons authenticate through it.
+    stop_pidfile "$DIR/slurmd.pid"
+    stop_pidfile "$DIR/slurmctld.pid"
+    stop_pidfile "$DIR/munge/munged.pid"
+}
+
+cleanup() {
+    local rc=$?
+    if [ "${RELAY_SLURM_KEEP:-0}" = 1 ]; then
+        say "kept running: export SLURM_CONF=$DIR/slurm.conf; logs in $DIR"
+        exit "$rc"
+    fi
+    stop_all
+    if pgrep -af "$DIR/" >&2; then
+        echo "slurm: the processes above are still running" >&2
+        ((rc)) || rc=1
+    fi
+    rm -rf "$DIR"
+    exit "$rc"
+}
+
+# A previous run that was killed before its trap ran: stop what it started.
+if [ -d "$DIR" ]; then
+    say "cleaning up a previous run in $DIR"
+    stop_all
+    rm -rf "$DIR"
+fi
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+T0=$SECONDS
+mkdir -p "$DIR"/{state,spool,out}
+chmod 755 "$DIR"
+# munged insists on a private key directory and a socket everyone can reach.
+mkdir -m 700 "$DIR/munge"
+mungekey --create --keyfile="$DIR/munge/munge.key"
+munged --socket="$DIR/munge.sock" --key-file="$DIR/munge/munge.key" \
+    --pid-file="$DIR/munge/munged.pid" --log-file="$DIR/munge/munged.log" \
+    --seed-file="$DIR/munge/munged.seed"
+
+# GPUs: from nvidia-smi, else the device files.
+GPUS=0
+if command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then
+    GPUS="$(nvidia-smi -L | grep -c '^GPU ')"
+elif [ -e /dev/nvidia0 ]; then
+    GPUS="$(find /dev -maxdepth 1 -regex '/dev/nvidia[0-9]+' | wc -l)"
+fi
+GRES_NODE=""
+GRES_TYPES=""
+if ((GPUS > 0)); then
+    echo "Name=gpu File=/dev/nvidia[0-$((GPUS - 1))]" >"$DIR/gres.conf"
+    GRES_NODE="Gres=gpu:$GPUS"
+    GRES_TYPES="GresTypes=gpu"
+fi
+
+MEM_MB=$(($(awk '/^MemTotal:/ {print $2}' /proc/meminfo) * 9 / 10240))
+: >"$DIR/plugstack.conf"
+cat >"$DIR/slurm.conf" <<EOF
+# Single-node Slurm for relay's CI (.ci/slurm.sh); everything under $DIR.
+ClusterName=relayci
+SlurmctldHost=$HOST(127.0.0.1)
+SlurmctldPort=$PORT
+SlurmdPort=$((PORT + 1))
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+AuthInfo=socket=$DIR/munge.sock
+CredType=cred/munge
+StateSaveLocation=$DIR/state
+SlurmdSpoolDir=$DIR/spool
+SlurmctldPidFile=$DIR/slurmctld.pid
+SlurmdPidFile=$DIR/slurmd.pid
+SlurmctldLogFile=$DIR/slurmctld.log
+SlurmdLogFile=$DIR/slurmd.log
+PlugStackConfig=$DIR/plugstack.conf
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+JobCompType=jobcomp/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+MpiDefault=none
+ReturnToService=2
+# The node may declare more CPUs than it has (RELAY_SLURM_CPUS).
+SlurmdParameters=config_overrides
+MinJobAge=600
+$GRES_TYPES
+NodeName=$HOST NodeAddr=127.0.0.1 CPUs=$CPUS RealMemory=$MEM_MB $GRES_NODE State=UNKNOWN
+PartitionName=ci Nodes=$HOST Default=YES MaxTime=30 State=UP
+EOF
+export SLURM_CONF="$DIR/slurm.conf"
+
+slurmctld -f "$SLURM_CONF"
+slurmd -f "$SLURM_CONF"
+say "waiting for node $HOST ($CPUS CPUs, $GPUS GPUs) to be idle"
+state=""
+for _ in $(seq 120); do
+    state="$(sinfo -h -n "$HOST" -o %T 2>/dev/null || true)"
+    [ "$state" = idle ] && break
+    sleep 0.5
+done
+if [ "$state" != idle ]; then
+    tail -n 20 "$DIR/slurmctld.log" "$DIR/slurmd.log" >&2 || true
+    die "node state '$state' after 60 s, not idle"
+fi
+say "Slurm up in $((SECONDS - T0)) s"
+
+FAILED=()
+
+# job NAME SCRIPT EXPECT RANKS [VAR=value...] -- [sbatch options...]: submit
+# SCRIPT from the repository root with the variables set, wait for it, and
+# check that it completed with exit code 0, printed EXPECT (an extended
+# regex) exactly once, and printed no relay error.
+job() {
+    local name="$1" script="$2" expect="$3" envs=() opts=() id st out t=$SECONDS
+    shift 3
+    while (($#)) && [ "$1" != -- ]; do
+        envs+=("$1")
+        shift
+    done
+    shift
+    opts=("$@")
+    out="$DIR/out/$name.out"
+    id="$(env "${envs[@]}" RELAY_BUILD="$BUILD" sbatch --parsable --chdir="$REPO" \
+        --output="$out" --time=5 "${opts[@]}" "$script")"
+    st=""
+    while ((SECONDS - t < JOB_TIMEOUT)); do
+        st="$(scontrol -o show job "$id" | grep -o 'JobState=[A-Z_]*' | cut -d= -f2)"
+        case "$st" in PENDING | CONFIGURING | RUNNING | COMPLETING) sleep 0.5 ;; *) break ;; esac
+    done
+    local info ok=1 n
+    info="$(scontrol -o show job "$id")"
+    st="$(grep -o 'JobState=[A-Z_]*' <<<"$info" | cut -d= -f2)"
+    local ec
+    ec="$(grep -o ' ExitCode=[0-9:]*' <<<"$info" | cut -d= -f2)"
+    [ "$st" = COMPLETED ] && [ "$ec" = 0:0 ] || ok=0
+    n="$(grep -cE "$expect" "$out" 2>/dev/null || true)"
+    [ "$n" = 1 ] || ok=0
+    # relay's own errors, and the apps' (each prefixed with the app's name;
+    # the scripts' first line and a saxpy without a device are not errors).
+    if grep -E '^\[relay [0-9]+\] error|^relay-[a-z-]+: ' "$out" 2>/dev/null |
+        grep -vqE '^relay-[a-z-]+: job |^relay-gpu-saxpy: no CUDA device visible'; then
+        ok=0
+    fi
+    if ((ok)); then
+        say "PASS $name (job $id, $((SECONDS - t)) s)"
+    else
+        say "FAIL $name (job $id: state ${st:-?}, exit code ${ec:-?}, success line seen ${n:-0} times, want 1)"
+        FAILED+=("$name")
+        scancel "$id" 2>/dev/null || true
+    fi
+    sed 's/^/    | /' "$out" 2>/dev/null || true
+}
+
+# Open MPI started by srun needs Slurm's PMIx plugin: --mpi=pmix.
+PMIX=RELAY_SRUN_FLAGS=--mpi=pmix
+PI_SIZE=(PI_TASKS=32 PI_SAMPLES=200000)
+
+job nested-srun hpc-jobs/nested.sbatch '^get\(h\(\)\) -> \[1, 1, 1, 1\]$' \
+    "$PMIX" -- --nodes=1 --ntasks=3 --cpus-per-task=1
+job pi-srun hpc-jobs/pi.sbatch '^tasks run: .* on 3 ranks$' \
+    "$PMIX" "${PI_SIZE[@]}" -- --nodes=1 --ntasks-per-node=3 --cpus-per-task=1
+# Open MPI's mpirun inside the allocation (it starts its daemons with srun);
+# --bind-to none because the node may declare more CPUs than it has cores.
+job nested-mpirun hpc-jobs/nested.sbatch '^get\(h\(\)\) -> \[1, 1, 1, 1\]$' \
+    RELAY_LAUNCH=mpirun RELAY_MPIRUN_FLAGS="--bind-to none" -- --nodes=1 --ntasks=3 --cpus-per-task=1
+if ((GPUS >= 2)); then
+    job gpu-srun hpc-jobs/gpu.sbatch '^get\(g\(\)\) returned' \
+        "$PMIX" -- --nodes=1 --ntasks="$((GPUS > 4 ? 4 : GPUS))" --cpus-per-task=1
+else
+    say "SKIP gpu.sbatch: it gives every rank its own GPU (the driver's too), and this node has $GPUS (needs 2)"
+fi
+
+say "done in $((SECONDS - T0)) s"
+if ((${#FAILED[@]})); then
+    for f in "$DIR"/slurmctld.log "$DIR"/slurmd.log; do
+        echo "== tail of $f"
+        tail -n 30 "$f" || true
+    done
+    die "failed: ${FAILED[*]}"
+fi
