@@ -2,14 +2,15 @@
 # Start a single-node Slurm on this machine and run every job script in
 # hpc-jobs/ with sbatch, shrunk to the machine, checking each job's output.
 # Needs root and the Debian packages slurmctld slurmd slurm-client munge
-# (which bring slurm-wlm-basic-plugins, holding the pmix plugin). Uses a
-# build that already exists (default build/, or the first argument):
+# (which bring slurm-wlm-basic-plugins, holding the pmix plugin), installed
+# here when missing. Uses a build that already exists (default build/, or
+# the first argument), run after .ci/deps.sh and the normal pass's build:
 #   bash .ci/slurm.sh [build-dir]
 # Everything it starts (its own munged, slurmctld, slurmd) listens on its own
 # socket and ports and keeps its configuration, state and logs under
 # $RELAY_SLURM_DIR (default /tmp/relay-slurm); all of it is stopped and
 # removed on exit, failure included, and a run killed before it could clean
-# up is cleaned up by the next one. Nothing under /etc is read or written
+# up is cleaned up by the next one. The run writes nothing under /etc
 # (SLURM_CONF points at the private slurm.conf).
 # Variables: RELAY_SLURM_DIR, RELAY_SLURM_PORT (slurmctld's port; slurmd
 # uses the next), RELAY_SLURM_CPUS (CPUs the node declares, default the
@@ -35,8 +36,21 @@ die() {
 }
 
 [ "$(id -u)" -eq 0 ] || die "needs root (it starts munged, slurmctld and slurmd)"
-for cmd in munged mungekey slurmctld slurmd sbatch scontrol sinfo; do
-    command -v "$cmd" >/dev/null || die "$cmd not found: install slurmctld slurmd slurm-client munge"
+# What it needs beyond .ci/deps.sh (the recommended extra plugins are not;
+# Slurm's PMIx plugin opens libpmix.so, which libopenmpi-dev brings).
+PACKAGES=(slurmctld slurmd slurm-client munge)
+missing=()
+for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    say "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+for cmd in munged mungekey slurmctld slurmd sbatch scontrol sinfo squeue scancel; do
+    command -v "$cmd" >/dev/null || die "$cmd not found: install ${PACKAGES[*]}"
 done
 for app in relay-nested relay-pi relay-circular; do
     [ -x "$BUILD/apps/$app" ] || die "$BUILD/apps/$app not found: build first (cmake --build $BUILD)"
@@ -69,7 +83,7 @@ stop_all() {
     # proctrack/linuxproc, job steps would outlive slurmd.
     if alive "$DIR/slurmctld.pid"; then
         SLURM_CONF="$DIR/slurm.conf" timeout 10 scancel --partition=ci 2>/dev/null || true
-        for _ in $(seq 40); do
+        for _ in $(seq 80); do
             [ -z "$(SLURM_CONF="$DIR/slurm.conf" timeout 5 squeue -h -o %i 2>/dev/null)" ] && break
             sleep 0.25
         done
@@ -98,7 +112,10 @@ cleanup() {
 }
 
 # A previous run that was killed before its trap ran: stop what it started.
-if [ -d "$DIR" ]; then
+if [ -e "$DIR" ]; then
+    # Only ever remove a directory this script made (it holds the marker).
+    [ -e "$DIR/.relay-ci-slurm" ] || [ -z "$(ls -A "$DIR")" ] ||
+        die "$DIR exists and is not a directory of an earlier run: set RELAY_SLURM_DIR elsewhere"
     say "cleaning up a previous run in $DIR"
     stop_all
     rm -rf "$DIR"
@@ -107,7 +124,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 T0=$SECONDS
-mkdir -p "$DIR"/{state,spool,out}
+mkdir -p "$DIR"
+: >"$DIR/.relay-ci-slurm"
+mkdir "$DIR"/{state,spool,out}
 chmod 755 "$DIR"
 # munged insists on a private key directory and a socket everyone can reach.
 mkdir -m 700 "$DIR/munge"
@@ -176,6 +195,9 @@ ReturnToService=2
 # The node may declare more CPUs than it has (RELAY_SLURM_CPUS).
 SlurmdParameters=config_overrides
 MinJobAge=600
+# A cancelled job's processes get SIGKILL 5 s after SIGTERM (not 30), so a
+# run stopped midway cleans up quickly.
+KillWait=5
 $GRES_TYPES
 NodeName=$HOST NodeAddr=127.0.0.1 CPUs=$CPUS RealMemory=$MEM_MB $GRES_NODE State=UNKNOWN
 PartitionName=ci Nodes=$HOST Default=YES MaxTime=30 State=UP
