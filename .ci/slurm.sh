@@ -15,7 +15,7 @@
 # Variables: RELAY_SLURM_DIR, RELAY_SLURM_PORT (slurmctld's port; slurmd
 # uses the next), RELAY_SLURM_CPUS (CPUs the node declares, default the
 # larger of nproc and 4, so that 3 ranks of 1 CPU fit on a 2-core machine),
-# RELAY_SLURM_TIMEOUT (seconds a job may take, default 180),
+# RELAY_SLURM_TIMEOUT (seconds a job may take, default 120),
 # RELAY_SLURM_KEEP=1 (leave the daemons running and the directory in place,
 # to look at by hand).
 set -euo pipefail
@@ -25,7 +25,7 @@ REPO="$(pwd)"
 BUILD="$(realpath "${1:-build}")"
 DIR="${RELAY_SLURM_DIR:-/tmp/relay-slurm}"
 PORT="${RELAY_SLURM_PORT:-16817}"
-JOB_TIMEOUT="${RELAY_SLURM_TIMEOUT:-180}"
+JOB_TIMEOUT="${RELAY_SLURM_TIMEOUT:-120}"
 HOST="$(hostname -s)"
 CPUS="${RELAY_SLURM_CPUS:-$(($(nproc) > 4 ? $(nproc) : 4))}"
 
@@ -135,13 +135,10 @@ munged --socket="$DIR/munge.sock" --key-file="$DIR/munge/munge.key" \
     --pid-file="$DIR/munge/munged.pid" --log-file="$DIR/munge/munged.log" \
     --seed-file="$DIR/munge/munged.seed"
 
-# GPUs: from nvidia-smi, else the device files.
-GPUS=0
-if command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then
-    GPUS="$(nvidia-smi -L | grep -c '^GPU ')"
-elif [ -e /dev/nvidia0 ]; then
-    GPUS="$(find /dev -maxdepth 1 -regex '/dev/nvidia[0-9]+' | wc -l)"
-fi
+# GPUs: the NVIDIA device files (where a container shows some of a
+# machine's GPUs, they need not start at /dev/nvidia0).
+mapfile -t GPU_FILES < <(find /dev -maxdepth 1 -regex '/dev/nvidia[0-9]+' | sort -V)
+GPUS=${#GPU_FILES[@]}
 GRES_NODE=""
 GRES_TYPES=""
 FAKE_GPUS=0
@@ -156,7 +153,8 @@ if [ -n "${RELAY_SLURM_GPUS:-}" ] && ((RELAY_SLURM_GPUS != GPUS)); then
     echo "AutoDetect=off" >"$DIR/gres.conf"
     ((GPUS == 0)) || echo "Name=gpu File=$DIR/fake-gpu/[0-$((GPUS - 1))]" >>"$DIR/gres.conf"
 elif ((GPUS > 0)); then
-    printf 'AutoDetect=off\nName=gpu File=/dev/nvidia[0-%d]\n' "$((GPUS - 1))" >"$DIR/gres.conf"
+    echo "AutoDetect=off" >"$DIR/gres.conf"
+    printf 'Name=gpu File=%s\n' "${GPU_FILES[@]}" >>"$DIR/gres.conf"
 fi
 if ((GPUS > 0)); then
     GRES_NODE="Gres=gpu:$GPUS"
@@ -226,7 +224,7 @@ FAILED=()
 # check that it completed with exit code 0, printed a line matching each
 # /REGEX/ (extended) exactly once, and printed no relay error.
 job() {
-    local name="$1" script="$2" envs=() expects=() id st out t=$SECONDS
+    local name="$1" script="$2" envs=() expects=() id out t=$SECONDS
     shift 2
     while (($#)) && [ "$1" != -- ]; do
         case "$1" in
@@ -237,18 +235,24 @@ job() {
     done
     shift
     out="$DIR/out/$name.out"
-    id="$(env "${envs[@]}" RELAY_BUILD="$BUILD" sbatch --parsable --chdir="$REPO" \
-        --output="$out" --time=5 "$@" "$script")"
-    st=""
-    while ((SECONDS - t < JOB_TIMEOUT)); do
-        st="$(scontrol -o show job "$id" | grep -o 'JobState=[A-Z_]*' | cut -d= -f2)"
-        case "$st" in PENDING | CONFIGURING | RUNNING | COMPLETING) sleep 0.5 ;; *) break ;; esac
+    if ! id="$(env "${envs[@]}" RELAY_BUILD="$BUILD" sbatch --parsable --chdir="$REPO" \
+        --output="$out" --time=5 "$@" "$script")"; then
+        say "FAIL $name (sbatch refused it)"
+        FAILED+=("$name")
+        return
+    fi
+    local info="" st="" ec="" ok=1 n
+    while :; do
+        info="$(scontrol -o show job "$id" 2>/dev/null || true)"
+        st="$(grep -o 'JobState=[A-Z_]*' <<<"$info" | cut -d= -f2 || true)"
+        case "$st" in PENDING | CONFIGURING | RUNNING | COMPLETING | "") ;; *) break ;; esac
+        if ((SECONDS - t >= JOB_TIMEOUT)); then
+            st="$st, timed out after $JOB_TIMEOUT s"
+            break
+        fi
+        sleep 0.5
     done
-    local info ok=1 n
-    info="$(scontrol -o show job "$id")"
-    st="$(grep -o 'JobState=[A-Z_]*' <<<"$info" | cut -d= -f2)"
-    local ec
-    ec="$(grep -o ' ExitCode=[0-9:]*' <<<"$info" | cut -d= -f2)"
+    ec="$(grep -o ' ExitCode=[0-9:]*' <<<"$info" | cut -d= -f2 || true)"
     [ "$st" = COMPLETED ] && [ "$ec" = 0:0 ] || ok=0
     local missing=() e
     for e in "${expects[@]}"; do
@@ -286,7 +290,7 @@ job nested-mpirun hpc-jobs/nested.sbatch "$NESTED_OK" RELAY_LAUNCH=mpirun -- --n
 job pi-mpirun hpc-jobs/pi.sbatch "$PI_OK" RELAY_LAUNCH=mpirun "${PI_SIZE[@]}" -- --nodes=1 --ntasks-per-node=3 --cpus-per-task=1
 
 if ((GPUS == 0)); then
-    say "SKIP gpu.sbatch: no GPU on this node (nvidia-smi -L lists none, no /dev/nvidia0)"
+    say "SKIP gpu.sbatch: no GPU on this node (no /dev/nvidia<N>)"
 else
     GPU_OK=('/^get\(g\(\)\) returned/' '/^g2 \(1 GPU\) waited/')
     if ((FAKE_GPUS)); then
