@@ -66,6 +66,8 @@ module relay
 
   ! relay_arg_kind_t: private, relay_arg_value and relay_arg_ref set it.
   integer(c_int), parameter :: ARG_VALUE = 1, ARG_REF = 2
+  ! A value above RELAY_ARG_VALUE_MAX bytes: refused by the submitting call.
+  integer(c_int), parameter :: ARG_TOO_LARGE = -1
 
   integer(c_int64_t), parameter, public :: &
     RELAY_CONFIG_COMM = 2_c_int64_t**0, &
@@ -123,11 +125,19 @@ module relay
     type(c_ptr) :: p = c_null_ptr
   end type
 
+  ! Largest value argument relay_arg_value takes: larger data goes as a ref
+  ! (relay_put_array, relay_arg_ref).
+  integer(c_int), parameter, public :: RELAY_ARG_VALUE_MAX = 1024
+
   ! One task argument: its bytes are copied when it is made, so any
-  ! expression may be passed to relay_arg_value.
+  ! expression may be passed to relay_arg_value. The copy lives inside the
+  ! value itself, not in an allocatable component: gfortran (12) leaks the
+  ! allocatable components of function results in array constructors, the
+  ! natural way to write an argument list ([relay_arg_value(x), ...]).
   type, public :: relay_arg_t
     integer(c_int) :: kind = 0
-    integer(c_int8_t), allocatable :: bytes(:)
+    integer(c_size_t) :: size = 0
+    integer(c_int8_t) :: bytes(RELAY_ARG_VALUE_MAX)
     type(relay_ref_t) :: ref
   end type
 
@@ -306,6 +316,11 @@ module relay
     end function
     subroutine c_error_clear() bind(C, name="relay_f_error_clear")
     end subroutine
+    integer(c_int) function c_set_error(status, msg) bind(C, name="relay_f_set_error")
+      import :: c_int, c_char
+      integer(c_int), value :: status
+      character(kind=c_char), intent(in) :: msg(*)
+    end function
     integer(c_size_t) function c_strlen(s) bind(C, name="strlen")
       import :: c_size_t, c_ptr
       type(c_ptr), value :: s
@@ -687,21 +702,32 @@ contains
     end do
   end subroutine
 
-  subroutine args_c(args, c)
+  ! The C arguments of args; RELAY_ERR_INVALID_ARG for a value too large.
+  integer(c_int) function args_c(call, args, c) result(rc)
+    character(len=*), intent(in) :: call
     type(relay_arg_t), intent(in), target :: args(:)
     type(arg_c), intent(out) :: c(:)
+    character(len=256) :: msg
     integer :: i
+    rc = RELAY_OK
     do i = 1, size(args)
+      if (args(i)%kind == ARG_TOO_LARGE) then
+        write (msg, '(a,a,i0,a,i0,a,i0,a)') call, ': argument ', i, ' is a value of ', &
+          args(i)%size, ' bytes, above RELAY_ARG_VALUE_MAX (', RELAY_ARG_VALUE_MAX, &
+          '): pass it as a ref (relay_put_array, relay_arg_ref)'
+        rc = c_set_error(RELAY_ERR_INVALID_ARG, cstr(msg))
+        return
+      end if
       c(i)%kind = args(i)%kind
       c(i)%data = c_null_ptr
       c(i)%size = 0
       c(i)%ref = args(i)%ref
-      if (allocated(args(i)%bytes)) then
-        c(i)%size = size(args(i)%bytes, kind=c_size_t)
+      if (args(i)%kind == ARG_VALUE) then
+        c(i)%size = args(i)%size
         if (c(i)%size > 0) c(i)%data = c_loc(args(i)%bytes)
       end if
     end do
-  end subroutine
+  end function
 
   ! ----------------------------------------------------------------- errors
   function relay_strerror(status) result(s)
@@ -793,7 +819,9 @@ contains
   end function
 
   ! ------------------------------------------------------------------ tasks
-  ! A value argument: a copy of x's bytes (x: any variable or expression).
+  ! A value argument: a copy of x's bytes (x: any variable or expression of
+  ! at most RELAY_ARG_VALUE_MAX bytes; a larger one is refused by the call
+  ! it is given to, with RELAY_ERR_INVALID_ARG).
   function relay_arg_value(x) result(a)
     type(*), dimension(..), intent(in), contiguous :: x
     type(relay_arg_t) :: a
@@ -801,11 +829,15 @@ contains
     integer(c_size_t) :: n
     integer(c_int8_t), pointer :: src(:)
     if (c_bytes(x, addr, n) /= RELAY_OK) return
+    a%size = n
+    if (n > RELAY_ARG_VALUE_MAX) then
+      a%kind = ARG_TOO_LARGE
+      return
+    end if
     a%kind = ARG_VALUE
-    allocate (a%bytes(n))
     if (n > 0) then
       call c_f_pointer(addr, src, [n])
-      a%bytes = src
+      a%bytes(1:n) = src
     end if
   end function
 
@@ -826,7 +858,8 @@ contains
     type(resource_list), target :: res
     character(kind=c_char, len=:), allocatable, target :: name
     type(relay_ref_t) :: rets(max(size(returns), 1))
-    call args_c(args, ca)
+    rc = args_c('relay_submit', args, ca)
+    if (rc /= RELAY_OK) return
     call task_opts(opts, size(returns), co, res, name)
     rc = chk(c_submit(cstr(fn), ca, size(args, kind=c_size_t), co, rets))
     if (rc == RELAY_OK) returns = rets(1:size(returns))
@@ -919,7 +952,8 @@ contains
     type(actor_opts_c) :: co
     type(resource_list), target :: res
     character(kind=c_char, len=:), allocatable, target :: name
-    call args_c(args, ca)
+    rc = args_c('relay_actor_create', args, ca)
+    if (rc /= RELAY_OK) return
     co%field_mask = 0
     co%num_cpus = 1
     co%num_gpus = 0
@@ -955,7 +989,8 @@ contains
     type(resource_list), target :: res
     character(kind=c_char, len=:), allocatable, target :: name
     type(relay_ref_t) :: rets(max(size(returns), 1))
-    call args_c(args, ca)
+    rc = args_c('relay_actor_call', args, ca)
+    if (rc /= RELAY_OK) return
     call task_opts(opts, size(returns), co, res, name)
     co%field_mask = iand(co%field_mask, ior(RELAY_TASK_OPT_NUM_RETURNS, RELAY_TASK_OPT_NAME))
     rc = chk(c_actor_call(actor, cstr(method), ca, size(args, kind=c_size_t), co, rets))

@@ -76,6 +76,13 @@ RELAY_F_API void relay_f_error_clear(void)
     f_error_set = 0;
 }
 
+/* An error the Fortran side found: it is the last error until a relay call
+ * fails. Returns status. */
+RELAY_F_API int relay_f_set_error(int status, const char *msg)
+{
+    return f_fail(status, "%s", msg);
+}
+
 RELAY_F_API const char *relay_f_last_error(void)
 {
     return f_error_set ? f_error : relay_last_error();

@@ -404,6 +404,7 @@ contains
     type(relay_ref_t) :: r
     type(relay_object_t) :: obj
     integer(c_int32_t) :: v
+    real(c_double) :: big(129)
     call check(relay_strerror(RELAY_ERR_TIMEOUT) == 'timed out', 'strerror')
     call check(relay_status_name(RELAY_ERR_SIZE_MISMATCH) == 'RELAY_ERR_SIZE_MISMATCH', &
                'status_name')
@@ -420,6 +421,11 @@ contains
     call check_rc(relay_object_copy(obj, v), RELAY_ERR_TASK_FAILED, 'copy of an error object')
     call check_rc(relay_object_free(obj), RELAY_OK, 'free error object')
     call check_rc(relay_release(r), RELAY_OK, 'release fail')
+    big = 1
+    call check_rc(relay_submit('square', [relay_arg_value(1_c_int64_t), relay_arg_value(big)], &
+                               r), RELAY_ERR_INVALID_ARG, 'a value argument too large')
+    call check(index(relay_last_error(), 'argument 2 is a value of 1032 bytes') > 0, &
+               'the large argument is named')
     call check_rc(relay_submit('where', [relay_arg_t ::], r), RELAY_OK, 'submit where')
     call check_rc(relay_get(r, v), RELAY_ERR_SIZE_MISMATCH, 'get 16 bytes into 4')
     call check_rc(relay_release(r), RELAY_OK, 'release where')
