@@ -9,6 +9,7 @@
  * would bind (CUDA 12 maps some names to _v2 ones with macros), so the
  * calls are exactly those of a linked runtime. */
 #include <dlfcn.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cuda_runtime_api.h>
@@ -17,9 +18,16 @@
 #include "log.h"
 
 /* The runtime of the toolkit relay was built with (its soname, set by
- * CMake), then whichever the loader finds. */
+ * CMake: a program linked with it has it loaded already, and the loader
+ * finds it through LD_LIBRARY_PATH or its cache), then whichever the
+ * loader finds, then the build's own copy (for a toolkit at the same path
+ * but known to neither: a program built with an rpath to it used to find
+ * it through relay's link). */
 #ifndef RELAY__CUDART_SONAME
 #define RELAY__CUDART_SONAME "libcudart.so"
+#endif
+#ifndef RELAY__CUDART_PATH
+#define RELAY__CUDART_PATH RELAY__CUDART_SONAME
 #endif
 
 /* The symbol a call to f binds: f after macro expansion. */
@@ -61,12 +69,16 @@ static int resolve(void *h, const char **missing)
 
 int relay__gpu_backend_load(const char *const *names)
 {
-    static const char *const dflt[] = {RELAY__CUDART_SONAME, "libcudart.so", NULL};
+    static const char *const dflt[] = {RELAY__CUDART_SONAME, "libcudart.so", RELAY__CUDART_PATH,
+                                       NULL};
     if (!names && R.tried) return R.count ? 0 : -1;
     memset(&R, 0, sizeof R);
     R.tried = 1;
-    const char *err = "no library to try";
+    char tried[512] = "";
+    const char *err = "nothing to try";
     for (const char *const *n = names ? names : dflt; *n; n++) {
+        size_t len = strlen(tried);
+        snprintf(tried + len, sizeof tried - len, "%s%s", len ? ", " : "", *n);
         /* Never closed: the runtime tears itself down at exit. */
         void *h = dlopen(*n, RTLD_NOW | RTLD_LOCAL);
         if (!h) {
@@ -81,7 +93,8 @@ int relay__gpu_backend_load(const char *const *names)
         relay__log(RELAY__LOG_INFO, "gpu: %s has no %s: not used as the CUDA runtime", *n, missing);
         err = "no library with every call relay needs";
     }
-    relay__log(RELAY__LOG_DEBUG, "gpu: no CUDA runtime (%s): no GPUs", err ? err : "?");
+    relay__log(RELAY__LOG_DEBUG, "gpu: no CUDA runtime (tried %s; last: %s): no GPUs", tried,
+               err ? err : "?");
     return -1;
 }
 
