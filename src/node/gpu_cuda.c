@@ -107,9 +107,15 @@ int relay__gpu_backend_count(void)
 
 int relay__gpu_backend_uuid(int dev, unsigned char uuid[RELAY__GPU_UUID_BYTES])
 {
-    struct cudaDeviceProp prop;
-    if (!R.props || R.props(&prop, dev) != cudaSuccess) return -1;
-    memcpy(uuid, prop.uuid.bytes, RELAY__GPU_UUID_BYTES);
+    /* Room to spare: the runtime found may be another CUDA version's (a
+     * plain libcudart.so), whose cudaDeviceProp may be larger; name and
+     * uuid lead it in every version. */
+    union {
+        struct cudaDeviceProp prop;
+        unsigned char room[8192];
+    } p;
+    if (!R.props || R.props(&p.prop, dev) != cudaSuccess) return -1;
+    memcpy(uuid, p.prop.uuid.bytes, RELAY__GPU_UUID_BYTES);
     return 0;
 }
 
