@@ -8,17 +8,14 @@ set(RELAY_INSTALL_CMAKEDIR "${CMAKE_INSTALL_LIBDIR}/cmake/relay"
     CACHE STRING "Where relayConfig.cmake is installed (relative to the prefix)")
 mark_as_advanced(RELAY_INSTALL_CMAKEDIR)
 
-# A static librelay.a carries its private dependencies (HDF5, CUDA) in its
-# link interface, so consumers must find them too; a shared one does not.
+# A static librelay.a carries its private dependencies (HDF5; libdl with
+# CUDA, whose runtime relay loads itself) in its link interface, so
+# consumers must find them too; a shared one does not.
 get_target_property(_relay_type relay TYPE)
 if(_relay_type STREQUAL "STATIC_LIBRARY")
   set(RELAY_PACKAGE_STATIC ON)
 else()
   set(RELAY_PACKAGE_STATIC OFF)
-endif()
-set(RELAY_PACKAGE_NEEDS_CUDA OFF)
-if(RELAY_PACKAGE_STATIC AND RELAY_HAVE_CUDA)
-  set(RELAY_PACKAGE_NEEDS_CUDA ON)
 endif()
 
 install(EXPORT relayTargets
@@ -66,11 +63,11 @@ endforeach()
 if(RELAY_PC_LIBS_PRIVATE STREQUAL "")
   string(APPEND RELAY_PC_LIBS_PRIVATE " -lhdf5")
 endif()
+# No CUDA: relay loads its runtime with dlopen (libdl before glibc 2.34).
 if(RELAY_HAVE_CUDA)
-  if(CUDAToolkit_LIBRARY_DIR)
-    string(APPEND RELAY_PC_LIBS_PRIVATE " -L${CUDAToolkit_LIBRARY_DIR}")
-  endif()
-  string(APPEND RELAY_PC_LIBS_PRIVATE " -lcudart")
+  foreach(_lib IN LISTS CMAKE_DL_LIBS)
+    string(APPEND RELAY_PC_LIBS_PRIVATE " -l${_lib}")
+  endforeach()
 endif()
 string(APPEND RELAY_PC_LIBS_PRIVATE " -lpthread")
 string(STRIP "${RELAY_PC_LIBS_PRIVATE}" RELAY_PC_LIBS_PRIVATE)

@@ -241,20 +241,44 @@ static hid_t h5type(relay_dtype_t t)
                               : H5T_NATIVE_UINT8;
 }
 
-/* Read dataset name of path with the HDF5 API and compare with want. */
+/* The string attribute name of d says want. */
+static void check_str_attr(hid_t d, const char *name, const char *want)
+{
+    hid_t a = H5Aopen(d, name, H5P_DEFAULT);
+    CHECK(a >= 0);
+    hid_t type = H5Aget_type(a);
+    CHECK_EQ(H5Tget_class(type), H5T_STRING);
+    char buf[64] = "";
+    CHECK_LT(H5Tget_size(type), sizeof buf);
+    CHECK(H5Aread(a, type, buf) >= 0);
+    CHECK_STREQ(buf, want);
+    H5Tclose(type);
+    H5Aclose(a);
+}
+
+/* Read dataset name of path with the HDF5 API and compare with want; its
+ * attributes: size, checksum and dtype name (dtype), relay's version in a
+ * saved file. */
 static void check_dataset(const char *path, const char *name, relay_dtype_t t, int ndims,
-                          const uint64_t *dims, const void *want, size_t size)
+                          const uint64_t *dims, const void *want, size_t size, const char *dtype,
+                          int saved)
 {
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     CHECK(f >= 0);
     hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
     CHECK(d >= 0);
     hid_t type = H5Dget_type(d), space = H5Dget_space(d);
-    if (t == RELAY_DTYPE_BYTES) {
-        CHECK_EQ(H5Tget_class(type), H5T_OPAQUE);
-    } else {
-        CHECK(H5Tequal(type, h5type(t)) > 0);
-    }
+    CHECK(H5Tequal(type, h5type(t)) > 0);
+    CHECK_GT(H5Aexists(d, "relay_size"), 0);
+    CHECK_GT(H5Aexists(d, "relay_checksum"), 0);
+    check_str_attr(d, "relay_dtype", dtype);
+    char version[32];
+    snprintf(version, sizeof version, "%d.%d.%d", RELAY_VERSION_MAJOR, RELAY_VERSION_MINOR,
+             RELAY_VERSION_PATCH);
+    if (saved)
+        check_str_attr(d, "relay_version", version);
+    else
+        check_str_attr(f, "relay_version", version);
     hsize_t got[RELAY_MAX_DIMS];
     CHECK_EQ(H5Sget_simple_extent_ndims(space), ndims);
     H5Sget_simple_extent_dims(space, got, NULL);
@@ -262,8 +286,7 @@ static void check_dataset(const char *path, const char *name, relay_dtype_t t, i
         CHECK_EQ(got[i], dims[i]);
     void *buf = malloc(size);
     CHECK(buf != NULL);
-    hid_t mem = t == RELAY_DTYPE_BYTES ? type : h5type(t);
-    CHECK(H5Dread(d, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0);
+    CHECK(H5Dread(d, h5type(t), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0);
     CHECK(memcmp(buf, want, size) == 0);
     free(buf);
     H5Sclose(space);
@@ -290,18 +313,18 @@ static void drive_typed(void)
     CHECK_OK(relay_put_array(a2, RELAY_INT32, 2, d2, &r2));
     wait_spilled(3);
 
-    /* In the file: typed datasets of the arrays' shapes; bytes opaque. */
+    /* In the file: typed datasets of the arrays' shapes; bytes as uint8. */
     char path[512], name[32];
     my_file(path, sizeof path);
     snprintf(name, sizeof name, "o%016llx", (unsigned long long)r3.id);
-    check_dataset(path, name, RELAY_FLOAT64, 3, d3, a3, n3 * sizeof *a3);
+    check_dataset(path, name, RELAY_FLOAT64, 3, d3, a3, n3 * sizeof *a3, "float64", 0);
     snprintf(name, sizeof name, "o%016llx", (unsigned long long)r2.id);
-    check_dataset(path, name, RELAY_INT32, 2, d2, a2, n2 * sizeof *a2);
+    check_dataset(path, name, RELAY_INT32, 2, d2, a2, n2 * sizeof *a2, "int32", 0);
     unsigned char *pb = malloc(300 * KB);
     test_fill(pb, 300 * KB, 9);
     uint64_t db[1] = {300 * KB};
     snprintf(name, sizeof name, "o%016llx", (unsigned long long)rb.id);
-    check_dataset(path, name, RELAY_DTYPE_BYTES, 1, db, pb, 300 * KB);
+    check_dataset(path, name, RELAY_DTYPE_BYTES, 1, db, pb, 300 * KB, "bytes", 0);
     free(pb);
 
     /* Read back (here and by a task elsewhere), they keep type and shape. */
@@ -339,7 +362,8 @@ static void drive_typed(void)
     CHECK_STATUS(relay_object_save(o, "/nonexistent-dir/x.h5", "d"), RELAY_ERR_IO);
     hdf5_errors_quiet(o);
     CHECK_STATUS(relay_object_save(NULL, saved, "d"), RELAY_ERR_INVALID_ARG);
-    check_dataset(saved, "fields/temperature", RELAY_FLOAT64, 3, d3, a3, n3 * sizeof *a3);
+    check_dataset(saved, "fields/temperature", RELAY_FLOAT64, 3, d3, a3, n3 * sizeof *a3, "float64",
+                  1);
     int16_t small[6] = {1, -2, 3, -4, 5, -6};
     uint64_t sd[2] = {2, 3};
     hid_t f = H5Fopen(saved, H5F_ACC_RDONLY, H5P_DEFAULT);

@@ -159,6 +159,7 @@ static int share_on_node(MPI_Comm node, int hosts, int nvisible, int *owned)
 int relay__gpu_setup(MPI_Comm node, int hosts, int override)
 {
     memset(&G, 0, sizeof G);
+    relay__gpu_backend_load(NULL);
     G.nvisible = relay__gpu_backend_count();
     if (G.nvisible > RELAY__MAX_GPUS) G.nvisible = RELAY__MAX_GPUS;
     int owned[RELAY__MAX_GPUS];

@@ -11,9 +11,14 @@
 
 #define RELAY__GPU_UUID_BYTES 16
 
-/* Backend. Devices visible to this process (0 without CUDA, without a
+/* Backend. Load it (the CUDA runtime, with dlopen): names, the libraries
+ * to try in turn (NULL-terminated), NULL for the default ones, tried once
+ * per process; an explicit list is tried again each time (tests). 0 when a
+ * runtime is there, -1 (logged at debug level) when none: then zero
+ * devices. Devices visible to this process (0 without CUDA, without a
  * driver or without a device); a device's UUID; make a device current on
  * the calling thread (0 on success). */
+int relay__gpu_backend_load(const char *const *names);
 int relay__gpu_backend_count(void);
 int relay__gpu_backend_uuid(int dev, unsigned char uuid[RELAY__GPU_UUID_BYTES]);
 int relay__gpu_backend_set(int dev);

@@ -1,6 +1,12 @@
 /* Built without the CUDA toolkit: no devices. */
 #include "gpu.h"
 
+int relay__gpu_backend_load(const char *const *names)
+{
+    (void)names;
+    return -1;
+}
+
 int relay__gpu_backend_count(void)
 {
     return 0;

@@ -1,8 +1,9 @@
 /* The spill file: one HDF5 file per rank holding the large objects the
  * store wrote out. An object is a dataset named after its id: an array as
- * a dataset of its type and shape, plain bytes as a 1-D opaque dataset;
- * each carries its size, its checksum and the refs it contains as
- * attributes, and a read checks all of them. The file is created at the
+ * a dataset of its type and shape, plain bytes as a 1-D uint8 dataset;
+ * each carries its size, its dtype name ("bytes" for plain bytes), its
+ * checksum and the refs it contains as attributes, and a read checks size,
+ * refs and checksum. The file is created at the
  * first write and removed at finalize (unless kept). Every HDF5 call of
  * relay goes through here, under one lock. Callable from any thread; none
  * needs the relay lock. */

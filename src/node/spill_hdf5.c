@@ -21,7 +21,8 @@
 #define ATTR_SIZE "relay_size"
 #define ATTR_SUM "relay_checksum"
 #define ATTR_REFS "relay_refs"
-#define OPAQUE_TAG "relay object bytes"
+#define ATTR_DTYPE "relay_dtype"
+#define ATTR_VERSION "relay_version"
 
 /* Space a new HDF5 file must find before HDF5 is asked to make it: HDF5
  * 1.10 leaks memory (and prints "infinite loop closing library" at exit)
@@ -93,20 +94,70 @@ static hid_t native_type(int dtype)
     }
 }
 
+/* What relay_dtype says: "bytes" for plain bytes, else the element type. */
+static const char *dtype_name(const struct relay_object *o)
+{
+    static const char *const names[] = {
+        [RELAY_DTYPE_BYTES] = "bytes", [RELAY_INT8] = "int8",       [RELAY_UINT8] = "uint8",
+        [RELAY_INT16] = "int16",       [RELAY_UINT16] = "uint16",   [RELAY_INT32] = "int32",
+        [RELAY_UINT32] = "uint32",     [RELAY_INT64] = "int64",     [RELAY_UINT64] = "uint64",
+        [RELAY_FLOAT32] = "float32",   [RELAY_FLOAT64] = "float64",
+    };
+    unsigned t = o->array ? o->array->dtype : RELAY_DTYPE_BYTES;
+    return t < sizeof names / sizeof names[0] && names[t] ? names[t] : "unknown";
+}
+
 static void dataset_name(uint64_t id, char *buf, size_t n)
 {
     snprintf(buf, n, "o%016llx", (unsigned long long)id);
 }
 
-static int put_attr(hid_t obj, const char *name, const uint64_t *v, hsize_t n)
+/* Attribute name of the u64s at v in space (closed here). */
+static int put_attr_in(hid_t obj, const char *name, const uint64_t *v, hid_t space)
 {
-    hid_t space = H5Screate_simple(1, &n, NULL);
     hid_t a =
         space < 0 ? -1 : H5Acreate2(obj, name, H5T_NATIVE_UINT64, space, H5P_DEFAULT, H5P_DEFAULT);
     herr_t rc = a < 0 ? -1 : H5Awrite(a, H5T_NATIVE_UINT64, v);
     if (a >= 0) H5Aclose(a);
     if (space >= 0) H5Sclose(space);
     return rc < 0 ? -1 : 0;
+}
+
+/* n values as a list (the refs, however many). */
+static int put_attr(hid_t obj, const char *name, const uint64_t *v, hsize_t n)
+{
+    return put_attr_in(obj, name, v, H5Screate_simple(1, &n, NULL));
+}
+
+/* One value as a scalar: readers get a number, not a list of one. */
+static int put_u64(hid_t obj, const char *name, uint64_t v)
+{
+    return put_attr_in(obj, name, &v, H5Screate(H5S_SCALAR));
+}
+
+/* A scalar string attribute: fixed length, ASCII (kept in the attribute
+ * itself, where a variable-length one would take space in the file's heap
+ * that deleting the dataset may not give back). */
+static int put_str_attr(hid_t obj, const char *name, const char *v)
+{
+    hid_t type = H5Tcopy(H5T_C_S1);
+    hid_t space = H5Screate(H5S_SCALAR);
+    int ok = type >= 0 && space >= 0 && H5Tset_size(type, strlen(v) + 1) >= 0 &&
+             H5Tset_strpad(type, H5T_STR_NULLTERM) >= 0;
+    hid_t a = ok ? H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT) : -1;
+    herr_t rc = a < 0 ? -1 : H5Awrite(a, type, v);
+    if (a >= 0) H5Aclose(a);
+    if (space >= 0) H5Sclose(space);
+    if (type >= 0) H5Tclose(type);
+    return rc < 0 ? -1 : 0;
+}
+
+static int put_version_attr(hid_t obj)
+{
+    char v[32];
+    snprintf(v, sizeof v, "%d.%d.%d", RELAY_VERSION_MAJOR, RELAY_VERSION_MINOR,
+             RELAY_VERSION_PATCH);
+    return put_str_attr(obj, ATTR_VERSION, v);
 }
 
 /* Read attribute name of n u64s into v; -1 when missing or of another size. */
@@ -181,65 +232,62 @@ static int transfer(hid_t d, hid_t type, hid_t fspace, const struct relay_object
     return 0;
 }
 
-/* The dataset's type and space for o: its array, or opaque bytes. Returns
- * 0 and the ids (the type to close when *close_type). */
-static int layout_of(const struct relay_object *o, hid_t *type_p, int *close_type, hid_t *space_p)
+/* The dataset's type and space for o: its array, or plain bytes as 1-D
+ * uint8 (any HDF5 reader takes them; relay_dtype tells them apart from a
+ * uint8 array). Returns 0 and the ids (the space to close). */
+static int layout_of(const struct relay_object *o, hid_t *type_p, hid_t *space_p)
 {
-    hsize_t dims[RELAY_MAX_DIMS];
+    hsize_t dims[RELAY_MAX_DIMS] = {o->size};
     int ndims = 1;
-    *close_type = 0;
+    *type_p = H5T_NATIVE_UINT8;
     if (o->array) {
         *type_p = native_type(o->array->dtype);
         ndims = o->array->ndims;
         for (int i = 0; i < ndims; i++)
             dims[i] = o->array->dims[i];
-    } else {
-        *type_p = H5Tcreate(H5T_OPAQUE, 1);
-        if (*type_p >= 0) H5Tset_tag(*type_p, OPAQUE_TAG);
-        *close_type = 1;
-        dims[0] = o->size;
     }
     *space_p = *type_p < 0 ? -1 : H5Screate_simple(ndims, dims, NULL);
-    if (*space_p < 0) {
-        if (*close_type && *type_p >= 0) H5Tclose(*type_p);
-        return -1;
-    }
+    return *space_p < 0 ? -1 : 0;
+}
+
+/* What write_dataset puts beside the bytes: size, dtype and checksum
+ * always; the refs in the spill file; relay's version in the program's
+ * file (which may hold other things). */
+enum { FOR_SPILL, FOR_SAVE };
+
+/* Attributes before the bytes, so that a failure comes early. */
+static int put_attrs(hid_t d, const struct relay_object *o, int use)
+{
+    if (put_u64(d, ATTR_SIZE, o->size) || put_str_attr(d, ATTR_DTYPE, dtype_name(o))) return -1;
+    if (use == FOR_SPILL && o->nrefs && put_attr(d, ATTR_REFS, o->refs, o->nrefs)) return -1;
+    if (use == FOR_SAVE && put_version_attr(d)) return -1;
     return 0;
 }
 
-/* Create dataset name in loc with o's layout and write data; attributes
- * when with_attrs (size and refs before the bytes, so that a failure comes
- * early; the checksum after). 0, or -1 (nothing left behind). */
+/* Create dataset name in loc with o's layout and write data, with its
+ * attributes (the checksum after the bytes). 0, or -1 (nothing left
+ * behind). */
 static int write_dataset(hid_t loc, const char *name, const struct relay_object *o,
-                         const void *data, int with_attrs, hid_t lcpl)
+                         const void *data, int use, hid_t lcpl)
 {
     hid_t type, space;
-    int close_type;
-    if (layout_of(o, &type, &close_type, &space) != 0) return -1;
+    if (layout_of(o, &type, &space) != 0) return -1;
     /* Contiguous, never filled: one sequential write of the bytes. */
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
     if (dcpl >= 0) H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
     hid_t d = dcpl < 0 ? -1 : H5Dcreate2(loc, name, type, space, lcpl, dcpl, H5P_DEFAULT);
-    int rc = d < 0 ? -1 : 0;
-    if (!rc && with_attrs) {
-        uint64_t size = o->size;
-        rc = put_attr(d, ATTR_SIZE, &size, 1);
-        if (!rc && o->nrefs) rc = put_attr(d, ATTR_REFS, o->refs, o->nrefs);
-    }
+    int rc = d < 0 ? -1 : put_attrs(d, o, use);
     relay__cksum_t c;
     relay__cksum_init(&c);
-    if (!rc && o->size && transfer(d, type, space, o, (void *)data, 1, with_attrs ? &c : NULL))
-        rc = -1;
-    if (!rc && with_attrs) {
-        uint64_t sum = relay__cksum_final(&c);
-        rc = put_attr(d, ATTR_SUM, &sum, 1);
+    if (!rc && o->size && transfer(d, type, space, o, (void *)data, 1, &c)) rc = -1;
+    if (!rc) {
+        rc = put_u64(d, ATTR_SUM, relay__cksum_final(&c));
     }
     /* Closing writes what HDF5 still buffers: a failure there is the
      * write's (the id is gone either way). */
     if (d >= 0 && H5Dclose(d) < 0) rc = -1;
     if (dcpl >= 0) H5Pclose(dcpl);
     H5Sclose(space);
-    if (close_type) H5Tclose(type);
     if (rc && d >= 0) H5Ldelete(loc, name, H5P_DEFAULT);
     return rc;
 }
@@ -358,6 +406,8 @@ static hid_t create_hdf5(void)
     H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST);
     hid_t f = H5Fcreate(F.path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     H5Pclose(fapl);
+    /* Which relay wrote it; a file without it is still a usable one. */
+    if (f >= 0) put_version_attr(f);
     return f;
 }
 
@@ -414,7 +464,7 @@ static int write_object(const struct relay_object *o, const void *data, char *wh
     char name[32];
     dataset_name(o->id, name, sizeof name);
     if (spill_file(why, n) < 0) return -1;
-    if (write_dataset(F.file, name, o, data, 1, H5P_DEFAULT) != 0) {
+    if (write_dataset(F.file, name, o, data, FOR_SPILL, H5P_DEFAULT) != 0) {
         snprintf(why, n, "the write failed (disk full?)");
     } else if (H5Fflush(F.file, H5F_SCOPE_LOCAL) < 0) { /* its metadata must be there too */
         H5Ldelete(F.file, name, H5P_DEFAULT);
@@ -477,14 +527,12 @@ static int read_checked(hid_t d, struct relay_object *t, const char *name)
                                 F.path, name);
     }
     hid_t type, space;
-    int close_type;
-    if (layout_of(t, &type, &close_type, &space) != 0)
+    if (layout_of(t, &type, &space) != 0)
         return relay__error(RELAY_ERR_IO, "spill: cannot describe %s:/%s", F.path, name);
     relay__cksum_t c;
     relay__cksum_init(&c);
     int rc = t->size ? transfer(d, type, space, t, t->data, 0, &c) : 0;
     H5Sclose(space);
-    if (close_type) H5Tclose(type);
     if (rc < 0) return relay__error(RELAY_ERR_IO, "spill: cannot read %s:/%s", F.path, name);
     if (relay__cksum_final(&c) != sum)
         return relay__error(RELAY_ERR_CORRUPT,
@@ -592,11 +640,7 @@ int relay__spill_save(const struct relay_object *o, const char *path, const char
         rc = relay__error(RELAY_ERR_EXISTS, "relay_object_save: '%s' has a dataset '%s' already",
                           path, name);
     } else {
-        /* Plain bytes as uint8 for the user's file: any tool reads them. */
-        struct relay_object view = *o;
-        relay__array_t bytes = {RELAY_UINT8, 1, {o->size}};
-        if (!o->array) view.array = &bytes;
-        if (write_dataset(f, name, &view, o->data, 0, lcpl) != 0)
+        if (write_dataset(f, name, o, o->data, FOR_SAVE, lcpl) != 0)
             rc = relay__error(RELAY_ERR_IO, "relay_object_save: cannot write '%s' in '%s'", name,
                               path);
     }
