@@ -22,7 +22,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* mpi.h of Open MPI and MPICH pulls in the MPI C++ bindings (deprecated,
+ * in a library of their own) when compiled as C++: a C++ program using
+ * relay would then need that library at link. relay needs only the C API. */
+#ifndef OMPI_SKIP_MPICXX
+#define OMPI_SKIP_MPICXX 1
+#endif
+#ifndef MPICH_SKIP_MPICXX
+#define MPICH_SKIP_MPICXX 1
+#endif
 #include <mpi.h>
+
+/* Marks the API: librelay.so is built with every other symbol hidden, so
+ * only these are exported. A program may define RELAY_API itself first. */
+#ifndef RELAY_API
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define RELAY_API __attribute__((visibility("default")))
+#else
+#define RELAY_API
+#endif
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -78,17 +97,17 @@ typedef enum relay_status {
 
 /* [IN] status: any value. Returns a static description ("unknown status"
  * for values outside the table). Never fails. Any thread, any time. */
-const char *relay_strerror(int status);
+RELAY_API const char *relay_strerror(int status);
 
 /* [IN] status. Returns the code's name, e.g. "RELAY_ERR_TIMEOUT". */
-const char *relay_status_name(int status);
+RELAY_API const char *relay_status_name(int status);
 
 /* Detail of the last failing relay call on the calling thread (for a failed
  * task: function, rank and reason, with its chain of causes: see
  * relay_fn_t). At most RELAY_MAX_ERROR - 1 bytes; empty string when none.
  * The pointer is valid until the next relay call on this thread. Any
  * thread, any time. */
-const char *relay_last_error(void);
+RELAY_API const char *relay_last_error(void);
 
 /* ------------------------------------------------------------------------ */
 /* Values                                                                    */
@@ -103,7 +122,12 @@ typedef struct relay_ref {
     uint64_t id;
 } relay_ref_t;
 
+/* C++ has no compound literals: value-initialise there instead. */
+#ifdef __cplusplus
+#define RELAY_REF_NULL (relay_ref_t{})
+#else
 #define RELAY_REF_NULL ((relay_ref_t){0})
+#endif
 
 /* Dead own refs. A ref this rank made (its creating rank is this rank)
  * that it never made (a sequence number beyond those it handed out), or
@@ -354,14 +378,14 @@ typedef struct relay_config {
  * [IN] name: 1..RELAY_MAX_NAME-1 characters. [IN] fn: non-NULL.
  * Errors: INVALID_ARG, EXISTS (another function has this name), NO_MEMORY.
  * Any thread, before or after relay_init(). */
-int relay_register(const char *name, relay_fn_t fn);
+RELAY_API int relay_register(const char *name, relay_fn_t fn);
 
 /* Collective over the communicator. Initialises MPI (MPI_THREAD_MULTIPLE)
  * if the program has not; if it has, MPI must provide MPI_THREAD_MULTIPLE.
  * [IN] argc, argv: may be NULL. [IN] config: NULL for defaults.
  * Errors: ALREADY_INITIALIZED, CONFIG (a bad field or RELAY_* variable,
  * named in relay_last_error), MPI, NO_MEMORY. Main thread only. */
-int relay_init(int *argc, char ***argv, const relay_config_t *config);
+RELAY_API int relay_init(int *argc, char ***argv, const relay_config_t *config);
 
 /* Collective. On rank 0 (the driver) it shuts the cluster down: tasks not
  * yet started are dropped, blocked gets anywhere return RELAY_ERR_SHUTDOWN,
@@ -396,12 +420,12 @@ int relay_init(int *argc, char ***argv, const relay_config_t *config);
  * method, or another thread; it returns at once, naming the task, and
  * changes nothing), TIMEOUT (work abandoned, see above). Only the thread
  * that called relay_init. */
-int relay_finalize(void);
+RELAY_API int relay_finalize(void);
 
 /* [OUT] rank_p / size_p: this process's rank and the number of ranks in
  * relay's communicator. Errors: NOT_INITIALIZED, INVALID_ARG. */
-int relay_rank(int *rank_p);
-int relay_size(int *size_p);
+RELAY_API int relay_rank(int *rank_p);
+RELAY_API int relay_size(int *size_p);
 
 /* ------------------------------------------------------------------------ */
 /* Tasks                                                                     */
@@ -515,8 +539,8 @@ typedef struct relay_task_opts {
  * asking for CPUs start in the order they arrived there, a bigger one
  * holding back smaller ones behind it (rank 0 sends a rank no more than
  * its CPUs and a short queue allow). */
-int relay_submit(const char *fn, const relay_arg_t *args, size_t nargs,
-                 const relay_task_opts_t *opts, relay_ref_t *returns_p);
+RELAY_API int relay_submit(const char *fn, const relay_arg_t *args, size_t nargs,
+                           const relay_task_opts_t *opts, relay_ref_t *returns_p);
 
 /* Cancel the task (or actor call) whose return ref is, as Ray's
  * ray.cancel(ref, force, recursive). Returns once rank 0 has taken the
@@ -568,7 +592,7 @@ int relay_submit(const char *fn, const relay_arg_t *args, size_t nargs,
  * Errors: INVALID_ARG (a ref made by relay_put; force on an actor call),
  * INVALID_REF (a ref no one made, or released everywhere),
  * NOT_INITIALIZED, SHUTDOWN. */
-int relay_cancel(relay_ref_t ref, int force, int recursive);
+RELAY_API int relay_cancel(relay_ref_t ref, int force, int recursive);
 
 /* ------------------------------------------------------------------------ */
 /* Actors                                                                    */
@@ -584,7 +608,11 @@ typedef struct relay_actor {
     uint64_t class_hash; /* lets callers check method names locally */
 } relay_actor_t;
 
+#ifdef __cplusplus
+#define RELAY_ACTOR_NULL (relay_actor_t{})
+#else
 #define RELAY_ACTOR_NULL ((relay_actor_t){0, 0})
+#endif
 
 /* Constructor: reads its arguments from ctx like a task (relay_ctx_arg...)
  * and sets *state_p (NULL is fine). Non-zero (or relay_ctx_fail) fails the
@@ -636,7 +664,7 @@ typedef struct relay_actor_class {
  * same name). Registering the same class again is harmless.
  * Errors: INVALID_ARG (NULL, bad names, duplicate methods, counts out of
  * range), EXISTS (another function or class has this name), NO_MEMORY. */
-int relay_register_actor(const char *class_name, const relay_actor_class_t *cls);
+RELAY_API int relay_register_actor(const char *class_name, const relay_actor_class_t *cls);
 
 enum {
     RELAY_ACTOR_OPT_NUM_CPUS = 1u << 0,
@@ -681,8 +709,8 @@ typedef struct relay_actor_opts {
  * (no such class), OUT_OF_RANGE (argument count, max_concurrency),
  * INFEASIBLE, EXISTS (the name is taken), NOT_INITIALIZED, SHUTDOWN,
  * NO_MEMORY. */
-int relay_actor_create(const char *cls_name, const relay_arg_t *args, size_t nargs,
-                       const relay_actor_opts_t *opts, relay_actor_t *actor_p);
+RELAY_API int relay_actor_create(const char *cls_name, const relay_arg_t *args, size_t nargs,
+                                 const relay_actor_opts_t *opts, relay_actor_t *actor_p);
 
 /* Call a method. Calls made by one caller start in the order it made them
  * (with max_concurrency 1 each runs after the previous has returned); the
@@ -702,12 +730,12 @@ int relay_actor_create(const char *cls_name, const relay_arg_t *args, size_t nar
  * count, num_returns), NOT_INITIALIZED, SHUTDOWN, NO_MEMORY. A call to a
  * dead actor fails as its result, with RELAY_ERR_ACTOR_DEAD; to an actor
  * rank 0 does not know, with RELAY_ERR_INVALID_REF. */
-int relay_actor_call(relay_actor_t actor, const char *method, const relay_arg_t *args, size_t nargs,
-                     const relay_task_opts_t *opts, relay_ref_t *returns_p);
+RELAY_API int relay_actor_call(relay_actor_t actor, const char *method, const relay_arg_t *args,
+                               size_t nargs, const relay_task_opts_t *opts, relay_ref_t *returns_p);
 
 /* [OUT] actor_p: the live actor named name. Errors: INVALID_ARG,
  * NOT_FOUND, NOT_INITIALIZED, SHUTDOWN. */
-int relay_actor_lookup(const char *name, relay_actor_t *actor_p);
+RELAY_API int relay_actor_lookup(const char *name, relay_actor_t *actor_p);
 
 /* Kill an actor: its calls not yet started, and calls made later, fail
  * with RELAY_ERR_ACTOR_DEAD; a running method finishes (relay_ctx_cancelled
@@ -718,7 +746,7 @@ int relay_actor_lookup(const char *name, relay_actor_t *actor_p);
  * remembers dead actors, so their calls keep failing that way). Errors:
  * INVALID_ARG (a null handle), INVALID_REF (a handle no rank made),
  * NOT_INITIALIZED, SHUTDOWN. */
-int relay_actor_kill(relay_actor_t actor);
+RELAY_API int relay_actor_kill(relay_actor_t actor);
 
 /* ------------------------------------------------------------------------ */
 /* Objects                                                                   */
@@ -728,7 +756,7 @@ int relay_actor_kill(relay_actor_t actor);
  * the caller until released. Errors: INVALID_ARG (data NULL with size > 0,
  * ref_p NULL), NOT_INITIALIZED, SHUTDOWN, NO_MEMORY. An object larger than the store budget goes
  * to the spill file directly from data, without a copy in memory. */
-int relay_put(const void *data, size_t size, relay_ref_t *ref_p);
+RELAY_API int relay_put(const void *data, size_t size, relay_ref_t *ref_p);
 
 /* Element types of typed arrays. */
 typedef enum relay_dtype {
@@ -748,7 +776,7 @@ typedef enum relay_dtype {
 #define RELAY_MAX_DIMS 8
 
 /* Bytes of one element of dtype (0 for RELAY_DTYPE_BYTES or a bad value). */
-size_t relay_dtype_size(relay_dtype_t dtype);
+RELAY_API size_t relay_dtype_size(relay_dtype_t dtype);
 
 /* Put a C-ordered (row-major) array of ndims dimensions dims of dtype
  * elements. It is an object like any other (its bytes are the elements);
@@ -756,8 +784,8 @@ size_t relay_dtype_size(relay_dtype_t dtype);
  * dataset of that shape. Errors: as relay_put, plus INVALID_ARG (a bad
  * dtype, ndims outside 1..RELAY_MAX_DIMS, NULL dims), OUT_OF_RANGE (the
  * size overflows). */
-int relay_put_array(const void *data, relay_dtype_t dtype, int ndims, const uint64_t *dims,
-                    relay_ref_t *ref_p);
+RELAY_API int relay_put_array(const void *data, relay_dtype_t dtype, int ndims,
+                              const uint64_t *dims, relay_ref_t *ref_p);
 
 /* Like relay_put, for an object that also contains refs (nrefs of them):
  * they stay alive as long as the object does. Errors: as relay_put, plus
@@ -765,8 +793,8 @@ int relay_put_array(const void *data, relay_dtype_t dtype, int ndims, const uint
  * this rank made that was never made or was released and is gone: see
  * "Dead own refs"; relay_last_error names refs[i]), OUT_OF_RANGE
  * (nrefs > UINT32_MAX). */
-int relay_put_object(const void *data, size_t size, const relay_ref_t *refs, size_t nrefs,
-                     relay_ref_t *ref_p);
+RELAY_API int relay_put_object(const void *data, size_t size, const relay_ref_t *refs, size_t nrefs,
+                               relay_ref_t *ref_p);
 
 /* Wait for an object and return a view of it.
  * [IN] timeout_s: seconds; RELAY_FOREVER (or any negative or infinite
@@ -785,7 +813,7 @@ int relay_put_object(const void *data, size_t size, const relay_ref_t *refs, siz
  * still waits after a short spin (about 50 us) gives the task's CPUs back
  * to its rank until it returns, unless the rank is at max_threads; its
  * GPUs and custom resources stay with it. */
-int relay_get(relay_ref_t ref, double timeout_s, relay_object_t *obj_p);
+RELAY_API int relay_get(relay_ref_t ref, double timeout_s, relay_object_t *obj_p);
 
 /* Get n objects (a ref may appear more than once). It returns as soon as
  * one of them is known to have failed, without waiting for the others, as
@@ -803,11 +831,12 @@ int relay_get(relay_ref_t ref, double timeout_s, relay_object_t *obj_p);
  * entry is NULL; an object's CANCELLED sets them as any object's error.
  * timeout_s as in relay_get; with 0, a failed object wins over one not
  * ready. */
-int relay_get_many(const relay_ref_t *refs, size_t n, double timeout_s, relay_object_t *objs_p);
+RELAY_API int relay_get_many(const relay_ref_t *refs, size_t n, double timeout_s,
+                             relay_object_t *objs_p);
 
 /* Get an object of exactly size bytes and copy it into buf.
  * Errors: as relay_get, plus SIZE_MISMATCH (buf untouched). */
-int relay_get_value(relay_ref_t ref, void *buf, size_t size, double timeout_s);
+RELAY_API int relay_get_value(relay_ref_t ref, void *buf, size_t size, double timeout_s);
 
 /* Wait until num_ready of the n refs are ready (done or failed) or the
  * timeout expires, as Ray's wait(refs, num_returns=num_ready): exactly
@@ -831,34 +860,35 @@ int relay_get_value(relay_ref_t ref, void *buf, size_t size, double timeout_s);
  * relay_get. Errors: INVALID_ARG (num_ready > n, NaN timeout, a repeated
  * ref), INVALID_REF, TIMEOUT, CANCELLED (inside a task relay_cancel
  * reached), SHUTDOWN, NOT_INITIALIZED, NO_MEMORY. */
-int relay_wait(const relay_ref_t *refs, size_t n, size_t num_ready, double timeout_s, int *ready_p,
-               size_t *num_ready_p);
+RELAY_API int relay_wait(const relay_ref_t *refs, size_t n, size_t num_ready, double timeout_s,
+                         int *ready_p, size_t *num_ready_p);
 
 /* Drop one hold on a ref this rank holds (from submit, put or retain).
  * The object is freed everywhere once no rank holds it, no pending task
  * needs it and no live object contains it. Errors: INVALID_REF (this rank
  * holds no such ref: none of the n is dropped then), INVALID_ARG (refs
  * NULL with n > 0), NOT_INITIALIZED. */
-int relay_release(relay_ref_t ref);
-int relay_release_many(const relay_ref_t *refs, size_t n);
+RELAY_API int relay_release(relay_ref_t ref);
+RELAY_API int relay_release_many(const relay_ref_t *refs, size_t n);
 
 /* Add a hold: e.g. on a ref read from an object, to keep it past the
  * container's release. Errors: INVALID_REF, NOT_INITIALIZED, SHUTDOWN. */
-int relay_retain(relay_ref_t ref);
+RELAY_API int relay_retain(relay_ref_t ref);
 
 /* Accessors of a view. They never fail on a valid view; NULL gives
  * NULL/0. */
-const void *relay_object_data(relay_object_t obj);
-size_t relay_object_size(relay_object_t obj);
-size_t relay_object_num_refs(relay_object_t obj);
+RELAY_API const void *relay_object_data(relay_object_t obj);
+RELAY_API size_t relay_object_size(relay_object_t obj);
+RELAY_API size_t relay_object_num_refs(relay_object_t obj);
 /* [OUT] ref_p: the i-th contained ref (borrowed: valid while the container
  * is alive; relay_retain it to keep it longer). Errors: INVALID_ARG,
  * OUT_OF_RANGE. */
-int relay_object_ref(relay_object_t obj, size_t i, relay_ref_t *ref_p);
+RELAY_API int relay_object_ref(relay_object_t obj, size_t i, relay_ref_t *ref_p);
 /* The type and shape of a view: RELAY_DTYPE_BYTES, 1, {size} for plain
  * bytes. [OUT] dims: RELAY_MAX_DIMS entries (may be NULL), dtype_p and
  * ndims_p (may be NULL). Errors: INVALID_ARG (NULL obj). */
-int relay_object_array(relay_object_t obj, relay_dtype_t *dtype_p, int *ndims_p, uint64_t *dims);
+RELAY_API int relay_object_array(relay_object_t obj, relay_dtype_t *dtype_p, int *ndims_p,
+                                 uint64_t *dims);
 
 /* Write a view into the HDF5 file path (created if it does not exist) as
  * the dataset named dataset: an array as a dataset of its type and shape,
@@ -866,15 +896,15 @@ int relay_object_array(relay_object_t obj, relay_dtype_t *dtype_p, int *ndims_p,
  * (NULL, an error object, a bad dataset name), EXISTS (the dataset is
  * there), IO (the file cannot be created, opened or written),
  * NOT_INITIALIZED. */
-int relay_object_save(relay_object_t obj, const char *path, const char *dataset);
+RELAY_API int relay_object_save(relay_object_t obj, const char *path, const char *dataset);
 
 /* RELAY_OK, or the error status of an error object; INVALID_ARG for NULL
  * (with relay_last_error saying so). */
-int relay_object_status(relay_object_t obj);
+RELAY_API int relay_object_status(relay_object_t obj);
 /* The error message of an error object, NULL otherwise. */
-const char *relay_object_error(relay_object_t obj);
+RELAY_API const char *relay_object_error(relay_object_t obj);
 /* Release a view. Errors: INVALID_ARG (NULL). */
-int relay_object_free(relay_object_t obj);
+RELAY_API int relay_object_free(relay_object_t obj);
 
 /* ------------------------------------------------------------------------ */
 /* Inside a running task (the ctx passed to the function)                    */
@@ -885,23 +915,23 @@ int relay_object_free(relay_object_t obj);
  * relay_finalize abandoned), whatever their other arguments. */
 
 /* Number of arguments; 0 for a NULL ctx. */
-size_t relay_ctx_num_args(const relay_ctx_t *ctx);
+RELAY_API size_t relay_ctx_num_args(const relay_ctx_t *ctx);
 /* Number of returns the caller asked for; 0 for a NULL ctx. */
-size_t relay_ctx_num_returns(const relay_ctx_t *ctx);
+RELAY_API size_t relay_ctx_num_returns(const relay_ctx_t *ctx);
 
 /* [OUT] data_p, size_p: bytes of argument i (a ref argument resolved to its
  * object), valid until the function returns. Errors: INVALID_ARG (ctx or an
  * output NULL), OUT_OF_RANGE. A ctx is valid only on its task's thread
  * while the function runs. */
-int relay_ctx_arg(relay_ctx_t *ctx, size_t i, const void **data_p, size_t *size_p);
+RELAY_API int relay_ctx_arg(relay_ctx_t *ctx, size_t i, const void **data_p, size_t *size_p);
 
 /* [OUT] obj_p: argument i as a view (for the refs it contains), owned by
  * the task: do not free it. Errors: INVALID_ARG, OUT_OF_RANGE. */
-int relay_ctx_arg_object(relay_ctx_t *ctx, size_t i, relay_object_t *obj_p);
+RELAY_API int relay_ctx_arg_object(relay_ctx_t *ctx, size_t i, relay_object_t *obj_p);
 
 /* [OUT] ref_p: the ref argument i was passed as. Errors: INVALID_ARG (it
  * was passed by value), OUT_OF_RANGE. */
-int relay_ctx_arg_ref(relay_ctx_t *ctx, size_t i, relay_ref_t *ref_p);
+RELAY_API int relay_ctx_arg_ref(relay_ctx_t *ctx, size_t i, relay_ref_t *ref_p);
 
 /* Set return i to a copy of size bytes (size 0 makes an empty object).
  * Setting it again replaces it. Every return must be set before the
@@ -913,7 +943,7 @@ int relay_ctx_arg_ref(relay_ctx_t *ctx, size_t i, relay_ref_t *ref_p);
  * what it promised, so none of its values is trusted (and a retry, when
  * max_retries allows, runs it again). Methods alike. Errors: INVALID_ARG,
  * OUT_OF_RANGE, NO_MEMORY. */
-int relay_ctx_return(relay_ctx_t *ctx, size_t i, const void *data, size_t size);
+RELAY_API int relay_ctx_return(relay_ctx_t *ctx, size_t i, const void *data, size_t size);
 
 /* Set return i to an object with bytes and contained refs. Refs the task
  * holds may be released right after this call: releases made inside a task
@@ -922,46 +952,47 @@ int relay_ctx_return(relay_ctx_t *ctx, size_t i, const void *data, size_t size);
  * rank that does not exist, or a ref of this rank never made or released
  * and gone: see "Dead own refs"; relay_last_error names refs[i]); the
  * return is left as it was. */
-int relay_ctx_return_object(relay_ctx_t *ctx, size_t i, const void *data, size_t size,
-                            const relay_ref_t *refs, size_t nrefs);
+RELAY_API int relay_ctx_return_object(relay_ctx_t *ctx, size_t i, const void *data, size_t size,
+                                      const relay_ref_t *refs, size_t nrefs);
 
 /* Set return i to a copy of a typed array (as relay_put_array). Errors:
  * as relay_ctx_return, plus relay_put_array's INVALID_ARG and
  * OUT_OF_RANGE. */
-int relay_ctx_return_array(relay_ctx_t *ctx, size_t i, const void *data, relay_dtype_t dtype,
-                           int ndims, const uint64_t *dims);
+RELAY_API int relay_ctx_return_array(relay_ctx_t *ctx, size_t i, const void *data,
+                                     relay_dtype_t dtype, int ndims, const uint64_t *dims);
 
 /* Fail the task with a printf-style reason; its returns become error
  * objects naming the function, the rank and the reason (followed by the
  * cause when a get or wait failed in the task before: see relay_fn_t).
  * The function should then return. Errors: INVALID_ARG. */
-int relay_ctx_fail(relay_ctx_t *ctx, const char *fmt, ...)
+RELAY_API int relay_ctx_fail(relay_ctx_t *ctx, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
 
 /* [OUT] the rank running the task / the task's id. Errors: INVALID_ARG. */
-int relay_ctx_rank(const relay_ctx_t *ctx, int *rank_p);
-int relay_ctx_task_id(const relay_ctx_t *ctx, uint64_t *task_id_p);
+RELAY_API int relay_ctx_rank(const relay_ctx_t *ctx, int *rank_p);
+RELAY_API int relay_ctx_task_id(const relay_ctx_t *ctx, uint64_t *task_id_p);
 
 /* 1 once relay_cancel reached the running task (see relay_cancel), or,
  * in an actor's method, once its actor was killed (relay_actor_kill), or
  * once rank 0's relay_finalize began (it waits for running work only
  * finalize_timeout); 0 otherwise and for a NULL ctx. Cheap: poll it in long loops. Any thread
  * while the function runs. */
-int relay_ctx_cancelled(const relay_ctx_t *ctx);
+RELAY_API int relay_ctx_cancelled(const relay_ctx_t *ctx);
 
 /* Inside an actor's constructor or method: [OUT] actor_p, the actor's own
  * handle. Errors: INVALID_ARG, NOT_IN_TASK (a plain task). */
-int relay_ctx_actor(const relay_ctx_t *ctx, relay_actor_t *actor_p);
+RELAY_API int relay_ctx_actor(const relay_ctx_t *ctx, relay_actor_t *actor_p);
 
 /* The GPUs assigned to the task, as CUDA device ordinals of this process
  * (the first is the current device of the task's thread). Ids at or above
  * the number of devices CUDA shows are virtual GPUs (RELAY_NUM_GPUS).
  * [OUT] ids: up to max_ids of them (may be NULL when max_ids is 0).
  * [OUT] num_ids_p: how many the task has. Errors: INVALID_ARG. */
-int relay_ctx_gpu_ids(const relay_ctx_t *ctx, int *ids, size_t max_ids, size_t *num_ids_p);
+RELAY_API int relay_ctx_gpu_ids(const relay_ctx_t *ctx, int *ids, size_t max_ids,
+                                size_t *num_ids_p);
 
 /* The physical ids of the task's GPUs, what Ray's get_gpu_ids() gives: for
  * each of relay_ctx_gpu_ids' ordinals, the entry of CUDA_VISIBLE_DEVICES at
@@ -980,10 +1011,11 @@ int relay_ctx_gpu_ids(const relay_ctx_t *ctx, int *ids, size_t max_ids, size_t *
  * INVALID_ARG (NULL ctx or buf), OUT_OF_RANGE (i), SIZE_MISMATCH (size too
  * small for the id and its NUL: buf untouched; RELAY_GPU_NAME_MAX always
  * suffices). */
-int relay_ctx_gpu_physical_name(const relay_ctx_t *ctx, size_t i, char *buf, size_t size);
+RELAY_API int relay_ctx_gpu_physical_name(const relay_ctx_t *ctx, size_t i, char *buf, size_t size);
 /* The same as numbers, in the manner of relay_ctx_gpu_ids: -1 where the id
  * is not a plain non-negative number (a UUID). */
-int relay_ctx_gpu_physical_ids(const relay_ctx_t *ctx, int *ids, size_t max_ids, size_t *num_ids_p);
+RELAY_API int relay_ctx_gpu_physical_ids(const relay_ctx_t *ctx, int *ids, size_t max_ids,
+                                         size_t *num_ids_p);
 
 /* ------------------------------------------------------------------------ */
 /* Introspection                                                             */
@@ -1042,7 +1074,7 @@ typedef struct relay_stats {
 } relay_stats_t;
 
 /* [OUT] stats_p. Errors: INVALID_ARG, NOT_INITIALIZED. */
-int relay_stats(relay_stats_t *stats_p);
+RELAY_API int relay_stats(relay_stats_t *stats_p);
 
 /* This rank's resources as its workers see them now. */
 typedef struct relay_resources {
@@ -1054,7 +1086,7 @@ typedef struct relay_resources {
 
 /* [OUT] res_p: zeros on a rank that hosts no workers.
  * Errors: INVALID_ARG, NOT_INITIALIZED. */
-int relay_local_resources(relay_resources_t *res_p);
+RELAY_API int relay_local_resources(relay_resources_t *res_p);
 
 /* What a rank offers of a resource ("CPU", "GPU" in any case, or a custom
  * name), as
@@ -1062,12 +1094,12 @@ int relay_local_resources(relay_resources_t *res_p);
  * no workers offer nothing. [OUT] quantity_p: 0 for a resource the rank
  * does not have. Errors: INVALID_ARG (NULL, or a rank out of range),
  * NOT_INITIALIZED. */
-int relay_resource_capacity(int rank, const char *name, double *quantity_p);
+RELAY_API int relay_resource_capacity(int rank, const char *name, double *quantity_p);
 
 /* Wait until rank 0 has processed every message this rank sent before the
  * call (releases included), so relay_stats on rank 0 reflects them.
  * Errors: NOT_INITIALIZED, SHUTDOWN, TIMEOUT, INVALID_ARG (NaN timeout). */
-int relay_sync(double timeout_s);
+RELAY_API int relay_sync(double timeout_s);
 
 #ifdef __cplusplus
 }
