@@ -1,10 +1,14 @@
 # Installation of the Fortran binding's CMake targets (relay::relay_fortran,
 # loaded by relayConfig.cmake when present) and of relay-fortran.pc.
 # Included after RelayPackage.cmake when the binding is built.
-install(EXPORT relayFortranTargets
-  NAMESPACE relay::
-  FILE relayFortranTargets.cmake
-  DESTINATION "${RELAY_INSTALL_CMAKEDIR}")
+if(RELAY_BUILD_SHARED)
+  install(EXPORT relayFortranTargets NAMESPACE relay:: FILE relayFortranTargets.cmake
+    DESTINATION "${RELAY_INSTALL_CMAKEDIR}")
+endif()
+if(RELAY_BUILD_STATIC)
+  install(EXPORT relayFortranStaticTargets NAMESPACE relay:: FILE relayFortranStaticTargets.cmake
+    DESTINATION "${RELAY_INSTALL_CMAKEDIR}")
+endif()
 
 if(IS_ABSOLUTE "${RELAY_FORTRAN_MODDIR}")
   set(RELAY_PC_MODDIR "${RELAY_FORTRAN_MODDIR}")

@@ -12,20 +12,23 @@
 #   pc_shared       pkg-config --cflags --libs relay with the plain C and C++
 #                   compilers (no mpicc/mpicxx): MPI's flags come from relay.pc
 #   pc_static       the same with pkg-config --static and librelay.a
+# With a Fortran compiler (--fc) and relay's Fortran binding installed,
+# each case also builds apps/consumer_fortran: relay::relay_fortran(_static)
+# with CMake, relay-fortran.pc with pkg-config.
 # Adding a language (Fortran, say) is one more function that builds its
 # consumer into $work/<case>/ and writes the binaries to run, one a line,
 # to $work/<case>/run.list, plus its name in CASES: the consumer prints
 # "square(7) = 49" on rank 0 like the others.
 #
 # Usage: run.sh --build DIR --source DIR --mpiexec EXE [--np-flag -n]
-#               [--preflags "..."] [--cc CC] [--cxx CXX] [--mpi-c-compiler MPICC]
+#               [--preflags "..."] [--cc CC] [--cxx CXX] [--fc FC] [--mpi-c-compiler MPICC]
 #               [--static-libs "..."] [--sanitize ON|OFF]
 #               [--shared 1|0] [--static 1|0]   (which libraries were built)
 # Exits 77 when it cannot apply (a sanitizer build: its library needs the
 # sanitizer's runtime in every consumer).
 set -euo pipefail
 
-build="" source="" mpiexec="" np_flag="-n" preflags="" cc="cc" cxx="" mpicc=""
+build="" source="" mpiexec="" np_flag="-n" preflags="" cc="cc" cxx="" fc="" mpicc=""
 static_libs="" sanitize="OFF" shared=1 static=1
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -36,6 +39,7 @@ while [ $# -gt 0 ]; do
     --preflags) preflags="$2" ;;
     --cc) cc="$2" ;;
     --cxx) cxx="$2" ;;
+    --fc) fc="$2" ;;
     --mpi-c-compiler) mpicc="$2" ;;
     --static-libs) static_libs="$2" ;;
     --sanitize) sanitize="$2" ;;
@@ -61,6 +65,8 @@ pcfile="$(find "$prefix" -name relay.pc | head -1)"
 libdir="$(dirname "$(dirname "$pcfile")")"
 PKG_CONFIG_PATH="$(dirname "$pcfile")${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 export PKG_CONFIG_PATH
+# The Fortran consumer, where relay was installed with its binding.
+if [ -n "$fc" ] && ! pkg-config --exists relay-fortran; then fc=""; fi
 
 cmake_args=(-DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release)
 [ -n "$mpicc" ] && cmake_args+=(-DMPI_C_COMPILER="$mpicc")
@@ -75,6 +81,10 @@ case_cmake_shared() {
     local d="$work/cmake_shared"
     cmake_consumer "$d" consumer OFF
     echo "$d/consumer/relay-consumer" >>"$d/run.list"
+    if [ -n "$fc" ]; then
+        cmake_consumer "$d" consumer_fortran OFF
+        echo "$d/consumer_fortran/relay-consumer-fortran" >>"$d/run.list"
+    fi
     if [ -n "$cxx" ]; then
         cmake_consumer "$d" consumer_cxx OFF
         echo "$d/consumer_cxx/relay-consumer-cxx" >>"$d/run.list"
@@ -85,6 +95,10 @@ case_cmake_static() {
     local d="$work/cmake_static"
     cmake_consumer "$d" consumer ON
     echo "$d/consumer/relay-consumer" >>"$d/run.list"
+    if [ -n "$fc" ]; then
+        cmake_consumer "$d" consumer_fortran ON
+        echo "$d/consumer_fortran/relay-consumer-fortran" >>"$d/run.list"
+    fi
     if [ -n "$cxx" ]; then
         cmake_consumer "$d" consumer_cxx ON
         echo "$d/consumer_cxx/relay-consumer-cxx" >>"$d/run.list"
@@ -104,11 +118,18 @@ case_pc_shared() {
             $(pkg-config --cflags --libs relay) -Wl,-rpath,"$libdir"
         echo "$d/consumer-cxx" >>"$d/run.list"
     fi
+    if [ -n "$fc" ]; then
+        # shellcheck disable=SC2046
+        "$fc" "$source/apps/consumer_fortran/consumer.f90" -o "$d/consumer-fortran" \
+            $(pkg-config --cflags --libs relay-fortran) -Wl,-rpath,"$libdir"
+        echo "$d/consumer-fortran" >>"$d/run.list"
+    fi
 }
 
 # librelay.a by name: -lrelay would take librelay.so, which sits beside it.
 static_pc_libs() {
-    pkg-config --static --libs relay | sed 's/-lrelay\b/-l:librelay.a/'
+    pkg-config --static --libs "${1:-relay}" |
+        sed -e 's/-lrelay_fortran\b/-l:librelay_fortran.a/' -e 's/-lrelay\b/-l:librelay.a/'
 }
 
 case_pc_static() {
@@ -122,6 +143,12 @@ case_pc_static() {
         "$cxx" "$source/apps/consumer_cxx/consumer.cpp" -o "$d/consumer-cxx" \
             $(pkg-config --cflags relay) $(static_pc_libs) $static_libs
         echo "$d/consumer-cxx" >>"$d/run.list"
+    fi
+    if [ -n "$fc" ]; then
+        # shellcheck disable=SC2046,SC2086
+        "$fc" "$source/apps/consumer_fortran/consumer.f90" -o "$d/consumer-fortran" \
+            $(pkg-config --cflags relay-fortran) $(static_pc_libs relay-fortran) $static_libs
+        echo "$d/consumer-fortran" >>"$d/run.list"
     fi
 }
 
