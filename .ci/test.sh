@@ -19,7 +19,7 @@ JOBS="$(nproc)"
 
 echo "== sanitizer build: build-asan/ (RELAY_SANITIZE=ON)"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DRELAY_SANITIZE=ON \
-    -DRELAY_BUILD_TESTS=ON -DRELAY_BUILD_APPS=ON
+    -DRELAY_BUILD_TESTS=ON -DRELAY_BUILD_APPS=ON "${RELAY_CI_OPENMPI[@]}"
 cmake --build build-asan -j"$JOBS"
 ctest --test-dir build-asan --output-on-failure -LE "fuzz|nodes"
 
@@ -27,6 +27,6 @@ bash .ci/tsan.sh
 
 echo "== release build: build/"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRELAY_SANITIZE=OFF \
-    -DRELAY_BUILD_TESTS=ON -DRELAY_BUILD_APPS=ON
+    -DRELAY_BUILD_TESTS=ON -DRELAY_BUILD_APPS=ON "${RELAY_CI_OPENMPI[@]}"
 cmake --build build -j"$JOBS"
 ctest --test-dir build --output-on-failure

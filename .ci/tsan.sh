@@ -17,7 +17,7 @@ JOBS="$(nproc)"
 
 echo "== ThreadSanitizer build: build-tsan/ (RELAY_TSAN=ON)"
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DRELAY_TSAN=ON -DRELAY_SANITIZE=OFF \
-    -DRELAY_BUILD_TESTS=ON -DRELAY_BUILD_APPS=ON
+    -DRELAY_BUILD_TESTS=ON -DRELAY_BUILD_APPS=ON "${RELAY_CI_OPENMPI[@]}"
 cmake --build build-tsan -j"$JOBS"
 
 # GCC 12's ThreadSanitizer cannot map its shadow memory when the kernel

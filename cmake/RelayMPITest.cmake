@@ -4,14 +4,18 @@
 #                    [TIMEOUT <seconds>] [ARGS <arg>...] [ENV <VAR=value>...]
 #                    [LABELS <label>...] [NO_TSAN <reason>] [RECOVERY]
 #                    [WRAPPER <command>...])
-#   Runs ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} <ranks> --oversubscribe
-#   ${MPIEXEC_PREFLAGS} <exe> ${MPIEXEC_POSTFLAGS} <args>, labelled "mpi".
+#   Runs ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} <ranks>
+#   ${RELAY_MPIEXEC_FLAGS} ${MPIEXEC_PREFLAGS} <exe> ${MPIEXEC_POSTFLAGS}
+#   <args>, labelled "mpi". RELAY_MPIEXEC_FLAGS depends on the MPI
+#   (RELAY_MPI_FLAVOUR, from mpiexec --version): Open MPI's --oversubscribe,
+#   nothing for MPICH's Hydra.
 #   With RELAY_TEST_NODES ON (the default) it also registers <name>_nodes,
 #   labelled "nodes" (not "mpi"): the same run with every rank a node of its
-#   own (RELAY_NODES=rank) and, with Open MPI, MPI's messages over TCP
-#   loopback (--mca btl self,tcp): one machine run as several nodes.
-#   RECOVERY adds the mpiexec flags that keep the other ranks running when
-#   one dies (RELAY_RECOVERY_MPIEXEC_FLAGS: Open MPI's --enable-recovery),
+#   own (RELAY_NODES=rank) and MPI's messages over TCP loopback where the
+#   MPI can be told so (RELAY_NODES_MPIEXEC_FLAGS): one machine run as
+#   several nodes. RECOVERY adds the mpiexec flags that keep the other
+#   ranks running when one dies (RELAY_RECOVERY_MPIEXEC_FLAGS: Open MPI's
+#   --enable-recovery, Hydra's -disable-auto-cleanup),
 #   for tests of lost ranks. WRAPPER runs <command>... <mpiexec line>
 #   instead of the mpiexec line itself: a script that judges the run by
 #   what the ranks print when mpiexec's status cannot say.
@@ -25,7 +29,8 @@
 # Both set PROCESSORS, a TIMEOUT (default 120 s, so a hang fails fast),
 # SKIP_RETURN_CODE 77 (a test that needs something absent skips) and an
 # ENVIRONMENT that lets Open MPI run as root (containers, CI) and
-# oversubscribe, plus the sanitizer options when RELAY_SANITIZE is ON. ENV
+# oversubscribe (other MPIs ignore those variables), plus the sanitizer
+# options when RELAY_SANITIZE is ON. ENV
 # entries come after those, so a test can override them.
 #
 # With RELAY_TSAN ON every test is also labelled "tsan", runs with
@@ -42,17 +47,56 @@ set(RELAY_TSAN_TIMEOUT_FACTOR 4 CACHE STRING
 mark_as_advanced(RELAY_TSAN_TIMEOUT_FACTOR)
 option(RELAY_TEST_NODES "Also run each mpi test with every rank a node of its own (label nodes)" ON)
 
-# The mpiexec flags that keep MPI's messages between the ranks of one
-# machine off shared memory, as between nodes: Open MPI's TCP transport,
-# on loopback (which Open MPI leaves out by default). Other MPIs (whose
-# mpiexec knows no --mca) get none: relay's side of the mode still runs.
-if(MPIEXEC_EXECUTABLE AND NOT DEFINED CACHE{RELAY_NODES_MPIEXEC_FLAGS})
+# Which MPI launches the tests, read once from `mpiexec --version`: each
+# launcher takes its own flags (MPICH's Hydra rejects Open MPI's).
+#   openmpi  Open MPI's mpirun/prterun
+#   hydra    MPICH's Hydra and its derivatives (Intel MPI, MVAPICH2)
+#   other    anything else: no extra flags at all
+if(MPIEXEC_EXECUTABLE AND NOT DEFINED CACHE{RELAY_MPI_FLAVOUR})
   execute_process(COMMAND ${MPIEXEC_EXECUTABLE} --version
     OUTPUT_VARIABLE _relay_mpiexec_version ERROR_VARIABLE _relay_mpiexec_version
     RESULT_VARIABLE _relay_mpiexec_rc TIMEOUT 30)
-  set(_relay_nodes_flags "")
   if(_relay_mpiexec_version MATCHES "Open MPI|OpenRTE|open-mpi")
+    set(_relay_flavour openmpi)
+  elseif(_relay_mpiexec_version MATCHES "HYDRA|Hydra|MPICH|Intel\\(R\\) MPI")
+    set(_relay_flavour hydra)
+  else()
+    set(_relay_flavour other)
+  endif()
+  set(RELAY_MPI_FLAVOUR "${_relay_flavour}" CACHE STRING
+    "The launcher of the tests (openmpi, hydra or other), from mpiexec --version")
+  mark_as_advanced(RELAY_MPI_FLAVOUR)
+  message(STATUS "relay: tests launched by ${MPIEXEC_EXECUTABLE} (${_relay_flavour})")
+endif()
+
+# mpiexec flags of every mpi test: the tests start more ranks than a small
+# machine has cores. Open MPI refuses that without --oversubscribe; Hydra
+# places any number of ranks on the local host as it is.
+if(MPIEXEC_EXECUTABLE AND NOT DEFINED CACHE{RELAY_MPIEXEC_FLAGS})
+  set(_relay_flags "")
+  if(RELAY_MPI_FLAVOUR STREQUAL "openmpi")
+    set(_relay_flags --oversubscribe)
+  endif()
+  set(RELAY_MPIEXEC_FLAGS "${_relay_flags}" CACHE STRING
+    "mpiexec flags of every mpi test (before MPIEXEC_PREFLAGS)")
+  mark_as_advanced(RELAY_MPIEXEC_FLAGS)
+endif()
+
+# The mpiexec flags that keep MPI's messages between the ranks of one
+# machine off shared memory, as between nodes. Open MPI: its TCP transport,
+# on loopback (which Open MPI leaves out by default). Hydra: MPICH's
+# MPIR_CVAR_NOLOCAL, every rank as if on a node of its own (messages take
+# the network module, whose own transports may still be shared memory).
+# Not UCX over TCP (UCX_TLS=tcp): MPICH 4.0's ch4:ucx then hangs in
+# MPI_Finalize, now and then, when two ranks never exchanged a message
+# and reach it at different times (a plain MPI program does it too). Other
+# MPIs get none: relay's side of the mode still runs.
+if(MPIEXEC_EXECUTABLE AND NOT DEFINED CACHE{RELAY_NODES_MPIEXEC_FLAGS})
+  set(_relay_nodes_flags "")
+  if(RELAY_MPI_FLAVOUR STREQUAL "openmpi")
     set(_relay_nodes_flags --mca btl self,tcp --mca btl_tcp_if_include 127.0.0.1/8)
+  elseif(RELAY_MPI_FLAVOUR STREQUAL "hydra")
+    set(_relay_nodes_flags -genv MPIR_CVAR_NOLOCAL 1)
   endif()
   set(RELAY_NODES_MPIEXEC_FLAGS "${_relay_nodes_flags}" CACHE STRING
     "mpiexec flags of the nodes tests: MPI messages between ranks of one machine as between nodes")
@@ -60,15 +104,15 @@ if(MPIEXEC_EXECUTABLE AND NOT DEFINED CACHE{RELAY_NODES_MPIEXEC_FLAGS})
 endif()
 
 # The mpiexec flags that keep the survivors running when a rank dies:
-# Open MPI's --enable-recovery (its default is to kill the whole job).
-# Other MPIs get none: the tests that need them skip there.
+# Open MPI's --enable-recovery (its default is to kill the whole job),
+# Hydra's -disable-auto-cleanup. Other MPIs get none: the tests that need
+# them skip there (test/rank_lost.sh says which and why).
 if(MPIEXEC_EXECUTABLE AND NOT DEFINED CACHE{RELAY_RECOVERY_MPIEXEC_FLAGS})
-  execute_process(COMMAND ${MPIEXEC_EXECUTABLE} --version
-    OUTPUT_VARIABLE _relay_mpiexec_version ERROR_VARIABLE _relay_mpiexec_version
-    RESULT_VARIABLE _relay_mpiexec_rc TIMEOUT 30)
   set(_relay_recovery_flags "")
-  if(_relay_mpiexec_version MATCHES "Open MPI|OpenRTE|open-mpi")
+  if(RELAY_MPI_FLAVOUR STREQUAL "openmpi")
     set(_relay_recovery_flags --enable-recovery)
+  elseif(RELAY_MPI_FLAVOUR STREQUAL "hydra")
+    set(_relay_recovery_flags -disable-auto-cleanup)
   endif()
   set(RELAY_RECOVERY_MPIEXEC_FLAGS "${_relay_recovery_flags}" CACHE STRING
     "mpiexec flags that keep the other ranks running when one dies (tests of lost ranks)")
@@ -148,15 +192,15 @@ function(relay_add_mpi_test)
     set(recovery ${RELAY_RECOVERY_MPIEXEC_FLAGS})
   endif()
   add_test(NAME ${T_NAME}
-    COMMAND ${T_WRAPPER} ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} ${T_NP} --oversubscribe
+    COMMAND ${T_WRAPPER} ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} ${T_NP} ${RELAY_MPIEXEC_FLAGS}
             ${recovery} ${MPIEXEC_PREFLAGS} $<TARGET_FILE:${T_TARGET}> ${MPIEXEC_POSTFLAGS}
             ${T_ARGS})
   _relay_test_properties(${T_NAME} ${T_NP} mpi TIMEOUT "${T_TIMEOUT}" NO_TSAN "${T_NO_TSAN}"
     ENV ${T_ENV} LABELS ${T_LABELS})
   if(RELAY_TEST_NODES)
     add_test(NAME ${T_NAME}_nodes
-      COMMAND ${T_WRAPPER} ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} ${T_NP} --oversubscribe
-              ${recovery} ${RELAY_NODES_MPIEXEC_FLAGS} ${MPIEXEC_PREFLAGS}
+      COMMAND ${T_WRAPPER} ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} ${T_NP}
+              ${RELAY_MPIEXEC_FLAGS} ${recovery} ${RELAY_NODES_MPIEXEC_FLAGS} ${MPIEXEC_PREFLAGS}
               $<TARGET_FILE:${T_TARGET}> ${MPIEXEC_POSTFLAGS} ${T_ARGS})
     _relay_test_properties(${T_NAME}_nodes ${T_NP} nodes TIMEOUT "${T_TIMEOUT}"
       NO_TSAN "${T_NO_TSAN}" ENV ${T_ENV} RELAY_NODES=rank LABELS ${T_LABELS})
