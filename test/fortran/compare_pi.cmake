@@ -1,8 +1,10 @@
 # relay-pi-fortran must print the estimate relay-pi prints for the same
 # parameters (same generator, same tasks).
-#   cmake -DMPIEXEC=... -DNP=3 -DC_EXE=... -DF_EXE=... -P compare_pi.cmake
+#   cmake -DMPIEXEC=... -DNP=3 [-DFLAGS=a|b] -DC_EXE=... -DF_EXE=... -P compare_pi.cmake
+# FLAGS: the launcher's own flags (RELAY_MPIEXEC_FLAGS), separated by |.
+string(REPLACE "|" ";" flags "${FLAGS}")
 foreach(v C_EXE F_EXE)
-  execute_process(COMMAND ${MPIEXEC} -n ${NP} --oversubscribe ${${v}} -n 7 -m 30001
+  execute_process(COMMAND ${MPIEXEC} -n ${NP} ${flags} ${${v}} -n 7 -m 30001
     OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc TIMEOUT 60)
   if(NOT rc EQUAL 0)
     message(FATAL_ERROR "${${v}} failed (${rc}):\n${out}\n${err}")

@@ -2,6 +2,7 @@
  * needs it and hand Fortran the handle of a communicator whose ranks are
  * those of MPI_COMM_WORLD reversed, so a test can see that relay used it. */
 #include <mpi.h>
+#include <stddef.h>
 
 int ftest_mpi_init(void)
 {
