@@ -10,7 +10,8 @@
 # The core subset (34 tests) runs each multi-rank test program and app
 # once, at the rank count that exercises most, with what depends on the
 # launcher: crash reports, a rank given up while stopped, idle CPU with 4
-# ranks on 2 cores. Left out for time: the memory test and the benchmarks,
+# ranks on 2 cores; and the out-of-tree consumers (C, C++, Fortran; CMake
+# and pkg-config; shared and static), C++ and Fortran tests. Left out for time: the memory test and the benchmarks,
 # and the one-process unit tests but one (they start no mpiexec). "all" leaves out only label "nodes" (the same tests again, a node
 # per rank: ctest --test-dir build-mpich -L nodes). On a 2-core machine
 # shared with other builds: core subset 57 s, all 280 s; the build before
@@ -50,7 +51,10 @@ CORE+='|causal_refs_np4|ray_cancel_np2|large_object_np3|dataflow_(chain|spill|de
 CORE+='|errors_timeouts_np2|finalize_(refused|stuck)_np3|ray_wait_np2|idle_cpu_np4'
 CORE+='|spill_(workload|corrupt)_np3|actors_np3|ray_returns_np2|resources_(cpu|threads)_np3'
 CORE+='|ray_sched_np2|app_(nested|pi|metg|circular)_np3|app_heat_np4|ray_actors_np2|crash_(segv|exit)_np3'
-CORE+='|rank_lost_stopped_np3)$'
+CORE+='|rank_lost_stopped_np3'
+# Linking from other languages and projects, against this MPI.
+CORE+='|consumers|exported_symbols|cpp_headers|cpp_api_cxx(11|20)_np2'
+CORE+='|fortran_(constants|api_np3|pi_vs_c)|hdf5_readers_np2|no_cudart_np2)$'
 select=(-R "$CORE")
 if [ "${1:-core}" = all ]; then
     select=(-LE "fuzz|nodes")

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Build relay and run its CTest suites three times: with AddressSanitizer and
+# Build relay and run its CTest suites: with AddressSanitizer and
 # UndefinedBehaviorSanitizer (build-asan/), with ThreadSanitizer
-# (build-tsan/, .ci/tsan.sh), then a normal optimised build (build/), which
+# (build-tsan/, .ci/tsan.sh), the core subset against MPICH (build-mpich/,
+# .ci/mpich.sh), then a normal optimised build (build/), whose Slurm job
+# scripts run under a single-node Slurm (.ci/slurm.sh, as root) and which
 # alone also runs the fuzz tests (label "fuzz": they build their own clang
 # tree and fuzz the record decoders for a bounded time) and the nodes tests
 # (label "nodes": the mpi tests again with every rank a node of its own,
@@ -25,8 +27,18 @@ ctest --test-dir build-asan --output-on-failure -LE "fuzz|nodes"
 
 bash .ci/tsan.sh
 
+# The core tests again against MPICH (build-mpich/).
+bash .ci/mpich.sh
+
 echo "== release build: build/"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRELAY_SANITIZE=OFF \
     -DRELAY_BUILD_TESTS=ON -DRELAY_BUILD_APPS=ON "${RELAY_CI_OPENMPI[@]}"
 cmake --build build -j"$JOBS"
+# The Slurm job scripts of hpc-jobs/ under a single-node Slurm (root only:
+# it starts munged, slurmctld and slurmd).
+if [ "$(id -u)" -eq 0 ]; then
+    bash .ci/slurm.sh build
+else
+    echo "== Slurm jobs skipped: .ci/slurm.sh needs root"
+fi
 ctest --test-dir build --output-on-failure
