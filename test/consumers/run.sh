@@ -77,33 +77,23 @@ cmake_consumer() {
     cmake --build "$1/$2"
 }
 
-case_cmake_shared() {
-    local d="$work/cmake_shared"
-    cmake_consumer "$d" consumer OFF
+# $1: case name; $2: ON for the static libraries. Every language there is.
+cmake_case() {
+    local d="$work/$1"
+    cmake_consumer "$d" consumer "$2"
     echo "$d/consumer/relay-consumer" >>"$d/run.list"
     if [ -n "$fc" ]; then
-        cmake_consumer "$d" consumer_fortran OFF
+        cmake_consumer "$d" consumer_fortran "$2"
         echo "$d/consumer_fortran/relay-consumer-fortran" >>"$d/run.list"
     fi
     if [ -n "$cxx" ]; then
-        cmake_consumer "$d" consumer_cxx OFF
+        cmake_consumer "$d" consumer_cxx "$2"
         echo "$d/consumer_cxx/relay-consumer-cxx" >>"$d/run.list"
     fi
 }
 
-case_cmake_static() {
-    local d="$work/cmake_static"
-    cmake_consumer "$d" consumer ON
-    echo "$d/consumer/relay-consumer" >>"$d/run.list"
-    if [ -n "$fc" ]; then
-        cmake_consumer "$d" consumer_fortran ON
-        echo "$d/consumer_fortran/relay-consumer-fortran" >>"$d/run.list"
-    fi
-    if [ -n "$cxx" ]; then
-        cmake_consumer "$d" consumer_cxx ON
-        echo "$d/consumer_cxx/relay-consumer-cxx" >>"$d/run.list"
-    fi
-}
+case_cmake_shared() { cmake_case cmake_shared OFF; }
+case_cmake_static() { cmake_case cmake_static ON; }
 
 case_pc_shared() {
     local d="$work/pc_shared"
