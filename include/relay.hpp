@@ -27,6 +27,7 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace relay
 {
@@ -139,13 +140,37 @@ inline relay_arg_t arg(const ref &r)
     return relay_arg_ref(r.get());
 }
 
-/* Submits fn with args; returns its (single) result. */
+/* The returns opts asks for: 1 unless it sets num_returns. */
+inline int num_returns(const relay_task_opts_t *opts)
+{
+    return opts && (opts->field_mask & RELAY_TASK_OPT_NUM_RETURNS) ? opts->num_returns : 1;
+}
+
+/* Submits fn with args; returns its single result (opts asking for another
+ * number of returns is an error: use submit_n). */
 inline ref submit(const char *fn, std::initializer_list<relay_arg_t> args,
                   const relay_task_opts_t *opts = nullptr)
 {
+    if (num_returns(opts) != 1)
+        throw error(RELAY_ERR_INVALID_ARG,
+                    "relay::submit returns one ref: use relay::submit_n for num_returns != 1");
     relay_ref_t r;
     check(relay_submit(fn, args.begin(), args.size(), opts, &r));
     return ref(r);
+}
+
+/* Submits fn with args; returns its opts->num_returns results (none for 0). */
+inline std::vector<ref> submit_n(const char *fn, std::initializer_list<relay_arg_t> args,
+                                 const relay_task_opts_t *opts)
+{
+    int n = num_returns(opts);
+    std::vector<relay_ref_t> raw(n > 0 ? static_cast<std::size_t>(n) : 0);
+    check(relay_submit(fn, args.begin(), args.size(), opts, raw.empty() ? nullptr : raw.data()));
+    std::vector<ref> refs;
+    refs.reserve(raw.size());
+    for (relay_ref_t r : raw)
+        refs.emplace_back(r);
+    return refs;
 }
 
 template <typename T> ref put(const T &value)
@@ -158,9 +183,11 @@ template <typename T> ref put(const T &value)
 
 inline object get_object(const ref &r, double timeout_s = RELAY_FOREVER)
 {
-    relay_object_t o;
-    check(relay_get(r.get(), timeout_s, &o));
-    return object(o);
+    relay_object_t o = nullptr;
+    int rc = relay_get(r.get(), timeout_s, &o);
+    object owned(o); /* a failed task's error view too: freed when check throws */
+    check(rc);
+    return owned;
 }
 
 template <typename T> T get(const ref &r, double timeout_s = RELAY_FOREVER)

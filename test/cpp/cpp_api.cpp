@@ -26,6 +26,14 @@ static int square(relay_ctx_t *ctx)
     });
 }
 
+static int pair(relay_ctx_t *ctx)
+{
+    return relay::task(ctx, [&] {
+        relay::ctx_return(ctx, 0, 1);
+        relay::ctx_return(ctx, 1, 2);
+    });
+}
+
 static int throws(relay_ctx_t *ctx)
 {
     return relay::task(ctx, [&] { throw std::runtime_error("boom from C++"); });
@@ -77,6 +85,33 @@ static void tasks()
     } catch (const relay::error &e) {
         CHECK(e.status() == RELAY_ERR_TASK_FAILED);
         CHECK(std::string(e.what()).find("boom from C++") != std::string::npos);
+    }
+
+    // get_object of a failed task: the error view relay_get hands back is
+    // freed when the exception is thrown.
+    relay_stats_t stats;
+    relay::check(relay_stats(&stats));
+    uint64_t views = stats.live_views;
+    try {
+        (void)relay::get_object(bad);
+        CHECK(!"get_object of a failed task returned");
+    } catch (const relay::error &e) {
+        CHECK(e.status() == RELAY_ERR_TASK_FAILED);
+    }
+    relay::check(relay_stats(&stats));
+    CHECK(stats.live_views == views);
+
+    // Several returns: submit_n; submit refuses opts asking for other than one.
+    relay_task_opts_t two = {};
+    two.field_mask = RELAY_TASK_OPT_NUM_RETURNS;
+    two.num_returns = 2;
+    std::vector<relay::ref> both = relay::submit_n("pair", {}, &two);
+    CHECK(both.size() == 2 && relay::get<int>(both[0]) == 1 && relay::get<int>(both[1]) == 2);
+    try {
+        (void)relay::submit("pair", {}, &two);
+        CHECK(!"submit with num_returns 2 returned");
+    } catch (const relay::error &e) {
+        CHECK(e.status() == RELAY_ERR_INVALID_ARG);
     }
 }
 
@@ -130,6 +165,7 @@ int main(int argc, char **argv)
     relay_actor_class_t cls = {counter_init, 0, counter_fini, methods, 1};
     relay::check(relay_register("square", square));
     relay::check(relay_register("throws", throws));
+    relay::check(relay_register("pair", pair));
     relay::check(relay_register_actor("counter", &cls));
     relay::check(relay_init(&argc, &argv, nullptr));
     int rank = -1;
