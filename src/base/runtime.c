@@ -28,45 +28,52 @@ int relay__check_on(const char *call)
     return RELAY_OK;
 }
 
-/* The own ids whose last hold here went, in a table of RELEASED_KEEP slots
- * indexed by sequence: a bounded memory of what this rank gave up, so that
- * a use of one can be checked (relay__released_own). Ids come in sequence,
- * so a slot is overwritten by the id made RELEASED_KEEP later: about the
- * last RELEASED_KEEP ids released are remembered, older ones go unchecked.
- * A store and a load per release, no map: every task's refs pass here.
- * Lock held. */
+/* The own ids whose last hold here went most recently, RELEASED_KEEP of
+ * them: id -> its slot in the ring + 1. A bounded memory of what this rank
+ * gave up, so that a use of one can be checked (relay__released_own);
+ * older ones are no longer checked. Lock held. */
 #define RELEASED_KEEP 4096
-static uint64_t released_slots[RELEASED_KEEP];
+static relay__map_t released;
+static uint64_t released_ring[RELEASED_KEEP];
+static size_t released_next;
 
-static uint64_t *released_slot(uint64_t id)
+static void released_note(uint64_t id)
 {
-    return &released_slots[(relay__id_seq(id) + relay__id_index(id)) & (RELEASED_KEEP - 1)];
+    size_t k = released_next++ % RELEASED_KEEP;
+    uint64_t old = released_ring[k];
+    if (old && (uintptr_t)relay__map_get(&released, old) == k + 1)
+        relay__map_remove(&released, old);
+    released_ring[k] = id;
+    if (relay__map_put(&released, id, (void *)(uintptr_t)(k + 1)) != 0)
+        released_ring[k] = 0; /* out of memory: this one goes unchecked */
 }
 
 int relay__released_own(uint64_t id)
 {
-    return id && *released_slot(id) == id;
+    return relay__map_get(&released, id) != NULL;
 }
 
 void relay__released_forget(uint64_t id)
 {
-    uint64_t *slot = released_slot(id);
-    if (*slot == id) *slot = 0;
+    relay__map_remove(&released, id);
 }
 
 void relay__released_reset(void)
 {
-    memset(released_slots, 0, sizeof released_slots);
+    relay__map_destroy(&released);
+    relay__map_init(&released);
+    memset(released_ring, 0, sizeof released_ring);
+    released_next = 0;
 }
 
 long relay__hold_rank_move(uint64_t id, int delta)
 {
     uintptr_t n = (uintptr_t)relay__map_get(&relay__g.holds, id);
     if (delta < 0 && n == 0) return -1;
-    if (n == 0 && relay__id_rank(id) == relay__g.rank) relay__released_forget(id);
+    if (n == 0 && relay__id_rank(id) == relay__g.rank) relay__map_remove(&released, id);
     n += (uintptr_t)(intptr_t)delta;
     if (n == 0) {
-        if (relay__id_rank(id) == relay__g.rank) *released_slot(id) = id;
+        if (relay__id_rank(id) == relay__g.rank) released_note(id);
         relay__map_remove(&relay__g.holds, id);
     } else if (relay__map_put(&relay__g.holds, id, (void *)n) != 0) {
         relay__log(RELAY__LOG_ERROR, "out of memory recording a hold");
