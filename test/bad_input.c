@@ -366,6 +366,25 @@ static void check_dead_ref_arg(relay_ref_t dead, int refused_at_submit)
     CHECK_OK(relay_release(r));
 }
 
+/* The returns of tasks with several returns, released and gone, are each
+ * refused: the memory of released refs tells apart return 1 of one task
+ * and return 0 of the next. */
+static void check_released_multi_returns(void)
+{
+    relay_task_opts_t two = {.field_mask = RELAY_TASK_OPT_NUM_RETURNS, .num_returns = 2};
+    relay_ref_t r[4];
+    CHECK_OK(relay_submit("ok", NULL, 0, &two, &r[0]));
+    CHECK_OK(relay_submit("ok", NULL, 0, &two, &r[2]));
+    CHECK_EQ(test_get_i64(r[0]), 1);
+    CHECK_EQ(test_get_i64(r[2]), 1);
+    CHECK_OK(relay_release_many(r, 4));
+    CHECK_OK(relay_sync(TEST_LONG_S));
+    for (int k = 0; k < 4; k++) {
+        check_dead_ref_arg(r[k], 1);
+        CHECK_CONTAINS(relay_last_error(), "released");
+    }
+}
+
 /* Own refs released (and gone) or never made are refused by the calls
  * that would use them, naming the ref; own refs released here but still
  * alive (contained in an object) are not. */
@@ -497,6 +516,7 @@ static void driver(int size)
     check_dead_ref_arg(never[0], 1);
     CHECK_CONTAINS(relay_last_error(), "argument 0");
     check_released_refs(released, never[0]);
+    check_released_multi_returns();
     check_live_refs_checked_once();
 
     /* The boundaries are accepted: RELAY_MAX_ARGS arguments, RELAY_MAX_RETURNS
