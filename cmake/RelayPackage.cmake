@@ -126,13 +126,16 @@ else()
 endif()
 message(STATUS "relay: relay.pc takes MPI from ${_relay_mpi_pc}${RELAY_PC_MPI_LIBS}")
 
-# HDF5 is private (only librelay.a's consumers link it): Requires.private
-# its .pc when one matches, else -L/-l in Libs.private.
+# HDF5 is private (only librelay.a's consumers link it). With the shared
+# library installed, -L/-l in Libs.private: pkg-config resolves
+# Requires.private for --cflags too, so a shared consumer would need HDF5's
+# .pc at hand. With the static library alone, Requires its .pc when one
+# matches (every consumer links it then).
 set(RELAY_PC_REQUIRES_PRIVATE "")
 set(RELAY_PC_LIBS_PRIVATE "")
 _relay_matching_pc(_relay_hdf5_pc "hdf5-serial;hdf5-openmpi;hdf5-mpich;hdf5"
   "${HDF5_C_INCLUDE_DIRS};${HDF5_INCLUDE_DIRS}")
-if(_relay_hdf5_pc)
+if(_relay_hdf5_pc AND NOT RELAY_BUILD_SHARED)
   set(RELAY_PC_REQUIRES_PRIVATE "${_relay_hdf5_pc}")
 else()
   set(_relay_hdf5_libs "")

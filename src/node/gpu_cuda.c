@@ -91,6 +91,7 @@ int relay__gpu_backend_load(const char *const *names)
             return 0;
         }
         relay__log(RELAY__LOG_INFO, "gpu: %s has no %s: not used as the CUDA runtime", *n, missing);
+        dlclose(h); /* not used: nothing of it is kept */
         err = "no library with every call relay needs";
     }
     relay__log(RELAY__LOG_DEBUG, "gpu: no CUDA runtime (tried %s; last: %s): no GPUs", tried,

@@ -168,13 +168,18 @@ done
 # Then run each binary, one mpiexec at a time, and check how it linked.
 for c in "${CASES[@]}"; do
     while IFS= read -r exe; do
-        needed="$(readelf -d "$exe" | grep -c 'NEEDED.*librelay' || true)"
+        # The library the program calls: librelay.so, or librelay_fortran.so
+        # for Fortran (which needs librelay.so itself; the program names it
+        # too unless the linker drops unused libraries, --as-needed).
+        lib='librelay'
+        case "$exe" in *fortran) lib='librelay_fortran' ;; esac
+        needed="$(readelf -d "$exe" | grep -c "NEEDED.*\\[$lib\\.so" || true)"
         # Without librelay.so, relay::relay and -lrelay are librelay.a.
         want=1
         case "$c" in *static) want=0 ;; esac
         [ "$shared" = 1 ] || want=0
         if [ "$needed" -ne "$want" ]; then
-            echo "== $c: $exe: librelay.so needed $needed times, expected $want" >&2
+            echo "== $c: $exe: $lib.so needed $needed times, expected $want" >&2
             failed=1
         fi
         # mpiexec reads stdin: keep it off the list being read.
