@@ -8,6 +8,8 @@
 !   args(1) of the submit); ranks stay 0-based, as in MPI.
 ! - Any contiguous variable of any type and rank goes in and out as bytes
 !   (relay_arg_value, relay_put, relay_get, relay_ctx_arg, relay_ctx_return).
+!   Its size must be known: an assumed-size array x(*) is
+!   RELAY_ERR_INVALID_ARG (pass a section, x(1:n)).
 !   integer(1,2,4,8), real(4,8) and complex(4,8) arrays also go as typed
 !   arrays (relay_put_array, relay_ctx_return_array): a Fortran array of
 !   shape (n1, ..., nk) is relay's (C-ordered) array of dims (nk, ..., n1),
@@ -68,6 +70,9 @@ module relay
   integer(c_int), parameter :: ARG_VALUE = 1, ARG_REF = 2
   ! A value above RELAY_ARG_VALUE_MAX bytes: refused by the submitting call.
   integer(c_int), parameter :: ARG_TOO_LARGE = -1
+  ! A value relay_arg_value could not take (an assumed-size array...): its
+  ! bytes hold the reason, which the submitting call gives.
+  integer(c_int), parameter :: ARG_INVALID = -2
 
   integer(c_int64_t), parameter, public :: &
     RELAY_CONFIG_COMM = 2_c_int64_t**0, &
@@ -349,9 +354,10 @@ module relay
       import :: c_int
       integer(c_int), intent(out) :: s
     end function
-    integer(c_int) function c_bytes(x, addr, size) bind(C, name="relay_f_bytes")
-      import :: c_int, c_ptr, c_size_t
+    integer(c_int) function c_bytes(x, call, addr, size) bind(C, name="relay_f_bytes")
+      import :: c_int, c_ptr, c_size_t, c_char
       type(*), dimension(..), intent(in), contiguous :: x
+      character(kind=c_char), intent(in) :: call(*)
       type(c_ptr), intent(out) :: addr
       integer(c_size_t), intent(out) :: size
     end function
@@ -702,7 +708,8 @@ contains
     end do
   end subroutine
 
-  ! The C arguments of args; RELAY_ERR_INVALID_ARG for a value too large.
+  ! The C arguments of args; RELAY_ERR_INVALID_ARG for a value too large or
+  ! one relay_arg_value refused.
   integer(c_int) function args_c(call, args, c) result(rc)
     character(len=*), intent(in) :: call
     type(relay_arg_t), intent(in), target :: args(:)
@@ -711,6 +718,12 @@ contains
     integer :: i
     rc = RELAY_OK
     do i = 1, size(args)
+      if (args(i)%kind == ARG_INVALID) then
+        write (msg, '(a,a,i0,a)') call, ': argument ', i, ': '
+        rc = c_set_error(RELAY_ERR_INVALID_ARG, cstr(trim(msg)//' '// &
+                         transfer(args(i)%bytes(1:args(i)%size), repeat(' ', int(args(i)%size)))))
+        return
+      end if
       if (args(i)%kind == ARG_TOO_LARGE) then
         write (msg, '(a,a,i0,a,i0,a,i0,a)') call, ': argument ', i, ' is a value of ', &
           args(i)%size, ' bytes, above RELAY_ARG_VALUE_MAX (', RELAY_ARG_VALUE_MAX, &
@@ -828,7 +841,14 @@ contains
     type(c_ptr) :: addr
     integer(c_size_t) :: n
     integer(c_int8_t), pointer :: src(:)
-    if (c_bytes(x, addr, n) /= RELAY_OK) return
+    character(len=:), allocatable :: why
+    if (c_bytes(x, cstr('relay_arg_value'), addr, n) /= RELAY_OK) then
+      why = relay_last_error()
+      a%kind = ARG_INVALID
+      a%size = min(len(why), RELAY_ARG_VALUE_MAX)
+      a%bytes(1:a%size) = transfer(why(1:a%size), a%bytes, a%size)
+      return
+    end if
     a%size = n
     if (n > RELAY_ARG_VALUE_MAX) then
       a%kind = ARG_TOO_LARGE
@@ -1026,7 +1046,7 @@ contains
     type(relay_ref_t), intent(inout) :: ref
     type(c_ptr) :: addr
     integer(c_size_t) :: n
-    rc = c_bytes(x, addr, n)
+    rc = c_bytes(x, cstr('relay_put'), addr, n)
     if (rc == RELAY_OK) rc = chk(c_put(addr, n, ref))
   end function
 
@@ -1046,7 +1066,7 @@ contains
     integer(c_size_t) :: n
     type(relay_ref_t) :: r(max(size(refs), 1))
     r(1:size(refs)) = refs
-    rc = c_bytes(x, addr, n)
+    rc = c_bytes(x, cstr('relay_put_object'), addr, n)
     if (rc == RELAY_OK) rc = chk(c_put_object(addr, n, r, size(refs, kind=c_size_t), ref))
   end function
 
@@ -1232,7 +1252,7 @@ contains
     type(*), dimension(..), intent(in), contiguous :: x
     type(c_ptr) :: addr
     integer(c_size_t) :: n
-    rc = c_bytes(x, addr, n)
+    rc = c_bytes(x, cstr('relay_ctx_return'), addr, n)
     if (rc == RELAY_OK) rc = chk(c_ctx_return(ctx, idx(i), addr, n))
   end function
 
@@ -1253,7 +1273,7 @@ contains
     integer(c_size_t) :: n
     type(relay_ref_t) :: r(max(size(refs), 1))
     r(1:size(refs)) = refs
-    rc = c_bytes(x, addr, n)
+    rc = c_bytes(x, cstr('relay_ctx_return_object'), addr, n)
     if (rc == RELAY_OK) &
       rc = chk(c_ctx_return_object(ctx, idx(i), addr, n, r, size(refs, kind=c_size_t)))
   end function

@@ -141,6 +141,51 @@ contains
     where_task = 0
   end function
 
+  ! assumed_return() -> [1, 2, 3] as real(8), after checking that relay
+  ! refuses to return an assumed-size array, whose size it cannot know.
+  integer(c_int) function assumed_return(ctx) bind(C)
+    type(c_ptr), value :: ctx
+    real(c_double) :: x(3)
+    x = [1, 2, 3]
+    assumed_return = return_assumed(ctx, x)
+  end function
+
+  integer(c_int) function return_assumed(ctx, x)
+    type(c_ptr), intent(in) :: ctx
+    real(c_double), intent(in) :: x(*)
+    return_assumed = 1
+    if (relay_ctx_return(ctx, 1, x) /= RELAY_ERR_INVALID_ARG) return
+    if (index(relay_last_error(), 'relay_ctx_return: assumed-size array') == 0) return
+    if (relay_ctx_return_array(ctx, 1, x) /= RELAY_ERR_INVALID_ARG) return
+    if (index(relay_last_error(), 'relay_ctx_return_array: assumed-size array') == 0) return
+    if (relay_ctx_return(ctx, 1, x(1:3)) /= RELAY_OK) return
+    return_assumed = 0
+  end function
+
+  ! Every call taking the bytes of x, an assumed-size array of n elements,
+  ! refuses it with INVALID_ARG: the binding's C side sees a last extent of
+  ! -1. A section of it, x(1:n), is fine.
+  subroutine assumed_size(x, n)
+    real(c_double), intent(inout) :: x(*)
+    integer, intent(in) :: n
+    type(relay_ref_t) :: r
+    call check_rc(relay_put(x, r), RELAY_ERR_INVALID_ARG, 'put of an assumed-size array')
+    call check(index(relay_last_error(), 'relay_put: assumed-size array: its size is unknown') &
+               > 0, 'the assumed-size array is named')
+    call check_rc(relay_put_array(x, r), RELAY_ERR_INVALID_ARG, 'put_array of assumed-size')
+    call check_rc(relay_put_object(x, [relay_ref_t ::], r), RELAY_ERR_INVALID_ARG, &
+                  'put_object of assumed-size')
+    call check_rc(relay_submit('square', [relay_arg_value(x)], r), RELAY_ERR_INVALID_ARG, &
+                  'an assumed-size value argument')
+    call check(index(relay_last_error(), 'relay_submit: argument 1: relay_arg_value: ' &
+                     //'assumed-size array') > 0, 'submit names the refused argument')
+    call check_rc(relay_put(x(1:n), r), RELAY_OK, 'put of a section of it')
+    call check_rc(relay_get(r, x), RELAY_ERR_INVALID_ARG, 'get into assumed-size')
+    call check(index(relay_last_error(), 'relay_get: assumed-size array') > 0, 'get says why')
+    call check_rc(relay_get(r, x(1:n)), RELAY_OK, 'get into a section of it')
+    call check_rc(relay_release(r), RELAY_OK, 'release the section')
+  end subroutine
+
   integer(c_int) function counter_init(ctx, state) bind(C)
     type(c_ptr), value :: ctx
     type(c_ptr), intent(out) :: state
@@ -199,6 +244,7 @@ program fortran_api
   call check_rc(relay_register('sum_squares', sum_squares), RELAY_OK, 'register')
   call check_rc(relay_register('fail', fail), RELAY_OK, 'register fail')
   call check_rc(relay_register('where', where_task), RELAY_OK, 'register where')
+  call check_rc(relay_register('assumed', assumed_return), RELAY_OK, 'register assumed')
   call check_rc(relay_register('square', axpy), RELAY_ERR_EXISTS, 'register a taken name')
   call check(index(relay_last_error(), 'square') > 0, 'EXISTS names the function')
   cls%init = c_funloc(counter_init)
@@ -429,6 +475,13 @@ contains
     call check_rc(relay_submit('where', [relay_arg_t ::], r), RELAY_OK, 'submit where')
     call check_rc(relay_get(r, v), RELAY_ERR_SIZE_MISMATCH, 'get 16 bytes into 4')
     call check_rc(relay_release(r), RELAY_OK, 'release where')
+
+    call assumed_size(big, size(big))
+    call check_rc(relay_submit('assumed', [relay_arg_t ::], r), RELAY_OK, 'submit assumed')
+    big(1:3) = 0
+    call check_rc(relay_get(r, big(1:3)), RELAY_OK, 'ctx_return refuses assumed-size')
+    call check(all(big(1:3) == [1, 2, 3]), 'then returns the section')
+    call check_rc(relay_release(r), RELAY_OK, 'release assumed')
   end subroutine
 
   subroutine actors()
