@@ -18,7 +18,7 @@
 !   element type (RELAY_ERR_INVALID_ARG).
 ! - Names (functions, classes, methods, resources) lose trailing blanks.
 ! - Outputs (refs, actors, views, counts) are written only on success, as
-!   in C.
+!   in C (and relay_wait's flags too, which C writes on a timeout).
 ! - Remote functions, constructors, methods and destructors are bind(C)
 !   procedures with the interfaces relay_fn, relay_actor_init_fn,
 !   relay_method_fn and relay_actor_fini_fn; the task context is a c_ptr.
@@ -1090,22 +1090,33 @@ contains
   end function
 
   ! Wait for num_ready of refs (relay_wait of relay.h); ready(i) tells
-  ! which, n_ready how many.
+  ! which, n_ready how many. ready may have any size: ready(i) for
+  ! i <= size(refs) is the flag of refs(i), the rest (no ref there) are set
+  ! .false., so that count(ready) is n_ready whenever ready covers refs.
+  ! As every output of this module, both are written only on success: on
+  ! RELAY_ERR_TIMEOUT they keep their values (relay.h's relay_wait reports
+  ! the refs ready by then; here a poll, num_ready 0, says which they are).
   integer(c_int) function relay_wait(refs, num_ready, timeout, ready, n_ready) result(rc)
     type(relay_ref_t), intent(in) :: refs(:)
     integer, intent(in) :: num_ready
     real(c_double), intent(in), optional :: timeout
-    logical, intent(out), optional :: ready(:)
-    integer, intent(out), optional :: n_ready
+    logical, intent(inout), optional :: ready(:)
+    integer, intent(inout), optional :: n_ready
     integer(c_int) :: flags(max(size(refs), 1))
     integer(c_size_t) :: n
+    integer :: m
     type(relay_ref_t) :: r(max(size(refs), 1))
     r(1:size(refs)) = refs
     flags = 0
     n = 0
     rc = chk(c_wait(r, size(refs, kind=c_size_t), int(num_ready, c_size_t), &
                     timeout_or_forever(timeout), flags, n))
-    if (present(ready)) ready = flags(1:size(ready)) /= 0
+    if (rc /= RELAY_OK) return
+    if (present(ready)) then
+      m = min(size(ready), size(refs))
+      ready(1:m) = flags(1:m) /= 0
+      ready(m + 1:) = .false.
+    end if
     if (present(n_ready)) n_ready = int(n)
   end function
 

@@ -432,6 +432,22 @@ contains
     call check(all(ready) .and. n == 4, 'wait: all ready')
     call check_rc(relay_wait(sq, 0, ready=ready, n_ready=n), RELAY_OK, 'wait poll')
     call check(n == 4, 'poll sees all')
+    block
+      logical :: many(64), few(2)
+      ! More flags than refs: those past the refs are .false.
+      many = .true.
+      call check_rc(relay_wait(sq(1:1), 1, 30.0_c_double, many, n), RELAY_OK, 'wait, 64 flags')
+      call check(many(1) .and. count(many) == 1 .and. n == 1, 'wait: no flag past the refs')
+      few = .false.
+      call check_rc(relay_wait(sq, 4, 30.0_c_double, few, n), RELAY_OK, 'wait, 2 flags')
+      call check(all(few) .and. n == 4, 'wait: the first flags, all counted')
+      ! A failed wait writes neither output.
+      many = .true.
+      n = -1
+      call check_rc(relay_wait(sq(1:2), 3, 0.0_c_double, many, n), RELAY_ERR_INVALID_ARG, &
+                    'wait for more than there are')
+      call check(all(many) .and. n == -1, 'a failed wait leaves ready and n_ready')
+    end block
     call check_rc(relay_release(sq), RELAY_OK, 'release squares')
 
     call check_rc(relay_submit('sum_squares', [relay_arg_value(5_c_int64_t)], w), RELAY_OK, &
