@@ -709,7 +709,8 @@ contains
   end subroutine
 
   ! The C arguments of args; RELAY_ERR_INVALID_ARG for a value too large or
-  ! one relay_arg_value refused.
+  ! one relay_arg_value refused. c points into args: the caller's args must
+  ! be a target too, so that the pointers stay valid after the return.
   integer(c_int) function args_c(call, args, c) result(rc)
     character(len=*), intent(in) :: call
     type(relay_arg_t), intent(in), target :: args(:)
@@ -870,7 +871,7 @@ contains
 
   integer(c_int) function submit_n(fn, args, returns, opts) result(rc)
     character(len=*), intent(in) :: fn
-    type(relay_arg_t), intent(in) :: args(:)
+    type(relay_arg_t), intent(in), target :: args(:)
     type(relay_ref_t), intent(inout) :: returns(:)
     type(relay_task_opts_t), intent(in), optional :: opts
     type(arg_c) :: ca(max(size(args), 1))
@@ -965,7 +966,7 @@ contains
 
   integer(c_int) function relay_actor_create(cls, args, actor, opts) result(rc)
     character(len=*), intent(in) :: cls
-    type(relay_arg_t), intent(in) :: args(:)
+    type(relay_arg_t), intent(in), target :: args(:)
     type(relay_actor_t), intent(inout) :: actor
     type(relay_actor_opts_t), intent(in), optional :: opts
     type(arg_c) :: ca(max(size(args), 1))
@@ -1001,7 +1002,7 @@ contains
   integer(c_int) function actor_call_n(actor, method, args, returns, opts) result(rc)
     type(relay_actor_t), intent(in) :: actor
     character(len=*), intent(in) :: method
-    type(relay_arg_t), intent(in) :: args(:)
+    type(relay_arg_t), intent(in), target :: args(:)
     type(relay_ref_t), intent(inout) :: returns(:)
     type(relay_task_opts_t), intent(in), optional :: opts
     type(arg_c) :: ca(max(size(args), 1))
