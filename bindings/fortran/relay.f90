@@ -691,12 +691,31 @@ contains
     if (present(timeout)) timeout_or_forever = timeout
   end function
 
-  subroutine resources_c(res, list)
+  ! An unallocated name: RELAY_ERR_INVALID_ARG naming the field, field(i)%name.
+  integer(c_int) function unnamed(call, field, i) result(rc)
+    character(len=*), intent(in) :: call, field
+    integer, intent(in) :: i
+    character(len=16) :: num
+    write (num, '(i0)') i
+    rc = c_set_error(RELAY_ERR_INVALID_ARG, &
+                     cstr(call//': '//field//'('//trim(num)//')%name is not allocated'))
+  end function
+
+  ! The C array of res; field names res in the errors of call.
+  integer(c_int) function resources_c(call, field, res, list) result(rc)
+    character(len=*), intent(in) :: call, field
     type(relay_resource_t), intent(in), optional :: res(:)
     type(resource_list), intent(out), target :: list
     integer :: i, j, n
+    rc = RELAY_OK
     n = 0
     if (present(res)) n = size(res)
+    do i = 1, n
+      if (.not. allocated(res(i)%name)) then
+        rc = unnamed(call, field, i)
+        return
+      end if
+    end do
     allocate (list%names(RELAY_MAX_NAME + 1, max(n, 1)), list%c(max(n, 1)))
     list%names = c_null_char
     do i = 1, n
@@ -706,7 +725,7 @@ contains
       list%c(i)%name = c_loc(list%names(1, i))
       list%c(i)%quantity = res(i)%quantity
     end do
-  end subroutine
+  end function
 
   ! The C arguments of args; RELAY_ERR_INVALID_ARG for a value too large or
   ! one relay_arg_value refused. c points into args: the caller's args must
@@ -785,7 +804,8 @@ contains
       rc = c_init_default(c_null_ptr)
       return
     end if
-    call resources_c(config%resources, res)
+    rc = resources_c('relay_init', 'config%resources', config%resources, res)
+    if (rc /= RELAY_OK) return
     c%field_mask = config%field_mask
     c%comm = int(config%comm, c_int)
     c%num_cpus = config%num_cpus
@@ -880,8 +900,8 @@ contains
     character(kind=c_char, len=:), allocatable, target :: name
     type(relay_ref_t) :: rets(max(size(returns), 1))
     rc = args_c('relay_submit', args, ca)
+    if (rc == RELAY_OK) rc = task_opts('relay_submit', opts, size(returns), co, res, name)
     if (rc /= RELAY_OK) return
-    call task_opts(opts, size(returns), co, res, name)
     rc = chk(c_submit(cstr(fn), ca, size(args, kind=c_size_t), co, rets))
     if (rc == RELAY_OK) returns = rets(1:size(returns))
   end function
@@ -896,7 +916,8 @@ contains
     if (rc == RELAY_OK) ret = rets(1)
   end function
 
-  subroutine task_opts(opts, nret, co, res, name)
+  integer(c_int) function task_opts(call, opts, nret, co, res, name) result(rc)
+    character(len=*), intent(in) :: call
     type(relay_task_opts_t), intent(in), optional :: opts
     integer, intent(in) :: nret
     type(task_opts_c), intent(out) :: co
@@ -910,6 +931,7 @@ contains
     co%num_gpus = 0
     co%resources = c_null_ptr
     co%num_resources = 0
+    rc = RELAY_OK
     if (.not. present(opts)) return
     co%field_mask = ior(iand(opts%field_mask, not(RELAY_TASK_OPT_NUM_RETURNS)), &
                         RELAY_TASK_OPT_NUM_RETURNS)
@@ -920,10 +942,11 @@ contains
     end if
     co%num_cpus = opts%num_cpus
     co%num_gpus = opts%num_gpus
-    call resources_c(opts%resources, res)
+    rc = resources_c(call, 'opts%resources', opts%resources, res)
+    if (rc /= RELAY_OK) return
     co%resources = c_loc(res%c)
     if (allocated(opts%resources)) co%num_resources = size(opts%resources)
-  end subroutine
+  end function
 
   integer(c_int) function relay_cancel(ref, force, recursive) result(rc)
     type(relay_ref_t), intent(in) :: ref
@@ -946,6 +969,12 @@ contains
     integer :: i, j, n
     n = 0
     if (allocated(cls%methods)) n = size(cls%methods)
+    do i = 1, n
+      if (.not. allocated(cls%methods(i)%name)) then
+        rc = unnamed('relay_register_actor', 'cls%methods', i)
+        return
+      end if
+    end do
     allocate (m(max(n, 1)), names(RELAY_MAX_NAME + 1, max(n, 1)))
     names = c_null_char
     do i = 1, n
@@ -986,7 +1015,8 @@ contains
       co%field_mask = opts%field_mask
       co%num_cpus = opts%num_cpus
       co%num_gpus = opts%num_gpus
-      call resources_c(opts%resources, res)
+      rc = resources_c('relay_actor_create', 'opts%resources', opts%resources, res)
+      if (rc /= RELAY_OK) return
       co%resources = c_loc(res%c)
       if (allocated(opts%resources)) co%num_resources = size(opts%resources)
       co%max_concurrency = opts%max_concurrency
@@ -1011,8 +1041,8 @@ contains
     character(kind=c_char, len=:), allocatable, target :: name
     type(relay_ref_t) :: rets(max(size(returns), 1))
     rc = args_c('relay_actor_call', args, ca)
+    if (rc == RELAY_OK) rc = task_opts('relay_actor_call', opts, size(returns), co, res, name)
     if (rc /= RELAY_OK) return
-    call task_opts(opts, size(returns), co, res, name)
     co%field_mask = iand(co%field_mask, ior(RELAY_TASK_OPT_NUM_RETURNS, RELAY_TASK_OPT_NAME))
     rc = chk(c_actor_call(actor, cstr(method), ca, size(args, kind=c_size_t), co, rets))
     if (rc == RELAY_OK) returns = rets(1:size(returns))

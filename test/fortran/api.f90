@@ -254,6 +254,16 @@ program fortran_api
   cls%methods(1) = relay_method_t('add', c_funloc(counter_add), 1)
   cls%methods(2) = relay_method_t('whoami', c_funloc(counter_whoami), 0)
   call check_rc(relay_register_actor('Counter', cls), RELAY_OK, 'register_actor')
+  block
+    type(relay_actor_class_t) :: nameless
+    allocate (nameless%methods(2))
+    nameless%methods(1) = relay_method_t('add', c_funloc(counter_add), 1)
+    nameless%methods(2)%fn = c_funloc(counter_add)
+    call check_rc(relay_register_actor('Nameless', nameless), RELAY_ERR_INVALID_ARG, &
+                  'a method without a name')
+    call check(index(relay_last_error(), 'relay_register_actor: cls%methods(2)%name is not ' &
+                     //'allocated') > 0, 'the nameless method is named')
+  end block
 
   ! 1. Defaults, no config.
   call check_rc(relay_init(), RELAY_OK, 'relay_init()')
@@ -263,6 +273,14 @@ program fortran_api
   if (rank == 0) call simple()
   call check_rc(relay_finalize(), RELAY_OK, 'relay_finalize (1)')
   call check_rc(relay_rank(rank), RELAY_ERR_NOT_INITIALIZED, 'relay_rank after finalize')
+
+  ! A resource without a name: refused before anything collective.
+  allocate (cfg%resources(1))
+  cfg%field_mask = RELAY_CONFIG_RESOURCES
+  call check_rc(relay_init(cfg), RELAY_ERR_INVALID_ARG, 'relay_init: a nameless resource')
+  call check(index(relay_last_error(), 'relay_init: config%resources(1)%name is not ' &
+                   //'allocated') > 0, 'the nameless resource is named')
+  deallocate (cfg%resources)
 
   ! 2. A config from Fortran: the world reversed as the communicator.
   cfg%field_mask = ior(RELAY_CONFIG_COMM, RELAY_CONFIG_LOG_LEVEL)
@@ -498,6 +516,25 @@ contains
     call check_rc(relay_get(r, big(1:3)), RELAY_OK, 'ctx_return refuses assumed-size')
     call check(all(big(1:3) == [1, 2, 3]), 'then returns the section')
     call check_rc(relay_release(r), RELAY_OK, 'release assumed')
+
+    block
+      type(relay_task_opts_t) :: topts
+      type(relay_actor_opts_t) :: aopts
+      type(relay_actor_t) :: a
+      topts%field_mask = RELAY_TASK_OPT_RESOURCES
+      allocate (topts%resources(2))
+      topts%resources(1) = relay_resource_t('disk', 1.0_c_double)
+      call check_rc(relay_submit('square', [relay_arg_value(1_c_int64_t)], r, topts), &
+                    RELAY_ERR_INVALID_ARG, 'submit: a nameless resource')
+      call check(index(relay_last_error(), 'relay_submit: opts%resources(2)%name is not ' &
+                       //'allocated') > 0, 'submit names the nameless resource')
+      aopts%field_mask = RELAY_ACTOR_OPT_RESOURCES
+      allocate (aopts%resources(1))
+      call check_rc(relay_actor_create('Counter', [relay_arg_value(1_c_int64_t)], a, aopts), &
+                    RELAY_ERR_INVALID_ARG, 'actor_create: a nameless resource')
+      call check(index(relay_last_error(), 'relay_actor_create: opts%resources(1)%name is ' &
+                       //'not allocated') > 0, 'actor_create names the nameless resource')
+    end block
   end subroutine
 
   subroutine actors()
