@@ -8,6 +8,8 @@
 !   args(1) of the submit); ranks stay 0-based, as in MPI.
 ! - Any contiguous variable of any type and rank goes in and out as bytes
 !   (relay_arg_value, relay_put, relay_get, relay_ctx_arg, relay_ctx_return).
+!   Its size must be known: an assumed-size array x(*) is
+!   RELAY_ERR_INVALID_ARG (pass a section, x(1:n)).
 !   integer(1,2,4,8), real(4,8) and complex(4,8) arrays also go as typed
 !   arrays (relay_put_array, relay_ctx_return_array): a Fortran array of
 !   shape (n1, ..., nk) is relay's (C-ordered) array of dims (nk, ..., n1),
@@ -16,7 +18,7 @@
 !   element type (RELAY_ERR_INVALID_ARG).
 ! - Names (functions, classes, methods, resources) lose trailing blanks.
 ! - Outputs (refs, actors, views, counts) are written only on success, as
-!   in C.
+!   in C (and relay_wait's flags too, which C writes on a timeout).
 ! - Remote functions, constructors, methods and destructors are bind(C)
 !   procedures with the interfaces relay_fn, relay_actor_init_fn,
 !   relay_method_fn and relay_actor_fini_fn; the task context is a c_ptr.
@@ -68,6 +70,9 @@ module relay
   integer(c_int), parameter :: ARG_VALUE = 1, ARG_REF = 2
   ! A value above RELAY_ARG_VALUE_MAX bytes: refused by the submitting call.
   integer(c_int), parameter :: ARG_TOO_LARGE = -1
+  ! A value relay_arg_value could not take (an assumed-size array...): its
+  ! bytes hold the reason, which the submitting call gives.
+  integer(c_int), parameter :: ARG_INVALID = -2
 
   integer(c_int64_t), parameter, public :: &
     RELAY_CONFIG_COMM = 2_c_int64_t**0, &
@@ -349,9 +354,10 @@ module relay
       import :: c_int
       integer(c_int), intent(out) :: s
     end function
-    integer(c_int) function c_bytes(x, addr, size) bind(C, name="relay_f_bytes")
-      import :: c_int, c_ptr, c_size_t
+    integer(c_int) function c_bytes(x, call, addr, size) bind(C, name="relay_f_bytes")
+      import :: c_int, c_ptr, c_size_t, c_char
       type(*), dimension(..), intent(in), contiguous :: x
+      character(kind=c_char), intent(in) :: call(*)
       type(c_ptr), intent(out) :: addr
       integer(c_size_t), intent(out) :: size
     end function
@@ -685,12 +691,31 @@ contains
     if (present(timeout)) timeout_or_forever = timeout
   end function
 
-  subroutine resources_c(res, list)
+  ! An unallocated name: RELAY_ERR_INVALID_ARG naming the field, field(i)%name.
+  integer(c_int) function unnamed(call, field, i) result(rc)
+    character(len=*), intent(in) :: call, field
+    integer, intent(in) :: i
+    character(len=16) :: num
+    write (num, '(i0)') i
+    rc = c_set_error(RELAY_ERR_INVALID_ARG, &
+                     cstr(call//': '//field//'('//trim(num)//')%name is not allocated'))
+  end function
+
+  ! The C array of res; field names res in the errors of call.
+  integer(c_int) function resources_c(call, field, res, list) result(rc)
+    character(len=*), intent(in) :: call, field
     type(relay_resource_t), intent(in), optional :: res(:)
     type(resource_list), intent(out), target :: list
     integer :: i, j, n
+    rc = RELAY_OK
     n = 0
     if (present(res)) n = size(res)
+    do i = 1, n
+      if (.not. allocated(res(i)%name)) then
+        rc = unnamed(call, field, i)
+        return
+      end if
+    end do
     allocate (list%names(RELAY_MAX_NAME + 1, max(n, 1)), list%c(max(n, 1)))
     list%names = c_null_char
     do i = 1, n
@@ -700,9 +725,11 @@ contains
       list%c(i)%name = c_loc(list%names(1, i))
       list%c(i)%quantity = res(i)%quantity
     end do
-  end subroutine
+  end function
 
-  ! The C arguments of args; RELAY_ERR_INVALID_ARG for a value too large.
+  ! The C arguments of args; RELAY_ERR_INVALID_ARG for a value too large or
+  ! one relay_arg_value refused. c points into args: the caller's args must
+  ! be a target too, so that the pointers stay valid after the return.
   integer(c_int) function args_c(call, args, c) result(rc)
     character(len=*), intent(in) :: call
     type(relay_arg_t), intent(in), target :: args(:)
@@ -711,6 +738,12 @@ contains
     integer :: i
     rc = RELAY_OK
     do i = 1, size(args)
+      if (args(i)%kind == ARG_INVALID) then
+        write (msg, '(a,a,i0,a)') call, ': argument ', i, ': '
+        rc = c_set_error(RELAY_ERR_INVALID_ARG, cstr(trim(msg)//' '// &
+                         transfer(args(i)%bytes(1:args(i)%size), repeat(' ', int(args(i)%size)))))
+        return
+      end if
       if (args(i)%kind == ARG_TOO_LARGE) then
         write (msg, '(a,a,i0,a,i0,a,i0,a)') call, ': argument ', i, ' is a value of ', &
           args(i)%size, ' bytes, above RELAY_ARG_VALUE_MAX (', RELAY_ARG_VALUE_MAX, &
@@ -771,7 +804,8 @@ contains
       rc = c_init_default(c_null_ptr)
       return
     end if
-    call resources_c(config%resources, res)
+    rc = resources_c('relay_init', 'config%resources', config%resources, res)
+    if (rc /= RELAY_OK) return
     c%field_mask = config%field_mask
     c%comm = int(config%comm, c_int)
     c%num_cpus = config%num_cpus
@@ -828,7 +862,14 @@ contains
     type(c_ptr) :: addr
     integer(c_size_t) :: n
     integer(c_int8_t), pointer :: src(:)
-    if (c_bytes(x, addr, n) /= RELAY_OK) return
+    character(len=:), allocatable :: why
+    if (c_bytes(x, cstr('relay_arg_value'), addr, n) /= RELAY_OK) then
+      why = relay_last_error()
+      a%kind = ARG_INVALID
+      a%size = min(len(why), RELAY_ARG_VALUE_MAX)
+      a%bytes(1:a%size) = transfer(why(1:a%size), a%bytes, a%size)
+      return
+    end if
     a%size = n
     if (n > RELAY_ARG_VALUE_MAX) then
       a%kind = ARG_TOO_LARGE
@@ -850,7 +891,7 @@ contains
 
   integer(c_int) function submit_n(fn, args, returns, opts) result(rc)
     character(len=*), intent(in) :: fn
-    type(relay_arg_t), intent(in) :: args(:)
+    type(relay_arg_t), intent(in), target :: args(:)
     type(relay_ref_t), intent(inout) :: returns(:)
     type(relay_task_opts_t), intent(in), optional :: opts
     type(arg_c) :: ca(max(size(args), 1))
@@ -859,8 +900,8 @@ contains
     character(kind=c_char, len=:), allocatable, target :: name
     type(relay_ref_t) :: rets(max(size(returns), 1))
     rc = args_c('relay_submit', args, ca)
+    if (rc == RELAY_OK) rc = task_opts('relay_submit', opts, size(returns), co, res, name)
     if (rc /= RELAY_OK) return
-    call task_opts(opts, size(returns), co, res, name)
     rc = chk(c_submit(cstr(fn), ca, size(args, kind=c_size_t), co, rets))
     if (rc == RELAY_OK) returns = rets(1:size(returns))
   end function
@@ -875,7 +916,8 @@ contains
     if (rc == RELAY_OK) ret = rets(1)
   end function
 
-  subroutine task_opts(opts, nret, co, res, name)
+  integer(c_int) function task_opts(call, opts, nret, co, res, name) result(rc)
+    character(len=*), intent(in) :: call
     type(relay_task_opts_t), intent(in), optional :: opts
     integer, intent(in) :: nret
     type(task_opts_c), intent(out) :: co
@@ -889,6 +931,7 @@ contains
     co%num_gpus = 0
     co%resources = c_null_ptr
     co%num_resources = 0
+    rc = RELAY_OK
     if (.not. present(opts)) return
     co%field_mask = ior(iand(opts%field_mask, not(RELAY_TASK_OPT_NUM_RETURNS)), &
                         RELAY_TASK_OPT_NUM_RETURNS)
@@ -899,10 +942,11 @@ contains
     end if
     co%num_cpus = opts%num_cpus
     co%num_gpus = opts%num_gpus
-    call resources_c(opts%resources, res)
+    rc = resources_c(call, 'opts%resources', opts%resources, res)
+    if (rc /= RELAY_OK) return
     co%resources = c_loc(res%c)
     if (allocated(opts%resources)) co%num_resources = size(opts%resources)
-  end subroutine
+  end function
 
   integer(c_int) function relay_cancel(ref, force, recursive) result(rc)
     type(relay_ref_t), intent(in) :: ref
@@ -925,6 +969,12 @@ contains
     integer :: i, j, n
     n = 0
     if (allocated(cls%methods)) n = size(cls%methods)
+    do i = 1, n
+      if (.not. allocated(cls%methods(i)%name)) then
+        rc = unnamed('relay_register_actor', 'cls%methods', i)
+        return
+      end if
+    end do
     allocate (m(max(n, 1)), names(RELAY_MAX_NAME + 1, max(n, 1)))
     names = c_null_char
     do i = 1, n
@@ -945,7 +995,7 @@ contains
 
   integer(c_int) function relay_actor_create(cls, args, actor, opts) result(rc)
     character(len=*), intent(in) :: cls
-    type(relay_arg_t), intent(in) :: args(:)
+    type(relay_arg_t), intent(in), target :: args(:)
     type(relay_actor_t), intent(inout) :: actor
     type(relay_actor_opts_t), intent(in), optional :: opts
     type(arg_c) :: ca(max(size(args), 1))
@@ -965,7 +1015,8 @@ contains
       co%field_mask = opts%field_mask
       co%num_cpus = opts%num_cpus
       co%num_gpus = opts%num_gpus
-      call resources_c(opts%resources, res)
+      rc = resources_c('relay_actor_create', 'opts%resources', opts%resources, res)
+      if (rc /= RELAY_OK) return
       co%resources = c_loc(res%c)
       if (allocated(opts%resources)) co%num_resources = size(opts%resources)
       co%max_concurrency = opts%max_concurrency
@@ -981,7 +1032,7 @@ contains
   integer(c_int) function actor_call_n(actor, method, args, returns, opts) result(rc)
     type(relay_actor_t), intent(in) :: actor
     character(len=*), intent(in) :: method
-    type(relay_arg_t), intent(in) :: args(:)
+    type(relay_arg_t), intent(in), target :: args(:)
     type(relay_ref_t), intent(inout) :: returns(:)
     type(relay_task_opts_t), intent(in), optional :: opts
     type(arg_c) :: ca(max(size(args), 1))
@@ -990,8 +1041,8 @@ contains
     character(kind=c_char, len=:), allocatable, target :: name
     type(relay_ref_t) :: rets(max(size(returns), 1))
     rc = args_c('relay_actor_call', args, ca)
+    if (rc == RELAY_OK) rc = task_opts('relay_actor_call', opts, size(returns), co, res, name)
     if (rc /= RELAY_OK) return
-    call task_opts(opts, size(returns), co, res, name)
     co%field_mask = iand(co%field_mask, ior(RELAY_TASK_OPT_NUM_RETURNS, RELAY_TASK_OPT_NAME))
     rc = chk(c_actor_call(actor, cstr(method), ca, size(args, kind=c_size_t), co, rets))
     if (rc == RELAY_OK) returns = rets(1:size(returns))
@@ -1026,7 +1077,7 @@ contains
     type(relay_ref_t), intent(inout) :: ref
     type(c_ptr) :: addr
     integer(c_size_t) :: n
-    rc = c_bytes(x, addr, n)
+    rc = c_bytes(x, cstr('relay_put'), addr, n)
     if (rc == RELAY_OK) rc = chk(c_put(addr, n, ref))
   end function
 
@@ -1046,7 +1097,7 @@ contains
     integer(c_size_t) :: n
     type(relay_ref_t) :: r(max(size(refs), 1))
     r(1:size(refs)) = refs
-    rc = c_bytes(x, addr, n)
+    rc = c_bytes(x, cstr('relay_put_object'), addr, n)
     if (rc == RELAY_OK) rc = chk(c_put_object(addr, n, r, size(refs, kind=c_size_t), ref))
   end function
 
@@ -1070,22 +1121,33 @@ contains
   end function
 
   ! Wait for num_ready of refs (relay_wait of relay.h); ready(i) tells
-  ! which, n_ready how many.
+  ! which, n_ready how many. ready may have any size: ready(i) for
+  ! i <= size(refs) is the flag of refs(i), the rest (no ref there) are set
+  ! .false., so that count(ready) is n_ready whenever ready covers refs.
+  ! As every output of this module, both are written only on success: on
+  ! RELAY_ERR_TIMEOUT they keep their values (relay.h's relay_wait reports
+  ! the refs ready by then; here a poll, num_ready 0, says which they are).
   integer(c_int) function relay_wait(refs, num_ready, timeout, ready, n_ready) result(rc)
     type(relay_ref_t), intent(in) :: refs(:)
     integer, intent(in) :: num_ready
     real(c_double), intent(in), optional :: timeout
-    logical, intent(out), optional :: ready(:)
-    integer, intent(out), optional :: n_ready
+    logical, intent(inout), optional :: ready(:)
+    integer, intent(inout), optional :: n_ready
     integer(c_int) :: flags(max(size(refs), 1))
     integer(c_size_t) :: n
+    integer :: m
     type(relay_ref_t) :: r(max(size(refs), 1))
     r(1:size(refs)) = refs
     flags = 0
     n = 0
     rc = chk(c_wait(r, size(refs, kind=c_size_t), int(num_ready, c_size_t), &
                     timeout_or_forever(timeout), flags, n))
-    if (present(ready)) ready = flags(1:size(ready)) /= 0
+    if (rc /= RELAY_OK) return
+    if (present(ready)) then
+      m = min(size(ready), size(refs))
+      ready(1:m) = flags(1:m) /= 0
+      ready(m + 1:) = .false.
+    end if
     if (present(n_ready)) n_ready = int(n)
   end function
 
@@ -1232,7 +1294,7 @@ contains
     type(*), dimension(..), intent(in), contiguous :: x
     type(c_ptr) :: addr
     integer(c_size_t) :: n
-    rc = c_bytes(x, addr, n)
+    rc = c_bytes(x, cstr('relay_ctx_return'), addr, n)
     if (rc == RELAY_OK) rc = chk(c_ctx_return(ctx, idx(i), addr, n))
   end function
 
@@ -1253,7 +1315,7 @@ contains
     integer(c_size_t) :: n
     type(relay_ref_t) :: r(max(size(refs), 1))
     r(1:size(refs)) = refs
-    rc = c_bytes(x, addr, n)
+    rc = c_bytes(x, cstr('relay_ctx_return_object'), addr, n)
     if (rc == RELAY_OK) &
       rc = chk(c_ctx_return_object(ctx, idx(i), addr, n, r, size(refs, kind=c_size_t)))
   end function

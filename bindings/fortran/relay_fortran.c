@@ -163,7 +163,8 @@ static const char *dtype_name(relay_dtype_t t)
     return (unsigned)t < sizeof names / sizeof names[0] ? names[t] : "unknown";
 }
 
-/* Address and size of a Fortran variable, which must be contiguous. */
+/* Address and size of a Fortran variable, which must be contiguous and of
+ * known size. */
 static int f_extent(const CFI_cdesc_t *d, const char *call, void **addr_p, size_t *size_p)
 {
     size_t n = d->elem_len;
@@ -172,6 +173,13 @@ static int f_extent(const CFI_cdesc_t *d, const char *call, void **addr_p, size_
     if (!CFI_is_contiguous(d))
         return f_fail(RELAY_ERR_INVALID_ARG,
                       "%s: the array is not contiguous (pass a contiguous copy)", call);
+    /* An assumed-size array (x(*)) reaches an assumed-rank dummy with a
+     * last extent of -1: as a size_t it would be about 2^64 bytes. */
+    for (int i = 0; i < d->rank; i++)
+        if (d->dim[i].extent < 0)
+            return f_fail(RELAY_ERR_INVALID_ARG,
+                          "%s: assumed-size array: its size is unknown; pass a section x(1:n)",
+                          call);
     for (int i = 0; i < d->rank; i++)
         n *= (size_t)d->dim[i].extent;
     *addr_p = d->base_addr;
@@ -179,10 +187,11 @@ static int f_extent(const CFI_cdesc_t *d, const char *call, void **addr_p, size_
     return RELAY_OK;
 }
 
-/* [OUT] the bytes of any contiguous variable (for value arguments). */
-RELAY_F_API int relay_f_bytes(const CFI_cdesc_t *d, void **addr_p, size_t *size_p)
+/* [OUT] the bytes of any contiguous variable, for the module's call (a
+ * NUL-terminated name: its errors name it). */
+RELAY_F_API int relay_f_bytes(const CFI_cdesc_t *d, const char *call, void **addr_p, size_t *size_p)
 {
-    return f_extent(d, "relay_arg_value", addr_p, size_p);
+    return f_extent(d, call, addr_p, size_p);
 }
 
 /* C dims of a Fortran array: its shape reversed, then 2 for complex. */

@@ -141,6 +141,51 @@ contains
     where_task = 0
   end function
 
+  ! assumed_return() -> [1, 2, 3] as real(8), after checking that relay
+  ! refuses to return an assumed-size array, whose size it cannot know.
+  integer(c_int) function assumed_return(ctx) bind(C)
+    type(c_ptr), value :: ctx
+    real(c_double) :: x(3)
+    x = [1, 2, 3]
+    assumed_return = return_assumed(ctx, x)
+  end function
+
+  integer(c_int) function return_assumed(ctx, x)
+    type(c_ptr), intent(in) :: ctx
+    real(c_double), intent(in) :: x(*)
+    return_assumed = 1
+    if (relay_ctx_return(ctx, 1, x) /= RELAY_ERR_INVALID_ARG) return
+    if (index(relay_last_error(), 'relay_ctx_return: assumed-size array') == 0) return
+    if (relay_ctx_return_array(ctx, 1, x) /= RELAY_ERR_INVALID_ARG) return
+    if (index(relay_last_error(), 'relay_ctx_return_array: assumed-size array') == 0) return
+    if (relay_ctx_return(ctx, 1, x(1:3)) /= RELAY_OK) return
+    return_assumed = 0
+  end function
+
+  ! Every call taking the bytes of x, an assumed-size array of n elements,
+  ! refuses it with INVALID_ARG: the binding's C side sees a last extent of
+  ! -1. A section of it, x(1:n), is fine.
+  subroutine assumed_size(x, n)
+    real(c_double), intent(inout) :: x(*)
+    integer, intent(in) :: n
+    type(relay_ref_t) :: r
+    call check_rc(relay_put(x, r), RELAY_ERR_INVALID_ARG, 'put of an assumed-size array')
+    call check(index(relay_last_error(), 'relay_put: assumed-size array: its size is unknown') &
+               > 0, 'the assumed-size array is named')
+    call check_rc(relay_put_array(x, r), RELAY_ERR_INVALID_ARG, 'put_array of assumed-size')
+    call check_rc(relay_put_object(x, [relay_ref_t ::], r), RELAY_ERR_INVALID_ARG, &
+                  'put_object of assumed-size')
+    call check_rc(relay_submit('square', [relay_arg_value(x)], r), RELAY_ERR_INVALID_ARG, &
+                  'an assumed-size value argument')
+    call check(index(relay_last_error(), 'relay_submit: argument 1: relay_arg_value: ' &
+                     //'assumed-size array') > 0, 'submit names the refused argument')
+    call check_rc(relay_put(x(1:n), r), RELAY_OK, 'put of a section of it')
+    call check_rc(relay_get(r, x), RELAY_ERR_INVALID_ARG, 'get into assumed-size')
+    call check(index(relay_last_error(), 'relay_get: assumed-size array') > 0, 'get says why')
+    call check_rc(relay_get(r, x(1:n)), RELAY_OK, 'get into a section of it')
+    call check_rc(relay_release(r), RELAY_OK, 'release the section')
+  end subroutine
+
   integer(c_int) function counter_init(ctx, state) bind(C)
     type(c_ptr), value :: ctx
     type(c_ptr), intent(out) :: state
@@ -199,6 +244,7 @@ program fortran_api
   call check_rc(relay_register('sum_squares', sum_squares), RELAY_OK, 'register')
   call check_rc(relay_register('fail', fail), RELAY_OK, 'register fail')
   call check_rc(relay_register('where', where_task), RELAY_OK, 'register where')
+  call check_rc(relay_register('assumed', assumed_return), RELAY_OK, 'register assumed')
   call check_rc(relay_register('square', axpy), RELAY_ERR_EXISTS, 'register a taken name')
   call check(index(relay_last_error(), 'square') > 0, 'EXISTS names the function')
   cls%init = c_funloc(counter_init)
@@ -208,6 +254,16 @@ program fortran_api
   cls%methods(1) = relay_method_t('add', c_funloc(counter_add), 1)
   cls%methods(2) = relay_method_t('whoami', c_funloc(counter_whoami), 0)
   call check_rc(relay_register_actor('Counter', cls), RELAY_OK, 'register_actor')
+  block
+    type(relay_actor_class_t) :: nameless
+    allocate (nameless%methods(2))
+    nameless%methods(1) = relay_method_t('add', c_funloc(counter_add), 1)
+    nameless%methods(2)%fn = c_funloc(counter_add)
+    call check_rc(relay_register_actor('Nameless', nameless), RELAY_ERR_INVALID_ARG, &
+                  'a method without a name')
+    call check(index(relay_last_error(), 'relay_register_actor: cls%methods(2)%name is not ' &
+                     //'allocated') > 0, 'the nameless method is named')
+  end block
 
   ! 1. Defaults, no config.
   call check_rc(relay_init(), RELAY_OK, 'relay_init()')
@@ -217,6 +273,14 @@ program fortran_api
   if (rank == 0) call simple()
   call check_rc(relay_finalize(), RELAY_OK, 'relay_finalize (1)')
   call check_rc(relay_rank(rank), RELAY_ERR_NOT_INITIALIZED, 'relay_rank after finalize')
+
+  ! A resource without a name: refused before anything collective.
+  allocate (cfg%resources(1))
+  cfg%field_mask = RELAY_CONFIG_RESOURCES
+  call check_rc(relay_init(cfg), RELAY_ERR_INVALID_ARG, 'relay_init: a nameless resource')
+  call check(index(relay_last_error(), 'relay_init: config%resources(1)%name is not ' &
+                   //'allocated') > 0, 'the nameless resource is named')
+  deallocate (cfg%resources)
 
   ! 2. A config from Fortran: the world reversed as the communicator.
   cfg%field_mask = ior(RELAY_CONFIG_COMM, RELAY_CONFIG_LOG_LEVEL)
@@ -386,6 +450,22 @@ contains
     call check(all(ready) .and. n == 4, 'wait: all ready')
     call check_rc(relay_wait(sq, 0, ready=ready, n_ready=n), RELAY_OK, 'wait poll')
     call check(n == 4, 'poll sees all')
+    block
+      logical :: many(64), few(2)
+      ! More flags than refs: those past the refs are .false.
+      many = .true.
+      call check_rc(relay_wait(sq(1:1), 1, 30.0_c_double, many, n), RELAY_OK, 'wait, 64 flags')
+      call check(many(1) .and. count(many) == 1 .and. n == 1, 'wait: no flag past the refs')
+      few = .false.
+      call check_rc(relay_wait(sq, 4, 30.0_c_double, few, n), RELAY_OK, 'wait, 2 flags')
+      call check(all(few) .and. n == 4, 'wait: the first flags, all counted')
+      ! A failed wait writes neither output.
+      many = .true.
+      n = -1
+      call check_rc(relay_wait(sq(1:2), 3, 0.0_c_double, many, n), RELAY_ERR_INVALID_ARG, &
+                    'wait for more than there are')
+      call check(all(many) .and. n == -1, 'a failed wait leaves ready and n_ready')
+    end block
     call check_rc(relay_release(sq), RELAY_OK, 'release squares')
 
     call check_rc(relay_submit('sum_squares', [relay_arg_value(5_c_int64_t)], w), RELAY_OK, &
@@ -429,6 +509,32 @@ contains
     call check_rc(relay_submit('where', [relay_arg_t ::], r), RELAY_OK, 'submit where')
     call check_rc(relay_get(r, v), RELAY_ERR_SIZE_MISMATCH, 'get 16 bytes into 4')
     call check_rc(relay_release(r), RELAY_OK, 'release where')
+
+    call assumed_size(big, size(big))
+    call check_rc(relay_submit('assumed', [relay_arg_t ::], r), RELAY_OK, 'submit assumed')
+    big(1:3) = 0
+    call check_rc(relay_get(r, big(1:3)), RELAY_OK, 'ctx_return refuses assumed-size')
+    call check(all(big(1:3) == [1, 2, 3]), 'then returns the section')
+    call check_rc(relay_release(r), RELAY_OK, 'release assumed')
+
+    block
+      type(relay_task_opts_t) :: topts
+      type(relay_actor_opts_t) :: aopts
+      type(relay_actor_t) :: a
+      topts%field_mask = RELAY_TASK_OPT_RESOURCES
+      allocate (topts%resources(2))
+      topts%resources(1) = relay_resource_t('disk', 1.0_c_double)
+      call check_rc(relay_submit('square', [relay_arg_value(1_c_int64_t)], r, topts), &
+                    RELAY_ERR_INVALID_ARG, 'submit: a nameless resource')
+      call check(index(relay_last_error(), 'relay_submit: opts%resources(2)%name is not ' &
+                       //'allocated') > 0, 'submit names the nameless resource')
+      aopts%field_mask = RELAY_ACTOR_OPT_RESOURCES
+      allocate (aopts%resources(1))
+      call check_rc(relay_actor_create('Counter', [relay_arg_value(1_c_int64_t)], a, aopts), &
+                    RELAY_ERR_INVALID_ARG, 'actor_create: a nameless resource')
+      call check(index(relay_last_error(), 'relay_actor_create: opts%resources(1)%name is ' &
+                       //'not allocated') > 0, 'actor_create names the nameless resource')
+    end block
   end subroutine
 
   subroutine actors()
