@@ -18,7 +18,7 @@
 !   element type (RELAY_ERR_INVALID_ARG).
 ! - Names (functions, classes, methods, resources) lose trailing blanks.
 ! - Outputs (refs, actors, views, counts) are written only on success, as
-!   in C (and relay_wait's flags too, which C writes on a timeout).
+!   in C; relay_wait's flags and count also on RELAY_ERR_TIMEOUT, as in C.
 ! - Remote functions, constructors, methods and destructors are bind(C)
 !   procedures with the interfaces relay_fn, relay_actor_init_fn,
 !   relay_method_fn and relay_actor_fini_fn; the task context is a c_ptr.
@@ -1124,9 +1124,9 @@ contains
   ! which, n_ready how many. ready may have any size: ready(i) for
   ! i <= size(refs) is the flag of refs(i), the rest (no ref there) are set
   ! .false., so that count(ready) is n_ready whenever ready covers refs.
-  ! As every output of this module, both are written only on success: on
-  ! RELAY_ERR_TIMEOUT they keep their values (relay.h's relay_wait reports
-  ! the refs ready by then; here a poll, num_ready 0, says which they are).
+  ! Both are written on success and, as relay.h's relay_wait does, on
+  ! RELAY_ERR_TIMEOUT (then the refs ready by then, fewer than num_ready);
+  ! on any other failure they keep their values.
   integer(c_int) function relay_wait(refs, num_ready, timeout, ready, n_ready) result(rc)
     type(relay_ref_t), intent(in) :: refs(:)
     integer, intent(in) :: num_ready
@@ -1142,7 +1142,8 @@ contains
     n = 0
     rc = chk(c_wait(r, size(refs, kind=c_size_t), int(num_ready, c_size_t), &
                     timeout_or_forever(timeout), flags, n))
-    if (rc /= RELAY_OK) return
+    ! On RELAY_ERR_TIMEOUT, as in C, the flags of the refs ready by then.
+    if (rc /= RELAY_OK .and. rc /= RELAY_ERR_TIMEOUT) return
     if (present(ready)) then
       m = min(size(ready), size(refs))
       ready(1:m) = flags(1:m) /= 0

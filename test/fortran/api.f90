@@ -79,6 +79,18 @@ contains
   end function
 
   ! square(i: integer(8)) -> i*i
+  ! Returns 1 after about a second (busy: no sleep in standard Fortran).
+  integer(c_int) function slow(ctx) bind(C)
+    type(c_ptr), value :: ctx
+    integer(c_int64_t) :: t0, t, rate, one = 1
+    call system_clock(t0, rate)
+    do
+      call system_clock(t)
+      if (t - t0 >= rate) exit
+    end do
+    slow = relay_ctx_return(ctx, 1, one)
+  end function
+
   integer(c_int) function square(ctx) bind(C)
     type(c_ptr), value :: ctx
     integer(c_int64_t) :: i
@@ -243,6 +255,7 @@ program fortran_api
   call check_rc(relay_register('square', c_funloc(square)), RELAY_OK, 'register by c_funloc')
   call check_rc(relay_register('sum_squares', sum_squares), RELAY_OK, 'register')
   call check_rc(relay_register('fail', fail), RELAY_OK, 'register fail')
+  call check_rc(relay_register('slow', slow), RELAY_OK, 'register slow')
   call check_rc(relay_register('where', where_task), RELAY_OK, 'register where')
   call check_rc(relay_register('assumed', assumed_return), RELAY_OK, 'register assumed')
   call check_rc(relay_register('square', axpy), RELAY_ERR_EXISTS, 'register a taken name')
@@ -465,6 +478,18 @@ contains
       call check_rc(relay_wait(sq(1:2), 3, 0.0_c_double, many, n), RELAY_ERR_INVALID_ARG, &
                     'wait for more than there are')
       call check(all(many) .and. n == -1, 'a failed wait leaves ready and n_ready')
+      ! A timeout gives the refs ready by then, as in C.
+      block
+        type(relay_ref_t) :: late
+        logical :: two(2)
+        call check_rc(relay_submit('slow', [relay_arg_value(0)], late), RELAY_OK, 'submit slow')
+        two = .false.
+        n = -1
+        call check_rc(relay_wait([sq(1), late], 2, 0.1_c_double, two, n), RELAY_ERR_TIMEOUT, &
+                      'wait times out')
+        call check(two(1) .and. .not. two(2) .and. n == 1, 'a timed-out wait flags the ready')
+        call check_rc(relay_release(late), RELAY_OK, 'release slow')
+      end block
     end block
     call check_rc(relay_release(sq), RELAY_OK, 'release squares')
 
