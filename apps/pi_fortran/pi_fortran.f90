@@ -114,6 +114,7 @@ program pi_fortran
     rc = relay_get(refs(1), hits)
     if (rc /= RELAY_OK) call die('get of the total')
     if (relay_release(refs(1)) /= RELAY_OK) call die('release')
+    deallocate (refs) ! a main program's allocatables outlive it otherwise
     est = 4.0_c_double*real(hits, c_double)/(real(ntasks, c_double)*real(samples, c_double))
     write (*, '(a,f10.8,a,es9.2)') 'pi ~= ', est, '  error ', est - PI
     write (*, '(a,i0,a,i0,a,i0)') 'hits: ', hits, ' of ', ntasks, ' x ', samples
