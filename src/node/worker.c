@@ -253,6 +253,12 @@ static void kick(relay__pool_t *p)
 {
     if (!startable(p)) return;
     if (p->starting > 0) return; /* a new thread is about to look */
+    /* The worker polling for tasks takes it when it next looks, and kicks
+     * for the one after. Waking another as well costs a futex wake per
+     * task and a thread that finds nothing, and where a rank's threads
+     * may run on any core, that thread takes a core from the one the
+     * task's reply waits for. */
+    if (p->task_spinner) return;
     if (p->idle > 0)
         pthread_cond_signal(&p->cv);
     else if (!p->stop && spawn(p) != 0 && !p->warned_limit) {
@@ -418,7 +424,9 @@ static int pool_startable(const void *p)
 static void poll_for_work(relay__pool_t *p)
 {
     p->idle++; /* spinning, it can take a task */
+    p->task_spinner = 1;
     relay__pool_spin(p, pool_startable, p);
+    p->task_spinner = 0;
     p->idle--;
 }
 

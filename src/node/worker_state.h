@@ -94,7 +94,8 @@ typedef struct relay__pool {
     int starting; /* threads started that have not looked for work yet */
     int resumers; /* blocked tasks waiting for their CPUs back: they go first */
     int stop, acked;
-    int spinning; /* a worker thread is polling for tasks */
+    int spinning;     /* a thread is polling (for tasks, or an actor for calls) */
+    int task_spinner; /* that thread is a worker: it takes the next task */
     int warned_limit;
     int64_t gpu_used[RELAY__MAX_GPUS];
     pthread_cond_t cv, resume_cv;
