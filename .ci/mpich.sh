@@ -7,7 +7,7 @@
 # are installed:
 #   bash .ci/mpich.sh          # the core subset (CI)
 #   bash .ci/mpich.sh all      # every unit and mpi test
-# The core subset (34 tests) runs each multi-rank test program and app
+# The core subset runs each multi-rank test program and app
 # once, at the rank count that exercises most, with what depends on the
 # launcher: crash reports, a rank given up while stopped, idle CPU with 4
 # ranks on 2 cores; and the out-of-tree consumers (C, C++, Fortran; CMake
