@@ -55,6 +55,8 @@ ON | on | TRUE | 1)
     exit 77
     ;;
 esac
+# Absolute: each case builds from its own directory.
+build="$(cd "$build" && pwd)" source="$(cd "$source" && pwd)"
 command -v pkg-config >/dev/null || { echo "pkg-config not found" >&2; exit 77; }
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/relay-consumers.XXXXXX")"
@@ -152,7 +154,9 @@ declare -A pids
 for c in "${CASES[@]}"; do
     mkdir -p "$work/$c"
     : >"$work/$c/run.list"
-    ("case_$c" >"$work/$c/build.log" 2>&1) &
+    # Each in its own directory: a Fortran compiler writes the program's
+    # module files into the current one, and two at once trip on each other.
+    (cd "$work/$c" && "case_$c" >build.log 2>&1) &
     pids[$c]=$!
 done
 failed=0
