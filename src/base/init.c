@@ -258,6 +258,7 @@ static int store_setup(void)
         relay__spill_clean_t found;
         relay__spill_clean(relay__g.cfg.spill_dir, job, relay__g.cfg.spill_clean, &found);
     }
+    relay__obj_cache_limit(budget);
     return relay__store_init(budget);
 }
 

@@ -14,14 +14,18 @@
 #define DATA_ALIGN 64
 /* Objects this large get their own mapping: freeing one gives its memory
  * back to the system at once instead of leaving it in a malloc arena. */
-#define MAP_MIN ((size_t)1 << 20)
+#define MAP_MIN ((size_t)256 << 10)
 /* A fresh mapping costs a page fault and a zeroed page per 4 KiB on first
- * touch, which halves the bandwidth of a put or a fetch into it. So a few
- * freed mappings of very large objects are kept for reuse: at most
- * CACHE_SLOTS, CACHE_BYTES in all, each CACHE_MIN or more. */
-#define CACHE_MIN ((size_t)8 << 20)
-#define CACHE_SLOTS 4
+ * touch, which halves the bandwidth of a put or a fetch into it; tasks
+ * that make a new tile of a matrix from an old one (each update a new
+ * object, the old one freed a little later) spend more time faulting than
+ * computing. So freed mappings are kept for reuse: at most CACHE_SLOTS of
+ * them, cache_max bytes in all (an eighth of the store budget, at most
+ * CACHE_BYTES: memory the budget does not count). A taken one is at most
+ * twice the length asked for. */
+#define CACHE_SLOTS 256
 #define CACHE_BYTES ((size_t)512 << 20)
+static size_t cache_max = CACHE_BYTES;
 
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
@@ -34,23 +38,21 @@ static size_t cache_bytes;
 /* A mapping of at least len bytes (a cached one up to twice as long). */
 static void *map_take(size_t len, size_t *len_p)
 {
-    if (len >= CACHE_MIN) {
-        pthread_mutex_lock(&cache_lock);
-        int best = -1;
-        for (int i = 0; i < ncache; i++)
-            if (cache[i].len >= len && cache[i].len / 2 <= len &&
-                (best < 0 || cache[i].len < cache[best].len))
-                best = i;
-        if (best >= 0) {
-            void *p = cache[best].p;
-            *len_p = cache[best].len;
-            cache_bytes -= cache[best].len;
-            cache[best] = cache[--ncache];
-            pthread_mutex_unlock(&cache_lock);
-            return p;
-        }
+    pthread_mutex_lock(&cache_lock);
+    int best = -1;
+    for (int i = 0; i < ncache; i++)
+        if (cache[i].len >= len && cache[i].len / 2 <= len &&
+            (best < 0 || cache[i].len < cache[best].len))
+            best = i;
+    if (best >= 0) {
+        void *p = cache[best].p;
+        *len_p = cache[best].len;
+        cache_bytes -= cache[best].len;
+        cache[best] = cache[--ncache];
         pthread_mutex_unlock(&cache_lock);
+        return p;
     }
+    pthread_mutex_unlock(&cache_lock);
     void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) return NULL;
     *len_p = len;
@@ -59,18 +61,23 @@ static void *map_take(size_t len, size_t *len_p)
 
 static void map_give(void *p, size_t len)
 {
-    if (len >= CACHE_MIN) {
-        pthread_mutex_lock(&cache_lock);
-        if (ncache < CACHE_SLOTS && cache_bytes + len <= CACHE_BYTES) {
-            cache[ncache].p = p;
-            cache[ncache].len = len;
-            ncache++;
-            cache_bytes += len;
-            p = NULL;
-        }
-        pthread_mutex_unlock(&cache_lock);
+    pthread_mutex_lock(&cache_lock);
+    if (ncache < CACHE_SLOTS && cache_bytes + len <= cache_max) {
+        cache[ncache].p = p;
+        cache[ncache].len = len;
+        ncache++;
+        cache_bytes += len;
+        p = NULL;
     }
+    pthread_mutex_unlock(&cache_lock);
     if (p) munmap(p, len);
+}
+
+void relay__obj_cache_limit(size_t store_budget)
+{
+    pthread_mutex_lock(&cache_lock);
+    cache_max = store_budget / 8 < CACHE_BYTES ? store_budget / 8 : CACHE_BYTES;
+    pthread_mutex_unlock(&cache_lock);
 }
 
 void relay__obj_cache_drain(void)

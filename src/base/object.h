@@ -48,6 +48,8 @@ struct relay_object *relay__obj_copy(uint64_t id, const void *data, size_t size,
                                      const uint64_t *refs, uint32_t nrefs);
 struct relay_object *relay__obj_new_error(uint64_t id, int status, const char *msg);
 struct relay_object *relay__obj_ref(struct relay_object *o);
+/* Keep at most store_budget / 8 bytes of freed mappings for reuse. */
+void relay__obj_cache_limit(size_t store_budget);
 /* Unmap the mappings kept for reuse (at finalize). */
 void relay__obj_cache_drain(void);
 void relay__obj_unref(struct relay_object *o);
