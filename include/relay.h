@@ -961,6 +961,17 @@ RELAY_API int relay_ctx_return_object(relay_ctx_t *ctx, size_t i, const void *da
 RELAY_API int relay_ctx_return_array(relay_ctx_t *ctx, size_t i, const void *data,
                                      relay_dtype_t dtype, int ndims, const uint64_t *dims);
 
+/* Set return i to a new typed array of dtype and shape dims whose elements
+ * the task writes itself: [OUT] data_p gets its buffer (64-byte aligned,
+ * contents undefined), to fill before the function returns. It saves the
+ * copy relay_ctx_return_array makes (a task that updates a tile copies its
+ * input tile there and works in place). The buffer is the task's until the
+ * function returns or return i is set again; touching it after is an
+ * error. Errors: as relay_ctx_return_array, plus INVALID_ARG (data_p
+ * NULL); on error *data_p is untouched and return i as it was. */
+RELAY_API int relay_ctx_return_array_buffer(relay_ctx_t *ctx, size_t i, relay_dtype_t dtype,
+                                            int ndims, const uint64_t *dims, void **data_p);
+
 /* Fail the task with a printf-style reason; its returns become error
  * objects naming the function, the rank and the reason (followed by the
  * cause when a get or wait failed in the task before: see relay_fn_t).

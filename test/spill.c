@@ -83,6 +83,43 @@ static int fn_make_array(relay_ctx_t *ctx)
     return relay_ctx_return_array(ctx, 0, v, RELAY_INT16, 2, dims);
 }
 
+/* -> a 300 x 200 float64 array written in place (relay_ctx_return_array_buffer),
+ * element (r, c) = r * 1000 + c; bad calls first, each refused. */
+#define BUF_ROWS 300
+#define BUF_COLS 200
+static int fn_make_in_place(relay_ctx_t *ctx)
+{
+    uint64_t dims[2] = {BUF_ROWS, BUF_COLS};
+    void *p = NULL;
+    if (relay_ctx_return_array_buffer(ctx, 0, RELAY_FLOAT64, 2, dims, NULL) !=
+            RELAY_ERR_INVALID_ARG ||
+        relay_ctx_return_array_buffer(ctx, 1, RELAY_FLOAT64, 2, dims, &p) !=
+            RELAY_ERR_OUT_OF_RANGE ||
+        relay_ctx_return_array_buffer(ctx, 0, (relay_dtype_t)99, 2, dims, &p) !=
+            RELAY_ERR_INVALID_ARG ||
+        relay_ctx_return_array_buffer(ctx, 0, RELAY_FLOAT64, 0, dims, &p) !=
+            RELAY_ERR_INVALID_ARG ||
+        relay_ctx_return_array_buffer(NULL, 0, RELAY_FLOAT64, 2, dims, &p) !=
+            RELAY_ERR_INVALID_ARG ||
+        p != NULL) {
+        relay_ctx_fail(ctx, "a bad relay_ctx_return_array_buffer call was taken");
+        return 1;
+    }
+    /* Set twice: the second buffer is the return. */
+    uint64_t one = 1;
+    TASK_OK(ctx, relay_ctx_return_array_buffer(ctx, 0, RELAY_INT8, 1, &one, &p));
+    TASK_OK(ctx, relay_ctx_return_array_buffer(ctx, 0, RELAY_FLOAT64, 2, dims, &p));
+    if ((uintptr_t)p % 64 != 0) {
+        relay_ctx_fail(ctx, "buffer %p is not 64-byte aligned", p);
+        return 1;
+    }
+    double *a = p;
+    for (int r = 0; r < BUF_ROWS; r++)
+        for (int c = 0; c < BUF_COLS; c++)
+            a[r * BUF_COLS + c] = r * 1000.0 + c;
+    return 0;
+}
+
 /* ---- helpers ---------------------------------------------------------------- */
 
 /* Sum of a stats field over every rank, once this rank has synced. */
@@ -350,6 +387,22 @@ static void drive_typed(void)
     CHECK_OK(relay_get(made, TEST_LONG_S, &m));
     CHECK_OK(relay_object_array(m, &t, &nd, dims));
     CHECK(t == RELAY_INT16 && nd == 2 && dims[0] == 2 && dims[1] == 3);
+
+    /* An array a task wrote in place: its type, shape and elements. */
+    relay_ref_t placed = test_submit("make_in_place", NULL, 0);
+    relay_object_t pv;
+    CHECK_OK(relay_get(placed, TEST_LONG_S, &pv));
+    CHECK_OK(relay_object_array(pv, &t, &nd, dims));
+    CHECK(t == RELAY_FLOAT64 && nd == 2 && dims[0] == BUF_ROWS && dims[1] == BUF_COLS);
+    CHECK_EQ(relay_object_size(pv), (size_t)BUF_ROWS * BUF_COLS * sizeof(double));
+    const double *pa = relay_object_data(pv);
+    size_t wrong = 0;
+    for (int r = 0; r < BUF_ROWS; r++)
+        for (int c = 0; c < BUF_COLS; c++)
+            wrong += pa[r * BUF_COLS + c] != r * 1000.0 + c;
+    CHECK_EQ(wrong, 0);
+    CHECK_OK(relay_object_free(pv));
+    CHECK_OK(relay_release(placed));
 
     /* Saving views into the program's own file. */
     char saved[300];
@@ -717,6 +770,7 @@ int main(int argc, char **argv)
     CHECK_OK(relay_register("check", fn_check));
     CHECK_OK(relay_register("shape", fn_shape));
     CHECK_OK(relay_register("make_array", fn_make_array));
+    CHECK_OK(relay_register("make_in_place", fn_make_in_place));
 
     if (!strcmp(scenario, "baddir")) {
         try_dir(&argc, &argv, "/nonexistent/relay-spill", world_size - 1, "No such file");

@@ -81,16 +81,30 @@ void relay__ctx_set_ref_check(relay__ref_check_t check)
     ref_check = check;
 }
 
+/* ctx may set return i. */
+static int check_return(const char *call, relay_ctx_t *ctx, size_t i)
+{
+    int rc = ctx_check_on(call, ctx);
+    if (rc) return rc;
+    if (!ctx) return relay__error(RELAY_ERR_INVALID_ARG, "%s: NULL ctx", call);
+    if (i >= ctx->nret)
+        return relay__error(RELAY_ERR_OUT_OF_RANGE, "%s: return %zu, task '%s' has %u", call, i,
+                            ctx->name, ctx->nret);
+    return RELAY_OK;
+}
+
+/* Return i is o from now on. */
+static void set_return(relay_ctx_t *ctx, size_t i, struct relay_object *o)
+{
+    relay__obj_unref(ctx->rets[i]);
+    ctx->rets[i] = o;
+}
+
 int relay_ctx_return_object(relay_ctx_t *ctx, size_t i, const void *data, size_t size,
                             const relay_ref_t *refs, size_t nrefs)
 {
-    int rc = ctx_check_on("relay_ctx_return", ctx);
+    int rc = check_return("relay_ctx_return", ctx, i);
     if (rc) return rc;
-    if (!ctx) return relay__error(RELAY_ERR_INVALID_ARG, "relay_ctx_return: NULL ctx");
-    if (i >= ctx->nret)
-        return relay__error(RELAY_ERR_OUT_OF_RANGE,
-                            "relay_ctx_return: return %zu, task '%s' has %u", i, ctx->name,
-                            ctx->nret);
     if ((!data && size) || (!refs && nrefs) || nrefs > UINT32_MAX)
         return relay__error(RELAY_ERR_INVALID_ARG, "relay_ctx_return: NULL %s",
                             !data && size ? "data" : "refs");
@@ -109,8 +123,7 @@ int relay_ctx_return_object(relay_ctx_t *ctx, size_t i, const void *data, size_t
     if (!o)
         return relay__error(RELAY_ERR_NO_MEMORY, "relay_ctx_return: cannot allocate %zu bytes",
                             size);
-    relay__obj_unref(ctx->rets[i]);
-    ctx->rets[i] = o;
+    set_return(ctx, i, o);
     return RELAY_OK;
 }
 
@@ -133,6 +146,26 @@ int relay_ctx_return_array(relay_ctx_t *ctx, size_t i, const void *data, relay_d
         ctx->rets[i] = NULL;
         return relay__error(RELAY_ERR_NO_MEMORY, "relay_ctx_return_array: out of memory");
     }
+    return RELAY_OK;
+}
+
+int relay_ctx_return_array_buffer(relay_ctx_t *ctx, size_t i, relay_dtype_t dtype, int ndims,
+                                  const uint64_t *dims, void **data_p)
+{
+    static const char call[] = "relay_ctx_return_array_buffer";
+    relay__array_t a;
+    size_t size;
+    int rc = check_return(call, ctx, i);
+    if (rc) return rc;
+    if (!data_p) return relay__error(RELAY_ERR_INVALID_ARG, "%s: NULL data_p", call);
+    if ((rc = relay__array_check(call, dtype, ndims, dims, &a, &size))) return rc;
+    struct relay_object *o = relay__obj_new(ctx->task_id | (unsigned)i, size, 0);
+    if (!o || relay__obj_set_array(o, &a) != 0) {
+        relay__obj_unref(o);
+        return relay__error(RELAY_ERR_NO_MEMORY, "%s: cannot allocate %zu bytes", call, size);
+    }
+    set_return(ctx, i, o);
+    *data_p = o->data;
     return RELAY_OK;
 }
 
