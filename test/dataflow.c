@@ -22,9 +22,11 @@
  *                            one reduction placed ahead of them all
  *   test_dataflow moved      consumers pushed their input on a slow rank
  *                            are taken back from its queue by an idle one
+ *   test_dataflow shared     consumers on one rank of a large object made on
+ *                            another: one transfer feeds them all
  *
  * Rank 0 drives; ranks 1 and 2 run tasks (each offers one CPU; alternate,
- * blocked and deadlock give them custom resources). Every scenario ends
+ * blocked, spill, moved and shared give them custom resources). Every scenario ends
  * with no task waiting anywhere and the CPUs all free.
  */
 #define _GNU_SOURCE
@@ -498,13 +500,42 @@ static void drive_moved(void)
     CHECK_OK(relay_release(root));
 }
 
+#define SHARED_CONSUMERS 6
+
+static void drive_shared(void)
+{
+    /* The maker on rank 2 ("odd") sleeps while its consumers wait on rank
+     * 1 ("even"); they all become ready together and share one fetch. */
+    relay_resource_t res;
+    relay_task_opts_t odd = on_resource(&res, "odd");
+    uint64_t seed = 41;
+    relay_arg_t a = relay_arg_value(&seed, sizeof seed);
+    relay_ref_t root, out[SHARED_CONSUMERS];
+    CHECK_OK(relay_submit("big_first", &a, 1, &odd, &root));
+    relay_resource_t res2;
+    relay_task_opts_t even = on_resource(&res2, "even");
+    relay_arg_t b[2] = {relay_arg_ref(root), relay_arg_value(&seed, sizeof seed)};
+    for (int i = 0; i < SHARED_CONSUMERS; i++)
+        CHECK_OK(relay_submit("big_step", b, 2, &even, &out[i]));
+    for (int i = 0; i < SHARED_CONSUMERS; i++) {
+        relay_object_t o;
+        CHECK_OK(relay_get(out[i], TEST_LONG_S, &o));
+        CHECK_EQ(relay_object_size(o), BIG);
+        CHECK_EQ(test_verify(relay_object_data(o), BIG, seed + 1), SIZE_MAX);
+        CHECK_OK(relay_object_free(o));
+    }
+    CHECK_OK(relay_release_many(out, SHARED_CONSUMERS));
+    CHECK_OK(relay_release(root));
+}
+
 static const struct {
     const char *name;
     void (*drive)(void);
-} scenarios[] = {
-    {"chain", drive_chain}, {"alternate", drive_alternate}, {"fail", drive_fail},
-    {"spill", drive_spill}, {"blocked", drive_blocked},     {"deadlock", drive_deadlock},
-    {"cycle", drive_cycle}, {"fanout", drive_fanout},       {"moved", drive_moved}};
+} scenarios[] = {{"chain", drive_chain},     {"alternate", drive_alternate},
+                 {"fail", drive_fail},       {"spill", drive_spill},
+                 {"blocked", drive_blocked}, {"deadlock", drive_deadlock},
+                 {"cycle", drive_cycle},     {"fanout", drive_fanout},
+                 {"moved", drive_moved},     {"shared", drive_shared}};
 
 /* ---- layout and main ---------------------------------------------------------- */
 
@@ -517,7 +548,7 @@ static relay_config_t layout(void)
     c.field_mask = RELAY_CONFIG_NUM_CPUS | RELAY_CONFIG_NUM_GPUS;
     c.num_cpus = 1;
     if (!strcmp(scenario, "alternate") || !strcmp(scenario, "blocked") ||
-        !strcmp(scenario, "spill") || !strcmp(scenario, "moved")) {
+        !strcmp(scenario, "spill") || !strcmp(scenario, "moved") || !strcmp(scenario, "shared")) {
         c.field_mask |= RELAY_CONFIG_RESOURCES;
         c.resources = world_rank == 1 ? even : world_rank == 2 ? odd : NULL;
         c.num_resources = world_rank == 1 || world_rank == 2;
@@ -572,6 +603,9 @@ static void check_rest(void)
         CHECK_GT(f.placed, 0);
     } else if (!strcmp(scenario, "moved")) {
         CHECK_GT(f.pushed + f.forwarded, 0); /* rank 1 got the input by message */
+    } else if (!strcmp(scenario, "shared") && world_rank == 1) {
+        /* One transfer, not one per consumer. */
+        CHECK_EQ(test_stats().bytes_fetched, BIG);
     }
 }
 

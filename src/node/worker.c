@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arg_fetch.h"
 #include "batch.h"
 #include "comm.h"
 #include "crash.h"
@@ -81,6 +82,7 @@ void relay__worker_wait_cv(relay_ctx_t *c, pthread_cond_t *cv)
 void relay__ctx_free(relay_ctx_t *c)
 {
     relay__flow_forget(c);
+    relay__argf_drop(c);
     free(c->subs);
     free(c->delivered);
     for (uint32_t i = 0; i < c->nargs; i++)
@@ -296,42 +298,7 @@ void relay__ctx_failf(relay_ctx_t *c, const char *fmt, ...)
 /* Fetch the bytes of large arguments held elsewhere. Lock held. */
 int relay__ctx_fetch_args(relay_ctx_t *c)
 {
-    uint32_t remote = 0;
-    for (uint32_t i = 0; i < c->nargs; i++)
-        remote += c->args[i].holder >= 0;
-    if (!remote) return RELAY_OK; /* most tasks: nothing to fetch, nothing to set up */
-    relay__batch_t b = {.completed = 0, .need = 0};
-    pthread_cond_init(&b.cv, NULL);
-    relay__fetch_t **fs = calloc(c->nargs ? c->nargs : 1, sizeof *fs);
-    int rc = fs ? RELAY_OK : RELAY_ERR_NO_MEMORY;
-    for (uint32_t i = 0; rc == RELAY_OK && i < c->nargs; i++) {
-        if (c->args[i].holder < 0) continue;
-        /* Held here but spilled: read back from the file instead. */
-        fs[i] = c->args[i].holder == relay__g.rank && relay__store_spilled(c->args[i].ref)
-                    ? relay__store_restore(c->args[i].ref, c->args[i].obj, &b)
-                    : relay__fetch_start(c->args[i].holder, c->args[i].obj, &b);
-        if (!fs[i])
-            rc = RELAY_ERR_NO_MEMORY;
-        else
-            b.need++; /* nothing completes before the lock is released */
-    }
-    while (b.completed < b.need)
-        pthread_cond_wait(&b.cv, &relay__g.lock);
-    for (uint32_t i = 0; fs && i < c->nargs; i++) {
-        if (!fs[i]) continue;
-        relay__fetch_adopt(fs[i], &c->args[i].obj);
-        if (fs[i]->status != RELAY_OK && rc == RELAY_OK) {
-            rc = fs[i]->status;
-            relay__ctx_failf(c, "argument %u (ref %#llx) could not be fetched from rank %d: %s", i,
-                             (unsigned long long)c->args[i].ref, c->args[i].holder,
-                             fs[i]->errmsg ? fs[i]->errmsg : relay_strerror(rc));
-        }
-        relay__fetch_finish(fs[i]);
-        c->args[i].holder = -1;
-    }
-    free(fs);
-    pthread_cond_destroy(&b.cv);
-    return rc;
+    return relay__argf_wait(c);
 }
 
 void relay__pool_gpus_use(relay__pool_t *p, const relay_ctx_t *c, int sign)
@@ -608,6 +575,7 @@ int relay__pool_join(char *report, size_t n)
     RELAY__LIST_EACH(&p->free_queue, c, relay_ctx_t, link) relay__ctx_free(c);
     relay__flow_drop_waiting();
     relay__flow_destroy();
+    relay__argf_destroy();
     relay__g.pool = NULL;
     pthread_mutex_unlock(&relay__g.lock);
     if (p->abandoned) return abandoned; /* its threads may still read it */
@@ -643,6 +611,8 @@ void relay__pool_enqueue(relay_ctx_t *c)
 {
     relay__pool_t *p = relay__g.pool;
     relay__list_push_back(c->cpu ? &p->queue : &p->free_queue, &c->link);
+    /* Its inputs from other ranks come while the task ahead of it runs. */
+    relay__argf_start(c);
     kick(p);
 }
 

@@ -16,10 +16,11 @@
 typedef struct relay__warg {
     uint8_t kind;
     uint64_t ref;
-    struct relay_object *obj; /* complete, or the target of a fetch; NULL pending */
-    int holder;               /* >= 0: bytes still to fetch from there */
-    uint8_t pending;          /* placed ahead: the object is not here yet */
-    int producer;             /* pending: the rank its maker was sent to, or -1 */
+    struct relay_object *obj;   /* complete, or the target of a fetch; NULL pending */
+    int holder;                 /* >= 0: bytes still to fetch from there */
+    uint8_t pending;            /* placed ahead: the object is not here yet */
+    int producer;               /* pending: the rank its maker was sent to, or -1 */
+    struct relay__incoming *in; /* its transfer here, joined (arg_fetch.c) */
 } relay__warg_t;
 
 /* A rank that asked for a return of a task running here (SUBSCRIBE). */
@@ -34,10 +35,11 @@ struct relay_ctx {
     uint64_t task_id, fn_hash;
     char *fn, *name;
     uint32_t nret, attempt, nargs;
-    uint8_t kind; /* RELAY__KIND_TASK, _ACTOR (its constructor) or _METHOD */
-    int64_t cpu;  /* CPU units it holds while it runs */
-    int released; /* blocked, its CPUs given back */
-    int started;  /* its function was called (post_done's wording) */
+    uint8_t kind;          /* RELAY__KIND_TASK, _ACTOR (its constructor) or _METHOD */
+    uint8_t fetch_started; /* relay__argf_start ran */
+    int64_t cpu;           /* CPU units it holds while it runs */
+    int released;          /* blocked, its CPUs given back */
+    int started;           /* its function was called (post_done's wording) */
     /* relay_finalize left while it ran: its thread, back from any wait or
      * function, leaves without touching relay (lock held to read). */
     int abandoned;
