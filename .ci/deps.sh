@@ -4,7 +4,7 @@
 set -euo pipefail
 
 # clang and its runtime libraries (libFuzzer) build the fuzz targets.
-PACKAGES=(build-essential cmake openmpi-bin libopenmpi-dev libhdf5-dev hdf5-tools pkg-config gfortran mpich libmpich-dev python3-h5py
+PACKAGES=(build-essential cmake openmpi-bin libopenmpi-dev libhdf5-dev hdf5-tools pkg-config gfortran mpich libmpich-dev python3-h5py libopenblas-dev liblapacke-dev
     clang libclang-rt-dev)
 
 missing=()
