@@ -69,6 +69,9 @@ int chol_gpu_syrk(const double *x, double *a, int b, char *err, size_t err_size)
 int chol_gpu_gemm(const double *x, const double *y, double *c, int b, char *err, size_t err_size);
 #endif
 
+/* 1 when built with the GPU kernels. */
+int chol_gpu_built(void);
+
 /* ---- remote functions (tasks.c) ------------------------------------------ */
 
 /* Register every remote function; before relay_init. */

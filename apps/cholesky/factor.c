@@ -215,26 +215,16 @@ static int residual(graph_t *g, double *res_p)
  * relay_stats. */
 static void stats_sum(relay_stats_t *sum)
 {
-    int rank, size;
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
     MPI_Request req;
     MPI_Ibarrier(MPI_COMM_WORLD, &req);
     app_quiet_wait(&req);
-    relay_stats_t mine;
+    relay_stats_t mine, all;
     relay_stats(&mine);
-    size_t nwords = sizeof mine / sizeof(uint64_t);
-    uint64_t *all = rank == 0 ? calloc((size_t)size * nwords, sizeof *all) : NULL;
-    MPI_Igather(&mine, (int)nwords, MPI_UINT64_T, all, (int)nwords, MPI_UINT64_T, 0, MPI_COMM_WORLD,
-                &req);
+    /* Every field is a uint64_t counter: summed as an array of them. */
+    MPI_Ireduce(&mine, &all, (int)(sizeof mine / sizeof(uint64_t)), MPI_UINT64_T, MPI_SUM, 0,
+                MPI_COMM_WORLD, &req);
     app_quiet_wait(&req);
-    if (rank != 0) return;
-    uint64_t *s = (uint64_t *)sum;
-    memset(sum, 0, sizeof *sum);
-    for (int r = 0; r < size && all; r++)
-        for (size_t w = 0; w < nwords; w++)
-            s[w] += all[(size_t)r * nwords + w];
-    free(all);
+    if (sum) *sum = all;
 }
 
 int chol_run(const chol_opts_t *o, chol_result_t *res)

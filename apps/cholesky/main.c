@@ -22,6 +22,7 @@
 #include "cholesky.h"
 
 #define MAX_RUNS 50
+#define MAX_TILES 256      /* per side */
 #define RESIDUAL_MAX 1e-12 /* ||A - L L^T|| / ||A||: double round-off is ~1e-16 */
 
 typedef struct app {
@@ -112,9 +113,10 @@ static int parse(app_t *a, int argc, char **argv)
                    "relay-cholesky: the tile order (-b %d) must divide the matrix order (-n %d)\n",
                    a->o.b, a->o.n),
                2;
-    if ((int64_t)(a->o.n / a->o.b) * (a->o.n / a->o.b + 1) / 2 > 1000000)
-        return fprintf(stderr, "relay-cholesky: -n %d -b %d makes over 10^6 tiles\n", a->o.n,
-                       a->o.b),
+    /* Tasks grow as the cube of the tiles per side: 256 make 2.8 million. */
+    if (a->o.n / a->o.b > MAX_TILES)
+        return fprintf(stderr, "relay-cholesky: -n %d -b %d makes %d tiles per side, over %d\n",
+                       a->o.n, a->o.b, a->o.n / a->o.b, MAX_TILES),
                2;
     return 0;
 }
@@ -302,7 +304,10 @@ int main(int argc, char **argv)
     relay_resource_capacity(-1, "CPU", &a.worker_cpus);
     relay_resource_capacity(-1, "GPU", &a.gpus);
     int failed = 0;
-    if (a.o.gpu && a.gpus < 1) {
+    if (a.o.gpu && !chol_gpu_built()) {
+        if (a.rank == 0)
+            printf("relay-cholesky: built without cuBLAS/cuSOLVER: the GPU run is skipped\n");
+    } else if (a.o.gpu && a.gpus < 1) {
         if (a.rank == 0) printf("relay-cholesky: no GPU in the job: the GPU run is skipped\n");
     } else if (a.worker_cpus < 1) {
         if (a.rank == 0)

@@ -69,6 +69,16 @@ static double *tile_copy(relay_ctx_t *ctx, size_t i, int b)
 }
 
 #ifdef RELAY_CHOLESKY_GPU
+/* A task relay gave no GPU fails (its kernel would run on whatever device
+ * is current). */
+static int gpu_held(relay_ctx_t *ctx)
+{
+    size_t ngpus = 0;
+    if (relay_ctx_gpu_ids(ctx, NULL, 0, &ngpus) == RELAY_OK && ngpus > 0) return 1;
+    relay_ctx_fail(ctx, "a GPU tile task that holds no GPU");
+    return 0;
+}
+
 /* A GPU kernel's failure fails the task with its message. */
 static int gpu_check(relay_ctx_t *ctx, int rc, const char *err)
 {
@@ -78,6 +88,7 @@ static int gpu_check(relay_ctx_t *ctx, int rc, const char *err)
 #define GPU_KERNEL(ctx, call, ...)                                                                 \
     do {                                                                                           \
         char err_[256] = "";                                                                       \
+        if (!gpu_held(ctx)) goto fail;                                                             \
         if (gpu_check((ctx), call(__VA_ARGS__, err_, sizeof err_), err_)) goto fail;               \
     } while (0)
 #else
@@ -210,6 +221,15 @@ static int task_probe(relay_ctx_t *ctx)
         trace += t[(size_t)d * (size_t)ta.b + (size_t)d];
     TASK_CHECK(ctx, relay_ctx_return(ctx, 0, &trace, sizeof trace));
     return 0;
+}
+
+int chol_gpu_built(void)
+{
+#ifdef RELAY_CHOLESKY_GPU
+    return 1;
+#else
+    return 0;
+#endif
 }
 
 int chol_register(void)

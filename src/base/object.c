@@ -13,8 +13,10 @@
 /* Data starts on a 64-byte boundary so arrays of any type can live in it. */
 #define DATA_ALIGN 64
 /* Objects this large get their own mapping: freeing one gives its memory
- * back to the system at once instead of leaving it in a malloc arena. */
-#define MAP_MIN ((size_t)256 << 10)
+ * back to the system at once instead of leaving it in a malloc arena; from
+ * CACHE_MAP_MIN when freed mappings are kept for reuse (below). */
+#define MAP_MIN ((size_t)1 << 20)
+#define CACHE_MAP_MIN ((size_t)256 << 10)
 /* A fresh mapping costs a page fault and a zeroed page per 4 KiB on first
  * touch, which halves the bandwidth of a put or a fetch into it; tasks
  * that make a new tile of a matrix from an old one (each update a new
@@ -25,7 +27,7 @@
  * twice the length asked for. */
 #define CACHE_SLOTS 256
 #define CACHE_BYTES ((size_t)512 << 20)
-static size_t cache_max = CACHE_BYTES;
+static _Atomic size_t cache_max = CACHE_BYTES;
 
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
@@ -62,7 +64,8 @@ static void *map_take(size_t len, size_t *len_p)
 static void map_give(void *p, size_t len)
 {
     pthread_mutex_lock(&cache_lock);
-    if (ncache < CACHE_SLOTS && cache_bytes + len <= cache_max) {
+    if (ncache < CACHE_SLOTS &&
+        cache_bytes + len <= atomic_load_explicit(&cache_max, memory_order_relaxed)) {
         cache[ncache].p = p;
         cache[ncache].len = len;
         ncache++;
@@ -76,7 +79,9 @@ static void map_give(void *p, size_t len)
 void relay__obj_cache_limit(size_t store_budget)
 {
     pthread_mutex_lock(&cache_lock);
-    cache_max = store_budget / 8 < CACHE_BYTES ? store_budget / 8 : CACHE_BYTES;
+    atomic_store_explicit(&cache_max,
+                          store_budget / 8 < CACHE_BYTES ? store_budget / 8 : CACHE_BYTES,
+                          memory_order_relaxed);
     pthread_mutex_unlock(&cache_lock);
 }
 
@@ -100,7 +105,8 @@ struct relay_object *relay__obj_new(uint64_t id, size_t size, uint32_t nrefs)
     size_t total = head + (DATA_ALIGN - 1) + size;
     struct relay_object *o;
     size_t mapped = 0;
-    if (total >= MAP_MIN) {
+    if (total >= MAP_MIN ||
+        (total >= CACHE_MAP_MIN && atomic_load_explicit(&cache_max, memory_order_relaxed) > 0)) {
         o = map_take(total, &mapped);
         if (!o) return NULL;
     } else {

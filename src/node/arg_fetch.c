@@ -58,12 +58,18 @@ static incoming_t *join(const relay__warg_t *a)
     return e;
 }
 
+/* Later tasks start a transfer of their own, not join e (it failed). */
+static void forget(uint64_t id, const incoming_t *e)
+{
+    if (relay__map_get(&incoming, id) == e) relay__map_remove(&incoming, id);
+}
+
 /* A task is done with e: the last one frees it (abandoning a transfer in
  * flight, which the transport then finishes alone). */
 static void leave(uint64_t id, incoming_t *e)
 {
     if (--e->users > 0) return;
-    relay__map_remove(&incoming, id);
+    forget(id, e);
     relay__fetch_finish(e->f);
     relay__obj_unref(e->obj);
     pthread_cond_destroy(&e->batch.cv);
@@ -78,7 +84,12 @@ void relay__argf_start(relay_ctx_t *c)
         relay__warg_t *a = &c->args[i];
         if (a->holder < 0 || a->in) continue;
         a->in = join(a);
-        /* Out of memory: relay__argf_wait fails the task then. */
+        /* Out of memory: relay__argf_wait fails the task then. Joined: its
+         * own target, never filled, goes now. */
+        if (a->in && a->in->obj != a->obj) {
+            relay__obj_unref(a->obj);
+            a->obj = relay__obj_ref(a->in->obj);
+        }
     }
 }
 
@@ -97,6 +108,7 @@ static int take(relay_ctx_t *c, uint32_t i)
         relay__obj_unref(a->obj);
         a->obj = relay__obj_ref(e->obj);
     } else {
+        forget(a->ref, e); /* a task that comes later tries again */
         relay__ctx_failf(c, "argument %u (ref %#llx) could not be fetched from rank %d: %s", i,
                          (unsigned long long)a->ref, a->holder,
                          e->f->errmsg ? e->f->errmsg : relay_strerror(rc));
@@ -139,6 +151,7 @@ void relay__argf_drop(relay_ctx_t *c)
 
 void relay__argf_destroy(void)
 {
-    /* Tasks relay_finalize abandoned may still hold theirs. */
-    if (incoming.count == 0) relay__map_destroy(&incoming);
+    /* Tasks relay_finalize abandoned may still hold theirs: they free
+     * them, and a later relay_init starts with an empty table. */
+    relay__map_destroy(&incoming);
 }

@@ -16,7 +16,7 @@ void relay__argf_start(relay_ctx_t *c);
 int relay__argf_wait(relay_ctx_t *c);
 /* c goes without running: leave the transfers it joined. */
 void relay__argf_drop(relay_ctx_t *c);
-/* Shutdown: forget the table once no task holds a transfer. */
+/* Shutdown: forget every transfer (a task still holding one frees it). */
 void relay__argf_destroy(void);
 
 #endif
