@@ -91,9 +91,10 @@ typedef struct chol_opts {
     int n, b;     /* matrix and tile order; b divides n */
     int gpu;      /* tile kernels on GPUs */
     int residual; /* check ||A - L L^T|| / ||A|| */
-    /* 1: each tile has an owner rank, 2-D block-cyclic over the worker
-     * ranks, and every task updating a tile runs there (as DPLASMA and
-     * Chameleon distribute tiles); 0: relay places every task. */
+    /* 0 (the default): relay places every task; 1: each tile has an owner
+     * rank, 2-D block-cyclic over the worker ranks, and every task
+     * updating a tile runs there (as DPLASMA and Chameleon distribute
+     * tiles). */
     int owners;
     int damage; /* change L before the check: it must then fail */
 } chol_opts_t;

@@ -37,8 +37,8 @@ typedef struct app {
 static int usage(const char *prog, int rc)
 {
     fprintf(rc ? stderr : stdout,
-            "usage: %s [-n order (4096)] [-b tile (256)] [-r runs (1)] [--json]\n"
-            "          [--no-baseline] [--no-check] [--gpu] [--placement owner|relay]\n"
+            "usage: %s [-n order (4096)] [-b tile (512)] [-r runs (1)] [--json]\n"
+            "          [--no-baseline] [--no-check] [--gpu] [--placement relay|owner]\n"
             "          [--damage (change one tile of L before the check, which must fail)]\n",
             prog);
     return rc;
@@ -274,7 +274,7 @@ static int measure(app_t *a)
 int main(int argc, char **argv)
 {
     static app_t a;
-    a.o = (chol_opts_t){4096, 256, 0, 1, 1, 0};
+    a.o = (chol_opts_t){4096, 512, 0, 1, 0, 0};
     a.runs = 1;
     a.baseline = 1;
     int rc = parse(&a, argc, argv);
