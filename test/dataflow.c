@@ -137,6 +137,17 @@ static int fn_sleep(relay_ctx_t *ctx)
 
 #define BIG (2u << 20) /* bytes of a large link */
 
+/* Return a big object of pattern k. */
+static int return_big(relay_ctx_t *ctx, uint64_t k)
+{
+    void *out = malloc(BIG);
+    if (!out) return 1;
+    test_fill(out, BIG, k);
+    int rc = relay_ctx_return(ctx, 0, out, BIG);
+    free(out);
+    return rc;
+}
+
 /* (big of pattern k, k) -> big of pattern k + 1: checks what it got. */
 static int fn_big_step(relay_ctx_t *ctx)
 {
@@ -146,12 +157,7 @@ static int fn_big_step(relay_ctx_t *ctx)
     if (relay_ctx_arg(ctx, 0, &in, &n) || test_ctx_arg_fixed(ctx, 1, &k, sizeof k)) return 1;
     if (n != BIG || test_verify(in, n, k) != SIZE_MAX)
         return relay_ctx_fail(ctx, "link %llu corrupt", (unsigned long long)k);
-    void *out = malloc(BIG);
-    if (!out) return 1;
-    test_fill(out, BIG, k + 1);
-    int rc = relay_ctx_return(ctx, 0, out, BIG);
-    free(out);
-    return rc;
+    return return_big(ctx, k + 1);
 }
 
 /* (seed) -> big of pattern seed, after 200 ms. */
@@ -160,12 +166,7 @@ static int fn_big_first(relay_ctx_t *ctx)
     uint64_t k;
     if (test_ctx_arg_fixed(ctx, 0, &k, sizeof k)) return 1;
     test_sleep(0.2);
-    void *out = malloc(BIG);
-    if (!out) return 1;
-    test_fill(out, BIG, k);
-    int rc = relay_ctx_return(ctx, 0, out, BIG);
-    free(out);
-    return rc;
+    return return_big(ctx, k);
 }
 
 /* Wait until path exists (the driver opens a gate), at most TEST_LONG_S.
@@ -197,12 +198,7 @@ static int fn_big_gated(relay_ctx_t *ctx)
     if (test_ctx_arg_fixed(ctx, 0, &k, sizeof k) || relay_ctx_arg(ctx, 1, &path, &n) ||
         wait_for_path(ctx, path))
         return 1;
-    void *out = malloc(BIG);
-    if (!out) return 1;
-    test_fill(out, BIG, k);
-    int rc = relay_ctx_return(ctx, 0, out, BIG);
-    free(out);
-    return rc;
+    return return_big(ctx, k);
 }
 
 /* (v, resource name) -> v + 1, computed by a nested task this one blocks

@@ -68,36 +68,32 @@ static double *tile_copy(relay_ctx_t *ctx, size_t i, int b)
     return t;
 }
 
+/* The GPU kernels, where built (NULL otherwise). */
 #ifdef RELAY_CHOLESKY_GPU
-/* A task relay gave no GPU fails (its kernel would run on whatever device
- * is current). */
-static int gpu_held(relay_ctx_t *ctx)
+#define GPU_FN(f) f
+#else
+#define GPU_FN(f) NULL
+#endif
+
+/* Whether a GPU task may run its kernel: it was built, and relay gave the
+ * task a GPU (the kernel would run on whatever device is current). */
+static int gpu_ready(relay_ctx_t *ctx, int built)
 {
     size_t ngpus = 0;
-    if (relay_ctx_gpu_ids(ctx, NULL, 0, &ngpus) == RELAY_OK && ngpus > 0) return 1;
-    relay_ctx_fail(ctx, "a GPU tile task that holds no GPU");
-    return 0;
+    if (!built)
+        relay_ctx_fail(ctx, "relay-cholesky was built without its GPU kernels");
+    else if (relay_ctx_gpu_ids(ctx, NULL, 0, &ngpus) != RELAY_OK || ngpus == 0)
+        relay_ctx_fail(ctx, "a GPU tile task that holds no GPU");
+    return built && ngpus > 0;
 }
 
-/* A GPU kernel's failure fails the task with its message. */
+/* A GPU kernel's status: 0, or -1 with the task failed by its message. */
 static int gpu_check(relay_ctx_t *ctx, int rc, const char *err)
 {
-    if (rc != 0) relay_ctx_fail(ctx, "%s", err);
-    return rc;
+    if (rc == 0) return 0;
+    relay_ctx_fail(ctx, "%s", err);
+    return -1;
 }
-#define GPU_KERNEL(ctx, call, ...)                                                                 \
-    do {                                                                                           \
-        char err_[256] = "";                                                                       \
-        if (!gpu_held(ctx)) goto fail;                                                             \
-        if (gpu_check((ctx), call(__VA_ARGS__, err_, sizeof err_), err_)) goto fail;               \
-    } while (0)
-#else
-#define GPU_KERNEL(ctx, call, ...)                                                                 \
-    do {                                                                                           \
-        relay_ctx_fail((ctx), "relay-cholesky was built without its GPU kernels");                 \
-        goto fail;                                                                                 \
-    } while (0)
-#endif
 
 /* (tile) -> tile (i, j) of the test matrix. */
 static int task_gen(relay_ctx_t *ctx)
@@ -115,54 +111,49 @@ static int task_potrf(relay_ctx_t *ctx)
 {
     chol_tile_arg_t ta;
     double *a;
+    char err[256] = "";
     if (tile_arg(ctx, &ta) || !(a = tile_copy(ctx, 1, ta.b))) return -1;
     if (ta.gpu) {
-        GPU_KERNEL(ctx, chol_gpu_potrf, a, ta.b);
-    } else {
-        int info = chol_potrf(a, ta.b);
-        if (info != 0) {
-            relay_ctx_fail(ctx, "dpotrf of tile (%d, %d): info %d (%s)", ta.i, ta.j, info,
-                           info > 0 ? "not positive definite" : "bad argument");
-            goto fail;
-        }
+        int (*gpu)(double *, int, char *, size_t) = GPU_FN(chol_gpu_potrf);
+        return gpu_ready(ctx, gpu != NULL) ? gpu_check(ctx, gpu(a, ta.b, err, sizeof err), err)
+                                           : -1;
     }
-    return 0;
-fail:
+    int info = chol_potrf(a, ta.b);
+    if (info == 0) return 0;
+    relay_ctx_fail(ctx, "dpotrf of tile (%d, %d): info %d (%s)", ta.i, ta.j, info,
+                   info > 0 ? "not positive definite" : "bad argument");
     return -1;
+}
+
+typedef void (*cpu_update_t)(const double *x, double *a, int b);
+typedef int (*gpu_update_t)(const double *x, double *a, int b, char *err, size_t err_size);
+
+/* (tile, X, A) -> A updated by X, on the CPU or the task's GPU. */
+static int update_by(relay_ctx_t *ctx, cpu_update_t cpu, gpu_update_t gpu)
+{
+    chol_tile_arg_t ta;
+    const double *x;
+    double *a;
+    char err[256] = "";
+    if (tile_arg(ctx, &ta) || !(x = tile_in(ctx, 1, ta.b)) || !(a = tile_copy(ctx, 2, ta.b)))
+        return -1;
+    if (!ta.gpu) {
+        cpu(x, a, ta.b);
+        return 0;
+    }
+    return gpu_ready(ctx, gpu != NULL) ? gpu_check(ctx, gpu(x, a, ta.b, err, sizeof err), err) : -1;
 }
 
 /* (tile, L_kk, A_ik) -> L_ik. */
 static int task_trsm(relay_ctx_t *ctx)
 {
-    chol_tile_arg_t ta;
-    const double *l;
-    double *a;
-    if (tile_arg(ctx, &ta) || !(l = tile_in(ctx, 1, ta.b)) || !(a = tile_copy(ctx, 2, ta.b)))
-        return -1;
-    if (ta.gpu)
-        GPU_KERNEL(ctx, chol_gpu_trsm, l, a, ta.b);
-    else
-        chol_trsm(l, a, ta.b);
-    return 0;
-fail:
-    return -1;
+    return update_by(ctx, chol_trsm, GPU_FN(chol_gpu_trsm));
 }
 
 /* (tile, L_ik, A_ii) -> A_ii - L_ik L_ik^T. */
 static int task_syrk(relay_ctx_t *ctx)
 {
-    chol_tile_arg_t ta;
-    const double *x;
-    double *a;
-    if (tile_arg(ctx, &ta) || !(x = tile_in(ctx, 1, ta.b)) || !(a = tile_copy(ctx, 2, ta.b)))
-        return -1;
-    if (ta.gpu)
-        GPU_KERNEL(ctx, chol_gpu_syrk, x, a, ta.b);
-    else
-        chol_syrk(x, a, ta.b);
-    return 0;
-fail:
-    return -1;
+    return update_by(ctx, chol_syrk, GPU_FN(chol_gpu_syrk));
 }
 
 /* (tile, X, Y, C) -> C - X Y^T: the trailing update, and the residual's. */
@@ -171,16 +162,18 @@ static int task_gemm(relay_ctx_t *ctx)
     chol_tile_arg_t ta;
     const double *x, *y;
     double *c;
+    char err[256] = "";
     if (tile_arg(ctx, &ta) || !(x = tile_in(ctx, 1, ta.b)) || !(y = tile_in(ctx, 2, ta.b)) ||
         !(c = tile_copy(ctx, 3, ta.b)))
         return -1;
-    if (ta.gpu)
-        GPU_KERNEL(ctx, chol_gpu_gemm, x, y, c, ta.b);
-    else
+    if (!ta.gpu) {
         chol_gemm(x, y, c, ta.b);
-    return 0;
-fail:
-    return -1;
+        return 0;
+    }
+    int (*gpu)(const double *, const double *, double *, int, char *, size_t) =
+        GPU_FN(chol_gpu_gemm);
+    return gpu_ready(ctx, gpu != NULL) ? gpu_check(ctx, gpu(x, y, c, ta.b, err, sizeof err), err)
+                                       : -1;
 }
 
 /* (tile, R_ij) -> {||R_ij||^2, ||A_ij||^2}: the residual tile and the
