@@ -47,10 +47,10 @@ fi
 echo "== MPICH build linked with $(grep -o 'libmpich\.so[.0-9]*' <<<"$libs") only"
 
 CORE='^(api_serial|api_np4|bad_input_np3|nested_np2_cpus1|refs_in_objects_np3|remote_refs_np3'
-CORE+='|causal_refs_np4|ray_cancel_np2|large_object_np3|dataflow_(chain|spill|deadlock|moved)_np3'
+CORE+='|causal_refs_np4|ray_cancel_np2|large_object_np3|dataflow_(chain|spill|deadlock|moved|shared)_np3'
 CORE+='|errors_timeouts_np2|finalize_(refused|stuck)_np3|ray_wait_np2|idle_cpu_np4'
 CORE+='|spill_(workload|corrupt)_np3|actors_np3|ray_returns_np2|resources_(cpu|threads)_np3'
-CORE+='|ray_sched_np2|app_(nested|pi|metg|circular)_np3|app_heat_np4|ray_actors_np2|crash_(segv|exit)_np3'
+CORE+='|ray_sched_np2|app_(nested|pi|metg|circular|cholesky)_np3|app_heat_np4|ray_actors_np2|crash_(segv|exit)_np3'
 CORE+='|rank_lost_stopped_np3|worker_handoff_np2'
 # Linking from other languages and projects, against this MPI.
 CORE+='|consumers|exported_symbols|cpp_headers|cpp_api_cxx(11|20)_np2'
