@@ -12,15 +12,6 @@
 #define ROWS 300
 #define COLS 50
 
-static void wait_spilled(uint64_t n)
-{
-    relay_stats_t s = test_stats();
-    for (double end = test_now() + TEST_LONG_S; s.spilled_objects < n && test_now() < end;
-         test_sleep(0.005))
-        s = test_stats();
-    CHECK_GE(s.spilled_objects, n);
-}
-
 static void drive(const char *dir)
 {
     unsigned char *b = malloc(BYTES);
@@ -35,7 +26,7 @@ static void drive(const char *dir)
     uint64_t dims[2] = {ROWS, COLS};
     CHECK_OK(relay_put(b, BYTES, &rb));
     CHECK_OK(relay_put_array(a, RELAY_FLOAT64, 2, dims, &ra));
-    wait_spilled(2);
+    test_wait_spilled(2);
 
     char saved[600], expect[600];
     snprintf(saved, sizeof saved, "%s/saved.h5", dir);

@@ -132,17 +132,6 @@ static uint64_t sum_field(size_t off)
 }
 #define SUM(field) sum_field(offsetof(relay_stats_t, field))
 
-/* Wait (this rank only) until its store has spilled at least n objects. */
-static relay_stats_t wait_spilled(uint64_t n)
-{
-    relay_stats_t s = test_stats();
-    for (double end = test_now() + TEST_LONG_S; s.spilled_objects < n && test_now() < end;
-         test_sleep(0.005))
-        s = test_stats();
-    CHECK_GE(s.spilled_objects, n);
-    return s;
-}
-
 static relay_ref_t put_pattern(size_t size, uint64_t seed)
 {
     unsigned char *b = malloc(size);
@@ -348,7 +337,7 @@ static void drive_typed(void)
     relay_ref_t r3, r2, rb = put_pattern(300 * KB, 9);
     CHECK_OK(relay_put_array(a3, RELAY_FLOAT64, 3, d3, &r3));
     CHECK_OK(relay_put_array(a2, RELAY_INT32, 2, d2, &r2));
-    wait_spilled(3);
+    test_wait_spilled(3);
 
     /* In the file: typed datasets of the arrays' shapes; bytes as uint8. */
     char path[512], name[32];
@@ -477,7 +466,7 @@ static void drive_corrupt(void)
 {
     const size_t size = 1 * MB;
     relay_ref_t good = put_pattern(size, 11), bad = put_pattern(size, 12);
-    wait_spilled(2);
+    test_wait_spilled(2);
     char path[512];
     damage(size, 12, size / 2, 16, path, sizeof path);
 
@@ -572,7 +561,7 @@ static void views_let_go(void)
     /* With the 8 MiB budget the two oldest end up only in the file. */
     for (int i = 0; i < N; i++)
         r[i] = put_pattern(3 * MB, 40 + (uint64_t)i);
-    wait_spilled(2);
+    test_wait_spilled(2);
     uint64_t reads0 = wait_in_memory_at_most(8 * MB).spill_reads;
     /* The oldest, asked for four times in one call: one read, one copy. */
     relay_ref_t same[4] = {r[0], r[0], r[0], r[0]};
@@ -809,7 +798,7 @@ int main(int argc, char **argv)
             relay_ref_t r[3];
             for (int i = 0; i < 3; i++)
                 r[i] = put_pattern(MB, 5 + (uint64_t)i);
-            wait_spilled(1);
+            test_wait_spilled(1);
             for (int i = 0; i < 3; i++)
                 test_check_pattern(r[i], MB, 5 + (uint64_t)i);
             CHECK_OK(relay_release_many(r, 3));
@@ -819,7 +808,7 @@ int main(int argc, char **argv)
             drive_diskfull();
         } else if (!strcmp(scenario, "keep")) {
             relay_ref_t r = put_pattern(MB, 1);
-            wait_spilled(1);
+            test_wait_spilled(1);
             test_check_pattern(r, MB, 1);
             CHECK_OK(relay_release(r));
         }

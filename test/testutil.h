@@ -305,6 +305,19 @@ static inline relay_stats_t test__wait_live_objects(uint64_t objects, double tim
 #define test_wait_live_objects(objects, timeout_s)                                                 \
     test__wait_live_objects((objects), (timeout_s), __FILE__, __LINE__)
 
+/* Waits (this rank only) until its store has spilled at least n objects
+ * and returns its stats; fails after TEST_LONG_S. */
+static inline relay_stats_t test__wait_spilled(uint64_t n, const char *file, int line)
+{
+    relay_stats_t s = test__stats(file, line);
+    for (double end = test_now() + TEST_LONG_S; s.spilled_objects < n && test_now() < end;
+         test_sleep(0.005))
+        s = test__stats(file, line);
+    CHECK_CMP_AT(file, line, s.spilled_objects, >=, n);
+    return s;
+}
+#define test_wait_spilled(n) test__wait_spilled((n), __FILE__, __LINE__)
+
 /* Prints s under `label` and checks that this rank is at rest: it holds
  * `held_refs` refs, no view is alive and no task is pending. */
 static inline void test__check_at_rest(const char *label, const relay_stats_t *s,

@@ -156,21 +156,42 @@ static int wait_all(graph_t *g)
     return rc;
 }
 
-/* Whether every current tile was made: a probe task per tile, placed
- * where the tile is, so that no tile comes to this rank (a get would
- * fetch it); a failed task's error comes back through its probe. */
+/* fn on every current tile of g, all submitted at once and placed where
+ * the tiles are (so no tile comes to this rank), each returning size
+ * bytes: into out, tile after tile in (i, j <= i) order. A failed task's
+ * error, or that of the tile it took, comes back here. */
+static int per_tile(graph_t *g, const char *fn, void *out, size_t size)
+{
+    size_t n = (size_t)g->t * (size_t)(g->t + 1) / 2, m = 0;
+    relay_ref_t *refs = calloc(n, sizeof *refs);
+    relay_object_t *objs = calloc(n, sizeof *objs);
+    int rc = refs && objs ? RELAY_OK : RELAY_ERR_NO_MEMORY;
+    for (int i = 0; i < g->t && rc == RELAY_OK; i++)
+        for (int j = 0; j <= i && rc == RELAY_OK; j++)
+            if ((rc = submit(g, fn, i, j, 0, at(g, i, j), 1, &refs[m])) == RELAY_OK) m++;
+    if (rc == RELAY_OK && (rc = relay_get_many(refs, m, RELAY_FOREVER, objs)) != RELAY_OK)
+        report(fn, rc);
+    for (size_t q = 0; q < m; q++) {
+        if (!objs[q]) continue;
+        if (rc == RELAY_OK && relay_object_size(objs[q]) != size) {
+            rc = RELAY_ERR_SIZE_MISMATCH;
+            report(fn, rc);
+        }
+        if (rc == RELAY_OK) memcpy((char *)out + q * size, relay_object_data(objs[q]), size);
+        relay_object_free(objs[q]);
+    }
+    if (m) relay_release_many(refs, m);
+    free(refs);
+    free(objs);
+    return rc;
+}
+
+/* Whether every current tile was made: a probe task per tile. */
 static int verify(graph_t *g)
 {
-    int rc = RELAY_OK;
-    for (int i = 0; i < g->t && rc == RELAY_OK; i++)
-        for (int j = 0; j <= i && rc == RELAY_OK; j++) {
-            relay_ref_t p;
-            double trace;
-            if ((rc = submit(g, "chol_probe", i, j, 0, at(g, i, j), 1, &p)) != RELAY_OK) break;
-            rc = relay_get_value(p, &trace, sizeof trace, RELAY_FOREVER);
-            if (rc != RELAY_OK) report("a tile", rc);
-            relay_release(p);
-        }
+    double *traces = calloc((size_t)g->t * (size_t)(g->t + 1) / 2, sizeof *traces);
+    int rc = traces ? per_tile(g, "chol_probe", traces, sizeof *traces) : RELAY_ERR_NO_MEMORY;
+    free(traces);
     return rc;
 }
 
@@ -182,28 +203,24 @@ static int residual(graph_t *g, double *res_p)
     graph_t r = *g;
     size_t n = (size_t)g->t * (size_t)g->t;
     r.ref = calloc(n, sizeof *r.ref);
-    if (!r.ref) return RELAY_ERR_NO_MEMORY;
-    int rc = generate(&r);
+    double(*norms)[2] = calloc(n, sizeof *norms);
+    int rc = r.ref && norms ? generate(&r) : RELAY_ERR_NO_MEMORY;
     for (int i = 0; i < g->t && rc == RELAY_OK; i++)
         for (int j = 0; j <= i && rc == RELAY_OK; j++)
             for (int k = 0; k <= j && rc == RELAY_OK; k++)
                 rc = update(&r, "chol_gemm", i, j, k, *at(g, i, k), *at(g, j, k));
+    if (rc == RELAY_OK) rc = per_tile(&r, "chol_norms", norms, sizeof *norms);
     double sum[2] = {0, 0};
+    size_t q = 0;
     for (int i = 0; i < g->t && rc == RELAY_OK; i++)
-        for (int j = 0; j <= i && rc == RELAY_OK; j++) {
-            relay_ref_t nref;
-            double norms[2];
-            rc = submit(&r, "chol_norms", i, j, 0, at(&r, i, j), 1, &nref);
-            if (rc != RELAY_OK) break;
-            rc = relay_get_value(nref, norms, sizeof norms, RELAY_FOREVER);
-            if (rc != RELAY_OK) report("residual norms", rc);
-            relay_release(nref);
-            sum[0] += (i == j ? 1 : 2) * norms[0];
-            sum[1] += (i == j ? 1 : 2) * norms[1];
+        for (int j = 0; j <= i; j++, q++) {
+            sum[0] += (i == j ? 1 : 2) * norms[q][0];
+            sum[1] += (i == j ? 1 : 2) * norms[q][1];
         }
-    for (size_t q = 0; q < n; q++)
-        if (r.ref[q].id) relay_release(r.ref[q]);
+    for (size_t x = 0; r.ref && x < n; x++)
+        if (r.ref[x].id) relay_release(r.ref[x]);
     free(r.ref);
+    free(norms);
     *res_p = sqrt(sum[0] / sum[1]);
     return rc;
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arg_fetch.h"
 #include "comm.h"
 #include "crash.h"
 #include "gpu.h"
@@ -516,7 +517,7 @@ static void take_back(relay__host_t *h)
  * while the method runs. -1: finalize abandoned it meanwhile. */
 static int run_method(relay__host_t *h, relay_ctx_t *c, uint64_t ticket)
 {
-    int ok = relay__ctx_fetch_args(c) == RELAY_OK;
+    int ok = relay__argf_wait(c) == RELAY_OK;
     while (ticket != h->next_start)
         pthread_cond_wait(&h->cv, &relay__g.lock);
     h->next_start++;

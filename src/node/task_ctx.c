@@ -132,41 +132,45 @@ int relay_ctx_return(relay_ctx_t *ctx, size_t i, const void *data, size_t size)
     return relay_ctx_return_object(ctx, i, data, size, NULL, 0);
 }
 
-int relay_ctx_return_array(relay_ctx_t *ctx, size_t i, const void *data, relay_dtype_t dtype,
-                           int ndims, const uint64_t *dims)
+/* Return i becomes a new typed array: a copy of data, or (in_place) a
+ * buffer given in *data_p for the task to fill. On error return i is left
+ * as it was. */
+static int array_return(const char *call, relay_ctx_t *ctx, size_t i, relay_dtype_t dtype,
+                        int ndims, const uint64_t *dims, const void *data, void **data_p,
+                        int in_place)
 {
-    relay__array_t a;
-    size_t size;
-    int rc = ctx_check_on("relay_ctx_return_array", ctx);
-    if (rc) return rc;
-    rc = relay__array_check("relay_ctx_return_array", dtype, ndims, dims, &a, &size);
-    if (rc || (rc = relay_ctx_return_object(ctx, i, data, size, NULL, 0))) return rc;
-    if (relay__obj_set_array(ctx->rets[i], &a) != 0) {
-        relay__obj_unref(ctx->rets[i]);
-        ctx->rets[i] = NULL;
-        return relay__error(RELAY_ERR_NO_MEMORY, "relay_ctx_return_array: out of memory");
-    }
-    return RELAY_OK;
-}
-
-int relay_ctx_return_array_buffer(relay_ctx_t *ctx, size_t i, relay_dtype_t dtype, int ndims,
-                                  const uint64_t *dims, void **data_p)
-{
-    static const char call[] = "relay_ctx_return_array_buffer";
     relay__array_t a;
     size_t size;
     int rc = check_return(call, ctx, i);
     if (rc) return rc;
-    if (!data_p) return relay__error(RELAY_ERR_INVALID_ARG, "%s: NULL data_p", call);
+    if (in_place && !data_p) return relay__error(RELAY_ERR_INVALID_ARG, "%s: NULL data_p", call);
     if ((rc = relay__array_check(call, dtype, ndims, dims, &a, &size))) return rc;
+    if (!in_place && !data && size)
+        return relay__error(RELAY_ERR_INVALID_ARG, "%s: NULL data", call);
     struct relay_object *o = relay__obj_new(ctx->task_id | (unsigned)i, size, 0);
     if (!o || relay__obj_set_array(o, &a) != 0) {
         relay__obj_unref(o);
         return relay__error(RELAY_ERR_NO_MEMORY, "%s: cannot allocate %zu bytes", call, size);
     }
+    if (in_place)
+        *data_p = o->data;
+    else if (size)
+        memcpy(o->data, data, size);
     set_return(ctx, i, o);
-    *data_p = o->data;
     return RELAY_OK;
+}
+
+int relay_ctx_return_array(relay_ctx_t *ctx, size_t i, const void *data, relay_dtype_t dtype,
+                           int ndims, const uint64_t *dims)
+{
+    return array_return("relay_ctx_return_array", ctx, i, dtype, ndims, dims, data, NULL, 0);
+}
+
+int relay_ctx_return_array_buffer(relay_ctx_t *ctx, size_t i, relay_dtype_t dtype, int ndims,
+                                  const uint64_t *dims, void **data_p)
+{
+    return array_return("relay_ctx_return_array_buffer", ctx, i, dtype, ndims, dims, NULL, data_p,
+                        1);
 }
 
 int relay_ctx_fail(relay_ctx_t *ctx, const char *fmt, ...)

@@ -295,12 +295,6 @@ void relay__ctx_failf(relay_ctx_t *c, const char *fmt, ...)
     c->fail_msg = strdup(buf);
 }
 
-/* Fetch the bytes of large arguments held elsewhere. Lock held. */
-int relay__ctx_fetch_args(relay_ctx_t *c)
-{
-    return relay__argf_wait(c);
-}
-
 void relay__pool_gpus_use(relay__pool_t *p, const relay_ctx_t *c, int sign)
 {
     for (uint32_t g = 0; g < c->ngpu; g++)
@@ -321,7 +315,7 @@ static int fail_early(relay_ctx_t *c)
  * relay_finalize abandoned it meanwhile. */
 static int run_task(relay__pool_t *p, relay_ctx_t *c)
 {
-    int fetched = c->failed ? RELAY_ERR_TASK_FAILED : relay__ctx_fetch_args(c);
+    int fetched = c->failed ? RELAY_ERR_TASK_FAILED : relay__argf_wait(c);
     /* The lock went while its arguments came: finalize may have left. */
     if (c->abandoned) return -1;
     if (fetched != RELAY_OK) return fail_early(c);

@@ -136,8 +136,6 @@ void relay__ctx_failf(relay_ctx_t *c, const char *fmt, ...) __attribute__((forma
  * the cause of a failed get whose status it returned, or rc itself
  * (written to buf). */
 const char *relay__ctx_reason(const relay_ctx_t *c, int rc, char *buf, size_t n);
-/* Fetch a context's large arguments from their holders (waits). */
-int relay__ctx_fetch_args(relay_ctx_t *c);
 /* Completion of a context that ran (rc: the function's return). */
 void relay__post_done(relay_ctx_t *c, int rc);
 /* A DONE failing a task this rank did not run. */
