@@ -262,7 +262,7 @@ job() {
     ((${#missing[@]} == 0)) || ok=0
     # relay's own errors, and the apps' (each prefixed with the app's name;
     # the scripts' first line is not one).
-    if grep -E '^\[relay [0-9]+\] error|^relay-[a-z-]+: ' "$out" 2>/dev/null |
+    if grep -E '^\[relay [0-9.]+ r[0-9?]+ [^]]*\] error|^relay-[a-z-]+: ' "$out" 2>/dev/null |
         grep -vqE '^relay-[a-z-]+: job '; then
         ok=0
     fi

@@ -13,6 +13,7 @@
 
 #include "actor_host.h"
 #include "client.h"
+#include "clock.h"
 #include "comm.h"
 #include "config.h"
 #include "crash.h"
@@ -94,7 +95,12 @@ static int mpi_setup(int *argc, char ***argv, int node_per_rank)
     if (relay__g.size > (1 << 20))
         return relay__error(RELAY_ERR_MPI, "relay_init: %d ranks, at most %d supported",
                             relay__g.size, 1 << 20);
-    return gather_hosts();
+    int rc = gather_hosts();
+    /* Log lines and trace events carry the job clock from here on. */
+    if (!rc && relay__clock_sync(relay__g.comm) < 0)
+        relay__log(RELAY__LOG_WARN, "clock offset to rank 0 not measured: times in logs and "
+                                    "traces count from this rank's own start");
+    return rc;
 }
 
 static void free_node_comms(void)
