@@ -221,6 +221,7 @@ enum {
     RELAY_CONFIG_FINALIZE_TIMEOUT = 1u << 15,
     RELAY_CONFIG_SPILL_CLEAN = 1u << 16,
     RELAY_CONFIG_RANK_TIMEOUT = 1u << 17,
+    RELAY_CONFIG_SUMMARY = 1u << 20,
 };
 
 typedef struct relay_config {
@@ -369,6 +370,25 @@ typedef struct relay_config {
      * --no-kill); otherwise the launcher ends the job first. Default 10;
      * 0 turns detection off. 0..86400. */
     int rank_timeout;
+    /* RELAY_SUMMARY (0/1): at relay_finalize rank 0 prints to stderr one
+     * table of the whole run, after gathering every rank's figures: a
+     * title "relay summary: N ranks, T s wall time ..." (T: seconds since
+     * rank 0's relay_init), then per rank the tasks, constructors and
+     * methods it ran, their run time (busy_s) and their time inside
+     * get / wait / get_many (blocked_s), the bytes of large objects it
+     * sent and received (obj_sent, obj_recv) and, apart, of control
+     * messages (msg_sent, msg_recv), the objects it wrote to its spill
+     * file and read back (spilled, restored) and its store's peak of
+     * in-memory object bytes (peak_store), with a line "all" (sums; the
+     * highest peak); then per function (and per actor "class.method",
+     * "class.<init>" for constructors) the runs, total time, mean and
+     * longest run and failed runs (an error returned or relay_ctx_fail;
+     * a crash is not counted), longest total first, with a line
+     * "(total)". Rank 0's setting decides for every rank. Nothing is
+     * printed after a rank was lost (the gather would wait for it), and
+     * the per-function counts are kept only while it is on; the per-rank
+     * counters are always kept. Default 0. */
+    int summary;
 } relay_config_t;
 
 /* Register a remote function under a name, on every rank (the same binary

@@ -92,7 +92,8 @@ module relay
     RELAY_CONFIG_CRASH_REPORT = 2_c_int64_t**14, &
     RELAY_CONFIG_FINALIZE_TIMEOUT = 2_c_int64_t**15, &
     RELAY_CONFIG_SPILL_CLEAN = 2_c_int64_t**16, &
-    RELAY_CONFIG_RANK_TIMEOUT = 2_c_int64_t**17
+    RELAY_CONFIG_RANK_TIMEOUT = 2_c_int64_t**17, &
+    RELAY_CONFIG_SUMMARY = 2_c_int64_t**20
 
   ! RELAY_TASK_OPT_NUM_RETURNS is set by relay_submit from size(returns).
   integer(c_int64_t), parameter, public :: &
@@ -160,7 +161,7 @@ module relay
     integer(c_int) :: num_cpus = 0, driver_workers = 0, log_level = 1, poll_max_us = 0
     integer(c_int64_t) :: inline_max = 0, chunk_bytes = 0, store_budget = 0, spill_max = 0
     integer(c_int) :: num_gpus = 0, max_threads = 0, spill_keep = 0, crash_report = 1
-    integer(c_int) :: spill_clean = 1, rank_timeout = 10
+    integer(c_int) :: spill_clean = 1, rank_timeout = 10, summary = 0
     real(c_double) :: finalize_timeout = 10
     character(len=:), allocatable :: spill_dir
     type(relay_resource_t), allocatable :: resources(:)
@@ -303,7 +304,7 @@ module relay
     integer(c_int64_t) :: spill_max
     integer(c_int) :: crash_report, spill_clean
     real(c_double) :: finalize_timeout
-    integer(c_int) :: rank_timeout
+    integer(c_int) :: rank_timeout, summary
   end type
 
   ! ------------------------------------------------------------- C functions
@@ -831,6 +832,7 @@ contains
     c%spill_clean = config%spill_clean
     c%finalize_timeout = config%finalize_timeout
     c%rank_timeout = config%rank_timeout
+    c%summary = config%summary
     rc = c_init(c)
   end function
 

@@ -49,6 +49,7 @@ typedef struct relay_f_config {
     int spill_clean;
     double finalize_timeout;
     int rank_timeout;
+    int summary;
 } relay_f_config_t;
 
 static _Thread_local char f_error[RELAY_MAX_ERROR];
@@ -127,6 +128,7 @@ RELAY_F_API int relay_f_init(const relay_f_config_t *fc)
     c.finalize_timeout = fc->finalize_timeout;
     c.spill_clean = fc->spill_clean;
     c.rank_timeout = fc->rank_timeout;
+    c.summary = fc->summary;
     return f_relay(relay_init(NULL, NULL, &c));
 }
 

@@ -35,6 +35,7 @@ static const int_option_t opt_spill_max = {"RELAY_SPILL_MAX", 0, KiB *KiB *KiB *
 static const int_option_t opt_crash_report = {"RELAY_CRASH_REPORT", 0, 1, 0};
 static const int_option_t opt_spill_clean = {"RELAY_SPILL_CLEAN", 0, 1, 0};
 static const int_option_t opt_rank_timeout = {"RELAY_RANK_TIMEOUT", 0, 86400, 0};
+static const int_option_t opt_summary = {"RELAY_SUMMARY", 0, 1, 0};
 
 /* The spill directory as resolved (the field's string may not outlive
  * relay_init's caller). */
@@ -182,7 +183,7 @@ int relay__config_resolve(const relay_config_t *in, relay_config_t *out, relay__
     long long num_cpus = default_cpus(), driver_workers = 0, inline_max = 100 * KiB, log_level = 1,
               poll_max_us = 1000, chunk_bytes = 64 * KiB * KiB, num_gpus = -1, max_threads = 0,
               store_budget = -1, spill_keep = 0, spill_max = 0, crash_report = 1, spill_clean = 1,
-              rank_timeout = 10;
+              rank_timeout = 10, summary = 0;
     int rc;
 #define RESOLVE(opt, bit, fld, var)                                                                \
     rc = resolve_one(&opt, in, bit, in ? (long long)in->fld : 0, "relay_config_t." #fld, &var);    \
@@ -201,6 +202,7 @@ int relay__config_resolve(const relay_config_t *in, relay_config_t *out, relay__
     RESOLVE(opt_crash_report, RELAY_CONFIG_CRASH_REPORT, crash_report, crash_report);
     RESOLVE(opt_spill_clean, RELAY_CONFIG_SPILL_CLEAN, spill_clean, spill_clean);
     RESOLVE(opt_rank_timeout, RELAY_CONFIG_RANK_TIMEOUT, rank_timeout, rank_timeout);
+    RESOLVE(opt_summary, RELAY_CONFIG_SUMMARY, summary, summary);
 #undef RESOLVE
     if ((rc = resolve_spill_dir(in))) return rc;
     double finalize_timeout;
@@ -236,6 +238,7 @@ int relay__config_resolve(const relay_config_t *in, relay_config_t *out, relay__
     out->crash_report = (int)crash_report;
     out->spill_clean = (int)spill_clean;
     out->rank_timeout = (int)rank_timeout;
+    out->summary = (int)summary;
     out->num_resources = 0;
     out->finalize_timeout = finalize_timeout;
     if (in && (in->field_mask & RELAY_CONFIG_COMM) && in->comm == MPI_COMM_NULL)

@@ -28,6 +28,7 @@
 #include "scheduler.h"
 #include "spill.h"
 #include "store.h"
+#include "summary.h"
 #include "worker.h"
 #include "worker_state.h"
 
@@ -325,6 +326,8 @@ int relay_init(int *argc, char ***argv, const relay_config_t *config)
         teardown();
         return rc;
     }
+    /* Counters start before anything can run. */
+    relay__g.cfg.summary = relay__summary_start(relay__g.comm, cfg.summary);
     int hosts_workers = relay__g.rank != 0 || relay__g.size == 1 || cfg.driver_workers;
     /* Each part registers the records it handles as it starts; every rank
      * is a client and shuts down when rank 0 says so. */
@@ -413,6 +416,31 @@ static int wait_for_exit(char *report, size_t n, char *unacked, size_t m, double
     return abandoned;
 }
 
+/* Every rank's figures to rank 0, which prints the summary. Collective
+ * (the runtime thread may still flush point-to-point traffic beside it;
+ * every rank is here, worker ranks once rank 0 sent EXIT): after a rank
+ * was lost it would wait for that rank forever. */
+static void summary_gather(void)
+{
+    if (!relay__g.cfg.summary) return;
+    if (relay__g.ranks_lost) {
+        if (relay__g.rank == 0)
+            relay__log(RELAY__LOG_WARN, "relay summary: not printed, a rank was lost (gathering "
+                                        "from every rank would wait for it)");
+        return;
+    }
+    relay__summary_rank_t mine;
+    relay__summary_local(&mine);
+    pthread_mutex_lock(&relay__g.lock);
+    relay__store_stats_t st;
+    relay__store_stats(&st);
+    pthread_mutex_unlock(&relay__g.lock);
+    mine.spilled = st.writes;
+    mine.restored = st.reads;
+    mine.peak_bytes = st.peak_bytes;
+    relay__summary_finish(relay__g.comm, &mine, relay__clock_now(), stderr);
+}
+
 int relay_finalize(void)
 {
     int rc = relay__check_on("relay_finalize");
@@ -430,6 +458,7 @@ int relay_finalize(void)
         pthread_cond_wait(&relay__g.state_cv, &relay__g.lock);
     pthread_mutex_unlock(&relay__g.lock);
     atomic_store_explicit(&relay__g.state, RELAY__STATE_OFF, memory_order_release);
+    summary_gather();
     int left_here = teardown_report(here, sizeof here);
     /* Nothing of relay's may still be in flight when MPI goes away (the
      * threads abandoned above no longer reach MPI through relay). With a

@@ -10,6 +10,7 @@
 #include "doorbell.h"
 #include "log.h"
 #include "runtime.h"
+#include "summary.h"
 #include "worker.h"
 
 /* How long a waiting thread polls for its reply before it sleeps; polling
@@ -99,6 +100,7 @@ int relay__wait_until(relay__batch_t *b, double deadline, int (*done)(void *), v
     if (done(arg)) return 1;
     relay_ctx_t *ctx = relay__worker_current();
     relay__wait_t none = {NULL, 0, 0, 1};
+    double t0 = relay__now();
     int blocked = 0, ok;
     /* A get or wait of a task ends when relay_cancel reaches the task. */
     relay_ctx_t *cancellable = wait ? ctx : NULL;
@@ -141,6 +143,8 @@ int relay__wait_until(relay__batch_t *b, double deadline, int (*done)(void *), v
     }
     if (cancellable) relay__worker_wait_cv(cancellable, NULL);
     if (blocked) relay__worker_unblock(ctx);
+    /* A get or wait of a task (wait set): what the summary calls blocked. */
+    if (ctx && wait) relay__summary_blocked(relay__now() - t0);
     return ok;
 }
 

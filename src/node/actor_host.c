@@ -12,6 +12,7 @@
 #include "log.h"
 #include "registry.h"
 #include "runtime.h"
+#include "summary.h"
 #include "worker.h"
 #include "worker_state.h"
 
@@ -539,6 +540,7 @@ static int run_method(relay__host_t *h, relay_ctx_t *c, uint64_t ticket)
     relay__worker_set_current(NULL);
     pthread_mutex_lock(&relay__g.lock);
     if (h->abandoned) return -1; /* relay has gone: nothing to report to */
+    relay__summary_ran(h->cls->name, c->fn, c->seconds, rc != 0 || c->failed);
     h->running--;
     H.running--;
     maybe_release(h); /* the ones left may all be waiting */
@@ -640,6 +642,7 @@ int relay__host_construct(relay_ctx_t *c)
         pthread_mutex_lock(&relay__g.lock);
         /* relay has gone: nothing to report to */
         if (h->abandoned || c->abandoned) return -1;
+        relay__summary_ran(h->cls->name, NULL, c->seconds, rc != 0 || c->failed);
     }
     if (rc == 0 && !c->failed && !h->kill_pending && start_threads(h) != 0) {
         relay__ctx_failf(c, "no thread could be started for it on rank %d", relay__g.rank);

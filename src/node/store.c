@@ -65,6 +65,7 @@ typedef struct job {
 typedef struct relay__store {
     relay__map_t objs; /* id -> entry */
     uint64_t budget, in_memory, being_written;
+    uint64_t peak;     /* in_memory's high-water mark, for the summary */
     relay__list_t lru; /* front: most recently used; back: first to go */
     uint64_t spilled, nwrites, nreads, failures;
     uint64_t write_bytes, read_bytes; /* by the successful ones */
@@ -155,6 +156,13 @@ static void enqueue(job_t *j)
     j->next = NULL;
     *q = j;
     pthread_cond_signal(&s->cv);
+}
+
+/* Object bytes come into memory (an insert, a read back). */
+static void grow(relay__store_t *s, uint64_t bytes)
+{
+    s->in_memory += bytes;
+    if (s->in_memory > s->peak) s->peak = s->in_memory;
 }
 
 static void enqueue_delete(const entry_t *e)
@@ -292,7 +300,7 @@ static void finish_read(job_t *j)
         s->read_s += j->seconds;
         if (e && !e->obj && !e->writing) { /* memory has it again */
             hold(e, j->obj);
-            s->in_memory += e->size;
+            grow(s, e->size);
             s->spilled--;
             lru_push(e);
         }
@@ -476,7 +484,7 @@ void relay__store_insert(struct relay_object *o)
     if (e) return; /* the same id twice: the first one stays */
     e = entry_new(o);
     hold(e, o);
-    s->in_memory += o->size;
+    grow(s, o->size);
     /* One larger than the whole budget goes out first. */
     if (o->size > s->budget)
         lru_push_tail(e);
@@ -602,6 +610,7 @@ void relay__store_stats(relay__store_stats_t *out)
     if (!s) return;
     out->objects = s->objs.count;
     out->bytes_in_memory = s->in_memory;
+    out->peak_bytes = s->peak;
     out->spilled_objects = s->spilled;
     out->spilled_bytes = relay__spill_bytes();
     out->writes = s->nwrites;

@@ -47,7 +47,7 @@ struct relay__fetch *relay__store_restore(uint64_t id, struct relay_object *targ
 void relay__store_restore_send(uint64_t id, int dest, int tag, size_t chunk);
 
 typedef struct relay__store_stats {
-    uint64_t objects, bytes_in_memory;
+    uint64_t objects, bytes_in_memory, peak_bytes;
     uint64_t spilled_objects, spilled_bytes;
     uint64_t writes, reads, failures;
     uint64_t write_bytes, read_bytes, write_ns, read_ns;

@@ -15,6 +15,7 @@
 #include "registry.h"
 #include "runtime.h"
 #include "store.h"
+#include "summary.h"
 #include "actor_host.h"
 #include "worker_state.h"
 
@@ -352,6 +353,7 @@ static int run_task(relay__pool_t *p, relay_ctx_t *c)
     relay__worker_set_current(NULL);
     pthread_mutex_lock(&relay__g.lock);
     if (c->abandoned) return -1; /* relay has gone: nothing to report to */
+    relay__summary_ran(NULL, c->fn, c->seconds, rc != 0 || c->failed);
     relay__pool_gpus_use(p, c, -1);
     atomic_fetch_add_explicit(&relay__g.tasks_executed, 1, memory_order_relaxed);
     relay__post_done(c, rc);

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "object.h"
 #include "runtime.h"
+#include "summary.h"
 
 /* Spin this long after the last activity before sleeping: a reply usually
  * follows a request within a few tens of microseconds. */
@@ -619,6 +620,7 @@ static char *lost_text(int rank)
 static void xfer_complete(xfer_t *x)
 {
     /* A send that could not go tells the receiver, which would wait. */
+    if (x->status == RELAY_OK) relay__summary_xfer(x->is_send, x->obj->size);
     if (x->is_send && x->status != RELAY_OK && x->status != RELAY_ERR_SHUTDOWN &&
         !C()->dead[x->peer])
         post_fetch_err(x->peer, x->tag, x->status);
@@ -717,6 +719,7 @@ static void send_piece(int dest, const uint8_t *p, size_t n, void *owned)
         atomic_store(&C()->send_failed, dest + 1);
         return;
     }
+    relay__summary_msg(1, n);
     track_send(buf, req, dest);
 }
 
@@ -805,6 +808,7 @@ static int recv_some(int max)
             abort();
         }
         MPI_Mrecv(buf, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
+        relay__summary_msg(0, (uint64_t)count);
         pthread_mutex_lock(&relay__g.lock);
         relay__comm_t *c = C();
         /* A rank found lost may yet speak (it was only slow): too late, its
