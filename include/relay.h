@@ -58,7 +58,9 @@ extern "C" {
 /* X(name, value, description): one table makes the enum and the strings.
  * RELAY_ERR_WRONG_THREAD: a call that only one thread may make was made on
  * another (relay_finalize off the thread that called relay_init, e.g. from
- * inside a task or an actor method). */
+ * inside a task or an actor method). RELAY_ERR_TRUNCATED: a call filling an
+ * array the caller gave found more entries than it holds; it filled what
+ * fits and says how many there are (relay_cluster_resources). */
 #define RELAY_STATUS_MAP(X)                                                                        \
     X(OK, 0, "success")                                                                            \
     X(ERR_INVALID_ARG, -1, "invalid argument")                                                     \
@@ -87,7 +89,8 @@ extern "C" {
     X(ERR_IO, -22, "a file could not be read or written")                                          \
     X(ERR_CANCELLED, -23, "the task was cancelled")                                                \
     X(ERR_RANK_LOST, -24, "the rank holding this work or object was lost")                         \
-    X(ERR_WRONG_THREAD, -25, "this call is not allowed on the calling thread")
+    X(ERR_WRONG_THREAD, -25, "this call is not allowed on the calling thread")                     \
+    X(ERR_TRUNCATED, -26, "the array given is too small: what fits was filled")
 
 typedef enum relay_status {
 #define RELAY__STATUS_ENUM(name, value, desc) RELAY_##name = value,
@@ -1126,6 +1129,59 @@ RELAY_API int relay_local_resources(relay_resources_t *res_p);
  * does not have. Errors: INVALID_ARG (NULL, or a rank out of range),
  * NOT_INITIALIZED. */
 RELAY_API int relay_resource_capacity(int rank, const char *name, double *quantity_p);
+
+/* Resources of a rank or of the whole job, as relay_cluster_resources and
+ * relay_available_resources fill them. The caller provides the array for
+ * the custom resources. */
+typedef struct relay_resource_set {
+    double cpus; /* [OUT] */
+    double gpus; /* [OUT] (available: fractions of a GPU count) */
+    /* [IN] custom_cap entries for the custom resources (NULL when
+     * custom_cap is 0). [OUT] the first min(num_custom, custom_cap) of
+     * them: the custom resources that the rank (rank -1: some rank) offers
+     * more than 0 of, sorted by name, the same list and order for the
+     * totals and for what is available (a resource all in use is there,
+     * with 0). Their names point at strings relay keeps until
+     * relay_finalize: copy them to keep them longer. */
+    relay_resource_t *custom;
+    size_t custom_cap;
+    /* [OUT] how many custom resources there are, even beyond custom_cap.
+     * A rank offers at most RELAY_MAX_RESOURCES; the job, up to that many
+     * per rank (custom_cap = RELAY_MAX_RESOURCES * ranks is always enough). */
+    size_t num_custom;
+} relay_resource_set_t;
+
+/* The resources a rank offers (Ray's ray.cluster_resources()), as it
+ * advertised them at relay_init; rank -1: the sum over every rank of the
+ * job. Ranks found lost (see rank_timeout) offer nothing: rank -1 leaves
+ * them out, and naming one is RELAY_ERR_RANK_LOST. Ranks that host no
+ * workers offer nothing. Answered from the table every rank keeps: no
+ * message. [IN] rank: -1 or 0..size-1. [IN,OUT] res_p: custom and
+ * custom_cap set by the caller, the rest filled.
+ * Errors: INVALID_ARG (res_p NULL, custom NULL with custom_cap > 0, rank
+ * out of range), NOT_INITIALIZED, RANK_LOST, TRUNCATED (more custom
+ * resources than custom_cap: cpus, gpus, num_custom and the first
+ * custom_cap entries are filled all the same). Any thread, tasks included. */
+RELAY_API int relay_cluster_resources(int rank, relay_resource_set_t *res_p);
+
+/* What of those resources is free now (Ray's ray.available_resources()),
+ * as rank 0's scheduler counts it: the totals less what running tasks
+ * (placed ones waiting for their inputs keep their GPUs and custom
+ * resources) and live actors hold. A task blocked in relay_get or
+ * relay_wait gives its CPUs back until it resumes, not its GPUs nor its
+ * custom resources. CPUs promised beyond a rank's capacity (tasks queued
+ * there to start the moment one frees) leave it 0, never less. A snapshot:
+ * it may have changed when the call returns. On rank 0 it reads the books
+ * directly; elsewhere (tasks on worker ranks included) it asks rank 0 and
+ * waits for the answer (a task waiting gives its CPUs back, as in
+ * relay_get, after the question is asked: it counts as holding them). The
+ * list of custom resources is relay_cluster_resources's, in its order.
+ * [IN] rank: -1 (every rank not lost) or 0..size-1. [IN,OUT] res_p: as for
+ * relay_cluster_resources. Errors: those of relay_cluster_resources;
+ * TIMEOUT (rank 0 did not answer within 3 x rank_timeout; with rank_timeout
+ * 0 it waits as long as relay runs), SHUTDOWN, INTERNAL (the answer could
+ * not be read). Any thread, tasks included. */
+RELAY_API int relay_available_resources(int rank, relay_resource_set_t *res_p);
 
 /* Wait until rank 0 has processed every message this rank sent before the
  * call (releases included), so relay_stats on rank 0 reflects them.

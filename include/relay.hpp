@@ -13,6 +13,9 @@
  *   relay::put(value), relay::get<T>(ref), relay::ctx_arg<T>(ctx, i),
  *   relay::ctx_return(ctx, i, value). relay::arg(value) points at value:
  *   it must live until the submit that uses it returns.
+ * - relay::cluster_resources(rank) and relay::available_resources(rank)
+ *   return a relay::resources with the custom resources in a std::map
+ *   (names copied).
  * Everything relay.h declares stays usable beside it.
  */
 #ifndef RELAY_HPP
@@ -23,6 +26,7 @@
 #include <cstddef>
 #include <cstring>
 #include <initializer_list>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -216,6 +220,50 @@ template <typename T> void ctx_return(relay_ctx_t *ctx, std::size_t i, const T &
 {
     static_assert(std::is_trivially_copyable<T>::value, "T must be trivially copyable");
     check(relay_ctx_return(ctx, i, &value, sizeof value));
+}
+
+/* A rank's or the job's resources (relay_cluster_resources). */
+struct resources {
+    double cpus = 0, gpus = 0;
+    std::map<std::string, double> custom;
+};
+
+namespace detail
+{
+inline resources resource_set(int (*call)(int, relay_resource_set_t *), int rank)
+{
+    /* The list of custom resources is fixed at relay_init: a second call
+     * with the count the first gave is enough. */
+    std::vector<relay_resource_t> buf(RELAY_MAX_RESOURCES);
+    relay_resource_set_t set{};
+    set.custom = buf.data();
+    set.custom_cap = buf.size();
+    int rc = call(rank, &set);
+    if (rc == RELAY_ERR_TRUNCATED) {
+        buf.resize(set.num_custom);
+        set.custom = buf.data();
+        set.custom_cap = buf.size();
+        rc = call(rank, &set);
+    }
+    check(rc);
+    resources res;
+    res.cpus = set.cpus;
+    res.gpus = set.gpus;
+    for (std::size_t i = 0; i < set.num_custom; i++)
+        res.custom[buf[i].name] = buf[i].quantity;
+    return res;
+}
+} // namespace detail
+
+/* rank -1: the whole job. */
+inline resources cluster_resources(int rank = -1)
+{
+    return detail::resource_set(relay_cluster_resources, rank);
+}
+
+inline resources available_resources(int rank = -1)
+{
+    return detail::resource_set(relay_available_resources, rank);
 }
 
 /* Runs body() as a task's body: an exception fails the task with its

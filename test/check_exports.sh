@@ -20,7 +20,8 @@ if [ -n "$internal" ]; then
     status=1
 fi
 for want in relay_init relay_finalize relay_submit relay_get relay_put relay_release \
-    relay_strerror relay_last_error relay_actor_create relay_ctx_fail; do
+    relay_strerror relay_last_error relay_actor_create relay_ctx_fail relay_cluster_resources \
+    relay_available_resources; do
     if ! grep -qx "$want" <<<"$syms"; then
         echo "missing from the exports: $want" >&2
         status=1

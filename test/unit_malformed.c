@@ -421,6 +421,75 @@ static void check_other_records(void)
     round_trip(40);
 }
 
+/* RESOURCES_QUERY and RESOURCES_REPLY (rank 0 answers itself here: the
+ * job has one rank and no custom resource). */
+static void check_resources_records(void)
+{
+    rec_t m;
+    /* Cut after the request id; request id 0; a rank the job lacks. */
+    rec_begin(&m, RELAY__R_RESOURCES_QUERY);
+    relay__put_u64(&m.w, 3);
+    expect_dropped(&m, "malformed RESOURCES_QUERY record from rank 0: truncated");
+    relay__wbuf_free(&m.w);
+    rec_begin(&m, RELAY__R_RESOURCES_QUERY);
+    relay__put_u64(&m.w, 0);
+    relay__put_u32(&m.w, 0);
+    expect_dropped(&m, "malformed RESOURCES_QUERY record from rank 0: request id 0");
+    relay__wbuf_free(&m.w);
+    rec_begin(&m, RELAY__R_RESOURCES_QUERY);
+    relay__put_u64(&m.w, 3);
+    relay__put_u32(&m.w, 1);
+    expect_dropped(&m, "the rank is not -1 nor a rank of the job");
+    relay__wbuf_free(&m.w);
+
+    /* Replies: a count beyond the record, beyond what the job can have, a
+     * negative quantity, quantities with a failure, and a well-formed
+     * record whose count is not the cluster table's. */
+    const struct {
+        uint32_t status, n;
+        uint64_t cpu, custom;
+        const char *want;
+    } bad[] = {
+        {RELAY_OK, 2, 0, 0, "a count exceeds the record"},
+        {RELAY_OK, UINT32_MAX, 0, 0, "more custom resources than the job can have"},
+        {RELAY_OK, 1, 0, UINT64_MAX, "a quantity out of range"},
+        {RELAY_OK, 0, UINT64_MAX, 0, "a quantity out of range"},
+        {(uint32_t)RELAY_ERR_RANK_LOST, 0, 10000, 0, "a failed query carries quantities"},
+        {RELAY_OK, 1, 0, 10000, "not as many custom resources as the cluster table"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        rec_begin(&m, RELAY__R_RESOURCES_REPLY);
+        relay__put_u64(&m.w, 77);
+        relay__put_u32(&m.w, bad[i].status);
+        relay__put_u64(&m.w, bad[i].cpu);
+        relay__put_u64(&m.w, 0);
+        relay__put_u32(&m.w, bad[i].n);
+        if (bad[i].n == 1 || bad[i].n == 2) relay__put_u64(&m.w, bad[i].custom);
+        expect_dropped(&m, bad[i].want);
+        relay__wbuf_free(&m.w);
+    }
+    /* A good query is answered, and its answer (no request waits for 77)
+     * ignored. */
+    rec_begin(&m, RELAY__R_RESOURCES_QUERY);
+    relay__put_u64(&m.w, 77);
+    relay__put_u32(&m.w, UINT32_MAX);
+    char log[4096];
+    state_t b, a;
+    relay__record_end(&m.w, m.start);
+    dispatch_logged(m.w.data, m.w.len, log, sizeof log, &b, &a);
+    CHECK(strstr(log, "malformed") == NULL);
+    relay__wbuf_free(&m.w);
+    /* The books are as they were: everything free. */
+    relay_resource_set_t set, total;
+    memset(&set, 0, sizeof set);
+    memset(&total, 0, sizeof total);
+    CHECK_OK(relay_available_resources(-1, &set));
+    CHECK_OK(relay_cluster_resources(-1, &total));
+    CHECK_EQ(set.num_custom, 0);
+    CHECK(total.cpus > 0 && set.cpus == total.cpus);
+    round_trip(50);
+}
+
 int main(void)
 {
     CHECK_OK(relay_register("echo", fn_echo));
@@ -431,6 +500,7 @@ int main(void)
     check_truncated_submits();
     check_duplicate_task();
     check_other_records();
+    check_resources_records();
     CHECK_OK(relay_finalize());
     printf("unit_malformed: PASS\n");
     return 0;

@@ -52,6 +52,8 @@ DECODER(subscribe, relay__rec_subscribe_t)
 DECODER(recall, relay__rec_recall_t)
 DECODER(recalled, relay__rec_recall_t)
 DECODER(crash, relay__rec_crash_t)
+DECODER(res_query, relay__rec_res_query_t)
+DECODER(res_reply, relay__rec_res_reply_t)
 
 static int dec_empty(relay__rbuf_t *r, void *m)
 {
@@ -1324,7 +1326,7 @@ static void rec_control(void)
 static void rec_types(void)
 {
     CHECK_EQ(RELAY__R_SUBMIT, 1);
-    CHECK_EQ(RELAY__R_END, 37); /* 36 types */
+    CHECK_EQ(RELAY__R_END, 39); /* 38 types */
     CHECK_STREQ(relay__record_name(RELAY__R_ABORT), "ABORT");
     CHECK(!relay__record_route_ok(RELAY__R_ABORT, 2, 1));
     CHECK_STREQ(relay__record_name(RELAY__R_SUBMIT), "SUBMIT");
@@ -1357,6 +1359,11 @@ static void rec_types(void)
     CHECK(!relay__record_route_ok(RELAY__R_CRASH, 2, 1));
     CHECK(relay__record_route_ok(RELAY__R_CRASH_ACK, 0, 2));
     CHECK(!relay__record_route_ok(RELAY__R_CRASH_ACK, 1, 2));
+    CHECK_STREQ(relay__record_name(RELAY__R_RESOURCES_QUERY), "RESOURCES_QUERY");
+    CHECK(relay__record_route_ok(RELAY__R_RESOURCES_QUERY, 2, 0));
+    CHECK(!relay__record_route_ok(RELAY__R_RESOURCES_QUERY, 2, 1));
+    CHECK(relay__record_route_ok(RELAY__R_RESOURCES_REPLY, 0, 2));
+    CHECK(!relay__record_route_ok(RELAY__R_RESOURCES_REPLY, 1, 2));
     CHECK(!relay__record_route_ok(0, 0, 0));
     CHECK(!relay__record_route_ok(RELAY__R_END, 0, 0));
     CHECK(!relay__record_route_ok(200, 1, 2));
@@ -1403,11 +1410,86 @@ static void wire_oom(void)
     checks++;
 }
 
+/* RESOURCES_QUERY: a rank of the job or -1. */
+static void rec_res_query(void)
+{
+    const int ranks[2] = {NRANKS - 1, -1};
+    for (int k = 0; k < 2; k++) {
+        relay__wbuf_t w;
+        relay__wbuf_init(&w);
+        relay__rec_res_query_t q = {5, ranks[k]}, gq;
+        relay__rec_res_query_encode(&w, &q);
+        free(decode_ok(&w, dec_res_query, &gq));
+        CHECK_EQ(gq.req, 5);
+        CHECK_EQ(gq.rank, ranks[k]);
+        check_cuts(&w, dec_res_query);
+        BAD64(&w, dec_res_query, 0, 0, "request id 0");
+        BAD32(&w, dec_res_query, 8, NRANKS, "not -1 nor a rank");
+        BAD32(&w, dec_res_query, 8, UINT32_MAX - 1, "not -1 nor a rank");
+        OK32(&w, dec_res_query, 8, 0);
+        relay__wbuf_free(&w);
+    }
+}
+
+/* RESOURCES_REPLY: [u64 req][u32 status][u64 cpu][u64 gpu][u32 n][u64 x n]. */
+enum { RR_STATUS = 8, RR_CPU = 12, RR_GPU = 20, RR_N = 28, RR_C0 = 32 };
+
+static void rec_res_reply(void)
+{
+    const int64_t most = RELAY__UNITS_MAX * NRANKS; /* a sum over every rank */
+    const int64_t custom[3] = {0, 12345, most};
+    relay__wbuf_t w;
+    relay__wbuf_init(&w);
+    relay__rec_res_reply_t m = {9, RELAY_OK, 25000, 5000, 3, custom}, g;
+    relay__rec_res_reply_encode(&w, &m);
+    free(decode_ok(&w, dec_res_reply, &g));
+    CHECK_EQ(g.req, 9);
+    CHECK_EQ(g.status, RELAY_OK);
+    CHECK_EQ(g.cpu, 25000);
+    CHECK_EQ(g.gpu, 5000);
+    CHECK_EQ(g.ncustom, 3);
+    for (uint32_t i = 0; i < 3; i++)
+        CHECK_EQ(relay__rec_res_custom(&g, i), custom[i]);
+    check_cuts(&w, dec_res_reply);
+    BAD64(&w, dec_res_reply, 0, 0, "request id 0");
+    BAD32(&w, dec_res_reply, RR_STATUS, 7, "unknown status");
+    BAD64(&w, dec_res_reply, RR_CPU, UINT64_MAX, "out of range"); /* -1 */
+    BAD64(&w, dec_res_reply, RR_GPU, (uint64_t)most + 1, "out of range");
+    BAD64(&w, dec_res_reply, RR_C0 + 8, (uint64_t)INT64_MIN, "out of range");
+    BAD64(&w, dec_res_reply, RR_C0 + 16, (uint64_t)most + 1, "out of range");
+    BAD32(&w, dec_res_reply, RR_N, UINT32_MAX, "more custom resources");
+    BAD32(&w, dec_res_reply, RR_N, RELAY_MAX_RESOURCES * NRANKS + 1, "more custom resources");
+    BAD32(&w, dec_res_reply, RR_N, RELAY_MAX_RESOURCES * NRANKS, "count exceeds");
+    BAD32(&w, dec_res_reply, RR_N, 4, "count exceeds");
+    /* A failed query carries nothing. */
+    BAD32(&w, dec_res_reply, RR_STATUS, (uint32_t)RELAY_ERR_RANK_LOST, "carries quantities");
+    relay__wbuf_free(&w);
+    relay__wbuf_init(&w);
+    relay__rec_res_reply_t f = {9, RELAY_ERR_RANK_LOST, 0, 0, 0, NULL};
+    relay__rec_res_reply_encode(&w, &f);
+    free(decode_ok(&w, dec_res_reply, &g));
+    CHECK_EQ(g.status, RELAY_ERR_RANK_LOST);
+    CHECK_EQ(g.ncustom, 0);
+    BAD64(&w, dec_res_reply, RR_GPU, 1, "carries quantities");
+    BAD32(&w, dec_res_reply, RR_N, 1, "count exceeds");
+    relay__wbuf_free(&w);
+    /* No custom resources at all. */
+    relay__wbuf_init(&w);
+    m.ncustom = 0;
+    relay__rec_res_reply_encode(&w, &m);
+    free(decode_ok(&w, dec_res_reply, &g));
+    CHECK_EQ(g.ncustom, 0);
+    check_cuts(&w, dec_res_reply);
+    relay__wbuf_free(&w);
+}
+
 int main(void)
 {
     relay__g.size = NRANKS; /* ids and holders are checked against it */
     rec_types();
     wire_oom();
+    rec_res_query();
+    rec_res_reply();
     rec_submit();
     rec_task();
     rec_done();

@@ -57,7 +57,8 @@ module relay
     RELAY_ERR_IO = -22, &
     RELAY_ERR_CANCELLED = -23, &
     RELAY_ERR_RANK_LOST = -24, &
-    RELAY_ERR_WRONG_THREAD = -25
+    RELAY_ERR_WRONG_THREAD = -25, &
+    RELAY_ERR_TRUNCATED = -26
 
   real(c_double), parameter, public :: RELAY_FOREVER = -1.0_c_double
 

@@ -23,6 +23,7 @@ typedef struct relay__req {
     int status;                 /* request status: OK, INVALID_REF, SHUTDOWN, ... */
     struct relay_object *obj;   /* inline/error result, or the fetch target */
     struct relay__fetch *fetch; /* large object in flight */
+    int64_t *units;             /* RESOURCES_REPLY: where its quantities go */
 } relay__req_t;
 
 /* Every request to rank 0 goes through these. encode writes the record's
@@ -106,6 +107,7 @@ void relay__client_on_get_reply(int src, relay__rbuf_t *r);
 void relay__client_init(void);
 void relay__client_on_reply(int src, relay__rbuf_t *r);
 void relay__client_on_actor_reply(int src, relay__rbuf_t *r);
+void relay__client_on_resources_reply(int src, relay__rbuf_t *r);
 /* Rank 0: the directory answers its own rank's GET without a message.
  * obj: an inline or error object, or NULL with the holder (-1 for none:
  * want_data was 0 or the status is an error) of a remote object. */

@@ -297,4 +297,5 @@ void relay__client_init(void)
     relay__handler_set(RELAY__R_GET_REPLY, relay__client_on_get_reply);
     relay__handler_set(RELAY__R_REPLY, relay__client_on_reply);
     relay__handler_set(RELAY__R_ACTOR_REPLY, relay__client_on_actor_reply);
+    relay__handler_set(RELAY__R_RESOURCES_REPLY, relay__client_on_resources_reply);
 }

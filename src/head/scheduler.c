@@ -37,6 +37,7 @@ static int *fwd_ranks;
 static uint32_t fwd_n, fwd_cap;
 
 static void cancel_here(stask_t *t);
+static void on_resources_query(int src, relay__rbuf_t *r);
 static void drop_deps(stask_t *t);
 static const stask_t *starving_head(const relay__shape_t *by);
 static const stask_t *dispatch_starving(void);
@@ -140,6 +141,7 @@ int relay__sched_init(void)
     relay__handler_set(RELAY__R_SHUTDOWN_ACK, relay__sched_on_shutdown_ack);
     relay__handler_set(RELAY__R_RECALLED, relay__sched_on_recalled);
     relay__handler_set(RELAY__R_ABORT, relay__sched_on_abort);
+    relay__handler_set(RELAY__R_RESOURCES_QUERY, on_resources_query);
     relay__comm_hooks()->tick = relay__sched_tick;
     return relay__actors_init();
 }
@@ -1752,6 +1754,55 @@ void relay__sched_on_sync(int src, relay__rbuf_t *r)
         return;
     }
     relay__post_reply(src, m.req, RELAY_OK);
+}
+
+/* Rank r's free resources added to units (relay__sched_available's layout). */
+static void add_free(int r, int64_t *units)
+{
+    const acct_t *a = &S()->acct[r];
+    uint32_t ncustom = relay__cluster()->ncustom;
+    /* Queued tasks are promised CPUs beyond the capacity: none is free. */
+    units[0] += a->cpu_used < a->cpu_cap ? a->cpu_cap - a->cpu_used : 0;
+    for (int g = 0; g < a->ngpu; g++)
+        units[1] += a->gpu_free[g];
+    for (uint32_t i = 0; i < ncustom; i++)
+        units[2 + i] += a->custom_free[i];
+}
+
+int relay__sched_available(int rank, int64_t *units)
+{
+    memset(units, 0, (2 + (size_t)relay__cluster()->ncustom) * sizeof *units);
+    if (rank >= 0) {
+        if (relay__comm_rank_lost(rank)) return RELAY_ERR_RANK_LOST;
+        add_free(rank, units);
+        return RELAY_OK;
+    }
+    for (int r = 0; r < relay__g.size; r++)
+        if (!relay__comm_rank_lost(r)) add_free(r, units);
+    return RELAY_OK;
+}
+
+static void on_resources_query(int src, relay__rbuf_t *r)
+{
+    relay__rec_res_query_t m;
+    if (relay__rec_res_query_decode(r, &m) != 0) {
+        relay__rec_malformed(RELAY__R_RESOURCES_QUERY, src, r);
+        return;
+    }
+    uint32_t ncustom = relay__cluster()->ncustom;
+    int64_t *units = malloc((2 + (size_t)ncustom) * sizeof *units);
+    relay__rec_res_reply_t rep = {m.req, RELAY_ERR_NO_MEMORY, 0, 0, 0, NULL};
+    if (units && (rep.status = relay__sched_available(m.rank, units)) == RELAY_OK) {
+        rep.cpu = units[0];
+        rep.gpu = units[1];
+        rep.ncustom = ncustom;
+        rep.custom = units + 2;
+    }
+    size_t start;
+    relay__wbuf_t *w = relay__msg_begin(src, RELAY__R_RESOURCES_REPLY, &start);
+    relay__rec_res_reply_encode(w, &rep);
+    relay__msg_end(src, w, start);
+    free(units);
 }
 
 void relay__sched_shutdown(void)

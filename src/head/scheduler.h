@@ -64,6 +64,11 @@ void relay__sched_remake(const uint64_t *ids, size_t n, int rank, const char *lo
 /* A remote object made by a task left the directory: the task is kept no
  * longer once none of its objects live. */
 void relay__sched_output_freed(uint64_t id);
+/* What is free now on rank (-1: every rank not lost), by rank 0's books,
+ * in units: [0] CPUs, [1] GPUs, [2 + i] custom resource i of the cluster
+ * table (2 + its ncustom entries, overwritten). RELAY_ERR_RANK_LOST for a
+ * lost rank, else RELAY_OK. Rank 0, lock held. */
+int relay__sched_available(int rank, int64_t *units);
 /* "rank 2 (host h) was lost[: its fate]" into buf. */
 void relay__sched_lost_text(int rank, char *buf, size_t n);
 

@@ -71,7 +71,9 @@
     X(RECALLED, TO0)    /* answer to RECALL: whether the task was taken back */                    \
     X(CRASH, TO0)       /* a rank's task crashed: its report, for the driver */                    \
     X(CRASH_ACK, FROM0) /* rank 0 printed a CRASH: the crashing rank may die */                    \
-    X(RANK_LOST, FROM0) /* this rank is lost: send it nothing, wait for nothing from it */
+    X(RANK_LOST, FROM0) /* this rank is lost: send it nothing, wait for nothing from it */         \
+    X(RESOURCES_QUERY, TO0)   /* client: what is free on a rank (RESOURCES_REPLY) */               \
+    X(RESOURCES_REPLY, FROM0) /* answer to RESOURCES_QUERY */
 
 enum relay__record_type {
     RELAY__R_NONE = 0,
@@ -501,6 +503,39 @@ typedef struct relay__rec_crash {
 } relay__rec_crash_t;
 void relay__rec_crash_encode(relay__wbuf_t *w, const relay__rec_crash_t *m);
 int relay__rec_crash_decode(relay__rbuf_t *r, relay__rec_crash_t *m_p);
+
+/* RESOURCES_QUERY: what is free now on rank (-1: every rank not lost),
+ * by rank 0's books. [u64 req][u32 rank, UINT32_MAX for -1]. */
+typedef struct relay__rec_res_query {
+    uint64_t req;
+    int rank; /* -1..size-1 */
+} relay__rec_res_query_t;
+void relay__rec_res_query_encode(relay__wbuf_t *w, const relay__rec_res_query_t *m);
+int relay__rec_res_query_decode(relay__rbuf_t *r, relay__rec_res_query_t *m_p);
+
+/* RESOURCES_REPLY: the answer, in units of 1/RELAY__UNIT: free CPUs, free
+ * GPUs and the free quantity of each custom resource of the cluster
+ * table, in its order (every rank has the same table, so names need not
+ * travel; the handler checks ncustom against it). Quantities are 0..
+ * RELAY__UNITS_MAX per rank of the job (a sum over ranks); at most
+ * RELAY_MAX_RESOURCES customs per rank of the job. A failed query
+ * (status not RELAY_OK) carries zeros and no customs.
+ * [u64 req][u32 status][u64 cpu][u64 gpu][u32 ncustom][u64 units x ncustom]. */
+typedef struct relay__rec_res_reply {
+    uint64_t req;
+    int status;
+    int64_t cpu, gpu;
+    uint32_t ncustom;
+    const void *custom; /* ncustom int64 (unaligned when decoded) */
+} relay__rec_res_reply_t;
+void relay__rec_res_reply_encode(relay__wbuf_t *w, const relay__rec_res_reply_t *m);
+int relay__rec_res_reply_decode(relay__rbuf_t *r, relay__rec_res_reply_t *m_p);
+static inline int64_t relay__rec_res_custom(const relay__rec_res_reply_t *m, uint32_t i)
+{
+    int64_t x;
+    memcpy(&x, (const uint8_t *)m->custom + (size_t)i * 8, 8);
+    return x;
+}
 
 /* SHUTDOWN, SHUTDOWN_ACK, EXIT and CRASH_ACK carry nothing: the decoder checks that
  * the payload is empty. */

@@ -1,5 +1,6 @@
 /* Actor and control records: LOOKUP, ACTOR_REPLY, ACTOR_GONE, ACTOR_CPU,
- * ACTOR_KILL, PING, PONG, CRASH (SHUTDOWN, SHUTDOWN_ACK, EXIT and CRASH_ACK are empty). */
+ * ACTOR_KILL, PING, PONG, CRASH, RANK_LOST, RESOURCES_QUERY, RESOURCES_REPLY
+ * (SHUTDOWN, SHUTDOWN_ACK, EXIT and CRASH_ACK are empty). */
 #include "records.h"
 #include "records_impl.h"
 #include "runtime.h"
@@ -131,5 +132,63 @@ int relay__rec_rank_lost_decode(relay__rbuf_t *r, relay__rec_rank_lost_t *m_p)
     if (!r->err && (rank == 0 || rank >= (uint32_t)relay__g.size))
         return relay__rbuf_fail(r, "the rank is 0 or not a rank of the job");
     m_p->rank = (int)rank;
+    return relay__rec_end(r);
+}
+
+void relay__rec_res_query_encode(relay__wbuf_t *w, const relay__rec_res_query_t *m)
+{
+    relay__put_u64(w, m->req);
+    relay__put_u32(w, m->rank < 0 ? UINT32_MAX : (uint32_t)m->rank);
+}
+
+int relay__rec_res_query_decode(relay__rbuf_t *r, relay__rec_res_query_t *m_p)
+{
+    m_p->req = relay__get_u64(r);
+    if (!r->err && m_p->req == 0) return relay__rbuf_fail(r, "request id 0");
+    uint32_t rank = relay__get_u32(r);
+    if (!r->err && rank != UINT32_MAX && rank >= (uint32_t)relay__g.size)
+        return relay__rbuf_fail(r, "the rank is not -1 nor a rank of the job");
+    m_p->rank = rank == UINT32_MAX ? -1 : (int)rank;
+    return relay__rec_end(r);
+}
+
+void relay__rec_res_reply_encode(relay__wbuf_t *w, const relay__rec_res_reply_t *m)
+{
+    relay__put_u64(w, m->req);
+    relay__put_u32(w, (uint32_t)m->status);
+    relay__put_u64(w, (uint64_t)m->cpu);
+    relay__put_u64(w, (uint64_t)m->gpu);
+    relay__put_u32(w, m->ncustom);
+    relay__put_bytes(w, m->custom, (size_t)m->ncustom * 8);
+}
+
+/* A quantity summed over at most every rank of the job (divided: the
+ * product could overflow). */
+static int res_units_ok(int64_t u)
+{
+    return u >= 0 && u / RELAY__UNITS_MAX < (int64_t)relay__g.size + (u % RELAY__UNITS_MAX == 0);
+}
+
+int relay__rec_res_reply_decode(relay__rbuf_t *r, relay__rec_res_reply_t *m_p)
+{
+    m_p->req = relay__get_u64(r);
+    if (!r->err && m_p->req == 0) return relay__rbuf_fail(r, "request id 0");
+    m_p->status = relay__rec_get_status(r, 0, "unknown status");
+    m_p->cpu = (int64_t)relay__get_u64(r);
+    m_p->gpu = (int64_t)relay__get_u64(r);
+    m_p->ncustom = relay__get_u32(r);
+    if (r->err) return -1;
+    if (!res_units_ok(m_p->cpu) || !res_units_ok(m_p->gpu))
+        return relay__rbuf_fail(r, "a quantity out of range");
+    if (m_p->ncustom > (uint64_t)RELAY_MAX_RESOURCES * (uint64_t)relay__g.size)
+        return relay__rbuf_fail(r, "more custom resources than the job can have");
+    if ((size_t)(r->end - r->p) / 8 < m_p->ncustom)
+        return relay__rbuf_fail(r, "a count exceeds the record");
+    m_p->custom = relay__get_bytes(r, (size_t)m_p->ncustom * 8);
+    for (uint32_t i = 0; i < m_p->ncustom; i++)
+        if (!res_units_ok(relay__rec_res_custom(m_p, i)))
+            return relay__rbuf_fail(r, "a quantity out of range");
+    if (m_p->status != RELAY_OK && (m_p->cpu || m_p->gpu || m_p->ncustom))
+        return relay__rbuf_fail(r, "a failed query carries quantities");
     return relay__rec_end(r);
 }

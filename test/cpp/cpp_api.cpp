@@ -159,6 +159,24 @@ static void actors()
     relay::check(relay_actor_kill(counter));
 }
 
+/* Before any task: everything is free, as relay_resource_capacity counts it. */
+static void resources()
+{
+    double cpus = 0;
+    relay::check(relay_resource_capacity(-1, "CPU", &cpus));
+    relay::resources total = relay::cluster_resources(), avail = relay::available_resources();
+    CHECK(total.cpus == cpus && cpus > 0);
+    CHECK(avail.cpus == total.cpus && avail.gpus == total.gpus);
+    CHECK(avail.custom == total.custom);
+    CHECK(relay::cluster_resources(1).cpus + relay::cluster_resources(0).cpus == cpus);
+    try {
+        relay::available_resources(2);
+        CHECK(!"available_resources(2) on 2 ranks returned");
+    } catch (const relay::error &e) {
+        CHECK(e.status() == RELAY_ERR_INVALID_ARG);
+    }
+}
+
 int main(int argc, char **argv)
 {
     static const relay_method_t methods[] = {{"add", counter_add, 1}};
@@ -171,6 +189,7 @@ int main(int argc, char **argv)
     int rank = -1;
     relay::check(relay_rank(&rank));
     if (rank == 0) {
+        resources();
         tasks();
         ownership();
         actors();

@@ -33,6 +33,7 @@ program fortran_constants
   call p('RELAY_ERR_CANCELLED', int(RELAY_ERR_CANCELLED, int64))
   call p('RELAY_ERR_RANK_LOST', int(RELAY_ERR_RANK_LOST, int64))
   call p('RELAY_ERR_WRONG_THREAD', int(RELAY_ERR_WRONG_THREAD, int64))
+  call p('RELAY_ERR_TRUNCATED', int(RELAY_ERR_TRUNCATED, int64))
   call p('RELAY_FOREVER', int(RELAY_FOREVER, int64))
   call p('RELAY_MAX_RETURNS', int(RELAY_MAX_RETURNS, int64))
   call p('RELAY_MAX_ARGS', int(RELAY_MAX_ARGS, int64))

@@ -156,6 +156,11 @@ static void client(void)
     CHECK_OK(relay_retain(small));
     CHECK_OK(relay_release(small));
     CHECK_OK(relay_sync(30));
+    /* What is free, on the job and on this rank (RESOURCES_QUERY, _REPLY). */
+    relay_resource_t customs[RELAY_MAX_RESOURCES * 3];
+    relay_resource_set_t res = {.custom = customs, .custom_cap = RELAY_MAX_RESOURCES * 3};
+    CHECK_OK(relay_available_resources(-1, &res));
+    CHECK_OK(relay_available_resources(1, &res));
 
     /* Actors: a call, a lookup, a method that blocks, an actor made here
      * that keeps its CPUs (num_cpus given) and is killed here, a task

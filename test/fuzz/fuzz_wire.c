@@ -281,6 +281,8 @@ static void read_record(relay__rbuf_t *r, unsigned type)
         relay__rec_ping_t ping;
         relay__rec_crash_t crash;
         relay__rec_rank_lost_t rank_lost;
+        relay__rec_res_query_t res_query;
+        relay__rec_res_reply_t res_reply;
     } m;
     int rc;
     skim_t skim = {{0}, 0, 0};
@@ -463,9 +465,28 @@ static void read_record(relay__rbuf_t *r, unsigned type)
             check_str(m.crash.text);
             PROMISE(*m.crash.text && strlen(m.crash.text) <= RELAY__CRASH_TEXT_MAX);
         }
+        break;
     case RELAY__R_RANK_LOST:
         rc = relay__rec_rank_lost_decode(r, &m.rank_lost);
         if (rc == 0) PROMISE(m.rank_lost.rank > 0 && m.rank_lost.rank < relay__g.size);
+        break;
+    case RELAY__R_RESOURCES_QUERY:
+        rc = relay__rec_res_query_decode(r, &m.res_query);
+        if (rc == 0)
+            PROMISE(m.res_query.req && m.res_query.rank >= -1 && m.res_query.rank < relay__g.size);
+        break;
+    case RELAY__R_RESOURCES_REPLY:
+        rc = relay__rec_res_reply_decode(r, &m.res_reply);
+        if (rc == 0) {
+            const relay__rec_res_reply_t *q = &m.res_reply;
+            int64_t most = RELAY__UNITS_MAX * relay__g.size;
+            PROMISE(q->req && q->cpu >= 0 && q->cpu <= most && q->gpu >= 0 && q->gpu <= most);
+            PROMISE(q->ncustom <= (uint32_t)RELAY_MAX_RESOURCES * (uint32_t)relay__g.size);
+            PROMISE(q->ncustom == 0 || inside(q->custom, (size_t)q->ncustom * 8));
+            for (uint32_t i = 0; i < q->ncustom; i++)
+                PROMISE(relay__rec_res_custom(q, i) >= 0 && relay__rec_res_custom(q, i) <= most);
+            PROMISE(q->status == RELAY_OK || (!q->cpu && !q->gpu && !q->ncustom));
+        }
         break;
     case RELAY__R_SHUTDOWN_ACK:
     case RELAY__R_SHUTDOWN:
