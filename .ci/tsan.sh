@@ -33,5 +33,6 @@ start=$SECONDS
 # The fuzz tests run in the normal pass (they build their own tree), and so
 # do the nodes tests (the mpi tests again, a node per rank: they would
 # double this pass).
-"${RUN[@]}" ctest --test-dir build-tsan --output-on-failure -LE "fuzz|nodes"
+# -j2: the one-process tests two at a time, the others alone (see test.sh).
+"${RUN[@]}" ctest --test-dir build-tsan --output-on-failure -LE "fuzz|nodes" -j2
 echo "== ThreadSanitizer suite: $((SECONDS - start)) s"
