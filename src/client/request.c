@@ -10,6 +10,7 @@
 #include "doorbell.h"
 #include "log.h"
 #include "runtime.h"
+#include "trace.h"
 #include "worker.h"
 
 /* How long a waiting thread polls for its reply before it sleeps; polling
@@ -89,6 +90,16 @@ int relay__check_timeout(const char *call, double timeout_s)
     return RELAY_OK;
 }
 
+/* A get or wait of a task that was not ready when asked: how long the
+ * task waited in it. */
+static void trace_wait(const relay_ctx_t *ctx, const relay__wait_t *w, double t0)
+{
+    uint64_t id = 0;
+    if (!ctx || !w || !w->what || relay_ctx_task_id(ctx, &id) != RELAY_OK) return;
+    _Static_assert(sizeof(relay_ref_t) == sizeof(uint64_t), "relay_ref_t is one u64");
+    relay__trace_blocked_slow(id, w->what, (const uint64_t *)w->refs, w->n, t0);
+}
+
 /* Wait on b until done(arg) or the deadline. Inside a task, once the
  * short spin is over, the task is blocked: its CPUs go back to its rank
  * until it resumes, and rank 0 learns what it waits for (wait; NULL for
@@ -98,7 +109,8 @@ int relay__wait_until(relay__batch_t *b, double deadline, int (*done)(void *), v
 {
     if (done(arg)) return 1;
     relay_ctx_t *ctx = relay__worker_current();
-    relay__wait_t none = {NULL, 0, 0, 1};
+    relay__wait_t none = {NULL, 0, 0, 1, NULL};
+    double t0 = relay__trace_clock(); /* not ready when asked: it waits */
     int blocked = 0, ok;
     /* A get or wait of a task ends when relay_cancel reaches the task. */
     relay_ctx_t *cancellable = wait ? ctx : NULL;
@@ -141,6 +153,7 @@ int relay__wait_until(relay__batch_t *b, double deadline, int (*done)(void *), v
     }
     if (cancellable) relay__worker_wait_cv(cancellable, NULL);
     if (blocked) relay__worker_unblock(ctx);
+    if (relay__trace_active()) trace_wait(ctx, wait, t0);
     return ok;
 }
 

@@ -14,6 +14,7 @@
 #include "runtime.h"
 #include "worker.h"
 #include "worker_state.h"
+#include "trace_node.h"
 
 enum { CONSTRUCTING, ALIVE, DEAD };
 enum { FINI_NONE, FINI_ACTOR, FINI_CTOR };
@@ -537,6 +538,7 @@ static int run_method(relay__host_t *h, relay_ctx_t *c, uint64_t ticket)
     int rc = m->fn(c, h->state);
     c->seconds = relay__now() - t0;
     relay__worker_set_current(NULL);
+    relay__trace_ran(c, h->cls->name, m->name, t0, rc);
     pthread_mutex_lock(&relay__g.lock);
     if (h->abandoned) return -1; /* relay has gone: nothing to report to */
     h->running--;
@@ -557,6 +559,7 @@ static void *actor_main(void *arg)
 {
     relay__host_t *h = arg;
     relay__crash_thread_begin();
+    relay__trace_thread("actor %s", h->cls->name);
     /* Its first GPU is current on this thread for the actor's life. */
     int gpu_rc = h->ngpu ? relay__gpu_bind((int)h->gpu_index[0]) : 0;
     if (gpu_rc)
@@ -637,6 +640,7 @@ int relay__host_construct(relay_ctx_t *c)
         rc = h->cls->init ? h->cls->init(c, &h->state) : 0;
         c->seconds = relay__now() - t0;
         relay__worker_set_current(NULL);
+        relay__trace_ran(c, h->cls->name, NULL, t0, rc);
         pthread_mutex_lock(&relay__g.lock);
         /* relay has gone: nothing to report to */
         if (h->abandoned || c->abandoned) return -1;
