@@ -271,11 +271,19 @@ static void scenario_badpath(const char *dir)
     CHECK_STATUS(relay_init(NULL, NULL, &cfg), RELAY_ERR_CONFIG);
     cfg.trace = "";
     CHECK_STATUS(relay_init(NULL, NULL, &cfg), RELAY_ERR_CONFIG);
-    /* Fixed, it starts. */
-    snprintf(path, sizeof path, "%s/trace-%%j.json", dir);
+    /* Fixed, it starts; "%j" is the Slurm job's id. */
+    long pid = (long)getpid();
+    MPI_Bcast(&pid, 1, MPI_LONG, 0, MPI_COMM_WORLD);
+    snprintf(path, sizeof path, "%s/trace-%ld-%%j.json", dir, pid);
     cfg.trace = path;
     CHECK_OK(relay_init(NULL, NULL, &cfg));
     CHECK_OK(relay_finalize());
+    const char *job = getenv("SLURM_JOB_ID");
+    snprintf(path, sizeof path, "%s/trace-%ld-%s.json", dir, pid, job && *job ? job : "nojob");
+    if (check__world_rank() == 0) {
+        CHECK_EQ(access(path, R_OK), 0);
+        unlink(path);
+    }
 }
 
 int main(int argc, char **argv)
