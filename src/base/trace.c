@@ -26,7 +26,7 @@ static struct {
     pthread_mutex_t lock;
     relay__trace_buf_t *threads;
     int nthreads;
-    unsigned gen;       /* a new init leaves older threads' buffers behind */
+    atomic_uint gen;    /* a new init leaves older threads' buffers behind */
     atomic_size_t used; /* bytes of chunks taken */
     size_t limit;       /* bytes this rank may take */
     atomic_uint_fast64_t dropped;
@@ -77,7 +77,7 @@ static int logging(void)
 void relay__trace_setup(const char *path, size_t buffer_bytes, int log_debug)
 {
     pthread_mutex_lock(&T.lock);
-    T.gen++;
+    atomic_fetch_add(&T.gen, 1);
     T.limit = buffer_bytes;
     atomic_store(&T.used, 0);
     atomic_store(&T.dropped, 0);
@@ -91,14 +91,14 @@ void relay__trace_setup(const char *path, size_t buffer_bytes, int log_debug)
  * out of memory. */
 static relay__trace_buf_t *my_buf(void)
 {
-    if (tls_buf && tls_gen == T.gen) return tls_buf;
+    if (tls_buf && tls_gen == atomic_load_explicit(&T.gen, memory_order_relaxed)) return tls_buf;
     relay__trace_buf_t *b = calloc(1, sizeof *b);
     if (!b) return NULL;
     pthread_mutex_lock(&T.lock);
     b->tid = T.nthreads++;
     b->next = T.threads;
     T.threads = b;
-    tls_gen = T.gen;
+    tls_gen = atomic_load(&T.gen);
     pthread_mutex_unlock(&T.lock);
     snprintf(b->name, sizeof b->name, "thread %d", b->tid);
     tls_buf = b;
@@ -315,6 +315,6 @@ void relay__trace_fini(void)
         free(b);
     }
     T.nthreads = 0;
-    T.gen++; /* threads that live on register again at a next init */
+    atomic_fetch_add(&T.gen, 1); /* threads that live on register again at a next init */
     pthread_mutex_unlock(&T.lock);
 }

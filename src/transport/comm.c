@@ -410,14 +410,14 @@ void relay__comm_handlers_init(void)
     handlers[RELAY__R_RANK_LOST] = on_rank_lost;
 }
 
-/* Records handled (relay lock held): rank 0's scheduling turns in the
- * trace say how many each took. */
-static uint64_t records_handled;
+/* Records handled while tracing: rank 0's scheduling turns in the trace
+ * say how many each took. Counted by whichever thread dispatches. */
+static atomic_uint_fast64_t records_handled;
 
 void relay__dispatch_record(int src, uint8_t type, relay__rbuf_t *r)
 {
     relay__handler_t fn = handlers[type];
-    records_handled++;
+    if (relay__trace_active()) atomic_fetch_add_explicit(&records_handled, 1, memory_order_relaxed);
     if (!fn) {
         relay__log(RELAY__LOG_ERROR, "record type %u from rank %d has no handler on rank %d", type,
                    src, relay__g.rank);
@@ -992,6 +992,18 @@ static int progress_turn(void)
     return work;
 }
 
+/* A turn of the runtime thread; on rank 0, one that handled records goes
+ * in the trace as a scheduling turn. Progress lock held. */
+static int traced_turn(void)
+{
+    double t0 = relay__trace_clock();
+    uint64_t before = atomic_load_explicit(&records_handled, memory_order_relaxed);
+    int work = progress_turn();
+    uint64_t n = atomic_load_explicit(&records_handled, memory_order_relaxed) - before;
+    if (relay__g.rank == 0) relay__trace_sched(n, t0);
+    return work;
+}
+
 int relay__comm_poll(void)
 {
     relay__comm_t *c = C();
@@ -1028,10 +1040,7 @@ static void *runtime_main(void *arg)
          * thread has nothing to add and backs off instead of contending. */
         int work = 0, in_flight = 1, others = 0;
         if (pthread_mutex_trylock(&c->progress_lock) == 0) {
-            double t0 = relay__trace_clock();
-            uint64_t before = records_handled;
-            work = progress_turn();
-            relay__trace_sched(relay__g.rank == 0 ? records_handled - before : 0, t0);
+            work = traced_turn();
             in_flight = c->nsends || c->active;
             /* Workers and waiting clients take turns too: what they
              * received or sent is activity of this rank. */
