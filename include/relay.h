@@ -224,6 +224,8 @@ enum {
     RELAY_CONFIG_FINALIZE_TIMEOUT = 1u << 15,
     RELAY_CONFIG_SPILL_CLEAN = 1u << 16,
     RELAY_CONFIG_RANK_TIMEOUT = 1u << 17,
+    RELAY_CONFIG_TRACE = 1u << 18,
+    RELAY_CONFIG_TRACE_BUFFER = 1u << 19,
     RELAY_CONFIG_SUMMARY = 1u << 20,
 };
 
@@ -373,6 +375,39 @@ typedef struct relay_config {
      * --no-kill); otherwise the launcher ends the job first. Default 10;
      * 0 turns detection off. 0..86400. */
     int rank_timeout;
+    /* Path of a timeline of the job (RELAY_TRACE): Chrome trace event
+     * JSON that ui.perfetto.dev and chrome://tracing open. One process
+     * per rank, one track per thread (main, runtime, worker N, actor
+     * threads, spill); task runs, actor constructors and methods, gets
+     * and waits that blocked inside them, spill reads and writes and rank
+     * 0's scheduling turns as slices; each task's time queued (from its
+     * submission to its start) and each large object's send and receive
+     * as async spans; arrows from a task to the tasks that consumed its
+     * results. "%j" in the path becomes the Slurm job id ("nojob"
+     * without Slurm); "1" means relay-trace-<job>.json in the current
+     * directory (<job>: the Slurm job id, else the start time and rank
+     * 0's process id). Rank 0 checks at relay_init that the path's
+     * directory exists and is writable (RELAY_ERR_CONFIG otherwise, on
+     * every rank); at relay_finalize every rank sends its events to rank
+     * 0, which writes the file (under a temporary name, then renamed) and
+     * logs where, at info level; a file it cannot write is a warning and
+     * finalize still succeeds. With a rank lost rank 0 writes its own
+     * events only (otherData.ranks_traced says how many ranks are in).
+     * Times are on the job clock (rank 0's, offsets measured at init;
+     * otherData.clock_error_us bounds each rank's error). Default NULL:
+     * no trace, and each recording point costs one predictable branch.
+     * An empty string is refused (RELAY_ERR_CONFIG). */
+    const char *trace;
+    /* Bytes of events each rank keeps for the trace
+     * (RELAY_TRACE_BUFFER, accepts K, M, G suffixes): each thread's
+     * buffer grows in chunks up to the rank's total. Once it is full,
+     * later events are dropped and counted: the file says how many
+     * (otherData.dropped_events, dropped_per_rank) and rank 0 warns at
+     * finalize ("trace: N events dropped on rank R; raise
+     * RELAY_TRACE_BUFFER"). An event takes about 100 bytes; a task
+     * about two (its run, its submission) plus one per four ref
+     * arguments. Default 64 MiB. 0..64 GiB. */
+    size_t trace_buffer;
     /* RELAY_SUMMARY (0/1): at relay_finalize rank 0 prints to stderr one
      * table of the whole run, after gathering every rank's figures: a
      * title "relay summary: N ranks, T s wall time ..." (T: seconds since

@@ -94,6 +94,8 @@ module relay
     RELAY_CONFIG_FINALIZE_TIMEOUT = 2_c_int64_t**15, &
     RELAY_CONFIG_SPILL_CLEAN = 2_c_int64_t**16, &
     RELAY_CONFIG_RANK_TIMEOUT = 2_c_int64_t**17, &
+    RELAY_CONFIG_TRACE = 2_c_int64_t**18, &
+    RELAY_CONFIG_TRACE_BUFFER = 2_c_int64_t**19, &
     RELAY_CONFIG_SUMMARY = 2_c_int64_t**20
 
   ! RELAY_TASK_OPT_NUM_RETURNS is set by relay_submit from size(returns).

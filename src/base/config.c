@@ -35,11 +35,14 @@ static const int_option_t opt_spill_max = {"RELAY_SPILL_MAX", 0, KiB *KiB *KiB *
 static const int_option_t opt_crash_report = {"RELAY_CRASH_REPORT", 0, 1, 0};
 static const int_option_t opt_spill_clean = {"RELAY_SPILL_CLEAN", 0, 1, 0};
 static const int_option_t opt_rank_timeout = {"RELAY_RANK_TIMEOUT", 0, 86400, 0};
+static const int_option_t opt_trace_buffer = {"RELAY_TRACE_BUFFER", 0, 64 * KiB *KiB *KiB, 1};
 static const int_option_t opt_summary = {"RELAY_SUMMARY", 0, 1, 0};
 
 /* The spill directory as resolved (the field's string may not outlive
  * relay_init's caller). */
 static char spill_dir[4096];
+/* The trace path likewise ("": none). */
+static char trace_path[4096];
 
 static int check_range(const int_option_t *o, const char *what, long long v)
 {
@@ -136,6 +139,26 @@ static int resolve_spill_dir(const relay_config_t *in)
     return RELAY_OK;
 }
 
+/* The trace path: the field, then RELAY_TRACE; neither may be empty.
+ * NULL when neither is set. */
+static int resolve_trace(const relay_config_t *in, const char **path_p)
+{
+    const char *path = NULL;
+    if (in && (in->field_mask & RELAY_CONFIG_TRACE)) {
+        if (!in->trace || !*in->trace)
+            return relay__error(RELAY_ERR_CONFIG, "relay_config_t.trace is empty");
+        path = in->trace;
+    }
+    const char *env = getenv("RELAY_TRACE");
+    if (env && !*env) return relay__error(RELAY_ERR_CONFIG, "RELAY_TRACE is empty");
+    if (env) path = env;
+    if (path && strlen(path) >= sizeof trace_path - 64)
+        return relay__error(RELAY_ERR_CONFIG, "trace path '%s' is too long", path);
+    if (path) snprintf(trace_path, sizeof trace_path, "%s", path);
+    *path_p = path ? trace_path : NULL;
+    return RELAY_OK;
+}
+
 /* finalize_timeout: the field, then RELAY_FINALIZE_TIMEOUT (seconds,
  * a finite number in 0..1e6). */
 static int resolve_finalize_timeout(const relay_config_t *in, double *v)
@@ -183,10 +206,13 @@ int relay__config_resolve(const relay_config_t *in, relay_config_t *out, relay__
     long long num_cpus = default_cpus(), driver_workers = 0, inline_max = 100 * KiB, log_level = 1,
               poll_max_us = 1000, chunk_bytes = 64 * KiB * KiB, num_gpus = -1, max_threads = 0,
               store_budget = -1, spill_keep = 0, spill_max = 0, crash_report = 1, spill_clean = 1,
-              rank_timeout = 10, summary = 0;
+              rank_timeout = 10, trace_buffer = 64 * KiB * KiB, summary = 0;
     int rc;
+/* A field is read only when its bit is set: a caller's struct may predate
+ * the field (fields are only ever appended). */
 #define RESOLVE(opt, bit, fld, var)                                                                \
-    rc = resolve_one(&opt, in, bit, in ? (long long)in->fld : 0, "relay_config_t." #fld, &var);    \
+    rc = resolve_one(&opt, in, bit, in && (in->field_mask & (bit)) ? (long long)in->fld : 0,       \
+                     "relay_config_t." #fld, &var);                                                \
     if (rc) return rc
     RESOLVE(opt_num_cpus, RELAY_CONFIG_NUM_CPUS, num_cpus, num_cpus);
     RESOLVE(opt_driver_workers, RELAY_CONFIG_DRIVER_WORKERS, driver_workers, driver_workers);
@@ -202,9 +228,12 @@ int relay__config_resolve(const relay_config_t *in, relay_config_t *out, relay__
     RESOLVE(opt_crash_report, RELAY_CONFIG_CRASH_REPORT, crash_report, crash_report);
     RESOLVE(opt_spill_clean, RELAY_CONFIG_SPILL_CLEAN, spill_clean, spill_clean);
     RESOLVE(opt_rank_timeout, RELAY_CONFIG_RANK_TIMEOUT, rank_timeout, rank_timeout);
+    RESOLVE(opt_trace_buffer, RELAY_CONFIG_TRACE_BUFFER, trace_buffer, trace_buffer);
     RESOLVE(opt_summary, RELAY_CONFIG_SUMMARY, summary, summary);
 #undef RESOLVE
     if ((rc = resolve_spill_dir(in))) return rc;
+    const char *trace = NULL;
+    if ((rc = resolve_trace(in, &trace))) return rc;
     double finalize_timeout;
     if ((rc = resolve_finalize_timeout(in, &finalize_timeout))) return rc;
     if (max_threads == 0) {
@@ -241,6 +270,8 @@ int relay__config_resolve(const relay_config_t *in, relay_config_t *out, relay__
     out->summary = (int)summary;
     out->num_resources = 0;
     out->finalize_timeout = finalize_timeout;
+    out->trace = trace;
+    out->trace_buffer = (size_t)trace_buffer;
     if (in && (in->field_mask & RELAY_CONFIG_COMM) && in->comm == MPI_COMM_NULL)
         return relay__error(RELAY_ERR_CONFIG, "relay_config_t.comm is MPI_COMM_NULL");
     return RELAY_OK;

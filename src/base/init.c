@@ -29,6 +29,7 @@
 #include "spill.h"
 #include "store.h"
 #include "summary.h"
+#include "trace.h"
 #include "worker.h"
 #include "worker_state.h"
 
@@ -146,6 +147,7 @@ static int teardown_report(char *report, size_t n)
     free_node_comms();
     if (relay__g.comm != MPI_COMM_NULL) MPI_Comm_free(&relay__g.comm);
     relay__g.comm = MPI_COMM_NULL;
+    relay__trace_fini(); /* every thread that recorded has stopped */
     return abandoned;
 }
 
@@ -322,7 +324,9 @@ int relay_init(int *argc, char ***argv, const relay_config_t *config)
         relay__g.comm = MPI_COMM_NULL;
         return rc;
     }
-    if ((rc = relay__bell_init(relay__g.node, relay__g.host))) {
+    if ((rc = relay__trace_init(relay__g.comm, relay__g.rank, cfg.trace, cfg.trace_buffer,
+                                cfg.log_level >= RELAY__LOG_DEBUG)) ||
+        (rc = relay__bell_init(relay__g.node, relay__g.host))) {
         teardown();
         return rc;
     }
@@ -457,6 +461,7 @@ int relay_finalize(void)
     while (!relay__g.exiting)
         pthread_cond_wait(&relay__g.state_cv, &relay__g.lock);
     pthread_mutex_unlock(&relay__g.lock);
+    relay__trace_finalize(relay__g.comm, relay__g.ranks_lost);
     atomic_store_explicit(&relay__g.state, RELAY__STATE_OFF, memory_order_release);
     summary_gather();
     int left_here = teardown_report(here, sizeof here);

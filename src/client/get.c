@@ -297,7 +297,7 @@ static int get_impl(const char *call, const relay_ref_t *refs, size_t n, double 
     post_gets(&s, refs, &b, flags);
     if (now) timeout_s = RELAY_FOREVER;
     /* A zero timeout waits only for answers, which always come. */
-    relay__wait_t wait = {refs, n, n, now};
+    relay__wait_t wait = {refs, n, n, now, call + strlen("relay_")};
     double deadline = relay__deadline_of(timeout_s);
     int done, rounds = 0;
     do
@@ -433,7 +433,7 @@ static int wait_ready(req_set_t *s, const relay_ref_t *refs, size_t k, double ti
     if (ask_now) {
         b->need = s->need = n; /* every answer, ready or not: they always come */
         post_gets(s, refs, b, RELAY__GET_NOW);
-        relay__wait_t w = {refs, n, k, 1};
+        relay__wait_t w = {refs, n, k, 1, "wait"};
         relay__wait_until(b, -1, set_done, s, &w);
     }
     int rc = RELAY_OK;
@@ -450,7 +450,7 @@ static int wait_ready(req_set_t *s, const relay_ref_t *refs, size_t k, double ti
         b->need = s->need = k;
         post_gets(s, refs, b, 0);
     }
-    relay__wait_t w = {refs, n, k, 0};
+    relay__wait_t w = {refs, n, k, 0, "wait"};
     relay__wait_until(b, deadline, set_done, s, &w);
     for (size_t i = 0; i < n && rc == RELAY_OK; i++)
         rc = req_error(&s->q[i]);

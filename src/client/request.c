@@ -11,6 +11,7 @@
 #include "log.h"
 #include "runtime.h"
 #include "summary.h"
+#include "trace.h"
 #include "worker.h"
 
 /* How long a waiting thread polls for its reply before it sleeps; polling
@@ -90,6 +91,16 @@ int relay__check_timeout(const char *call, double timeout_s)
     return RELAY_OK;
 }
 
+/* A get or wait of a task that was not ready when asked: how long the
+ * task waited in it. */
+static void trace_wait(const relay_ctx_t *ctx, const relay__wait_t *w, double t0)
+{
+    uint64_t id = 0;
+    if (!ctx || !w || !w->what || relay_ctx_task_id(ctx, &id) != RELAY_OK) return;
+    _Static_assert(sizeof(relay_ref_t) == sizeof(uint64_t), "relay_ref_t is one u64");
+    relay__trace_blocked_slow(id, w->what, (const uint64_t *)w->refs, w->n, t0);
+}
+
 /* Wait on b until done(arg) or the deadline. Inside a task, once the
  * short spin is over, the task is blocked: its CPUs go back to its rank
  * until it resumes, and rank 0 learns what it waits for (wait; NULL for
@@ -99,8 +110,8 @@ int relay__wait_until(relay__batch_t *b, double deadline, int (*done)(void *), v
 {
     if (done(arg)) return 1;
     relay_ctx_t *ctx = relay__worker_current();
-    relay__wait_t none = {NULL, 0, 0, 1};
-    double t0 = relay__now();
+    relay__wait_t none = {NULL, 0, 0, 1, NULL};
+    double t0 = relay__now(); /* not ready when asked: it waits */
     int blocked = 0, ok;
     /* A get or wait of a task ends when relay_cancel reaches the task. */
     relay_ctx_t *cancellable = wait ? ctx : NULL;
@@ -145,6 +156,7 @@ int relay__wait_until(relay__batch_t *b, double deadline, int (*done)(void *), v
     if (blocked) relay__worker_unblock(ctx);
     /* A get or wait of a task (wait set): what the summary calls blocked. */
     if (ctx && wait) relay__summary_blocked(relay__now() - t0);
+    if (relay__trace_active()) trace_wait(ctx, wait, t0);
     return ok;
 }
 

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "registry.h"
 #include "runtime.h"
+#include "trace.h"
 #include "worker.h"
 
 /* ---------------------------------------------------------------------- */
@@ -205,6 +206,7 @@ int relay__client_submit(relay__submit_t *sb, const relay_arg_t *args, size_t na
     long nbig = copy_big_args(sb->call, args, nargs, &big);
     if (nbig < 0) return RELAY_ERR_NO_MEMORY;
     uint64_t task_id = relay__id_make(relay__g.rank, relay__new_seq(), 0);
+    double t_sub = relay__trace_clock(); /* its queued span starts here */
     int rc = RELAY_OK;
     pthread_mutex_lock(&relay__g.lock);
     if (relay__g.shutting_down) {
@@ -236,6 +238,7 @@ int relay__client_submit(relay__submit_t *sb, const relay_arg_t *args, size_t na
         returns_p[i].id = task_id | (unsigned)i;
     if (task_id_p) *task_id_p = task_id;
     atomic_fetch_add_explicit(&relay__g.tasks_submitted, 1, memory_order_relaxed);
+    relay__trace_submit(task_id, sb->fn, t_sub);
     return RELAY_OK;
 }
 

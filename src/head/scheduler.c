@@ -15,6 +15,7 @@
 #include "resources.h"
 #include "runtime.h"
 #include "sched_state.h"
+#include "trace.h"
 
 typedef relay__stask_t stask_t;
 typedef relay__shape_t shape_t;
@@ -426,6 +427,7 @@ static void task_arg(void *ctx, uint32_t i, relay__rec_arg_t *a_p)
 
 static void send_task(stask_t *t, int rank)
 {
+    relay__trace_place(t->id, rank);
     relay__rec_task_t m;
     m.task_id = t->id;
     m.fn_hash = t->fn_hash;

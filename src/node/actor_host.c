@@ -15,6 +15,7 @@
 #include "summary.h"
 #include "worker.h"
 #include "worker_state.h"
+#include "trace_node.h"
 
 enum { CONSTRUCTING, ALIVE, DEAD };
 enum { FINI_NONE, FINI_ACTOR, FINI_CTOR };
@@ -538,6 +539,7 @@ static int run_method(relay__host_t *h, relay_ctx_t *c, uint64_t ticket)
     int rc = m->fn(c, h->state);
     c->seconds = relay__now() - t0;
     relay__worker_set_current(NULL);
+    relay__trace_ran(c, h->cls->name, m->name, t0, rc);
     pthread_mutex_lock(&relay__g.lock);
     if (h->abandoned) return -1; /* relay has gone: nothing to report to */
     relay__summary_ran(h->cls->name, c->fn, c->seconds, rc != 0 || c->failed);
@@ -559,6 +561,7 @@ static void *actor_main(void *arg)
 {
     relay__host_t *h = arg;
     relay__crash_thread_begin();
+    relay__trace_thread("actor %s", h->cls->name);
     /* Its first GPU is current on this thread for the actor's life. */
     int gpu_rc = h->ngpu ? relay__gpu_bind((int)h->gpu_index[0]) : 0;
     if (gpu_rc)
@@ -639,6 +642,7 @@ int relay__host_construct(relay_ctx_t *c)
         rc = h->cls->init ? h->cls->init(c, &h->state) : 0;
         c->seconds = relay__now() - t0;
         relay__worker_set_current(NULL);
+        relay__trace_ran(c, h->cls->name, NULL, t0, rc);
         pthread_mutex_lock(&relay__g.lock);
         /* relay has gone: nothing to report to */
         if (h->abandoned || c->abandoned) return -1;

@@ -15,6 +15,7 @@
 #include "records.h"
 #include "runtime.h"
 #include "spill.h"
+#include "trace.h"
 
 /* After a failed write, the store waits this long before trying again. */
 #define RETRY_SECONDS 1.0
@@ -357,6 +358,7 @@ static void run_job(job_t *j)
     else
         relay__spill_delete(j->id, j->size);
     j->seconds = relay__now() - t0;
+    relay__trace_spill(j->kind == JOB_WRITE, j->kind == JOB_DELETE ? NULL : j->obj, t0, j->status);
     if (j->status != RELAY_OK) snprintf(j->msg, sizeof j->msg, "%s", relay_last_error());
 }
 
@@ -364,6 +366,7 @@ static void *io_main(void *arg)
 {
     (void)arg;
     relay__store_t *s = ST();
+    relay__trace_thread("spill");
     pthread_mutex_lock(&relay__g.lock);
     while (!s->stop) {
         if (atomic_exchange(&s->poke, 0)) evict();
@@ -500,6 +503,7 @@ int relay__store_insert_direct(struct relay_object *o, const void *data)
     double t0 = relay__now();
     int rc = relay__spill_write(o, data);
     double t = relay__now() - t0;
+    relay__trace_spill(1, o, t0, rc);
     pthread_mutex_lock(&relay__g.lock);
     if (rc == RELAY_OK) {
         entry_t *e = entry_new(o);

@@ -18,6 +18,7 @@
 #include "summary.h"
 #include "actor_host.h"
 #include "worker_state.h"
+#include "trace_node.h"
 
 /* How long an idle worker polls for tasks before it sleeps. */
 #define IDLE_SPIN_SECONDS 50e-6
@@ -347,10 +348,12 @@ static int run_task(relay__pool_t *p, relay_ctx_t *c)
     pthread_mutex_unlock(&relay__g.lock);
     relay__worker_set_current(c);
     c->started = 1;
+    relay__trace_task_start(c->task_id, name);
     double t0 = relay__now();
     int rc = fn(c);
     c->seconds = relay__now() - t0;
     relay__worker_set_current(NULL);
+    relay__trace_ran(c, name, NULL, t0, rc);
     pthread_mutex_lock(&relay__g.lock);
     if (c->abandoned) return -1; /* relay has gone: nothing to report to */
     relay__summary_ran(NULL, c->fn, c->seconds, rc != 0 || c->failed);
@@ -398,6 +401,7 @@ static void *worker_main(void *arg)
     relay__slot_t *me = arg;
     relay__pool_t *p = me->pool;
     relay__crash_thread_begin();
+    relay__trace_thread("worker %d", (int)(me - p->slots));
     pthread_mutex_lock(&relay__g.lock);
     p->starting--;
     for (;;) {

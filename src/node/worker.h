@@ -20,6 +20,7 @@ typedef struct relay__wait {
     const relay_ref_t *refs;
     size_t n, k;
     int answered;
+    const char *what; /* the call, for the trace: "get", "wait"... (a literal) */
 } relay__wait_t;
 
 int relay__pool_start(int ncpus, int max_threads); /* lock not held */

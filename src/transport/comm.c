@@ -19,6 +19,7 @@
 #include "object.h"
 #include "runtime.h"
 #include "summary.h"
+#include "trace.h"
 
 /* Spin this long after the last activity before sleeping: a reply usually
  * follows a request within a few tens of microseconds. */
@@ -48,6 +49,7 @@ typedef struct xfer {
     int cancel; /* receiver: the holder refused, cancel posted receives */
     int status;
     relay__fetch_t *fetch; /* receiver */
+    double t0;             /* asked for (receiver) or queued (sender), when traced */
 } xfer_t;
 
 typedef struct pending_send {
@@ -409,9 +411,14 @@ void relay__comm_handlers_init(void)
     handlers[RELAY__R_RANK_LOST] = on_rank_lost;
 }
 
+/* Records handled while tracing: rank 0's scheduling turns in the trace
+ * say how many each took. Counted by whichever thread dispatches. */
+static atomic_uint_fast64_t records_handled;
+
 void relay__dispatch_record(int src, uint8_t type, relay__rbuf_t *r)
 {
     relay__handler_t fn = handlers[type];
+    if (relay__trace_active()) atomic_fetch_add_explicit(&records_handled, 1, memory_order_relaxed);
     if (!fn) {
         relay__log(RELAY__LOG_ERROR, "record type %u from rank %d has no handler on rank %d", type,
                    src, relay__g.rank);
@@ -478,6 +485,7 @@ relay__fetch_t *relay__fetch_start(int holder, struct relay_object *obj, struct 
     x->chunk = relay__g.cfg.chunk_bytes;
     x->obj = relay__obj_ref(obj);
     x->fetch = f;
+    x->t0 = relay__trace_clock();
     /* Tags cycle, skipping any still in use by a fetch in flight. */
     do {
         x->tag = c->next_tag;
@@ -537,6 +545,7 @@ void relay__send_object(int dest, int tag, size_t chunk, struct relay_object *ob
     x->tag = tag;
     x->chunk = chunk;
     x->obj = relay__obj_ref(obj);
+    x->t0 = relay__trace_clock();
     x->next = c->to_post;
     c->to_post = x;
     relay__comm_wake();
@@ -624,6 +633,7 @@ static void xfer_complete(xfer_t *x)
     if (x->is_send && x->status != RELAY_OK && x->status != RELAY_ERR_SHUTDOWN &&
         !C()->dead[x->peer])
         post_fetch_err(x->peer, x->tag, x->status);
+    relay__trace_xfer(x->is_send, x->obj, x->peer, x->t0, x->status);
     if (!x->is_send) {
         relay__map_remove(&C()->recv_by_tag, (uint64_t)x->tag);
         relay__fetch_t *f = x->fetch;
@@ -986,6 +996,18 @@ static int progress_turn(void)
     return work;
 }
 
+/* A turn of the runtime thread; on rank 0, one that handled records goes
+ * in the trace as a scheduling turn. Progress lock held. */
+static int traced_turn(void)
+{
+    double t0 = relay__trace_clock();
+    uint64_t before = atomic_load_explicit(&records_handled, memory_order_relaxed);
+    int work = progress_turn();
+    uint64_t n = atomic_load_explicit(&records_handled, memory_order_relaxed) - before;
+    if (relay__g.rank == 0) relay__trace_sched(n, t0);
+    return work;
+}
+
 int relay__comm_poll(void)
 {
     relay__comm_t *c = C();
@@ -1015,13 +1037,14 @@ static void *runtime_main(void *arg)
     /* Sleeps as short as OFF_NODE_SLEEP_MIN mean nothing with Linux's
      * default timer slack (50 us) added to each. */
     (void)prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
+    relay__trace_thread("runtime");
 
     for (;;) {
         /* A thread waiting for a reply may be polling already: then this
          * thread has nothing to add and backs off instead of contending. */
         int work = 0, in_flight = 1, others = 0;
         if (pthread_mutex_trylock(&c->progress_lock) == 0) {
-            work = progress_turn();
+            work = traced_turn();
             in_flight = c->nsends || c->active;
             /* Workers and waiting clients take turns too: what they
              * received or sent is activity of this rank. */
