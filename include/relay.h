@@ -413,7 +413,9 @@ typedef struct relay_config {
      * title "relay summary: N ranks, T s wall time ..." (T: seconds since
      * rank 0's relay_init), then per rank the tasks, constructors and
      * methods it ran, their run time (busy_s) and their time inside
-     * get / wait / get_many (blocked_s), the bytes of large objects it
+     * get / wait / get_many once what they asked for was not ready
+     * (blocked_s; the first microseconds of spinning before a task gives
+     * its CPUs back count too), the bytes of large objects it
      * sent and received (obj_sent, obj_recv) and, apart, of control
      * messages (msg_sent, msg_recv), the objects it wrote to its spill
      * file and read back (spilled, restored) and its store's peak of

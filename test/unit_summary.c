@@ -13,11 +13,12 @@ static char *lines[64];
 static int nlines;
 
 /* Prints the table into text and splits it into lines. */
-static void print_table(const relay__summary_rank_t *ranks, relay__summary_fn_t *fns, size_t n)
+static void print_table(const relay__summary_rank_t *ranks, const char *missing,
+                        relay__summary_fn_t *fns, size_t n)
 {
     FILE *f = tmpfile();
     CHECK(f != NULL);
-    relay__summary_print(f, 12.5, 2, ranks, fns, n);
+    relay__summary_print(f, 12.5, 2, ranks, missing, fns, n);
     rewind(f);
     size_t len = fread(text, 1, sizeof text - 1, f);
     fclose(f);
@@ -143,6 +144,22 @@ static void check_merge(void)
     CHECK_EQ(relay__summary_merge(v, 0), 0);
 }
 
+/* A rank whose report did not come: said so on its row, left out of the
+ * sums (its figures are zeros, as the gather leaves them). */
+static void check_missing(relay__summary_rank_t *ranks)
+{
+    relay__summary_rank_t two[2] = {ranks[0], {0}};
+    char missing[2] = {0, 1};
+    relay__summary_fn_t one[] = {fn("A", 3, 30, 10, 0)};
+    print_table(two, missing, one, 1);
+    CHECK(row("1") != NULL);
+    CHECK_CONTAINS(row("1"), "(no report: the rank was lost or did not finalize in time)");
+    CHECK(row("0") != NULL && strstr(row("0"), "no report") == NULL);
+    long long tasks = -1;
+    CHECK_EQ(sscanf(row("all"), " all %lld", &tasks), 1);
+    CHECK_EQ(tasks, 2);
+}
+
 int main(void)
 {
     relay__summary_rank_t ranks[2];
@@ -163,10 +180,11 @@ int main(void)
         fn("A", 10, 1000, 200, 0), fn("C.m", 1, 500, 500, 0),     fn("B", 5, 3000, 1000, 5),
         fn("A", 10, 1000, 300, 0), fn(long_name, 1, 250, 250, 0), fn("bad\nname\tx", 1, 1, 1, 1),
     };
-    print_table(ranks, fns, sizeof fns / sizeof *fns);
+    print_table(ranks, NULL, fns, sizeof fns / sizeof *fns);
     check_ranks();
     check_fns(long_name);
     check_merge();
+    check_missing(ranks);
     printf("unit_summary: OK\n");
     return 0;
 }

@@ -128,7 +128,7 @@ static void test_round_trip(void)
     CHECK_EQ(count(s, "\"cat\":\"task\""), 0);
     free(s);
     free(pack);
-    relay__trace_fini();
+    relay__trace_fini(0);
     CHECK(!relay__trace_active());
 }
 
@@ -157,13 +157,13 @@ static void test_drops(void)
     CHECK(strstr(s, want) != NULL);
     free(s);
     free(pack);
-    relay__trace_fini();
+    relay__trace_fini(0);
     /* Off, nothing is kept. */
     relay__trace_setup(NULL, limit, 0);
     CHECK(!relay__trace_active());
     relay__trace_task(1, "f", "", 0, 0, RELAY_OK);
     CHECK_EQ(relay__trace_dropped(), 0);
-    relay__trace_fini();
+    relay__trace_fini(0);
 }
 
 /* A file that cannot be written says why and leaves nothing behind. */
@@ -179,7 +179,7 @@ static void test_unwritable(void)
     CHECK_EQ(relay__trace_write(path, packs, &len, 1, &events), -1);
     CHECK_EQ(errno, ENOENT);
     free(pack);
-    relay__trace_fini();
+    relay__trace_fini(0);
 }
 
 int main(void)

@@ -21,10 +21,17 @@
  * (before other threads read it) or lazily by the first caller. */
 static _Atomic double epoch;
 static double sync_error;
+double relay__clock_skew;
+
+/* This rank's own clock: monotonic, shifted in tests. */
+static double local_now(void)
+{
+    return relay__now() + relay__clock_skew;
+}
 
 double relay__clock_now(void)
 {
-    return relay__clock_of(relay__now());
+    return relay__clock_of(local_now());
 }
 
 double relay__clock_of(double t)
@@ -51,11 +58,11 @@ static int measure(MPI_Comm comm, int peer, int samples, double *offset, double 
 {
     *rtt = -1;
     for (int i = 0; i < samples; i++) {
-        double a = relay__now(), b = 0;
+        double a = local_now(), b = 0;
         if (MPI_Send(&a, 1, MPI_DOUBLE, peer, CLOCK_TAG, comm) != MPI_SUCCESS ||
             MPI_Recv(&b, 1, MPI_DOUBLE, peer, CLOCK_TAG, comm, MPI_STATUS_IGNORE) != MPI_SUCCESS)
             return -1;
-        double c = relay__now();
+        double c = local_now();
         if (*rtt < 0 || c - a < *rtt) {
             *rtt = c - a;
             *offset = b - (a + c) / 2;
@@ -71,7 +78,7 @@ static int answer(MPI_Comm comm, int samples)
         double a;
         if (MPI_Recv(&a, 1, MPI_DOUBLE, 0, CLOCK_TAG, comm, MPI_STATUS_IGNORE) != MPI_SUCCESS)
             return -1;
-        double b = relay__now();
+        double b = local_now();
         if (MPI_Send(&b, 1, MPI_DOUBLE, 0, CLOCK_TAG, comm) != MPI_SUCCESS) return -1;
     }
     return 0;
@@ -87,7 +94,7 @@ double relay__clock_sync(MPI_Comm comm)
      * measured it (-1: failed) and rank 0's zero, so that it computes its
      * epoch alone. Rank 0 measures the ranks one after the other and tells
      * each its result at once (no table kept). */
-    double mine[3] = {0, 0, relay__now()};
+    double mine[3] = {0, 0, local_now()};
     if (rank == 0) {
         for (int r = 1; r < size; r++) {
             double res[3] = {0, -1, mine[2]};
@@ -100,7 +107,7 @@ double relay__clock_sync(MPI_Comm comm)
     }
     if (mine[1] < 0) {
         /* Unmeasured: this rank's own start is its zero. */
-        atomic_store(&epoch, relay__now());
+        atomic_store(&epoch, local_now());
         sync_error = 0;
         return -1;
     }

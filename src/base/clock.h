@@ -26,4 +26,10 @@ double relay__clock_of(double t);
  * may be off rank 0's (0 on rank 0 and before a sync). */
 double relay__clock_error(void);
 
+/* Seconds added to this process's clock, as if its node's monotonic clock
+ * differed from rank 0's (as other machines' do): tests set it before
+ * relay_init to check that the sync removes it. 0 otherwise. Only
+ * relay__clock_now sees it (not relay__clock_of). */
+extern double relay__clock_skew;
+
 #endif

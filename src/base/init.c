@@ -115,6 +115,9 @@ static void free_node_comms(void)
 
 /* The thread that called relay_init: the only one that may finalize. */
 static pthread_t init_thread;
+/* The trace's and the summary's gathers at relay_finalize (gather.h):
+ * their own communicator, made at init when either is on. */
+static MPI_Comm report_comm = MPI_COMM_NULL;
 
 /* Stops every part. Work still running here (relay_finalize's wait gave
  * up on it) is abandoned, named in report (n bytes); returns how many. */
@@ -145,9 +148,10 @@ static int teardown_report(char *report, size_t n)
     relay__obj_cache_drain();
     relay__bell_fini();
     free_node_comms();
+    if (report_comm != MPI_COMM_NULL) MPI_Comm_free(&report_comm);
     if (relay__g.comm != MPI_COMM_NULL) MPI_Comm_free(&relay__g.comm);
     relay__g.comm = MPI_COMM_NULL;
-    relay__trace_fini(); /* every thread that recorded has stopped */
+    relay__trace_fini(abandoned != 0); /* abandoned threads may still record */
     return abandoned;
 }
 
@@ -332,6 +336,13 @@ int relay_init(int *argc, char ***argv, const relay_config_t *config)
     }
     /* Counters start before anything can run. */
     relay__g.cfg.summary = relay__summary_start(relay__g.comm, cfg.summary);
+    /* Both settings are rank 0's on every rank: all dup, or none. */
+    if ((relay__g.cfg.summary || relay__trace_recording()) &&
+        MPI_Comm_dup(relay__g.comm, &report_comm) != MPI_SUCCESS) {
+        report_comm = MPI_COMM_NULL;
+        teardown();
+        return relay__error(RELAY_ERR_MPI, "relay_init: MPI_Comm_dup failed");
+    }
     int hosts_workers = relay__g.rank != 0 || relay__g.size == 1 || cfg.driver_workers;
     /* Each part registers the records it handles as it starts; every rank
      * is a client and shuts down when rank 0 says so. */
@@ -424,15 +435,9 @@ static int wait_for_exit(char *report, size_t n, char *unacked, size_t m, double
  * (the runtime thread may still flush point-to-point traffic beside it;
  * every rank is here, worker ranks once rank 0 sent EXIT): after a rank
  * was lost it would wait for that rank forever. */
-static void summary_gather(void)
+static void summary_gather(const char *skip, double timeout)
 {
     if (!relay__g.cfg.summary) return;
-    if (relay__g.ranks_lost) {
-        if (relay__g.rank == 0)
-            relay__log(RELAY__LOG_WARN, "relay summary: not printed, a rank was lost (gathering "
-                                        "from every rank would wait for it)");
-        return;
-    }
     relay__summary_rank_t mine;
     relay__summary_local(&mine);
     pthread_mutex_lock(&relay__g.lock);
@@ -442,7 +447,23 @@ static void summary_gather(void)
     mine.spilled = st.writes;
     mine.restored = st.reads;
     mine.peak_bytes = st.peak_bytes;
-    relay__summary_finish(relay__g.comm, &mine, relay__clock_now(), stderr);
+    relay__summary_finish(report_comm, skip, timeout, &mine, relay__clock_now(), stderr);
+}
+
+/* The trace and the summary to rank 0, over their own communicator (the
+ * runtime's may still carry its last messages). Rank 0 waits for no rank
+ * it knows lost and for the others at most three rank timeouts: a rank
+ * lost meanwhile, or stuck, costs a bounded wait, never a hang. */
+static void reports_gather(void)
+{
+    if (report_comm == MPI_COMM_NULL) return;
+    double timeout = relay__g.cfg.rank_timeout > 0 ? 3.0 * relay__g.cfg.rank_timeout : 30;
+    char *skip = relay__g.rank == 0 ? calloc((size_t)relay__g.size, 1) : NULL;
+    for (int r = 0; skip && r < relay__g.size; r++)
+        skip[r] = (char)(relay__comm_rank_lost(r) != 0);
+    relay__trace_finalize(report_comm, skip, timeout);
+    summary_gather(skip, timeout);
+    free(skip);
 }
 
 int relay_finalize(void)
@@ -461,9 +482,8 @@ int relay_finalize(void)
     while (!relay__g.exiting)
         pthread_cond_wait(&relay__g.state_cv, &relay__g.lock);
     pthread_mutex_unlock(&relay__g.lock);
-    relay__trace_finalize(relay__g.comm, relay__g.ranks_lost);
     atomic_store_explicit(&relay__g.state, RELAY__STATE_OFF, memory_order_release);
-    summary_gather();
+    reports_gather();
     int left_here = teardown_report(here, sizeof here);
     /* Nothing of relay's may still be in flight when MPI goes away (the
      * threads abandoned above no longer reach MPI through relay). With a

@@ -8,7 +8,9 @@ enum { RELAY__LOG_ERROR = 0, RELAY__LOG_WARN = 1, RELAY__LOG_INFO = 2, RELAY__LO
 
 /* Print "[relay T rN host] level: message" to stderr when level <= the
  * configured log level: T the job clock's seconds (clock.h), N the rank
- * ("r?" before relay_init knows it). Safe from any thread. */
+ * ("r?" before relay_init knows it; lines logged before relay_init count
+ * from this process's first line, so the times jump once the clock is
+ * synced there). Safe from any thread. */
 void relay__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Record status and its detail as the calling thread's last error, log it

@@ -1,5 +1,7 @@
 #include "summary.h"
 
+#include "gather.h"
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -13,8 +15,11 @@
 
 /* Per rank: a few relaxed adds per task or message, cheap enough to keep
  * whether or not the table is printed. */
-static atomic_uint_fast64_t n_tasks, n_busy_ns, n_blocked_ns, n_obj_sent, n_obj_recv, n_msg_sent,
-    n_msg_recv;
+/* Workers' counters and the runtime thread's on cache lines of their own:
+ * they would otherwise steal one line from each other at every task and
+ * message. */
+static _Alignas(64) atomic_uint_fast64_t n_tasks, n_busy_ns, n_blocked_ns;
+static _Alignas(64) atomic_uint_fast64_t n_msg_sent, n_msg_recv, n_obj_sent, n_obj_recv;
 static atomic_int summary_on;
 
 /* Per function: a name lookup per run, so only with the summary on. An
@@ -182,55 +187,103 @@ static relay__summary_fn_t *local_fns(int *n_p)
     return v;
 }
 
-/* Every rank's records to rank 0 (malloc'd there, *total_p of them;
- * NULL when rank 0 has no room for them). Collective. */
-static relay__summary_fn_t *gather_fns(MPI_Comm comm, int rank, int size, size_t *total_p)
+/* This rank's report: its figures, then its per-function records
+ * (malloc'd, *len_p bytes; NULL when out of memory). */
+static char *pack_report(const relay__summary_rank_t *mine, size_t *len_p)
 {
     int n = 0;
-    relay__summary_fn_t *mine = local_fns(&n), *all = NULL;
-    int *counts = rank == 0 ? calloc((size_t)size, sizeof *counts) : NULL;
-    int *displs = rank == 0 ? calloc((size_t)size, sizeof *displs) : NULL;
-    int bytes = n * (int)sizeof *mine, room = rank != 0 || (counts && displs);
-    MPI_Bcast(&room, 1, MPI_INT, 0, comm);
-    if (room) MPI_Gather(&bytes, 1, MPI_INT, counts, 1, MPI_INT, 0, comm);
-    size_t total = 0;
-    if (rank == 0 && room) {
-        for (int r = 0; r < size; r++) {
-            displs[r] = (int)(total < (size_t)INT32_MAX ? total : 0);
-            total += (size_t)counts[r];
-        }
-        /* Beyond an int of bytes, Gatherv cannot say where they go. */
-        room = total <= (size_t)INT32_MAX && (all = malloc(total ? total : 1)) != NULL;
+    relay__summary_fn_t *fns = local_fns(&n);
+    size_t len = sizeof *mine + (size_t)n * sizeof *fns;
+    char *buf = malloc(len);
+    if (buf) {
+        memcpy(buf, mine, sizeof *mine);
+        if (n) memcpy(buf + sizeof *mine, fns, (size_t)n * sizeof *fns);
     }
-    MPI_Bcast(&room, 1, MPI_INT, 0, comm);
-    if (room) MPI_Gatherv(mine, bytes, MPI_BYTE, all, counts, displs, MPI_BYTE, 0, comm);
-    free(mine);
-    free(counts);
-    free(displs);
-    *total_p = room ? total / sizeof(relay__summary_fn_t) : 0;
-    return room ? all : NULL;
+    free(fns);
+    *len_p = buf ? len : 0;
+    return buf;
 }
 
-void relay__summary_finish(MPI_Comm comm, relay__summary_rank_t *mine, double wall, FILE *out)
+/* Rank 0: each rank's report checked and split into its figures (ranks[r],
+ * missing[r] set when none came or it was malformed) and its records,
+ * appended to fns (room for all). Returns how many records. */
+static size_t unpack_reports(void **parts, const size_t *lens, int size,
+                             relay__summary_rank_t *ranks, char *missing, relay__summary_fn_t *fns)
+{
+    size_t nfns = 0;
+    for (int r = 0; r < size; r++) {
+        size_t len = lens[r];
+        if (!parts[r] || len < sizeof *ranks || (len - sizeof *ranks) % sizeof *fns) {
+            if (parts[r])
+                relay__log(RELAY__LOG_WARN,
+                           "relay summary: rank %d's report (%zu bytes) is "
+                           "malformed: left out",
+                           r, len);
+            missing[r] = 1;
+            continue;
+        }
+        memcpy(&ranks[r], parts[r], sizeof *ranks);
+        size_t n = (len - sizeof *ranks) / sizeof *fns;
+        memcpy(&fns[nfns], (char *)parts[r] + sizeof *ranks, n * sizeof *fns);
+        for (size_t i = 0; i < n; i++) /* names from elsewhere end within */
+            fns[nfns + i].name[sizeof fns->name - 1] = '\0';
+        nfns += n;
+    }
+    return nfns;
+}
+
+/* Rank 0: the table from every report that came. */
+static void print_all(FILE *out, double wall, int size, void **parts, const size_t *lens)
+{
+    size_t most = 0;
+    for (int r = 0; r < size; r++)
+        if (parts[r]) most += lens[r] / sizeof(relay__summary_fn_t);
+    relay__summary_rank_t *ranks = calloc((size_t)size, sizeof *ranks);
+    char *missing = calloc((size_t)size, 1);
+    relay__summary_fn_t *fns = malloc((most ? most : 1) * sizeof *fns);
+    if (ranks && missing && fns) {
+        size_t nfns = unpack_reports(parts, lens, size, ranks, missing, fns);
+        relay__summary_print(out, wall, size, ranks, missing, fns, nfns);
+    } else {
+        relay__log(RELAY__LOG_WARN, "relay summary: out of memory on rank 0; no summary");
+    }
+    free(ranks);
+    free(missing);
+    free(fns);
+}
+
+void relay__summary_finish(MPI_Comm comm, const char *skip, double timeout,
+                           relay__summary_rank_t *mine, double wall, FILE *out)
 {
     if (!atomic_load(&summary_on)) return;
     int rank = 0, size = 1;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
-    relay__summary_rank_t *ranks = rank == 0 ? calloc((size_t)size, sizeof *ranks) : NULL;
-    int ok = rank != 0 || ranks;
-    MPI_Bcast(&ok, 1, MPI_INT, 0, comm);
-    if (!ok) {
+    size_t len = 0;
+    char *buf = pack_report(mine, &len);
+    void **parts = rank == 0 ? calloc((size_t)size, sizeof *parts) : NULL;
+    size_t *lens = rank == 0 ? calloc((size_t)size, sizeof *lens) : NULL;
+    if (rank == 0 && (!parts || !lens || !buf)) {
+        /* Rank 0 still drains the others' reports (they would wait). */
         relay__log(RELAY__LOG_WARN, "relay summary: out of memory on rank 0; no summary");
+        skip = NULL;
+    }
+    int sent = relay__gather_bytes(comm, RELAY__SUMMARY_TAG, buf, len, skip, timeout,
+                                   parts && lens ? parts : NULL, parts && lens ? lens : NULL);
+    if (rank != 0) {
+        if (sent) free(buf); /* else MPI may still read it */
         return;
     }
-    MPI_Gather(mine, (int)RELAY__SUMMARY_RANK_WORDS, MPI_UINT64_T, ranks,
-               (int)RELAY__SUMMARY_RANK_WORDS, MPI_UINT64_T, 0, comm);
-    size_t nfns = 0;
-    relay__summary_fn_t *fns = gather_fns(comm, rank, size, &nfns);
-    if (rank == 0) relay__summary_print(out, wall, size, ranks, fns, nfns);
-    free(fns);
-    free(ranks);
+    if (parts && lens && buf) {
+        parts[0] = buf;
+        lens[0] = len;
+        print_all(out, wall, size, parts, lens);
+    }
+    for (int r = 0; parts && r < size; r++)
+        if (parts[r] != buf) free(parts[r]);
+    free(buf);
+    free(parts);
+    free(lens);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -348,7 +401,8 @@ static void rank_row(FILE *out, const char *label, const relay__summary_rank_t *
             human(r->peak_bytes, b[4], 32));
 }
 
-static void print_ranks(FILE *out, int nranks, const relay__summary_rank_t *ranks)
+static void print_ranks(FILE *out, int nranks, const relay__summary_rank_t *ranks,
+                        const char *missing)
 {
     fprintf(out, "%5s %8s %10s %10s %11s %11s %11s %11s %8s %8s %11s\n", "rank", "tasks", "busy_s",
             "blocked_s", "obj_sent", "obj_recv", "msg_sent", "msg_recv", "spilled", "restored",
@@ -358,6 +412,11 @@ static void print_ranks(FILE *out, int nranks, const relay__summary_rank_t *rank
     for (int r = 0; r < nranks; r++) {
         char label[16];
         snprintf(label, sizeof label, "%d", r);
+        if (missing && missing[r]) {
+            fprintf(out, "%5s  (no report: the rank was lost or did not finalize in time)\n",
+                    label);
+            continue;
+        }
         rank_row(out, label, &ranks[r]);
         const uint64_t *w = (const uint64_t *)&ranks[r];
         uint64_t *s = (uint64_t *)&sum;
@@ -405,7 +464,7 @@ static void print_fns(FILE *out, relay__summary_fn_t *fns, size_t n)
 }
 
 void relay__summary_print(FILE *out, double wall, int nranks, const relay__summary_rank_t *ranks,
-                          relay__summary_fn_t *fns, size_t nfns)
+                          const char *missing, relay__summary_fn_t *fns, size_t nfns)
 {
     size_t n = relay__summary_merge(fns, nfns);
     fprintf(out, "relay summary: %d rank%s, %.3f s wall time (since rank 0's relay_init)\n", nranks,
@@ -413,7 +472,7 @@ void relay__summary_print(FILE *out, double wall, int nranks, const relay__summa
     fprintf(out, "(busy_s, blocked_s: seconds tasks and methods ran, and waited in get/wait; "
                  "obj_*: bytes of large-object transfers; msg_*: bytes of control messages, "
                  "counted apart)\n");
-    print_ranks(out, nranks, ranks);
+    print_ranks(out, nranks, ranks, missing);
     fprintf(out, "\n");
     print_fns(out, fns, n);
     fflush(out);

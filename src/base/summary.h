@@ -46,20 +46,26 @@ void relay__summary_xfer(int sent, uint64_t bytes);
 /* A control message of bytes went out or came in over MPI. */
 void relay__summary_msg(int sent, uint64_t bytes);
 
-/* Collective, at relay_finalize once the runtime thread has left its loop:
- * every rank sends mine (its store figures filled by the caller) and its
- * per-function records; rank 0 prints the table to out with wall seconds
- * in its title. Does nothing when the summary is off. */
-void relay__summary_finish(MPI_Comm comm, relay__summary_rank_t *mine, double wall, FILE *out);
+/* Tags of comm the summary's gather uses (gather.h). */
+#define RELAY__SUMMARY_TAG 0x5e00
+
+/* At relay_finalize, on every rank of comm: every rank sends mine (its
+ * store figures filled by the caller) and its per-function records to
+ * rank 0, which waits at most timeout seconds for them (skip: ranks known
+ * gone, see relay__gather_bytes) and prints the table to out with wall
+ * seconds in its title; a rank whose report did not come is marked in it.
+ * Does nothing when the summary is off. */
+void relay__summary_finish(MPI_Comm comm, const char *skip, double timeout,
+                           relay__summary_rank_t *mine, double wall, FILE *out);
 /* This rank's counters, store figures left zero. */
 void relay__summary_local(relay__summary_rank_t *r);
 
 /* Merge records of the same name (sums; the max of max_ns) and sort by
  * total time, longest first, then by name. Returns how many are left. */
 size_t relay__summary_merge(relay__summary_fn_t *fns, size_t n);
-/* The table: title, one row per rank, fns merged (reordered in place),
- * their totals. */
+/* The table: title, one row per rank (missing[r]: "no report"; missing
+ * may be NULL), fns merged (reordered in place), their totals. */
 void relay__summary_print(FILE *out, double wall, int nranks, const relay__summary_rank_t *ranks,
-                          relay__summary_fn_t *fns, size_t nfns);
+                          const char *missing, relay__summary_fn_t *fns, size_t nfns);
 
 #endif

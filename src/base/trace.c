@@ -301,13 +301,17 @@ void relay__trace_sched_slow(uint64_t n, double t0)
     relay__trace_record(&e);
 }
 
-void relay__trace_fini(void)
+void relay__trace_fini(int keep_buffers)
 {
     atomic_store(&relay__trace_flags, 0);
     pthread_mutex_lock(&T.lock);
     while (T.threads) {
         relay__trace_buf_t *b = T.threads;
         T.threads = b->next;
+        /* A thread finalize abandoned may have passed the flag check just
+         * before it cleared: its buffers stay (leaked) rather than be
+         * written after being freed. */
+        if (keep_buffers) continue;
         for (relay__trace_chunk_t *c = b->head, *next; c; c = next) {
             next = atomic_load(&c->next);
             free(c);

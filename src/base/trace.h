@@ -26,6 +26,13 @@ static inline int relay__trace_active(void)
                             0);
 }
 
+/* Whether events are recorded (rank 0's setting, the same on every rank
+ * from relay_init to the gather at relay_finalize). */
+static inline int relay__trace_recording(void)
+{
+    return (atomic_load(&relay__trace_flags) & RELAY__TRACE_REC) != 0;
+}
+
 /* relay__now() when a hook will want the time, else 0 (no clock read). */
 double relay__trace_clock_slow(void);
 static inline double relay__trace_clock(void)
@@ -80,12 +87,18 @@ int relay__trace_init(MPI_Comm comm, int rank, const char *path, size_t buffer_b
 void relay__trace_setup(const char *path, size_t buffer_bytes, int log_debug);
 /* Name the calling thread's track ("main", "runtime", "worker 3"...). */
 void relay__trace_thread(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Collective over comm (skipped when lost is not 0: rank 0 writes its own
- * events only): recording stops, rank 0 gathers the events and writes the
- * file. Called by relay_finalize once the runtime thread left its loop. */
-void relay__trace_finalize(MPI_Comm comm, int lost);
-/* Frees what recording kept (no thread records any more). */
-void relay__trace_fini(void);
+/* Tags of comm the trace's gather uses (gather.h). */
+#define RELAY__TRACE_TAG 0x7e20
+/* On every rank of comm: recording stops, every rank sends its events to
+ * rank 0, which waits at most timeout seconds for them (skip: ranks known
+ * gone, see relay__gather_bytes) and writes the file with what came
+ * (otherData.ranks_traced). Called by relay_finalize once the runtime
+ * thread left its loop. */
+void relay__trace_finalize(MPI_Comm comm, const char *skip, double timeout);
+/* Stops recording and frees what it kept; keep_buffers: leave the
+ * buffers allocated (threads that finalize abandoned may still be about
+ * to write into them). */
+void relay__trace_fini(int keep_buffers);
 
 /* Record ev (kind, times and fields set) on the calling thread. */
 void relay__trace_record(const relay__tev_t *ev);

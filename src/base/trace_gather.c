@@ -12,6 +12,7 @@
 
 #include "clock.h"
 #include "hashmap.h"
+#include "gather.h"
 #include "log.h"
 #include "runtime.h"
 
@@ -219,67 +220,8 @@ int relay__trace_init(MPI_Comm comm, int rank, const char *path, size_t buffer_b
 /* Gathering, at relay_finalize                                             */
 /* ---------------------------------------------------------------------- */
 
-/* Rank 0: how many bytes each rank may send (0: left out, said in a
- * warning), so that every count and the total fit MPI's int. */
-static void cap_counts(long long *want, int *counts, int size)
-{
-    long long total = 0;
-    for (int r = 0; r < size; r++) {
-        counts[r] = 0;
-        if (want[r] > INT_MAX || total + want[r] > INT_MAX)
-            relay__log(RELAY__LOG_WARN,
-                       "trace: rank %d's events (%lld bytes) left out: the ranks' events pass "
-                       "2 GiB, more than one gather carries (lower RELAY_TRACE_BUFFER)",
-                       r, want[r]);
-        else
-            counts[r] = (int)want[r];
-        total += counts[r];
-    }
-}
-
-/* Every rank's packed events to rank 0: [OUT] packs_p, lens_p, all_p
- * (one allocation the packs point into; rank 0 only). Collective. */
-static void gather(MPI_Comm comm, int rank, int size, void *mine, size_t len, void ***packs_p,
-                   size_t **lens_p, char **all_p)
-{
-    long long n = (long long)len;
-    long long *want = rank == 0 ? calloc((size_t)size, sizeof *want) : NULL;
-    int *counts = rank == 0 ? calloc((size_t)size, sizeof *counts) : NULL;
-    int *displs = rank == 0 ? calloc((size_t)size, sizeof *displs) : NULL;
-    int ok = rank != 0 || (want && counts && displs);
-    MPI_Gather(&n, 1, MPI_LONG_LONG, want, 1, MPI_LONG_LONG, 0, comm);
-    char *all = NULL;
-    if (rank == 0 && ok) {
-        cap_counts(want, counts, size);
-        long long total = 0;
-        for (int r = 0; r < size; r++) {
-            displs[r] = (int)total;
-            total += counts[r];
-        }
-        all = malloc(total ? (size_t)total : 1);
-        if (!all) memset(counts, 0, (size_t)size * sizeof *counts);
-    }
-    int send = 0;
-    MPI_Scatter(counts, 1, MPI_INT, &send, 1, MPI_INT, 0, comm);
-    MPI_Gatherv(mine, send, MPI_BYTE, all, counts, displs, MPI_BYTE, 0, comm);
-    if (rank == 0) {
-        void **packs = calloc((size_t)size, sizeof *packs);
-        size_t *lens = calloc((size_t)size, sizeof *lens);
-        for (int r = 0; packs && lens && counts && r < size; r++) {
-            packs[r] = counts[r] ? all + displs[r] : NULL;
-            lens[r] = (size_t)counts[r];
-        }
-        *packs_p = packs;
-        *lens_p = lens;
-        *all_p = all;
-    }
-    free(want);
-    free(counts);
-    free(displs);
-}
-
 /* Rank 0: the file from the packs, and what the log says of it. */
-static void write_file(void **packs, size_t *lens, int size, int lost)
+static void write_file(void **packs, size_t *lens, int size, int partial)
 {
     const char *path = relay__trace_path();
     size_t events = 0;
@@ -288,7 +230,7 @@ static void write_file(void **packs, size_t *lens, int size, int lost)
         return;
     }
     relay__log(RELAY__LOG_INFO, "trace: wrote %zu events to %s%s", events, path,
-               lost ? " (rank 0's only: ranks were lost)" : "");
+               partial ? " (some ranks' events did not come: see otherData.ranks_traced)" : "");
     for (int r = 0; r < size; r++) {
         const relay__trace_head_t *h = packs[r];
         if (h && h->dropped)
@@ -299,7 +241,7 @@ static void write_file(void **packs, size_t *lens, int size, int lost)
     }
 }
 
-void relay__trace_finalize(MPI_Comm comm, int lost)
+void relay__trace_finalize(MPI_Comm comm, const char *skip, double timeout)
 {
     int flags = atomic_load(&relay__trace_flags);
     if (!(flags & RELAY__TRACE_REC)) return;
@@ -309,28 +251,26 @@ void relay__trace_finalize(MPI_Comm comm, int lost)
     MPI_Comm_size(comm, &size);
     size_t len = 0;
     void *mine = relay__trace_pack(rank, relay__rank_host(rank), &len);
-    void **packs = NULL;
-    size_t *lens = NULL;
-    char *all = NULL;
-    if (lost) {
-        if (rank == 0)
-            relay__log(RELAY__LOG_WARN, "trace: ranks were lost: rank 0 writes its own events "
-                                        "only");
-        packs = rank == 0 ? calloc((size_t)size, sizeof *packs) : NULL;
-        lens = rank == 0 ? calloc((size_t)size, sizeof *lens) : NULL;
-        if (packs && lens) {
-            packs[0] = mine;
-            lens[0] = len;
-        }
-    } else {
-        gather(comm, rank, size, mine, len, &packs, &lens, &all);
+    void **packs = rank == 0 ? calloc((size_t)size, sizeof *packs) : NULL;
+    size_t *lens = rank == 0 ? calloc((size_t)size, sizeof *lens) : NULL;
+    int ok = packs && lens;
+    /* Rank 0 without room still drains the others (they would wait). */
+    int got = relay__gather_bytes(comm, RELAY__TRACE_TAG, mine, len, skip, timeout,
+                                  ok ? packs : NULL, ok ? lens : NULL);
+    if (rank != 0) {
+        if (got) free(mine); /* else MPI may still read it */
+        return;
     }
-    if (rank == 0 && packs && lens)
-        write_file(packs, lens, size, lost);
-    else if (rank == 0)
+    if (ok) {
+        packs[0] = mine;
+        lens[0] = len;
+        write_file(packs, lens, size, got < size);
+    } else {
         relay__log(RELAY__LOG_WARN, "trace: out of memory gathering the events: no file");
+    }
+    for (int r = 1; ok && r < size; r++)
+        free(packs[r]);
     free(packs);
     free(lens);
-    free(all);
     free(mine);
 }

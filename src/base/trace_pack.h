@@ -44,9 +44,13 @@ typedef struct relay__trace_head {
     char host[64];
 } relay__trace_head_t;
 
+/* 40 bytes: the events after the thread table stay 8-byte aligned. */
 typedef struct relay__trace_thread {
     int32_t tid;
     char name[32];
+    int32_t pad;
 } relay__trace_thread_t;
+_Static_assert(sizeof(relay__trace_thread_t) % 8 == 0, "events after threads stay aligned");
+_Static_assert(sizeof(relay__trace_head_t) % 8 == 0, "threads after the head stay aligned");
 
 #endif

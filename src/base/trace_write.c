@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "hashmap.h"
+#include "log.h"
 #include "relay.h"
 
 typedef struct pack {
@@ -41,31 +42,68 @@ typedef struct job {
     int first;
 } job_t;
 
+/* Bytes of the well-formed UTF-8 character at c (1..4), 0 if it is not
+ * one: a name cut mid-character or never UTF-8 must not make the file
+ * invalid JSON. */
+static int utf8_char(const unsigned char *c)
+{
+    int n = c[0] >= 0xc2 && c[0] <= 0xdf   ? 2
+            : c[0] >= 0xe0 && c[0] <= 0xef ? 3
+            : c[0] >= 0xf0 && c[0] <= 0xf4 ? 4
+                                           : 0;
+    for (int i = 1; i < n; i++)
+        if ((c[i] & 0xc0) != 0x80) return 0;
+    /* Overlong three-byte forms, surrogates, beyond U+10FFFF. */
+    if ((c[0] == 0xe0 && c[1] < 0xa0) || (c[0] == 0xed && c[1] > 0x9f) ||
+        (c[0] == 0xf0 && c[1] < 0x90) || (c[0] == 0xf4 && c[1] > 0x8f))
+        return 0;
+    return n;
+}
+
 void relay__trace_json_string(FILE *f, const char *s)
 {
     fputc('"', f);
     for (const unsigned char *c = (const unsigned char *)(s ? s : ""); *c; c++) {
-        if (*c == '"' || *c == '\\')
+        if (*c == '"' || *c == '\\') {
             fprintf(f, "\\%c", *c);
-        else if (*c < 0x20 || *c == 0x7f)
+        } else if (*c < 0x20 || *c == 0x7f) {
             fprintf(f, "\\u%04x", *c);
-        else
+        } else if (*c < 0x80) {
             fputc(*c, f);
+        } else {
+            int n = utf8_char(c);
+            if (n) {
+                fwrite(c, 1, (size_t)n, f);
+                c += n - 1;
+            } else {
+                fputs("\\ufffd", f); /* the replacement character */
+            }
+        }
     }
     fputc('"', f);
 }
 
-/* Checks a pack's layout against its length; fills p. */
-static int unpack(const void *buf, size_t len, pack_t *p)
+/* Checks a pack's layout against its length (it came from another rank:
+ * nothing in it is trusted) and fills p; ends its names within. */
+static int unpack(void *buf, size_t len, pack_t *p)
 {
-    const relay__trace_head_t *h = buf;
+    relay__trace_head_t *h = buf;
     if (!buf || len < sizeof *h || h->magic != RELAY__TRACE_MAGIC) return -1;
-    size_t need = sizeof *h + h->nthreads * sizeof *p->th + h->nevents * sizeof *p->ev;
-    if (need > len || len - need != h->strbytes) return -1;
+    size_t left = len - sizeof *h;
+    if (h->nthreads > left / sizeof *p->th) return -1;
+    left -= h->nthreads * sizeof *p->th;
+    if (h->nevents > left / sizeof *p->ev) return -1;
+    left -= (size_t)h->nevents * sizeof *p->ev;
+    if (left != h->strbytes) return -1;
+    h->host[sizeof h->host - 1] = '\0';
+    relay__trace_thread_t *th = (void *)(h + 1);
+    for (uint32_t t = 0; t < h->nthreads; t++)
+        th[t].name[sizeof th[t].name - 1] = '\0';
     p->h = h;
-    p->th = (const void *)(h + 1);
-    p->ev = (const void *)(p->th + h->nthreads);
+    p->th = th;
+    p->ev = (const void *)(th + h->nthreads);
     const char *s = (const char *)(p->ev + h->nevents), *end = s + h->strbytes;
+    if (h->strbytes && end[-1] != '\0') return -1;
     p->str = calloc(h->nstrings ? h->nstrings : 1, sizeof *p->str);
     if (!p->str) return -1;
     for (uint32_t i = 0; i < h->nstrings && s < end; i++) {
@@ -160,6 +198,12 @@ static void actor_event(job_t *j, int r, const relay__tev_t *e, const run_t *run
 
 static void blocked_event(job_t *j, int r, const relay__tev_t *e)
 {
+    /* Only inside its task's slice: that run may be missing (its event
+     * dropped once the buffer was full) or another (a retry). */
+    const run_t *run = relay__map_get(&j->runs, e->id);
+    if (!run || run->rank != r || run->e->peer != e->peer || e->t0 < run->e->t0 ||
+        e->t1 > run->e->t1)
+        return;
     complete(j, "blocked", str_of(&j->p[r], e->s1), r, e);
     fprintf(j->f, ",\"args\":{\"task_id\":\"0x%016llx\",\"objects\":[", (unsigned long long)e->id);
     for (unsigned i = 0; i < e->nids && i < RELAY__TEV_IDS; i++)
@@ -399,7 +443,14 @@ int relay__trace_write(const char *path, void *const *packs, const size_t *lens,
     job_t j = {.nranks = nranks, .p = calloc((size_t)nranks, sizeof(pack_t))};
     if (!j.p) return errno = ENOMEM, -1;
     for (int r = 0; r < nranks; r++)
-        if (packs[r] && unpack(packs[r], lens[r], &j.p[r]) != 0) j.p[r].h = NULL;
+        if (packs[r] && unpack(packs[r], lens[r], &j.p[r]) != 0) {
+            relay__log(RELAY__LOG_WARN,
+                       "trace: rank %d's events are malformed (%zu bytes): left "
+                       "out",
+                       r, lens[r]);
+            free(j.p[r].str);
+            j.p[r] = (pack_t){0};
+        }
     relay__map_init(&j.runs);
     relay__map_init(&j.submits);
     char tmp[4200];

@@ -540,9 +540,9 @@ static int run_method(relay__host_t *h, relay_ctx_t *c, uint64_t ticket)
     c->seconds = relay__now() - t0;
     relay__worker_set_current(NULL);
     relay__trace_ran(c, h->cls->name, m->name, t0, rc);
+    relay__summary_ran(h->cls->name, c->fn, c->seconds, rc != 0 || c->failed); /* unlocked */
     pthread_mutex_lock(&relay__g.lock);
     if (h->abandoned) return -1; /* relay has gone: nothing to report to */
-    relay__summary_ran(h->cls->name, c->fn, c->seconds, rc != 0 || c->failed);
     h->running--;
     H.running--;
     maybe_release(h); /* the ones left may all be waiting */
@@ -643,10 +643,10 @@ int relay__host_construct(relay_ctx_t *c)
         c->seconds = relay__now() - t0;
         relay__worker_set_current(NULL);
         relay__trace_ran(c, h->cls->name, NULL, t0, rc);
+        relay__summary_ran(h->cls->name, NULL, c->seconds, rc != 0 || c->failed); /* unlocked */
         pthread_mutex_lock(&relay__g.lock);
         /* relay has gone: nothing to report to */
         if (h->abandoned || c->abandoned) return -1;
-        relay__summary_ran(h->cls->name, NULL, c->seconds, rc != 0 || c->failed);
     }
     if (rc == 0 && !c->failed && !h->kill_pending && start_threads(h) != 0) {
         relay__ctx_failf(c, "no thread could be started for it on rank %d", relay__g.rank);

@@ -354,9 +354,11 @@ static int run_task(relay__pool_t *p, relay_ctx_t *c)
     c->seconds = relay__now() - t0;
     relay__worker_set_current(NULL);
     relay__trace_ran(c, name, NULL, t0, rc);
+    /* Counted outside the lock: the per-function table's lookup may take
+     * a while. An abandoned run counts too late for any summary. */
+    relay__summary_ran(NULL, c->fn, c->seconds, rc != 0 || c->failed);
     pthread_mutex_lock(&relay__g.lock);
     if (c->abandoned) return -1; /* relay has gone: nothing to report to */
-    relay__summary_ran(NULL, c->fn, c->seconds, rc != 0 || c->failed);
     relay__pool_gpus_use(p, c, -1);
     atomic_fetch_add_explicit(&relay__g.tasks_executed, 1, memory_order_relaxed);
     relay__post_done(c, rc);
