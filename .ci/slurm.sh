@@ -266,6 +266,7 @@ job() {
         grep -vqE '^relay-[a-z-]+: job '; then
         ok=0
     fi
+    LAST_JOB_ID="$id"
     if ((ok)); then
         say "PASS $name (job $id, $((SECONDS - t)) s)"
     else
@@ -276,6 +277,23 @@ job() {
     sed 's/^/    | /' "$out" 2>/dev/null || true
 }
 
+# trace_of NAME FILE: the job NAME left the timeline FILE (RELAY_TRACE),
+# and it is a valid trace of 3 ranks (test/trace_check.py, when python3
+# is here).
+trace_of() {
+    local name="$1" file="$2"
+    if [ ! -s "$file" ]; then
+        say "FAIL $name: no trace file $file"
+        FAILED+=("$name-trace")
+    elif command -v python3 >/dev/null && ! python3 "$REPO/test/trace_check.py" "$file" --ranks 3 \
+        --min-flows 1; then
+        say "FAIL $name: $file is not a valid trace"
+        FAILED+=("$name-trace")
+    else
+        say "PASS $name left its timeline in $file"
+    fi
+}
+
 # Open MPI started by srun needs Slurm's PMIx plugin: --mpi=pmix.
 PMIX=RELAY_SRUN_FLAGS=--mpi=pmix
 PI_SIZE=(PI_TASKS=32 PI_SAMPLES=200000)
@@ -283,7 +301,10 @@ PI_SIZE=(PI_TASKS=32 PI_SAMPLES=200000)
 NESTED_OK='/^get\(h\(\)\) -> \[1, 1, 1, 1\]$/'
 PI_OK='/^tasks run: .* on 3 ranks$/'
 job nested-srun hpc-jobs/nested.sbatch "$NESTED_OK" "$PMIX" -- --nodes=1 --ntasks=3 --cpus-per-task=1
-job pi-srun hpc-jobs/pi.sbatch "$PI_OK" "$PMIX" "${PI_SIZE[@]}" -- --nodes=1 --ntasks-per-node=3 --cpus-per-task=1
+# With a timeline named after the job ("%j": its id), as a user would ask.
+job pi-srun hpc-jobs/pi.sbatch "$PI_OK" "$PMIX" "${PI_SIZE[@]}" \
+    RELAY_TRACE="$DIR/out/relay-trace-%j.json" -- --nodes=1 --ntasks-per-node=3 --cpus-per-task=1
+trace_of pi-srun "$DIR/out/relay-trace-$LAST_JOB_ID.json"
 # Open MPI's mpirun inside the allocation: it reads the allocation and starts
 # its daemons with srun, so it needs no PMI plugin.
 job nested-mpirun hpc-jobs/nested.sbatch "$NESTED_OK" RELAY_LAUNCH=mpirun -- --nodes=1 --ntasks=3 --cpus-per-task=1
