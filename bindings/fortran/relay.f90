@@ -167,6 +167,8 @@ module relay
     integer(c_int) :: spill_clean = 1, rank_timeout = 10, summary = 0
     real(c_double) :: finalize_timeout = 10
     character(len=:), allocatable :: spill_dir
+    character(len=:), allocatable :: trace
+    integer(c_int64_t) :: trace_buffer = 0
     type(relay_resource_t), allocatable :: resources(:)
   end type
 
@@ -308,6 +310,8 @@ module relay
     integer(c_int) :: crash_report, spill_clean
     real(c_double) :: finalize_timeout
     integer(c_int) :: rank_timeout, summary
+    type(c_ptr) :: trace
+    integer(c_int64_t) :: trace_buffer
   end type
 
   ! ------------------------------------------------------------- C functions
@@ -803,7 +807,7 @@ contains
     type(relay_config_t), intent(in), optional :: config
     type(config_c) :: c
     type(resource_list), target :: res
-    character(kind=c_char, len=:), allocatable, target :: dir
+    character(kind=c_char, len=:), allocatable, target :: dir, trace
     if (.not. present(config)) then
       rc = c_init_default(c_null_ptr)
       return
@@ -836,6 +840,12 @@ contains
     c%finalize_timeout = config%finalize_timeout
     c%rank_timeout = config%rank_timeout
     c%summary = config%summary
+    c%trace = c_null_ptr
+    if (allocated(config%trace)) then
+      trace = cstr(config%trace)
+      c%trace = c_loc(trace)
+    end if
+    c%trace_buffer = config%trace_buffer
     rc = c_init(c)
   end function
 

@@ -50,6 +50,8 @@ typedef struct relay_f_config {
     double finalize_timeout;
     int rank_timeout;
     int summary;
+    const char *trace;
+    int64_t trace_buffer;
 } relay_f_config_t;
 
 static _Thread_local char f_error[RELAY_MAX_ERROR];
@@ -129,6 +131,8 @@ RELAY_F_API int relay_f_init(const relay_f_config_t *fc)
     c.spill_clean = fc->spill_clean;
     c.rank_timeout = fc->rank_timeout;
     c.summary = fc->summary;
+    c.trace = fc->trace;
+    c.trace_buffer = (size_t)fc->trace_buffer;
     return f_relay(relay_init(NULL, NULL, &c));
 }
 

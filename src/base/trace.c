@@ -254,7 +254,7 @@ void relay__trace_submit_slow(uint64_t id, const char *fn, double t0)
 void relay__trace_place_slow(uint64_t id, int rank)
 {
     if (logging())
-        relay__log(RELAY__LOG_DEBUG, "task %#llx -> rank %d", (unsigned long long)id, rank);
+        relay__log(RELAY__LOG_DEBUG, "task %#llx placed on rank %d", (unsigned long long)id, rank);
 }
 
 void relay__trace_xfer_slow(int send, const struct relay_object *o, int peer, double t0, int status)

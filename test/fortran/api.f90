@@ -244,7 +244,8 @@ program fortran_api
   use ftest_tasks
   implicit none
   integer(c_int) :: rc
-  integer :: rank, nranks, world_rank
+  integer :: rank, nranks, world_rank, unit
+  logical :: exists
   type(relay_config_t) :: cfg
   type(relay_actor_class_t) :: cls
 
@@ -295,10 +296,16 @@ program fortran_api
                    //'allocated') > 0, 'the nameless resource is named')
   deallocate (cfg%resources)
 
-  ! 2. A config from Fortran: the world reversed as the communicator.
-  cfg%field_mask = ior(RELAY_CONFIG_COMM, RELAY_CONFIG_LOG_LEVEL)
+  ! 2. A config from Fortran: the world reversed as the communicator, and
+  ! a timeline written by (relay's) rank 0 at finalize.
+  cfg%field_mask = ior(ior(RELAY_CONFIG_COMM, RELAY_CONFIG_LOG_LEVEL), RELAY_CONFIG_TRACE)
   cfg%comm = ftest_reversed_comm()
   cfg%log_level = 0
+  cfg%trace = 'fortran-api-trace.json'
+  if (world_rank == 0) then
+    open (newunit=unit, file=cfg%trace, status='replace')
+    close (unit, status='delete')
+  end if
   call check_rc(relay_init(cfg), RELAY_OK, 'relay_init(cfg)')
   call check_rc(relay_rank(rank), RELAY_OK, 'relay_rank (2)')
   call check_rc(relay_size(nranks), RELAY_OK, 'relay_size')
@@ -317,6 +324,10 @@ program fortran_api
     end block
   end if
   call check_rc(relay_finalize(), RELAY_OK, 'relay_finalize (2)')
+  if (rank == 0) then
+    inquire (file=cfg%trace, exist=exists)
+    call check(exists, 'config%trace: the timeline was written')
+  end if
   call check(ftest_mpi_finalize() == 0, 'MPI_Finalize')
   if (world_rank == 0) write (*, '(a)') 'fortran api: all checks passed'
 
