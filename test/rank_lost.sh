@@ -9,6 +9,9 @@
 # rank; there only the scenarios where no rank dies unannounced run (quiet:
 # nobody dies; stopped: rank 2 is given up while stopped and leaves alone),
 # and the others skip (77), as they do with any other MPI.
+# With RELAY_SUMMARY=1 and RELAY_TRACE=<file> a run where rank 2 dies
+# must also leave rank 0's summary, rank 2 in it marked "(no report", and
+# the trace file, written from the ranks that reported (not rank 2).
 # Usage: rank_lost.sh <scenario> <mpiexec> <mpiexec args...>
 set -u
 scenario=$1
@@ -28,6 +31,8 @@ else
         "survivors of a dead rank running ($1 is another MPI)"
     exit 77
 fi
+trace=${RELAY_TRACE:-}
+[ -n "$trace" ] && rm -f "$trace"
 out=$(timeout -k 5 100 "$@" 2>&1)
 rc=$?
 printf '%s\n' "$out"
@@ -75,6 +80,26 @@ done
 if [ "$scenario" != quiet ] && grep -q "^rank_lost $scenario: rank 2 PASS" <<<"$out"; then
     echo "rank_lost $scenario: FAIL: rank 2 was meant to die"
     status=1
+fi
+if [ "${RELAY_SUMMARY:-0}" = 1 ] && [ "$scenario" != quiet ] &&
+    ! grep -qE "^ +2  \(no report" <<<"$out"; then
+    echo "rank_lost $scenario: FAIL: rank 0 printed no summary with rank 2 marked \"(no report\""
+    status=1
+fi
+if [ -n "$trace" ] && [ "$scenario" != quiet ]; then
+    if [ ! -s "$trace" ]; then
+        echo "rank_lost $scenario: FAIL: rank 0 wrote no trace file ($trace)"
+        status=1
+    elif ! grep -q '"ranks":3,' "$trace" || ! grep -qE '"ranks_traced":[12],' "$trace" ||
+        grep -q '"name":"rank 2 (' "$trace"; then
+        echo "rank_lost $scenario: FAIL: the trace is not that of ranks 0 (and 1) of 3:"
+        tail -c 400 "$trace"
+        status=1
+    elif command -v python3 >/dev/null 2>&1 &&
+        ! python3 -c 'import json,sys; json.load(open(sys.argv[1], encoding="utf-8"))' "$trace"; then
+        echo "rank_lost $scenario: FAIL: the trace is not valid JSON"
+        status=1
+    fi
 fi
 [ $status = 0 ] && echo "rank_lost $scenario: PASS (mpirun exited $rc)"
 exit $status
