@@ -503,4 +503,30 @@ static inline void test_check_tasks_ran_once(void)
     CHECK_EQ(sum[0], sum[1]);
 }
 
+/* A file's whole text (malloc'd, NUL-terminated), NULL when it cannot be
+ * opened. */
+static inline char *test_read_text(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    rewind(f);
+    char *s = malloc((size_t)n + 1);
+    CHECK(s != NULL);
+    CHECK_EQ(fread(s, 1, (size_t)n, f), (size_t)n);
+    s[n] = '\0';
+    fclose(f);
+    return s;
+}
+
+/* How many times what occurs in s (overlapping ones too). */
+static inline int test_count(const char *s, const char *what)
+{
+    int n = 0;
+    for (const char *p = strstr(s, what); p; p = strstr(p + 1, what))
+        n++;
+    return n;
+}
+
 #endif

@@ -143,30 +143,6 @@ static void run_actor(void)
     CHECK_OK(relay_actor_kill(act));
 }
 
-/* The file as a string (malloc'd), NULL when absent. */
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    char *s = malloc((size_t)n + 1);
-    CHECK(s != NULL);
-    CHECK_EQ(fread(s, 1, (size_t)n, f), (size_t)n);
-    s[n] = '\0';
-    fclose(f);
-    return s;
-}
-
-static int count(const char *s, const char *what)
-{
-    int n = 0;
-    for (const char *p = strstr(s, what); p; p = strstr(p + 1, what))
-        n++;
-    return n;
-}
-
 /* The whole file came: one object, its last key the otherData. */
 static void check_whole(const char *s)
 {
@@ -178,28 +154,28 @@ static void check_whole(const char *s)
 
 static void check_full(const char *path)
 {
-    char *s = slurp(path);
+    char *s = test_read_text(path);
     CHECK(s != NULL);
     check_whole(s);
-    CHECK_EQ(count(s, "\"ph\":\"X\",\"cat\":\"task\""), NTASKS);
-    CHECK_EQ(count(s, "\"ph\":\"X\",\"cat\":\"actor\""), 3); /* __init__, add x2 */
-    CHECK_EQ(count(s, "\"cat\":\"actor\",\"name\":\"Counter.__init__\""), 1);
-    CHECK_EQ(count(s, "\"cat\":\"actor\",\"name\":\"Counter.add\""), 2);
-    CHECK_EQ(count(s, "\"status\":\"failed\""), 1);
-    CHECK_GE(count(s, "\"ph\":\"X\",\"cat\":\"blocked\",\"name\":\"get_value\""), 1);
-    CHECK_GE(count(s, "\"ph\":\"b\",\"cat\":\"transfer\",\"name\":\"receive\""), 1);
-    CHECK_GE(count(s, "\"ph\":\"b\",\"cat\":\"transfer\",\"name\":\"send\""), 1);
-    CHECK_EQ(count(s, "\"ph\":\"b\",\"cat\":\"queued\""), NTASKS + 3);
+    CHECK_EQ(test_count(s, "\"ph\":\"X\",\"cat\":\"task\""), NTASKS);
+    CHECK_EQ(test_count(s, "\"ph\":\"X\",\"cat\":\"actor\""), 3); /* __init__, add x2 */
+    CHECK_EQ(test_count(s, "\"cat\":\"actor\",\"name\":\"Counter.__init__\""), 1);
+    CHECK_EQ(test_count(s, "\"cat\":\"actor\",\"name\":\"Counter.add\""), 2);
+    CHECK_EQ(test_count(s, "\"status\":\"failed\""), 1);
+    CHECK_GE(test_count(s, "\"ph\":\"X\",\"cat\":\"blocked\",\"name\":\"get_value\""), 1);
+    CHECK_GE(test_count(s, "\"ph\":\"b\",\"cat\":\"transfer\",\"name\":\"receive\""), 1);
+    CHECK_GE(test_count(s, "\"ph\":\"b\",\"cat\":\"transfer\",\"name\":\"send\""), 1);
+    CHECK_EQ(test_count(s, "\"ph\":\"b\",\"cat\":\"queued\""), NTASKS + 3);
     /* inc -> inc -> inc: two arrows. */
-    CHECK_EQ(count(s, "\"ph\":\"s\",\"cat\":\"flow\""), 2);
-    CHECK_EQ(count(s, "\"ph\":\"f\",\"cat\":\"flow\""), 2);
-    CHECK_GE(count(s, "\"cat\":\"scheduler\""), 1);
+    CHECK_EQ(test_count(s, "\"ph\":\"s\",\"cat\":\"flow\""), 2);
+    CHECK_EQ(test_count(s, "\"ph\":\"f\",\"cat\":\"flow\""), 2);
+    CHECK_GE(test_count(s, "\"cat\":\"scheduler\""), 1);
     CHECK(strstr(s, "\"ranks_traced\":3") != NULL);
     CHECK(strstr(s, "\"dropped_events\":0,") != NULL);
     for (int r = 0; r < 3; r++) {
         char want[32];
         snprintf(want, sizeof want, "{\"name\":\"rank %d (", r);
-        CHECK_EQ(count(s, want), 1);
+        CHECK_EQ(test_count(s, want), 1);
     }
     free(s);
 }
@@ -231,7 +207,7 @@ static char *finalize_capturing(const char *dir)
     fflush(stderr);
     dup2(saved, 2);
     close(saved);
-    return slurp(path);
+    return test_read_text(path);
 }
 
 static void scenario_small(const char *path, const char *dir)
@@ -252,7 +228,7 @@ static void scenario_small(const char *path, const char *dir)
         CHECK(0);
     }
     free(err);
-    char *s = slurp(path);
+    char *s = test_read_text(path);
     CHECK(s != NULL);
     check_whole(s);
     CHECK(strstr(s, "\"dropped_events\":0,") == NULL);

@@ -18,25 +18,9 @@ static char dir[64];
 /* The whole file as a string (malloc'd). */
 static char *slurp(const char *path)
 {
-    FILE *f = fopen(path, "r");
-    CHECK(f != NULL);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    char *s = malloc((size_t)n + 1);
+    char *s = test_read_text(path);
     CHECK(s != NULL);
-    CHECK_EQ(fread(s, 1, (size_t)n, f), (size_t)n);
-    s[n] = '\0';
-    fclose(f);
     return s;
-}
-
-static int count(const char *s, const char *what)
-{
-    int n = 0;
-    for (const char *p = strstr(s, what); p; p = strstr(p + 1, what))
-        n++;
-    return n;
 }
 
 /* Whether s (n bytes) is well-formed UTF-8: no overlong forms, no
@@ -152,18 +136,18 @@ static void test_round_trip(void)
     void *packs[1] = {pack};
     CHECK_EQ(relay__trace_write(path, packs, &len, 1, &events), 0);
     char *s = slurp(path);
-    CHECK_EQ(count(s, "\"ph\":\"X\",\"cat\":\"task\""), 22);
-    CHECK_EQ(count(s, "\"name\":\"fn \\\"q\\\"\""), 20);
-    CHECK_EQ(count(s, "\"name\":\"n\\\\1\""), 20);
-    CHECK_EQ(count(s, "\"status\":\"failed\""), 2);
-    CHECK_EQ(count(s, "\"name\":\"worker 1\""), 1);
-    CHECK_EQ(count(s, "\"name\":\"worker 2\""), 1);
-    CHECK_EQ(count(s, "\"name\":\"rank 0 (host\\\"x)\""), 1);
+    CHECK_EQ(test_count(s, "\"ph\":\"X\",\"cat\":\"task\""), 22);
+    CHECK_EQ(test_count(s, "\"name\":\"fn \\\"q\\\"\""), 20);
+    CHECK_EQ(test_count(s, "\"name\":\"n\\\\1\""), 20);
+    CHECK_EQ(test_count(s, "\"status\":\"failed\""), 2);
+    CHECK_EQ(test_count(s, "\"name\":\"worker 1\""), 1);
+    CHECK_EQ(test_count(s, "\"name\":\"worker 2\""), 1);
+    CHECK_EQ(test_count(s, "\"name\":\"rank 0 (host\\\"x)\""), 1);
     /* The consumer's argument joins it to its producer; the queued span
      * of the one submitted task. */
-    CHECK_EQ(count(s, "\"ph\":\"s\""), 1);
-    CHECK_EQ(count(s, "\"ph\":\"f\",\"cat\":\"flow\""), 1);
-    CHECK_EQ(count(s, "\"ph\":\"b\",\"cat\":\"queued\""), 1);
+    CHECK_EQ(test_count(s, "\"ph\":\"s\""), 1);
+    CHECK_EQ(test_count(s, "\"ph\":\"f\",\"cat\":\"flow\""), 1);
+    CHECK_EQ(test_count(s, "\"ph\":\"b\",\"cat\":\"queued\""), 1);
     CHECK(strstr(s, "\"dropped_events\":0") != NULL);
     CHECK(strstr(s, "\"ranks_traced\":1") != NULL);
     free(s);
@@ -172,7 +156,7 @@ static void test_round_trip(void)
     CHECK_EQ(relay__trace_write(path, packs, &len, 1, &events), 0);
     s = slurp(path);
     CHECK(strstr(s, "\"ranks_traced\":0") != NULL);
-    CHECK_EQ(count(s, "\"cat\":\"task\""), 0);
+    CHECK_EQ(test_count(s, "\"cat\":\"task\""), 0);
     free(s);
     free(pack);
     relay__trace_fini(0);
@@ -334,8 +318,8 @@ static void left_out(const char *what, spoil_fn *spoil)
         fprintf(stderr, "rank 1's pack with %s was not left out:\n%s\n", what, s);
         CHECK(0);
     }
-    CHECK_EQ(count(s, "\"name\":\"rank 0 (h0)\""), 1);
-    CHECK_EQ(count(s, "\"cat\":\"task\",\"name\":\"good_fn\""), 1);
+    CHECK_EQ(test_count(s, "\"name\":\"rank 0 (h0)\""), 1);
+    CHECK_EQ(test_count(s, "\"cat\":\"task\",\"name\":\"good_fn\""), 1);
     free(s);
     free(bad);
 }
@@ -362,10 +346,10 @@ static void names_unended(void)
     CHECK(strstr(s, "\"ranks_traced\":2") != NULL);
     snprintf(want, sizeof want, "\"name\":\"rank 1 (%.*s)\"", (int)sizeof h->host - 1,
              "HHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHHH");
-    CHECK_EQ(count(s, want), 1);
+    CHECK_EQ(test_count(s, want), 1);
     snprintf(want, sizeof want, "\"name\":\"%.*s\"", (int)sizeof th[1].name - 1,
              "TTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTT");
-    CHECK_EQ(count(s, want), 1);
+    CHECK_EQ(test_count(s, want), 1);
     CHECK(strstr(s, "PPPP") == NULL);
     free(s);
     free(bad);
@@ -380,7 +364,7 @@ static void test_malformed(void)
     CHECK_EQ(relay__trace_write(mpath, packs, lens, 2, &events), 0);
     char *s = slurp_valid(mpath);
     CHECK(strstr(s, "\"ranks_traced\":2") != NULL);
-    CHECK_EQ(count(s, "\"name\":\"rank 1 (h1)\""), 1);
+    CHECK_EQ(test_count(s, "\"name\":\"rank 1 (h1)\""), 1);
     free(s);
     left_out("nevents wrapping the size", wrap_nevents);
     left_out("nthreads huge", huge_nthreads);
