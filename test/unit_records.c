@@ -1442,7 +1442,7 @@ static void rec_res_reply(void)
     relay__wbuf_init(&w);
     relay__rec_res_reply_t m = {9, RELAY_OK, 25000, 5000, 3, custom}, g;
     relay__rec_res_reply_encode(&w, &m);
-    free(decode_ok(&w, dec_res_reply, &g));
+    void *buf = decode_ok(&w, dec_res_reply, &g); /* g's quantities point into it */
     CHECK_EQ(g.req, 9);
     CHECK_EQ(g.status, RELAY_OK);
     CHECK_EQ(g.cpu, 25000);
@@ -1450,6 +1450,7 @@ static void rec_res_reply(void)
     CHECK_EQ(g.ncustom, 3);
     for (uint32_t i = 0; i < 3; i++)
         CHECK_EQ(relay__rec_res_custom(&g, i), custom[i]);
+    free(buf);
     check_cuts(&w, dec_res_reply);
     BAD64(&w, dec_res_reply, 0, 0, "request id 0");
     BAD32(&w, dec_res_reply, RR_STATUS, 7, "unknown status");
