@@ -52,7 +52,8 @@ CORE+='|errors_timeouts_np2|finalize_(refused|stuck)_np3|ray_wait_np2|idle_cpu_n
 CORE+='|spill_(workload|corrupt)_np3|actors_np3|ray_returns_np2|resources_(cpu|threads)_np3'
 CORE+='|ray_sched_np2|app_(nested|pi|metg|circular|cholesky)_np3|app_heat_np4|ray_actors_np2|crash_(segv|exit)_np3'
 CORE+='|rank_lost_stopped_np3|worker_handoff_np2'
-CORE+='|clock_np3|gather_np3|trace_(full|pi|circular)_np3|summary_np3|cluster_resources_np3'
+CORE+='|clock_np3|gather_np3|trace_full_np3|trace_pi_np3|trace_circular_np3|summary_np3'
+CORE+='|cluster_resources_np3'
 # Linking from other languages and projects, against this MPI.
 CORE+='|consumers|exported_symbols|cpp_headers|cpp_api_cxx(11|20)_np2'
 CORE+='|fortran_(constants|api_np3|pi_vs_c)|hdf5_readers_np2|no_cudart_np2)$'
@@ -62,7 +63,7 @@ if [ "${1:-core}" = all ]; then
 fi
 tests=$SECONDS
 status=0
-ctest --test-dir build-mpich --output-on-failure "${select[@]}" || status=$?
+ctest --test-dir build-mpich --output-on-failure --no-tests=error "${select[@]}" || status=$?
 echo "== MPICH pass (${1:-core}): tests $((SECONDS - tests)) s, whole script $((SECONDS - start)) s," \
     "ctest exit status $status"
 exit $status
