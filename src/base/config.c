@@ -120,42 +120,26 @@ static int resolve_one(const int_option_t *o, const relay_config_t *in, uint64_t
     return from_env(o, v);
 }
 
-/* The field, then RELAY_SPILL_DIR, else $TMPDIR, else /tmp. */
-static int resolve_spill_dir(const relay_config_t *in)
+/* A path setting into buf (4096 bytes): the field when its bit is set,
+ * then the variable; neither may be empty. fallback when neither is set
+ * (buf then empty when fallback is NULL). */
+static int resolve_path(const relay_config_t *in, uint64_t bit, const char *field,
+                        const char *field_name, const char *env_name, const char *fallback,
+                        char *buf)
 {
-    const char *dir = getenv("TMPDIR");
-    if (!dir || !*dir) dir = "/tmp";
-    if (in && (in->field_mask & RELAY_CONFIG_SPILL_DIR)) {
-        if (!in->spill_dir || !*in->spill_dir)
-            return relay__error(RELAY_ERR_CONFIG, "relay_config_t.spill_dir is empty");
-        dir = in->spill_dir;
+    const char *path = fallback;
+    if (in && (in->field_mask & bit)) {
+        if (!field || !*field)
+            return relay__error(RELAY_ERR_CONFIG, "relay_config_t.%s is empty", field_name);
+        path = field;
     }
-    const char *env = getenv("RELAY_SPILL_DIR");
-    if (env && !*env) return relay__error(RELAY_ERR_CONFIG, "RELAY_SPILL_DIR is empty");
-    if (env) dir = env;
-    if (strlen(dir) >= sizeof spill_dir - 64)
-        return relay__error(RELAY_ERR_CONFIG, "spill directory '%s' is too long", dir);
-    snprintf(spill_dir, sizeof spill_dir, "%s", dir);
-    return RELAY_OK;
-}
-
-/* The trace path: the field, then RELAY_TRACE; neither may be empty.
- * NULL when neither is set. */
-static int resolve_trace(const relay_config_t *in, const char **path_p)
-{
-    const char *path = NULL;
-    if (in && (in->field_mask & RELAY_CONFIG_TRACE)) {
-        if (!in->trace || !*in->trace)
-            return relay__error(RELAY_ERR_CONFIG, "relay_config_t.trace is empty");
-        path = in->trace;
-    }
-    const char *env = getenv("RELAY_TRACE");
-    if (env && !*env) return relay__error(RELAY_ERR_CONFIG, "RELAY_TRACE is empty");
+    const char *env = getenv(env_name);
+    if (env && !*env) return relay__error(RELAY_ERR_CONFIG, "%s is empty", env_name);
     if (env) path = env;
-    if (path && strlen(path) >= sizeof trace_path - 64)
-        return relay__error(RELAY_ERR_CONFIG, "trace path '%s' is too long", path);
-    if (path) snprintf(trace_path, sizeof trace_path, "%s", path);
-    *path_p = path ? trace_path : NULL;
+    /* Room for the file names made inside it. */
+    if (path && strlen(path) >= 4096 - 64)
+        return relay__error(RELAY_ERR_CONFIG, "%s '%s' is too long", field_name, path);
+    snprintf(buf, 4096, "%s", path ? path : "");
     return RELAY_OK;
 }
 
@@ -231,9 +215,17 @@ int relay__config_resolve(const relay_config_t *in, relay_config_t *out, relay__
     RESOLVE(opt_trace_buffer, RELAY_CONFIG_TRACE_BUFFER, trace_buffer, trace_buffer);
     RESOLVE(opt_summary, RELAY_CONFIG_SUMMARY, summary, summary);
 #undef RESOLVE
-    if ((rc = resolve_spill_dir(in))) return rc;
-    const char *trace = NULL;
-    if ((rc = resolve_trace(in, &trace))) return rc;
+    /* The spill directory: else $TMPDIR, else /tmp. */
+    const char *tmp = getenv("TMPDIR");
+    /* Fields read only when their bit is set (the struct may predate them). */
+    int has_dir = in && (in->field_mask & RELAY_CONFIG_SPILL_DIR);
+    int has_trace = in && (in->field_mask & RELAY_CONFIG_TRACE);
+    if ((rc = resolve_path(in, RELAY_CONFIG_SPILL_DIR, has_dir ? in->spill_dir : NULL, "spill_dir",
+                           "RELAY_SPILL_DIR", tmp && *tmp ? tmp : "/tmp", spill_dir)) ||
+        (rc = resolve_path(in, RELAY_CONFIG_TRACE, has_trace ? in->trace : NULL, "trace",
+                           "RELAY_TRACE", NULL, trace_path)))
+        return rc;
+    const char *trace = trace_path[0] ? trace_path : NULL;
     double finalize_timeout;
     if ((rc = resolve_finalize_timeout(in, &finalize_timeout))) return rc;
     if (max_threads == 0) {
